@@ -1,0 +1,3 @@
+//! `fake-telegram`: runs the fake datacenter from a world file.
+
+fn main() {}

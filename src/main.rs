@@ -1,0 +1,5 @@
+//! The `tgbridge` command line.
+
+fn main() {
+    println!("tgbridge {}", env!("CARGO_PKG_VERSION"));
+}
