@@ -1,2 +1,13 @@
 //! A fake Telegram datacenter speaking MTProto 2.0 over TCP on loopback, so the
 //! real, unmodified grammers client can be tested without reaching Telegram.
+//!
+//! Layers, bottom up: transport framing → the MTProto session layer (crypto,
+//! msg_id/seq_no, containers, gzip, acks, salts) → dispatch to typed handlers
+//! that never see bytes of the session layer. The [`world`] holds everything a
+//! Telegram account can see (users, chats, messages, update boxes) and answers
+//! the API methods that read or change it.
+
+pub mod error;
+pub mod world;
+
+pub use error::RpcError;
