@@ -1,0 +1,1 @@
+//! Tests of the store through its private parts.
