@@ -4,9 +4,7 @@
 
 use grammers_session::types::PeerId;
 use ruma::{OwnedEventId, OwnedRoomId};
-use tgbridge::store::{
-    Ghost, MessageMapping, MessageScope, Portal, PortalKind, Store, StoreError,
-};
+use tgbridge::store::{Ghost, MessageMapping, MessageScope, Portal, PortalKind, Store, StoreError};
 
 const ACCOUNT: i64 = 1000;
 
@@ -31,7 +29,13 @@ fn portal(peer: PeerId, kind: PortalKind, room_name: &str) -> Portal {
     }
 }
 
-fn mapping(scope: MessageScope, id: i32, part: u32, chat: PeerId, room_name: &str) -> MessageMapping {
+fn mapping(
+    scope: MessageScope,
+    id: i32,
+    part: u32,
+    chat: PeerId,
+    room_name: &str,
+) -> MessageMapping {
     MessageMapping {
         scope,
         tg_msg_id: id,
@@ -61,7 +65,13 @@ fn bridge_tables_survive_reopen() {
     ghost.avatar_photo_id = Some(-5);
     ghost.avatar_mxc = Some("mxc://example.org/alice".into());
     let in_private = mapping(MessageScope::of_chat(alice, ACCOUNT), 10, 0, alice, "alice");
-    let mut in_channel = mapping(MessageScope::of_chat(channel, ACCOUNT), 10, 0, channel, "news");
+    let mut in_channel = mapping(
+        MessageScope::of_chat(channel, ACCOUNT),
+        10,
+        0,
+        channel,
+        "news",
+    );
     in_channel.sent_by_bridge = true;
     {
         let store = Store::open(&path).unwrap();
@@ -72,14 +82,19 @@ fn bridge_tables_survive_reopen() {
         assert!(store.messages().insert(&in_private).unwrap());
         assert!(store.messages().insert(&in_channel).unwrap());
         store.record_transaction("txn-1").unwrap();
-        store.kv_set("management_room", "!mgmt:example.org").unwrap();
+        store
+            .kv_set("management_room", "!mgmt:example.org")
+            .unwrap();
     }
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.portals().all().unwrap().len(), 3);
     for p in &portals {
         assert_eq!(store.portals().by_peer(p.peer).unwrap().as_ref(), Some(p));
-        assert_eq!(store.portals().by_room(&p.room_id).unwrap().as_ref(), Some(p));
+        assert_eq!(
+            store.portals().by_room(&p.room_id).unwrap().as_ref(),
+            Some(p)
+        );
     }
     assert_eq!(store.ghosts().get(42).unwrap(), Some(ghost));
     assert_eq!(
@@ -90,8 +105,14 @@ fn bridge_tables_survive_reopen() {
         store.messages().by_event(&in_channel.event_id).unwrap(),
         vec![in_channel.clone()]
     );
-    assert!(store.messages().is_sent_by_bridge(in_channel.scope, 10).unwrap());
-    assert!(!store.messages().is_sent_by_bridge(in_private.scope, 10).unwrap());
+    assert!(store
+        .messages()
+        .is_sent_by_bridge(in_channel.scope, 10)
+        .unwrap());
+    assert!(!store
+        .messages()
+        .is_sent_by_bridge(in_private.scope, 10)
+        .unwrap());
     assert!(store.transaction_processed("txn-1").unwrap());
     assert!(!store.transaction_processed("txn-2").unwrap());
     assert_eq!(
@@ -107,27 +128,55 @@ fn same_message_id_in_account_and_channel_scopes_are_distinct() {
     let alice = PeerId::user(42).unwrap();
     let group = PeerId::chat(7).unwrap();
     let channel = PeerId::channel(42).unwrap();
-    store.portals().upsert(&portal(alice, PortalKind::Private, "alice")).unwrap();
-    store.portals().upsert(&portal(group, PortalKind::Group, "group")).unwrap();
-    store.portals().upsert(&portal(channel, PortalKind::Supergroup, "super")).unwrap();
+    store
+        .portals()
+        .upsert(&portal(alice, PortalKind::Private, "alice"))
+        .unwrap();
+    store
+        .portals()
+        .upsert(&portal(group, PortalKind::Group, "group"))
+        .unwrap();
+    store
+        .portals()
+        .upsert(&portal(channel, PortalKind::Supergroup, "super"))
+        .unwrap();
 
     // Private chat and basic group share the account's numbering: id 5 exists once.
     let private = mapping(MessageScope::of_chat(alice, ACCOUNT), 5, 0, alice, "alice");
     let group_dup = mapping(MessageScope::of_chat(group, ACCOUNT), 5, 0, group, "group");
-    let in_channel = mapping(MessageScope::of_chat(channel, ACCOUNT), 5, 0, channel, "super");
+    let in_channel = mapping(
+        MessageScope::of_chat(channel, ACCOUNT),
+        5,
+        0,
+        channel,
+        "super",
+    );
     assert!(store.messages().insert(&private).unwrap());
-    assert!(!store.messages().insert(&group_dup).unwrap(), "account scope must be shared");
+    assert!(
+        !store.messages().insert(&group_dup).unwrap(),
+        "account scope must be shared"
+    );
     assert!(store.messages().insert(&in_channel).unwrap());
     assert_eq!(
-        store.messages().by_telegram(MessageScope::Account(ACCOUNT), 5).unwrap(),
+        store
+            .messages()
+            .by_telegram(MessageScope::Account(ACCOUNT), 5)
+            .unwrap(),
         vec![private]
     );
     assert_eq!(
-        store.messages().by_telegram(MessageScope::Channel(42), 5).unwrap(),
+        store
+            .messages()
+            .by_telegram(MessageScope::Channel(42), 5)
+            .unwrap(),
         vec![in_channel]
     );
     // Another account's numbering is separate again.
-    assert!(store.messages().by_telegram(MessageScope::Account(2000), 5).unwrap().is_empty());
+    assert!(store
+        .messages()
+        .by_telegram(MessageScope::Account(2000), 5)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -135,10 +184,16 @@ fn split_messages_map_to_several_parts_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tgbridge.db")).unwrap();
     let channel = PeerId::channel(1).unwrap();
-    store.portals().upsert(&portal(channel, PortalKind::Supergroup, "super")).unwrap();
+    store
+        .portals()
+        .upsert(&portal(channel, PortalKind::Supergroup, "super"))
+        .unwrap();
     let scope = MessageScope::Channel(1);
     // One Telegram message (an album item with a caption) became two events.
-    let parts: Vec<_> = (0..2).rev().map(|p| mapping(scope, 30, p, channel, "super")).collect();
+    let parts: Vec<_> = (0..2)
+        .rev()
+        .map(|p| mapping(scope, 30, p, channel, "super"))
+        .collect();
     for part in &parts {
         assert!(store.messages().insert(part).unwrap());
     }
@@ -153,7 +208,10 @@ fn split_messages_map_to_several_parts_in_order() {
         assert!(store.messages().insert(&m).unwrap());
     }
     let found = store.messages().by_event(&event_id).unwrap();
-    assert_eq!(found.iter().map(|m| m.tg_msg_id).collect::<Vec<_>>(), vec![31, 32]);
+    assert_eq!(
+        found.iter().map(|m| m.tg_msg_id).collect::<Vec<_>>(),
+        vec![31, 32]
+    );
     assert_eq!(store.messages().newest_in_chat(channel).unwrap(), Some(32));
     assert_eq!(store.messages().delete_event(&event_id).unwrap(), 2);
     assert_eq!(store.messages().delete_telegram(scope, 30).unwrap(), 2);
@@ -169,11 +227,18 @@ fn message_map_requires_a_portal_and_follows_its_deletion() {
     let err = store.messages().insert(&orphan).unwrap_err();
     assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
 
-    store.portals().upsert(&portal(alice, PortalKind::Private, "alice")).unwrap();
+    store
+        .portals()
+        .upsert(&portal(alice, PortalKind::Private, "alice"))
+        .unwrap();
     assert!(store.messages().insert(&orphan).unwrap());
     assert!(store.portals().delete(alice).unwrap());
     assert!(!store.portals().delete(alice).unwrap());
-    assert!(store.messages().by_telegram(orphan.scope, 1).unwrap().is_empty());
+    assert!(store
+        .messages()
+        .by_telegram(orphan.scope, 1)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -190,8 +255,14 @@ fn portal_upsert_replaces_fields_and_room_ids_are_unique() {
     assert_eq!(store.portals().by_peer(chat).unwrap(), Some(p.clone()));
 
     let other = portal(PeerId::chat(4).unwrap(), PortalKind::Group, "g");
-    assert!(store.portals().upsert(&other).is_err(), "two portals in one room");
-    assert!(store.portals().upsert(&portal(PeerId::self_user(), PortalKind::Private, "me")).is_err());
+    assert!(
+        store.portals().upsert(&other).is_err(),
+        "two portals in one room"
+    );
+    assert!(store
+        .portals()
+        .upsert(&portal(PeerId::self_user(), PortalKind::Private, "me"))
+        .is_err());
     assert_eq!(store.portals().by_room(&room("nowhere")).unwrap(), None);
 }
 
@@ -241,7 +312,8 @@ fn bridged_message_and_its_bookkeeping_commit_together() {
     let alice = PeerId::user(42).unwrap();
     let m = mapping(MessageScope::Account(ACCOUNT), 8, 0, alice, "alice");
     let outcome: Result<(), StoreError> = store.transaction(|tx| {
-        tx.portals().upsert(&portal(alice, PortalKind::Private, "alice"))?;
+        tx.portals()
+            .upsert(&portal(alice, PortalKind::Private, "alice"))?;
         tx.messages().insert(&m)?;
         tx.kv_set("last", "8")?;
         Err(StoreError::InvalidInput("simulated crash before delivery"))
@@ -252,7 +324,8 @@ fn bridged_message_and_its_bookkeeping_commit_together() {
 
     store
         .transaction(|tx| {
-            tx.portals().upsert(&portal(alice, PortalKind::Private, "alice"))?;
+            tx.portals()
+                .upsert(&portal(alice, PortalKind::Private, "alice"))?;
             tx.messages().insert(&m)?;
             tx.kv_set("last", "8")
         })

@@ -43,7 +43,10 @@ async fn fresh_session_matches_grammers_defaults() {
         );
     }
     assert!(session.dc_option(2).unwrap().unwrap().auth_key.is_none());
-    assert_eq!(session.updates_state().await.unwrap(), UpdatesState::default());
+    assert_eq!(
+        session.updates_state().await.unwrap(),
+        UpdatesState::default()
+    );
     assert_eq!(session.peer(PeerId::self_user()).await.unwrap(), None);
     assert!(!store.has_telegram_login().unwrap());
 }
@@ -66,7 +69,11 @@ async fn self_user_placeholder_resolves_to_the_cached_self_user() {
         session.peer(PeerId::self_user()).await.unwrap(),
         Some(self_user(1000, -77))
     );
-    let self_ref = session.peer_ref(PeerId::self_user()).await.unwrap().unwrap();
+    let self_ref = session
+        .peer_ref(PeerId::self_user())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(self_ref.auth.hash(), -77);
 
     // A later "min" sighting of ourselves (no hash, flags unknown) keeps what we know.
@@ -189,7 +196,9 @@ async fn seed_dc_points_every_datacenter_at_the_fake() {
     let (_dir, store) = temp_store();
     let session = store.telegram_session();
     let key: [u8; 256] = std::array::from_fn(|i| i as u8);
-    store.seed_dc("127.0.0.1:5555".parse().unwrap(), key).unwrap();
+    store
+        .seed_dc("127.0.0.1:5555".parse().unwrap(), key)
+        .unwrap();
     assert_eq!(session.home_dc_id().unwrap(), 2);
     for dc_id in 1..=5 {
         let option = session.dc_option(dc_id).unwrap().unwrap();
@@ -208,7 +217,9 @@ async fn seed_dc_points_every_datacenter_at_the_fake() {
 async fn clear_telegram_login_forgets_the_account_but_keeps_portals() {
     let (_dir, store) = temp_store();
     let session = store.telegram_session();
-    store.seed_dc("127.0.0.1:5555".parse().unwrap(), [1; 256]).unwrap();
+    store
+        .seed_dc("127.0.0.1:5555".parse().unwrap(), [1; 256])
+        .unwrap();
     session
         .cache_peers(vec![
             self_user(1000, 1),
@@ -241,15 +252,23 @@ async fn clear_telegram_login_forgets_the_account_but_keeps_portals() {
         in_space: true,
     };
     store.portals().upsert(&portal).unwrap();
-    store.kv_set("management_room", "!mgmt:example.org").unwrap();
+    store
+        .kv_set("management_room", "!mgmt:example.org")
+        .unwrap();
     assert!(store.has_telegram_login().unwrap());
 
     store.clear_telegram_login().unwrap();
 
     assert!(!store.has_telegram_login().unwrap());
     assert_eq!(session.peer(PeerId::self_user()).await.unwrap(), None);
-    assert_eq!(session.peer(PeerId::channel(77).unwrap()).await.unwrap(), None);
-    assert_eq!(session.updates_state().await.unwrap(), UpdatesState::default());
+    assert_eq!(
+        session.peer(PeerId::channel(77).unwrap()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        session.updates_state().await.unwrap(),
+        UpdatesState::default()
+    );
     for dc_id in 1..=5 {
         let option = session.dc_option(dc_id).unwrap().unwrap();
         assert_eq!(option.auth_key, None, "dc {dc_id} kept its key");
@@ -307,7 +326,11 @@ fn random_peer(rng: &mut StdRng) -> PeerInfo {
                 bot: maybe_bool(rng),
                 // Only user 1 is ever ourselves, so at most one user is self
                 // in both storages (ours also clears a previous self user).
-                is_self: if id == 1 { maybe_bool(rng) } else { Some(false) },
+                is_self: if id == 1 {
+                    maybe_bool(rng)
+                } else {
+                    Some(false)
+                },
             }
         }
         1 => PeerInfo::Chat {
@@ -333,9 +356,13 @@ fn random_op(rng: &mut StdRng) -> Op {
         0 => Op::SetHome(rng.random_range(1..=5)),
         1 => Op::SetDc(DcOption {
             id: rng.random_range(1..=7),
-            ipv4: format!("10.0.0.{}:{}", rng.random_range(1..9), rng.random_range(1..99))
-                .parse()
-                .unwrap(),
+            ipv4: format!(
+                "10.0.0.{}:{}",
+                rng.random_range(1..9),
+                rng.random_range(1..99)
+            )
+            .parse()
+            .unwrap(),
             ipv6: format!("[fd00::{}]:443", rng.random_range(1..9))
                 .parse()
                 .unwrap(),
@@ -344,7 +371,11 @@ fn random_op(rng: &mut StdRng) -> Op {
                 .then(|| [rng.random_range(0..=255u8); 256]),
         }),
         2 | 3 => Op::Cache(random_peer(rng)),
-        4 => Op::CacheMany((0..rng.random_range(0..5)).map(|_| random_peer(rng)).collect()),
+        4 => Op::CacheMany(
+            (0..rng.random_range(0..5))
+                .map(|_| random_peer(rng))
+                .collect(),
+        ),
         _ => Op::State(match rng.random_range(0..4) {
             0 => StateOp::All(UpdatesState {
                 pts: rng.random_range(0..1000),

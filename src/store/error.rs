@@ -71,7 +71,9 @@ pub enum StoreError {
     Sqlite(#[source] rusqlite::Error),
 
     /// A stored value cannot be turned back into its type.
-    #[error("the database holds an invalid {what}; the file may have been edited by hand or damaged")]
+    #[error(
+        "the database holds an invalid {what}; the file may have been edited by hand or damaged"
+    )]
     Corrupt {
         /// Which value was invalid (never the value itself: it may be secret).
         what: &'static str,

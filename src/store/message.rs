@@ -152,7 +152,11 @@ impl<'a> Messages<'a> {
     }
 
     /// Whether a Telegram message was sent by the bridge (an echo).
-    pub fn is_sent_by_bridge(&self, scope: MessageScope, tg_msg_id: i32) -> Result<bool, StoreError> {
+    pub fn is_sent_by_bridge(
+        &self,
+        scope: MessageScope,
+        tg_msg_id: i32,
+    ) -> Result<bool, StoreError> {
         let scope = scope.encode()?;
         self.db.run(|conn| {
             Ok(conn
@@ -178,7 +182,11 @@ impl<'a> Messages<'a> {
     }
 
     /// Forgets every part of a Telegram message; returns how many rows went.
-    pub fn delete_telegram(&self, scope: MessageScope, tg_msg_id: i32) -> Result<usize, StoreError> {
+    pub fn delete_telegram(
+        &self,
+        scope: MessageScope,
+        tg_msg_id: i32,
+    ) -> Result<usize, StoreError> {
         let scope = scope.encode()?;
         self.db.run(|conn| {
             Ok(conn
@@ -236,11 +244,9 @@ impl RawMapping {
             scope: MessageScope::decode(self.scope)?,
             tg_msg_id: self.tg_msg_id,
             part: self.part,
-            chat: PeerId::from_bot_api_dialog_id(self.chat_peer_id).ok_or(
-                StoreError::Corrupt {
-                    what: "message chat id",
-                },
-            )?,
+            chat: PeerId::from_bot_api_dialog_id(self.chat_peer_id).ok_or(StoreError::Corrupt {
+                what: "message chat id",
+            })?,
             room_id: OwnedRoomId::try_from(self.room_id).map_err(|_| StoreError::Corrupt {
                 what: "message room id",
             })?,
@@ -262,13 +268,22 @@ mod tests {
         let user = PeerId::user(42).unwrap();
         let group = PeerId::chat(42).unwrap();
         let channel = PeerId::channel(42).unwrap();
-        assert_eq!(MessageScope::of_chat(user, account), MessageScope::Account(777));
-        assert_eq!(MessageScope::of_chat(group, account), MessageScope::Account(777));
+        assert_eq!(
+            MessageScope::of_chat(user, account),
+            MessageScope::Account(777)
+        );
+        assert_eq!(
+            MessageScope::of_chat(group, account),
+            MessageScope::Account(777)
+        );
         assert_eq!(
             MessageScope::of_chat(PeerId::self_user(), account),
             MessageScope::Account(777)
         );
-        assert_eq!(MessageScope::of_chat(channel, account), MessageScope::Channel(42));
+        assert_eq!(
+            MessageScope::of_chat(channel, account),
+            MessageScope::Channel(42)
+        );
     }
 
     #[test]
@@ -276,8 +291,14 @@ mod tests {
         let account = MessageScope::Account(42).encode().unwrap();
         let channel = MessageScope::Channel(42).encode().unwrap();
         assert_ne!(account, channel);
-        assert_eq!(MessageScope::decode(account).unwrap(), MessageScope::Account(42));
-        assert_eq!(MessageScope::decode(channel).unwrap(), MessageScope::Channel(42));
+        assert_eq!(
+            MessageScope::decode(account).unwrap(),
+            MessageScope::Account(42)
+        );
+        assert_eq!(
+            MessageScope::decode(channel).unwrap(),
+            MessageScope::Channel(42)
+        );
     }
 
     #[test]

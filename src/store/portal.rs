@@ -236,6 +236,9 @@ mod tests {
     #[test]
     fn self_user_placeholder_has_no_key() {
         assert!(peer_key(PeerId::self_user()).is_err());
-        assert_eq!(peer_key(PeerId::channel(5).unwrap()).unwrap(), -1000000000005);
+        assert_eq!(
+            peer_key(PeerId::channel(5).unwrap()).unwrap(),
+            -1000000000005
+        );
     }
 }

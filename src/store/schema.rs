@@ -161,7 +161,9 @@ pub(crate) fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
         return Ok(0);
     }
     let version: Option<u32> = conn
-        .query_row("SELECT max(version) FROM schema_version", [], |row| row.get(0))
+        .query_row("SELECT max(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
         .optional()?
         .flatten();
     Ok(version.unwrap_or(0))

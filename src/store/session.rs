@@ -109,7 +109,10 @@ impl Session for TelegramSession {
     }
 
     fn set_update_state(&self, update: UpdateState) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move { self.db().atomically(|conn| store_update_state(conn, update)) })
+        Box::pin(async move {
+            self.db()
+                .atomically(|conn| store_update_state(conn, update))
+        })
     }
 }
 
@@ -211,21 +214,27 @@ fn encode_peer(info: &PeerInfo) -> Result<PeerRow, StoreError> {
             bot,
             is_self,
         } => PeerRow {
-            peer_id: PeerId::user(id).ok_or(invalid)?.bot_api_dialog_id_unchecked(),
+            peer_id: PeerId::user(id)
+                .ok_or(invalid)?
+                .bot_api_dialog_id_unchecked(),
             access_hash: auth.map(PeerAuth::hash),
             is_bot: bot,
             is_self,
             channel_kind: None,
         },
         PeerInfo::Chat { id } => PeerRow {
-            peer_id: PeerId::chat(id).ok_or(invalid)?.bot_api_dialog_id_unchecked(),
+            peer_id: PeerId::chat(id)
+                .ok_or(invalid)?
+                .bot_api_dialog_id_unchecked(),
             access_hash: None,
             is_bot: None,
             is_self: None,
             channel_kind: None,
         },
         PeerInfo::Channel { id, auth, kind } => PeerRow {
-            peer_id: PeerId::channel(id).ok_or(invalid)?.bot_api_dialog_id_unchecked(),
+            peer_id: PeerId::channel(id)
+                .ok_or(invalid)?
+                .bot_api_dialog_id_unchecked(),
             access_hash: auth.map(PeerAuth::hash),
             is_bot: None,
             is_self: None,
@@ -363,8 +372,8 @@ fn load_updates_state(conn: &Connection) -> Result<UpdatesState, StoreError> {
         })
         .optional()?
         .unwrap_or_default();
-    let mut statement =
-        conn.prepare_cached("SELECT channel_id, pts FROM telegram_channel_state ORDER BY channel_id")?;
+    let mut statement = conn
+        .prepare_cached("SELECT channel_id, pts FROM telegram_channel_state ORDER BY channel_id")?;
     state.channels = statement
         .query_map([], |row| {
             Ok(ChannelState {
@@ -445,7 +454,8 @@ fn replace_channel_states(conn: &Connection, channels: &[ChannelState]) -> Resul
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let wanted: std::collections::HashSet<i64> = channels.iter().map(|c| c.id).collect();
-    let mut delete = conn.prepare_cached("DELETE FROM telegram_channel_state WHERE channel_id = ?1")?;
+    let mut delete =
+        conn.prepare_cached("DELETE FROM telegram_channel_state WHERE channel_id = ?1")?;
     for gone in stored.iter().filter(|id| !wanted.contains(id)) {
         delete.execute([gone])?;
     }
@@ -609,7 +619,10 @@ mod tests {
             ChannelKind::Gigagroup,
             ChannelKind::Community,
         ] {
-            assert_eq!(decode_channel_kind(encode_channel_kind(kind)).unwrap(), kind);
+            assert_eq!(
+                decode_channel_kind(encode_channel_kind(kind)).unwrap(),
+                kind
+            );
         }
         assert!(decode_channel_kind(0).is_err());
         assert!(decode_channel_kind(5).is_err());

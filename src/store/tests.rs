@@ -27,12 +27,15 @@ fn empty_file_migrates_to_latest() {
     let store = Store::open(&db_path(&dir)).unwrap();
     assert_eq!(store.schema_version().unwrap(), schema::latest_version());
     assert_eq!(Store::supported_schema_version(), schema::latest_version());
-    let recorded: Vec<u32> = store.db().run(|conn| {
-        let mut statement = conn.prepare("SELECT version FROM schema_version ORDER BY version")?;
-        let versions = statement.query_map([], |row| row.get(0))?;
-        Ok(versions.collect::<rusqlite::Result<_>>()?)
-    })
-    .unwrap();
+    let recorded: Vec<u32> = store
+        .db()
+        .run(|conn| {
+            let mut statement =
+                conn.prepare("SELECT version FROM schema_version ORDER BY version")?;
+            let versions = statement.query_map([], |row| row.get(0))?;
+            Ok(versions.collect::<rusqlite::Result<_>>()?)
+        })
+        .unwrap();
     assert_eq!(recorded, (1..=schema::latest_version()).collect::<Vec<_>>());
 }
 
@@ -67,7 +70,10 @@ async fn previous_version_keeps_its_session_and_gains_bridge_tables() {
     let session = store.telegram_session();
     assert!(store.has_telegram_login().unwrap());
     assert_eq!(
-        session.dc_option(3).unwrap().and_then(|dc: DcOption| dc.auth_key),
+        session
+            .dc_option(3)
+            .unwrap()
+            .and_then(|dc: DcOption| dc.auth_key),
         Some(key)
     );
     assert_eq!(
@@ -88,7 +94,10 @@ async fn previous_version_keeps_its_session_and_gains_bridge_tables() {
         .await
         .unwrap();
     store.kv_set("after-upgrade", "yes").unwrap();
-    assert_eq!(store.kv_get("after-upgrade").unwrap().as_deref(), Some("yes"));
+    assert_eq!(
+        store.kv_get("after-upgrade").unwrap().as_deref(),
+        Some("yes")
+    );
 }
 
 #[test]
@@ -117,7 +126,10 @@ fn newer_database_is_refused_with_both_versions_named() {
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(message.contains(&format!("schema version {future}")), "{message}");
+    assert!(
+        message.contains(&format!("schema version {future}")),
+        "{message}"
+    );
     assert!(
         message.contains(&format!("versions up to {}", schema::latest_version())),
         "{message}"
