@@ -85,14 +85,21 @@ impl World {
     /// An empty world.
     pub fn new() -> Self {
         let (pushes, _) = tokio::sync::broadcast::channel(4096);
-        Self { users: Vec::new(), pushes }
+        Self {
+            users: Vec::new(),
+            pushes,
+        }
     }
 
     /// Adds a user; ids and access hashes are deterministic.
     pub fn add_user(&mut self, spec: UserSpec) -> UserId {
         let id = 1_000_000 + self.users.len() as i64 + 1;
         let access_hash = id.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64);
-        self.users.push(User { id, access_hash, spec });
+        self.users.push(User {
+            id,
+            access_hash,
+            spec,
+        });
         id
     }
 
