@@ -125,6 +125,8 @@ impl World {
         peers.extend(self.channels_of(user).map(|c| Peer::Channel(c.id)));
         peers.sort();
         peers.dedup();
+        // A migrated basic group lives on as its supergroup.
+        peers.retain(|&p| !matches!(p, Peer::Chat(c) if self.chat(c).is_some_and(|c| c.migrated_to.is_some())));
         let mut entries: Vec<DialogEntry> = peers
             .into_iter()
             .filter_map(|peer| {

@@ -34,6 +34,18 @@ impl World {
         title: &str,
         members: &[UserId],
     ) -> Result<ChatId, RpcError> {
+        self.create_group_as(Origin::control(creator), title, members)
+            .map(|(id, _)| id)
+    }
+
+    /// Creates a basic group; returns it and its creation service message.
+    pub(crate) fn create_group_as(
+        &mut self,
+        origin: Origin,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<(ChatId, MsgKey), RpcError> {
+        let creator = origin.user;
         if title.trim().is_empty() {
             return Err(RpcError::bad_request("CHAT_TITLE_EMPTY"));
         }
@@ -50,12 +62,8 @@ impl World {
             users,
         }
         .into();
-        self.post(
-            Origin::control(creator),
-            Peer::Chat(id),
-            Draft::service(action),
-        )?;
-        Ok(id)
+        let key = self.post(origin, Peer::Chat(id), Draft::service(action))?;
+        Ok((id, key))
     }
 
     /// Creates a broadcast channel (`broadcast`) or a supergroup; posts
