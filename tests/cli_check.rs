@@ -25,15 +25,25 @@ fn all_steps_pass_against_a_responsive_homeserver() {
     let out = run(tgbridge(dir.path()).arg("check"));
     assert_eq!(out.code, Some(0), "{out:?}");
     let lines = lines(&out.stdout);
-    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
     assert_eq!(lines[0], "ok   config config.yaml");
     assert!(
         lines[1].starts_with("ok   tokens set and matching"),
         "{}",
         lines[1]
     );
+    let db = dir.path().join("tgbridge.db");
+    let version = tgbridge::store::Store::supported_schema_version();
     assert_eq!(
         lines[2],
+        format!("ok   database {} (schema version {version})", db.display())
+    );
+    assert!(
+        db.exists(),
+        "check creates and migrates the database like run would"
+    );
+    assert_eq!(
+        lines[3],
         format!("ok   homeserver {homeserver} answers (Matrix v1.12)")
     );
 }
@@ -97,8 +107,13 @@ fn empty_tokens_fail_with_a_hint() {
         "FAIL tokens appservice.as_token is empty: run `tgbridge generate-registration`"
     );
     assert!(
-        lines[2].starts_with("ok   homeserver"),
-        "later steps still run: {}",
+        lines[2].starts_with("ok   database"),
+        "later steps run: {}",
+        out.stdout
+    );
+    assert!(
+        lines[3].starts_with("ok   homeserver"),
+        "later steps run: {}",
         out.stdout
     );
 }
@@ -128,6 +143,27 @@ fn registration_with_other_tokens_fails() {
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn unusable_database_fails() {
+    let homeserver = fake_homeserver();
+    let dir = prepared(&homeserver);
+    let db = dir.path().join("tgbridge.db");
+    std::fs::write(
+        &db,
+        "this is not SQLite, just text that happens to be long enough to look like a header",
+    )
+    .unwrap();
+    let out = run(tgbridge(dir.path()).arg("check"));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let line = out.stdout.lines().find(|l| l.contains("database")).unwrap();
+    assert!(
+        line.starts_with(&format!("FAIL database {}: ", db.display())),
+        "{line}"
+    );
+    assert!(line.contains("not a tgbridge database"), "{line}");
+    assert!(out.stdout.contains("ok   homeserver"), "{}", out.stdout);
 }
 
 #[test]
