@@ -581,6 +581,19 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
             ),
         ));
     }
+    // Keeps the invariant of `Config::user_id`: the longest IDs the bridge
+    // builds must still be valid (user IDs are limited to 255 bytes).
+    for localpart in [
+        config.appservice.bot.username.clone(),
+        format!("{prefix}{}", i64::MIN),
+    ] {
+        if let Err(err) = UserId::parse(format!("@{localpart}:{domain}")) {
+            return Err((
+                "homeserver.domain",
+                format!("user IDs like @{localpart}:{domain} would be invalid ({err})"),
+            ));
+        }
+    }
     let appservice = &config.appservice;
     if !appservice.as_token.is_empty() && appservice.as_token == appservice.hs_token {
         return Err((

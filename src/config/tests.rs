@@ -223,6 +223,13 @@ fn other_values_are_checked() {
 }
 
 #[test]
+fn overlong_ids_are_refused_at_load() {
+    let long = format!("{}.org", "a".repeat(240));
+    let text = example().replace("example.org", &long);
+    assert_eq!(error(&text).key(), Some("homeserver.domain"));
+}
+
+#[test]
 fn web_login_needs_a_public_url() {
     let text = example().replace("  enabled: false", "  enabled: true");
     assert_eq!(error(&text).key(), Some("web_login.public_base_url"));
