@@ -163,6 +163,32 @@ fn placeholder_credentials_point_to_my_telegram_org() {
 }
 
 #[test]
+fn secrets_of_the_wrong_type_are_not_quoted_in_errors() {
+    let digits = "12345678901234567890123456789012";
+    let text = example().replace(API_HASH, digits);
+    let err = error(&text);
+    assert_eq!(err.key(), Some("telegram.api_hash"));
+    assert!(!err.to_string().contains(digits), "{err}");
+    let quoted = example().replace(API_HASH, &format!("\"{digits}\""));
+    assert_eq!(
+        load(&quoted).unwrap().telegram.api_hash,
+        digits,
+        "quoted digits are fine"
+    );
+
+    let text = example().replace("as_token: \"\"", "as_token: 9876543210");
+    let err = error(&text);
+    assert_eq!(err.key(), Some("appservice.as_token"));
+    assert!(!err.to_string().contains("9876543210"), "{err}");
+    let text = example().replace("as_token: \"\"", "as_token:");
+    assert_eq!(
+        load(&text).unwrap().appservice.as_token,
+        "",
+        "a blank token is empty"
+    );
+}
+
+#[test]
 fn owner_must_be_on_this_homeserver() {
     let text = example().replace("\"@you:example.org\"", "\"@you:elsewhere.net\"");
     let err = error(&text);
