@@ -455,6 +455,18 @@ fn config_dir(config_path: &Path) -> &Path {
 /// Runs serde over `text`, turning its errors into [`ConfigError`]s that name
 /// the key path.
 fn deserialize(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    // Parsing the bare YAML first tells syntax errors apart from errors in
+    // values, which serde_yaml would otherwise report under the key it was
+    // reading when the text broke.
+    if let Err(err) = serde_yaml::from_str::<serde::de::IgnoredAny>(text) {
+        let line = err.location().map(|l| l.line());
+        let message = format!("YAML syntax error: {}", bare_message(&err));
+        return Err(ConfigError::new(
+            path,
+            line,
+            ConfigErrorKind::Syntax(message),
+        ));
+    }
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let key_path = err.path().to_string();

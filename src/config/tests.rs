@@ -277,6 +277,10 @@ fn tokens_must_differ() {
 
 #[test]
 fn yaml_syntax_and_shape_errors() {
+    let text = example().replace("address: http://localhost:8008", "address: \"http://x");
+    let err = error(&text);
+    assert!(matches!(err.kind, ConfigErrorKind::Syntax(_)), "{err:?}");
+    assert!(err.to_string().contains("YAML syntax error"), "{err}");
     let err = error("\thomeserver: x\n");
     assert!(matches!(err.kind, ConfigErrorKind::Syntax(_)), "{err:?}");
     assert!(err.line.is_some(), "{err}");
