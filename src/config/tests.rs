@@ -256,6 +256,16 @@ fn overlong_ids_are_refused_at_load() {
 }
 
 #[test]
+fn bot_avatar_is_an_mxc_uri() {
+    let text = example().replace("avatar: \"\"", "avatar: mxc://example.org/AbCdEf");
+    let config = load(&text).unwrap();
+    assert_eq!(
+        config.appservice.bot.avatar.as_deref(),
+        Some("mxc://example.org/AbCdEf")
+    );
+}
+
+#[test]
 fn web_login_needs_a_public_url() {
     let text = example().replace("  enabled: false", "  enabled: true");
     assert_eq!(error(&text).key(), Some("web_login.public_base_url"));
