@@ -103,7 +103,7 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
         key_from_hex(fresh["auth_key"].as_str().unwrap()),
     )));
     assert!(!client.client.is_authorized().await.unwrap());
-    client
+    let token = client
         .client
         .request_login_code("+15550001", "hash")
         .await
@@ -118,6 +118,9 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
         .await
         .unwrap();
     assert_eq!(sent["code"], "12345");
+    let alice = client.client.sign_in(&token, "12345").await.unwrap();
+    assert_eq!(alice.first_name(), Some("Alice"));
+    assert!(client.client.is_authorized().await.unwrap());
     let status = http
         .get(url("/login-codes/15559999"))
         .send()
@@ -197,7 +200,9 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
         fake.mtproto,
         key_from_hex(bob["auth_key"].as_str().unwrap()),
     )));
-    // Logged in: auth.logOut succeeds once, then the key is unregistered.
+    let me = bob_client.client.get_me().await.unwrap();
+    assert_eq!(me.id().bare_id(), bob["user_id"].as_i64());
+    // auth.logOut succeeds once, then the key is unregistered.
     bob_client.client.sign_out().await.unwrap();
     let err = bob_client.client.sign_out().await.unwrap_err();
     assert_eq!(rpc_error(&err), Some((401, "AUTH_KEY_UNREGISTERED".into())));
