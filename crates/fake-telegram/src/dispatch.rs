@@ -206,7 +206,7 @@ fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, R
     let account = shared
         .auth
         .account(auth_key_id)
-        .ok_or_else(|| RpcError::unauthorized("AUTH_KEY_UNREGISTERED"))?;
+        .ok_or_else(|| shared.auth.unauthorized(auth_key_id))?;
     let ctx = CallCtx {
         account,
         auth_key_id,

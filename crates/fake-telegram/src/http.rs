@@ -46,6 +46,7 @@ pub fn router(fake: Fake) -> Router {
         .route("/login-codes/{phone}/expire", post(expire_login_codes))
         .route("/qr/scan", post(scan_login_token))
         .route("/auth-keys", post(new_auth_key))
+        .route("/sessions/revoke", post(revoke_sessions))
         .with_state(fake)
 }
 
@@ -169,6 +170,22 @@ async fn scan_login_token(
     fake.scan_login_token(req.user_id)
         .map(|()| StatusCode::NO_CONTENT)
         .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct Revoke {
+    user_id: UserId,
+}
+
+#[derive(Serialize)]
+struct Revoked {
+    revoked: usize,
+}
+
+async fn revoke_sessions(State(fake): State<Fake>, Json(req): Json<Revoke>) -> Json<Revoked> {
+    Json(Revoked {
+        revoked: fake.revoke_sessions(req.user_id),
+    })
 }
 
 /// Which account a new auth key is logged into; neither field: not logged in.

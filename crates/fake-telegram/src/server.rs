@@ -223,6 +223,13 @@ impl FakeTelegram {
         self.shared.control.withhold_pushes(withhold);
     }
 
+    /// Terminates every session of `account`, as "terminate all sessions" on
+    /// another device does: its keys answer `401 SESSION_REVOKED` until they
+    /// log in again. Returns how many keys were logged in.
+    pub fn revoke_sessions(&self, account: UserId) -> usize {
+        self.shared.auth.revoke_sessions(account)
+    }
+
     /// Makes `auth.sendCode` for `phone` send `code`.
     pub fn set_login_code(&self, phone: &str, code: &str) {
         self.shared.auth.set_login_code(phone, code);

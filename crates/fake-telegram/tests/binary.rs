@@ -202,10 +202,19 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
     )));
     let me = bob_client.client.get_me().await.unwrap();
     assert_eq!(me.id().bare_id(), bob["user_id"].as_i64());
-    // auth.logOut succeeds once, then the key is unregistered.
-    bob_client.client.sign_out().await.unwrap();
-    let err = bob_client.client.sign_out().await.unwrap_err();
-    assert_eq!(rpc_error(&err), Some((401, "AUTH_KEY_UNREGISTERED".into())));
+    // "Terminate all sessions" from another device.
+    let revoked: Value = http
+        .post(url("/sessions/revoke"))
+        .json(&json!({"user_id": bob["user_id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let err = bob_client.client.get_me().await.unwrap_err();
+    assert_eq!(rpc_error(&err), Some((401, "SESSION_REVOKED".into())));
 
     let status = http
         .post(url("/auth-keys"))

@@ -206,6 +206,22 @@ impl Auth {
         self.state().registry.account(key_id)
     }
 
+    /// The 401 a call on a key that is not logged in gets.
+    pub fn unauthorized(&self, key_id: i64) -> RpcError {
+        if self.state().registry.is_revoked(key_id) {
+            RpcError::unauthorized("SESSION_REVOKED")
+        } else {
+            RpcError::unauthorized("AUTH_KEY_UNREGISTERED")
+        }
+    }
+
+    /// Terminates every session of `account`; returns how many keys were logged in.
+    pub fn revoke_sessions(&self, account: UserId) -> usize {
+        let mut state = self.state();
+        state.pending_passwords.retain(|_, p| p.account != account);
+        state.registry.revoke_account(account)
+    }
+
     /// Notes that a key called `updates.getState`: pushes may flow to it.
     pub fn mark_state_received(&self, key_id: i64) {
         self.state().registry.mark_state_received(key_id);
@@ -591,7 +607,8 @@ impl Auth {
         let mut state = self.state();
         state.pending_passwords.remove(&key_id);
         if !state.registry.unbind(key_id) {
-            return Err(RpcError::unauthorized("AUTH_KEY_UNREGISTERED"));
+            drop(state);
+            return Err(self.unauthorized(key_id));
         }
         Ok(tl::enums::auth::LoggedOut::Out(
             tl::types::auth::LoggedOut {
