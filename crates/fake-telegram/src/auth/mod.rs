@@ -75,14 +75,17 @@ pub struct Auth {
 /// `scan_login_token` found nothing to scan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
+    /// Nothing waits to be scanned (never exported, expired or already scanned).
     #[error("no unexpired, unscanned QR login token was exported")]
     NoToken,
+    /// The scanning account does not exist.
     #[error("user {0} does not exist")]
     UnknownUser(UserId),
 }
 
 /// An auth method call, decoded.
 #[derive(Debug)]
+#[allow(missing_docs)] // One variant per TL method, named after it.
 pub enum AuthCall {
     SendCode(tl::functions::auth::SendCode),
     SignIn(tl::functions::auth::SignIn),
