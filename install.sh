@@ -261,6 +261,11 @@ generate_registration() {
         REGISTRATION_ERROR="$output"
         return 1
     fi
+    if [[ ! -s "$scratch/registration.yaml" ]]; then
+        rm -rf "$scratch"
+        REGISTRATION_ERROR="generate-registration succeeded but wrote no registration. It said: $output"
+        return 1
+    fi
     # generate-registration writes the tokens it creates back into the config.
     install_file "$scratch/config.yaml" "$config" 0600 "config"
     install_file "$scratch/registration.yaml" "$(staged "$REGISTRATION")" 0600 "registration"
