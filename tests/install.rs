@@ -172,6 +172,14 @@ fn a_fresh_install_into_a_prefix_is_private_and_says_what_to_fill_in() {
         )),
         "{out}"
     );
+    // The bridge's own complaint is passed on, naming the file the user edits.
+    for (at, _) in out.match_indices("/config.yaml") {
+        assert!(
+            out[..at].ends_with(conf_dir.to_str().unwrap()),
+            "the output names a config other than {}:\n{out}",
+            config.display()
+        );
+    }
 }
 
 #[test]
