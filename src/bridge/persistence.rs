@@ -1,0 +1,81 @@
+//! What the bridge core needs from the database, as a narrow trait. The real
+//! implementation sits on the SQLite store; tests can use a map. Calls are
+//! short synchronous SQLite statements (one row each), which is why they are
+//! made directly from async code.
+
+use std::fmt;
+
+/// A failure of the database; the message never contains secrets.
+#[derive(Debug, thiserror::Error)]
+#[error("database: {0}")]
+pub struct PersistenceError(pub String);
+
+impl PersistenceError {
+    /// Wraps any displayable store error.
+    pub fn new(error: impl fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// The Telegram account the bridge is logged in as, for status answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramAccount {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// `@username`, if the account has one.
+    pub username: Option<String>,
+    /// First and last name as shown in Telegram.
+    pub display_name: Option<String>,
+}
+
+impl TelegramAccount {
+    /// How the account is named to the owner: name and username, else the id.
+    pub fn describe(&self) -> String {
+        match (&self.display_name, &self.username) {
+            (Some(name), Some(username)) => format!("{name} (@{username})"),
+            (Some(name), None) => name.clone(),
+            (None, Some(username)) => format!("@{username}"),
+            (None, None) => format!("Telegram user {}", self.user_id),
+        }
+    }
+}
+
+/// The store operations the core uses.
+pub trait BridgePersistence: Send + Sync + 'static {
+    /// Whether the appservice transaction `txn_id` was already processed.
+    fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError>;
+
+    /// Remembers that transaction `txn_id` was processed.
+    fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError>;
+
+    /// The management room recorded in the database, if any.
+    fn management_room(&self) -> Result<Option<String>, PersistenceError>;
+
+    /// Records `room_id` as the management room, or forgets it (`None`).
+    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError>;
+
+    /// The Telegram account logged in, if any.
+    fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError>;
+
+    /// Forgets the Telegram login (session and auth key); portals are kept.
+    fn clear_telegram_login(&self) -> Result<(), PersistenceError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_described_by_name_then_username_then_id() {
+        let mut account = TelegramAccount {
+            user_id: 7,
+            username: Some("ann".into()),
+            display_name: Some("Ann Lee".into()),
+        };
+        assert_eq!(account.describe(), "Ann Lee (@ann)");
+        account.display_name = None;
+        assert_eq!(account.describe(), "@ann");
+        account.username = None;
+        assert_eq!(account.describe(), "Telegram user 7");
+    }
+}
