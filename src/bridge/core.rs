@@ -220,7 +220,7 @@ impl<P: BridgePersistence> Core<P> {
     }
 
     async fn greet(&self, room_id: &RoomId) -> Result<(), CoreError> {
-        let next_step = match self.store.telegram_account()? {
+        let next_step = match self.store.telegram_account().await? {
             Some(account) => format!(
                 "You are logged into Telegram as {}. Portal rooms for your chats will appear as they are bridged.",
                 account.describe()
@@ -438,8 +438,8 @@ impl<P: BridgePersistence> Core<P> {
             Command::Version => Notice::text(&format!("tgbridge {}", env!("CARGO_PKG_VERSION"))),
             Command::Ping => self.ping().await?,
             Command::Cancel => Notice::text("Nothing to cancel: no command is waiting for an answer."),
-            Command::Logout => self.logout()?,
-            Command::Login => self.login_help()?,
+            Command::Logout => self.logout().await?,
+            Command::Login => self.login_help().await?,
             Command::Sync => Notice::text(
                 "Chat sync is not available in this version yet: portal rooms for your Telegram chats arrive with a later release.",
             ),
@@ -448,7 +448,7 @@ impl<P: BridgePersistence> Core<P> {
     }
 
     async fn ping(&self) -> Result<Notice, CoreError> {
-        let telegram = match self.store.telegram_account()? {
+        let telegram = match self.store.telegram_account().await? {
             Some(account) => format!("Logged into Telegram as {}.", account.describe()),
             None => {
                 "Not logged into Telegram. Run `tgbridge login` on the machine running the bridge."
@@ -472,8 +472,8 @@ impl<P: BridgePersistence> Core<P> {
         Ok(started.elapsed())
     }
 
-    fn logout(&self) -> Result<Notice, CoreError> {
-        if self.store.telegram_account()?.is_none() {
+    async fn logout(&self) -> Result<Notice, CoreError> {
+        if self.store.telegram_account().await?.is_none() {
             return Ok(Notice::text("You are not logged into Telegram."));
         }
         self.store.clear_telegram_login()?;
@@ -483,8 +483,8 @@ impl<P: BridgePersistence> Core<P> {
         ))
     }
 
-    fn login_help(&self) -> Result<Notice, CoreError> {
-        if let Some(account) = self.store.telegram_account()? {
+    async fn login_help(&self) -> Result<Notice, CoreError> {
+        if let Some(account) = self.store.telegram_account().await? {
             return Ok(Notice::text(&format!(
                 "You are already logged into Telegram as {}. Send `logout` first to switch accounts.",
                 account.describe()

@@ -1,9 +1,10 @@
 //! What the bridge core needs from the database, as a narrow trait. The real
 //! implementation sits on the SQLite store; tests can use a map. Calls are
-//! short synchronous SQLite statements (one row each), which is why they are
-//! made directly from async code.
+//! short SQLite statements (one row each), cheap enough to run inline on the
+//! async runtime.
 
 use std::fmt;
+use std::future::Future;
 
 /// A failure of the database; the message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ impl PersistenceError {
 pub struct TelegramAccount {
     /// Telegram user id.
     pub user_id: i64,
+    /// Whether the account is a bot (logged in with a bot token).
+    pub is_bot: bool,
     /// `@username`, if the account has one.
     pub username: Option<String>,
     /// First and last name as shown in Telegram.
@@ -35,6 +38,7 @@ impl TelegramAccount {
             (Some(name), Some(username)) => format!("{name} (@{username})"),
             (Some(name), None) => name.clone(),
             (None, Some(username)) => format!("@{username}"),
+            (None, None) if self.is_bot => format!("Telegram bot {}", self.user_id),
             (None, None) => format!("Telegram user {}", self.user_id),
         }
     }
@@ -55,7 +59,9 @@ pub trait BridgePersistence: Send + Sync + 'static {
     fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError>;
 
     /// The Telegram account logged in, if any.
-    fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError>;
+    fn telegram_account(
+        &self,
+    ) -> impl Future<Output = Result<Option<TelegramAccount>, PersistenceError>> + Send;
 
     /// Forgets the Telegram login (session and auth key); portals are kept.
     fn clear_telegram_login(&self) -> Result<(), PersistenceError>;
@@ -69,6 +75,7 @@ mod tests {
     fn accounts_are_described_by_name_then_username_then_id() {
         let mut account = TelegramAccount {
             user_id: 7,
+            is_bot: false,
             username: Some("ann".into()),
             display_name: Some("Ann Lee".into()),
         };
@@ -77,5 +84,7 @@ mod tests {
         assert_eq!(account.describe(), "@ann");
         account.username = None;
         assert_eq!(account.describe(), "Telegram user 7");
+        account.is_bot = true;
+        assert_eq!(account.describe(), "Telegram bot 7");
     }
 }
