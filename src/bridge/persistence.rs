@@ -88,3 +88,56 @@ mod tests {
         assert_eq!(account.describe(), "Telegram bot 7");
     }
 }
+
+/// Key of the management room's id in the store's key-value table.
+pub const MANAGEMENT_ROOM_KEY: &str = "management_room";
+
+impl BridgePersistence for crate::store::Store {
+    fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
+        crate::store::Store::transaction_processed(self, txn_id).map_err(PersistenceError::new)
+    }
+
+    fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
+        crate::store::Store::record_transaction(self, txn_id).map_err(PersistenceError::new)
+    }
+
+    fn management_room(&self) -> Result<Option<String>, PersistenceError> {
+        self.kv_get(MANAGEMENT_ROOM_KEY)
+            .map_err(PersistenceError::new)
+    }
+
+    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
+        match room_id {
+            Some(room_id) => self.kv_set(MANAGEMENT_ROOM_KEY, room_id),
+            None => self.kv_delete(MANAGEMENT_ROOM_KEY),
+        }
+        .map_err(PersistenceError::new)
+    }
+
+    async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
+        use grammers_session::types::{PeerId, PeerInfo};
+        use grammers_session::Session as _;
+
+        if !self.has_telegram_login().map_err(PersistenceError::new)? {
+            return Ok(None);
+        }
+        let self_user = self
+            .telegram_session()
+            .peer(PeerId::self_user())
+            .await
+            .map_err(PersistenceError::new)?;
+        Ok(match self_user {
+            Some(PeerInfo::User { id, bot, .. }) => Some(TelegramAccount {
+                user_id: id,
+                is_bot: bot.unwrap_or(false),
+                username: None,
+                display_name: None,
+            }),
+            _ => None,
+        })
+    }
+
+    fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
+        crate::store::Store::clear_telegram_login(self).map_err(PersistenceError::new)
+    }
+}

@@ -155,7 +155,15 @@ async fn start<P: BridgePersistence>(
         info!(%owner, "double puppeting not available (the owner is not in the registration's namespaces); the owner's Telegram ghost is used instead");
     }
     core.set_double_puppet(double_puppet);
-    core.ensure_management_room().await?;
+    match core.ensure_management_room().await {
+        Ok(_) => {}
+        // Without a management room the bridge still works (commands with
+        // `!tg` in any shared room); the next start tries again.
+        Err(CoreError::Matrix(error)) => {
+            warn!(%error, "could not set up the management room; invite the bot to a direct chat to get one")
+        }
+        Err(error) => return Err(error.into()),
+    }
     core.set_ready();
     Ok(())
 }
