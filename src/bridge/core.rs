@@ -531,3 +531,400 @@ impl<P: BridgePersistence> AppserviceHandler for Core<P> {
         self.ready.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::bridge::persistence::TelegramAccount;
+    use crate::matrix::{ClientSettings, RetryPolicy};
+
+    /// The database, in memory.
+    #[derive(Default)]
+    struct MemoryStore {
+        transactions: Mutex<HashSet<String>>,
+        management_room: Mutex<Option<String>>,
+        logged_in: AtomicBool,
+    }
+
+    impl BridgePersistence for MemoryStore {
+        fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
+            Ok(self.transactions.lock().unwrap().contains(txn_id))
+        }
+        fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
+            self.transactions.lock().unwrap().insert(txn_id.to_owned());
+            Ok(())
+        }
+        fn management_room(&self) -> Result<Option<String>, PersistenceError> {
+            Ok(self.management_room.lock().unwrap().clone())
+        }
+        fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
+            *self.management_room.lock().unwrap() = room_id.map(str::to_owned);
+            Ok(())
+        }
+        async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
+            Ok(self
+                .logged_in
+                .load(Ordering::SeqCst)
+                .then(|| TelegramAccount {
+                    user_id: 42,
+                    is_bot: false,
+                    username: Some("ann".into()),
+                    display_name: Some("Ann".into()),
+                }))
+        }
+        fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
+            self.logged_in.store(false, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// One request the fake homeserver saw.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        path: String,
+        query: String,
+        body: Value,
+    }
+
+    /// A homeserver stand-in that records requests and answers the few
+    /// endpoints the core uses; `member_status` scripts the management-room check.
+    struct FakeHomeserver {
+        seen: Mutex<Vec<Seen>>,
+        member_status: Mutex<u16>,
+    }
+
+    impl FakeHomeserver {
+        fn requests(&self, method: &str, path_part: &str) -> Vec<Seen> {
+            self.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.method == method && s.path.contains(path_part))
+                .cloned()
+                .collect()
+        }
+    }
+
+    async fn answer(fake: Arc<FakeHomeserver>, request: Request) -> axum::response::Response {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_owned();
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        fake.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            body,
+        });
+        let (status, body) = if path.ends_with("/createRoom") {
+            (200, json!({ "room_id": "!new:localhost" }))
+        } else if path.contains("/send/") {
+            (200, json!({ "event_id": "$sent" }))
+        } else if path.contains("/state/m.room.member/") {
+            let status = *fake.member_status.lock().unwrap();
+            (
+                status,
+                json!({ "membership": "join", "errcode": "M_FORBIDDEN" }),
+            )
+        } else if path.ends_with("/join") || path.ends_with("/leave") {
+            (200, json!({ "room_id": "!joined:localhost" }))
+        } else if path.ends_with("/account/whoami") {
+            (200, json!({ "user_id": "@telegrambot:localhost" }))
+        } else {
+            (404, json!({ "errcode": "M_UNRECOGNIZED" }))
+        };
+        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    }
+
+    async fn setup() -> (Core<MemoryStore>, Arc<FakeHomeserver>, Arc<MemoryStore>) {
+        let fake = Arc::new(FakeHomeserver {
+            seen: Mutex::new(Vec::new()),
+            member_status: Mutex::new(200),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = fake.clone();
+        let app =
+            axum::Router::new().fallback(move |request: Request| answer(served.clone(), request));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = MatrixClient::new(ClientSettings {
+            homeserver_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
+            as_token: "as".into(),
+            bot_user_id: "@telegrambot:localhost".try_into().unwrap(),
+            retry: RetryPolicy::no_retry(),
+        })
+        .unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let ids = Identities {
+            owner: "@owner:localhost".try_into().unwrap(),
+            ghost_localpart_prefix: "telegram_".into(),
+        };
+        (Core::new(client, store.clone(), ids), fake, store)
+    }
+
+    fn message(room: &str, sender: &str, event_id: &str, body: &str) -> Value {
+        json!({
+            "type": "m.room.message", "room_id": room, "sender": sender, "event_id": event_id,
+            "origin_server_ts": 1, "content": { "msgtype": "m.text", "body": body }
+        })
+    }
+
+    fn invite(room: &str, inviter: &str, is_direct: bool) -> Value {
+        json!({
+            "type": "m.room.member", "room_id": room, "sender": inviter, "event_id": "$inv",
+            "state_key": "@telegrambot:localhost", "origin_server_ts": 1,
+            "content": { "membership": "invite", "is_direct": is_direct }
+        })
+    }
+
+    fn transaction(events: &[Value]) -> Transaction {
+        crate::matrix::appservice::parse_transaction(
+            json!({ "events": events }).to_string().as_bytes(),
+        )
+        .unwrap()
+    }
+
+    async fn push(core: &Core<MemoryStore>, txn_id: &str, events: &[Value]) {
+        core.accept_transaction(txn_id.into(), transaction(events))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn creates_the_management_room_with_the_owner_and_greets() {
+        let (core, fake, store) = setup().await;
+        let room = core.ensure_management_room().await.unwrap();
+        assert_eq!(room, "!new:localhost");
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!new:localhost")
+        );
+        let create = &fake.requests("POST", "/createRoom")[0].body;
+        assert_eq!(create["name"], MANAGEMENT_ROOM_NAME);
+        assert_eq!(create["is_direct"], true);
+        assert_eq!(create["invite"], json!(["@owner:localhost"]));
+        let greeting = &fake.requests("PUT", "/send/m.room.message/")[0].body;
+        assert_eq!(greeting["msgtype"], "m.notice");
+        assert!(greeting["body"]
+            .as_str()
+            .unwrap()
+            .contains("tgbridge login"));
+    }
+
+    #[tokio::test]
+    async fn reuses_a_usable_management_room_and_replaces_a_gone_one() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!old:localhost")).unwrap();
+        assert_eq!(
+            core.ensure_management_room().await.unwrap(),
+            "!old:localhost"
+        );
+        assert!(fake.requests("POST", "/createRoom").is_empty());
+
+        *fake.member_status.lock().unwrap() = 403;
+        assert_eq!(
+            core.ensure_management_room().await.unwrap(),
+            "!new:localhost"
+        );
+        assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+
+        // A failing homeserver is not "gone": no second room.
+        *fake.member_status.lock().unwrap() = 502;
+        assert!(core.ensure_management_room().await.is_err());
+        assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn owner_commands_are_answered_once_per_transaction() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let events = [message(
+            "!m:localhost",
+            "@owner:localhost",
+            "$c1",
+            "version",
+        )];
+        push(&core, "t1", &events).await;
+        push(&core, "t1", &events).await;
+        let sends = fake.requests("PUT", "/send/m.room.message/");
+        assert_eq!(
+            sends.len(),
+            1,
+            "a repeated transaction is acknowledged, not processed"
+        );
+        assert_eq!(
+            sends[0].body["body"],
+            format!("tgbridge {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(sends[0].path.ends_with("/reply-_24c1"), "{}", sends[0].path);
+        assert!(sends[0].query.is_empty(), "the bot answers as itself");
+    }
+
+    #[tokio::test]
+    async fn prefix_is_needed_outside_the_management_room() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        push(
+            &core,
+            "t1",
+            &[message(
+                "!other:localhost",
+                "@owner:localhost",
+                "$a",
+                "version",
+            )],
+        )
+        .await;
+        assert!(fake.requests("PUT", "/send/").is_empty());
+        push(
+            &core,
+            "t2",
+            &[message(
+                "!other:localhost",
+                "@owner:localhost",
+                "$b",
+                "!tg hlep",
+            )],
+        )
+        .await;
+        let sends = fake.requests("PUT", "/send/");
+        assert_eq!(sends.len(), 1);
+        assert!(sends[0].body["body"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean `!tg help`?"));
+    }
+
+    #[tokio::test]
+    async fn strangers_are_ignored_and_their_invites_declined() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        push(
+            &core,
+            "t1",
+            &[message("!m:localhost", "@eve:localhost", "$e", "logout")],
+        )
+        .await;
+        store.logged_in.store(true, Ordering::SeqCst);
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@eve:localhost", "$e2", "logout")],
+        )
+        .await;
+        assert!(
+            store.logged_in.load(Ordering::SeqCst),
+            "a stranger cannot log the owner out"
+        );
+        assert!(fake.requests("PUT", "/send/").is_empty());
+
+        push(
+            &core,
+            "t3",
+            &[invite("!evil:localhost", "@eve:localhost", true)],
+        )
+        .await;
+        let leaves = fake.requests("POST", "/leave");
+        assert_eq!(leaves.len(), 1);
+        assert!(leaves[0].path.contains("!evil:localhost"));
+        assert!(leaves[0].body["reason"].as_str().unwrap().contains("owner"));
+        assert!(fake.requests("POST", "/join").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_owners_direct_invite_becomes_the_management_room_when_there_is_none() {
+        let (core, fake, store) = setup().await;
+        push(
+            &core,
+            "t1",
+            &[invite("!dm:localhost", "@owner:localhost", true)],
+        )
+        .await;
+        assert_eq!(fake.requests("POST", "/join").len(), 1);
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!dm:localhost")
+        );
+        assert_eq!(
+            core.management_room().as_deref().map(|r| r.as_str()),
+            Some("!dm:localhost")
+        );
+
+        // A later group invite is joined but does not replace it.
+        push(
+            &core,
+            "t2",
+            &[invite("!group:localhost", "@owner:localhost", false)],
+        )
+        .await;
+        assert_eq!(fake.requests("POST", "/join").len(), 2);
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!dm:localhost")
+        );
+    }
+
+    #[tokio::test]
+    async fn logout_clears_the_login_and_ping_reports_it() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        store.logged_in.store(true, Ordering::SeqCst);
+        push(
+            &core,
+            "t1",
+            &[message("!m:localhost", "@owner:localhost", "$p", "ping")],
+        )
+        .await;
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@owner:localhost", "$l", "logout")],
+        )
+        .await;
+        assert!(!store.logged_in.load(Ordering::SeqCst));
+        let bodies: Vec<String> = fake
+            .requests("PUT", "/send/")
+            .iter()
+            .map(|s| s.body["body"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            bodies[0].contains("Logged into Telegram as Ann (@ann)"),
+            "{bodies:?}"
+        );
+        assert!(bodies[0].contains("Homeserver round trip"), "{bodies:?}");
+        assert!(
+            bodies[1].starts_with("Logged out of Telegram"),
+            "{bodies:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn user_queries_register_valid_ghosts_only() {
+        let (core, fake, _store) = setup().await;
+        let query = |id: &str| core.query_user(id.try_into().unwrap());
+        assert!(!query("@telegram_abc:localhost").await.unwrap());
+        assert!(!query("@alice:localhost").await.unwrap());
+        assert!(!query("@telegram_1:elsewhere").await.unwrap());
+        assert!(fake.requests("POST", "/register").is_empty());
+        // The fake answers 404 to /register, which is an error worth a 500.
+        assert!(query("@telegram_123:localhost").await.is_err());
+        assert_eq!(fake.requests("POST", "/register").len(), 1);
+        assert_eq!(
+            fake.requests("POST", "/register")[0].body["username"],
+            "telegram_123"
+        );
+    }
+}
