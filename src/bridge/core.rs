@@ -102,6 +102,17 @@ impl<P: BridgePersistence> Core<P> {
         self.double_puppet.store(available, Ordering::Release);
     }
 
+    /// Whom the owner's own Telegram messages are sent as: the owner
+    /// (double puppet) when the homeserver allows it, else `owner_ghost`, the
+    /// ghost of the owner's Telegram account.
+    pub fn owner_sender<'a>(&'a self, owner_ghost: &'a UserId) -> &'a UserId {
+        if self.double_puppet.load(Ordering::Acquire) {
+            &self.ids.owner
+        } else {
+            owner_ghost
+        }
+    }
+
     /// The management room currently in use, if any.
     pub fn management_room(&self) -> Option<OwnedRoomId> {
         self.management_room
@@ -909,6 +920,15 @@ mod tests {
             bodies[1].starts_with("Logged out of Telegram"),
             "{bodies:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn owner_messages_use_the_double_puppet_only_when_allowed() {
+        let (core, _fake, _store) = setup().await;
+        let ghost: OwnedUserId = "@telegram_42:localhost".try_into().unwrap();
+        assert_eq!(core.owner_sender(&ghost), ghost);
+        core.set_double_puppet(true);
+        assert_eq!(core.owner_sender(&ghost), "@owner:localhost");
     }
 
     #[tokio::test]

@@ -67,28 +67,6 @@ pub trait BridgePersistence: Send + Sync + 'static {
     fn clear_telegram_login(&self) -> Result<(), PersistenceError>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accounts_are_described_by_name_then_username_then_id() {
-        let mut account = TelegramAccount {
-            user_id: 7,
-            is_bot: false,
-            username: Some("ann".into()),
-            display_name: Some("Ann Lee".into()),
-        };
-        assert_eq!(account.describe(), "Ann Lee (@ann)");
-        account.display_name = None;
-        assert_eq!(account.describe(), "@ann");
-        account.username = None;
-        assert_eq!(account.describe(), "Telegram user 7");
-        account.is_bot = true;
-        assert_eq!(account.describe(), "Telegram bot 7");
-    }
-}
-
 /// Key of the management room's id in the store's key-value table.
 pub const MANAGEMENT_ROOM_KEY: &str = "management_room";
 
@@ -139,5 +117,27 @@ impl BridgePersistence for crate::store::Store {
 
     fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
         crate::store::Store::clear_telegram_login(self).map_err(PersistenceError::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_described_by_name_then_username_then_id() {
+        let mut account = TelegramAccount {
+            user_id: 7,
+            is_bot: false,
+            username: Some("ann".into()),
+            display_name: Some("Ann Lee".into()),
+        };
+        assert_eq!(account.describe(), "Ann Lee (@ann)");
+        account.display_name = None;
+        assert_eq!(account.describe(), "@ann");
+        account.username = None;
+        assert_eq!(account.describe(), "Telegram user 7");
+        account.is_bot = true;
+        assert_eq!(account.describe(), "Telegram bot 7");
     }
 }

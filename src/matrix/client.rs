@@ -28,7 +28,7 @@ use ruma::api::{
     OutgoingRequestAppserviceExt, SupportedVersions,
 };
 use ruma::{OwnedMxcUri, OwnedUserId, UserId};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::error::MatrixError;
 use super::retry::RetryPolicy;
@@ -267,10 +267,6 @@ impl MatrixClient {
             Err(error) => Err(error),
         }
     }
-
-    fn endpoint_url_parts(&self) -> (&str, &str) {
-        (&self.inner.base_url, &self.inner.as_token)
-    }
 }
 
 impl std::fmt::Debug for MatrixClient {
@@ -394,21 +390,19 @@ impl<'a> Acting<'a> {
         R::PathBuilder: PathInput,
         for<'t> R::Authentication: AuthScheme<Input<'t> = SendAccessToken<'t>>,
     {
-        let (base_url, as_token) = self.client.endpoint_url_parts();
+        let inner = &self.client.inner;
         let identity = match self.user_id {
             Some(user_id) => AppserviceUserIdentity::new(user_id),
             None => AppserviceUserIdentity::default(),
         };
-        let versions = self
-            .client
-            .inner
+        let versions = inner
             .versions
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         request
             .try_into_http_request_with_identity::<Vec<u8>>(
-                base_url,
-                SendAccessToken::Appservice(as_token),
+                &inner.base_url,
+                SendAccessToken::Appservice(&inner.as_token),
                 identity,
                 R::PathBuilder::input(&versions),
             )
@@ -484,15 +478,6 @@ fn is_identity_refusal(error: &MatrixError) -> bool {
         error.status(),
         Some(StatusCode::FORBIDDEN) | Some(StatusCode::UNAUTHORIZED)
     ) || matches!(error.errcode(), Some("M_EXCLUSIVE" | "M_FORBIDDEN"))
-}
-
-/// Logs the readiness line the operator looks for.
-pub fn log_ready(homeserver_ping: Duration, round_trip: Duration) {
-    info!(
-        homeserver_ping_ms = homeserver_ping.as_millis() as u64,
-        round_trip_ms = round_trip.as_millis() as u64,
-        "ready"
-    );
 }
 
 #[cfg(test)]
