@@ -10,4 +10,7 @@ pub mod commands;
 pub mod core;
 pub mod notice;
 pub mod persistence;
+mod run;
 pub mod service;
+
+pub use run::{run, service_settings};
