@@ -69,8 +69,8 @@ pub struct Core<P> {
     /// Serialises transactions so the "already processed?" check and the
     /// record after processing cannot interleave for the same id.
     transactions: tokio::sync::Mutex<()>,
-    /// Senders whose messages were ignored, so each is logged once.
-    ignored_senders: Mutex<HashSet<OwnedUserId>>,
+    /// Senders (and what of theirs) ignored so far, so each is logged once.
+    ignored_senders: Mutex<HashSet<(OwnedUserId, &'static str)>>,
     ready: AtomicBool,
     /// Whether the homeserver lets us act as the owner (double puppet).
     double_puppet: AtomicBool,
@@ -368,12 +368,12 @@ impl<P: BridgePersistence> Core<P> {
         }
     }
 
-    fn log_ignored_once(&self, sender: &UserId, what: &str) {
+    fn log_ignored_once(&self, sender: &UserId, what: &'static str) {
         let first = self
             .ignored_senders
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(sender.to_owned());
+            .insert((sender.to_owned(), what));
         if first {
             info!(%sender, "{what} (logged once per user)");
         }
