@@ -3,6 +3,12 @@
 //! (transaction received → reply handed to the HTTP client) as the bridge
 //! measures it. Prints p50/p99; not a timed test.
 //!
+//! Each round also measures a baseline on the same Synapse, interleaved so
+//! both see the same machine load: the owner's own message in a room without
+//! the bot, seen through `/sync`. The bot's reply needs two sends through
+//! Synapse plus an appservice push, so a ratio near 2 means the bridge adds
+//! next to nothing.
+//!
 //! Run with `cargo bench --bench bot_reply` (optimised build) or
 //! `cargo bench --profile dev --bench bot_reply`. `BOT_REPLY_ROUNDS` sets the
 //! number of measured commands (default 200).
@@ -64,8 +70,28 @@ async fn main() {
     let bot = bridge.bot_user_id.clone();
     let room = management_room_of(&owner, &bot).await;
 
+    let quiet_room = owner
+        .create_room(&serde_json::json!({ "name": "baseline" }))
+        .await
+        .expect("baseline room");
+
     let mut end_to_end = Vec::with_capacity(rounds);
+    let mut baseline = Vec::with_capacity(rounds);
     for round in 0..WARMUP + rounds {
+        let started = Instant::now();
+        let marker = format!("baseline {round}");
+        owner.send_text(&quiet_room, &marker).await.expect("send");
+        owner
+            .sync_until(
+                |e| e["content"]["body"] == marker.as_str(),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("own message");
+        if round >= WARMUP {
+            baseline.push(started.elapsed());
+        }
+
         let started = Instant::now();
         owner.send_text(&room, "version").await.expect("send");
         owner
@@ -80,6 +106,7 @@ async fn main() {
         }
     }
     end_to_end.sort();
+    baseline.sort();
     let mut own = own_shares(&bridge.log());
     own.drain(..own.len().min(WARMUP));
     own.sort();
@@ -89,6 +116,15 @@ async fn main() {
         "  end to end:   p50 {:7.2} ms   p99 {:7.2} ms",
         ms(percentile(&end_to_end, 50.0)),
         ms(percentile(&end_to_end, 99.0))
+    );
+    println!(
+        "  baseline:     p50 {:7.2} ms   p99 {:7.2} ms   (owner's own message through /sync, same Synapse)",
+        ms(percentile(&baseline, 50.0)),
+        ms(percentile(&baseline, 99.0))
+    );
+    println!(
+        "  ratio end to end / baseline (p50): {:.2}",
+        ms(percentile(&end_to_end, 50.0)) / ms(percentile(&baseline, 50.0)).max(f64::EPSILON)
     );
     println!(
         "  bridge share: p50 {:7.3} ms   p99 {:7.3} ms   ({} samples: transaction received -> reply request sent)",
