@@ -39,6 +39,11 @@ use crate::matrix::{txn, MatrixClient, MatrixError};
 /// The management room's name, as the owner sees it in the room list.
 pub const MANAGEMENT_ROOM_NAME: &str = "Telegram bridge";
 
+/// How long processed transaction ids are remembered. A homeserver resends a
+/// transaction only until it sees it acknowledged (e.g. when the bridge
+/// stopped between processing and answering), so a week is generous.
+pub const TRANSACTION_LOG_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Why reacting to an event failed in a way that must fail the transaction.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -100,6 +105,11 @@ impl<P: BridgePersistence> Core<P> {
     /// Records whether double puppeting the owner is possible.
     pub fn set_double_puppet(&self, available: bool) {
         self.double_puppet.store(available, Ordering::Release);
+    }
+
+    /// Forgets processed transaction ids older than [`TRANSACTION_LOG_AGE`].
+    pub fn prune_transaction_log(&self) -> Result<usize, PersistenceError> {
+        self.store.prune_transactions(TRANSACTION_LOG_AGE)
     }
 
     /// Whom the owner's own Telegram messages are sent as: the owner
@@ -570,6 +580,9 @@ mod tests {
             self.transactions.lock().unwrap().insert(txn_id.to_owned());
             Ok(())
         }
+        fn prune_transactions(&self, _age: Duration) -> Result<usize, PersistenceError> {
+            Ok(0)
+        }
         fn management_room(&self) -> Result<Option<String>, PersistenceError> {
             Ok(self.management_room.lock().unwrap().clone())
         }
@@ -885,6 +898,30 @@ mod tests {
             store.management_room().unwrap().as_deref(),
             Some("!dm:localhost")
         );
+    }
+
+    #[tokio::test]
+    async fn the_owner_leaving_the_management_room_retires_it() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let leave = json!({
+            "type": "m.room.member", "room_id": "!m:localhost", "sender": "@owner:localhost",
+            "event_id": "$left", "state_key": "@owner:localhost", "origin_server_ts": 1,
+            "content": { "membership": "leave" }
+        });
+        push(&core, "t1", &[leave]).await;
+        assert_eq!(store.management_room().unwrap(), None);
+        assert_eq!(core.management_room(), None);
+        assert_eq!(fake.requests("POST", "/leave").len(), 1);
+        // Without a management room every room needs the prefix.
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@owner:localhost", "$v", "version")],
+        )
+        .await;
+        assert!(fake.requests("PUT", "/send/").is_empty());
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A failure of the database; the message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,10 @@ pub trait BridgePersistence: Send + Sync + 'static {
     /// Remembers that transaction `txn_id` was processed.
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError>;
 
+    /// Forgets transaction ids recorded more than `age` ago (homeservers only
+    /// retry recent transactions); returns how many were forgotten.
+    fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError>;
+
     /// The management room recorded in the database, if any.
     fn management_room(&self) -> Result<Option<String>, PersistenceError>;
 
@@ -77,6 +82,15 @@ impl BridgePersistence for crate::store::Store {
 
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
         crate::store::Store::record_transaction(self, txn_id).map_err(PersistenceError::new)
+    }
+
+    fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(age).as_secs();
+        crate::store::Store::prune_transactions(self, i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .map_err(PersistenceError::new)
     }
 
     fn management_room(&self) -> Result<Option<String>, PersistenceError> {

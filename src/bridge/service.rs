@@ -155,6 +155,11 @@ async fn start<P: BridgePersistence>(
         info!(%owner, "double puppeting not available (the owner is not in the registration's namespaces); the owner's Telegram ghost is used instead");
     }
     core.set_double_puppet(double_puppet);
+    match core.prune_transaction_log() {
+        Ok(0) => {}
+        Ok(pruned) => info!(pruned, "forgot old appservice transaction ids"),
+        Err(error) => return Err(CoreError::from(error).into()),
+    }
     match core.ensure_management_room().await {
         Ok(_) => {}
         // Without a management room the bridge still works (commands with
