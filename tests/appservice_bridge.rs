@@ -347,4 +347,9 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}");
+    let log = bridge.log();
+    assert!(
+        !log.contains(&bridge.hs_token) && !log.contains(&bridge.as_token),
+        "appservice tokens never appear in the log, even at debug level"
+    );
 }
