@@ -279,6 +279,11 @@ impl LoginFlow {
         }
     }
 
+    /// The client the flow runs on.
+    pub fn client(&self) -> &TelegramClient {
+        &self.tg
+    }
+
     /// The account the session's key is logged into, asked from Telegram.
     pub async fn current_account(&self) -> Result<Account, LoginError> {
         let user = self.fetch_self().await?;

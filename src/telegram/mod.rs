@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod login;
+pub mod logout;
 
 pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};
 pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginStep, QrCode};
