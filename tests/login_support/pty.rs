@@ -137,6 +137,15 @@ impl Pty {
         String::from_utf8_lossy(&lock.lock().expect("screen lock").bytes).into_owned()
     }
 
+    /// Whether the terminal echoes typed input (as it must after any program
+    /// that hid input has exited).
+    pub fn echo_enabled(&self) -> bool {
+        let termios = nix::sys::termios::tcgetattr(&self.master).expect("terminal attributes");
+        termios
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+
     /// Waits for the child to exit and for its last output to be read.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
