@@ -13,7 +13,10 @@ pub struct RpcError {
 impl RpcError {
     /// An error with any code and name.
     pub fn new(code: i32, name: impl Into<String>) -> Self {
-        Self { code, name: name.into() }
+        Self {
+            code,
+            name: name.into(),
+        }
     }
 
     /// `400 <name>`.

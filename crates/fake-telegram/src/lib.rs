@@ -7,7 +7,15 @@
 //! Telegram account can see (users, chats, messages, update boxes) and answers
 //! the API methods that read or change it.
 
+pub mod auth;
+pub mod control;
+pub mod dispatch;
 pub mod error;
+pub mod mtproto;
+pub mod seed;
+pub mod server;
+pub mod transport;
 pub mod world;
 
 pub use error::RpcError;
+pub use server::FakeTelegram;

@@ -1,0 +1,114 @@
+//! The authorization registry: every auth key the fake knows, and which
+//! account (if any) each one is logged into. Keys are only ever created here
+//! (tests seed them; the fake never runs a DH key exchange). Plain data, no I/O.
+
+use std::collections::HashMap;
+
+use crate::mtproto::crypto::AuthKey;
+use crate::world::UserId;
+
+/// What the fake knows about one auth key.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub key: AuthKey,
+    /// The account this key is logged into.
+    pub account: Option<UserId>,
+    /// Whether this key has called `updates.getState` since it logged in.
+    /// Pushes are only delivered afterwards, as the client would otherwise
+    /// take them for already applied.
+    pub received_state: bool,
+}
+
+/// All auth keys of one fake datacenter.
+#[derive(Debug, Default)]
+pub struct Registry {
+    keys: HashMap<i64, KeyEntry>,
+}
+
+impl Registry {
+    /// Registers a key (not logged in) and returns its id.
+    pub fn register(&mut self, key: AuthKey) -> i64 {
+        let id = key.id();
+        self.keys.insert(
+            id,
+            KeyEntry {
+                key,
+                account: None,
+                received_state: false,
+            },
+        );
+        id
+    }
+
+    /// The entry for a key id.
+    pub fn get(&self, key_id: i64) -> Option<&KeyEntry> {
+        self.keys.get(&key_id)
+    }
+
+    /// The account a key is logged into.
+    pub fn account(&self, key_id: i64) -> Option<UserId> {
+        self.keys.get(&key_id).and_then(|e| e.account)
+    }
+
+    /// Logs a key into an account.
+    pub fn bind(&mut self, key_id: i64, account: UserId) {
+        if let Some(entry) = self.keys.get_mut(&key_id) {
+            entry.account = Some(account);
+            entry.received_state = false;
+        }
+    }
+
+    /// Logs a key out; returns whether it was logged in.
+    pub fn unbind(&mut self, key_id: i64) -> bool {
+        match self.keys.get_mut(&key_id) {
+            Some(entry) => {
+                entry.received_state = false;
+                entry.account.take().is_some()
+            }
+            None => false,
+        }
+    }
+
+    /// Notes that a key called `updates.getState`.
+    pub fn mark_state_received(&mut self, key_id: i64) {
+        if let Some(entry) = self.keys.get_mut(&key_id) {
+            entry.received_state = true;
+        }
+    }
+
+    /// Whether a push for `account` should go to a connection using `key_id`.
+    pub fn wants_push(&self, key_id: i64, account: UserId) -> bool {
+        self.keys
+            .get(&key_id)
+            .is_some_and(|e| e.account == Some(account) && e.received_state)
+    }
+
+    /// Ids of the keys logged into `account`.
+    pub fn keys_of(&self, account: UserId) -> Vec<i64> {
+        self.keys
+            .iter()
+            .filter(|(_, e)| e.account == Some(account))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_wait_for_get_state_and_stop_at_logout() {
+        let mut registry = Registry::default();
+        let key = registry.register(AuthKey::generate());
+        assert!(!registry.wants_push(key, 7));
+        registry.bind(key, 7);
+        assert!(!registry.wants_push(key, 7));
+        registry.mark_state_received(key);
+        assert!(registry.wants_push(key, 7));
+        assert!(!registry.wants_push(key, 8));
+        assert!(registry.unbind(key));
+        assert!(!registry.wants_push(key, 7));
+        assert!(!registry.unbind(key));
+    }
+}

@@ -1,0 +1,682 @@
+//! Unit tests of the world through its real interface: serialized TL
+//! requests into [`rpc::handle`], serialized results back out.
+
+use grammers_tl_types::{self as tl, functions as f, Deserializable, RemoteCall, Serializable};
+
+use super::*;
+use crate::RpcError;
+
+fn user(world: &mut World, name: &str, phone: &str) -> UserId {
+    world.add_user(UserSpec {
+        first_name: name.into(),
+        username: Some(name.to_lowercase()),
+        phone: Some(phone.into()),
+        ..UserSpec::default()
+    })
+}
+
+fn ctx(account: UserId) -> CallCtx {
+    CallCtx {
+        account,
+        auth_key_id: account * 10,
+    }
+}
+
+fn call<R: RemoteCall>(
+    world: &mut World,
+    account: UserId,
+    request: &R,
+) -> Result<R::Return, RpcError> {
+    let bytes = rpc::handle(world, &ctx(account), &request.to_bytes()).expect("a world method")?;
+    Ok(R::Return::from_bytes(&bytes).expect("a well-formed result"))
+}
+
+fn input_user(world: &World, id: UserId, viewer: UserId) -> tl::enums::InputPeer {
+    world.input_peer(Peer::User(id), viewer)
+}
+
+fn send(
+    world: &mut World,
+    from: UserId,
+    peer: tl::enums::InputPeer,
+    text: &str,
+) -> Result<tl::enums::Updates, RpcError> {
+    call(
+        world,
+        from,
+        &f::messages::SendMessage {
+            no_webpage: false,
+            silent: false,
+            background: false,
+            clear_draft: false,
+            noforwards: false,
+            update_stickersets_order: false,
+            invert_media: false,
+            allow_paid_floodskip: false,
+            peer,
+            reply_to: None,
+            message: text.into(),
+            random_id: 42,
+            reply_markup: None,
+            entities: None,
+            schedule_date: None,
+            schedule_repeat_period: None,
+            send_as: None,
+            quick_reply_shortcut: None,
+            effect: None,
+            allow_paid_stars: None,
+            suggested_post: None,
+            rich_message: None,
+        },
+    )
+}
+
+fn history(world: &mut World, viewer: UserId, peer: tl::enums::InputPeer) -> Vec<(i32, String)> {
+    let result = call(
+        world,
+        viewer,
+        &f::messages::GetHistory {
+            peer,
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 100,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        },
+    )
+    .unwrap();
+    let messages = match result {
+        tl::enums::messages::Messages::Messages(m) => m.messages,
+        tl::enums::messages::Messages::Slice(m) => m.messages,
+        tl::enums::messages::Messages::ChannelMessages(m) => m.messages,
+        tl::enums::messages::Messages::NotModified(_) => Vec::new(),
+    };
+    messages
+        .into_iter()
+        .map(|m| match m {
+            tl::enums::Message::Message(m) => (m.id, m.message),
+            tl::enums::Message::Service(m) => (m.id, "<service>".into()),
+            tl::enums::Message::Empty(m) => (m.id, "<empty>".into()),
+        })
+        .collect()
+}
+
+fn drain(rx: &mut tokio::sync::broadcast::Receiver<Push>) -> Vec<Push> {
+    let mut out = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn tl_user_marks_self_and_gives_each_viewer_its_own_access_hash() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let Some(tl::enums::User::User(me)) = world.tl_user(alice, alice) else {
+        panic!("alice exists")
+    };
+    assert!(me.is_self);
+    assert_eq!(me.access_hash, Some(world.user(alice).unwrap().access_hash));
+    assert_eq!(me.phone.as_deref(), Some("100"));
+    let Some(tl::enums::User::User(seen)) = world.tl_user(alice, bob) else {
+        panic!("alice exists")
+    };
+    assert!(!seen.is_self);
+    assert_ne!(seen.access_hash, me.access_hash);
+    assert_eq!(seen.phone, None, "phones are private to non-contacts");
+    assert!(world.tl_user(999, alice).is_none());
+}
+
+#[test]
+fn private_chat_ids_are_scoped_per_account() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    // Bob's box moves ahead so both sides number differently.
+    world.send_text(carol, Peer::User(bob), "hi bob").unwrap();
+    world
+        .send_text(carol, Peer::User(bob), "still there?")
+        .unwrap();
+
+    let to_bob = input_user(&world, bob, alice);
+    let to_alice = input_user(&world, alice, bob);
+    let result = send(&mut world, alice, to_bob.clone(), "hello").unwrap();
+    let tl::enums::Updates::UpdateShortSentMessage(sent) = result else {
+        panic!("short sent message")
+    };
+    assert_eq!(sent.id, 1);
+    assert!(sent.out);
+
+    assert_eq!(
+        history(&mut world, alice, to_bob),
+        vec![(1, "hello".to_string())]
+    );
+    assert_eq!(
+        history(&mut world, bob, to_alice),
+        vec![(3, "hello".to_string())]
+    );
+    let bob_view = world.last_message(bob, Peer::User(alice)).unwrap();
+    assert_eq!(
+        (bob_view.id, bob_view.out, bob_view.from),
+        (3, false, alice)
+    );
+}
+
+#[test]
+fn wrong_access_hashes_are_rejected() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    // Carol's hash for Bob is not Alice's.
+    let carols_view = input_user(&world, bob, carol);
+    assert_eq!(
+        send(&mut world, alice, carols_view, "x").unwrap_err().name,
+        "PEER_ID_INVALID"
+    );
+
+    let channel = world.create_channel(bob, "News", "", true).unwrap();
+    let wrong = tl::types::InputChannel {
+        channel_id: channel,
+        access_hash: 1,
+    }
+    .into();
+    let err = call(
+        &mut world,
+        bob,
+        &f::channels::GetFullChannel { channel: wrong },
+    )
+    .unwrap_err();
+    assert_eq!(err.name, "CHANNEL_INVALID");
+    let right = world.input_channel(channel, bob);
+    assert!(call(
+        &mut world,
+        bob,
+        &f::channels::GetFullChannel { channel: right }
+    )
+    .is_ok());
+}
+
+#[test]
+fn basic_group_members_see_their_own_ids_and_short_pushes() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world
+        .send_text(bob, Peer::User(bob), "note to self")
+        .unwrap();
+    let chat = world.create_group(alice, "Friends", &[bob]).unwrap();
+    let mut rx = world.subscribe();
+
+    let result = send(
+        &mut world,
+        alice,
+        tl::types::InputPeerChat { chat_id: chat }.into(),
+        "hi all",
+    )
+    .unwrap();
+    let tl::enums::Updates::UpdateShortSentMessage(sent) = result else {
+        panic!("short sent message")
+    };
+    assert_eq!(sent.id, 2, "creation service message is 1 for alice");
+
+    let pushes = drain(&mut rx);
+    let to_bob = pushes
+        .iter()
+        .find(|p| p.account == bob)
+        .expect("bob gets a push");
+    let tl::enums::Updates::UpdateShortChatMessage(m) = &to_bob.updates else {
+        panic!("short chat message")
+    };
+    assert_eq!((m.id, m.from_id, m.chat_id, m.out), (3, alice, chat, false));
+    assert_eq!(
+        m.pts,
+        world.state(bob).pts,
+        "pushed pts is local pts + pts_count"
+    );
+    let to_alice = pushes
+        .iter()
+        .find(|p| p.account == alice)
+        .expect("alice's other sessions get it");
+    assert_eq!(to_alice.skip_auth_key, Some(ctx(alice).auth_key_id));
+    assert_eq!(to_bob.skip_auth_key, None);
+}
+
+#[test]
+fn channel_messages_share_one_id_and_channel_pts() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let group = world.create_supergroup(alice, "Big", &[bob]).unwrap();
+    let mut rx = world.subscribe();
+    let pts_before = world.channel(group).unwrap().updates.pts;
+
+    let peer = world.input_peer(Peer::Channel(group), alice);
+    let tl::enums::Updates::Updates(result) =
+        send(&mut world, alice, peer, "hello channel").unwrap()
+    else {
+        panic!("channels answer with full updates")
+    };
+    assert!(matches!(result.updates[0], tl::enums::Update::MessageId(ref u) if u.random_id == 42));
+    let tl::enums::Update::NewChannelMessage(new) = &result.updates[1] else {
+        panic!("new channel message")
+    };
+    assert_eq!((new.pts, new.pts_count), (pts_before + 1, 1));
+
+    let pushes = drain(&mut rx);
+    let to_bob = pushes.iter().find(|p| p.account == bob).unwrap();
+    let tl::enums::Updates::Updates(u) = &to_bob.updates else {
+        panic!("full updates")
+    };
+    assert_eq!(u.seq, 0);
+    assert!(u
+        .chats
+        .iter()
+        .any(|c| matches!(c, tl::enums::Chat::Channel(c) if c.id == group)));
+    let bob_peer = world.input_peer(Peer::Channel(group), bob);
+    let alice_peer = world.input_peer(Peer::Channel(group), alice);
+    let bob_history = history(&mut world, bob, bob_peer);
+    let alice_history = history(&mut world, alice, alice_peer);
+    assert_eq!(bob_history, alice_history);
+    assert_eq!(bob_history[0].1, "hello channel");
+}
+
+#[test]
+fn get_difference_returns_exact_slices() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let state = call(&mut world, alice, &f::updates::GetState {}).unwrap();
+    let tl::enums::updates::State::State(state) = state;
+    for i in 0..5 {
+        world
+            .send_text(bob, Peer::User(alice), &format!("m{i}"))
+            .unwrap();
+    }
+    world.quirks.difference_slice = 3;
+    let req = |pts| f::updates::GetDifference {
+        pts,
+        pts_limit: None,
+        pts_total_limit: None,
+        date: state.date,
+        qts: 0,
+        qts_limit: None,
+    };
+    let tl::enums::updates::Difference::Slice(slice) =
+        call(&mut world, alice, &req(state.pts)).unwrap()
+    else {
+        panic!("a slice")
+    };
+    assert_eq!(slice.new_messages.len(), 3);
+    let tl::enums::updates::State::State(mid) = slice.intermediate_state;
+    assert_eq!(mid.pts, state.pts + 3);
+    assert!(slice
+        .users
+        .iter()
+        .any(|u| matches!(u, tl::enums::User::User(u) if u.id == bob)));
+
+    let tl::enums::updates::Difference::Difference(rest) =
+        call(&mut world, alice, &req(mid.pts)).unwrap()
+    else {
+        panic!("the rest")
+    };
+    let texts: Vec<_> = rest
+        .new_messages
+        .iter()
+        .map(|m| match m {
+            tl::enums::Message::Message(m) => m.message.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(texts, ["m3", "m4"]);
+    let tl::enums::updates::State::State(end) = rest.state;
+    assert!(matches!(
+        call(&mut world, alice, &req(end.pts)).unwrap(),
+        tl::enums::updates::Difference::Empty(_)
+    ));
+
+    world.quirks.too_long_accounts.insert(alice);
+    assert!(matches!(
+        call(&mut world, alice, &req(state.pts)).unwrap(),
+        tl::enums::updates::Difference::TooLong(_)
+    ));
+    let limited = f::updates::GetDifference {
+        pts_total_limit: Some(2),
+        ..req(state.pts)
+    };
+    assert!(matches!(
+        call(&mut world, alice, &limited).unwrap(),
+        tl::enums::updates::Difference::TooLong(_)
+    ));
+}
+
+#[test]
+fn channel_difference_pages_by_limit_and_can_be_too_long() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let channel = world.create_supergroup(alice, "Big", &[bob]).unwrap();
+    let start = world.channel(channel).unwrap().updates.pts;
+    for i in 0..4 {
+        world
+            .send_text(alice, Peer::Channel(channel), &format!("c{i}"))
+            .unwrap();
+    }
+    let req = |w: &World, pts, limit| f::updates::GetChannelDifference {
+        force: false,
+        channel: w.input_channel(channel, bob),
+        filter: tl::enums::ChannelMessagesFilter::Empty,
+        pts,
+        limit,
+    };
+    let r = req(&world, start, 3);
+    let tl::enums::updates::ChannelDifference::Difference(d) = call(&mut world, bob, &r).unwrap()
+    else {
+        panic!("a difference")
+    };
+    assert!(!d.r#final);
+    assert_eq!((d.new_messages.len(), d.pts), (3, start + 3));
+    let r = req(&world, d.pts, 3);
+    let tl::enums::updates::ChannelDifference::Difference(d) = call(&mut world, bob, &r).unwrap()
+    else {
+        panic!("a difference")
+    };
+    assert!(d.r#final);
+    assert_eq!(d.new_messages.len(), 1);
+    let r = req(&world, d.pts, 3);
+    assert!(matches!(
+        call(&mut world, bob, &r).unwrap(),
+        tl::enums::updates::ChannelDifference::Empty(_)
+    ));
+    world.quirks.too_long_channels.insert(channel);
+    let r = req(&world, start, 3);
+    let tl::enums::updates::ChannelDifference::TooLong(t) = call(&mut world, bob, &r).unwrap()
+    else {
+        panic!("too long")
+    };
+    assert_eq!(t.messages.len(), 6, "creation, bob joining and four posts");
+}
+
+#[test]
+fn edits_deletions_and_reactions_reach_every_copy() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world
+        .send_text(bob, Peer::User(bob), "offset bob's ids")
+        .unwrap();
+    let id = world.send_text(alice, Peer::User(bob), "helo").unwrap();
+    let peer = input_user(&world, bob, alice);
+    let edit = f::messages::EditMessage {
+        no_webpage: false,
+        invert_media: false,
+        peer: peer.clone(),
+        id,
+        message: Some("hello".into()),
+        media: None,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        quick_reply_shortcut_id: None,
+        rich_message: None,
+    };
+    call(&mut world, alice, &edit).unwrap();
+    assert_eq!(
+        call(&mut world, alice, &edit).unwrap_err().name,
+        "MESSAGE_NOT_MODIFIED"
+    );
+    let seen = world.last_message(bob, Peer::User(alice)).unwrap();
+    assert_eq!((seen.text.as_str(), seen.edited), ("hello", true));
+    let not_mine = f::messages::EditMessage {
+        peer: input_user(&world, alice, bob),
+        id: seen.id,
+        ..edit.clone()
+    };
+    assert_eq!(
+        call(&mut world, bob, &not_mine).unwrap_err().name,
+        "MESSAGE_AUTHOR_REQUIRED"
+    );
+
+    world
+        .react(bob, Peer::User(alice), seen.id, Some("👍"))
+        .unwrap();
+    assert_eq!(
+        world
+            .last_message(alice, Peer::User(bob))
+            .unwrap()
+            .reactions,
+        vec![(bob, "👍".to_string())]
+    );
+
+    let bob_pts = world.state(bob).pts;
+    let affected = call(
+        &mut world,
+        alice,
+        &f::messages::DeleteMessages {
+            revoke: true,
+            id: vec![id],
+        },
+    )
+    .unwrap();
+    let tl::enums::messages::AffectedMessages::Messages(affected) = affected;
+    assert_eq!(affected.pts_count, 1);
+    assert_eq!(world.state(bob).pts, bob_pts + 1);
+    assert!(world.history(bob, Peer::User(alice)).is_empty());
+    assert!(world.history(alice, Peer::User(bob)).is_empty());
+}
+
+#[test]
+fn reading_moves_the_senders_outbox() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let a1 = world.send_text(alice, Peer::User(bob), "one").unwrap();
+    world.send_text(alice, Peer::User(bob), "two").unwrap();
+    assert_eq!(world.unread_count(bob, Peer::User(alice)), 2);
+    let mut rx = world.subscribe();
+    let bob_id = world.last_message(bob, Peer::User(alice)).unwrap().id;
+    let read = f::messages::ReadHistory {
+        peer: input_user(&world, alice, bob),
+        max_id: bob_id - 1,
+    };
+    call(&mut world, bob, &read).unwrap();
+    assert_eq!(world.unread_count(bob, Peer::User(alice)), 1);
+    assert_eq!(
+        world
+            .dialog_state(alice, Peer::User(bob))
+            .read_outbox_max_id,
+        a1
+    );
+    let pushes = drain(&mut rx);
+    assert!(
+        pushes.iter().any(|p| p.account == alice
+            && matches!(&p.updates, tl::enums::Updates::Updates(u)
+            if matches!(&u.updates[0], tl::enums::Update::ReadHistoryOutbox(o) if o.max_id == a1)))
+    );
+}
+
+#[test]
+fn upload_then_download_round_trips_bytes() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let bytes: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    for (part, chunk) in bytes.chunks(1024).enumerate() {
+        let req = f::upload::SaveFilePart {
+            file_id: 7,
+            file_part: part as i32,
+            bytes: chunk.to_vec(),
+        };
+        assert!(call(&mut world, alice, &req).unwrap());
+    }
+    let media = tl::types::InputMediaUploadedDocument {
+        nosound_video: false,
+        force_file: true,
+        spoiler: false,
+        file: tl::types::InputFile {
+            id: 7,
+            parts: 3,
+            name: "data.bin".into(),
+            md5_checksum: String::new(),
+        }
+        .into(),
+        thumb: None,
+        mime_type: "application/octet-stream".into(),
+        attributes: Vec::new(),
+        stickers: None,
+        video_cover: None,
+        video_timestamp: None,
+        ttl_seconds: None,
+    };
+    let upload = f::messages::UploadMedia {
+        business_connection_id: None,
+        peer: input_user(&world, bob, alice),
+        media: media.into(),
+    };
+    let tl::enums::MessageMedia::Document(doc) = call(&mut world, alice, &upload).unwrap() else {
+        panic!("a document")
+    };
+    let Some(tl::enums::Document::Document(doc)) = doc.document else {
+        panic!("a document")
+    };
+    let mut downloaded = Vec::new();
+    loop {
+        let location = tl::types::InputDocumentFileLocation {
+            id: doc.id,
+            access_hash: doc.access_hash,
+            file_reference: doc.file_reference.clone(),
+            thumb_size: String::new(),
+        };
+        let req = f::upload::GetFile {
+            precise: false,
+            cdn_supported: false,
+            location: location.into(),
+            offset: downloaded.len() as i64,
+            limit: 1024,
+        };
+        let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
+            panic!("file")
+        };
+        let last = file.bytes.len() < 1024;
+        downloaded.extend(file.bytes);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(downloaded, bytes);
+    // Another viewer's access hash does not open the document.
+    let location = tl::types::InputDocumentFileLocation {
+        id: doc.id,
+        access_hash: doc.access_hash,
+        file_reference: Vec::new(),
+        thumb_size: String::new(),
+    };
+    let req = f::upload::GetFile {
+        precise: false,
+        cdn_supported: false,
+        location: location.into(),
+        offset: 0,
+        limit: 1024,
+    };
+    assert_eq!(
+        call(&mut world, bob, &req).unwrap_err().name,
+        "LOCATION_INVALID"
+    );
+    let bad = f::upload::GetFile { limit: 1000, ..req };
+    assert_eq!(
+        call(&mut world, alice, &bad).unwrap_err().name,
+        "LIMIT_INVALID"
+    );
+}
+
+#[test]
+fn dialogs_list_pinned_first_then_newest_and_page() {
+    let mut world = World::new();
+    let me = user(&mut world, "Me", "100");
+    let others: Vec<UserId> = (0..5)
+        .map(|i| user(&mut world, &format!("U{i}"), &format!("2{i}")))
+        .collect();
+    for &o in &others {
+        world.send_text(o, Peer::User(me), "hi").unwrap();
+    }
+    world.set_dialog_pinned(me, Peer::User(others[0]), true);
+    let req = |limit| f::messages::GetDialogs {
+        exclude_pinned: false,
+        folder_id: None,
+        offset_date: 0,
+        offset_id: 0,
+        offset_peer: tl::enums::InputPeer::Empty,
+        limit,
+        hash: 0,
+    };
+    let tl::enums::messages::Dialogs::Dialogs(all) = call(&mut world, me, &req(100)).unwrap()
+    else {
+        panic!("all")
+    };
+    let order: Vec<i64> = all
+        .dialogs
+        .iter()
+        .map(|d| match d {
+            tl::enums::Dialog::Dialog(d) => match &d.peer {
+                tl::enums::Peer::User(u) => u.user_id,
+                _ => 0,
+            },
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        vec![others[0], others[4], others[3], others[2], others[1]]
+    );
+    assert_eq!(all.messages.len(), 5);
+    let tl::enums::messages::Dialogs::Slice(first) = call(&mut world, me, &req(2)).unwrap() else {
+        panic!("slice")
+    };
+    assert_eq!((first.count, first.dialogs.len()), (5, 2));
+}
+
+#[test]
+fn migration_moves_members_to_a_supergroup() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let chat = world.create_group(alice, "Small", &[bob]).unwrap();
+    world.send_text(bob, Peer::Chat(chat), "before").unwrap();
+    let channel = world.migrate_chat(Origin::control(alice), chat).unwrap();
+    let c = world.channel(channel).unwrap();
+    assert!(c.is_member(bob) && !c.broadcast);
+    assert_eq!(world.chat(chat).unwrap().migrated_to, Some(channel));
+    assert_eq!(
+        world
+            .send_text(bob, Peer::Chat(chat), "after")
+            .unwrap_err()
+            .name,
+        "CHAT_ID_INVALID"
+    );
+    world
+        .send_text(bob, Peer::Channel(channel), "after")
+        .unwrap();
+    let entries: Vec<Peer> = world
+        .dialog_entries(alice)
+        .into_iter()
+        .map(|d| d.peer)
+        .collect();
+    assert_eq!(entries, vec![Peer::Channel(channel)]);
+    let last = world.history(alice, Peer::Chat(chat)).pop().unwrap();
+    assert_eq!(last.service.as_deref(), Some("ChatMigrateTo"));
+}
+
+#[test]
+fn unknown_methods_are_left_to_the_protocol_layer() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let request = f::help::GetConfig {}.to_bytes();
+    assert!(rpc::handle(&mut world, &ctx(alice), &request).is_none());
+    assert!(rpc::handle(&mut world, &ctx(alice), &[1, 2]).is_none());
+}

@@ -1,0 +1,244 @@
+//! Portals: which Telegram chat is bridged to which Matrix room, and the room
+//! state the bridge already set (title, avatar, encryption, space). Only the
+//! `portal` table; deleting a portal also deletes its message map rows (the
+//! foreign key cascades).
+
+use grammers_session::types::PeerId;
+use ruma::{OwnedMxcUri, OwnedRoomId, RoomId};
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::{Db, StoreError};
+
+/// What kind of Telegram chat a portal bridges. Needed because a channel
+/// peer id alone does not say whether it is a supergroup or a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortalKind {
+    /// A one-to-one chat with a Telegram user (or bot).
+    Private,
+    /// A basic group (Telegram "chat").
+    Group,
+    /// A supergroup or gigagroup (a channel with the megagroup flag).
+    Supergroup,
+    /// A broadcast channel.
+    Channel,
+}
+
+impl PortalKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PortalKind::Private => "private",
+            PortalKind::Group => "group",
+            PortalKind::Supergroup => "supergroup",
+            PortalKind::Channel => "channel",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, StoreError> {
+        match value {
+            "private" => Ok(PortalKind::Private),
+            "group" => Ok(PortalKind::Group),
+            "supergroup" => Ok(PortalKind::Supergroup),
+            "channel" => Ok(PortalKind::Channel),
+            _ => Err(StoreError::Corrupt {
+                what: "portal kind",
+            }),
+        }
+    }
+}
+
+/// A bridged chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Portal {
+    /// The Telegram chat; for a private chat, the other user.
+    pub peer: PeerId,
+    /// What kind of chat it is.
+    pub kind: PortalKind,
+    /// The Matrix room the chat is bridged to.
+    pub room_id: OwnedRoomId,
+    /// The room name last set from the Telegram title.
+    pub title: Option<String>,
+    /// Telegram photo id of the avatar last set on the room.
+    pub avatar_photo_id: Option<i64>,
+    /// The uploaded avatar, reused when the photo id has not changed.
+    pub avatar_mxc: Option<OwnedMxcUri>,
+    /// Whether the room is end-to-end encrypted (not supported yet: false).
+    pub encrypted: bool,
+    /// Whether the room was added to the owner's Telegram space.
+    pub in_space: bool,
+}
+
+/// Portal queries. Get one from [`super::Store::portals`] or
+/// [`super::StoreTx::portals`].
+pub struct Portals<'a> {
+    db: Db<'a>,
+}
+
+const COLUMNS: &str =
+    "peer_id, kind, room_id, title, avatar_photo_id, avatar_mxc, encrypted, in_space";
+
+impl<'a> Portals<'a> {
+    pub(super) fn new(db: Db<'a>) -> Self {
+        Portals { db }
+    }
+
+    /// Inserts the portal, or replaces every field of the one with the same peer.
+    pub fn upsert(&self, portal: &Portal) -> Result<(), StoreError> {
+        let peer_id = peer_key(portal.peer)?;
+        self.db.run(|conn| {
+            conn.prepare_cached(&format!(
+                "INSERT INTO portal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (peer_id) DO UPDATE SET
+                     kind = excluded.kind, room_id = excluded.room_id, title = excluded.title,
+                     avatar_photo_id = excluded.avatar_photo_id,
+                     avatar_mxc = excluded.avatar_mxc, encrypted = excluded.encrypted,
+                     in_space = excluded.in_space"
+            ))?
+            .execute((
+                peer_id,
+                portal.kind.as_str(),
+                portal.room_id.as_str(),
+                portal.title.as_deref(),
+                portal.avatar_photo_id,
+                portal.avatar_mxc.as_ref().map(|m| m.as_str()),
+                portal.encrypted,
+                portal.in_space,
+            ))?;
+            Ok(())
+        })
+    }
+
+    /// The portal of a Telegram chat.
+    pub fn by_peer(&self, peer: PeerId) -> Result<Option<Portal>, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            query_one(
+                conn,
+                &format!("SELECT {COLUMNS} FROM portal WHERE peer_id = ?1"),
+                peer_id,
+            )
+        })
+    }
+
+    /// The portal bridged to a Matrix room.
+    pub fn by_room(&self, room_id: &RoomId) -> Result<Option<Portal>, StoreError> {
+        self.db.run(|conn| {
+            query_one(
+                conn,
+                &format!("SELECT {COLUMNS} FROM portal WHERE room_id = ?1"),
+                room_id.as_str(),
+            )
+        })
+    }
+
+    /// Every portal, in peer order (for start-up and listing).
+    pub fn all(&self) -> Result<Vec<Portal>, StoreError> {
+        self.db.run(|conn| {
+            let mut statement =
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM portal ORDER BY peer_id"))?;
+            let rows = statement.query_map([], RawPortal::from_row)?;
+            rows.map(|raw| raw?.into_portal()).collect()
+        })
+    }
+
+    /// Deletes the portal and its message map; returns whether it existed.
+    pub fn delete(&self, peer: PeerId) -> Result<bool, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached("DELETE FROM portal WHERE peer_id = ?1")?
+                .execute([peer_id])?
+                > 0)
+        })
+    }
+}
+
+/// The stored key of a chat: its Bot API dialog id. The self-user sentinel
+/// has none (the owner's own chat is keyed by their real user id).
+pub(super) fn peer_key(peer: PeerId) -> Result<i64, StoreError> {
+    peer.bot_api_dialog_id().ok_or(StoreError::InvalidInput(
+        "a portal for the self-user placeholder (use the account's own user id)",
+    ))
+}
+
+fn query_one(
+    conn: &Connection,
+    sql: &str,
+    key: impl rusqlite::ToSql,
+) -> Result<Option<Portal>, StoreError> {
+    conn.prepare_cached(sql)?
+        .query_row([key], RawPortal::from_row)
+        .optional()?
+        .map(RawPortal::into_portal)
+        .transpose()
+}
+
+/// A row before its values are validated.
+struct RawPortal {
+    peer_id: i64,
+    kind: String,
+    room_id: String,
+    title: Option<String>,
+    avatar_photo_id: Option<i64>,
+    avatar_mxc: Option<String>,
+    encrypted: bool,
+    in_space: bool,
+}
+
+impl RawPortal {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawPortal {
+            peer_id: row.get(0)?,
+            kind: row.get(1)?,
+            room_id: row.get(2)?,
+            title: row.get(3)?,
+            avatar_photo_id: row.get(4)?,
+            avatar_mxc: row.get(5)?,
+            encrypted: row.get(6)?,
+            in_space: row.get(7)?,
+        })
+    }
+
+    fn into_portal(self) -> Result<Portal, StoreError> {
+        Ok(Portal {
+            peer: PeerId::from_bot_api_dialog_id(self.peer_id).ok_or(StoreError::Corrupt {
+                what: "portal peer id",
+            })?,
+            kind: PortalKind::parse(&self.kind)?,
+            room_id: OwnedRoomId::try_from(self.room_id).map_err(|_| StoreError::Corrupt {
+                what: "portal room id",
+            })?,
+            title: self.title,
+            avatar_photo_id: self.avatar_photo_id,
+            avatar_mxc: self.avatar_mxc.map(OwnedMxcUri::from),
+            encrypted: self.encrypted,
+            in_space: self.in_space,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_text() {
+        for kind in [
+            PortalKind::Private,
+            PortalKind::Group,
+            PortalKind::Supergroup,
+            PortalKind::Channel,
+        ] {
+            assert_eq!(PortalKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        assert!(PortalKind::parse("megagroup").is_err());
+    }
+
+    #[test]
+    fn self_user_placeholder_has_no_key() {
+        assert!(peer_key(PeerId::self_user()).is_err());
+        assert_eq!(
+            peer_key(PeerId::channel(5).unwrap()).unwrap(),
+            -1000000000005
+        );
+    }
+}
