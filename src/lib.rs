@@ -11,8 +11,10 @@
 //! - [`config`] loads and validates the YAML configuration.
 
 pub mod bridge;
+pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod logging;
 pub mod matrix;
 pub mod store;
 pub mod telegram;

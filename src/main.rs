@@ -1,5 +1,5 @@
-//! The `tgbridge` command line.
+//! The `tgbridge` binary; everything happens in [`tgbridge::cli`].
 
-fn main() {
-    println!("tgbridge {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    tgbridge::cli::main()
 }

@@ -1,0 +1,185 @@
+//! `tgbridge check`: validates the config, the appservice tokens, the
+//! database and the homeserver connection, one line per step, and exits
+//! non-zero if any step fails. It changes nothing except creating or
+//! migrating the database, as `run` would.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{init_logging, EXIT_FAILURE};
+use crate::config::Config;
+use crate::matrix::registration::Registration;
+
+/// How long the homeserver may take to answer `/versions`.
+const HOMESERVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The result of one step.
+enum Outcome {
+    Ok(String),
+    Fail(String),
+    Skip(String),
+}
+
+/// Prints step lines as they complete and remembers whether any failed.
+#[derive(Default)]
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn step(&mut self, name: &str, outcome: Outcome) {
+        let line = match &outcome {
+            Outcome::Ok(detail) => format!("ok   {name} {detail}"),
+            Outcome::Fail(detail) => format!("FAIL {name} {detail}"),
+            Outcome::Skip(detail) => format!("skip {name} {detail}"),
+        };
+        match outcome {
+            Outcome::Ok(_) => tracing::debug!(step = name, "check passed"),
+            Outcome::Fail(_) => tracing::debug!(step = name, "check failed"),
+            Outcome::Skip(_) => tracing::debug!(step = name, "check skipped"),
+        }
+        if matches!(outcome, Outcome::Fail(_)) {
+            self.failed = true;
+        }
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout must not hide the verdict, which the exit code carries.
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+}
+
+/// Runs all checks against the config at `config_path`.
+pub fn run(config_path: &Path) -> ExitCode {
+    let mut report = Report::default();
+    let config = Config::load(config_path);
+    init_logging(config.as_ref().map_or("info", |c| c.logging.level.as_str()));
+    let config = match config {
+        Ok(config) => {
+            report.step("config", Outcome::Ok(config_path.display().to_string()));
+            config
+        }
+        Err(err) => {
+            report.step("config", Outcome::Fail(err.to_string()));
+            for step in ["tokens", "homeserver"] {
+                report.step(step, Outcome::Skip("(needs a valid config)".to_owned()));
+            }
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    report.step("tokens", check_tokens(&config));
+    report.step("homeserver", check_homeserver(&config.homeserver.address));
+    if report.failed {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Tokens are set, and match the registration file next to the config if
+/// there is one (a mismatch makes every request fail with 401/403).
+fn check_tokens(config: &Config) -> Outcome {
+    let appservice = &config.appservice;
+    for (key, token) in [
+        ("as_token", &appservice.as_token),
+        ("hs_token", &appservice.hs_token),
+    ] {
+        if token.is_empty() {
+            return Outcome::Fail(format!(
+                "appservice.{key} is empty: run `tgbridge generate-registration`"
+            ));
+        }
+    }
+    let path = config.registration_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Outcome::Ok(format!("set (no {} to compare with)", path.display()));
+        }
+        Err(err) => return Outcome::Fail(format!("cannot read {}: {err}", path.display())),
+    };
+    let registration: Registration = match serde_yaml::from_str(&text) {
+        Ok(registration) => registration,
+        Err(err) => {
+            return Outcome::Fail(format!(
+                "{} is not a valid registration ({err}): run `tgbridge generate-registration`",
+                path.display()
+            ))
+        }
+    };
+    if registration.as_token != appservice.as_token || registration.hs_token != appservice.hs_token
+    {
+        return Outcome::Fail(format!(
+            "{} has other tokens than the config: run `tgbridge generate-registration` and \
+             register the new file with the homeserver",
+            path.display()
+        ));
+    }
+    Outcome::Ok(format!("set and matching {}", path.display()))
+}
+
+/// The homeserver's answer to `/_matrix/client/versions`.
+#[derive(Deserialize)]
+struct Versions {
+    versions: Vec<String>,
+}
+
+fn check_homeserver(address: &str) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return Outcome::Fail(format!("{address}: cannot start the async runtime: {err}"))
+        }
+    };
+    match runtime.block_on(fetch_versions(address)) {
+        Ok(versions) => Outcome::Ok(format!(
+            "{address} answers (Matrix {})",
+            versions
+                .last()
+                .map_or("versions: none listed", String::as_str)
+        )),
+        Err(reason) => Outcome::Fail(format!("{address}: {reason}")),
+    }
+}
+
+async fn fetch_versions(address: &str) -> Result<Vec<String>, String> {
+    let client = reqwest::Client::builder()
+        .timeout(HOMESERVER_TIMEOUT)
+        .build()
+        .map_err(|err| format!("cannot build an HTTP client: {err}"))?;
+    let url = format!("{address}/_matrix/client/versions");
+    tracing::debug!(%url, "asking the homeserver for its versions");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(describe_request_error)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!(
+            "GET /_matrix/client/versions answered HTTP {status}; is homeserver.address the client API?"
+        ));
+    }
+    let versions: Versions = response.json().await.map_err(|err| {
+        format!(
+            "answered, but not with Matrix versions ({err}); is homeserver.address the client API?"
+        )
+    })?;
+    Ok(versions.versions)
+}
+
+fn describe_request_error(err: reqwest::Error) -> String {
+    if err.is_timeout() {
+        format!("no answer within {} s", HOMESERVER_TIMEOUT.as_secs())
+    } else if err.is_connect() {
+        "cannot connect (is the homeserver running, and is homeserver.address right?)".to_owned()
+    } else {
+        format!("request failed: {err}")
+    }
+}
