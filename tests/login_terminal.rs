@@ -14,8 +14,8 @@ use fake_telegram::RpcError;
 use login_support::fixture::{Fixture, STEP};
 use login_support::pty::Pty;
 
-const PHONE: &str = "+44 7700 900123";
-const PHONE_DIGITS: &str = "447700900123";
+const PHONE: &str = "+49 151 2345 6789";
+const PHONE_DIGITS: &str = "4915123456789";
 /// Eight digits, so that no number in the trace log matches it by chance.
 const CODE: &str = "86420975";
 const PASSWORD: &str = "correct-horse-battery";
@@ -56,7 +56,7 @@ fn enter_phone(pty: &mut Pty) {
 
 /// Waits for success and a clean exit; returns the transcript.
 fn expect_logged_in_as_ada(pty: &mut Pty) -> String {
-    pty.expect("Logged in to Telegram as Ada Lovelace (@ada, +44", STEP);
+    pty.expect("Logged in to Telegram as Ada Lovelace (@ada, +49", STEP);
     pty.expect("systemctl restart tgbridge", STEP);
     let status = pty.wait(STEP);
     assert!(status.success(), "login failed:\n{}", pty.transcript());
@@ -65,7 +65,10 @@ fn expect_logged_in_as_ada(pty: &mut Pty) -> String {
 
 /// The session is a login for `account` at both ends.
 fn assert_logged_in(fixture: &Fixture, account: UserId) {
-    assert!(fixture.store().has_telegram_login().expect("read the session"));
+    assert!(fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
     assert_eq!(fixture.account_at_telegram(), Some(account));
 }
 
@@ -76,7 +79,11 @@ fn assert_secret_absent(fixture: &Fixture, transcript: &str, secret: &str, echoe
         echoed_times,
         "{secret:?} should appear {echoed_times} times (its echo only):\n{transcript}"
     );
-    assert_eq!(fixture.files_containing(secret), Vec::<std::path::PathBuf>::new(), "{secret:?} was written to a file");
+    assert_eq!(
+        fixture.files_containing(secret),
+        Vec::<std::path::PathBuf>::new(),
+        "{secret:?} was written to a file"
+    );
 }
 
 fn exit_code(status: ExitStatus) -> Option<i32> {
@@ -91,7 +98,10 @@ fn phone_and_code_log_in_and_keep_secrets_out_of_logs_and_files() {
     enter_phone(&mut pty);
     pty.send_line(CODE);
     let transcript = expect_logged_in_as_ada(&mut pty);
-    assert!(transcript.contains("login code for +44"), "says where the code went:\n{transcript}");
+    assert!(
+        transcript.contains("login code (8 digits) for +49"),
+        "says where the code went:\n{transcript}"
+    );
     assert_logged_in(&fixture, ada);
     // The number and the code are typed visibly: exactly their echo, never a log line.
     assert_secret_absent(&fixture, &transcript, PHONE, 1);
@@ -112,7 +122,11 @@ fn two_factor_password_is_hidden_and_shows_the_hint() {
     let transcript = expect_logged_in_as_ada(&mut pty);
     assert_logged_in(&fixture, ada);
     // Control: the terminal does echo what is typed at visible prompts.
-    assert_eq!(transcript.matches(CODE).count(), 1, "the code is echoed:\n{transcript}");
+    assert_eq!(
+        transcript.matches(CODE).count(),
+        1,
+        "the code is echoed:\n{transcript}"
+    );
     assert_secret_absent(&fixture, &transcript, PASSWORD, 0);
 }
 
@@ -128,7 +142,11 @@ fn a_wrong_code_can_be_corrected_without_starting_over() {
     pty.send_line(CODE);
     expect_logged_in_as_ada(&mut pty);
     assert_logged_in(&fixture, ada);
-    assert_eq!(fixture.fake.call_count("auth.sendCode"), 1, "no new code was needed");
+    assert_eq!(
+        fixture.fake.call_count("auth.sendCode"),
+        1,
+        "no new code was needed"
+    );
 }
 
 #[test]
@@ -174,31 +192,59 @@ fn bot_token_is_read_hidden() {
     let mut pty = fixture.spawn(&["login", "--bot-token"]);
     pty.expect("Bot token from @BotFather (hidden): ", STEP);
     pty.send_line(BOT_TOKEN);
-    pty.expect("Logged in to Telegram as Relay Bot (@relay_bot, bot).", STEP);
+    pty.expect(
+        "Logged in to Telegram as Relay Bot (@relay_bot, bot).",
+        STEP,
+    );
     assert!(pty.wait(STEP).success());
     assert_logged_in(&fixture, bot);
     let transcript = pty.transcript();
     assert_secret_absent(&fixture, &transcript, BOT_TOKEN, 0);
-    assert_secret_absent(&fixture, &transcript, "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", 0);
+    assert_secret_absent(
+        &fixture,
+        &transcript,
+        "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        0,
+    );
 }
 
 #[test]
 fn bot_token_and_phone_login_read_stdin_when_it_is_not_a_terminal() {
     let fixture = Fixture::new();
     let bot = fixture.add_user(bot());
-    let output = pipe(&fixture, &["login", "--bot-token"], &format!("{BOT_TOKEN}\n"));
+    let output = pipe(
+        &fixture,
+        &["login", "--bot-token"],
+        &format!("{BOT_TOKEN}\n"),
+    );
     assert!(output.status.success(), "{}", text(&output));
-    assert!(text(&output).contains("Logged in to Telegram as Relay Bot"), "{}", text(&output));
-    assert!(!text(&output).contains(BOT_TOKEN), "token in output or logs:\n{}", text(&output));
+    assert!(
+        text(&output).contains("Logged in to Telegram as Relay Bot"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !text(&output).contains(BOT_TOKEN),
+        "token in output or logs:\n{}",
+        text(&output)
+    );
     assert_logged_in(&fixture, bot);
 
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(Some(PASSWORD)));
-    let output = pipe(&fixture, &["login"], &format!("{PHONE}\n{CODE}\n{PASSWORD}\n"));
+    let output = pipe(
+        &fixture,
+        &["login"],
+        &format!("{PHONE}\n{CODE}\n{PASSWORD}\n"),
+    );
     assert!(output.status.success(), "{}", text(&output));
     assert_logged_in(&fixture, ada);
     for secret in [PHONE, PHONE_DIGITS, CODE, PASSWORD] {
-        assert!(!text(&output).contains(secret), "{secret:?} in output or logs:\n{}", text(&output));
+        assert!(
+            !text(&output).contains(secret),
+            "{secret:?} in output or logs:\n{}",
+            text(&output)
+        );
     }
 }
 
@@ -208,8 +254,15 @@ fn stdin_ending_early_saves_nothing() {
     fixture.add_user(ada(None));
     let output = pipe(&fixture, &["login"], &format!("{PHONE}\n"));
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output).contains("standard input ended before the login code was given"), "{}", text(&output));
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(
+        text(&output).contains("standard input ended before the login code was given"),
+        "{}",
+        text(&output)
+    );
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
@@ -222,7 +275,10 @@ fn secrets_are_never_accepted_as_arguments() {
         .output()
         .expect("run tgbridge");
     assert!(!output.status.success());
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
@@ -234,8 +290,15 @@ fn qr_login_completes_once_scanned() {
     pty.expect("Link: tg://login?token=", STEP);
     let token = pty.expect("\n", STEP);
     assert!(token.trim().len() >= 16, "a base64url token: {token:?}");
-    assert!(pty.transcript().contains('█'), "a QR code is drawn:\n{}", pty.transcript());
-    fixture.fake.scan_login_token(ada).expect("scan the QR code");
+    assert!(
+        pty.transcript().contains('█'),
+        "a QR code is drawn:\n{}",
+        pty.transcript()
+    );
+    fixture
+        .fake
+        .scan_login_token(ada)
+        .expect("scan the QR code");
     expect_logged_in_as_ada(&mut pty);
     assert_logged_in(&fixture, ada);
 }
@@ -247,7 +310,10 @@ fn qr_login_asks_for_the_password_after_the_scan() {
     let mut pty = fixture.spawn(&["login", "--qr"]);
     pty.expect("Link: tg://login?token=", STEP);
     pty.expect("Ctrl-C cancels.", STEP);
-    fixture.fake.scan_login_token(ada).expect("scan the QR code");
+    fixture
+        .fake
+        .scan_login_token(ada)
+        .expect("scan the QR code");
     pty.expect("Password hint: the horse one", STEP);
     pty.expect("Password (hidden): ", STEP);
     pty.send_line(PASSWORD);
@@ -264,7 +330,10 @@ fn phone_login_fails_with(fixture: &Fixture, phone: &str, message: &str) {
     pty.expect(message, STEP);
     let status = pty.wait(STEP);
     assert_eq!(exit_code(status), Some(1), "{}", pty.transcript());
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
@@ -274,7 +343,10 @@ fn an_invalid_phone_number_is_explained_and_can_be_retyped() {
     let mut pty = fixture.spawn(&["login"]);
     pty.expect("Phone number", STEP);
     pty.send_line("07700 900123");
-    pty.expect("That is not a valid phone number. Type it with the country code", STEP);
+    pty.expect(
+        "That is not a valid phone number. Type it with the country code",
+        STEP,
+    );
     pty.expect("Phone number", STEP);
     pty.send_line(PHONE);
     pty.expect("Login code: ", STEP);
@@ -297,8 +369,14 @@ fn a_banned_number_is_explained() {
 fn a_flood_wait_says_how_long_in_words() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    fixture.fake.fail_next("auth.sendCode", RpcError::flood_wait(7500));
-    phone_login_fails_with(&fixture, PHONE, "Telegram asks to wait 2 hours 5 minutes before trying again.");
+    fixture
+        .fake
+        .fail_next("auth.sendCode", RpcError::flood_wait(7500));
+    phone_login_fails_with(
+        &fixture,
+        PHONE,
+        "Telegram asks to wait 2 hours 5 minutes before trying again.",
+    );
 }
 
 #[test]
@@ -311,14 +389,49 @@ fn a_number_without_account_explains_that_sign_up_needs_an_official_app() {
     pty.expect("There is no Telegram account for this phone number", STEP);
     pty.expect("2023-02-18", STEP);
     assert_eq!(exit_code(pty.wait(STEP)), Some(1));
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
-fn an_unreachable_network_is_explained() {
+fn an_unreachable_network_is_explained_before_anything_is_typed() {
     let fixture = Fixture::new();
     fixture.seed_unreachable();
-    phone_login_fails_with(&fixture, PHONE, "Cannot reach Telegram (connection refused)");
+    let mut pty = fixture.spawn(&["login"]);
+    pty.expect(
+        "Cannot reach Telegram (connection refused). Check the network connection",
+        STEP,
+    );
+    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
+    assert!(
+        !pty.transcript().contains("Phone number"),
+        "{}",
+        pty.transcript()
+    );
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
+}
+
+#[test]
+fn an_error_without_a_sentence_is_named() {
+    let fixture = Fixture::new();
+    fixture.add_user(ada(None));
+    let mut pty = fixture.spawn(&["login"]);
+    enter_phone(&mut pty);
+    fixture
+        .fake
+        .fail_next("auth.signIn", RpcError::new(500, "INTERNAL_SERVER_ERROR"));
+    pty.send_line(CODE);
+    pty.expect("Telegram refused the login (INTERNAL_SERVER_ERROR).", STEP);
+    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
@@ -330,7 +443,10 @@ fn ctrl_c_at_the_code_prompt_saves_nothing() {
     pty.ctrl_c();
     pty.expect("login cancelled; nothing was saved", STEP);
     assert_eq!(exit_code(pty.wait(STEP)), Some(EXIT_INTERRUPTED));
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 #[test]
@@ -346,7 +462,10 @@ fn ctrl_c_at_the_password_prompt_saves_nothing_and_restores_echo() {
     pty.expect("login cancelled; nothing was saved", STEP);
     assert_eq!(exit_code(pty.wait(STEP)), Some(EXIT_INTERRUPTED));
     assert!(pty.echo_enabled(), "the terminal was left without echo");
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
     assert_secret_absent(&fixture, &pty.transcript(), "half-typ", 0);
 }
 
@@ -360,10 +479,17 @@ fn an_existing_login_is_never_replaced_silently() {
     expect_logged_in_as_ada(&mut pty);
 
     let mut again = fixture.spawn(&["login", "--bot-token"]);
-    again.expect("already logged in to Telegram as Ada Lovelace (@ada, +44", STEP);
+    again.expect(
+        "already logged in to Telegram as Ada Lovelace (@ada, +49",
+        STEP,
+    );
     again.expect("run `tgbridge logout` first", STEP);
     assert_eq!(exit_code(again.wait(STEP)), Some(1));
-    assert!(!again.transcript().contains("Bot token"), "no prompt:\n{}", again.transcript());
+    assert!(
+        !again.transcript().contains("Bot token"),
+        "no prompt:\n{}",
+        again.transcript()
+    );
 }
 
 #[test]
@@ -383,8 +509,19 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
     let store = fixture.store();
     assert!(!store.has_telegram_login().expect("read the session"));
     assert_eq!(fixture.fake.call_count("auth.logOut"), 1);
-    assert_eq!(fixture.account_at_telegram(), None, "logged out at Telegram");
-    assert!(store.portals().by_peer(portal).expect("read portals").is_some(), "portal kept");
+    assert_eq!(
+        fixture.account_at_telegram(),
+        None,
+        "logged out at Telegram"
+    );
+    assert!(
+        store
+            .portals()
+            .by_peer(portal)
+            .expect("read portals")
+            .is_some(),
+        "portal kept"
+    );
 
     // A new key (a fresh key exchange in real life), then the same account again.
     fixture.seed(fixture.fake.addr());
@@ -393,7 +530,12 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
     pty.send_line(CODE);
     expect_logged_in_as_ada(&mut pty);
     assert_logged_in(&fixture, ada);
-    assert!(fixture.store().portals().by_peer(portal).expect("read portals").is_some());
+    assert!(fixture
+        .store()
+        .portals()
+        .by_peer(portal)
+        .expect("read portals")
+        .is_some());
 }
 
 #[test]
@@ -410,8 +552,15 @@ fn logout_without_network_still_removes_the_local_session() {
     logout.expect("Could not reach Telegram", STEP);
     logout.expect("Settings → Devices", STEP);
     logout.expect("Removed the Telegram session", STEP);
-    assert!(logout.wait(Duration::from_secs(60)).success(), "{}", logout.transcript());
-    assert!(!fixture.store().has_telegram_login().expect("read the session"));
+    assert!(
+        logout.wait(Duration::from_secs(60)).success(),
+        "{}",
+        logout.transcript()
+    );
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
 }
 
 /// Runs `tgbridge <args>` with `input` on a pipe as stdin (no terminal).

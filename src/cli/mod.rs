@@ -5,6 +5,8 @@
 
 mod check;
 mod generate_registration;
+mod login;
+mod logout;
 mod not_implemented;
 
 use std::path::PathBuf;
@@ -103,14 +105,8 @@ pub fn main() -> ExitCode {
     let config_path = cli.config_path();
     match cli.command {
         Command::Run => not_implemented::report("run"),
-        Command::Login(args) => not_implemented::report(if args.bot_token {
-            "login --bot-token"
-        } else if args.qr {
-            "login --qr"
-        } else {
-            "login"
-        }),
-        Command::Logout => not_implemented::report("logout"),
+        Command::Login(args) => login::run(&config_path, &args),
+        Command::Logout => logout::run(&config_path),
         Command::GenerateRegistration(args) => {
             generate_registration::run(&config_path, args.output.as_deref())
         }

@@ -55,18 +55,16 @@ impl Fixture {
 
     /// Adds an account to the fake's world.
     pub fn add_user(&self, spec: UserSpec) -> UserId {
-        self.fake
-            .world()
-            .lock()
-            .expect("world lock")
-            .add_user(spec)
+        self.fake.world().lock().expect("world lock").add_user(spec)
     }
 
     /// Points the database at `addr` with a new auth key the fake knows
     /// (as a fresh installation would get from the key exchange).
     pub fn seed(&self, addr: SocketAddr) {
         let key = self.fake.new_auth_key();
-        self.store().seed_dc(addr, key).expect("seed the datacenter");
+        self.store()
+            .seed_dc(addr, key)
+            .expect("seed the datacenter");
         *self.key.lock().expect("key lock") = key;
     }
 
@@ -83,7 +81,9 @@ impl Fixture {
         let addr = listener.local_addr().expect("free port address");
         drop(listener);
         let key = *self.key.lock().expect("key lock");
-        self.store().seed_dc(addr, key).expect("seed the datacenter");
+        self.store()
+            .seed_dc(addr, key)
+            .expect("seed the datacenter");
     }
 
     /// The bridge's database (a second connection next to the binary's).
@@ -157,5 +157,7 @@ impl Fixture {
 
 /// Whether `haystack` contains `needle`.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
