@@ -13,6 +13,7 @@ use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::RpcError;
 use login_support::fixture::{Fixture, STEP};
 use login_support::pty::Pty;
+use login_support::qr;
 
 const PHONE: &str = "+49 151 2345 6789";
 const PHONE_DIGITS: &str = "4915123456789";
@@ -287,13 +288,13 @@ fn qr_login_completes_once_scanned() {
     let ada = fixture.add_user(ada(None));
     let mut pty = fixture.spawn(&["login", "--qr"]);
     pty.expect("Settings → Devices → Link Desktop Device", STEP);
-    pty.expect("Link: tg://login?token=", STEP);
-    let token = pty.expect("\n", STEP);
-    assert!(token.trim().len() >= 16, "a base64url token: {token:?}");
-    assert!(
-        pty.transcript().contains('█'),
-        "a QR code is drawn:\n{}",
-        pty.transcript()
+    pty.expect("Link: ", STEP);
+    let link = pty.expect("\n", STEP).trim().to_owned();
+    assert!(link.starts_with("tg://login?token="), "{link}");
+    assert_eq!(
+        qr::decode_all(&pty.transcript()),
+        vec![link],
+        "the QR code scans as the link"
     );
     fixture
         .fake
@@ -320,6 +321,39 @@ fn qr_login_asks_for_the_password_after_the_scan() {
     let transcript = expect_logged_in_as_ada(&mut pty);
     assert_logged_in(&fixture, ada);
     assert_secret_absent(&fixture, &transcript, PASSWORD, 0);
+}
+
+#[test]
+fn qr_code_is_replaced_when_it_expires() {
+    let fixture = Fixture::new();
+    let ada = fixture.add_user(ada(None));
+    let mut pty = fixture.spawn(&["login", "--qr"]);
+    pty.expect("Link: tg://login?token=", STEP);
+    let first = pty.expect("\n", STEP).trim().to_owned();
+    // The fake's tokens live 30 seconds.
+    pty.expect(
+        "The code expired; here is a new one.",
+        Duration::from_secs(45),
+    );
+    pty.expect("Link: tg://login?token=", STEP);
+    let second = pty.expect("\n", STEP).trim().to_owned();
+    assert_ne!(first, second, "a new token");
+    let codes = qr::decode_all(&pty.transcript());
+    assert_eq!(codes.len(), 2, "two QR codes drawn");
+    assert!(
+        codes[0].ends_with(&first),
+        "the first QR code scans as the first link"
+    );
+    assert!(
+        codes[1].ends_with(&second),
+        "the new QR code scans as the new link"
+    );
+    fixture
+        .fake
+        .scan_login_token(ada)
+        .expect("scan the new QR code");
+    expect_logged_in_as_ada(&mut pty);
+    assert_logged_in(&fixture, ada);
 }
 
 /// Runs a login that must fail with `message` after the phone number.
@@ -490,6 +524,34 @@ fn an_existing_login_is_never_replaced_silently() {
         "no prompt:\n{}",
         again.transcript()
     );
+}
+
+#[test]
+fn a_login_interrupted_after_telegram_accepted_it_is_completed() {
+    let fixture = Fixture::new();
+    let ada = fixture.add_user(ada(None));
+    fixture.seed_accepted_login(ada);
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
+    let mut pty = fixture.spawn(&["login"]);
+    pty.expect(
+        "Telegram had already accepted an earlier, interrupted login",
+        STEP,
+    );
+    let transcript = expect_logged_in_as_ada(&mut pty);
+    assert!(!transcript.contains("Phone number"), "{transcript}");
+    assert_logged_in(&fixture, ada);
+}
+
+#[test]
+fn logout_without_a_login_says_so() {
+    let fixture = Fixture::new();
+    let mut logout = fixture.spawn(&["logout"]);
+    logout.expect("Not logged in to Telegram; nothing to log out.", STEP);
+    assert!(logout.wait(STEP).success());
+    assert_eq!(fixture.fake.call_count("auth.logOut"), 0);
 }
 
 #[test]

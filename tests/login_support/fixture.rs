@@ -68,6 +68,17 @@ impl Fixture {
         *self.key.lock().expect("key lock") = key;
     }
 
+    /// Seeds a key that Telegram already considers logged into `account`
+    /// while the database has no login: what a login interrupted right after
+    /// Telegram accepted it leaves behind.
+    pub fn seed_accepted_login(&self, account: UserId) {
+        let key = self.fake.logged_in_auth_key(account);
+        self.store()
+            .seed_dc(self.fake.addr(), key)
+            .expect("seed the datacenter");
+        *self.key.lock().expect("key lock") = key;
+    }
+
     /// The account the fake says the seeded auth key is logged into.
     pub fn account_at_telegram(&self) -> Option<UserId> {
         let key = *self.key.lock().expect("key lock");

@@ -5,6 +5,7 @@
 
 pub mod fixture;
 pub mod pty;
+pub mod qr;
 
 use grammers_session::types::PeerId;
 use tgbridge::store::{Portal, PortalKind, Store};
