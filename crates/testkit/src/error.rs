@@ -1,0 +1,101 @@
+//! The kit's one error type: every variant says what was being done, so a
+//! failing test reads as a diagnosis rather than a bare `Err`.
+
+use std::path::PathBuf;
+
+/// Why a homeserver operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No Synapse interpreter was found; the message says how to provision one.
+    #[error(
+        "Synapse is not provisioned: {reason}. Run the tests with ./test.sh, which installs a \
+         pinned Synapse into a cached venv, or point {env} at the python of a venv that has \
+         matrix-synapse installed (./test.sh provision prints it)"
+    )]
+    NotProvisioned {
+        /// What was looked at and missing.
+        reason: String,
+        /// The environment variable that names the interpreter.
+        env: &'static str,
+    },
+
+    /// A local file operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "writing".
+        action: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Synapse exited or never answered while starting.
+    #[error("Synapse did not start: {reason}\n--- last lines of {} ---\n{log_tail}", log_path.display())]
+    Startup {
+        /// Why the start is considered failed.
+        reason: String,
+        /// Synapse's full log.
+        log_path: PathBuf,
+        /// The end of that log.
+        log_tail: String,
+    },
+
+    /// The HTTP request itself failed (connection, body decoding).
+    #[error("{method} {path}: {source}")]
+    Http {
+        /// HTTP method.
+        method: reqwest::Method,
+        /// Request path (without the token).
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The homeserver answered with a non-success status.
+    #[error("{method} {path} returned {status}: {body}")]
+    Matrix {
+        /// HTTP method.
+        method: reqwest::Method,
+        /// Request path (without the token).
+        path: String,
+        /// HTTP status code.
+        status: u16,
+        /// The response body (a Matrix error object, usually).
+        body: serde_json::Value,
+    },
+
+    /// A response lacked a field the API promises.
+    #[error("{what}: unexpected response {body}")]
+    UnexpectedResponse {
+        /// Which call and which field.
+        what: String,
+        /// The response body.
+        body: serde_json::Value,
+    },
+
+    /// A wait ran out of time.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The one test command.
+#
+#   ./test.sh                    provision, then cargo fmt --check, clippy, cargo test
+#   ./test.sh test [ARGS...]     provision, then only `cargo test --workspace ARGS...`
+#   ./test.sh provision          provision and print the environment the tests read
+#
+# Provisioning installs everything the tests need that cargo does not (today: a
+# real Synapse from PyPI) into a cache outside the repository, keyed on the
+# pinned versions, so a fresh machine needs no manual step and a machine where
+# this already ran only checks the cache. Each provisioning step is one
+# `provision_*` function listed in PROVISIONERS.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+CACHE_DIR="${TGBRIDGE_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$ROOT/target}/.cache}/tgbridge-test}"
+SYNAPSE_CONSTRAINTS="$ROOT/tests/synapse/constraints.txt"
+
+# Steps that make the tests' outside dependencies available. Each one exports
+# what the tests read; add a function and list it here to provision more.
+PROVISIONERS=(provision_synapse)
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() {
+    printf '\ntest.sh: error: %s\n' "$1" >&2
+    shift
+    local line
+    for line in "$@"; do printf '  %s\n' "$line" >&2; done
+    exit 1
+}
+
+require_command() {
+    local cmd="$1"
+    shift
+    command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' was not found on PATH." "$@"
+}
+
+check_prerequisites() {
+    require_command cargo \
+        "Install the Rust toolchain: https://rustup.rs (then open a new shell)."
+    cargo fmt --version >/dev/null 2>&1 ||
+        die "rustfmt is missing." "Install it with: rustup component add rustfmt"
+    cargo clippy --version >/dev/null 2>&1 ||
+        die "clippy is missing." "Install it with: rustup component add clippy"
+    if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1 &&
+        ! command -v clang >/dev/null 2>&1; then
+        die "no C compiler found (the bundled SQLite is compiled from C)." \
+            "On Debian/Ubuntu: apt-get install build-essential"
+    fi
+    require_command python3 \
+        "Synapse, the homeserver the tests run against, needs Python 3.10 or newer." \
+        "On Debian/Ubuntu: apt-get install python3 python3-venv"
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+        die "python3 is $(python3 -V 2>&1 | cut -d' ' -f2); Synapse needs 3.10 or newer."
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ||
+        die "python3 cannot create virtual environments." \
+            "On Debian/Ubuntu: apt-get install python3-venv"
+    require_command sha256sum "It comes with coreutils."
+}
+
+# A venv with the pinned Synapse, at a path derived from the constraints file:
+# a changed pin gets a new venv, an unchanged one is reused as is.
+provision_synapse() {
+    local hash venv stamp
+    hash="$(sha256sum "$SYNAPSE_CONSTRAINTS" | cut -c1-16)"
+    venv="$CACHE_DIR/synapse-$hash"
+    stamp="$venv/.provisioned"
+    mkdir -p "$CACHE_DIR"
+
+    if [[ -f "$stamp" && -x "$venv/bin/python" ]]; then
+        say "Synapse: cached at $venv"
+    else
+        say "Synapse: installing the pinned version from PyPI into $venv"
+        # A venv without the stamp is a leftover of an interrupted install.
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
+            --requirement "$SYNAPSE_CONSTRAINTS" ||
+            die "installing Synapse from PyPI failed (see pip's output above)." \
+                "PyPI must be reachable; rerun ./test.sh once it is."
+        touch "$stamp"
+    fi
+    "$venv/bin/python" -c 'import synapse.app.homeserver' ||
+        die "the cached Synapse at $venv does not import." "Delete that directory and rerun ./test.sh."
+
+    # Stale venvs from older pins only take disk space.
+    local old
+    for old in "$CACHE_DIR"/synapse-*; do
+        [[ -d "$old" && ! -L "$old" && "$old" != "$venv" ]] && rm -rf "$old"
+    done
+    # A stable name lets a plain `cargo test` find the venv after one ./test.sh run.
+    ln -sfn "$venv" "$CACHE_DIR/synapse-current"
+    export TGBRIDGE_TEST_SYNAPSE_PYTHON="$venv/bin/python"
+}
+
+# Only one provisioning at a time per cache: two concurrent runs would both
+# rebuild the same venv.
+provision_all() {
+    mkdir -p "$CACHE_DIR"
+    exec 9>"$CACHE_DIR/.lock"
+    if command -v flock >/dev/null 2>&1; then
+        flock 9
+    fi
+    local step
+    for step in "${PROVISIONERS[@]}"; do
+        "$step"
+    done
+    exec 9>&-
+}
+
+run_step() {
+    local title="$1"
+    shift
+    say "$title"
+    local start=$SECONDS
+    "$@" || die "$title failed."
+    printf '    (%ss)\n' "$((SECONDS - start))" >&2
+}
+
+main() {
+    local mode="${1:-all}"
+    [[ $# -gt 0 ]] && shift
+    case "$mode" in
+        all | test | provision) ;;
+        -h | --help)
+            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            return 0
+            ;;
+        *) die "unknown command '$mode'." "Usage: ./test.sh [test [cargo test args...] | provision]" ;;
+    esac
+
+    check_prerequisites
+    provision_all
+
+    case "$mode" in
+        provision)
+            echo "export TGBRIDGE_TEST_SYNAPSE_PYTHON=$TGBRIDGE_TEST_SYNAPSE_PYTHON"
+            ;;
+        test)
+            run_step "cargo test" cargo test --workspace --locked "$@"
+            ;;
+        all)
+            [[ $# -eq 0 ]] || die "extra arguments need the 'test' command: ./test.sh test $*"
+            run_step "cargo fmt --check" cargo fmt --all -- --check
+            run_step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+            run_step "cargo test" cargo test --workspace --locked
+            say "all checks passed"
+            ;;
+    esac
+}
+
+main "$@"
