@@ -151,6 +151,32 @@ fn a_wrong_code_can_be_corrected_without_starting_over() {
 }
 
 #[test]
+fn too_many_wrong_codes_end_the_login() {
+    let fixture = Fixture::new();
+    fixture.add_user(ada(None));
+    let mut pty = fixture.spawn(&["login"]);
+    enter_phone(&mut pty);
+    for (typed, answer) in [
+        ("11111111", "(2 attempts left)"),
+        ("22222222", "(1 attempt left)"),
+    ] {
+        pty.send_line(typed);
+        pty.expect(answer, STEP);
+        pty.expect("Login code: ", STEP);
+    }
+    pty.send_line("33333333");
+    pty.expect(
+        "Too many wrong codes. Start the login again to get a new code.",
+        STEP,
+    );
+    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
+}
+
+#[test]
 fn a_wrong_password_can_be_corrected_without_starting_over() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(Some(PASSWORD)));

@@ -9,6 +9,15 @@
 //! completes logins itself and caches the self user last. The store treats
 //! "auth key + self user" as a login, so an interrupted flow can never be
 //! mistaken for one.
+//!
+//! A driver's conversation: `request_code(phone)` → `CodeSent` →
+//! `submit_code(code)` → `PasswordNeeded { hint }` (2FA accounts only) →
+//! `submit_password(password)` → `LoggedIn(account)`. Bots call
+//! `bot_token(token)`; QR logins call `qr_start()` then `qr_wait()` until the
+//! step is no longer `Qr`. Retryable errors ([`LoginError::is_retryable`])
+//! leave the flow where it was; `CodeExpired` is answered with
+//! `resend_code()`. The flow is `Send`, so a management-room login can hand
+//! an unfinished flow (waiting for the password) to the web page.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -953,6 +962,18 @@ fn plural(n: u64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drivers run steps inside Tokio tasks and web handlers.
+    #[allow(dead_code)]
+    fn flows_and_their_steps_are_send(flow: &mut LoginFlow) {
+        fn send<T: Send>(_: &T) {}
+        send(flow);
+        send(&flow.request_code(""));
+        send(&flow.submit_code(""));
+        send(&flow.submit_password(""));
+        send(&flow.bot_token(""));
+        send(&flow.qr_wait());
+    }
 
     #[test]
     fn phones_in_common_notations_normalise_to_digits() {
