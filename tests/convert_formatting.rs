@@ -97,7 +97,12 @@ fn links_with_safe_schemes_only() {
         html.as_deref(),
         Some("click <a href=\"https://example.org/a?b=1&amp;c=2\">here</a>")
     );
-    for unsafe_url in ["javascript:alert(1)", "data:text/html,x", "vbscript:x", "nonsense"] {
+    for unsafe_url in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "vbscript:x",
+        "nonsense",
+    ] {
         let result = telegram_to_matrix(text, &[text_url(6, 4, unsafe_url)], &NoMentions);
         assert_eq!(result.html, None, "{unsafe_url}");
         assert_eq!(result.body, text);
@@ -106,7 +111,11 @@ fn links_with_safe_schemes_only() {
 
 #[test]
 fn link_attribute_quotes_are_escaped() {
-    let html = to_html("x", &[text_url(0, 1, "https://e.org/\"onmouseover=\"alert(1)")]).unwrap();
+    let html = to_html(
+        "x",
+        &[text_url(0, 1, "https://e.org/\"onmouseover=\"alert(1)")],
+    )
+    .unwrap();
     assert!(!html.contains("\"onmouseover"), "{html}");
     assert!(html.contains("&quot;onmouseover=&quot;"), "{html}");
 }
@@ -144,12 +153,19 @@ fn mentions_become_pills_for_ghosts_and_the_owner() {
         )
     );
     let mentioned: Vec<&str> = result.mentions.iter().map(|u| u.as_str()).collect();
-    assert_eq!(mentioned, ["@telegram_100:example.org", "@owner:example.org"]);
+    assert_eq!(
+        mentioned,
+        ["@telegram_100:example.org", "@owner:example.org"]
+    );
 }
 
 #[test]
 fn unknown_mentions_stay_plain_text() {
-    let result = telegram_to_matrix("hi Bob", &[mention_name(3, 3, 999)], &MapResolver::default());
+    let result = telegram_to_matrix(
+        "hi Bob",
+        &[mention_name(3, 3, 999)],
+        &MapResolver::default(),
+    );
     assert_eq!(result.html, None);
     assert!(result.mentions.is_empty());
 }
@@ -168,10 +184,27 @@ fn plain_text_entities_stay_plain() {
     use grammers_tl_types::types as t;
     let text = "#tag $USD /start 👍";
     let entities: Vec<MessageEntity> = vec![
-        t::MessageEntityHashtag { offset: 0, length: 4 }.into(),
-        t::MessageEntityCashtag { offset: 5, length: 4 }.into(),
-        t::MessageEntityBotCommand { offset: 10, length: 6 }.into(),
-        t::MessageEntityCustomEmoji { offset: 17, length: 2, document_id: 5 }.into(),
+        t::MessageEntityHashtag {
+            offset: 0,
+            length: 4,
+        }
+        .into(),
+        t::MessageEntityCashtag {
+            offset: 5,
+            length: 4,
+        }
+        .into(),
+        t::MessageEntityBotCommand {
+            offset: 10,
+            length: 6,
+        }
+        .into(),
+        t::MessageEntityCustomEmoji {
+            offset: 17,
+            length: 2,
+            document_id: 5,
+        }
+        .into(),
     ];
     let result = telegram_to_matrix(text, &entities, &NoMentions);
     assert_eq!((result.body.as_str(), result.html), (text, None));
@@ -213,15 +246,15 @@ fn overlapping_entities_are_split_into_nested_runs() {
         Some("<strong>ab<em>cd</em></strong><em>ef</em>")
     );
     let nested = to_html("abcdef", &[italic(2, 2), bold(0, 6)]);
-    assert_eq!(
-        nested.as_deref(),
-        Some("<strong>ab<em>cd</em>ef</strong>")
-    );
+    assert_eq!(nested.as_deref(), Some("<strong>ab<em>cd</em>ef</strong>"));
 }
 
 #[test]
 fn links_never_nest() {
-    let html = to_html("see alice here", &[text_url(0, 14, "https://e.org"), mention(4, 5)]);
+    let html = to_html(
+        "see alice here",
+        &[text_url(0, 14, "https://e.org"), mention(4, 5)],
+    );
     assert_eq!(
         html.as_deref(),
         Some("<a href=\"https://e.org\">see alice here</a>")
@@ -230,7 +263,13 @@ fn links_never_nest() {
 
 #[test]
 fn invalid_entities_are_clamped_or_ignored() {
-    let entities = [bold(-1, 3), italic(1, 0), underline(2, 100), strike(50, 2), code(1, -4)];
+    let entities = [
+        bold(-1, 3),
+        italic(1, 0),
+        underline(2, 100),
+        strike(50, 2),
+        code(1, -4),
+    ];
     let html = to_html("abc", &entities);
     assert_eq!(html.as_deref(), Some("ab<u>c</u>"));
 }
@@ -262,8 +301,14 @@ fn every_inline_tag_maps_to_its_entity() {
         ("<strike>word</strike>", strike(3, 4)),
         ("<code>word</code>", code(3, 4)),
         ("<span data-mx-spoiler>word</span>", spoiler(3, 4)),
-        ("<span data-mx-spoiler=\"reason\">word</span>", spoiler(3, 4)),
-        ("<a href=\"https://e.org/\">word</a>", text_url(3, 4, "https://e.org/")),
+        (
+            "<span data-mx-spoiler=\"reason\">word</span>",
+            spoiler(3, 4),
+        ),
+        (
+            "<a href=\"https://e.org/\">word</a>",
+            text_url(3, 4, "https://e.org/"),
+        ),
     ];
     for (tagged, entity) in cases {
         let result = from_html(&format!("😀 {tagged}"));
@@ -330,7 +375,9 @@ fn pills_without_readable_text_show_the_display_name() {
 
 #[test]
 fn links_equal_to_their_text_are_urls() {
-    let result = from_html("<a href=\"https://e.org\">https://e.org</a> <a href=\"mailto:a@e.org\">a@e.org</a>");
+    let result = from_html(
+        "<a href=\"https://e.org\">https://e.org</a> <a href=\"mailto:a@e.org\">a@e.org</a>",
+    );
     assert_eq!(
         result,
         tg("https://e.org a@e.org", vec![url(0, 13), email(14, 7)])
@@ -345,12 +392,17 @@ fn reply_fallbacks_are_removed() {
     assert_eq!(from_html(html), tg("my answer", vec![bold(3, 6)]));
     let body = "> <@bob:e.org> original\n\nmy answer";
     let stripped = strip_reply_fallback(body);
-    assert_eq!(matrix_to_telegram(stripped, None, &NoMentions), tg("my answer", vec![]));
+    assert_eq!(
+        matrix_to_telegram(stripped, None, &NoMentions),
+        tg("my answer", vec![])
+    );
 }
 
 #[test]
 fn scripts_and_unsafe_links_are_dropped() {
-    let result = from_html("<script>alert(1)</script><style>b{}</style><a href=\"javascript:alert(1)\">x</a>");
+    let result = from_html(
+        "<script>alert(1)</script><style>b{}</style><a href=\"javascript:alert(1)\">x</a>",
+    );
     assert_eq!(result, tg("x", vec![]));
 }
 
@@ -381,10 +433,17 @@ fn overlong_html_falls_back_to_the_body() {
 }
 
 #[test]
-fn deeply_nested_html_does_not_overflow_the_stack() {
-    let html = format!("{}deep", "<blockquote><b>".repeat(4_000));
+fn nested_html_converts_up_to_the_nesting_limit() {
+    let html = format!("{}deep", "<blockquote><b>".repeat(200));
     let result = from_html(&html);
-    assert_eq!(result.text, "deep");
+    assert_eq!(result, tg("deep", vec![blockquote(0, 4), bold(0, 4)]));
+}
+
+#[test]
+fn absurdly_nested_html_falls_back_to_the_body() {
+    let html = format!("{}deep", "<blockquote><b>".repeat(4_000));
+    let result = matrix_to_telegram("deep body", Some(&html), &NoMentions);
+    assert_eq!(result, tg("deep body", vec![]));
 }
 
 // ---- Both ways ----

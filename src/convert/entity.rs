@@ -31,6 +31,22 @@ pub(crate) enum EntityKind {
 }
 
 impl EntityKind {
+    /// Order among entities covering the same range: outermost first, the
+    /// way HTML nests them.
+    pub(crate) fn rank(&self) -> u8 {
+        match self {
+            Self::Blockquote => 0,
+            Self::Pre(_) => 1,
+            Self::TextUrl(_) | Self::Url | Self::Email | Self::MentionName(_) => 2,
+            Self::Bold => 3,
+            Self::Italic => 4,
+            Self::Underline => 5,
+            Self::Strike => 6,
+            Self::Spoiler => 7,
+            Self::Code => 8,
+        }
+    }
+
     /// Builds the TL entity covering `offset..offset + length` UTF-16 units.
     pub(crate) fn to_entity(&self, offset: i32, length: i32) -> MessageEntity {
         use tl::types as t;

@@ -5,9 +5,12 @@
 //! builds the tree; what the elements mean is decided by the converter.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use html5ever::tendril::{StrTendril, TendrilSink};
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 use html5ever::tree_builder::{ElementFlags, NodeOrText, QuirksMode, TreeSink};
 use html5ever::{ns, Attribute, ExpandedName, LocalName, ParseOpts, QualName};
 
@@ -59,12 +62,23 @@ impl Element {
 
 impl HtmlTree {
     /// Parses `html` as the body of a `<div>`, the way Matrix clients treat
-    /// `formatted_body`. Parsing never fails: HTML5 defines a result for every
-    /// input.
-    pub(crate) fn parse(html: &str) -> Self {
+    /// `formatted_body`. HTML5 defines a result for every input, so this only
+    /// refuses (with `None`) markup nested deeper than `max_depth`: html5ever's
+    /// tree construction is quadratic in the nesting depth.
+    pub(crate) fn parse(html: &str, max_depth: usize) -> Option<Self> {
+        if nesting_bound(html) > max_depth {
+            return None;
+        }
         let context = QualName::new(None, ns!(html), LocalName::from("div"));
-        html5ever::parse_fragment(Sink::new(), ParseOpts::default(), context, Vec::new(), true)
-            .one(html)
+        let opts = ParseOpts {
+            // A leading U+FEFF is message text here, not a byte order mark.
+            tokenizer: TokenizerOpts {
+                discard_bom: false,
+                ..TokenizerOpts::default()
+            },
+            ..ParseOpts::default()
+        };
+        Some(html5ever::parse_fragment(Sink::new(), opts, context, Vec::new(), true).one(html))
     }
 
     /// The node whose children are the fragment's top-level nodes.
@@ -84,6 +98,78 @@ impl HtmlTree {
 }
 
 const DOCUMENT: NodeId = 0;
+
+/// An upper bound of the element nesting depth `html` produces, from its
+/// tags alone (a linear pass of the tokenizer). Void elements and elements
+/// that close their open predecessor of the same kind (`p`, `li`, table
+/// cells…) cannot deepen the tree by repetition and are not counted.
+fn nesting_bound(html: &str) -> usize {
+    let tokenizer = Tokenizer::new(DepthCounter::default(), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from(html));
+    // The counter never asks to pause for scripts, so one feed reads it all.
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.deepest.get()
+}
+
+/// Counts open tags for [`nesting_bound`].
+#[derive(Default)]
+struct DepthCounter {
+    depth: Cell<usize>,
+    deepest: Cell<usize>,
+}
+
+impl TokenSink for DepthCounter {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        if let Token::TagToken(tag) = token {
+            let shallow = tag.self_closing || is_void_or_self_closing_sibling(&tag.name);
+            match tag.kind {
+                TagKind::StartTag if !shallow => {
+                    self.depth.set(self.depth.get() + 1);
+                    self.deepest.set(self.deepest.get().max(self.depth.get()));
+                }
+                TagKind::EndTag if !shallow => self.depth.set(self.depth.get().saturating_sub(1)),
+                _ => {}
+            }
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+fn is_void_or_self_closing_sibling(name: &LocalName) -> bool {
+    matches!(
+        &**name,
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "link"
+            | "meta"
+            | "source"
+            | "track"
+            | "wbr"
+            | "p"
+            | "li"
+            | "dt"
+            | "dd"
+            | "option"
+            | "optgroup"
+            | "tr"
+            | "td"
+            | "th"
+            | "rb"
+            | "rt"
+            | "rtc"
+            | "rp"
+    )
+}
 
 /// Builds an [`HtmlTree`] for html5ever.
 struct Sink {
@@ -341,7 +427,7 @@ mod tests {
     }
 
     fn reshape(html: &str) -> String {
-        let tree = HtmlTree::parse(html);
+        let tree = HtmlTree::parse(html, 1000).unwrap();
         let root = tree.root();
         let mut out = String::new();
         for &c in &tree.node(root).unwrap().children {
@@ -364,7 +450,8 @@ mod tests {
 
     #[test]
     fn attributes_and_entities_are_decoded() {
-        let tree = HtmlTree::parse(r#"<a href="x?a=1&amp;b=&quot;2">&lt;&#128512;</a>"#);
+        let tree =
+            HtmlTree::parse(r#"<a href="x?a=1&amp;b=&quot;2">&lt;&#128512;</a>"#, 10).unwrap();
         let root = tree.node(tree.root()).unwrap();
         let a = tree.node(root.children[0]).unwrap();
         let NodeData::Element(e) = &a.data else {
@@ -380,8 +467,27 @@ mod tests {
     #[test]
     fn very_deep_nesting_drops_without_recursion() {
         let html = "<b>".repeat(30_000);
-        let tree = HtmlTree::parse(&html);
+        let tree = HtmlTree::parse(&html, usize::MAX).unwrap();
         assert!(tree.nodes.len() > 30_000);
         drop(tree);
+    }
+
+    #[test]
+    fn nesting_is_bounded_from_tags() {
+        assert_eq!(nesting_bound("<b><i>x</i></b><u>y</u>"), 2);
+        assert_eq!(nesting_bound("<p>a<p>b<li>c<br><img src=x>"), 0);
+        assert_eq!(nesting_bound(&"<div>".repeat(50)), 50);
+        assert!(HtmlTree::parse(&"<div>".repeat(50), 49).is_none());
+        assert!(HtmlTree::parse(&"<div>".repeat(50), 50).is_some());
+    }
+
+    #[test]
+    fn leading_byte_order_mark_is_text() {
+        let tree = HtmlTree::parse("\u{feff}x", 1).unwrap();
+        let root = tree.node(tree.root()).unwrap();
+        let NodeData::Text(t) = &tree.node(root.children[0]).unwrap().data else {
+            panic!("not text")
+        };
+        assert_eq!(&**t, "\u{feff}x");
     }
 }

@@ -29,9 +29,15 @@ pub struct TelegramText {
 /// costing a parse.
 pub const MAX_HTML_BYTES: usize = 65_536;
 
+/// Deepest element nesting converted. Real messages nest a handful of
+/// levels (the Matrix spec lets clients drop anything past 100); deeper
+/// markup falls back to the plain body, as parsing it costs quadratic time.
+pub const MAX_HTML_NESTING: usize = 500;
+
 /// Converts a Matrix message into Telegram text.
 ///
-/// Without `html` (or with an oversized one) the plain `body` is sent as is.
+/// Without `html` (or with one over [`MAX_HTML_BYTES`] or
+/// [`MAX_HTML_NESTING`]) the plain `body` is sent as is.
 /// Pills of users the resolver knows become Telegram mentions; other pills
 /// stay as their text. For replies, pass the body through
 /// [`strip_reply_fallback`] first; the HTML fallback is always removed.
@@ -40,12 +46,12 @@ pub fn matrix_to_telegram(
     html: Option<&str>,
     resolver: &dyn MentionResolver,
 ) -> TelegramText {
-    match html {
-        Some(html) if html.len() <= MAX_HTML_BYTES => {
-            let tree = HtmlTree::parse(html);
-            Walker::new(&tree, resolver).run()
-        }
-        _ => TelegramText {
+    let tree = html
+        .filter(|html| html.len() <= MAX_HTML_BYTES)
+        .and_then(|html| HtmlTree::parse(html, MAX_HTML_NESTING));
+    match tree {
+        Some(tree) => Walker::new(&tree, resolver).run(),
+        None => TelegramText {
             text: body.to_owned(),
             entities: Vec::new(),
         },
@@ -468,7 +474,7 @@ fn text_content(tree: &HtmlTree, id: NodeId) -> String {
 /// Merges runs of the same entity that touch or overlap (HTML often splits
 /// one Telegram entity into several tags) and sorts by offset.
 fn merge_entities(mut runs: Vec<(EntityKind, usize, usize)>) -> Vec<MessageEntity> {
-    runs.sort_by_key(|&(_, start, end)| (start, std::cmp::Reverse(end)));
+    runs.sort_by_key(|(kind, start, end)| (*start, std::cmp::Reverse(*end), kind.rank()));
     let mut merged: Vec<(EntityKind, usize, usize)> = Vec::with_capacity(runs.len());
     for (kind, start, end) in runs {
         let previous = merged

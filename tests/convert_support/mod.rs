@@ -39,7 +39,10 @@ impl MentionResolver for MapResolver {
     }
 
     fn telegram_user_by_username(&self, username: &str) -> Option<i64> {
-        let found = self.users.iter().find(|u| u.1.eq_ignore_ascii_case(username));
+        let found = self
+            .users
+            .iter()
+            .find(|u| u.1.eq_ignore_ascii_case(username));
         found.map(|u| u.0)
     }
 
@@ -78,17 +81,32 @@ pub fn code(offset: i32, length: i32) -> MessageEntity {
 
 pub fn pre(offset: i32, length: i32, language: &str) -> MessageEntity {
     let language = language.to_owned();
-    tl::types::MessageEntityPre { offset, length, language }.into()
+    tl::types::MessageEntityPre {
+        offset,
+        length,
+        language,
+    }
+    .into()
 }
 
 pub fn blockquote(offset: i32, length: i32) -> MessageEntity {
     let collapsed = false;
-    tl::types::MessageEntityBlockquote { collapsed, offset, length }.into()
+    tl::types::MessageEntityBlockquote {
+        collapsed,
+        offset,
+        length,
+    }
+    .into()
 }
 
 pub fn text_url(offset: i32, length: i32, url: &str) -> MessageEntity {
     let url = url.to_owned();
-    tl::types::MessageEntityTextUrl { offset, length, url }.into()
+    tl::types::MessageEntityTextUrl {
+        offset,
+        length,
+        url,
+    }
+    .into()
 }
 
 pub fn url(offset: i32, length: i32) -> MessageEntity {
@@ -100,7 +118,12 @@ pub fn email(offset: i32, length: i32) -> MessageEntity {
 }
 
 pub fn mention_name(offset: i32, length: i32, user_id: i64) -> MessageEntity {
-    tl::types::MessageEntityMentionName { offset, length, user_id }.into()
+    tl::types::MessageEntityMentionName {
+        offset,
+        length,
+        user_id,
+    }
+    .into()
 }
 
 pub fn mention(offset: i32, length: i32) -> MessageEntity {
@@ -112,7 +135,9 @@ pub fn mention(offset: i32, length: i32) -> MessageEntity {
 pub fn coverage(entities: &[MessageEntity], len16: usize) -> BTreeSet<(String, usize)> {
     let mut covered = BTreeSet::new();
     for entity in entities {
-        let Some(kind) = kind_key(entity) else { continue };
+        let Some(kind) = kind_key(entity) else {
+            continue;
+        };
         let start = usize::try_from(entity.offset()).unwrap_or(0);
         let end = (start + usize::try_from(entity.length()).unwrap_or(0)).min(len16);
         for unit in start..end {
@@ -153,6 +178,9 @@ pub fn assert_entities_valid(text: &str, entities: &[MessageEntity]) {
         assert!(offset >= 0 && length > 0, "{entity:?} in {text:?}");
         let (start, end) = (offset as usize, offset as usize + length as usize);
         assert!(end <= units.len(), "{entity:?} past the end of {text:?}");
-        assert!(on_boundary(start) && on_boundary(end), "{entity:?} splits a pair in {text:?}");
+        assert!(
+            on_boundary(start) && on_boundary(end),
+            "{entity:?} splits a pair in {text:?}"
+        );
     }
 }
