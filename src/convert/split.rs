@@ -63,6 +63,11 @@ fn cut_ranges(text: &str, map: &Utf16Map, limit: usize) -> Vec<Range<usize>> {
         }
         let cut = best_cut(text, start, window_end);
         parts.push(start..cut.end);
+        // A separator that ends the text is dropped rather than left as an
+        // empty last message.
+        if cut.resume >= text.len() {
+            return parts;
+        }
         start = cut.resume;
     }
 }

@@ -86,7 +86,8 @@ struct Closing {
     entity: Option<usize>,
     /// Line breaks the element wants after it (0 for inline elements).
     breaks_after: u8,
-    leaves_pre: bool,
+    /// For a code block: the text length when it opened.
+    leaves_pre: Option<usize>,
     leaves_list: bool,
 }
 
@@ -115,9 +116,6 @@ struct Walker<'a> {
     open: Vec<Option<Open>>,
     done: Vec<(EntityKind, usize, usize)>,
     pre_depth: usize,
-    /// A newline at the current end of a code block, written only if more
-    /// code follows: clients end code blocks with a newline of markup.
-    held_newline: bool,
     lists: Vec<List>,
 }
 
@@ -132,7 +130,6 @@ impl<'a> Walker<'a> {
             open: Vec::new(),
             done: Vec::new(),
             pre_depth: 0,
-            held_newline: false,
             lists: Vec::new(),
         }
     }
@@ -199,14 +196,14 @@ impl<'a> Walker<'a> {
         let mut closing = Closing {
             entity: None,
             breaks_after: breaks,
-            leaves_pre: false,
+            leaves_pre: None,
             leaves_list: false,
         };
         match tag {
             "pre" => {
                 closing.entity = self.open_entity(EntityKind::Pre(pre_language(self.tree, id)));
                 self.pre_depth += 1;
-                closing.leaves_pre = true;
+                closing.leaves_pre = Some(self.units);
             }
             "ul" | "ol" => {
                 let next_number = (tag == "ol").then(|| list_start(element));
@@ -246,7 +243,9 @@ impl<'a> Walker<'a> {
         let shown = text_content(self.tree, id);
         if let Some(user) = pill_user(href) {
             let mention = self.resolver.telegram_user(&user);
-            let unreadable = shown.trim().is_empty() || shown.trim() == user.as_str();
+            // Some clients write the bare user id, or nothing, as pill text.
+            let empty = self.tree.node(id).is_none_or(|n| n.children.is_empty());
+            let unreadable = empty || shown.trim() == user.as_str();
             let replacement = unreadable.then(|| match &mention {
                 Some(m) if !m.display_name.is_empty() => m.display_name.clone(),
                 _ => user.to_string(),
@@ -264,11 +263,9 @@ impl<'a> Walker<'a> {
         if let Some(index) = closing.entity {
             self.close_entity(index);
         }
-        if closing.leaves_pre {
+        if let Some(opened_at) = closing.leaves_pre {
             self.pre_depth = self.pre_depth.saturating_sub(1);
-            if self.pre_depth == 0 {
-                self.held_newline = false;
-            }
+            self.drop_final_newline(opened_at);
         }
         if closing.leaves_list {
             self.lists.pop();
@@ -323,22 +320,25 @@ impl<'a> Walker<'a> {
         self.write(&text.replace('\n', " "));
     }
 
-    /// Text inside a code block, kept verbatim except for the one newline
-    /// that ends the block.
+    /// Text inside a code block, kept verbatim.
     fn write_code(&mut self, text: &str) {
-        if text.is_empty() {
+        self.write(text);
+    }
+
+    /// Removes the newline that ends a code block's content, if the block
+    /// (opened at `opened_at` units) wrote one: Matrix clients end code with
+    /// a newline that is markup, not content. Entities are clipped to match.
+    fn drop_final_newline(&mut self, opened_at: usize) {
+        if self.units <= opened_at || !self.text.ends_with('\n') {
             return;
         }
-        if std::mem::take(&mut self.held_newline) {
-            self.write("\n");
+        self.text.pop();
+        self.units -= 1;
+        let units = self.units;
+        for (_, _, end) in &mut self.done {
+            *end = (*end).min(units);
         }
-        match text.strip_suffix('\n') {
-            Some(body) => {
-                self.write(body);
-                self.held_newline = true;
-            }
-            None => self.write(text),
-        }
+        self.done.retain(|(_, start, end)| start < end);
     }
 
     /// A `<br>`: a newline that also counts toward pending block breaks.

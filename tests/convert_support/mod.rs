@@ -184,3 +184,24 @@ pub fn assert_entities_valid(text: &str, entities: &[MessageEntity]) {
         );
     }
 }
+
+/// `entity` moved to a new range (for the entity types these tests build).
+pub fn with_range(entity: &MessageEntity, offset: i32, length: i32) -> MessageEntity {
+    use MessageEntity as E;
+    match entity {
+        E::Bold(_) => bold(offset, length),
+        E::Italic(_) => italic(offset, length),
+        E::Underline(_) => underline(offset, length),
+        E::Strike(_) => strike(offset, length),
+        E::Spoiler(_) => spoiler(offset, length),
+        E::Code(_) => code(offset, length),
+        E::Pre(p) => pre(offset, length, &p.language),
+        E::Blockquote(_) => blockquote(offset, length),
+        E::TextUrl(t) => text_url(offset, length, &t.url),
+        E::Url(_) => url(offset, length),
+        E::Email(_) => email(offset, length),
+        E::MentionName(m) => mention_name(offset, length, m.user_id),
+        E::Mention(_) => mention(offset, length),
+        other => panic!("no test constructor for {other:?}"),
+    }
+}
