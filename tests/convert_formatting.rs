@@ -420,6 +420,22 @@ fn entities_are_counted_in_utf16_units() {
 }
 
 #[test]
+fn source_newlines_between_inline_elements_are_spaces() {
+    let result = from_html("<b>a</b>\n<i>b</i>\n<p>c</p>\n");
+    assert_eq!(result, tg("a b\n\nc", vec![bold(0, 1), italic(2, 1)]));
+}
+
+#[test]
+fn html_showing_nothing_falls_back_to_the_body() {
+    let result = matrix_to_telegram(
+        "image.png",
+        Some("<img src=\"mxc://e.org/x\">"),
+        &NoMentions,
+    );
+    assert_eq!(result, tg("image.png", vec![]));
+}
+
+#[test]
 fn custom_emoji_images_become_their_alt_text() {
     let result = from_html("nice <img data-mx-emoticon src=\"mxc://e.org/x\" alt=\":party:\">");
     assert_eq!(result, tg("nice :party:", vec![]));

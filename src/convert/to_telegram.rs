@@ -46,12 +46,15 @@ pub fn matrix_to_telegram(
     html: Option<&str>,
     resolver: &dyn MentionResolver,
 ) -> TelegramText {
-    let tree = html
+    let converted = html
         .filter(|html| html.len() <= MAX_HTML_BYTES)
-        .and_then(|html| HtmlTree::parse(html, MAX_HTML_NESTING));
-    match tree {
-        Some(tree) => Walker::new(&tree, resolver).run(),
-        None => TelegramText {
+        .and_then(|html| HtmlTree::parse(html, MAX_HTML_NESTING))
+        .map(|tree| Walker::new(&tree, resolver).run());
+    match converted {
+        // HTML that shows nothing (say, an image without alt text) must not
+        // swallow a message whose body has text.
+        Some(text) if !text.text.trim().is_empty() || body.trim().is_empty() => text,
+        _ => TelegramText {
             text: body.to_owned(),
             entities: Vec::new(),
         },
@@ -113,6 +116,8 @@ struct Walker<'a> {
     units: usize,
     /// Line breaks required before the next character (block boundaries).
     pending_breaks: u8,
+    /// A space from source formatting, written only before more inline text.
+    pending_space: bool,
     open: Vec<Option<Open>>,
     done: Vec<(EntityKind, usize, usize)>,
     pre_depth: usize,
@@ -127,6 +132,7 @@ impl<'a> Walker<'a> {
             text: String::new(),
             units: 0,
             pending_breaks: 0,
+            pending_space: false,
             open: Vec::new(),
             done: Vec::new(),
             pre_depth: 0,
@@ -201,7 +207,8 @@ impl<'a> Walker<'a> {
         };
         match tag {
             "pre" => {
-                closing.entity = self.open_entity(EntityKind::Pre(pre_language(self.tree, id)));
+                let kind = EntityKind::Pre(pre_language(self.tree, id));
+                closing.entity = Some(self.open_entity(kind));
                 self.pre_depth += 1;
                 closing.leaves_pre = Some(self.units);
             }
@@ -214,21 +221,17 @@ impl<'a> Walker<'a> {
             "a" => {
                 if let Some(replacement) = self.enter_link(element, id, &mut closing) {
                     self.write(&replacement);
-                    self.push_leave(stack, closing);
+                    stack.push(Visit::Leave(closing));
                     return;
                 }
             }
             _ => {
-                closing.entity = inline_kind(tag, element, self.pre_depth > 0)
-                    .and_then(|kind| self.open_entity(kind))
+                closing.entity =
+                    inline_kind(tag, element, self.pre_depth > 0).map(|kind| self.open_entity(kind))
             }
         }
-        self.push_leave(stack, closing);
-        self.push_children(stack, id);
-    }
-
-    fn push_leave(&self, stack: &mut Vec<Visit>, closing: Closing) {
         stack.push(Visit::Leave(closing));
+        self.push_children(stack, id);
     }
 
     /// Opens the entity of an `<a>`; returns text to write instead of the
@@ -251,11 +254,11 @@ impl<'a> Walker<'a> {
                 _ => user.to_string(),
             });
             if let Some(mention) = mention {
-                closing.entity = self.open_entity(EntityKind::MentionName(mention.user_id));
+                closing.entity = Some(self.open_entity(EntityKind::MentionName(mention.user_id)));
             }
             return replacement;
         }
-        closing.entity = link_kind(href, &shown).and_then(|kind| self.open_entity(kind));
+        closing.entity = link_kind(href, &shown).map(|kind| self.open_entity(kind));
         None
     }
 
@@ -273,9 +276,10 @@ impl<'a> Walker<'a> {
         self.want_breaks(closing.breaks_after);
     }
 
-    fn open_entity(&mut self, kind: EntityKind) -> Option<usize> {
+    /// Opens an entity; returns its index in `open` for [`Closing`].
+    fn open_entity(&mut self, kind: EntityKind) -> usize {
         self.open.push(Some(Open { kind, start: None }));
-        Some(self.open.len() - 1)
+        self.open.len() - 1
     }
 
     fn close_entity(&mut self, index: usize) {
@@ -311,10 +315,11 @@ impl<'a> Walker<'a> {
     }
 
     /// Text outside code blocks. Newlines in HTML source are spaces; a text
-    /// node that is only whitespace around a newline is source indentation
-    /// between blocks and shows nothing.
+    /// node that is only whitespace around a newline is source indentation:
+    /// one space between inline content, nothing next to a line break.
     fn write_inline(&mut self, text: &str) {
         if text.contains('\n') && text.chars().all(char::is_whitespace) {
+            self.pending_space = true;
             return;
         }
         self.write(&text.replace('\n', " "));
@@ -347,6 +352,7 @@ impl<'a> Walker<'a> {
             return self.write_code("\n");
         }
         let pending = std::mem::take(&mut self.pending_breaks);
+        self.pending_space = false;
         self.flush_breaks(pending.saturating_sub(1));
         self.append("\n");
     }
@@ -357,7 +363,12 @@ impl<'a> Walker<'a> {
             return;
         }
         let pending = std::mem::take(&mut self.pending_breaks);
-        self.flush_breaks(pending);
+        let space = std::mem::take(&mut self.pending_space);
+        if pending > 0 {
+            self.flush_breaks(pending);
+        } else if space && !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.push_unowned(' ');
+        }
         self.append(text);
     }
 
@@ -369,9 +380,14 @@ impl<'a> Walker<'a> {
         }
         let trailing = self.text.chars().rev().take_while(|&c| c == '\n').count();
         for _ in trailing..usize::from(breaks) {
-            self.text.push('\n');
-            self.units += 1;
+            self.push_unowned('\n');
         }
+    }
+
+    /// Appends layout whitespace that belongs to no entity.
+    fn push_unowned(&mut self, c: char) {
+        self.text.push(c);
+        self.units += c.len_utf16();
     }
 
     /// Appends `text` and starts the entities waiting for their first char.
