@@ -141,15 +141,11 @@ impl<'a> Walker<'a> {
     }
 
     fn run(mut self) -> TelegramText {
-        let mut stack = vec![Visit::Enter(self.tree.root())];
-        let mut first = true;
+        // The root is the fragment's container, not content.
+        let mut stack = Vec::new();
+        self.push_children(&mut stack, self.tree.root());
         while let Some(visit) = stack.pop() {
             match visit {
-                // The root is the fragment container, not content.
-                Visit::Enter(id) if first => {
-                    first = false;
-                    self.push_children(&mut stack, id);
-                }
                 Visit::Enter(id) => self.enter(&mut stack, id),
                 Visit::Leave(closing) => self.leave(closing),
             }
@@ -171,13 +167,9 @@ impl<'a> Walker<'a> {
             return;
         };
         match &node.data {
-            NodeData::Text(text) => {
-                if self.pre_depth > 0 {
-                    self.write_code(text);
-                } else {
-                    self.write_inline(text);
-                }
-            }
+            // Code blocks keep their text verbatim.
+            NodeData::Text(text) if self.pre_depth > 0 => self.write(text),
+            NodeData::Text(text) => self.write_inline(text),
             NodeData::Element(element) => self.enter_element(stack, id, element),
             NodeData::Document | NodeData::Other => {}
         }
@@ -325,11 +317,6 @@ impl<'a> Walker<'a> {
         self.write(&text.replace('\n', " "));
     }
 
-    /// Text inside a code block, kept verbatim.
-    fn write_code(&mut self, text: &str) {
-        self.write(text);
-    }
-
     /// Removes the newline that ends a code block's content, if the block
     /// (opened at `opened_at` units) wrote one: Matrix clients end code with
     /// a newline that is markup, not content. Entities are clipped to match.
@@ -349,7 +336,7 @@ impl<'a> Walker<'a> {
     /// A `<br>`: a newline that also counts toward pending block breaks.
     fn write_break(&mut self) {
         if self.pre_depth > 0 {
-            return self.write_code("\n");
+            return self.write("\n");
         }
         let pending = std::mem::take(&mut self.pending_breaks);
         self.pending_space = false;
