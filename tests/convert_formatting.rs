@@ -348,6 +348,12 @@ fn line_breaks_lists_and_headings_become_readable_text() {
 }
 
 #[test]
+fn loose_list_items_keep_their_text_on_the_bullet_line() {
+    let result = from_html("<ul>\n<li>\n<p>a</p>\n</li>\n<li>\n<p><b>b</b></p>\n</li>\n</ul>\n");
+    assert_eq!(result, tg("• a\n\n• b", vec![bold(7, 1)]));
+}
+
+#[test]
 fn pills_become_mentions_of_known_telegram_users() {
     let html = "hi <a href=\"https://matrix.to/#/@telegram_100:example.org\">Alice</a> and \
                 <a href=\"https://matrix.to/#/%40owner%3Aexample.org\">me</a>";

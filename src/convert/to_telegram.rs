@@ -122,6 +122,8 @@ struct Walker<'a> {
     done: Vec<(EntityKind, usize, usize)>,
     pre_depth: usize,
     lists: Vec<List>,
+    /// Where the last list bullet ended.
+    bullet_end: Option<usize>,
 }
 
 impl<'a> Walker<'a> {
@@ -137,6 +139,7 @@ impl<'a> Walker<'a> {
             done: Vec::new(),
             pre_depth: 0,
             lists: Vec::new(),
+            bullet_end: None,
         }
     }
 
@@ -190,7 +193,11 @@ impl<'a> Walker<'a> {
             _ => {}
         }
         let breaks = block_breaks(tag);
-        self.want_breaks(breaks);
+        // A paragraph opening a list item starts on the bullet's line.
+        let opens_item = self.bullet_end == Some(self.units) && !matches!(tag, "li" | "ul" | "ol");
+        if !opens_item {
+            self.want_breaks(breaks);
+        }
         let mut closing = Closing {
             entity: None,
             breaks_after: breaks,
@@ -304,6 +311,7 @@ impl<'a> Walker<'a> {
             _ => "• ".to_owned(),
         };
         self.write(&format!("{}{marker}", "    ".repeat(depth)));
+        self.bullet_end = Some(self.units);
     }
 
     /// Text outside code blocks. Newlines in HTML source are spaces; a text
@@ -353,7 +361,7 @@ impl<'a> Walker<'a> {
         let space = std::mem::take(&mut self.pending_space);
         if pending > 0 {
             self.flush_breaks(pending);
-        } else if space && !self.text.is_empty() && !self.text.ends_with('\n') {
+        } else if space && !self.text.ends_with(char::is_whitespace) && !self.text.is_empty() {
             self.push_unowned(' ');
         }
         self.append(text);
