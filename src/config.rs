@@ -195,7 +195,7 @@ pub struct InitialHistoryConfig {
 }
 
 /// The web-login page.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebLoginConfig {
     /// Off by default: the page is only served when enabled.
@@ -204,6 +204,18 @@ pub struct WebLoginConfig {
     /// behind a reverse proxy); required when enabled.
     #[serde(deserialize_with = "fields::optional_http_url")]
     pub public_base_url: Option<String>,
+    /// How long a one-time login link works, in seconds (15 minutes).
+    pub link_lifetime_seconds: u64,
+}
+
+impl Default for WebLoginConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            public_base_url: None,
+            link_lifetime_seconds: 15 * 60,
+        }
+    }
 }
 
 /// Logging.

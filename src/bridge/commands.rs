@@ -72,10 +72,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "login",
         args: "",
-        summary: "Explain how to log into Telegram",
-        details: "Logging in happens in a terminal on the machine running the bridge, so the \
-                  two-step verification password never passes through the homeserver: run \
-                  `tgbridge login` there.",
+        summary: "Log into Telegram (phone number and code, or a bot token)",
+        details: "Asks for your phone number (or a bot token) and the code Telegram sends, and \
+                  removes every message with a code or token as soon as it is read. A two-step \
+                  verification password is never typed in a room: the bot hands you a one-time \
+                  web-login link, or you run `tgbridge login` in a terminal.",
     },
     CommandSpec {
         name: "logout",

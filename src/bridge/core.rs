@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ruma::api::client::membership::{join_room_by_id, leave_room};
@@ -31,6 +31,7 @@ use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use super::commands::{self, Command};
+use super::login::LoginHub;
 use super::notice::Notice;
 use super::persistence::{BridgePersistence, PersistenceError};
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
@@ -79,6 +80,8 @@ pub struct Core<P> {
     ready: AtomicBool,
     /// Whether the homeserver lets us act as the owner (double puppet).
     double_puppet: AtomicBool,
+    /// Logins from Matrix and the web page, when the service enables them.
+    login: OnceLock<Arc<LoginHub>>,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -94,7 +97,14 @@ impl<P: BridgePersistence> Core<P> {
             ignored_senders: Mutex::new(HashSet::new()),
             ready: AtomicBool::new(false),
             double_puppet: AtomicBool::new(false),
+            login: OnceLock::new(),
         }
+    }
+
+    /// Enables `login` in Matrix rooms and the web page; set once at startup.
+    pub fn set_login_hub(&self, hub: Arc<LoginHub>) {
+        // A second hub would split the one login in progress: keep the first.
+        let _ = self.login.set(hub);
     }
 
     /// Marks startup as finished (reported by the health endpoint).
@@ -412,10 +422,20 @@ impl<P: BridgePersistence> Core<P> {
             return Ok(());
         }
         let in_management_room = self.management_room().as_deref() == Some(room_id);
-        let Some(command) = commands::parse(&text.body, in_management_room) else {
+        let command = commands::parse(&text.body, in_management_room);
+        let answers_login = matches!(command, None | Some(Command::Unknown { .. }));
+        if answers_login
+            && self
+                .login
+                .get()
+                .is_some_and(|hub| hub.offer(room_id, event.event_id.clone(), &text.body))
+        {
+            return Ok(());
+        }
+        let Some(command) = command else {
             return Ok(());
         };
-        let notice = self.execute(command, in_management_room).await?;
+        let notice = self.execute(command, room_id, in_management_room).await?;
         let txn_id = txn::derived("reply", &[event.event_id.as_str()]);
         let own_share = received.elapsed();
         debug!(
@@ -452,15 +472,20 @@ impl<P: BridgePersistence> Core<P> {
     async fn execute(
         &self,
         command: Command,
+        room_id: &RoomId,
         in_management_room: bool,
     ) -> Result<Notice, CoreError> {
         Ok(match command {
             Command::Help { topic } => commands::help(topic.as_deref(), in_management_room),
             Command::Version => Notice::text(&format!("tgbridge {}", env!("CARGO_PKG_VERSION"))),
             Command::Ping => self.ping().await?,
-            Command::Cancel => Notice::text("Nothing to cancel: no command is waiting for an answer."),
+            Command::Cancel => match self.login.get() {
+                Some(hub) => hub.cancel().await,
+                None => None,
+            }
+            .unwrap_or_else(|| Notice::text("Nothing to cancel: no command is waiting for an answer.")),
             Command::Logout => self.logout().await?,
-            Command::Login => self.login_help().await?,
+            Command::Login => self.login(room_id).await?,
             Command::Sync => Notice::text(
                 "Chat sync is not available in this version yet: portal rooms for your Telegram chats arrive with a later release.",
             ),
@@ -504,16 +529,23 @@ impl<P: BridgePersistence> Core<P> {
         ))
     }
 
-    async fn login_help(&self) -> Result<Notice, CoreError> {
+    async fn login(&self, room_id: &RoomId) -> Result<Notice, CoreError> {
         if let Some(account) = self.store.telegram_account().await? {
             return Ok(Notice::text(&format!(
                 "You are already logged into Telegram as {}. Send `logout` first to switch accounts.",
                 account.describe()
             )));
         }
-        Ok(Notice::text("Log into Telegram in a terminal on the machine running the bridge:")
+        Ok(match self.login.get() {
+            Some(hub) => hub.begin(room_id).await,
+            None => Self::login_help(),
+        })
+    }
+
+    fn login_help() -> Notice {
+        Notice::text("Log into Telegram in a terminal on the machine running the bridge:")
             .code_block("tgbridge login")
-            .paragraph("It asks for your phone number, the code Telegram sends you and, if set, your two-step verification password, which never passes through the homeserver. Bots log in with `tgbridge login --bot-token`."))
+            .paragraph("It asks for your phone number, the code Telegram sends you and, if set, your two-step verification password, which never passes through the homeserver. Bots log in with `tgbridge login --bot-token`.")
     }
 }
 

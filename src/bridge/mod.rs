@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod core;
+pub mod login;
 pub mod notice;
 pub mod persistence;
 mod run;

@@ -4,32 +4,35 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use ruma::OwnedMxcUri;
 
 use super::core::Identities;
+use super::login::{FlowFactory, LoginSettings};
 use super::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
 use crate::matrix::{ClientSettings, RetryPolicy};
 use crate::store::Store;
+use crate::telegram::login::LoginFlow;
+use crate::telegram::TelegramClient;
 
 /// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    let settings = service_settings(config)?;
-    let store = Store::open(&config.database)
-        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    let mut settings = service_settings(config)?;
+    let store = Arc::new(
+        Store::open(&config.database)
+            .with_context(|| format!("opening the database {}", config.database.display()))?,
+    );
+    settings.login = login_settings(config, &store);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime
-        .block_on(service::serve(
-            settings,
-            Arc::new(store),
-            service::shutdown_signal(),
-        ))
+        .block_on(service::serve(settings, store, service::shutdown_signal()))
         .context("the bridge stopped with an error")
 }
 
@@ -73,6 +76,35 @@ pub fn service_settings(config: &Config) -> anyhow::Result<ServiceSettings> {
         },
         bot_displayname,
         bot_avatar,
+        login: None,
+    })
+}
+
+/// Logins from Matrix and the web page as configured; `None` when both are
+/// off. Each login runs its own client on the stored Telegram session.
+fn login_settings(config: &Config, store: &Arc<Store>) -> Option<LoginSettings> {
+    let web_base_url = config
+        .web_login
+        .enabled
+        .then(|| config.web_login.public_base_url.clone())
+        .flatten()
+        .map(|url| url.trim_end_matches('/').to_owned());
+    if !config.bridge.matrix_login && web_base_url.is_none() {
+        return None;
+    }
+    let store = Arc::clone(store);
+    let api_id = config.telegram.api_id;
+    let api_hash = config.telegram.api_hash.clone();
+    let options = crate::cli::login::client_options(config);
+    let new_flow: FlowFactory = Arc::new(move || {
+        let client = TelegramClient::start(Arc::new(store.telegram_session()), api_id, &options);
+        LoginFlow::new(client, api_id, api_hash.clone())
+    });
+    Some(LoginSettings {
+        matrix_login: config.bridge.matrix_login,
+        web_base_url,
+        link_ttl: Duration::from_secs(config.web_login.link_lifetime_seconds.max(1)),
+        new_flow,
     })
 }
 

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::core::{Core, CoreError, Identities};
+use super::login::{LoginHub, LoginSettings};
 use super::persistence::BridgePersistence;
 use crate::matrix::appservice::{self, AppserviceSettings};
 use crate::matrix::{ClientSettings, MatrixClient, MatrixError};
@@ -41,6 +42,8 @@ pub struct ServiceSettings {
     pub bot_displayname: Option<String>,
     /// The bot's avatar.
     pub bot_avatar: Option<OwnedMxcUri>,
+    /// Logins from Matrix and the web page; `None` leaves only the terminal.
+    pub login: Option<LoginSettings>,
 }
 
 /// Why the service stopped with an error.
@@ -94,7 +97,18 @@ pub async fn serve<P: BridgePersistence>(
         store,
         settings.identities.clone(),
     ));
-    let router = appservice::router(settings.appservice.clone(), core.clone());
+    let mut router = appservice::router(settings.appservice.clone(), core.clone());
+    if let Some(login) = settings.login.clone() {
+        let secure_cookie = login
+            .web_base_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https:"));
+        let hub = LoginHub::start(login, client.clone(), settings.identities.owner.clone());
+        if hub.web_enabled() {
+            router = router.merge(crate::web::router(hub.clone(), secure_cookie));
+        }
+        core.set_login_hub(hub);
+    }
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(appservice::serve(listener, router, wait_for_stop(stopped)));
     info!(listen = %settings.listen, "appservice listening");

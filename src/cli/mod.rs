@@ -5,7 +5,7 @@
 
 mod check;
 mod generate_registration;
-mod login;
+pub(crate) mod login;
 mod logout;
 
 use std::path::PathBuf;
