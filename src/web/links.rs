@@ -154,9 +154,10 @@ impl WebLinks {
         Ok(())
     }
 
-    /// Forgets every link and session (the login they belonged to ended).
+    /// Ends every session and unused link (the login they belonged to
+    /// ended); used links are kept so reopening one still says why it fails.
     pub fn revoke_all(&mut self) {
-        self.links.clear();
+        self.links.retain(|_, link| link.used);
         self.sessions.clear();
     }
 
@@ -257,8 +258,11 @@ mod tests {
             links.submit(&session.id, &session.csrf, now + TTL),
             Err(Refusal::Expired)
         );
+        let unused = links.issue(now);
         links.revoke_all();
         assert_eq!(links.session_csrf(&session.id, now), Err(Refusal::Unknown));
+        assert_eq!(links.open(&token, now), Err(Refusal::Used));
+        assert_eq!(links.open(&unused, now), Err(Refusal::Unknown));
     }
 
     #[test]

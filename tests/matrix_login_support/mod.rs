@@ -1,0 +1,163 @@
+//! Shared helpers for the in-Matrix and web login tests: a bridge binary whose
+//! database points at a fake Telegram datacenter, next to a real Synapse, and
+//! the owner's view of the management room.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::time::Duration;
+
+use fake_telegram::world::{UserId, UserSpec};
+use fake_telegram::FakeTelegram;
+use serde_json::Value;
+use testkit::{Method, TestUser};
+use tgbridge::store::Store;
+
+#[path = "../appservice_support/mod.rs"]
+pub mod appservice_support;
+
+pub use appservice_support::{is_notice_from, management_room_of, BridgeInstance};
+
+pub const PHONE: &str = "+49 151 2345 6789";
+pub const PHONE_DIGITS: &str = "4915123456789";
+/// Eight digits, so that no other number matches it by chance.
+pub const CODE: &str = "86420975";
+pub const PASSWORD: &str = "correct-horse-battery";
+pub const BOT_TOKEN: &str = "7654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+/// How long one answer of the bot may take (2FA runs SRP in a debug build).
+pub const STEP: Duration = Duration::from_secs(60);
+
+pub fn ada(password: Option<&str>) -> UserSpec {
+    UserSpec {
+        first_name: "Ada".into(),
+        last_name: Some("Lovelace".into()),
+        username: Some("ada".into()),
+        phone: Some(PHONE_DIGITS.into()),
+        login_code: Some(CODE.into()),
+        password: password.map(str::to_owned),
+        password_hint: password.map(|_| "the horse one".to_owned()),
+        ..UserSpec::default()
+    }
+}
+
+pub fn bot() -> UserSpec {
+    UserSpec {
+        first_name: "Relay Bot".into(),
+        username: Some("relay_bot".into()),
+        bot: true,
+        bot_token: Some(BOT_TOKEN.into()),
+        ..UserSpec::default()
+    }
+}
+
+/// Adds the web-login section to a prepared bridge's config.
+pub fn enable_web_login(bridge: &BridgeInstance, link_lifetime_seconds: u64) {
+    let mut config = std::fs::read_to_string(&bridge.config_path).expect("read config");
+    config.push_str(&format!(
+        "web_login:\n  enabled: true\n  public_base_url: {}\n  link_lifetime_seconds: {link_lifetime_seconds}\n",
+        bridge.url()
+    ));
+    std::fs::write(&bridge.config_path, config).expect("write config");
+}
+
+/// A fake datacenter with `users`, and the bridge's database seeded to use it.
+pub struct Telegram {
+    pub fake: FakeTelegram,
+    pub users: Vec<UserId>,
+    /// The auth key seeded into the database.
+    pub key: [u8; 256],
+}
+
+impl Telegram {
+    /// The account the fake says the bridge's key is logged into.
+    pub fn account(&self) -> Option<UserId> {
+        self.fake.account_of(&self.key)
+    }
+}
+
+/// Starts a fake datacenter with `users` and seeds the bridge's database to use it.
+pub async fn fake_telegram_for(bridge: &BridgeInstance, users: Vec<UserSpec>) -> Telegram {
+    let fake = FakeTelegram::start().await;
+    let ids = {
+        let world = fake.world();
+        let mut world = world.lock().expect("world lock");
+        users.into_iter().map(|u| world.add_user(u)).collect()
+    };
+    let key = fake.new_auth_key();
+    Store::open(&bridge.database_path)
+        .expect("open the database")
+        .seed_dc(fake.addr(), key)
+        .expect("seed the datacenter");
+    Telegram {
+        fake,
+        users: ids,
+        key,
+    }
+}
+
+/// Starts the bridge, registers the owner, and returns the owner and the
+/// joined management room.
+pub async fn start_with_owner(
+    synapse: &testkit::Synapse,
+    bridge: &mut BridgeInstance,
+) -> (TestUser, String) {
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .expect("register the owner");
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    let room = management_room_of(&owner, &bridge.bot_user_id).await;
+    (owner, room)
+}
+
+/// Sends `body` and waits for the bot's notice containing `expect`; returns
+/// the sent event's id and the notice's body.
+pub async fn say(
+    owner: &TestUser,
+    room: &str,
+    bot: &str,
+    body: &str,
+    expect: &str,
+) -> (String, String) {
+    let event_id = owner.send_text(room, body).await.expect("send");
+    let found = owner
+        .sync_until(|e| is_notice_from(e, bot, expect), STEP)
+        .await
+        .unwrap_or_else(|e| panic!("no answer containing {expect:?} to a message: {e}"));
+    let text = found[0]["content"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (event_id, text)
+}
+
+/// Whether the owner sees `event_id` as redacted, with its content gone.
+pub async fn is_redacted(owner: &TestUser, room: &str, event_id: &str) -> bool {
+    let event = owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/event/{event_id}"),
+            None,
+        )
+        .await
+        .expect("fetch the event");
+    event["unsigned"]["redacted_because"].is_object()
+        && event["content"].as_object().is_some_and(|c| c.is_empty())
+}
+
+/// The room's whole history as the owner sees it, as one JSON text.
+pub async fn history_text(owner: &TestUser, room: &str) -> String {
+    let events: Vec<Value> = owner.room_messages(room, 500).await.expect("room history");
+    serde_json::to_string(&events).expect("serialise history")
+}
+
+/// The one-time web-login link in a notice's body.
+pub fn link_in(body: &str) -> String {
+    body.split_whitespace()
+        .find(|word| word.starts_with("http") && word.contains("/login/"))
+        .unwrap_or_else(|| panic!("no login link in {body:?}"))
+        .trim_end_matches(['.', ')'])
+        .to_owned()
+}
