@@ -20,7 +20,7 @@ SYNAPSE_CONSTRAINTS="$ROOT/tests/synapse/constraints.txt"
 
 # Steps that make the tests' outside dependencies available. Each one exports
 # what the tests read; add a function and list it here to provision more.
-PROVISIONERS=(provision_synapse)
+PROVISIONERS=(provision_synapse provision_chromium)
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 die() {
@@ -95,6 +95,39 @@ provision_synapse() {
     export TGBRIDGE_TEST_SYNAPSE_PYTHON="$venv/bin/python"
 }
 
+# Headless Chromium and its WebDriver for the web-login browser tests, from
+# Debian's packages (installed only when missing; needs root or sudo).
+provision_chromium() {
+    local chromium chromedriver sudo=""
+    chromium="$(command -v chromium || true)"
+    chromedriver="$(command -v chromedriver || true)"
+    if [[ -z "$chromium" || -z "$chromedriver" ]]; then
+        command -v apt-get >/dev/null 2>&1 ||
+            die "Chromium and chromedriver are missing and apt-get is not available." \
+                "Install the Debian packages chromium and chromium-driver (or your system's equivalent)."
+        if [[ "$(id -u)" != 0 ]]; then
+            command -v sudo >/dev/null 2>&1 ||
+                die "installing chromium needs root." "Run: sudo apt-get install chromium chromium-driver"
+            sudo="sudo"
+        fi
+        say "Chromium: installing chromium and chromium-driver from Debian"
+        if ! $sudo apt-get install -y chromium chromium-driver; then
+            $sudo apt-get update ||
+                die "apt-get update failed." "The Debian mirrors must be reachable; rerun ./test.sh once they are."
+            $sudo apt-get install -y chromium chromium-driver ||
+                die "installing chromium and chromium-driver failed (see apt-get's output above)."
+        fi
+        chromium="$(command -v chromium || true)"
+        chromedriver="$(command -v chromedriver || true)"
+        [[ -n "$chromium" && -n "$chromedriver" ]] ||
+            die "chromium or chromedriver is still not on PATH after installing them."
+    else
+        say "Chromium: $chromium, chromedriver: $chromedriver"
+    fi
+    export TGBRIDGE_TEST_CHROMIUM="$chromium"
+    export TGBRIDGE_TEST_CHROMEDRIVER="$chromedriver"
+}
+
 # Only one provisioning at a time per cache: two concurrent runs would both
 # rebuild the same venv.
 provision_all() {
@@ -137,6 +170,8 @@ main() {
     case "$mode" in
         provision)
             echo "export TGBRIDGE_TEST_SYNAPSE_PYTHON=$TGBRIDGE_TEST_SYNAPSE_PYTHON"
+            echo "export TGBRIDGE_TEST_CHROMIUM=$TGBRIDGE_TEST_CHROMIUM"
+            echo "export TGBRIDGE_TEST_CHROMEDRIVER=$TGBRIDGE_TEST_CHROMEDRIVER"
             ;;
         test)
             run_step "cargo test" cargo test --workspace --locked "$@"

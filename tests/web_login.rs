@@ -1,0 +1,487 @@
+//! The web-login page in a real headless Chromium (driven through
+//! chromedriver's WebDriver API), served by the real bridge binary next to a
+//! real Synapse and the fake Telegram datacenter: phone, code and 2FA password
+//! on the page; the password step handed over from the management room; the
+//! bot-token path; expired, reused and forged requests refused. Chromium and
+//! chromedriver come from `./test.sh` (Debian packages); without them the
+//! tests fail and say so.
+
+mod matrix_login_support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use matrix_login_support::*;
+use serde_json::{json, Value};
+use testkit::{free_port, SharedSynapse, SynapseOptions, TestUser};
+
+const NAMES: [&str; 4] = ["wfull", "whand", "wbot", "wrefuse"];
+
+static SYNAPSE: SharedSynapse<Mutex<HashMap<&'static str, BridgeInstance>>> = SharedSynapse::new();
+
+async fn bridge(name: &'static str) -> (&'static testkit::Synapse, BridgeInstance) {
+    let (synapse, bridges) = SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let bridges: HashMap<_, _> = NAMES
+                .iter()
+                .map(|name| {
+                    let bridge = BridgeInstance::prepare(name, port);
+                    let lifetime = if *name == "wrefuse" { 3 } else { 900 };
+                    enable_web_login(&bridge, lifetime);
+                    (*name, bridge)
+                })
+                .collect();
+            let options = SynapseOptions {
+                registrations: bridges
+                    .values()
+                    .map(|b| b.registration_path.clone())
+                    .collect(),
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((options, Mutex::new(bridges)))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+    let bridge = bridges
+        .lock()
+        .unwrap()
+        .remove(name)
+        .expect("each bridge is used once");
+    (synapse, bridge)
+}
+
+// ---- a minimal WebDriver client ---------------------------------------------
+
+/// The WebDriver key code for Enter, which submits the focused form.
+const ENTER: &str = "\u{E007}";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// One headless Chromium session through its own chromedriver.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+fn provisioned(var: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
+    assert!(
+        path.exists(),
+        "{} not found (set {var}, or run ./test.sh provision to install Chromium)",
+        path.display()
+    );
+    path
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = provisioned("TGBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = provisioned("TGBRIDGE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let port = free_port().expect("free port for chromedriver");
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = match http.get(format!("{base}/status")).send().await {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .map(|v| v["value"]["ready"] == true),
+                Err(_) => None,
+            };
+            if ready == Some(true) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("browser profile directory");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": args }
+        }}});
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("create a browser session")
+            .json()
+            .await
+            .expect("session answer");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {created}"))
+            .to_owned();
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method.clone(), url);
+        if method == reqwest::Method::POST {
+            request = request.json(&body);
+        }
+        let answer: Value = request
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .expect("chromedriver answers JSON");
+        answer["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    async fn source(&self) -> String {
+        let value = self
+            .command(reqwest::Method::GET, "/source", Value::Null)
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the page shows `text`; returns the page source.
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let source = self.source().await;
+            if source.contains(text) {
+                return source;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page never showed {text:?}; it shows:\n{source}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    /// Types `text` into the field and submits its form with Enter.
+    async fn submit(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": format!("{text}{ENTER}") }),
+        )
+        .await;
+    }
+
+    /// The URL the browser is at.
+    async fn url(&self) -> String {
+        let value = self
+            .command(reqwest::Method::GET, "/url", Value::Null)
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+// ---- tests -------------------------------------------------------------------
+
+async fn login_link(owner: &TestUser, room: &str, bot: &str) -> String {
+    let (_, intro) = say(owner, room, bot, "login", "Log into Telegram").await;
+    assert!(intro.contains("web page"), "{intro}");
+    assert!(
+        intro.contains("Send your phone number"),
+        "both ways are offered: {intro}"
+    );
+    link_in(&intro)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_logs_in_with_phone_code_and_password() {
+    let (synapse, mut bridge) = bridge("wfull").await;
+    let _log = synapse.log_on_panic();
+    let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
+    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+    let bot = bridge.bot_user_id.clone();
+    let link = login_link(&owner, &room, &bot).await;
+    let browser = Browser::start().await;
+
+    browser.goto(&link).await;
+    let mut pages = vec![browser.wait_for("Continue").await];
+    assert!(pages[0].contains("full access"));
+    browser.click("button").await;
+    pages.push(
+        browser
+            .wait_for("phone number of your Telegram account")
+            .await,
+    );
+    assert!(
+        !browser.url().await.contains(&link),
+        "the link is left behind"
+    );
+    browser.submit("#phone", PHONE).await;
+    pages.push(
+        browser
+            .wait_for("sent a login code (8 digits) for +49")
+            .await,
+    );
+    browser.submit("#code", "13579").await;
+    pages.push(browser.wait_for("not correct (2 attempts left)").await);
+    browser.submit("#code", CODE).await;
+    pages.push(browser.wait_for("Hint: the horse one").await);
+    browser.submit("#password", PASSWORD).await;
+    pages.push(
+        browser
+            .wait_for("now logged into Telegram as Ada Lovelace")
+            .await,
+    );
+
+    owner
+        .sync_until(
+            |e| is_notice_from(e, &bot, "Logged into Telegram as Ada"),
+            STEP,
+        )
+        .await
+        .expect("the bot confirms in the management room");
+    assert_eq!(telegram.account(), Some(telegram.users[0]));
+    for page in &pages {
+        for secret in [PASSWORD, CODE, PHONE, PHONE_DIGITS] {
+            assert!(
+                !page.contains(secret),
+                "{secret} echoed into a page:\n{page}"
+            );
+        }
+    }
+    let token = link.rsplit('/').next().unwrap();
+    assert!(!bridge.log().contains(token), "the link's token is logged");
+    assert!(!bridge.log().contains(PASSWORD));
+
+    // The used link is refused with a clear page.
+    browser.goto(&link).await;
+    browser.wait_for("already used").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_room_hands_the_password_step_to_the_browser() {
+    let (synapse, mut bridge) = bridge("whand").await;
+    let _log = synapse.log_on_panic();
+    let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
+    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+    let bot = bridge.bot_user_id.clone();
+
+    login_link(&owner, &room, &bot).await;
+    say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
+    let (code_event, handover) =
+        say(&owner, &room, &bot, CODE, "two-step verification password").await;
+    assert!(handover.contains("tgbridge login"), "{handover}");
+    let link = link_in(&handover);
+    // The owner sends the password anyway: removed, not used.
+    let (sent, _) = say(
+        &owner,
+        &room,
+        &bot,
+        PASSWORD,
+        "without reading it as a password",
+    )
+    .await;
+    assert!(is_redacted(&owner, &room, &sent).await);
+    assert!(is_redacted(&owner, &room, &code_event).await);
+
+    let browser = Browser::start().await;
+    browser.goto(&link).await;
+    browser.wait_for("Continue").await;
+    browser.click("button").await;
+    browser.wait_for("Hint: the horse one").await;
+    browser.submit("#password", "wrong-password").await;
+    browser.wait_for("password is not correct").await;
+    browser.submit("#password", PASSWORD).await;
+    browser
+        .wait_for("now logged into Telegram as Ada Lovelace")
+        .await;
+    owner
+        .sync_until(
+            |e| is_notice_from(e, &bot, "Logged into Telegram as Ada"),
+            STEP,
+        )
+        .await
+        .expect("the bot confirms in the management room");
+    assert_eq!(telegram.account(), Some(telegram.users[0]));
+
+    let history = history_text(&owner, &room).await;
+    assert!(
+        !history.contains(PASSWORD),
+        "the password is in the room's history"
+    );
+    assert!(!history.contains(CODE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_logs_in_a_bot_with_its_token() {
+    let (synapse, mut bridge) = bridge("wbot").await;
+    let _log = synapse.log_on_panic();
+    let telegram = fake_telegram_for(&bridge, vec![bot()]).await;
+    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+    let bot_user = bridge.bot_user_id.clone();
+    let link = login_link(&owner, &room, &bot_user).await;
+
+    let browser = Browser::start().await;
+    browser.goto(&link).await;
+    browser.wait_for("Continue").await;
+    browser.click("button").await;
+    browser.wait_for("Use bot token").await;
+    browser.submit("#bot_token", "123:short").await;
+    let refused = browser.wait_for("not a bot token").await;
+    assert!(!refused.contains("123:short"));
+    browser.submit("#bot_token", BOT_TOKEN).await;
+    let done = browser
+        .wait_for("now logged into Telegram as Relay Bot")
+        .await;
+    assert!(!done.contains(BOT_TOKEN));
+    owner
+        .sync_until(
+            |e| is_notice_from(e, &bot_user, "Logged into Telegram as Relay Bot"),
+            STEP,
+        )
+        .await
+        .expect("the bot confirms in the management room");
+    assert_eq!(telegram.account(), Some(telegram.users[0]));
+    assert!(!bridge.log().contains(BOT_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_links_and_forged_forms_are_refused() {
+    let (synapse, mut bridge) = bridge("wrefuse").await;
+    let _log = synapse.log_on_panic();
+    let _telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
+    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+    let bot = bridge.bot_user_id.clone();
+    let browser = Browser::start().await;
+
+    // This bridge's links live 3 seconds.
+    let expired = login_link(&owner, &room, &bot).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    browser.goto(&expired).await;
+    browser.wait_for("Link expired").await;
+    say(&owner, &room, &bot, "cancel", "Login cancelled").await;
+
+    // A form without the page's CSRF token is refused and burns nothing.
+    let link = login_link(&owner, &room, &bot).await;
+    let http = reqwest::Client::new();
+    let forged = http
+        .post(&link)
+        .form(&[("csrf", "not-the-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(forged.text().await.unwrap().contains("Form refused"));
+    let no_session = http
+        .post(format!("{}/login", bridge.url()))
+        .form(&[("csrf", "x"), ("step", "phone"), ("value", PHONE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_session.status().as_u16(), 404);
+
+    browser.goto(&link).await;
+    browser.wait_for("Continue").await;
+    browser.click("button").await;
+    browser
+        .wait_for("phone number of your Telegram account")
+        .await;
+    // The browser's own session cookie with a wrong CSRF token is refused too.
+    let cookies = browser
+        .command(reqwest::Method::GET, "/cookie", Value::Null)
+        .await;
+    let session = cookies
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "tgbridge_login")
+        .unwrap_or_else(|| panic!("no session cookie: {cookies}"));
+    assert_eq!(session["httpOnly"], true);
+    let forged = http
+        .post(format!("{}/login", bridge.url()))
+        .header(
+            "cookie",
+            format!("tgbridge_login={}", session["value"].as_str().unwrap()),
+        )
+        .form(&[
+            ("csrf", "not-the-token"),
+            ("step", "phone"),
+            ("value", PHONE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let made_up = http
+        .get(format!("{}/login/made-up-token", bridge.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_up.status().as_u16(), 404);
+    browser.goto(&link).await;
+    browser.wait_for("already used").await;
+}
