@@ -5,8 +5,8 @@
 #   ./test.sh test [ARGS...]     provision, then only `cargo test --workspace ARGS...`
 #   ./test.sh provision          provision and print the environment the tests read
 #
-# Provisioning installs everything the tests need that cargo does not (today: a
-# real Synapse from PyPI) into a cache outside the repository, keyed on the
+# Provisioning installs everything the tests need that cargo does not (a real
+# Synapse from PyPI, Chromium from Debian) into a cache outside the repository, keyed on the
 # pinned versions, so a fresh machine needs no manual step and a machine where
 # this already ran only checks the cache. Each provisioning step is one
 # `provision_*` function listed in PROVISIONERS.
