@@ -31,7 +31,7 @@ use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use super::commands::{self, Command};
-use super::login::LoginHub;
+use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
 use super::persistence::{BridgePersistence, PersistenceError};
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
@@ -99,6 +99,12 @@ impl<P: BridgePersistence> Core<P> {
             double_puppet: AtomicBool::new(false),
             login: OnceLock::new(),
         }
+    }
+
+    /// Announcements of completed logins, for the Telegram side to start from
+    /// the stored session; `None` when logins from Matrix and the web are off.
+    pub fn login_events(&self) -> Option<tokio::sync::broadcast::Receiver<TelegramLoggedIn>> {
+        self.login.get().map(|hub| hub.logged_in_events())
     }
 
     /// Enables `login` in Matrix rooms and the web page; set once at startup.

@@ -473,12 +473,11 @@ impl LoginHub {
     }
 
     async fn redact(&self, input: &Input) {
-        let request = redact_event::v3::Request::new(
+        let mut request = redact_event::v3::Request::new(
             input.room.clone(),
             input.event_id.clone(),
             txn::derived("login-redact", &[input.event_id.as_str()]),
         );
-        let mut request = request;
         request.reason = Some("Removed by the bridge: login answers may be secret.".to_owned());
         if let Err(error) = self.matrix.as_bot().send(request).await {
             warn!(room_id = %input.room, %error, "could not redact a login answer");
