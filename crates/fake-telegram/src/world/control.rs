@@ -679,7 +679,7 @@ impl World {
                 }
             }
         }
-        let mut result = (self.state(origin.user).pts, 0);
+        let mut result = (self.common_pts(origin.user), 0);
         for ((kind, owner), ids) in per_owner {
             let count = ids.len() as i32;
             if kind == 1 {
@@ -843,7 +843,7 @@ impl World {
         if max_id <= state.read_inbox_max_id {
             return Ok(match peer {
                 Peer::Channel(_) => None,
-                _ => Some((self.state(reader).pts, 0)),
+                _ => Some((self.common_pts(reader), 0)),
             });
         }
         self.dialog_state_mut(reader, peer).read_inbox_max_id = max_id;
@@ -1016,8 +1016,8 @@ impl World {
         self.post(origin, to, draft).map(Some)
     }
 
-    /// A fresh album id.
-    pub(crate) fn new_grouped_id(&mut self) -> i64 {
+    /// A fresh album id: messages sent with the same `grouped_id` form one album.
+    pub fn new_grouped_id(&mut self) -> i64 {
         self.next_grouped_id += 1;
         // Telegram's grouped ids are large; keep ours recognisable but similar.
         13_000_000_000_000_000 + self.next_grouped_id

@@ -293,6 +293,16 @@ impl World {
         }
     }
 
+    /// Current pts of `user`'s common box (cheap, unlike [`World::state`]).
+    pub fn common_pts(&self, user: UserId) -> i32 {
+        self.boxes.get(&user).map_or(0, |b| b.pts)
+    }
+
+    /// Date of the newest event in the world.
+    pub fn last_date(&self) -> i32 {
+        self.last_date
+    }
+
     /// `updates.getState` for `user`.
     pub fn state(&self, user: UserId) -> tl::types::updates::State {
         let b = self.boxes.get(&user);
@@ -348,7 +358,10 @@ impl World {
             }
             .into());
         }
-        let b = &self.boxes[&user];
+        let b = self
+            .boxes
+            .get(&user)
+            .ok_or_else(|| RpcError::unauthorized("AUTH_KEY_UNREGISTERED"))?;
         let pending: Vec<&Event> = b.log.iter().filter(|e| e.pts > pts).collect();
         let sliced = pending.len() > self.quirks.difference_slice;
         let events = &pending[..pending.len().min(self.quirks.difference_slice)];
