@@ -170,21 +170,14 @@ async fn list_users(State(world): State<SharedWorld>) -> Answer {
 
 async fn add_user(State(world): State<SharedWorld>, Json(entry): Json<UserEntry>) -> Answer {
     with_world(&world, |w| {
-        let spec = super::spec::WorldSpec {
-            users: vec![entry],
-            ..Default::default()
-        };
-        match w.apply_spec(&spec, true).into_iter().next() {
-            Some(e) => Err(ApiError::Telegram(RpcError::bad_request(e.to_string()))),
-            None => {
-                let key = spec.users[0].key.as_str();
-                let id = match w.peer_by_name(key) {
-                    Some(Peer::User(id)) => Some(id),
-                    _ => None,
-                };
-                Ok(Json(json!({ "id": id })))
-            }
+        let id = w
+            .add_user_entry(&entry)
+            .map_err(|e| ApiError::Telegram(RpcError::bad_request(e.to_string())))?;
+        for contact in &entry.contacts {
+            let other = resolve_user(w, &Name::Key(contact.clone()))?;
+            w.add_contact(id, other);
         }
+        Ok(Json(json!({ "id": id })))
     })
 }
 
