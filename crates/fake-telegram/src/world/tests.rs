@@ -298,7 +298,7 @@ fn get_difference_returns_exact_slices() {
             .send_text(bob, Peer::User(alice), &format!("m{i}"))
             .unwrap();
     }
-    world.quirks.difference_slice = 3;
+    world.set_difference_slice(3);
     let req = |pts| f::updates::GetDifference {
         pts,
         pts_limit: None,
@@ -340,7 +340,7 @@ fn get_difference_returns_exact_slices() {
         tl::enums::updates::Difference::Empty(_)
     ));
 
-    world.quirks.too_long_accounts.insert(alice);
+    world.force_difference_too_long(alice);
     assert!(matches!(
         call(&mut world, alice, &req(state.pts)).unwrap(),
         tl::enums::updates::Difference::TooLong(_)
@@ -393,7 +393,7 @@ fn channel_difference_pages_by_limit_and_can_be_too_long() {
         call(&mut world, bob, &r).unwrap(),
         tl::enums::updates::ChannelDifference::Empty(_)
     ));
-    world.quirks.too_long_channels.insert(channel);
+    world.force_channel_difference_too_long(channel);
     let r = req(&world, start, 3);
     let tl::enums::updates::ChannelDifference::TooLong(t) = call(&mut world, bob, &r).unwrap()
     else {

@@ -293,6 +293,23 @@ impl World {
         }
     }
 
+    /// Makes the next `updates.getDifference` of `account` answer
+    /// `differenceTooLong`.
+    pub fn force_difference_too_long(&mut self, account: UserId) {
+        self.quirks.too_long_accounts.insert(account);
+    }
+
+    /// Makes the next `updates.getChannelDifference` for `channel` answer
+    /// `channelDifferenceTooLong`.
+    pub fn force_channel_difference_too_long(&mut self, channel: ChannelId) {
+        self.quirks.too_long_channels.insert(channel);
+    }
+
+    /// Most events one `updates.getDifference` returns before slicing.
+    pub fn set_difference_slice(&mut self, events: usize) {
+        self.quirks.difference_slice = events.max(1);
+    }
+
     /// Current pts of `user`'s common box (cheap, unlike [`World::state`]).
     pub fn common_pts(&self, user: UserId) -> i32 {
         self.boxes.get(&user).map_or(0, |b| b.pts)
