@@ -1224,3 +1224,70 @@ fn typing_pins_and_search() {
     };
     assert!(matches!(got.messages[1], tl::enums::Message::Empty(_)));
 }
+
+#[test]
+fn malformed_requests_are_errors_not_panics() {
+    use grammers_tl_types::Identifiable;
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world.create_supergroup(alice, "Big", &[bob]).unwrap();
+    world.send_text(bob, Peer::User(alice), "hi").unwrap();
+    let ids = [
+        f::updates::GetDifference::CONSTRUCTOR_ID,
+        f::updates::GetChannelDifference::CONSTRUCTOR_ID,
+        f::messages::GetHistory::CONSTRUCTOR_ID,
+        f::messages::GetDialogs::CONSTRUCTOR_ID,
+        f::messages::SendMessage::CONSTRUCTOR_ID,
+        f::messages::SendMultiMedia::CONSTRUCTOR_ID,
+        f::messages::ForwardMessages::CONSTRUCTOR_ID,
+        f::messages::Search::CONSTRUCTOR_ID,
+        f::messages::DeleteMessages::CONSTRUCTOR_ID,
+        f::channels::GetParticipants::CONSTRUCTOR_ID,
+        f::upload::GetFile::CONSTRUCTOR_ID,
+        f::upload::SaveFilePart::CONSTRUCTOR_ID,
+        f::photos::GetUserPhotos::CONSTRUCTOR_ID,
+    ];
+    // A small deterministic generator: the same garbage on every run.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for id in ids {
+        for len in [0usize, 3, 8, 16, 40, 120] {
+            let mut request = id.to_le_bytes().to_vec();
+            request.extend((0..len).map(|_| next() as u8));
+            let answer = rpc::handle(&mut world, &ctx(alice), &request);
+            assert!(answer.is_some(), "{id:#x} is a world method");
+        }
+    }
+    // Well-formed requests with hostile numbers.
+    let history = f::messages::GetHistory {
+        peer: input_user(&world, bob, alice),
+        offset_id: i32::MIN,
+        offset_date: i32::MAX,
+        add_offset: i32::MIN,
+        limit: i32::MAX,
+        max_id: -5,
+        min_id: i32::MAX,
+        hash: 0,
+    };
+    assert!(call(&mut world, alice, &history).is_ok());
+    let file = f::upload::GetFile {
+        precise: false,
+        cdn_supported: false,
+        location: tl::types::InputDocumentFileLocation {
+            id: 1,
+            access_hash: 1,
+            file_reference: Vec::new(),
+            thumb_size: String::new(),
+        }
+        .into(),
+        offset: i64::MAX - 1023,
+        limit: i32::MIN,
+    };
+    assert!(call(&mut world, alice, &file).is_err());
+}
