@@ -11,6 +11,7 @@
 //! | `GET /peers` | – | `{name: {type, id}}` for every world-file key |
 //! | `GET /users` | – | `[{id, first_name, username, bot}]` |
 //! | `/users` | a world-file user entry | `{id}` |
+//! | `/users/rename` | `{user, first_name, last_name?}` | `{}` |
 //! | `/messages` | `{from, to, text, reply_to?, media?, silent?}` | `{id}` (as `from` sees it) |
 //! | `/messages/edit` | `{by, peer, id, text}` | `{}` |
 //! | `/messages/delete` | `{by, peer, ids, revoke}` | `{}` |
@@ -51,6 +52,7 @@ pub fn router(world: SharedWorld) -> Router {
     Router::new()
         .route("/peers", get(peers))
         .route("/users", get(list_users).post(add_user))
+        .route("/users/rename", post(rename_user))
         .route("/messages", post(send))
         .route("/messages/edit", post(edit))
         .route("/messages/delete", post(delete))
@@ -178,6 +180,21 @@ async fn add_user(State(world): State<SharedWorld>, Json(entry): Json<UserEntry>
             w.add_contact(id, other);
         }
         Ok(Json(json!({ "id": id })))
+    })
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    user: Name,
+    first_name: String,
+    last_name: Option<String>,
+}
+
+async fn rename_user(State(world): State<SharedWorld>, Json(b): Json<RenameBody>) -> Answer {
+    with_world(&world, |w| {
+        let user = resolve_user(w, &b.user)?;
+        w.rename_user(user, &b.first_name, b.last_name.as_deref())?;
+        done()
     })
 }
 

@@ -1291,3 +1291,87 @@ fn malformed_requests_are_errors_not_panics() {
     };
     assert!(call(&mut world, alice, &file).is_err());
 }
+
+#[test]
+fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    let chat = world.create_group(alice, "Team", &[bob, carol]).unwrap();
+    let mention: tl::enums::MessageEntity = tl::types::InputMessageEntityMentionName {
+        offset: 0,
+        length: 3,
+        user_id: tl::types::InputUser {
+            user_id: bob,
+            access_hash: world.user_access_hash(bob, alice),
+        }
+        .into(),
+    }
+    .into();
+    let request = f::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: tl::types::InputPeerChat { chat_id: chat }.into(),
+        reply_to: None,
+        message: "Bob, look".into(),
+        random_id: 1,
+        reply_markup: None,
+        entities: Some(vec![mention]),
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    };
+    let mut rx = world.subscribe();
+    call(&mut world, alice, &request).unwrap();
+    let flags: Vec<(UserId, bool, bool)> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|p| match p.updates {
+            tl::enums::Updates::UpdateShortChatMessage(m) => Some((
+                p.account,
+                m.mentioned,
+                m.entities.unwrap_or_default().iter().any(
+                    |e| matches!(e, tl::enums::MessageEntity::MentionName(n) if n.user_id == bob),
+                ),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert!(flags.contains(&(bob, true, true)), "{flags:?}");
+    assert!(flags.contains(&(carol, false, true)), "{flags:?}");
+
+    // A reply mentions the author of the replied message.
+    let bobs_id = world.last_message(bob, Peer::Chat(chat)).unwrap().id;
+    world
+        .send_message(
+            bob,
+            Peer::Chat(chat),
+            OutgoingMessage {
+                reply_to: Some(bobs_id),
+                ..OutgoingMessage::text("ok")
+            },
+        )
+        .unwrap();
+    let alices = world.last_message(alice, Peer::Chat(chat)).unwrap();
+    let Some(key) = world.message_key(alice, Peer::Chat(chat), alices.id) else {
+        panic!("the reply")
+    };
+    assert!(world.mentions(world.message(key).unwrap(), alice));
+
+    world.rename_user(carol, "Caroline", None).unwrap();
+    let renamed = drain(&mut rx);
+    assert!(renamed.iter().any(|p| p.account == alice
+        && matches!(&p.updates, tl::enums::Updates::Updates(u)
+            if matches!(&u.updates[0], tl::enums::Update::UserName(n) if n.first_name == "Caroline"))));
+}
