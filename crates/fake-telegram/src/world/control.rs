@@ -540,7 +540,7 @@ impl World {
 
     /// Everyone who has `user` in a dialog, a shared chat or their contacts
     /// (and `user` itself, for its other sessions).
-    fn acquaintances(&self, user: UserId) -> Vec<UserId> {
+    pub(crate) fn acquaintances(&self, user: UserId) -> Vec<UserId> {
         let mut out: Vec<UserId> = self
             .users
             .iter()

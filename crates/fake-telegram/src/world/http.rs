@@ -18,6 +18,7 @@
 //! | `/messages/react` | `{by, peer, id, emoji?}` | `{}` |
 //! | `/messages/pin` | `{by, peer, id, pinned}` | `{}` |
 //! | `/typing` | `{by, peer}` | `{}` |
+//! | `/dialogs` | `{user, peer, pinned?, archived?}` | `{}` |
 //! | `/read` | `{by, peer, max_id}` | `{}` |
 //! | `/history` | `{viewer, peer}` | `[message]`, oldest first |
 //! | `/groups` | `{creator, title, members}` | `{id}` |
@@ -59,6 +60,7 @@ pub fn router(world: SharedWorld) -> Router {
         .route("/messages/react", post(react))
         .route("/messages/pin", post(pin))
         .route("/typing", post(typing))
+        .route("/dialogs", post(dialog))
         .route("/read", post(read))
         .route("/history", post(history))
         .route("/groups", post(create_group))
@@ -316,6 +318,27 @@ async fn read(State(world): State<SharedWorld>, Json(b): Json<ByPeer>) -> Answer
     with_world(&world, |w| {
         let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
         w.read(by, peer, b.max_id)?;
+        done()
+    })
+}
+
+#[derive(Deserialize)]
+struct DialogBody {
+    user: Name,
+    peer: Name,
+    pinned: Option<bool>,
+    archived: Option<bool>,
+}
+
+async fn dialog(State(world): State<SharedWorld>, Json(b): Json<DialogBody>) -> Answer {
+    with_world(&world, |w| {
+        let (user, peer) = (resolve_user(w, &b.user)?, resolve(w, &b.peer)?);
+        if let Some(pinned) = b.pinned {
+            w.set_dialog_pinned(user, peer, pinned);
+        }
+        if let Some(archived) = b.archived {
+            w.set_dialog_folder(user, peer, i32::from(archived));
+        }
         done()
     })
 }
@@ -617,5 +640,31 @@ mod tests {
             (status, err["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("MESSAGE_AUTHOR_REQUIRED"))
         );
+        let (status, _) = call(
+            &app,
+            "/dialogs",
+            json!({ "user": "alice", "peer": group_id, "pinned": true, "archived": true }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(
+            &app,
+            "/users/rename",
+            json!({ "user": "bob", "first_name": "Robert" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let w = world.lock().unwrap();
+        let state = w.dialog_state(
+            w.peer_by_name("alice")
+                .and_then(|p| match p {
+                    Peer::User(id) => Some(id),
+                    _ => None,
+                })
+                .unwrap(),
+            Peer::Chat(group_id),
+        );
+        assert!(state.pinned && state.folder_id == 1);
+        assert!(w.users().iter().any(|u| u.spec.first_name == "Robert"));
     }
 }
