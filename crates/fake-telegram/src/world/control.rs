@@ -50,8 +50,10 @@ impl OutgoingMessage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum MediaSpec {
-    /// A photo (PNG or JPEG bytes; sizes are read from the header).
+    /// A photo (PNG or JPEG bytes; its one size `x` is read from the header).
     Photo { bytes: Vec<u8> },
+    /// A photo with explicit sizes (smallest first), e.g. `m` and `y`.
+    PhotoSizes { sizes: Vec<super::files::PhotoSize> },
     /// A plain file.
     File {
         bytes: Vec<u8>,
@@ -313,6 +315,10 @@ impl World {
         use tl::enums::DocumentAttribute as A;
         let (bytes, mime, attributes): (Vec<u8>, &str, Vec<A>) = match spec {
             MediaSpec::Photo { bytes } => return Media::Photo(self.add_photo_bytes(bytes)),
+            MediaSpec::PhotoSizes { sizes } => {
+                let date = self.now();
+                return Media::Photo(self.files.add_photo(date, sizes));
+            }
             MediaSpec::File {
                 bytes,
                 mime_type,

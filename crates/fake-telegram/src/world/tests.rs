@@ -1375,3 +1375,77 @@ fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
         && matches!(&p.updates, tl::enums::Updates::Updates(u)
             if matches!(&u.updates[0], tl::enums::Update::UserName(n) if n.first_name == "Caroline"))));
 }
+
+#[test]
+fn photo_sizes_are_served_by_type() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let size = |kind: &str, w, bytes: &[u8]| files::PhotoSize {
+        kind: kind.into(),
+        w,
+        h: w,
+        bytes: bytes.to_vec(),
+    };
+    let media = MediaSpec::PhotoSizes {
+        sizes: vec![size("m", 320, b"small"), size("y", 1280, b"large photo")],
+    };
+    world
+        .send_message(
+            bob,
+            Peer::User(alice),
+            OutgoingMessage {
+                media: Some(media),
+                ..OutgoingMessage::default()
+            },
+        )
+        .unwrap();
+    let to_bob = input_user(&world, bob, alice);
+    let tl::enums::messages::Messages::Messages(got) = call(
+        &mut world,
+        alice,
+        &f::messages::GetHistory {
+            peer: to_bob,
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 1,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        },
+    )
+    .unwrap() else {
+        panic!("messages")
+    };
+    let tl::enums::Message::Message(m) = &got.messages[0] else {
+        panic!("a message")
+    };
+    let Some(tl::enums::MessageMedia::Photo(tl::types::MessageMediaPhoto {
+        photo: Some(tl::enums::Photo::Photo(photo)),
+        ..
+    })) = &m.media
+    else {
+        panic!("a photo")
+    };
+    assert_eq!(photo.sizes.len(), 2);
+    for (kind, expected) in [("m", &b"small"[..]), ("y", &b"large photo"[..])] {
+        let location = tl::types::InputPhotoFileLocation {
+            id: photo.id,
+            access_hash: photo.access_hash,
+            file_reference: photo.file_reference.clone(),
+            thumb_size: kind.into(),
+        };
+        let req = f::upload::GetFile {
+            precise: false,
+            cdn_supported: false,
+            location: location.into(),
+            offset: 0,
+            limit: 4096,
+        };
+        let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
+            panic!("a file")
+        };
+        assert_eq!(file.bytes, expected);
+    }
+}
