@@ -353,17 +353,20 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
         key.clone(),
         out_rx,
     ));
-    tasks.spawn(push_loop(shared.clone(), key_id, out_tx.clone()));
     let mut session: Option<(i64, i64)> = None;
     loop {
         let plaintext = crypto::decrypt_from_client(&key, &packet)?;
         let envelope = session::parse_envelope(&plaintext)?;
         if session != Some((envelope.session_id, envelope.salt)) {
-            session = Some((envelope.session_id, envelope.salt));
             let _ = out_tx.send(Outgoing::Session {
                 session_id: envelope.session_id,
                 salt: envelope.salt,
             });
+            // Pushes start once the writer knows the session to put them in.
+            if session.is_none() {
+                tasks.spawn(push_loop(shared.clone(), key_id, out_tx.clone()));
+            }
+            session = Some((envelope.session_id, envelope.salt));
         }
         for message in session::flatten(envelope.message)? {
             handle_message(&shared, key_id, envelope.salt, message, &out_tx, &mut tasks);
