@@ -1,6 +1,7 @@
 //! The session layer against grammers' own MTProto implementation (the one
-//! inside its sender), driven by hand over TCP: containers, gzip, ping and
-//! future salts, which the high-level client only uses now and then.
+//! inside its sender), driven by hand over TCP: the session start with its
+//! salts, containers, gzip and ping, which the high-level client only uses
+//! now and then.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,13 +24,62 @@ struct RawClient {
 }
 
 impl RawClient {
+    /// Connects and completes the session start as grammers' sender does:
+    /// the fake announces a new session with a server salt, after which the
+    /// client fetches future salts before sending anything else.
     async fn connect(fake: &FakeTelegram, auth_key: [u8; 256]) -> Self {
-        Self {
+        let mut client = Self {
             stream: TcpStream::connect(fake.addr()).await.unwrap(),
             mtp: Encrypted::build().finish(auth_key),
             transport: Full::new(),
             read_buffer: Vec::new(),
+        };
+        let first = client
+            .send(&[tl::functions::Ping { ping_id: 0 }.to_bytes()])
+            .await;
+        client.results(&first).await;
+        // The next push asks for salts first and holds the request back.
+        let ping = tl::functions::Ping { ping_id: 1 }.to_bytes();
+        let mut buffer = DequeBuffer::with_capacity(1024, 64);
+        assert!(
+            client.mtp.push(&mut buffer, &ping).is_none(),
+            "salts requested first"
+        );
+        client.write(buffer).await;
+        let ping_id = loop {
+            client.read_packet().await;
+            let mut buffer = DequeBuffer::with_capacity(1024, 64);
+            if let Some(id) = client.mtp.push(&mut buffer, &ping) {
+                client.write(buffer).await;
+                break id;
+            }
+        };
+        client.results(&[ping_id]).await;
+        client
+    }
+
+    async fn write(&mut self, mut buffer: DequeBuffer<u8>) {
+        self.mtp.finalize(&mut buffer);
+        self.transport.pack(&mut buffer);
+        self.stream.write_all(buffer.as_ref()).await.unwrap();
+    }
+
+    /// Reads one chunk from the socket and returns what it decoded.
+    async fn read_packet(&mut self) -> Vec<Deserialization> {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
+            .await
+            .expect("answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "the fake closed the connection");
+        self.read_buffer.extend_from_slice(&chunk[..n]);
+        let mut decoded = Vec::new();
+        while let Ok(unpacked) = self.transport.unpack(&mut self.read_buffer) {
+            let mut payload = self.read_buffer[unpacked.data_range.clone()].to_vec();
+            self.read_buffer.drain(..unpacked.next_offset);
+            decoded.extend(self.mtp.deserialize(&mut payload).unwrap());
         }
+        decoded
     }
 
     /// Sends `requests` in one packet (a container when more than one).
@@ -43,9 +93,7 @@ impl RawClient {
                     .expect("room in the container")
             })
             .collect();
-        self.mtp.finalize(&mut buffer);
-        self.transport.pack(&mut buffer);
-        self.stream.write_all(buffer.as_ref()).await.unwrap();
+        self.write(buffer).await;
         ids
     }
 
@@ -56,28 +104,17 @@ impl RawClient {
     ) -> HashMap<MsgId, Result<Vec<u8>, tl::types::RpcError>> {
         let mut results = HashMap::new();
         while ids.iter().any(|id| !results.contains_key(id)) {
-            let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
-                .await
-                .expect("answer within 5 s")
-                .unwrap();
-            assert!(n > 0, "the fake closed the connection");
-            self.read_buffer.extend_from_slice(&chunk[..n]);
-            while let Ok(unpacked) = self.transport.unpack(&mut self.read_buffer) {
-                let mut payload = self.read_buffer[unpacked.data_range.clone()].to_vec();
-                self.read_buffer.drain(..unpacked.next_offset);
-                for item in self.mtp.deserialize(&mut payload).unwrap() {
-                    match item {
-                        Deserialization::RpcResult(r) => {
-                            results.insert(r.msg_id, Ok(r.body));
-                        }
-                        Deserialization::RpcError(e) => {
-                            results.insert(e.msg_id, Err(e.error));
-                        }
-                        Deserialization::BadMessage(b) => panic!("bad message {}", b.description()),
-                        Deserialization::Failure(f) => panic!("undecodable answer: {:?}", f.error),
-                        Deserialization::OwnUpdate { .. } | Deserialization::Update(_) => {}
+            for item in self.read_packet().await {
+                match item {
+                    Deserialization::RpcResult(r) => {
+                        results.insert(r.msg_id, Ok(r.body));
                     }
+                    Deserialization::RpcError(e) => {
+                        results.insert(e.msg_id, Err(e.error));
+                    }
+                    Deserialization::BadMessage(b) => panic!("bad message {}", b.description()),
+                    Deserialization::Failure(f) => panic!("undecodable answer: {:?}", f.error),
+                    Deserialization::OwnUpdate { .. } | Deserialization::Update(_) => {}
                 }
             }
         }
