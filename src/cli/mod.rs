@@ -102,7 +102,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli.config_path();
     match cli.command {
-        Command::Run => not_implemented::report("run"),
+        Command::Run => match load_config_and_init_logging(&config_path) {
+            Ok(config) => match crate::bridge::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("tgbridge run: {err:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            },
+            Err(code) => code,
+        },
         Command::Login(args) => not_implemented::report(if args.bot_token {
             "login --bot-token"
         } else if args.qr {
