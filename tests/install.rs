@@ -483,3 +483,35 @@ stat -c '%U:%G %a %n' /etc/tgbridge /etc/tgbridge/config.yaml /etc/tgbridge/regi
     );
     assert!(local.join("bin/tgbridge").is_file() && var.join("lib/tgbridge").is_dir());
 }
+
+#[test]
+fn without_cargo_it_says_where_rust_comes_from() {
+    // A PATH with the basic tools the script needs, but no cargo.
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bash", "dirname", "install", "cmp", "sed", "mktemp", "id"] {
+        let found = Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(!path.is_empty(), "{tool} is not installed here");
+        std::os::unix::fs::symlink(path, bin.path().join(tool)).unwrap();
+    }
+    let root = tempfile::tempdir().unwrap();
+    let output = Command::new(bin.path().join("bash"))
+        .arg(repo().join("install.sh"))
+        .args(["--no-root", "--prefix"])
+        .arg(root.path())
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cargo was not found"), "{stderr}");
+    assert!(stderr.contains("https://rustup.rs"), "{stderr}");
+    assert_eq!(
+        fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing may be installed"
+    );
+}
