@@ -177,7 +177,7 @@ async fn already_logged_in(flow: LoginFlow) -> ExitCode {
     ExitCode::from(EXIT_FAILURE)
 }
 
-/// "user 12345" from the session alone, for when Telegram cannot be asked.
+/// "Telegram user 12345" from the session alone, for when Telegram cannot be asked.
 async fn stored_self_description(flow: &LoginFlow) -> String {
     match flow.client().session().peer(PeerId::self_user()).await {
         Ok(Some(PeerInfo::User { id, .. })) => format!("Telegram user {id}"),
@@ -225,6 +225,8 @@ async fn drive(
     result
 }
 
+/// Finishes an interrupted login if Telegram already accepted it, else asks
+/// for what each step needs until the flow reports an account.
 async fn drive_steps(
     flow: &mut LoginFlow,
     term: &Prompter,
