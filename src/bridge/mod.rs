@@ -1,3 +1,16 @@
 //! The bridge core: routes Telegram events to Matrix calls and Matrix events to
 //! Telegram calls through portals and ghosts. It owns no sockets: everything it
 //! does to the outside world goes through the `telegram` and `matrix` adapters.
+//!
+//! Today it runs the Matrix side: the service's startup and shutdown
+//! ([`service`]), transactions, the management room and bot commands
+//! ([`core`], [`commands`]).
+
+pub mod commands;
+pub mod core;
+pub mod notice;
+pub mod persistence;
+mod run;
+pub mod service;
+
+pub use run::{run, service_settings};

@@ -7,7 +7,6 @@ mod check;
 mod generate_registration;
 mod login;
 mod logout;
-mod not_implemented;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,7 +103,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli.config_path();
     match cli.command {
-        Command::Run => not_implemented::report("run"),
+        Command::Run => match load_config_and_init_logging(&config_path) {
+            Ok(config) => match crate::bridge::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("tgbridge run: {err:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            },
+            Err(code) => code,
+        },
         Command::Login(args) => login::run(&config_path, &args),
         Command::Logout => logout::run(&config_path),
         Command::GenerateRegistration(args) => {

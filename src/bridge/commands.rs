@@ -1,0 +1,361 @@
+//! Bot commands: parsing what the owner typed, and the help texts. Pure: the
+//! answers that need the outside world (Telegram status, homeserver round
+//! trip, logging out) are produced by the management room code, which calls
+//! [`parse`] and renders with [`help`] and [`unknown`].
+//!
+//! In the management room commands need no prefix; elsewhere they start with
+//! [`PREFIX`].
+
+use super::notice::Notice;
+
+/// The prefix commands need outside the management room.
+pub const PREFIX: &str = "!tg";
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `help [command]`, also `<command> --help`.
+    Help {
+        /// The command asked about, if any.
+        topic: Option<String>,
+    },
+    /// `version`.
+    Version,
+    /// `ping`: Telegram login state and homeserver round trip.
+    Ping,
+    /// `cancel`: abort the interactive flow in progress.
+    Cancel,
+    /// `logout`: forget the Telegram login, keep the portals.
+    Logout,
+    /// `login`: how to log in.
+    Login,
+    /// `sync`: re-synchronise chats.
+    Sync,
+    /// Anything else.
+    Unknown {
+        /// The command word as typed (lowercased).
+        name: String,
+        /// The closest known command, if one is close.
+        suggestion: Option<&'static str>,
+    },
+}
+
+/// Describes one command for the help texts.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// The command word.
+    pub name: &'static str,
+    /// Arguments in usage notation, empty if none.
+    pub args: &'static str,
+    /// One line for the overview.
+    pub summary: &'static str,
+    /// A paragraph for `help <command>`.
+    pub details: &'static str,
+}
+
+/// Every command, in the order `help` lists them.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "help",
+        args: "[command]",
+        summary: "Show this overview, or details about one command",
+        details: "Without an argument, lists the commands. With one, explains that command. \
+                  `<command> --help` does the same.",
+    },
+    CommandSpec {
+        name: "ping",
+        args: "",
+        summary: "Show whether the bridge is logged into Telegram, and as whom",
+        details: "Reports the Telegram account the bridge is logged in as (if any) and the \
+                  round trip from the bridge to the homeserver.",
+    },
+    CommandSpec {
+        name: "login",
+        args: "",
+        summary: "Explain how to log into Telegram",
+        details: "Logging in happens in a terminal on the machine running the bridge, so the \
+                  two-step verification password never passes through the homeserver: run \
+                  `tgbridge login` there.",
+    },
+    CommandSpec {
+        name: "logout",
+        args: "",
+        summary: "Log out of Telegram; portal rooms are kept",
+        details: "Forgets the Telegram login, like `tgbridge logout`. Portal rooms and their \
+                  members stay as they are; log in again to resume bridging.",
+    },
+    CommandSpec {
+        name: "cancel",
+        args: "",
+        summary: "Cancel the interactive command in progress",
+        details: "Aborts a multi-step command that is waiting for your answer.",
+    },
+    CommandSpec {
+        name: "sync",
+        args: "",
+        summary: "Synchronise Telegram chats with portal rooms",
+        details: "Creates or updates portal rooms for your Telegram groups, supergroups and \
+                  channels.",
+    },
+    CommandSpec {
+        name: "version",
+        args: "",
+        summary: "Show the bridge version",
+        details: "Shows the version of tgbridge that is running.",
+    },
+];
+
+/// Parses a message `body`. Returns `None` when the message is not meant for
+/// the bot: empty, or without [`PREFIX`] outside the management room.
+pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
+    let body = body.trim();
+    let text = match strip_prefix(body) {
+        Some(rest) => rest,
+        None if in_management_room => body,
+        None => return None,
+    };
+    let mut words = text.split_whitespace();
+    let Some(word) = words.next() else {
+        // A bare `!tg` is a request for help.
+        return (!body.is_empty()).then_some(Command::Help { topic: None });
+    };
+    let name = word.to_lowercase();
+    let args: Vec<&str> = words.collect();
+    if args.iter().any(|a| *a == "--help" || *a == "-h") {
+        return Some(Command::Help { topic: Some(name) });
+    }
+    Some(match name.as_str() {
+        "help" | "-h" | "--help" | "?" => Command::Help {
+            topic: args.first().map(|t| t.to_lowercase()),
+        },
+        "version" | "--version" | "-v" => Command::Version,
+        "ping" => Command::Ping,
+        "cancel" => Command::Cancel,
+        "logout" => Command::Logout,
+        "login" => Command::Login,
+        "sync" => Command::Sync,
+        _ => Command::Unknown {
+            suggestion: closest(&name),
+            name,
+        },
+    })
+}
+
+/// `body` without the prefix, if it starts with the prefix as a whole word.
+fn strip_prefix(body: &str) -> Option<&str> {
+    let head = body.get(..PREFIX.len())?;
+    if !head.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let rest = &body[PREFIX.len()..];
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(rest)
+}
+
+/// The known command closest to `name`, if it is plausibly a typo or an
+/// abbreviation of it.
+pub fn closest(name: &str) -> Option<&'static str> {
+    let mut prefixed = COMMANDS.iter().filter(|c| c.name.starts_with(name));
+    if let (Some(only), None) = (prefixed.next(), prefixed.next()) {
+        if !name.is_empty() {
+            return Some(only.name);
+        }
+    }
+    let allowed = (name.chars().count() / 3).max(2);
+    COMMANDS
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c.name), c.name))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// How a command is typed in the given room.
+fn invocation(name: &str, in_management_room: bool) -> String {
+    if in_management_room {
+        name.to_owned()
+    } else {
+        format!("{PREFIX} {name}")
+    }
+}
+
+/// The answer to `help` (no topic) or `help <topic>`.
+pub fn help(topic: Option<&str>, in_management_room: bool) -> Notice {
+    match topic {
+        None => overview(in_management_room),
+        Some(topic) => match COMMANDS.iter().find(|c| c.name == topic) {
+            Some(spec) => details(spec, in_management_room),
+            None => unknown(topic, closest(topic), in_management_room),
+        },
+    }
+}
+
+fn overview(in_management_room: bool) -> Notice {
+    let usages: Vec<(String, &str)> = COMMANDS.iter().map(|c| (usage(c), c.summary)).collect();
+    let items: Vec<(&str, &str)> = usages.iter().map(|(u, s)| (u.as_str(), *s)).collect();
+    let where_ = if in_management_room {
+        format!("In this room commands need no prefix; in other rooms start them with `{PREFIX}`.")
+    } else {
+        format!("In this room start commands with `{PREFIX}`; in the management room no prefix is needed.")
+    };
+    Notice::new()
+        .heading("Telegram bridge commands")
+        .definitions(&items)
+        .paragraph(&where_)
+        .paragraph(&format!(
+            "Send `{}` for details about one command.",
+            invocation("help <command>", in_management_room)
+        ))
+}
+
+fn usage(spec: &CommandSpec) -> String {
+    if spec.args.is_empty() {
+        spec.name.to_owned()
+    } else {
+        format!("{} {}", spec.name, spec.args)
+    }
+}
+
+fn details(spec: &CommandSpec, in_management_room: bool) -> Notice {
+    Notice::new()
+        .heading(&format!("{} — {}", spec.name, spec.summary))
+        .code_block(&format!(
+            "Usage: {}",
+            invocation(&usage(spec), in_management_room)
+        ))
+        .paragraph(spec.details)
+}
+
+/// The answer to an unknown command, suggesting the closest known one.
+pub fn unknown(name: &str, suggestion: Option<&str>, in_management_room: bool) -> Notice {
+    let help = invocation("help", in_management_room);
+    match suggestion {
+        Some(known) => Notice::text(&format!(
+            "Unknown command `{name}`. Did you mean `{}`? Send `{help}` for the list of commands.",
+            invocation(known, in_management_room)
+        )),
+        None => Notice::text(&format!(
+            "Unknown command `{name}`. Send `{help}` for the list of commands."
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn management_room_needs_no_prefix() {
+        assert_eq!(parse("ping", true), Some(Command::Ping));
+        assert_eq!(parse("  PING  ", true), Some(Command::Ping));
+        assert_eq!(parse("!tg ping", true), Some(Command::Ping));
+        assert_eq!(parse("", true), None);
+        assert_eq!(parse("   ", true), None);
+    }
+
+    #[test]
+    fn other_rooms_need_the_prefix_as_a_word() {
+        assert_eq!(parse("ping", false), None);
+        assert_eq!(parse("!tg ping", false), Some(Command::Ping));
+        assert_eq!(parse("!TG version", false), Some(Command::Version));
+        assert_eq!(parse("!tgping", false), None);
+        assert_eq!(parse("!tg", false), Some(Command::Help { topic: None }));
+        assert_eq!(parse("hello !tg ping", false), None);
+    }
+
+    #[test]
+    fn help_takes_a_topic_and_dash_dash_help_works_everywhere() {
+        assert_eq!(
+            parse("help Logout", true),
+            Some(Command::Help {
+                topic: Some("logout".into())
+            })
+        );
+        assert_eq!(
+            parse("ping --help", true),
+            Some(Command::Help {
+                topic: Some("ping".into())
+            })
+        );
+        assert_eq!(parse("help", true), Some(Command::Help { topic: None }));
+    }
+
+    #[test]
+    fn every_command_word_parses() {
+        let expected = [
+            ("help", Command::Help { topic: None }),
+            ("version", Command::Version),
+            ("ping", Command::Ping),
+            ("cancel", Command::Cancel),
+            ("logout", Command::Logout),
+            ("login", Command::Login),
+            ("sync", Command::Sync),
+        ];
+        for (word, command) in expected {
+            assert_eq!(parse(word, true), Some(command), "{word}");
+            assert!(
+                COMMANDS.iter().any(|c| c.name == word),
+                "{word} is documented"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_commands_suggest_the_closest_one() {
+        let unknown = |body: &str| match parse(body, true) {
+            Some(Command::Unknown { suggestion, .. }) => suggestion,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(unknown("hlep"), Some("help"));
+        assert_eq!(unknown("pnig"), Some("ping"));
+        assert_eq!(unknown("logot"), Some("logout"));
+        assert_eq!(unknown("verison"), Some("version"));
+        assert_eq!(unknown("ver"), Some("version"));
+        assert_eq!(unknown("synchronize"), None);
+        assert_eq!(unknown("good morning"), None);
+    }
+
+    #[test]
+    fn unknown_answer_names_the_suggestion_with_the_right_prefix() {
+        let notice = unknown("hlep", Some("help"), false);
+        assert_eq!(
+            notice.plain,
+            "Unknown command `hlep`. Did you mean `!tg help`? Send `!tg help` for the list of commands."
+        );
+        assert!(notice.html.contains("<code>!tg help</code>"));
+        let notice = unknown("xyz", None, true);
+        assert_eq!(
+            notice.plain,
+            "Unknown command `xyz`. Send `help` for the list of commands."
+        );
+    }
+
+    #[test]
+    fn overview_lists_every_command() {
+        let notice = help(None, true);
+        for spec in COMMANDS {
+            assert!(notice.plain.contains(spec.summary), "{}", spec.name);
+            assert!(
+                notice.html.contains(&format!("<code>{}", spec.name)),
+                "{}",
+                spec.name
+            );
+        }
+        assert!(notice.plain.contains("need no prefix"));
+    }
+
+    #[test]
+    fn details_show_usage_for_the_room() {
+        let notice = help(Some("help"), false);
+        assert!(
+            notice.plain.contains("Usage: !tg help [command]"),
+            "{}",
+            notice.plain
+        );
+        let notice = help(Some("ping"), true);
+        assert!(notice.plain.contains("Usage: ping"), "{}", notice.plain);
+        let notice = help(Some("hlep"), true);
+        assert!(notice
+            .plain
+            .starts_with("Unknown command `hlep`. Did you mean `help`?"));
+    }
+}

@@ -1,0 +1,987 @@
+//! The bridge core's Matrix side: receives the homeserver's transactions
+//! (deduplicated against the store), routes room events, and owns the
+//! management room and bot commands. It calls the homeserver only through
+//! [`MatrixClient`] and the database only through [`BridgePersistence`].
+//!
+//! Events of one transaction are handled in order, and transactions one at a
+//! time (the homeserver sends them one at a time anyway), so a transaction is
+//! recorded as processed only after all its events were handled.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use ruma::api::client::membership::{join_room_by_id, leave_room};
+use ruma::api::client::message::send_message_event;
+use ruma::api::client::room::create_room;
+use ruma::api::client::state::get_state_event_for_key;
+use ruma::events::room::member::{
+    MembershipState, OriginalSyncRoomMemberEvent, RoomMemberEventContent,
+};
+use ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use ruma::events::{
+    AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
+    StateEventType,
+};
+use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
+use serde::Deserialize;
+use tracing::{debug, error, info, warn};
+
+use super::commands::{self, Command};
+use super::notice::Notice;
+use super::persistence::{BridgePersistence, PersistenceError};
+use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
+use crate::matrix::{txn, MatrixClient, MatrixError};
+
+/// The management room's name, as the owner sees it in the room list.
+pub const MANAGEMENT_ROOM_NAME: &str = "Telegram bridge";
+
+/// How long processed transaction ids are remembered. A homeserver resends a
+/// transaction only until it sees it acknowledged (e.g. when the bridge
+/// stopped between processing and answering), so a week is generous.
+pub const TRANSACTION_LOG_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Why reacting to an event failed in a way that must fail the transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The database failed: the homeserver must send the transaction again.
+    #[error(transparent)]
+    Persistence(#[from] PersistenceError),
+    /// The homeserver refused or failed a call the core could not do without.
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+}
+
+/// Who is who: the owner, the bot and the ghost namespace.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    /// The one Matrix user the bridge serves.
+    pub owner: OwnedUserId,
+    /// Localpart prefix of Telegram ghosts, e.g. `telegram_`.
+    pub ghost_localpart_prefix: String,
+}
+
+/// The core: one per running bridge, shared by the appservice server.
+pub struct Core<P> {
+    client: MatrixClient,
+    store: Arc<P>,
+    ids: Identities,
+    /// Cached copy of the management room recorded in the store.
+    management_room: RwLock<Option<OwnedRoomId>>,
+    /// Serialises transactions so the "already processed?" check and the
+    /// record after processing cannot interleave for the same id.
+    transactions: tokio::sync::Mutex<()>,
+    /// Senders (and what of theirs) ignored so far, so each is logged once.
+    ignored_senders: Mutex<HashSet<(OwnedUserId, &'static str)>>,
+    ready: AtomicBool,
+    /// Whether the homeserver lets us act as the owner (double puppet).
+    double_puppet: AtomicBool,
+}
+
+impl<P: BridgePersistence> Core<P> {
+    /// Creates the core; nothing is sent until [`Core::ensure_management_room`]
+    /// or the first transaction.
+    pub fn new(client: MatrixClient, store: Arc<P>, ids: Identities) -> Self {
+        Self {
+            client,
+            store,
+            ids,
+            management_room: RwLock::new(None),
+            transactions: tokio::sync::Mutex::new(()),
+            ignored_senders: Mutex::new(HashSet::new()),
+            ready: AtomicBool::new(false),
+            double_puppet: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks startup as finished (reported by the health endpoint).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Records whether double puppeting the owner is possible.
+    pub fn set_double_puppet(&self, available: bool) {
+        self.double_puppet.store(available, Ordering::Release);
+    }
+
+    /// Forgets processed transaction ids older than [`TRANSACTION_LOG_AGE`].
+    pub fn prune_transaction_log(&self) -> Result<usize, PersistenceError> {
+        self.store.prune_transactions(TRANSACTION_LOG_AGE)
+    }
+
+    /// Whom the owner's own Telegram messages are sent as: the owner
+    /// (double puppet) when the homeserver allows it, else `owner_ghost`, the
+    /// ghost of the owner's Telegram account.
+    pub fn owner_sender<'a>(&'a self, owner_ghost: &'a UserId) -> &'a UserId {
+        if self.double_puppet.load(Ordering::Acquire) {
+            &self.ids.owner
+        } else {
+            owner_ghost
+        }
+    }
+
+    /// The management room currently in use, if any.
+    pub fn management_room(&self) -> Option<OwnedRoomId> {
+        self.management_room
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_cached_management_room(&self, room: Option<OwnedRoomId>) {
+        *self
+            .management_room
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = room;
+    }
+
+    fn is_bot(&self, user_id: &UserId) -> bool {
+        user_id == self.client.bot_user_id()
+    }
+
+    /// Whether `user_id` is in the ghost namespace (any localpart with the
+    /// prefix: the homeserver gives the bridge the whole namespace).
+    fn is_ghost(&self, user_id: &UserId) -> bool {
+        user_id.server_name() == self.client.bot_user_id().server_name()
+            && user_id
+                .localpart()
+                .starts_with(&self.ids.ghost_localpart_prefix)
+    }
+
+    /// Whether `user_id` names a Telegram user's ghost (`<prefix><telegram id>`),
+    /// i.e. one the bridge would create; anything else in the namespace stays
+    /// unregistered so queries cannot make the bridge create arbitrary users.
+    fn is_valid_ghost(&self, user_id: &UserId) -> bool {
+        self.is_ghost(user_id)
+            && user_id
+                .localpart()
+                .strip_prefix(&self.ids.ghost_localpart_prefix)
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    // ---- management room -------------------------------------------------
+
+    /// Makes sure the management room exists: reuses the recorded one while
+    /// the bot is in it and the owner has not left, otherwise creates a new
+    /// direct room with the owner, records it and greets.
+    pub async fn ensure_management_room(&self) -> Result<OwnedRoomId, CoreError> {
+        if let Some(recorded) = self.store.management_room()? {
+            match OwnedRoomId::try_from(recorded.as_str()) {
+                Ok(room_id) if self.management_room_usable(&room_id).await? => {
+                    debug!(%room_id, "management room in place");
+                    self.set_cached_management_room(Some(room_id.clone()));
+                    return Ok(room_id);
+                }
+                Ok(room_id) => info!(%room_id, "management room is gone; creating a new one"),
+                Err(_) => warn!("recorded management room id is invalid; creating a new one"),
+            }
+        }
+        self.create_management_room().await
+    }
+
+    /// Whether the bot is in `room_id` and the owner is joined or invited.
+    /// Transient failures are errors, so a homeserver hiccup never leads to a
+    /// second management room.
+    async fn management_room_usable(&self, room_id: &RoomId) -> Result<bool, MatrixError> {
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.to_owned(),
+            StateEventType::RoomMember,
+            self.ids.owner.to_string(),
+        );
+        match self.client.as_bot().send(request).await {
+            Ok(response) => {
+                #[derive(Deserialize)]
+                struct Membership {
+                    membership: MembershipState,
+                }
+                let membership =
+                    serde_json::from_str::<Membership>(response.event_or_content.get())
+                        .map(|m| m.membership);
+                Ok(matches!(
+                    membership,
+                    Ok(MembershipState::Join | MembershipState::Invite)
+                ))
+            }
+            // 403: the bot is not in the room; 404: the owner never was.
+            Err(error) if matches!(error.status().map(|s| s.as_u16()), Some(403 | 404)) => {
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_management_room(&self) -> Result<OwnedRoomId, CoreError> {
+        let mut request = create_room::v3::Request::new();
+        request.name = Some(MANAGEMENT_ROOM_NAME.to_owned());
+        request.topic = Some("Manage the Telegram bridge: send `help` here".to_owned());
+        request.is_direct = true;
+        request.invite = vec![self.ids.owner.clone()];
+        request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
+        let room_id = self.client.as_bot().send(request).await?.room_id;
+        self.store.set_management_room(Some(room_id.as_str()))?;
+        self.set_cached_management_room(Some(room_id.clone()));
+        info!(%room_id, owner = %self.ids.owner, "management room created");
+        if self.double_puppet.load(Ordering::Acquire) {
+            self.accept_as_owner(&room_id).await;
+        }
+        self.greet(&room_id).await?;
+        Ok(room_id)
+    }
+
+    /// With double puppeting the owner's side joins at once, so the room is
+    /// simply there in their client.
+    async fn accept_as_owner(&self, room_id: &RoomId) {
+        let request = join_room_by_id::v3::Request::new(room_id.to_owned());
+        if let Err(error) = self.client.as_user(&self.ids.owner).send(request).await {
+            warn!(%room_id, %error, "could not join the management room as the owner; they will see an invite");
+        }
+    }
+
+    async fn greet(&self, room_id: &RoomId) -> Result<(), CoreError> {
+        let next_step = match self.store.telegram_account().await? {
+            Some(account) => format!(
+                "You are logged into Telegram as {}. Portal rooms for your chats will appear as they are bridged.",
+                account.describe()
+            ),
+            None => "Next step: log into Telegram. Run `tgbridge login` in a terminal on the machine running the bridge (your two-step verification password is only ever typed there).".to_owned(),
+        };
+        let notice = Notice::new()
+            .heading("Hello! I am the Telegram bridge bot.")
+            .paragraph("This is your management room: send commands here without a prefix. In other rooms, start them with `!tg`.")
+            .paragraph(&next_step)
+            .paragraph("Send `help` to see all commands.");
+        let txn_id = txn::derived("greeting", &[room_id.as_str()]);
+        self.send_notice(room_id, txn_id, &notice).await?;
+        Ok(())
+    }
+
+    // ---- transactions ------------------------------------------------------
+
+    async fn process_transaction(
+        &self,
+        txn_id: &str,
+        transaction: Transaction,
+        received: Instant,
+    ) -> Result<(), CoreError> {
+        let _one_at_a_time = self.transactions.lock().await;
+        if self.store.transaction_processed(txn_id)? {
+            debug!(txn_id, "transaction already processed");
+            return Ok(());
+        }
+        for raw in &transaction.events {
+            match raw.deserialize() {
+                Ok(event) => self.handle_event(event, received).await?,
+                Err(error) => debug!(txn_id, %error, "skipping an event that does not parse"),
+            }
+        }
+        self.store.record_transaction(txn_id)?;
+        Ok(())
+    }
+
+    async fn handle_event(
+        &self,
+        event: AnyTimelineEvent,
+        received: Instant,
+    ) -> Result<(), CoreError> {
+        let room_id = event.room_id().to_owned();
+        match event {
+            AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member))) => {
+                self.on_member(&room_id, member.into()).await
+            }
+            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+                MessageLikeEvent::Original(message),
+            )) => self.on_message(&room_id, message.into(), received).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_member(
+        &self,
+        room_id: &RoomId,
+        event: OriginalSyncRoomMemberEvent,
+    ) -> Result<(), CoreError> {
+        let target = event.state_key.as_str();
+        let membership = &event.content.membership;
+        if target == self.client.bot_user_id().as_str() {
+            return match membership {
+                MembershipState::Invite => {
+                    self.on_bot_invited(room_id, &event.sender, &event.content)
+                        .await
+                }
+                MembershipState::Leave | MembershipState::Ban => {
+                    self.forget_if_management(room_id, "the bot was removed")
+                }
+                _ => Ok(()),
+            };
+        }
+        let owner_left = target == self.ids.owner.as_str()
+            && matches!(membership, MembershipState::Leave | MembershipState::Ban);
+        if owner_left && self.management_room().as_deref() == Some(room_id) {
+            self.forget_if_management(room_id, "the owner left")?;
+            self.leave(room_id, "The owner left the management room.")
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn on_bot_invited(
+        &self,
+        room_id: &RoomId,
+        inviter: &UserId,
+        content: &RoomMemberEventContent,
+    ) -> Result<(), CoreError> {
+        if inviter != self.ids.owner {
+            self.log_ignored_once(inviter, "invite refused: only the owner may invite the bot");
+            self.leave(room_id, "This bridge only accepts invites from its owner.")
+                .await;
+            return Ok(());
+        }
+        let request = join_room_by_id::v3::Request::new(room_id.to_owned());
+        if let Err(error) = self.client.as_bot().send(request).await {
+            warn!(%room_id, %error, "could not join the room the owner invited the bot to");
+            return Ok(());
+        }
+        let adopt = content.is_direct == Some(true) && self.management_room().is_none();
+        if adopt {
+            self.store.set_management_room(Some(room_id.as_str()))?;
+            self.set_cached_management_room(Some(room_id.to_owned()));
+            info!(%room_id, "the owner's direct room is now the management room");
+            self.greet(room_id).await?;
+        } else {
+            let notice =
+                Notice::text("Hello! In this room, start commands with `!tg`, e.g. `!tg help`.");
+            let txn_id = txn::derived("joined", &[room_id.as_str()]);
+            self.send_notice(room_id, txn_id, &notice).await?;
+        }
+        Ok(())
+    }
+
+    fn forget_if_management(&self, room_id: &RoomId, why: &str) -> Result<(), CoreError> {
+        if self.management_room().as_deref() == Some(room_id) {
+            self.store.set_management_room(None)?;
+            self.set_cached_management_room(None);
+            info!(%room_id, why, "management room forgotten; a new one is created at the next start");
+        }
+        Ok(())
+    }
+
+    /// Leaves (or declines an invite to) `room_id`; failures are only logged
+    /// because there is nothing else to do about them.
+    async fn leave(&self, room_id: &RoomId, reason: &str) {
+        let mut request = leave_room::v3::Request::new(room_id.to_owned());
+        request.reason = Some(reason.to_owned());
+        if let Err(error) = self.client.as_bot().send(request).await {
+            warn!(%room_id, %error, "could not leave the room");
+        }
+    }
+
+    fn log_ignored_once(&self, sender: &UserId, what: &'static str) {
+        let first = self
+            .ignored_senders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((sender.to_owned(), what));
+        if first {
+            info!(%sender, "{what} (logged once per user)");
+        }
+    }
+
+    async fn on_message(
+        &self,
+        room_id: &RoomId,
+        event: OriginalSyncRoomMessageEvent,
+        received: Instant,
+    ) -> Result<(), CoreError> {
+        if self.is_bot(&event.sender) || self.is_ghost(&event.sender) {
+            return Ok(());
+        }
+        let MessageType::Text(text) = &event.content.msgtype else {
+            return Ok(());
+        };
+        if matches!(event.content.relates_to, Some(Relation::Replacement(_))) {
+            return Ok(());
+        }
+        if event.sender != self.ids.owner {
+            self.log_ignored_once(
+                &event.sender,
+                "message ignored: only the owner can use the bridge",
+            );
+            return Ok(());
+        }
+        let in_management_room = self.management_room().as_deref() == Some(room_id);
+        let Some(command) = commands::parse(&text.body, in_management_room) else {
+            return Ok(());
+        };
+        let notice = self.execute(command, in_management_room).await?;
+        let txn_id = txn::derived("reply", &[event.event_id.as_str()]);
+        let own_share = received.elapsed();
+        debug!(
+            target: "tgbridge::timing",
+            own_share_us = own_share.as_micros() as u64,
+            "command answered"
+        );
+        self.send_notice(room_id, txn_id, &notice).await?;
+        Ok(())
+    }
+
+    async fn send_notice(
+        &self,
+        room_id: &RoomId,
+        txn_id: OwnedTransactionId,
+        notice: &Notice,
+    ) -> Result<(), MatrixError> {
+        let content =
+            RoomMessageEventContent::notice_html(notice.plain.clone(), notice.html.clone());
+        let request = send_message_event::v3::Request::new(room_id.to_owned(), txn_id, &content)
+            .map_err(|e| MatrixError::Build {
+                endpoint: "message::send_message_event",
+                message: e.to_string(),
+            })?;
+        if let Err(error) = self.client.as_bot().send(request).await {
+            // An answer that cannot be delivered is not worth a retried transaction.
+            error!(%room_id, %error, "could not send the bot's answer");
+        }
+        Ok(())
+    }
+
+    // ---- commands ----------------------------------------------------------
+
+    async fn execute(
+        &self,
+        command: Command,
+        in_management_room: bool,
+    ) -> Result<Notice, CoreError> {
+        Ok(match command {
+            Command::Help { topic } => commands::help(topic.as_deref(), in_management_room),
+            Command::Version => Notice::text(&format!("tgbridge {}", env!("CARGO_PKG_VERSION"))),
+            Command::Ping => self.ping().await?,
+            Command::Cancel => Notice::text("Nothing to cancel: no command is waiting for an answer."),
+            Command::Logout => self.logout().await?,
+            Command::Login => self.login_help().await?,
+            Command::Sync => Notice::text(
+                "Chat sync is not available in this version yet: portal rooms for your Telegram chats arrive with a later release.",
+            ),
+            Command::Unknown { name, suggestion } => commands::unknown(&name, suggestion, in_management_room),
+        })
+    }
+
+    async fn ping(&self) -> Result<Notice, CoreError> {
+        let telegram = match self.store.telegram_account().await? {
+            Some(account) => format!("Logged into Telegram as {}.", account.describe()),
+            None => {
+                "Not logged into Telegram. Run `tgbridge login` on the machine running the bridge."
+                    .to_owned()
+            }
+        };
+        let homeserver = match self.homeserver_round_trip().await {
+            Ok(rtt) => format!("Homeserver round trip: {} ms.", rtt.as_millis()),
+            Err(error) => format!("The homeserver did not answer: {error}"),
+        };
+        Ok(Notice::text(&telegram).paragraph(&homeserver))
+    }
+
+    async fn homeserver_round_trip(&self) -> Result<Duration, MatrixError> {
+        let started = Instant::now();
+        let request = ruma::api::client::account::whoami::v3::Request::new();
+        self.client
+            .as_bot()
+            .send_with(request, crate::matrix::RetryPolicy::no_retry())
+            .await?;
+        Ok(started.elapsed())
+    }
+
+    async fn logout(&self) -> Result<Notice, CoreError> {
+        if self.store.telegram_account().await?.is_none() {
+            return Ok(Notice::text("You are not logged into Telegram."));
+        }
+        self.store.clear_telegram_login()?;
+        info!("logged out of Telegram by the owner's command");
+        Ok(Notice::text(
+            "Logged out of Telegram. Portal rooms are kept; run `tgbridge login` to log in again.",
+        ))
+    }
+
+    async fn login_help(&self) -> Result<Notice, CoreError> {
+        if let Some(account) = self.store.telegram_account().await? {
+            return Ok(Notice::text(&format!(
+                "You are already logged into Telegram as {}. Send `logout` first to switch accounts.",
+                account.describe()
+            )));
+        }
+        Ok(Notice::text("Log into Telegram in a terminal on the machine running the bridge:")
+            .code_block("tgbridge login")
+            .paragraph("It asks for your phone number, the code Telegram sends you and, if set, your two-step verification password, which never passes through the homeserver. Bots log in with `tgbridge login --bot-token`."))
+    }
+}
+
+impl<P: BridgePersistence> AppserviceHandler for Core<P> {
+    async fn accept_transaction(
+        &self,
+        txn_id: OwnedTransactionId,
+        transaction: Transaction,
+    ) -> Result<(), HandlerError> {
+        let received = Instant::now();
+        self.process_transaction(txn_id.as_str(), transaction, received)
+            .await
+            .map_err(HandlerError::new)
+    }
+
+    async fn query_user(&self, user_id: OwnedUserId) -> Result<bool, HandlerError> {
+        let ours = self.is_bot(&user_id) || self.is_valid_ghost(&user_id);
+        if !ours {
+            return Ok(false);
+        }
+        // Ghosts are created lazily; the homeserver asks before it would
+        // otherwise answer "no such user".
+        self.client
+            .ensure_registered(&user_id)
+            .await
+            .map(|()| true)
+            .map_err(HandlerError::new)
+    }
+
+    async fn query_room_alias(&self, _alias: OwnedRoomAliasId) -> Result<bool, HandlerError> {
+        // No aliases are bridged yet; portals may answer here later.
+        Ok(false)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::bridge::persistence::TelegramAccount;
+    use crate::matrix::{ClientSettings, RetryPolicy};
+
+    /// The database, in memory.
+    #[derive(Default)]
+    struct MemoryStore {
+        transactions: Mutex<HashSet<String>>,
+        management_room: Mutex<Option<String>>,
+        logged_in: AtomicBool,
+    }
+
+    impl BridgePersistence for MemoryStore {
+        fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
+            Ok(self.transactions.lock().unwrap().contains(txn_id))
+        }
+        fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
+            self.transactions.lock().unwrap().insert(txn_id.to_owned());
+            Ok(())
+        }
+        fn prune_transactions(&self, _age: Duration) -> Result<usize, PersistenceError> {
+            Ok(0)
+        }
+        fn management_room(&self) -> Result<Option<String>, PersistenceError> {
+            Ok(self.management_room.lock().unwrap().clone())
+        }
+        fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
+            *self.management_room.lock().unwrap() = room_id.map(str::to_owned);
+            Ok(())
+        }
+        async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
+            Ok(self
+                .logged_in
+                .load(Ordering::SeqCst)
+                .then(|| TelegramAccount {
+                    user_id: 42,
+                    is_bot: false,
+                    username: Some("ann".into()),
+                    display_name: Some("Ann".into()),
+                }))
+        }
+        fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
+            self.logged_in.store(false, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// One request the fake homeserver saw.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        path: String,
+        query: String,
+        body: Value,
+    }
+
+    /// A homeserver stand-in that records requests and answers the few
+    /// endpoints the core uses; `member_status` scripts the management-room check.
+    struct FakeHomeserver {
+        seen: Mutex<Vec<Seen>>,
+        member_status: Mutex<u16>,
+    }
+
+    impl FakeHomeserver {
+        fn requests(&self, method: &str, path_part: &str) -> Vec<Seen> {
+            self.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.method == method && s.path.contains(path_part))
+                .cloned()
+                .collect()
+        }
+    }
+
+    async fn answer(fake: Arc<FakeHomeserver>, request: Request) -> axum::response::Response {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_owned();
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        fake.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            body,
+        });
+        let (status, body) = if path.ends_with("/createRoom") {
+            (200, json!({ "room_id": "!new:localhost" }))
+        } else if path.contains("/send/") {
+            (200, json!({ "event_id": "$sent" }))
+        } else if path.contains("/state/m.room.member/") {
+            let status = *fake.member_status.lock().unwrap();
+            (
+                status,
+                json!({ "membership": "join", "errcode": "M_FORBIDDEN" }),
+            )
+        } else if path.ends_with("/join") || path.ends_with("/leave") {
+            (200, json!({ "room_id": "!joined:localhost" }))
+        } else if path.ends_with("/account/whoami") {
+            (200, json!({ "user_id": "@telegrambot:localhost" }))
+        } else {
+            (404, json!({ "errcode": "M_UNRECOGNIZED" }))
+        };
+        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    }
+
+    async fn setup() -> (Core<MemoryStore>, Arc<FakeHomeserver>, Arc<MemoryStore>) {
+        let fake = Arc::new(FakeHomeserver {
+            seen: Mutex::new(Vec::new()),
+            member_status: Mutex::new(200),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = fake.clone();
+        let app =
+            axum::Router::new().fallback(move |request: Request| answer(served.clone(), request));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = MatrixClient::new(ClientSettings {
+            homeserver_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
+            as_token: "as".into(),
+            bot_user_id: "@telegrambot:localhost".try_into().unwrap(),
+            retry: RetryPolicy::no_retry(),
+        })
+        .unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let ids = Identities {
+            owner: "@owner:localhost".try_into().unwrap(),
+            ghost_localpart_prefix: "telegram_".into(),
+        };
+        (Core::new(client, store.clone(), ids), fake, store)
+    }
+
+    fn message(room: &str, sender: &str, event_id: &str, body: &str) -> Value {
+        json!({
+            "type": "m.room.message", "room_id": room, "sender": sender, "event_id": event_id,
+            "origin_server_ts": 1, "content": { "msgtype": "m.text", "body": body }
+        })
+    }
+
+    fn invite(room: &str, inviter: &str, is_direct: bool) -> Value {
+        json!({
+            "type": "m.room.member", "room_id": room, "sender": inviter, "event_id": "$inv",
+            "state_key": "@telegrambot:localhost", "origin_server_ts": 1,
+            "content": { "membership": "invite", "is_direct": is_direct }
+        })
+    }
+
+    fn transaction(events: &[Value]) -> Transaction {
+        crate::matrix::appservice::parse_transaction(
+            json!({ "events": events }).to_string().as_bytes(),
+        )
+        .unwrap()
+    }
+
+    async fn push(core: &Core<MemoryStore>, txn_id: &str, events: &[Value]) {
+        core.accept_transaction(txn_id.into(), transaction(events))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn creates_the_management_room_with_the_owner_and_greets() {
+        let (core, fake, store) = setup().await;
+        let room = core.ensure_management_room().await.unwrap();
+        assert_eq!(room, "!new:localhost");
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!new:localhost")
+        );
+        let create = &fake.requests("POST", "/createRoom")[0].body;
+        assert_eq!(create["name"], MANAGEMENT_ROOM_NAME);
+        assert_eq!(create["is_direct"], true);
+        assert_eq!(create["invite"], json!(["@owner:localhost"]));
+        let greeting = &fake.requests("PUT", "/send/m.room.message/")[0].body;
+        assert_eq!(greeting["msgtype"], "m.notice");
+        assert!(greeting["body"]
+            .as_str()
+            .unwrap()
+            .contains("tgbridge login"));
+    }
+
+    #[tokio::test]
+    async fn reuses_a_usable_management_room_and_replaces_a_gone_one() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!old:localhost")).unwrap();
+        assert_eq!(
+            core.ensure_management_room().await.unwrap(),
+            "!old:localhost"
+        );
+        assert!(fake.requests("POST", "/createRoom").is_empty());
+
+        *fake.member_status.lock().unwrap() = 403;
+        assert_eq!(
+            core.ensure_management_room().await.unwrap(),
+            "!new:localhost"
+        );
+        assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+
+        // A failing homeserver is not "gone": no second room.
+        *fake.member_status.lock().unwrap() = 502;
+        assert!(core.ensure_management_room().await.is_err());
+        assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn owner_commands_are_answered_once_per_transaction() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let events = [message(
+            "!m:localhost",
+            "@owner:localhost",
+            "$c1",
+            "version",
+        )];
+        push(&core, "t1", &events).await;
+        push(&core, "t1", &events).await;
+        let sends = fake.requests("PUT", "/send/m.room.message/");
+        assert_eq!(
+            sends.len(),
+            1,
+            "a repeated transaction is acknowledged, not processed"
+        );
+        assert_eq!(
+            sends[0].body["body"],
+            format!("tgbridge {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(sends[0].path.ends_with("/reply-_24c1"), "{}", sends[0].path);
+        assert!(sends[0].query.is_empty(), "the bot answers as itself");
+    }
+
+    #[tokio::test]
+    async fn prefix_is_needed_outside_the_management_room() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        push(
+            &core,
+            "t1",
+            &[message(
+                "!other:localhost",
+                "@owner:localhost",
+                "$a",
+                "version",
+            )],
+        )
+        .await;
+        assert!(fake.requests("PUT", "/send/").is_empty());
+        push(
+            &core,
+            "t2",
+            &[message(
+                "!other:localhost",
+                "@owner:localhost",
+                "$b",
+                "!tg hlep",
+            )],
+        )
+        .await;
+        let sends = fake.requests("PUT", "/send/");
+        assert_eq!(sends.len(), 1);
+        assert!(sends[0].body["body"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean `!tg help`?"));
+    }
+
+    #[tokio::test]
+    async fn strangers_are_ignored_and_their_invites_declined() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        push(
+            &core,
+            "t1",
+            &[message("!m:localhost", "@eve:localhost", "$e", "logout")],
+        )
+        .await;
+        store.logged_in.store(true, Ordering::SeqCst);
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@eve:localhost", "$e2", "logout")],
+        )
+        .await;
+        assert!(
+            store.logged_in.load(Ordering::SeqCst),
+            "a stranger cannot log the owner out"
+        );
+        assert!(fake.requests("PUT", "/send/").is_empty());
+
+        push(
+            &core,
+            "t3",
+            &[invite("!evil:localhost", "@eve:localhost", true)],
+        )
+        .await;
+        let leaves = fake.requests("POST", "/leave");
+        assert_eq!(leaves.len(), 1);
+        assert!(leaves[0].path.contains("!evil:localhost"));
+        assert!(leaves[0].body["reason"].as_str().unwrap().contains("owner"));
+        assert!(fake.requests("POST", "/join").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_owners_direct_invite_becomes_the_management_room_when_there_is_none() {
+        let (core, fake, store) = setup().await;
+        push(
+            &core,
+            "t1",
+            &[invite("!dm:localhost", "@owner:localhost", true)],
+        )
+        .await;
+        assert_eq!(fake.requests("POST", "/join").len(), 1);
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!dm:localhost")
+        );
+        assert_eq!(
+            core.management_room().as_deref().map(|r| r.as_str()),
+            Some("!dm:localhost")
+        );
+
+        // A later group invite is joined but does not replace it.
+        push(
+            &core,
+            "t2",
+            &[invite("!group:localhost", "@owner:localhost", false)],
+        )
+        .await;
+        assert_eq!(fake.requests("POST", "/join").len(), 2);
+        assert_eq!(
+            store.management_room().unwrap().as_deref(),
+            Some("!dm:localhost")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_owner_leaving_the_management_room_retires_it() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let leave = json!({
+            "type": "m.room.member", "room_id": "!m:localhost", "sender": "@owner:localhost",
+            "event_id": "$left", "state_key": "@owner:localhost", "origin_server_ts": 1,
+            "content": { "membership": "leave" }
+        });
+        push(&core, "t1", &[leave]).await;
+        assert_eq!(store.management_room().unwrap(), None);
+        assert_eq!(core.management_room(), None);
+        assert_eq!(fake.requests("POST", "/leave").len(), 1);
+        // Without a management room every room needs the prefix.
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@owner:localhost", "$v", "version")],
+        )
+        .await;
+        assert!(fake.requests("PUT", "/send/").is_empty());
+    }
+
+    #[tokio::test]
+    async fn logout_clears_the_login_and_ping_reports_it() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        store.logged_in.store(true, Ordering::SeqCst);
+        push(
+            &core,
+            "t1",
+            &[message("!m:localhost", "@owner:localhost", "$p", "ping")],
+        )
+        .await;
+        push(
+            &core,
+            "t2",
+            &[message("!m:localhost", "@owner:localhost", "$l", "logout")],
+        )
+        .await;
+        assert!(!store.logged_in.load(Ordering::SeqCst));
+        let bodies: Vec<String> = fake
+            .requests("PUT", "/send/")
+            .iter()
+            .map(|s| s.body["body"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            bodies[0].contains("Logged into Telegram as Ann (@ann)"),
+            "{bodies:?}"
+        );
+        assert!(bodies[0].contains("Homeserver round trip"), "{bodies:?}");
+        assert!(
+            bodies[1].starts_with("Logged out of Telegram"),
+            "{bodies:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn owner_messages_use_the_double_puppet_only_when_allowed() {
+        let (core, _fake, _store) = setup().await;
+        let ghost: OwnedUserId = "@telegram_42:localhost".try_into().unwrap();
+        assert_eq!(core.owner_sender(&ghost), ghost);
+        core.set_double_puppet(true);
+        assert_eq!(core.owner_sender(&ghost), "@owner:localhost");
+    }
+
+    #[tokio::test]
+    async fn user_queries_register_valid_ghosts_only() {
+        let (core, fake, _store) = setup().await;
+        let query = |id: &str| core.query_user(id.try_into().unwrap());
+        assert!(!query("@telegram_abc:localhost").await.unwrap());
+        assert!(!query("@alice:localhost").await.unwrap());
+        assert!(!query("@telegram_1:elsewhere").await.unwrap());
+        assert!(fake.requests("POST", "/register").is_empty());
+        // The fake answers 404 to /register, which is an error worth a 500.
+        assert!(query("@telegram_123:localhost").await.is_err());
+        assert_eq!(fake.requests("POST", "/register").len(), 1);
+        assert_eq!(
+            fake.requests("POST", "/register")[0].body["username"],
+            "telegram_123"
+        );
+    }
+}

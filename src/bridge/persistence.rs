@@ -1,0 +1,157 @@
+//! What the bridge core needs from the database, as a narrow trait. The real
+//! implementation sits on the SQLite store; tests can use a map. Calls are
+//! short SQLite statements (one row each), cheap enough to run inline on the
+//! async runtime.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A failure of the database; the message never contains secrets.
+#[derive(Debug, thiserror::Error)]
+#[error("database: {0}")]
+pub struct PersistenceError(pub String);
+
+impl PersistenceError {
+    /// Wraps any displayable store error.
+    pub fn new(error: impl fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// The Telegram account the bridge is logged in as, for status answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramAccount {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// Whether the account is a bot (logged in with a bot token).
+    pub is_bot: bool,
+    /// `@username`, if the account has one.
+    pub username: Option<String>,
+    /// First and last name as shown in Telegram.
+    pub display_name: Option<String>,
+}
+
+impl TelegramAccount {
+    /// How the account is named to the owner: name and username, else the id.
+    pub fn describe(&self) -> String {
+        match (&self.display_name, &self.username) {
+            (Some(name), Some(username)) => format!("{name} (@{username})"),
+            (Some(name), None) => name.clone(),
+            (None, Some(username)) => format!("@{username}"),
+            (None, None) if self.is_bot => format!("Telegram bot {}", self.user_id),
+            (None, None) => format!("Telegram user {}", self.user_id),
+        }
+    }
+}
+
+/// The store operations the core uses.
+pub trait BridgePersistence: Send + Sync + 'static {
+    /// Whether the appservice transaction `txn_id` was already processed.
+    fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError>;
+
+    /// Remembers that transaction `txn_id` was processed.
+    fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError>;
+
+    /// Forgets transaction ids recorded more than `age` ago (homeservers only
+    /// retry recent transactions); returns how many were forgotten.
+    fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError>;
+
+    /// The management room recorded in the database, if any.
+    fn management_room(&self) -> Result<Option<String>, PersistenceError>;
+
+    /// Records `room_id` as the management room, or forgets it (`None`).
+    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError>;
+
+    /// The Telegram account logged in, if any.
+    fn telegram_account(
+        &self,
+    ) -> impl Future<Output = Result<Option<TelegramAccount>, PersistenceError>> + Send;
+
+    /// Forgets the Telegram login (session and auth key); portals are kept.
+    fn clear_telegram_login(&self) -> Result<(), PersistenceError>;
+}
+
+/// Key of the management room's id in the store's key-value table.
+pub const MANAGEMENT_ROOM_KEY: &str = "management_room";
+
+impl BridgePersistence for crate::store::Store {
+    fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
+        crate::store::Store::transaction_processed(self, txn_id).map_err(PersistenceError::new)
+    }
+
+    fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
+        crate::store::Store::record_transaction(self, txn_id).map_err(PersistenceError::new)
+    }
+
+    fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(age).as_secs();
+        crate::store::Store::prune_transactions(self, i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .map_err(PersistenceError::new)
+    }
+
+    fn management_room(&self) -> Result<Option<String>, PersistenceError> {
+        self.kv_get(MANAGEMENT_ROOM_KEY)
+            .map_err(PersistenceError::new)
+    }
+
+    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
+        match room_id {
+            Some(room_id) => self.kv_set(MANAGEMENT_ROOM_KEY, room_id),
+            None => self.kv_delete(MANAGEMENT_ROOM_KEY),
+        }
+        .map_err(PersistenceError::new)
+    }
+
+    async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
+        use grammers_session::types::{PeerId, PeerInfo};
+        use grammers_session::Session as _;
+
+        if !self.has_telegram_login().map_err(PersistenceError::new)? {
+            return Ok(None);
+        }
+        let self_user = self
+            .telegram_session()
+            .peer(PeerId::self_user())
+            .await
+            .map_err(PersistenceError::new)?;
+        Ok(match self_user {
+            Some(PeerInfo::User { id, bot, .. }) => Some(TelegramAccount {
+                user_id: id,
+                is_bot: bot.unwrap_or(false),
+                username: None,
+                display_name: None,
+            }),
+            _ => None,
+        })
+    }
+
+    fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
+        crate::store::Store::clear_telegram_login(self).map_err(PersistenceError::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_described_by_name_then_username_then_id() {
+        let mut account = TelegramAccount {
+            user_id: 7,
+            is_bot: false,
+            username: Some("ann".into()),
+            display_name: Some("Ann Lee".into()),
+        };
+        assert_eq!(account.describe(), "Ann Lee (@ann)");
+        account.display_name = None;
+        assert_eq!(account.describe(), "@ann");
+        account.username = None;
+        assert_eq!(account.describe(), "Telegram user 7");
+        account.is_bot = true;
+        assert_eq!(account.describe(), "Telegram bot 7");
+    }
+}

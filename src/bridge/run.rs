@@ -1,0 +1,85 @@
+//! `tgbridge run`: turns the configuration into the service's settings, opens
+//! the store, and runs the service on a Tokio runtime until SIGTERM or SIGINT.
+//! This is the one place where configuration types meet the core.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ruma::OwnedMxcUri;
+
+use super::core::Identities;
+use super::service::{self, ServiceSettings};
+use crate::config::Config;
+use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
+use crate::matrix::{ClientSettings, RetryPolicy};
+use crate::store::Store;
+
+/// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    let settings = service_settings(config)?;
+    let store = Store::open(&config.database)
+        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime
+        .block_on(service::serve(
+            settings,
+            Arc::new(store),
+            service::shutdown_signal(),
+        ))
+        .context("the bridge stopped with an error")
+}
+
+/// Builds the service's settings from the configuration.
+pub fn service_settings(config: &Config) -> anyhow::Result<ServiceSettings> {
+    if !config.has_tokens() {
+        bail!(
+            "appservice.as_token and appservice.hs_token are empty in {}: run `tgbridge generate-registration` and load the registration into the homeserver first",
+            config.path().display()
+        );
+    }
+    let appservice = &config.appservice;
+    let listen = resolve_listen(&appservice.hostname, appservice.port)?;
+    let homeserver_url = url::Url::parse(&config.homeserver.address).with_context(|| {
+        format!(
+            "homeserver.address {:?} is not a URL",
+            config.homeserver.address
+        )
+    })?;
+    let bot_avatar = match appservice.bot.avatar.as_deref() {
+        None | Some("") => None,
+        Some(avatar) => Some(OwnedMxcUri::from(avatar)),
+    };
+    let bot_displayname = Some(appservice.bot.displayname.clone()).filter(|n| !n.is_empty());
+    Ok(ServiceSettings {
+        listen,
+        appservice: AppserviceSettings {
+            hs_token: appservice.hs_token.clone(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        },
+        client: ClientSettings {
+            homeserver_url,
+            as_token: appservice.as_token.clone(),
+            bot_user_id: config.bot_user_id(),
+            retry: RetryPolicy::default(),
+        },
+        appservice_id: appservice.id.clone(),
+        identities: Identities {
+            owner: config.owner.clone(),
+            ghost_localpart_prefix: config.bridge.ghost_prefix.clone(),
+        },
+        bot_displayname,
+        bot_avatar,
+    })
+}
+
+fn resolve_listen(hostname: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    (hostname, port)
+        .to_socket_addrs()
+        .with_context(|| format!("appservice.hostname {hostname:?} does not resolve"))?
+        .next()
+        .with_context(|| format!("appservice.hostname {hostname:?} has no address"))
+}

@@ -1,0 +1,309 @@
+//! Shared helpers for the appservice end-to-end tests: a bridge instance with
+//! its own config, registration, database and port, run as the real
+//! `tgbridge` binary in a child process next to a real Synapse.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+use testkit::{free_port, TestUser};
+
+/// Bot display name written into every test config.
+pub const BOT_DISPLAYNAME: &str = "Telegram bridge bot (test)";
+
+/// One bridge: its files, identity and (when started) its process.
+pub struct BridgeInstance {
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    pub registration_path: PathBuf,
+    pub database_path: PathBuf,
+    pub log_path: PathBuf,
+    pub port: u16,
+    pub id: String,
+    pub bot_user_id: String,
+    pub owner_localpart: String,
+    pub hs_token: String,
+    pub as_token: String,
+    child: Option<Child>,
+}
+
+impl BridgeInstance {
+    /// Writes a config for a homeserver on `homeserver_port` and lets
+    /// `tgbridge generate-registration` fill in tokens and the registration.
+    pub fn prepare(name: &str, homeserver_port: u16) -> BridgeInstance {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("tgbridge-{name}-"))
+            .tempdir()
+            .expect("temporary directory");
+        let port = free_port().expect("free port for the appservice");
+        let owner_localpart = testkit::unique_localpart(&format!("{name}owner"));
+        let id = format!("tg{name}");
+        let bot_localpart = format!("{name}bot");
+        let config_path = dir.path().join("config.yaml");
+        let database_path = dir.path().join("tgbridge.db");
+        let config = format!(
+            r#"homeserver:
+  address: http://127.0.0.1:{homeserver_port}
+  domain: localhost
+appservice:
+  address: http://127.0.0.1:{port}
+  hostname: 127.0.0.1
+  port: {port}
+  id: {id}
+  bot:
+    username: {bot_localpart}
+    displayname: "{BOT_DISPLAYNAME}"
+  as_token: ""
+  hs_token: ""
+owner: "@{owner_localpart}:localhost"
+telegram:
+  api_id: 7654321
+  api_hash: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+database: {database}
+bridge:
+  ghost_prefix: {name}tg_
+logging:
+  level: debug
+"#,
+            database = database_path.display(),
+        );
+        std::fs::write(&config_path, config).expect("write config");
+        let registration_path = dir.path().join("registration.yaml");
+        let output = Command::new(env!("CARGO_BIN_EXE_tgbridge"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("generate-registration")
+            .arg("--output")
+            .arg(&registration_path)
+            .output()
+            .expect("run tgbridge generate-registration");
+        assert!(
+            output.status.success(),
+            "generate-registration failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let written: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(&registration_path).expect("read registration"),
+        )
+        .expect("registration is YAML");
+        let token = |key: &str| {
+            written[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("registration has {key}"))
+                .to_owned()
+        };
+        BridgeInstance {
+            log_path: dir.path().join("bridge.log"),
+            hs_token: token("hs_token"),
+            as_token: token("as_token"),
+            bot_user_id: format!("@{bot_localpart}:localhost"),
+            owner_localpart,
+            id,
+            port,
+            config_path,
+            registration_path,
+            database_path,
+            dir,
+            child: None,
+        }
+    }
+
+    /// The owner's user id.
+    pub fn owner(&self) -> String {
+        format!("@{}:localhost", self.owner_localpart)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts `tgbridge run`; output goes to [`BridgeInstance::log_path`]
+    /// (appended, so restarts keep the earlier log).
+    pub fn start(&mut self) {
+        self.start_with_log_filter("debug,hyper=info,reqwest=info,h2=info");
+    }
+
+    /// Starts `tgbridge run` with `RUST_LOG` set to `filter`.
+    pub fn start_with_log_filter(&mut self, filter: &str) {
+        assert!(self.child.is_none(), "bridge already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open bridge log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tgbridge"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("run")
+            .env("RUST_LOG", filter)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn tgbridge run");
+        self.child = Some(child);
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait().expect("poll bridge").is_none(),
+            None => false,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status (at most 20 s).
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("bridge running");
+        let pid = child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("poll bridge") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "bridge did not exit within 20 s of SIGTERM\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last lines of the bridge's log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(80)..].join("\n")
+    }
+
+    /// The whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Polls `/health` until it reports ready; panics with the log otherwise.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let http = reqwest::Client::new();
+        loop {
+            assert!(
+                self.is_running(),
+                "bridge exited before becoming ready\n{}",
+                self.log_tail()
+            );
+            if let Ok(response) = http.get(format!("{}/health", self.url())).send().await {
+                if response.status().as_u16() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bridge not ready after {timeout:?}\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The health endpoint's status code and body.
+    pub async fn health(&self) -> Option<(u16, Value)> {
+        let response = reqwest::get(format!("{}/health", self.url())).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Pushes a transaction as the homeserver would, with the given
+    /// Authorization header value (or none).
+    pub async fn push_transaction(
+        &self,
+        txn_id: &str,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .put(format!(
+                "{}/_matrix/app/v1/transactions/{txn_id}",
+                self.url()
+            ))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("bridge reachable");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for BridgeInstance {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether a synced event is an `m.notice` from `sender` whose body contains `text`.
+pub fn is_notice_from(event: &Value, sender: &str, text: &str) -> bool {
+    event["type"] == "m.room.message"
+        && event["sender"] == sender
+        && event["content"]["msgtype"] == "m.notice"
+        && event["content"]["body"]
+            .as_str()
+            .is_some_and(|body| body.contains(text))
+}
+
+/// Waits until `user` sees the bot's management-room greeting; joins the room
+/// if it is still an invite. Returns the room id.
+pub async fn management_room_of(user: &TestUser, bot: &str) -> String {
+    let found = user
+        .sync_until(
+            |e| is_notice_from(e, bot, "I am the Telegram bridge bot"),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("the owner receives the greeting");
+    let room_id = found[0]["room_id"].as_str().expect("room id").to_owned();
+    let members = user.joined_members(&room_id).await.unwrap_or_default();
+    if !members.iter().any(|m| m == &user.user_id) {
+        user.join(&room_id)
+            .await
+            .expect("owner joins the management room");
+    }
+    room_id
+}
+
+/// Sends `body` as `user` in `room` and returns the bot's notice containing `expect`.
+pub async fn command(user: &TestUser, room: &str, bot: &str, body: &str, expect: &str) -> Value {
+    user.send_text(room, body).await.expect("send command");
+    let found = user
+        .sync_until(|e| is_notice_from(e, bot, expect), Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("no answer containing {expect:?} to {body:?}: {e}"));
+    found[0].clone()
+}
+
+/// Where the registration file of `instance` is, for Synapse.
+pub fn registration(instance: &BridgeInstance) -> PathBuf {
+    instance.registration_path.clone()
+}
+
+/// Path helper for reading the bridge database from a test.
+pub fn database(instance: &BridgeInstance) -> &Path {
+    &instance.database_path
+}
