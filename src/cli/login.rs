@@ -144,12 +144,7 @@ async fn login(config: &Config, args: &LoginArgs) -> ExitCode {
 /// flood wait instead of sleeping through it behind a silent prompt.
 pub fn client_options(config: &Config) -> ClientOptions {
     ClientOptions {
-        device: DeviceInfo {
-            device_model: config.telegram.device_model.clone(),
-            system_version: config.telegram.system_version.clone(),
-            app_version: config.telegram.app_version.clone(),
-            lang_code: config.telegram.lang_code.clone(),
-        },
+        device: DeviceInfo::from_config(&config.telegram),
         flood_sleep_threshold: Duration::ZERO,
         ..ClientOptions::default()
     }
