@@ -22,8 +22,6 @@ pub const DEFAULT_CONFIG: &str = "config.yaml";
 
 /// Exit code for a failed command (bad config, failed check, I/O error).
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code for a command that this version does not implement yet.
-pub const EXIT_NOT_IMPLEMENTED: u8 = 2;
 
 /// A Matrix <-> Telegram puppeting bridge for one person's homeserver.
 #[derive(Debug, Parser)]
