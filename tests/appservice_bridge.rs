@@ -340,6 +340,17 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
         assert_eq!(status, 400, "{bad}");
         assert!(answer["errcode"] == "M_NOT_JSON" || answer["errcode"] == "M_BAD_JSON");
     }
+    // Ephemeral events arrive under either field name and are accepted.
+    let typing =
+        json!({ "type": "m.typing", "room_id": room, "content": { "user_ids": [owner.user_id] } });
+    for (txn, field) in [
+        ("eph-1", "ephemeral"),
+        ("eph-2", "de.sorunome.msc2409.ephemeral"),
+    ] {
+        let body = json!({ "events": [], field: [typing] }).to_string();
+        let (status, _) = bridge.push_transaction(txn, Some(&auth), &body).await;
+        assert_eq!(status, 200, "{field}");
+    }
     command(&owner, &room, &bot, "version", "tgbridge").await;
     let (status, body) = bridge.health().await.expect("health answers");
     assert_eq!(status, 200);
