@@ -258,7 +258,13 @@ generate_registration() {
     if ! output="$("$(staged "$BIN_PATH")" --config "$scratch/config.yaml" generate-registration \
         --output "$scratch/registration.yaml" 2>&1)"; then
         rm -rf "$scratch"
-        REGISTRATION_ERROR="$output"
+        # The messages name the scratch copy; the user edits the real file.
+        REGISTRATION_ERROR="${output//"$scratch/config.yaml"/$CONFIG}"
+        return 1
+    fi
+    if [[ ! -s "$scratch/registration.yaml" ]]; then
+        rm -rf "$scratch"
+        REGISTRATION_ERROR="generate-registration succeeded but wrote no registration. It said: $output"
         return 1
     fi
     # generate-registration writes the tokens it creates back into the config.
@@ -326,14 +332,16 @@ print_run_steps() {
     say "==> Then: log in to Telegram and start the bridge"
     if system_mode; then
         cat <<EOF
-  sudo -u $NAME $BIN_PATH --config $CONFIG login
+  sudo -u $NAME $BIN_PATH --config $CONFIG check   # config, database, homeserver
+  sudo -u $NAME $BIN_PATH --config $CONFIG login   # phone, code, 2FA password (hidden)
   systemctl enable --now $NAME
   journalctl -u $NAME -f          # follow its log
 EOF
         [[ -d /run/systemd/system ]] || say "  (systemd is not running here: start '$BIN_PATH --config $CONFIG run' under your service manager instead.)"
     else
         cat <<EOF
-  $BIN_PATH --config $CONFIG login
+  $BIN_PATH --config $CONFIG check   # config, database, homeserver
+  $BIN_PATH --config $CONFIG login   # phone, code, 2FA password (hidden)
   $BIN_PATH --config $CONFIG run
 The systemd unit for a system-wide install is at $UNIT.
 EOF

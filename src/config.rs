@@ -455,6 +455,18 @@ fn config_dir(config_path: &Path) -> &Path {
 /// Runs serde over `text`, turning its errors into [`ConfigError`]s that name
 /// the key path.
 fn deserialize(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    // Parsing the bare YAML first tells syntax errors apart from errors in
+    // values, which serde_yaml would otherwise report under the key it was
+    // reading when the text broke.
+    if let Err(err) = serde_yaml::from_str::<serde::de::IgnoredAny>(text) {
+        let line = err.location().map(|l| l.line());
+        let message = format!("YAML syntax error: {}", bare_message(&err));
+        return Err(ConfigError::new(
+            path,
+            line,
+            ConfigErrorKind::Syntax(message),
+        ));
+    }
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let key_path = err.path().to_string();
@@ -580,6 +592,19 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
                 config.owner
             ),
         ));
+    }
+    // Keeps the invariant of `Config::user_id`: the longest IDs the bridge
+    // builds must still be valid (user IDs are limited to 255 bytes).
+    for localpart in [
+        config.appservice.bot.username.clone(),
+        format!("{prefix}{}", i64::MIN),
+    ] {
+        if let Err(err) = UserId::parse(format!("@{localpart}:{domain}")) {
+            return Err((
+                "homeserver.domain",
+                format!("user IDs like @{localpart}:{domain} would be invalid ({err})"),
+            ));
+        }
     }
     let appservice = &config.appservice;
     if !appservice.as_token.is_empty() && appservice.as_token == appservice.hs_token {

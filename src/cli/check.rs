@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{init_logging, EXIT_FAILURE};
 use crate::config::Config;
 use crate::matrix::registration::Registration;
+use crate::store::Store;
 
 /// How long the homeserver may take to answer `/versions`.
 const HOMESERVER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,13 +65,14 @@ pub fn run(config_path: &Path) -> ExitCode {
         }
         Err(err) => {
             report.step("config", Outcome::Fail(err.to_string()));
-            for step in ["tokens", "homeserver"] {
+            for step in ["tokens", "database", "homeserver"] {
                 report.step(step, Outcome::Skip("(needs a valid config)".to_owned()));
             }
             return ExitCode::from(EXIT_FAILURE);
         }
     };
     report.step("tokens", check_tokens(&config));
+    report.step("database", check_database(&config.database));
     report.step("homeserver", check_homeserver(&config.homeserver.address));
     if report.failed {
         ExitCode::from(EXIT_FAILURE)
@@ -119,6 +121,20 @@ fn check_tokens(config: &Config) -> Outcome {
         ));
     }
     Outcome::Ok(format!("set and matching {}", path.display()))
+}
+
+/// The database opens and is migrated to the schema this binary expects,
+/// exactly as `run` would leave it.
+fn check_database(path: &Path) -> Outcome {
+    let shown = path.display();
+    let store = match Store::open(path) {
+        Ok(store) => store,
+        Err(err) => return Outcome::Fail(format!("{shown}: {err}")),
+    };
+    match store.schema_version() {
+        Ok(version) => Outcome::Ok(format!("{shown} (schema version {version})")),
+        Err(err) => Outcome::Fail(format!("{shown}: cannot read the schema version: {err}")),
+    }
 }
 
 /// The homeserver's answer to `/_matrix/client/versions`.

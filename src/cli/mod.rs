@@ -5,7 +5,8 @@
 
 mod check;
 mod generate_registration;
-mod not_implemented;
+mod login;
+mod logout;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +22,6 @@ pub const DEFAULT_CONFIG: &str = "config.yaml";
 
 /// Exit code for a failed command (bad config, failed check, I/O error).
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code for a command that this version does not implement yet.
-pub const EXIT_NOT_IMPLEMENTED: u8 = 2;
 
 /// A Matrix <-> Telegram puppeting bridge for one person's homeserver.
 #[derive(Debug, Parser)]
@@ -112,14 +111,8 @@ pub fn main() -> ExitCode {
             },
             Err(code) => code,
         },
-        Command::Login(args) => not_implemented::report(if args.bot_token {
-            "login --bot-token"
-        } else if args.qr {
-            "login --qr"
-        } else {
-            "login"
-        }),
-        Command::Logout => not_implemented::report("logout"),
+        Command::Login(args) => login::run(&config_path, &args),
+        Command::Logout => logout::run(&config_path),
         Command::GenerateRegistration(args) => {
             generate_registration::run(&config_path, args.output.as_deref())
         }

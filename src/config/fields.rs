@@ -93,7 +93,7 @@ pub fn is_valid_localpart(text: &str) -> bool {
 /// An appservice token: empty (or left blank) until `generate-registration`
 /// fills it in, otherwise without whitespace.
 pub fn token<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let token = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
+    let token = secret_text(deserializer, "token")?;
     if token.chars().any(char::is_whitespace) {
         // The value itself stays out of the message: it is a secret.
         return Err(D::Error::custom(
@@ -101,6 +101,70 @@ pub fn token<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Er
         ));
     }
     Ok(token)
+}
+
+/// The text of a secret value; empty when left blank. serde's own type
+/// errors quote the offending value, so anything but text is refused here
+/// with a message that does not show it.
+fn secret_text<'de, D: Deserializer<'de>>(deserializer: D, what: &str) -> Result<String, D::Error> {
+    deserializer.deserialize_any(SecretText)?.ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value, expected the {what} as text; put it in quotes (\"...\")"
+        ))
+    })
+}
+
+/// Visits a secret: `Some(text)` for text or blank, `None` (never the value)
+/// for anything else.
+struct SecretText;
+
+impl<'de> serde::de::Visitor<'de> for SecretText {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("text")
+    }
+    fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E: Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(String::new()))
+    }
+    fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(String::new()))
+    }
+    fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i128<E: Error>(self, _: i128) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u128<E: Error>(self, _: u128) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
 }
 
 /// The Telegram api_id from my.telegram.org.
@@ -121,7 +185,7 @@ pub fn api_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Erro
 
 /// The Telegram api_hash from my.telegram.org: 32 hexadecimal digits.
 pub fn api_hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let hash = String::deserialize(deserializer)?;
+    let hash = secret_text(deserializer, "api_hash")?;
     if hash.eq_ignore_ascii_case(PLACEHOLDER_API_HASH) {
         return Err(D::Error::custom(format!(
             "this is the placeholder from the example config; create your own api_id and \

@@ -163,6 +163,32 @@ fn placeholder_credentials_point_to_my_telegram_org() {
 }
 
 #[test]
+fn secrets_of_the_wrong_type_are_not_quoted_in_errors() {
+    let digits = "12345678901234567890123456789012";
+    let text = example().replace(API_HASH, digits);
+    let err = error(&text);
+    assert_eq!(err.key(), Some("telegram.api_hash"));
+    assert!(!err.to_string().contains(digits), "{err}");
+    let quoted = example().replace(API_HASH, &format!("\"{digits}\""));
+    assert_eq!(
+        load(&quoted).unwrap().telegram.api_hash,
+        digits,
+        "quoted digits are fine"
+    );
+
+    let text = example().replace("as_token: \"\"", "as_token: 9876543210");
+    let err = error(&text);
+    assert_eq!(err.key(), Some("appservice.as_token"));
+    assert!(!err.to_string().contains("9876543210"), "{err}");
+    let text = example().replace("as_token: \"\"", "as_token:");
+    assert_eq!(
+        load(&text).unwrap().appservice.as_token,
+        "",
+        "a blank token is empty"
+    );
+}
+
+#[test]
 fn owner_must_be_on_this_homeserver() {
     let text = example().replace("\"@you:example.org\"", "\"@you:elsewhere.net\"");
     let err = error(&text);
@@ -223,6 +249,23 @@ fn other_values_are_checked() {
 }
 
 #[test]
+fn overlong_ids_are_refused_at_load() {
+    let long = format!("{}.org", "a".repeat(240));
+    let text = example().replace("example.org", &long);
+    assert_eq!(error(&text).key(), Some("homeserver.domain"));
+}
+
+#[test]
+fn bot_avatar_is_an_mxc_uri() {
+    let text = example().replace("avatar: \"\"", "avatar: mxc://example.org/AbCdEf");
+    let config = load(&text).unwrap();
+    assert_eq!(
+        config.appservice.bot.avatar.as_deref(),
+        Some("mxc://example.org/AbCdEf")
+    );
+}
+
+#[test]
 fn web_login_needs_a_public_url() {
     let text = example().replace("  enabled: false", "  enabled: true");
     assert_eq!(error(&text).key(), Some("web_login.public_base_url"));
@@ -244,6 +287,10 @@ fn tokens_must_differ() {
 
 #[test]
 fn yaml_syntax_and_shape_errors() {
+    let text = example().replace("address: http://localhost:8008", "address: \"http://x");
+    let err = error(&text);
+    assert!(matches!(err.kind, ConfigErrorKind::Syntax(_)), "{err:?}");
+    assert!(err.to_string().contains("YAML syntax error"), "{err}");
     let err = error("\thomeserver: x\n");
     assert!(matches!(err.kind, ConfigErrorKind::Syntax(_)), "{err:?}");
     assert!(err.line.is_some(), "{err}");

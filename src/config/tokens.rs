@@ -131,6 +131,7 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.write_all(contents)?;
     file.as_file().sync_all()?;
     set_owner_only(file.path())?;
+    keep_ownership(path, file.as_file());
     file.persist(path).map_err(|err| err.error)?;
     // Make the rename itself durable; not every filesystem supports this.
     if let Ok(dir) = std::fs::File::open(dir) {
@@ -149,6 +150,21 @@ fn set_owner_only(path: &Path) -> std::io::Result<()> {
 fn set_owner_only(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
+
+/// Gives the replacement the owner and group of the file it replaces, so
+/// that running a command as root does not lock the service user out of its
+/// own config. Only root can give a file away; for anyone else the file
+/// already belongs to them, so a refusal is ignored.
+#[cfg(unix)]
+fn keep_ownership(original: &Path, replacement: &std::fs::File) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(original) {
+        let _ = std::os::unix::fs::fchown(replacement, Some(meta.uid()), Some(meta.gid()));
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_ownership(_original: &Path, _replacement: &std::fs::File) {}
 
 #[cfg(test)]
 mod tests {
@@ -177,5 +193,26 @@ mod tests {
         assert_eq!(mode, 0o600);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+
+    /// As root the original owner is restored; as anyone else the file can
+    /// only belong to the writer, which is then also its original owner.
+    #[cfg(unix)]
+    #[test]
+    fn replacing_keeps_the_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "old").unwrap();
+        let me = std::fs::metadata(&path).unwrap();
+        let (uid, gid) = if me.uid() == 0 {
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+            (65534, 65534)
+        } else {
+            (me.uid(), me.gid())
+        };
+        write_private_file(&path, b"new").unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!((after.uid(), after.gid()), (uid, gid));
     }
 }

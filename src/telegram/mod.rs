@@ -1,3 +1,10 @@
 //! The Telegram adapter: the grammers client, the login flows shared by the
 //! terminal, Matrix and the web page, and the update stream turned into bridge
 //! events. It knows nothing about Matrix.
+
+pub mod client;
+pub mod login;
+pub mod logout;
+
+pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};
+pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginStep, QrCode};

@@ -31,9 +31,13 @@ pub struct LoggedCall {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{method} was called {seen} times, expected {expected}, within {timeout:?}")]
 pub struct WaitTimeout {
+    /// The method waited for.
     pub method: String,
+    /// How often it was answered by the deadline.
     pub seen: usize,
+    /// How often it should have been.
     pub expected: usize,
+    /// How long was waited.
     pub timeout: Duration,
 }
 

@@ -73,8 +73,9 @@ pub fn method_name(request: &[u8]) -> &'static str {
 }
 
 /// `config` pointing every DC at this fake: grammers writes each option back
-/// into its session, so nothing but loopback may ever appear here.
-pub fn config(port: u16) -> tl::enums::Config {
+/// into its session, so nothing but loopback may ever appear here. `this_dc`
+/// is the DC the world says its files live on (the clients' home DC).
+pub fn config(port: u16, this_dc: i32) -> tl::enums::Config {
     let dc_options = (1..=5)
         .map(|id| {
             tl::enums::DcOption::Option(tl::types::DcOption {
@@ -104,7 +105,7 @@ pub fn config(port: u16) -> tl::enums::Config {
         date: now,
         expires: now + 3600,
         test_mode: false,
-        this_dc: 2,
+        this_dc,
         dc_options,
         dc_txt_domain_name: "localhost".into(),
         chat_size_max: 200,
@@ -192,7 +193,12 @@ pub(crate) async fn dispatch(
 fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, RpcError> {
     let id = constructor_id(request).ok_or_else(invalid_request)?;
     if id == tl::functions::help::GetConfig::CONSTRUCTOR_ID {
-        return Ok(config(shared.port).to_bytes());
+        let this_dc = shared
+            .world
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .dc_id();
+        return Ok(config(shared.port, this_dc).to_bytes());
     }
     if let Some(call) = AuthCall::parse(request) {
         return shared.auth.handle(&shared.world, auth_key_id, call?);
@@ -200,7 +206,7 @@ fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, R
     let account = shared
         .auth
         .account(auth_key_id)
-        .ok_or_else(|| RpcError::unauthorized("AUTH_KEY_UNREGISTERED"))?;
+        .ok_or_else(|| shared.auth.unauthorized(auth_key_id))?;
     let ctx = CallCtx {
         account,
         auth_key_id,
@@ -261,7 +267,7 @@ mod tests {
 
     #[test]
     fn config_only_points_at_loopback() {
-        let tl::enums::Config::Config(config) = config(4242);
+        let tl::enums::Config::Config(config) = config(4242, 2);
         assert_eq!(config.dc_options.len(), 5);
         for option in config.dc_options {
             let tl::enums::DcOption::Option(o) = option;

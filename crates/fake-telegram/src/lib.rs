@@ -11,6 +11,7 @@ pub mod auth;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod http;
 pub mod mtproto;
 pub mod seed;
 pub mod server;

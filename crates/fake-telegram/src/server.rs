@@ -41,6 +41,30 @@ pub(crate) struct Shared {
     direct: broadcast::Sender<DirectPush>,
     /// Bumped to close every open connection.
     drops: watch::Sender<u64>,
+    withheld: std::sync::Mutex<Withheld>,
+}
+
+/// Pushes emitted while pushes were withheld. Connections read the world's
+/// pushes asynchronously, possibly after the window closed, so the window is
+/// recorded by content rather than judged at delivery time.
+#[derive(Debug, Default)]
+struct Withheld {
+    /// Subscribed when the window opens; drained when it closes.
+    window: Option<broadcast::Receiver<Push>>,
+    /// `(account, serialized updates)` of every push emitted in a window.
+    dropped: std::collections::HashSet<(UserId, Vec<u8>)>,
+}
+
+impl Shared {
+    fn withheld(&self) -> std::sync::MutexGuard<'_, Withheld> {
+        self.withheld.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a push must be dropped: withheld now, or emitted in a window.
+    fn is_withheld(&self, account: UserId, body: &[u8]) -> bool {
+        self.control.pushes_withheld()
+            || self.withheld().dropped.contains(&(account, body.to_vec()))
+    }
 }
 
 /// A fake Telegram datacenter serving MTProto 2.0 on loopback. Dropping it
@@ -91,6 +115,7 @@ impl FakeTelegram {
             port: addr.port(),
             direct: broadcast::channel(256).0,
             drops: watch::channel(0).0,
+            withheld: std::sync::Mutex::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         info!(%addr, "fake Telegram listening");
@@ -167,9 +192,42 @@ impl FakeTelegram {
         self.shared.drops.send_modify(|n| *n += 1);
     }
 
-    /// While true, pushes are dropped instead of delivered (a gap for the client).
+    /// While true, pushes are dropped instead of delivered (a gap for the
+    /// client). Exactly the pushes the world emits between the two calls are
+    /// dropped, however late connections get to read them.
     pub fn withhold_pushes(&self, withhold: bool) {
+        let mut withheld = self.shared.withheld();
+        if withhold {
+            if withheld.window.is_none() {
+                withheld.window = Some(
+                    self.shared
+                        .world
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .subscribe(),
+                );
+            }
+        } else if let Some(mut window) = withheld.window.take() {
+            loop {
+                match window.try_recv() {
+                    Ok(push) => {
+                        withheld
+                            .dropped
+                            .insert((push.account, push.updates.to_bytes()));
+                    }
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        }
         self.shared.control.withhold_pushes(withhold);
+    }
+
+    /// Terminates every session of `account`, as "terminate all sessions" on
+    /// another device does: its keys answer `401 SESSION_REVOKED` until they
+    /// log in again. Returns how many keys were logged in.
+    pub fn revoke_sessions(&self, account: UserId) -> usize {
+        self.shared.auth.revoke_sessions(account)
     }
 
     /// Makes `auth.sendCode` for `phone` send `code`.
@@ -398,15 +456,18 @@ async fn write_loop(
 
 /// Forwards the world's pushes (and direct pushes) meant for this connection.
 async fn push_loop(shared: Arc<Shared>, key_id: i64, out: mpsc::UnboundedSender<Outgoing>) {
+    // Pushes emitted after `drop_connections` belong to the next connection,
+    // even if this one has not noticed yet that it is being closed.
+    let generation = *shared.drops.borrow();
     let mut world_pushes = shared
         .world
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .subscribe();
     let mut direct = shared.direct.subscribe();
-    let send = |updates: &tl::enums::Updates| {
+    let send = |body: Vec<u8>| {
         let _ = out.send(Outgoing::Message {
-            body: updates.to_bytes(),
+            body,
             kind: MsgKind::ServerInitiated,
         });
     };
@@ -417,18 +478,22 @@ async fn push_loop(shared: Arc<Shared>, key_id: i64, out: mpsc::UnboundedSender<
                     if skip_auth_key == Some(key_id) || !shared.auth.wants_push(key_id, account) {
                         continue;
                     }
-                    if shared.control.pushes_withheld() {
+                    if *shared.drops.borrow() != generation {
+                        return;
+                    }
+                    let body = updates.to_bytes();
+                    if shared.is_withheld(account, &body) {
                         debug!("push withheld");
                         continue;
                     }
-                    send(&updates);
+                    send(body);
                 }
                 // Lost pushes are a gap the client fills with getDifference.
                 Err(broadcast::error::RecvError::Lagged(n)) => warn!(n, "pushes lagged"),
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             push = direct.recv() => match push {
-                Ok(DirectPush { auth_key_id, updates }) if auth_key_id == key_id => send(&updates),
+                Ok(DirectPush { auth_key_id, updates }) if auth_key_id == key_id => send(updates.to_bytes()),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             },

@@ -14,12 +14,16 @@ const FRAME_OVERHEAD: usize = 12;
 /// Why a connection's framing broke; the connection is closed on any of these.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// The socket failed or closed mid-frame.
     #[error("connection I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A length outside what the client can send.
     #[error("bad frame length {0}")]
     BadLen(i64),
+    /// Frames were lost or reordered.
     #[error("bad frame sequence number (expected {expected}, got {got})")]
     BadSeq { expected: i32, got: i32 },
+    /// The CRC32 does not match.
     #[error("bad frame checksum")]
     BadCrc,
 }

@@ -353,3 +353,51 @@ async fn flood_wait_on_send_code_surfaces() {
         .expect("the request must fail");
     assert_eq!(rpc_error(&err), Some((420, "FLOOD_WAIT_86400".into())));
 }
+
+#[tokio::test]
+async fn qr_login_with_two_factor() {
+    let fake = FakeTelegram::start().await;
+    let alice = add_user(
+        &fake,
+        with_password(user("Alice", "15550001"), "correct horse", "horse"),
+    );
+    let client = connect(fake.session());
+    let export = tl::functions::auth::ExportLoginToken {
+        api_id: 1,
+        api_hash: API_HASH.into(),
+        except_ids: vec![],
+    };
+    client.client.invoke(&export).await.unwrap();
+    fake.scan_login_token(alice).unwrap();
+    // After the scan, Telegram asks for the 2FA password before logging in.
+    let err = client.client.invoke(&export).await.unwrap_err();
+    assert_eq!(
+        rpc_error(&err),
+        Some((401, "SESSION_PASSWORD_NEEDED".into()))
+    );
+    assert_eq!(fake.account_of(&key_of(&client)), None);
+    let tl::enums::account::Password::Password(password) = client
+        .client
+        .invoke(&tl::functions::account::GetPassword {})
+        .await
+        .unwrap();
+    assert_eq!(password.hint.as_deref(), Some("horse"));
+    let token = grammers_client::client::PasswordToken::new(password);
+    let me = client
+        .client
+        .check_password(token, "correct horse")
+        .await
+        .unwrap();
+    assert_eq!(me.id().bare_id(), Some(alice));
+}
+
+#[tokio::test]
+async fn revoked_session_answers_session_revoked() {
+    let fake = FakeTelegram::start().await;
+    let (client, alice) = common::logged_in_client(&fake, user("Alice", "15550001")).await;
+    assert!(client.client.is_authorized().await.unwrap());
+    assert_eq!(fake.revoke_sessions(alice), 1);
+    let err = client.client.get_me().await.unwrap_err();
+    assert_eq!(rpc_error(&err), Some((401, "SESSION_REVOKED".into())));
+    assert!(!client.client.is_authorized().await.unwrap());
+}

@@ -75,14 +75,17 @@ pub struct Auth {
 /// `scan_login_token` found nothing to scan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
+    /// Nothing waits to be scanned (never exported, expired or already scanned).
     #[error("no unexpired, unscanned QR login token was exported")]
     NoToken,
+    /// The scanning account does not exist.
     #[error("user {0} does not exist")]
     UnknownUser(UserId),
 }
 
 /// An auth method call, decoded.
 #[derive(Debug)]
+#[allow(missing_docs)] // One variant per TL method, named after it.
 pub enum AuthCall {
     SendCode(tl::functions::auth::SendCode),
     SignIn(tl::functions::auth::SignIn),
@@ -204,6 +207,22 @@ impl Auth {
     /// The account a key is logged into.
     pub fn account(&self, key_id: i64) -> Option<UserId> {
         self.state().registry.account(key_id)
+    }
+
+    /// The 401 a call on a key that is not logged in gets.
+    pub fn unauthorized(&self, key_id: i64) -> RpcError {
+        if self.state().registry.is_revoked(key_id) {
+            RpcError::unauthorized("SESSION_REVOKED")
+        } else {
+            RpcError::unauthorized("AUTH_KEY_UNREGISTERED")
+        }
+    }
+
+    /// Terminates every session of `account`; returns how many keys were logged in.
+    pub fn revoke_sessions(&self, account: UserId) -> usize {
+        let mut state = self.state();
+        state.pending_passwords.retain(|_, p| p.account != account);
+        state.registry.revoke_account(account)
     }
 
     /// Notes that a key called `updates.getState`: pushes may flow to it.
@@ -591,7 +610,8 @@ impl Auth {
         let mut state = self.state();
         state.pending_passwords.remove(&key_id);
         if !state.registry.unbind(key_id) {
-            return Err(RpcError::unauthorized("AUTH_KEY_UNREGISTERED"));
+            drop(state);
+            return Err(self.unauthorized(key_id));
         }
         Ok(tl::enums::auth::LoggedOut::Out(
             tl::types::auth::LoggedOut {

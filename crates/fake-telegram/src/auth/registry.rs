@@ -17,6 +17,9 @@ pub struct KeyEntry {
     /// Pushes are only delivered afterwards, as the client would otherwise
     /// take them for already applied.
     pub received_state: bool,
+    /// Logged out by "terminate session" on another device: calls answer
+    /// `SESSION_REVOKED` instead of `AUTH_KEY_UNREGISTERED`.
+    pub revoked: bool,
 }
 
 /// All auth keys of one fake datacenter.
@@ -35,6 +38,7 @@ impl Registry {
                 key,
                 account: None,
                 received_state: false,
+                revoked: false,
             },
         );
         id
@@ -55,6 +59,7 @@ impl Registry {
         if let Some(entry) = self.keys.get_mut(&key_id) {
             entry.account = Some(account);
             entry.received_state = false;
+            entry.revoked = false;
         }
     }
 
@@ -67,6 +72,28 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Logs every key of `account` out as if its sessions were terminated
+    /// from another device; returns how many were.
+    pub fn revoke_account(&mut self, account: UserId) -> usize {
+        let mut revoked = 0;
+        for entry in self
+            .keys
+            .values_mut()
+            .filter(|e| e.account == Some(account))
+        {
+            entry.account = None;
+            entry.received_state = false;
+            entry.revoked = true;
+            revoked += 1;
+        }
+        revoked
+    }
+
+    /// Whether a key's session was revoked (and not logged in again since).
+    pub fn is_revoked(&self, key_id: i64) -> bool {
+        self.keys.get(&key_id).is_some_and(|e| e.revoked)
     }
 
     /// Notes that a key called `updates.getState`.
@@ -110,5 +137,19 @@ mod tests {
         assert!(registry.unbind(key));
         assert!(!registry.wants_push(key, 7));
         assert!(!registry.unbind(key));
+    }
+
+    #[test]
+    fn revoked_sessions_stay_revoked_until_the_next_login() {
+        let mut registry = Registry::default();
+        let first = registry.register(AuthKey::generate());
+        let second = registry.register(AuthKey::generate());
+        registry.bind(first, 7);
+        registry.bind(second, 7);
+        assert_eq!(registry.revoke_account(7), 2);
+        assert!(registry.is_revoked(first) && registry.is_revoked(second));
+        assert_eq!(registry.account(first), None);
+        registry.bind(first, 7);
+        assert!(!registry.is_revoked(first));
     }
 }

@@ -62,10 +62,13 @@ pub fn key_id(bytes: &[u8; 256]) -> i64 {
 /// Why an encrypted packet could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// Shorter than a header plus one block, or not block-aligned.
     #[error("packet too short or not a multiple of the block size")]
     BadLength,
+    /// The packet names another auth key.
     #[error("packet encrypted with another auth key")]
     WrongKey,
+    /// Tampered with, or encrypted with a different key.
     #[error("msg_key does not match the decrypted plaintext")]
     BadMsgKey,
 }

@@ -26,8 +26,10 @@ const MAX_NESTING: usize = 4;
 /// Why a decrypted packet could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
+    /// Too short, misaligned or otherwise not a valid message.
     #[error("truncated or malformed message: {0}")]
     Malformed(String),
+    /// A `gzip_packed` whose data is not gzip.
     #[error("gzip_packed payload does not decompress")]
     BadGzip,
 }
@@ -41,8 +43,11 @@ impl From<tl::deserialize::Error> for SessionError {
 /// One message of the session: `msg_id ‖ seq_no ‖ body`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The sender's message id; answers refer to it as `req_msg_id`.
     pub msg_id: i64,
+    /// Odd for content-related messages.
     pub seq_no: i32,
+    /// The serialized object, constructor id first.
     pub body: Vec<u8>,
 }
 
@@ -61,8 +66,11 @@ pub fn constructor_id(body: &[u8]) -> Option<u32> {
 /// A decrypted packet: the envelope plus its (possibly container) message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
+    /// The server salt the client used.
     pub salt: i64,
+    /// The client's session, echoed back in every answer.
     pub session_id: i64,
+    /// The (possibly container) message.
     pub message: Message,
 }
 

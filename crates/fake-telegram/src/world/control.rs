@@ -167,10 +167,7 @@ impl World {
             ),
             None => None,
         };
-        let media = match message.media {
-            Some(spec) => Some(self.store_media(spec)),
-            None => None,
-        };
+        let media = message.media.map(|spec| self.store_media(spec));
         let draft = Draft {
             reply_to,
             media,

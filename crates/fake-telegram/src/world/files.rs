@@ -82,7 +82,7 @@ impl Store {
         part: i32,
         bytes: Vec<u8>,
     ) -> Result<(), RpcError> {
-        if part < 0 || part > 3999 {
+        if !(0..=3999).contains(&part) {
             return Err(RpcError::bad_request("FILE_PART_INVALID"));
         }
         if bytes.is_empty() {

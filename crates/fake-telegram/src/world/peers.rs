@@ -67,6 +67,17 @@ pub fn access_hash(kind: Kind, id: i64, viewer: UserId) -> i64 {
 }
 
 impl World {
+    /// The user, basic group or channel with this id (id ranges do not overlap).
+    pub fn peer_by_id(&self, id: i64) -> Option<Peer> {
+        if self.user(id).is_some() {
+            Some(Peer::User(id))
+        } else if self.chat(id).is_some() {
+            Some(Peer::Chat(id))
+        } else {
+            self.channel(id).map(|_| Peer::Channel(id))
+        }
+    }
+
     /// The access hash `viewer` must present for user `id`.
     pub fn user_access_hash(&self, id: UserId, viewer: UserId) -> i64 {
         if id == viewer {

@@ -311,6 +311,7 @@ impl World {
         &mut self,
         user: UserId,
         pts: i32,
+        date: i32,
         pts_total_limit: Option<i32>,
     ) -> Result<tl::enums::updates::Difference, RpcError> {
         let state = self.state(user);
@@ -327,7 +328,20 @@ impl World {
         {
             return Ok(tl::types::updates::DifferenceTooLong { pts: state.pts }.into());
         }
-        if gap == 0 {
+        // As Telegram does, point the client at channels that changed since
+        // its state's date; it then asks each for its own difference.
+        let stale_channels: Vec<tl::enums::Update> = self
+            .channels_of(user)
+            .filter(|c| c.updates.log.last().is_some_and(|e| e.date >= date))
+            .map(|c| {
+                tl::types::UpdateChannelTooLong {
+                    channel_id: c.id,
+                    pts: None,
+                }
+                .into()
+            })
+            .collect();
+        if gap == 0 && stale_channels.is_empty() {
             return Ok(tl::types::updates::DifferenceEmpty {
                 date: state.date,
                 seq: state.seq,
@@ -346,6 +360,14 @@ impl World {
                 Some(tl::enums::Update::NewMessage(u)) => new_messages.push(u.message),
                 Some(update) => other_updates.push(update),
                 None => {}
+            }
+        }
+        if !sliced {
+            for update in stale_channels {
+                if let tl::enums::Update::ChannelTooLong(u) = &update {
+                    peers.add(Peer::Channel(u.channel_id));
+                }
+                other_updates.push(update);
             }
         }
         let (users, chats) = self.peer_lists(&peers, user);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use grammers_tl_types::{self as tl, functions::messages as f};
 
-use super::{clamp_limit, encode, page, route};
+use super::{clamp_limit, encode, page, route, Paging};
 use crate::world::build::PeerSet;
 use crate::world::control::Draft;
 use crate::world::messages::{Forward, Media, MsgKey, Place};
@@ -351,10 +351,9 @@ fn forward(
                 })
             })
         };
-        let grouped_id = match source.grouped_id {
-            Some(g) => Some(*albums.entry(g).or_insert_with(|| world.new_grouped_id())),
-            None => None,
-        };
+        let grouped_id = source
+            .grouped_id
+            .map(|g| *albums.entry(g).or_insert_with(|| world.new_grouped_id()));
         let draft = Draft {
             fwd,
             media: source.media,
@@ -488,34 +487,23 @@ fn ids_desc(
         .collect()
 }
 
-/// Applies Telegram's history paging to `(id, key)` pairs, newest first.
+/// Applies Telegram's history paging to `(id, key)` pairs, newest first;
+/// `offset_date` (when set) replaces the paging's `offset_id`.
 fn page_of(
     world: &World,
     list: &[(i32, MsgKey)],
-    offset_id: i32,
     offset_date: i32,
-    add_offset: i32,
-    limit: i32,
-    min_id: i32,
-    max_id: i32,
+    mut paging: Paging,
 ) -> Vec<MsgKey> {
-    let mut offset_id = offset_id;
     if offset_date > 0 {
         // The first message older than the date becomes the (inclusive) start.
         let first_older = list
             .iter()
             .find(|&&(_, k)| world.message(k).is_some_and(|m| m.date < offset_date));
-        offset_id = first_older.map_or(1, |&(id, _)| id + 1);
+        paging.offset_id = first_older.map_or(1, |&(id, _)| id + 1);
     }
     let ids: Vec<i32> = list.iter().map(|&(id, _)| id).collect();
-    let chosen = page(
-        &ids,
-        offset_id,
-        add_offset,
-        clamp_limit(limit, 100),
-        min_id,
-        max_id,
-    );
+    let chosen = page(&ids, &paging);
     list.iter()
         .filter(|(id, _)| chosen.contains(id))
         .map(|&(_, k)| k)
@@ -530,16 +518,14 @@ fn get_history(
     let peer = world.resolve_peer(me, &r.peer)?;
     check_readable(world, me, peer)?;
     let list = ids_desc(world, me, peer, |_| true);
-    let keys = page_of(
-        world,
-        &list,
-        r.offset_id,
-        r.offset_date,
-        r.add_offset,
-        r.limit,
-        r.min_id,
-        r.max_id,
-    );
+    let paging = Paging {
+        offset_id: r.offset_id,
+        add_offset: r.add_offset,
+        limit: clamp_limit(r.limit, 100),
+        min_id: r.min_id,
+        max_id: r.max_id,
+    };
+    let keys = page_of(world, &list, r.offset_date, paging);
     let channel = matches!(peer, Peer::Channel(_)).then_some(peer);
     Ok(world.messages_result(me, channel, &keys, list.len()))
 }
@@ -574,17 +560,15 @@ fn search(
         check_readable(world, me, peer)?;
         list.extend(ids_desc(world, me, peer, keep));
     }
-    list.sort_by(|a, b| b.0.cmp(&a.0));
-    let keys = page_of(
-        world,
-        &list,
-        r.offset_id,
-        0,
-        r.add_offset,
-        r.limit,
-        r.min_id,
-        r.max_id,
-    );
+    list.sort_by_key(|&(id, _)| std::cmp::Reverse(id));
+    let paging = Paging {
+        offset_id: r.offset_id,
+        add_offset: r.add_offset,
+        limit: clamp_limit(r.limit, 100),
+        min_id: r.min_id,
+        max_id: r.max_id,
+    };
+    let keys = page_of(world, &list, 0, paging);
     let channel = match peers.as_slice() {
         [peer @ Peer::Channel(_)] => Some(*peer),
         _ => None,

@@ -203,30 +203,38 @@ impl World {
     }
 }
 
+/// The paging parameters of `messages.getHistory` and `messages.search`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paging {
+    /// Start below this id (0 = at the newest).
+    pub offset_id: i32,
+    /// Shift the start by this many messages (negative = newer).
+    pub add_offset: i32,
+    /// Most messages to return.
+    pub limit: usize,
+    /// Only ids above this.
+    pub min_id: i32,
+    /// Only ids below this (0 = no bound).
+    pub max_id: i32,
+}
+
 /// Picks a page of ids (descending) the way `messages.getHistory` does:
 /// start below `offset_id` (or at the newest), shift by `add_offset`, take
 /// `limit`, and keep ids strictly between `min_id` and `max_id`.
-pub(crate) fn page(
-    ids_desc: &[i32],
-    offset_id: i32,
-    add_offset: i32,
-    limit: usize,
-    min_id: i32,
-    max_id: i32,
-) -> Vec<i32> {
-    let base = if offset_id > 0 {
+pub(crate) fn page(ids_desc: &[i32], p: &Paging) -> Vec<i32> {
+    let base = if p.offset_id > 0 {
         ids_desc
             .iter()
-            .position(|&id| id < offset_id)
+            .position(|&id| id < p.offset_id)
             .unwrap_or(ids_desc.len())
     } else {
         0
     };
-    let start = (base as i64 + i64::from(add_offset)).clamp(0, ids_desc.len() as i64) as usize;
+    let start = (base as i64 + i64::from(p.add_offset)).clamp(0, ids_desc.len() as i64) as usize;
     ids_desc[start..]
         .iter()
         .copied()
-        .take(limit)
-        .filter(|&id| id > min_id && (max_id == 0 || id < max_id))
+        .take(p.limit)
+        .filter(|&id| id > p.min_id && (p.max_id == 0 || id < p.max_id))
         .collect()
 }

@@ -15,7 +15,7 @@ pub(super) fn handle(
 ) -> Option<Result<Vec<u8>, RpcError>> {
     route!(id, body, {
         f::GetState => |_: f::GetState| encode(tl::enums::updates::State::from(world.state(ctx.account))),
-        f::GetDifference => |r: f::GetDifference| encode(world.difference(ctx.account, r.pts, r.pts_total_limit)?),
+        f::GetDifference => |r: f::GetDifference| encode(world.difference(ctx.account, r.pts, r.date, r.pts_total_limit)?),
         f::GetChannelDifference => |r: f::GetChannelDifference| {
             let channel = world.resolve_channel(ctx.account, &r.channel)?;
             encode(world.channel_difference(ctx.account, channel, r.pts, r.limit)?)

@@ -1,0 +1,63 @@
+//! `--help`, `--version`, and the commands this version does not implement.
+
+mod cli_support;
+
+use cli_support::{run, tgbridge};
+
+#[test]
+fn version_prints_name_and_crate_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tgbridge(dir.path()).arg("--version"));
+    assert_eq!(out.code, Some(0));
+    assert_eq!(
+        out.stdout.trim(),
+        format!("tgbridge {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_lists_every_command_and_the_config_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tgbridge(dir.path()).arg("--help"));
+    assert_eq!(out.code, Some(0));
+    for word in [
+        "run",
+        "login",
+        "logout",
+        "generate-registration",
+        "check",
+        "--config",
+        "TGBRIDGE_CONFIG",
+    ] {
+        assert!(
+            out.stdout.contains(word),
+            "help lacks {word}:\n{}",
+            out.stdout
+        );
+    }
+    let out = run(tgbridge(dir.path()).args(["login", "--help"]));
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout.contains("--bot-token") && out.stdout.contains("--qr"),
+        "{}",
+        out.stdout
+    );
+    let out = run(tgbridge(dir.path()).args(["generate-registration", "--help"]));
+    assert!(out.stdout.contains("--output"), "{}", out.stdout);
+}
+
+#[test]
+fn no_command_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut tgbridge(dir.path()));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("Usage"), "{}", out.stderr);
+}
+
+#[test]
+fn bot_token_and_qr_exclude_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tgbridge(dir.path()).args(["login", "--bot-token", "--qr"]));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
+}

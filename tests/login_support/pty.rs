@@ -1,0 +1,197 @@
+//! A real pseudo-terminal for driving `tgbridge` as a person would: the child
+//! gets the pty as stdin, stdout, stderr and controlling terminal, with the
+//! line discipline's defaults (echo on, canonical mode, Ctrl-C → SIGINT), so
+//! what the transcript shows is exactly what a terminal would display —
+//! including echoed input, which is what the hidden-input tests look for.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{open, OFlag};
+use nix::pty::{openpty, Winsize};
+use nix::sys::stat::Mode;
+
+/// Bytes read from the terminal so far and whether the child side closed.
+#[derive(Default)]
+struct Screen {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// A child process on a pseudo-terminal.
+pub struct Pty {
+    child: Child,
+    master: File,
+    screen: Arc<(Mutex<Screen>, Condvar)>,
+    /// Offset in the transcript up to which `expect` has consumed output.
+    cursor: usize,
+}
+
+impl Pty {
+    /// Starts `command` on a fresh 120×50 terminal.
+    pub fn spawn(mut command: Command) -> Pty {
+        let size = Winsize {
+            ws_row: 50,
+            ws_col: 120,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = openpty(&size, None).expect("openpty");
+        let slave_path = nix::unistd::ttyname(&pty.slave).expect("ttyname of the pty");
+        let slave_path = CString::new(slave_path.as_os_str().as_bytes()).expect("tty path");
+        let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup pty slave"));
+        command
+            .stdin(stdio(&pty.slave))
+            .stdout(stdio(&pty.slave))
+            .stderr(stdio(&pty.slave));
+        // SAFETY: only async-signal-safe calls (setsid, open, close) on
+        // memory allocated before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                // A session leader's first terminal opened without O_NOCTTY
+                // becomes its controlling terminal: needed for /dev/tty and
+                // for Ctrl-C to reach the child as SIGINT.
+                let tty = open(slave_path.as_c_str(), OFlag::O_RDWR, Mode::empty())
+                    .map_err(std::io::Error::from)?;
+                drop(tty);
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("spawn the command on the pty");
+        drop(pty.slave);
+        let master = File::from(pty.master);
+        let screen = Arc::new((Mutex::new(Screen::default()), Condvar::new()));
+        let reader = master.try_clone().expect("dup pty master");
+        let sink = Arc::clone(&screen);
+        std::thread::spawn(move || pump(reader, &sink));
+        Pty {
+            child,
+            master,
+            screen,
+            cursor: 0,
+        }
+    }
+
+    /// Types `text` as is.
+    pub fn send(&mut self, text: &str) {
+        self.master
+            .write_all(text.as_bytes())
+            .expect("write to the terminal");
+        self.master.flush().expect("flush the terminal");
+    }
+
+    /// Types `text` and Enter.
+    pub fn send_line(&mut self, text: &str) {
+        self.send(&format!("{text}\r"));
+    }
+
+    /// Presses Ctrl-C.
+    pub fn ctrl_c(&mut self) {
+        self.send("\u{3}");
+    }
+
+    /// Waits until `needle` appears after what was already consumed and
+    /// returns the output up to and including it. Panics with the whole
+    /// transcript on timeout, so a failing test shows what the user saw.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let (lock, ready) = &*self.screen;
+        let mut screen = lock.lock().expect("screen lock");
+        loop {
+            let unread = String::from_utf8_lossy(&screen.bytes[self.cursor..]).into_owned();
+            if let Some(at) = unread.find(needle) {
+                let consumed = &unread[..at + needle.len()];
+                self.cursor += consumed.len();
+                return consumed.to_owned();
+            }
+            let now = Instant::now();
+            if now >= deadline || screen.closed {
+                let why = if screen.closed {
+                    "the terminal closed"
+                } else {
+                    "timed out"
+                };
+                panic!(
+                    "{why} waiting for {needle:?}; the terminal showed:\n{}",
+                    String::from_utf8_lossy(&screen.bytes)
+                );
+            }
+            screen = ready
+                .wait_timeout(screen, deadline - now)
+                .expect("screen lock")
+                .0;
+        }
+    }
+
+    /// Everything the terminal showed so far.
+    pub fn transcript(&self) -> String {
+        let (lock, _) = &*self.screen;
+        String::from_utf8_lossy(&lock.lock().expect("screen lock").bytes).into_owned()
+    }
+
+    /// Whether the terminal echoes typed input (as it must after any program
+    /// that hid input has exited).
+    pub fn echo_enabled(&self) -> bool {
+        let termios = nix::sys::termios::tcgetattr(&self.master).expect("terminal attributes");
+        termios
+            .local_flags
+            .contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+
+    /// Waits for the child to exit and for its last output to be read.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the child") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "the command did not exit within {timeout:?}; the terminal showed:\n{}",
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let (lock, ready) = &*self.screen;
+        let screen = lock.lock().expect("screen lock");
+        let _ = ready
+            .wait_timeout_while(screen, Duration::from_secs(5), |s| !s.closed)
+            .expect("screen lock");
+        status
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies terminal output into `screen` until the child side closes (the
+/// master then reads EIO on Linux).
+fn pump(mut master: File, screen: &(Mutex<Screen>, Condvar)) {
+    let (lock, ready) = screen;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = master.read(&mut buf).unwrap_or(0);
+        let mut screen = lock.lock().expect("screen lock");
+        if n == 0 {
+            screen.closed = true;
+            ready.notify_all();
+            return;
+        }
+        screen.bytes.extend_from_slice(&buf[..n]);
+        ready.notify_all();
+    }
+}
