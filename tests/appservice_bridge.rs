@@ -295,13 +295,18 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
     let (status, _) = bridge.push_transaction("dup-1", Some(&auth), &body).await;
     assert_eq!(status, 200);
     assert!(!store.has_telegram_login().unwrap(), "the logout ran");
-    owner
+    // Like `tgbridge logout`, it first tried Telegram: the seeded datacenter
+    // (127.0.0.1:1) refuses, and the owner is told so.
+    let answer = owner
         .sync_until(
             |e| is_notice_from(e, &bot, "Logged out of Telegram"),
             Duration::from_secs(30),
         )
         .await
         .unwrap();
+    let text = answer[0]["content"]["body"].as_str().unwrap();
+    assert!(text.contains("Could not reach Telegram"), "{text}");
+    assert!(text.contains("Portal rooms are kept"), "{text}");
 
     // Delivered again: acknowledged, not processed (the new login survives).
     seed_login(&store).await;
