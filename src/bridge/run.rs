@@ -9,11 +9,13 @@ use anyhow::{bail, Context};
 use ruma::OwnedMxcUri;
 
 use super::core::Identities;
+use super::persistence::{StorePersistence, TelegramEndpoint};
 use super::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
 use crate::matrix::{ClientSettings, RetryPolicy};
 use crate::store::Store;
+use crate::telegram::{ClientOptions, DeviceInfo};
 
 /// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
 pub fn run(config: &Config) -> anyhow::Result<()> {
@@ -24,10 +26,17 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let persistence = StorePersistence::new(
+        store,
+        Some(TelegramEndpoint {
+            api_id: config.telegram.api_id,
+            options: telegram_options(config),
+        }),
+    );
     runtime
         .block_on(service::serve(
             settings,
-            Arc::new(store),
+            Arc::new(persistence),
             service::shutdown_signal(),
         ))
         .context("the bridge stopped with an error")
@@ -74,6 +83,20 @@ pub fn service_settings(config: &Config) -> anyhow::Result<ServiceSettings> {
         bot_displayname,
         bot_avatar,
     })
+}
+
+/// Client options for calls the service makes to Telegram (the remote logout).
+fn telegram_options(config: &Config) -> ClientOptions {
+    let telegram = &config.telegram;
+    ClientOptions {
+        device: DeviceInfo {
+            device_model: telegram.device_model.clone(),
+            system_version: telegram.system_version.clone(),
+            app_version: telegram.app_version.clone(),
+            lang_code: telegram.lang_code.clone(),
+        },
+        ..ClientOptions::default()
+    }
 }
 
 fn resolve_listen(hostname: &str, port: u16) -> anyhow::Result<SocketAddr> {
