@@ -167,6 +167,9 @@ ensure_dir() {
 
 own() { if system_mode; then chown "$NAME:$NAME" "$@"; fi; }
 
+# Escapes a path for the replacement side of a sed s### command.
+sed_escape() { printf '%s' "$1" | sed 's/[&#\\]/\\&/g'; }
+
 # ------------------------------------------------------------------ steps ---
 
 build_binary() {
@@ -211,7 +214,7 @@ install_config() {
     local tmp
     tmp="$(mktemp)"
     # The example names the default data directory; point it at this one.
-    sed "s#$DEFAULT_STATE_DIR#$STATE_DIR#g" "$example" >"$tmp"
+    sed "s#$DEFAULT_STATE_DIR#$(sed_escape "$STATE_DIR")#g" "$example" >"$tmp"
     install_file "$tmp" "$(staged "$CONF_DIR")/config.example.yaml" 0644 "example config"
 
     local config
@@ -231,9 +234,9 @@ install_unit() {
     local template="$SOURCE_DIR/systemd/$NAME.service" tmp
     [[ -f "$template" ]] || die "$template is missing: run install.sh from a complete checkout."
     tmp="$(mktemp)"
-    sed -e "s#/usr/local/bin/$NAME#$BIN_PATH#g" \
-        -e "s#/etc/$NAME/#$CONF_DIR/#g" \
-        -e "s#$DEFAULT_STATE_DIR#$STATE_DIR#g" \
+    sed -e "s#/usr/local/bin/$NAME#$(sed_escape "$BIN_PATH")#g" \
+        -e "s#/etc/$NAME/#$(sed_escape "$CONF_DIR")/#g" \
+        -e "s#$DEFAULT_STATE_DIR#$(sed_escape "$STATE_DIR")#g" \
         "$template" >"$tmp"
     install -d -m 0755 "$(staged "$UNIT_DIR")"
     local before=""

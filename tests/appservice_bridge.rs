@@ -295,13 +295,18 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
     let (status, _) = bridge.push_transaction("dup-1", Some(&auth), &body).await;
     assert_eq!(status, 200);
     assert!(!store.has_telegram_login().unwrap(), "the logout ran");
-    owner
+    // Like `tgbridge logout`, it first tried Telegram: the seeded datacenter
+    // (127.0.0.1:1) refuses, and the owner is told so.
+    let answer = owner
         .sync_until(
             |e| is_notice_from(e, &bot, "Logged out of Telegram"),
             Duration::from_secs(30),
         )
         .await
         .unwrap();
+    let text = answer[0]["content"]["body"].as_str().unwrap();
+    assert!(text.contains("Could not reach Telegram"), "{text}");
+    assert!(text.contains("Portal rooms are kept"), "{text}");
 
     // Delivered again: acknowledged, not processed (the new login survives).
     seed_login(&store).await;
@@ -339,6 +344,17 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
         let (status, answer) = bridge.push_transaction(txn, Some(&auth), bad).await;
         assert_eq!(status, 400, "{bad}");
         assert!(answer["errcode"] == "M_NOT_JSON" || answer["errcode"] == "M_BAD_JSON");
+    }
+    // Ephemeral events arrive under either field name and are accepted.
+    let typing =
+        json!({ "type": "m.typing", "room_id": room, "content": { "user_ids": [owner.user_id] } });
+    for (txn, field) in [
+        ("eph-1", "ephemeral"),
+        ("eph-2", "de.sorunome.msc2409.ephemeral"),
+    ] {
+        let body = json!({ "events": [], field: [typing] }).to_string();
+        let (status, _) = bridge.push_transaction(txn, Some(&auth), &body).await;
+        assert_eq!(status, 200, "{field}");
     }
     command(&owner, &room, &bot, "version", "tgbridge").await;
     let (status, body) = bridge.health().await.expect("health answers");

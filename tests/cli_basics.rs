@@ -55,6 +55,28 @@ fn no_command_is_a_usage_error() {
 }
 
 #[test]
+fn commands_without_a_config_say_so_and_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 5] = [
+        &["run"],
+        &["login"],
+        &["login", "--bot-token"],
+        &["login", "--qr"],
+        &["logout"],
+    ];
+    for args in cases {
+        let out = run(tgbridge(dir.path()).args(args));
+        assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("cannot read the config file"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}
+
+#[test]
 fn bot_token_and_qr_exclude_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(tgbridge(dir.path()).args(["login", "--bot-token", "--qr"]));

@@ -380,3 +380,138 @@ fn the_installed_unit_is_hardened_and_systemd_accepts_it() {
         Err(e) => panic!("running systemd-analyze: {e}"),
     }
 }
+
+/// The real thing as root: creates the system user, hands the config, the
+/// registration and the data directory to it, and changes nothing on a rerun.
+/// It runs in a private mount namespace whose /etc, /var, /usr/local and
+/// /run are throwaway overlays, so the machine itself is left untouched.
+#[test]
+fn as_root_it_creates_the_user_and_gives_it_the_files() {
+    let uid = Command::new("id").arg("-u").output().expect("running id");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "this test needs root (as in CI): it installs for real inside a private mount namespace"
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let layer = |name: &str| {
+        let upper = scratch.path().join(name).join("upper");
+        fs::create_dir_all(&upper).unwrap();
+        fs::create_dir_all(scratch.path().join(name).join("work")).unwrap();
+        upper
+    };
+    let (etc, var, local) = (layer("etc"), layer("var"), layer("usr-local"));
+    // A config the owner already filled in (with a careless mode) is there
+    // before the first run: what someone reinstalling has.
+    fs::create_dir_all(etc.join("tgbridge")).unwrap();
+    let config = etc.join("tgbridge/config.yaml");
+    fs::copy(repo().join("config.example.yaml"), &config).unwrap();
+    fill_in_config(&config);
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+
+    let s = scratch.path().display();
+    let script = format!(
+        r#"set -e
+for d in etc var usr-local; do
+  target=/${{d/usr-local/usr/local}}
+  mount -t overlay overlay -o lowerdir=$target,upperdir={s}/$d/upper,workdir={s}/$d/work $target
+done
+# Hide a running systemd: daemon-reload would reach the real one.
+if [ -d /run/systemd ]; then mount -t tmpfs tmpfs /run/systemd; fi
+bash {install} --binary {binary}
+echo '--- second run'
+bash {install} --binary {binary}
+echo '--- state'
+getent passwd tgbridge
+stat -c '%U:%G %a %n' /etc/tgbridge /etc/tgbridge/config.yaml /etc/tgbridge/registration.yaml /var/lib/tgbridge /usr/local/bin/tgbridge /etc/systemd/system/tgbridge.service
+"#,
+        install = repo().join("install.sh").display(),
+        binary = BINARY,
+    );
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash", "-c", &script])
+        .env_remove("DESTDIR")
+        .output()
+        .expect("running unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "install as root failed ({})\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (first, rest) = stdout.split_once("--- second run").unwrap();
+    let (second, state) = rest.split_once("--- state").unwrap();
+
+    assert!(first.contains("user: tgbridge (created)"), "{first}");
+    assert!(first.contains("app_service_config_files"), "{first}");
+    assert!(first.contains("sudo -u tgbridge"), "{first}");
+    assert!(second.contains("user: tgbridge (exists)"), "{second}");
+    assert!(
+        !second.contains("(installed)")
+            && !second.contains("(updated)")
+            && !second.contains("(created)"),
+        "{second}"
+    );
+
+    let passwd = state
+        .lines()
+        .find(|l| l.starts_with("tgbridge:"))
+        .expect("no tgbridge user");
+    assert!(
+        passwd.ends_with(":/var/lib/tgbridge:/usr/sbin/nologin"),
+        "{passwd}"
+    );
+    for expected in [
+        "tgbridge:tgbridge 700 /etc/tgbridge",
+        "tgbridge:tgbridge 600 /etc/tgbridge/config.yaml",
+        "tgbridge:tgbridge 600 /etc/tgbridge/registration.yaml",
+        "tgbridge:tgbridge 700 /var/lib/tgbridge",
+        "root:root 755 /usr/local/bin/tgbridge",
+        "root:root 644 /etc/systemd/system/tgbridge.service",
+    ] {
+        assert!(
+            state.lines().any(|l| l == expected),
+            "expected `{expected}` in\n{state}"
+        );
+    }
+    // Every change landed in the throwaway layers, not on the machine.
+    let passwd_layer = fs::read_to_string(etc.join("passwd")).unwrap();
+    assert!(
+        passwd_layer.contains("tgbridge:"),
+        "useradd wrote past the overlay"
+    );
+    assert!(local.join("bin/tgbridge").is_file() && var.join("lib/tgbridge").is_dir());
+}
+
+#[test]
+fn without_cargo_it_says_where_rust_comes_from() {
+    // A PATH with the basic tools the script needs, but no cargo.
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bash", "dirname", "install", "cmp", "sed", "mktemp", "id"] {
+        let found = Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(!path.is_empty(), "{tool} is not installed here");
+        std::os::unix::fs::symlink(path, bin.path().join(tool)).unwrap();
+    }
+    let root = tempfile::tempdir().unwrap();
+    let output = Command::new(bin.path().join("bash"))
+        .arg(repo().join("install.sh"))
+        .args(["--no-root", "--prefix"])
+        .arg(root.path())
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cargo was not found"), "{stderr}");
+    assert!(stderr.contains("https://rustup.rs"), "{stderr}");
+    assert_eq!(
+        fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing may be installed"
+    );
+}

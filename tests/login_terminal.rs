@@ -596,6 +596,12 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
     assert!(logout.wait(STEP).success(), "{}", logout.transcript());
     let store = fixture.store();
     assert!(!store.has_telegram_login().expect("read the session"));
+    let key = fixture.seeded_key();
+    assert_eq!(
+        fixture.files_containing_bytes(&key[..32]),
+        Vec::<std::path::PathBuf>::new(),
+        "the auth key is gone from every file"
+    );
     assert_eq!(fixture.fake.call_count("auth.logOut"), 1);
     assert_eq!(
         fixture.account_at_telegram(),
@@ -649,6 +655,12 @@ fn logout_without_network_still_removes_the_local_session() {
         .store()
         .has_telegram_login()
         .expect("read the session"));
+    let key = fixture.seeded_key();
+    assert_eq!(
+        fixture.files_containing_bytes(&key[..32]),
+        Vec::<std::path::PathBuf>::new(),
+        "the auth key is gone from every file"
+    );
 }
 
 /// Runs `tgbridge <args>` with `input` on a pipe as stdin (no terminal).

@@ -285,7 +285,7 @@ async fn clear_telegram_login_forgets_the_account_but_keeps_portals() {
 #[derive(Debug)]
 enum Op {
     SetHome(i32),
-    SetDc(DcOption),
+    SetDc(Box<DcOption>),
     Cache(PeerInfo),
     CacheMany(Vec<PeerInfo>),
     State(StateOp),
@@ -354,7 +354,7 @@ fn random_peer(rng: &mut StdRng) -> PeerInfo {
 fn random_op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..8) {
         0 => Op::SetHome(rng.random_range(1..=5)),
-        1 => Op::SetDc(DcOption {
+        1 => Op::SetDc(Box::new(DcOption {
             id: rng.random_range(1..=7),
             ipv4: format!(
                 "10.0.0.{}:{}",
@@ -369,7 +369,7 @@ fn random_op(rng: &mut StdRng) -> Op {
             auth_key: rng
                 .random_bool(0.5)
                 .then(|| [rng.random_range(0..=255u8); 256]),
-        }),
+        })),
         2 | 3 => Op::Cache(random_peer(rng)),
         4 => Op::CacheMany(
             (0..rng.random_range(0..5))

@@ -528,11 +528,13 @@ impl<P: BridgePersistence> Core<P> {
         if self.store.telegram_account().await?.is_none() {
             return Ok(Notice::text("You are not logged into Telegram."));
         }
-        self.store.clear_telegram_login()?;
+        let remote = self.store.log_out_telegram().await?;
         info!("logged out of Telegram by the owner's command");
-        Ok(Notice::text(
-            "Logged out of Telegram. Portal rooms are kept; run `tgbridge login` to log in again.",
-        ))
+        let mut notice = Notice::text("Logged out of Telegram.");
+        if let Some(remote) = remote {
+            notice = notice.paragraph(&remote);
+        }
+        Ok(notice.paragraph("Portal rooms are kept; run `tgbridge login` to log in again."))
     }
 
     async fn login(&self, room_id: &RoomId) -> Result<Notice, CoreError> {
@@ -639,9 +641,9 @@ mod tests {
                     display_name: Some("Ann".into()),
                 }))
         }
-        fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
+        async fn log_out_telegram(&self) -> Result<Option<String>, PersistenceError> {
             self.logged_in.store(false, Ordering::SeqCst);
-            Ok(())
+            Ok(Some("Logged out at Telegram.".into()))
         }
     }
 

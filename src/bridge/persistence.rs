@@ -1,11 +1,17 @@
-//! What the bridge core needs from the database, as a narrow trait. The real
-//! implementation sits on the SQLite store; tests can use a map. Calls are
+//! What the bridge core needs from the database (and, for `logout`, from
+//! Telegram), as a narrow trait. The real implementation sits on the SQLite
+//! store; tests can use a map. Calls are
 //! short SQLite statements (one row each), cheap enough to run inline on the
 //! async runtime.
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::store::Store;
+use crate::telegram::logout::log_out;
+use crate::telegram::{ClientOptions, TelegramClient};
 
 /// A failure of the database; the message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -68,20 +74,52 @@ pub trait BridgePersistence: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Option<TelegramAccount>, PersistenceError>> + Send;
 
-    /// Forgets the Telegram login (session and auth key); portals are kept.
-    fn clear_telegram_login(&self) -> Result<(), PersistenceError>;
+    /// Ends the Telegram login like `tgbridge logout`: at Telegram when a
+    /// client can be started, then in the database (session, auth key);
+    /// portals are kept. Returns one sentence on what Telegram said, if it
+    /// was asked.
+    fn log_out_telegram(
+        &self,
+    ) -> impl Future<Output = Result<Option<String>, PersistenceError>> + Send;
 }
 
 /// Key of the management room's id in the store's key-value table.
 pub const MANAGEMENT_ROOM_KEY: &str = "management_room";
 
-impl BridgePersistence for crate::store::Store {
+/// How to reach Telegram for a remote logout.
+#[derive(Debug, Clone)]
+pub struct TelegramEndpoint {
+    /// The application's `api_id`.
+    pub api_id: i32,
+    /// Device information and timeouts for the client.
+    pub options: ClientOptions,
+}
+
+/// The core's persistence on the SQLite store; with a [`TelegramEndpoint`]
+/// the `logout` command also ends the session at Telegram.
+pub struct StorePersistence {
+    store: Store,
+    telegram: Option<TelegramEndpoint>,
+}
+
+impl StorePersistence {
+    /// Wraps `store`; `telegram` is `None` where Telegram must not be contacted.
+    pub fn new(store: Store, telegram: Option<TelegramEndpoint>) -> Self {
+        Self { store, telegram }
+    }
+}
+
+impl BridgePersistence for StorePersistence {
     fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
-        crate::store::Store::transaction_processed(self, txn_id).map_err(PersistenceError::new)
+        self.store
+            .transaction_processed(txn_id)
+            .map_err(PersistenceError::new)
     }
 
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
-        crate::store::Store::record_transaction(self, txn_id).map_err(PersistenceError::new)
+        self.store
+            .record_transaction(txn_id)
+            .map_err(PersistenceError::new)
     }
 
     fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError> {
@@ -89,19 +127,21 @@ impl BridgePersistence for crate::store::Store {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let cutoff = now.saturating_sub(age).as_secs();
-        crate::store::Store::prune_transactions(self, i64::try_from(cutoff).unwrap_or(i64::MAX))
+        self.store
+            .prune_transactions(i64::try_from(cutoff).unwrap_or(i64::MAX))
             .map_err(PersistenceError::new)
     }
 
     fn management_room(&self) -> Result<Option<String>, PersistenceError> {
-        self.kv_get(MANAGEMENT_ROOM_KEY)
+        self.store
+            .kv_get(MANAGEMENT_ROOM_KEY)
             .map_err(PersistenceError::new)
     }
 
     fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
         match room_id {
-            Some(room_id) => self.kv_set(MANAGEMENT_ROOM_KEY, room_id),
-            None => self.kv_delete(MANAGEMENT_ROOM_KEY),
+            Some(room_id) => self.store.kv_set(MANAGEMENT_ROOM_KEY, room_id),
+            None => self.store.kv_delete(MANAGEMENT_ROOM_KEY),
         }
         .map_err(PersistenceError::new)
     }
@@ -110,10 +150,15 @@ impl BridgePersistence for crate::store::Store {
         use grammers_session::types::{PeerId, PeerInfo};
         use grammers_session::Session as _;
 
-        if !self.has_telegram_login().map_err(PersistenceError::new)? {
+        if !self
+            .store
+            .has_telegram_login()
+            .map_err(PersistenceError::new)?
+        {
             return Ok(None);
         }
         let self_user = self
+            .store
             .telegram_session()
             .peer(PeerId::self_user())
             .await
@@ -129,8 +174,28 @@ impl BridgePersistence for crate::store::Store {
         })
     }
 
-    fn clear_telegram_login(&self) -> Result<(), PersistenceError> {
-        crate::store::Store::clear_telegram_login(self).map_err(PersistenceError::new)
+    async fn log_out_telegram(&self) -> Result<Option<String>, PersistenceError> {
+        let logged_in = self
+            .store
+            .has_telegram_login()
+            .map_err(PersistenceError::new)?;
+        let remote = match (&self.telegram, logged_in) {
+            (Some(endpoint), true) => {
+                let client = TelegramClient::start(
+                    Arc::new(self.store.telegram_session()),
+                    endpoint.api_id,
+                    &endpoint.options,
+                );
+                // `log_out` stops the client before the session is cleared,
+                // so nothing can write an auth key back afterwards.
+                Some(log_out(client).await.describe())
+            }
+            _ => None,
+        };
+        self.store
+            .clear_telegram_login()
+            .map_err(PersistenceError::new)?;
+        Ok(remote)
     }
 }
 

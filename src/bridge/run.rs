@@ -11,28 +11,43 @@ use ruma::OwnedMxcUri;
 
 use super::core::Identities;
 use super::login::{FlowFactory, LoginSettings};
+use super::persistence::{StorePersistence, TelegramEndpoint};
 use super::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
 use crate::matrix::{ClientSettings, RetryPolicy};
 use crate::store::Store;
 use crate::telegram::login::LoginFlow;
-use crate::telegram::TelegramClient;
+use crate::telegram::{ClientOptions, DeviceInfo, TelegramClient};
 
 /// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
 pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut settings = service_settings(config)?;
-    let store = Arc::new(
+    let open_store = || {
         Store::open(&config.database)
-            .with_context(|| format!("opening the database {}", config.database.display()))?,
-    );
-    settings.login = login_settings(config, &store);
+            .with_context(|| format!("opening the database {}", config.database.display()))
+    };
+    let store = open_store()?;
+    // Logins run their own clients on a second connection to the same file,
+    // as `tgbridge login` does next to a running service.
+    settings.login = login_settings(config, Arc::new(open_store()?));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let persistence = StorePersistence::new(
+        store,
+        Some(TelegramEndpoint {
+            api_id: config.telegram.api_id,
+            options: telegram_options(config),
+        }),
+    );
     runtime
-        .block_on(service::serve(settings, store, service::shutdown_signal()))
+        .block_on(service::serve(
+            settings,
+            Arc::new(persistence),
+            service::shutdown_signal(),
+        ))
         .context("the bridge stopped with an error")
 }
 
@@ -82,7 +97,7 @@ pub fn service_settings(config: &Config) -> anyhow::Result<ServiceSettings> {
 
 /// Logins from Matrix and the web page as configured; `None` when both are
 /// off. Each login runs its own client on the stored Telegram session.
-fn login_settings(config: &Config, store: &Arc<Store>) -> Option<LoginSettings> {
+fn login_settings(config: &Config, store: Arc<Store>) -> Option<LoginSettings> {
     let web_base_url = config
         .web_login
         .enabled
@@ -92,7 +107,6 @@ fn login_settings(config: &Config, store: &Arc<Store>) -> Option<LoginSettings> 
     if !config.bridge.matrix_login && web_base_url.is_none() {
         return None;
     }
-    let store = Arc::clone(store);
     let api_id = config.telegram.api_id;
     let api_hash = config.telegram.api_hash.clone();
     let options = crate::cli::login::client_options(config);
@@ -106,6 +120,20 @@ fn login_settings(config: &Config, store: &Arc<Store>) -> Option<LoginSettings> 
         link_ttl: Duration::from_secs(config.web_login.link_lifetime_seconds.max(1)),
         new_flow,
     })
+}
+
+/// Client options for calls the service makes to Telegram (the remote logout).
+fn telegram_options(config: &Config) -> ClientOptions {
+    let telegram = &config.telegram;
+    ClientOptions {
+        device: DeviceInfo {
+            device_model: telegram.device_model.clone(),
+            system_version: telegram.system_version.clone(),
+            app_version: telegram.app_version.clone(),
+            lang_code: telegram.lang_code.clone(),
+        },
+        ..ClientOptions::default()
+    }
 }
 
 fn resolve_listen(hostname: &str, port: u16) -> anyhow::Result<SocketAddr> {

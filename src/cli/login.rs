@@ -8,14 +8,15 @@
 //! terminal as it was; the session is only written by the flow once Telegram
 //! has accepted the login, so nothing half-written stays behind.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use grammers_session::types::{PeerId, PeerInfo};
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 
 use super::{load_config_and_init_logging, LoginArgs, EXIT_FAILURE};
 use crate::config::Config;
@@ -28,10 +29,6 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// How many times a phone number or bot token may be retyped.
 const MAX_INPUT_ATTEMPTS: u32 = 3;
-
-/// After Ctrl-C during hidden input, how long to let the password prompt
-/// restore the terminal's echo before exiting anyway.
-const PROMPT_RESTORE_GRACE: Duration = Duration::from_secs(1);
 
 /// How the login ended without an account.
 #[derive(Debug, thiserror::Error)]
@@ -144,12 +141,7 @@ async fn login(config: &Config, args: &LoginArgs) -> ExitCode {
 /// flood wait instead of sleeping through it behind a silent prompt.
 pub fn client_options(config: &Config) -> ClientOptions {
     ClientOptions {
-        device: DeviceInfo {
-            device_model: config.telegram.device_model.clone(),
-            system_version: config.telegram.system_version.clone(),
-            app_version: config.telegram.app_version.clone(),
-            lang_code: config.telegram.lang_code.clone(),
-        },
+        device: DeviceInfo::from_config(&config.telegram),
         flood_sleep_threshold: Duration::ZERO,
         ..ClientOptions::default()
     }
@@ -177,7 +169,7 @@ async fn already_logged_in(flow: LoginFlow) -> ExitCode {
     ExitCode::from(EXIT_FAILURE)
 }
 
-/// "user 12345" from the session alone, for when Telegram cannot be asked.
+/// "Telegram user 12345" from the session alone, for when Telegram cannot be asked.
 async fn stored_self_description(flow: &LoginFlow) -> String {
     match flow.client().session().peer(PeerId::self_user()).await {
         Ok(Some(PeerInfo::User { id, .. })) => format!("Telegram user {id}"),
@@ -195,20 +187,17 @@ fn report_success(account: &Account, database: &Path) {
     );
 }
 
-/// Runs `driver`, turning Ctrl-C into [`DriverError::Cancelled`]. While a
-/// hidden prompt is open the terminal has echo off: the prompt itself sees
-/// Ctrl-C and restores the terminal before returning, so give it a moment.
+/// Runs `driver`, turning Ctrl-C into [`DriverError::Cancelled`]. A hidden
+/// prompt may still be waiting with echo off: the terminal is restored here,
+/// before the command exits, whatever that prompt's thread is doing.
 async fn interruptible<F>(term: &Prompter, driver: F) -> Result<Account, DriverError>
 where
     F: std::future::Future<Output = Result<Account, DriverError>>,
 {
-    tokio::pin!(driver);
     tokio::select! {
-        result = &mut driver => result,
+        result = driver => result,
         _ = tokio::signal::ctrl_c() => {
-            if term.hidden_prompt_open() {
-                let _ = tokio::time::timeout(PROMPT_RESTORE_GRACE, &mut driver).await;
-            }
+            term.restore_terminal();
             Err(DriverError::Cancelled)
         }
     }
@@ -225,6 +214,8 @@ async fn drive(
     result
 }
 
+/// Finishes an interrupted login if Telegram already accepted it, else asks
+/// for what each step needs until the flow reports an account.
 async fn drive_steps(
     flow: &mut LoginFlow,
     term: &Prompter,
@@ -380,14 +371,14 @@ fn is_no(answer: &str) -> bool {
 /// one. Blocking reads run on the blocking pool so Ctrl-C is seen at once.
 struct Prompter {
     interactive: bool,
-    hidden_open: Arc<AtomicBool>,
+    echo: EchoGuard,
 }
 
 impl Prompter {
     fn new() -> Self {
         Self {
             interactive: std::io::stdin().is_terminal(),
-            hidden_open: Arc::new(AtomicBool::new(false)),
+            echo: EchoGuard::default(),
         }
     }
 
@@ -403,8 +394,9 @@ impl Prompter {
         self.say(&err.to_string());
     }
 
-    fn hidden_prompt_open(&self) -> bool {
-        self.hidden_open.load(Ordering::SeqCst)
+    /// Puts the terminal back as it was if a hidden prompt is open.
+    fn restore_terminal(&self) {
+        self.echo.restore();
     }
 
     /// A visible answer; `what` names it in the error when stdin ends.
@@ -430,28 +422,67 @@ impl Prompter {
             return self.line(prompt, what).await;
         }
         let prompt = prompt.to_owned();
-        let open = Arc::clone(&self.hidden_open);
-        open.store(true, Ordering::SeqCst);
-        let answer = tokio::task::spawn_blocking(move || {
-            let answer = rpassword::prompt_password(prompt);
-            open.store(false, Ordering::SeqCst);
-            answer
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-        match answer {
-            Ok(secret) => Ok(secret),
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::UnexpectedEof
-                ) =>
-            {
-                Err(DriverError::Cancelled)
-            }
-            Err(err) => Err(err.into()),
+        let echo = self.echo.clone();
+        let answer = tokio::task::spawn_blocking(move || read_hidden(&prompt, &echo))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        // Ctrl-D on an empty line ends the input like at the other prompts.
+        answer.ok_or(DriverError::Cancelled)
+    }
+}
+
+/// The terminal settings a hidden prompt replaced, so that whoever ends the
+/// login (the prompt itself, or the Ctrl-C handler while the prompt still
+/// waits) can put them back.
+#[derive(Clone, Default)]
+struct EchoGuard(Arc<Mutex<Option<(File, Termios)>>>);
+
+impl EchoGuard {
+    fn slot(&self) -> MutexGuard<'_, Option<(File, Termios)>> {
+        // The slot is only ever replaced whole, so a poisoned lock still
+        // holds consistent settings.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers `saved` as the settings to return to on `tty`.
+    fn arm(&self, tty: &File, saved: &Termios) -> std::io::Result<()> {
+        *self.slot() = Some((tty.try_clone()?, saved.clone()));
+        Ok(())
+    }
+
+    /// Restores the remembered settings, once.
+    fn restore(&self) {
+        if let Some((tty, saved)) = self.slot().take() {
+            // Nothing better can be done if the terminal went away.
+            let _ = tcsetattr(&tty, SetArg::TCSANOW, &saved);
         }
     }
+}
+
+/// Reads one line from the controlling terminal without echo. Echo goes off
+/// before the prompt appears, so nothing typed after the prompt can be shown;
+/// Ctrl-C stays a signal (see [`interruptible`]). `None` on Ctrl-D.
+fn read_hidden(prompt: &str, echo: &EchoGuard) -> std::io::Result<Option<String>> {
+    let mut tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    let saved = tcgetattr(&tty)?;
+    // Armed before echo is switched off: a Ctrl-C at any point can restore.
+    echo.arm(&tty, &saved)?;
+    let mut hidden = saved.clone();
+    hidden.local_flags.remove(LocalFlags::ECHO);
+    // Still echo the newline of Enter, so output continues on a new line.
+    hidden.local_flags.insert(LocalFlags::ECHONL);
+    // TCSAFLUSH drops anything typed before the prompt (and echoed already).
+    let read = tcsetattr(&tty, SetArg::TCSAFLUSH, &hidden)
+        .map_err(std::io::Error::from)
+        .and_then(|()| {
+            tty.write_all(prompt.as_bytes())?;
+            tty.flush()?;
+            let mut line = String::new();
+            let n = BufReader::new(&tty).read_line(&mut line)?;
+            Ok((n > 0).then(|| line.trim_end_matches(['\n', '\r']).to_owned()))
+        });
+    echo.restore();
+    read
 }
 
 /// One line of stdin without its line ending; `None` at end of input.

@@ -50,7 +50,10 @@ async fn logout(config: &Config) -> ExitCode {
         Ok(false) => {
             // Leftovers of an interrupted login hold no account, but an auth
             // key is still a secret worth removing.
-            return match store.clear_telegram_login() {
+            return match store
+                .clear_telegram_login()
+                .and_then(|()| store.scrub_deleted_data())
+            {
                 Ok(()) => {
                     println!("Not logged in to Telegram; nothing to log out.");
                     ExitCode::SUCCESS
@@ -73,6 +76,14 @@ async fn logout(config: &Config) -> ExitCode {
     let remote = log_out(client).await;
     if let Err(err) = store.clear_telegram_login() {
         return failed_to_clear(&err);
+    }
+    if let Err(err) = store.scrub_deleted_data() {
+        eprintln!(
+            "warning: the session is removed, but old copies of the auth key may remain in \
+             unused space of {} ({err}); stop the bridge and run `tgbridge logout` again to \
+             remove them.",
+            config.database.display()
+        );
     }
     match &remote {
         RemoteLogout::LoggedOut | RemoteLogout::AlreadyEnded => println!("{}", remote.describe()),

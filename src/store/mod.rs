@@ -167,6 +167,20 @@ impl Store {
         self.db().atomically(session::clear_login)
     }
 
+    /// Rewrites the file so that deleted rows (a cleared auth key) leave no
+    /// bytes behind: SQLite keeps deleted content in free pages and in old
+    /// write-ahead-log frames. `VACUUM` rebuilds the file from live rows and a
+    /// truncating checkpoint empties the log. Meant for right after
+    /// [`Store::clear_telegram_login`]; fails with [`StoreError::Busy`] while
+    /// another connection holds a transaction open.
+    pub fn scrub_deleted_data(&self) -> Result<(), StoreError> {
+        self.db().run(|conn| {
+            conn.execute_batch("VACUUM")?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
     /// Points all five datacenters at `addr` with `auth_key` and makes DC 2
     /// home: how tests and the fake Telegram seed a session, since the real
     /// key exchange needs Telegram's private key.

@@ -36,6 +36,18 @@ pub struct DeviceInfo {
     pub lang_code: String,
 }
 
+impl DeviceInfo {
+    /// The device as configured under `telegram:` (defaults filled in there).
+    pub fn from_config(telegram: &crate::config::TelegramConfig) -> Self {
+        Self {
+            device_model: telegram.device_model.clone(),
+            system_version: telegram.system_version.clone(),
+            app_version: telegram.app_version.clone(),
+            lang_code: telegram.lang_code.clone(),
+        }
+    }
+}
+
 impl Default for DeviceInfo {
     fn default() -> Self {
         Self {

@@ -135,8 +135,18 @@ impl Fixture {
         self.runtime.block_on(future)
     }
 
+    /// The auth key last seeded into the database.
+    pub fn seeded_key(&self) -> [u8; 256] {
+        *self.key.lock().expect("key lock")
+    }
+
     /// Every file under the test directory whose bytes contain `needle`.
     pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        self.files_containing_bytes(needle.as_bytes())
+    }
+
+    /// Every file under the test directory whose bytes contain `needle`.
+    pub fn files_containing_bytes(&self, needle: &[u8]) -> Vec<PathBuf> {
         let mut hits = Vec::new();
         let mut pending = vec![self.dir.path().to_path_buf()];
         while let Some(dir) = pending.pop() {
@@ -144,7 +154,7 @@ impl Fixture {
                 let path = entry.expect("directory entry").path();
                 if path.is_dir() {
                     pending.push(path);
-                } else if contains(&std::fs::read(&path).expect("read file"), needle.as_bytes()) {
+                } else if contains(&std::fs::read(&path).expect("read file"), needle) {
                     hits.push(path);
                 }
             }

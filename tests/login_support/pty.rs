@@ -8,14 +8,13 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{open, OFlag};
-use nix::pty::{openpty, Winsize};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::stat::Mode;
 
 /// Bytes read from the terminal so far and whether the child side closed.
@@ -35,22 +34,27 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Starts `command` on a fresh 120×50 terminal.
+    /// Starts `command` on a fresh terminal.
     pub fn spawn(mut command: Command) -> Pty {
-        let size = Winsize {
-            ws_row: 50,
-            ws_col: 120,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = openpty(&size, None).expect("openpty");
-        let slave_path = nix::unistd::ttyname(&pty.slave).expect("ttyname of the pty");
-        let slave_path = CString::new(slave_path.as_os_str().as_bytes()).expect("tty path");
+        // Close-on-exec from the start: tests run in parallel, and a child of
+        // another test must not inherit this terminal and keep it open.
+        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .expect("open a pseudo-terminal");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let slave_path = ptsname_r(&master).expect("pseudo-terminal name");
+        let slave = open(
+            slave_path.as_str(),
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open the terminal side");
+        let slave_path = CString::new(slave_path).expect("tty path");
         let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup pty slave"));
         command
-            .stdin(stdio(&pty.slave))
-            .stdout(stdio(&pty.slave))
-            .stderr(stdio(&pty.slave));
+            .stdin(stdio(&slave))
+            .stdout(stdio(&slave))
+            .stderr(stdio(&slave));
         // SAFETY: only async-signal-safe calls (setsid, open, close) on
         // memory allocated before the fork.
         unsafe {
@@ -66,8 +70,8 @@ impl Pty {
             });
         }
         let child = command.spawn().expect("spawn the command on the pty");
-        drop(pty.slave);
-        let master = File::from(pty.master);
+        drop(slave);
+        let master = File::from(OwnedFd::from(master));
         let screen = Arc::new((Mutex::new(Screen::default()), Condvar::new()));
         let reader = master.try_clone().expect("dup pty master");
         let sink = Arc::clone(&screen);

@@ -219,7 +219,12 @@ fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, R
         warn!(method = method_name(request), "FAKE_METHOD_NOT_IMPLEMENTED");
         return Err(RpcError::not_implemented());
     };
-    if id == tl::functions::updates::GetState::CONSTRUCTOR_ID && result.is_ok() {
+    // A fresh client starts its update stream with getState; one resuming
+    // from a saved state (catch_up) starts with getDifference instead and
+    // never calls getState. Either way it now expects live pushes.
+    let starts_updates = id == tl::functions::updates::GetState::CONSTRUCTOR_ID
+        || id == tl::functions::updates::GetDifference::CONSTRUCTOR_ID;
+    if starts_updates && result.is_ok() {
         shared.auth.mark_state_received(auth_key_id);
     }
     result

@@ -31,8 +31,10 @@ impl IntoResponse for ApiError {
 
 type Fake = Arc<FakeTelegram>;
 
-/// The control routes (without the world's, which are nested under `/world`).
+/// The control routes; the world's own routes (a user sends, edits, …;
+/// see [`crate::world::http`]) are nested under `/world`.
 pub fn router(fake: Fake) -> Router {
+    let world = crate::world::http::router(fake.world());
     Router::new()
         .route("/health", get(health))
         .route("/calls", get(calls))
@@ -48,6 +50,7 @@ pub fn router(fake: Fake) -> Router {
         .route("/auth-keys", post(new_auth_key))
         .route("/sessions/revoke", post(revoke_sessions))
         .with_state(fake)
+        .nest("/world", world)
 }
 
 #[derive(Serialize)]
@@ -188,9 +191,11 @@ async fn revoke_sessions(State(fake): State<Fake>, Json(req): Json<Revoke>) -> J
     })
 }
 
-/// Which account a new auth key is logged into; neither field: not logged in.
+/// Which account a new auth key is logged into; no field: not logged in.
 #[derive(Deserialize, Default)]
 struct NewKey {
+    /// The account's key in the world file, e.g. `me`.
+    key: Option<String>,
     user_id: Option<UserId>,
     /// Digits with or without `+`.
     phone: Option<String>,
@@ -210,10 +215,11 @@ async fn new_auth_key(
     body: Option<Json<NewKey>>,
 ) -> Result<Json<NewKeyAnswer>, ApiError> {
     let req = body.map(|Json(b)| b).unwrap_or_default();
-    let account = match (req.user_id, req.phone) {
-        (Some(id), _) => Some(account_by_id(&fake, id)?),
-        (None, Some(phone)) => Some(account_by_phone(&fake, &phone)?),
-        (None, None) => None,
+    let account = match (req.key, req.user_id, req.phone) {
+        (Some(key), _, _) => Some(account_by_key(&fake, &key)?),
+        (None, Some(id), _) => Some(account_by_id(&fake, id)?),
+        (None, None, Some(phone)) => Some(account_by_phone(&fake, &phone)?),
+        (None, None, None) => None,
     };
     let key = match account {
         Some(id) => fake.logged_in_auth_key(id),
@@ -224,6 +230,18 @@ async fn new_auth_key(
         user_id: account,
         mtproto: fake.addr().to_string(),
     }))
+}
+
+fn account_by_key(fake: &FakeTelegram, key: &str) -> Result<UserId, ApiError> {
+    let world = fake.world();
+    let world = world.lock().unwrap_or_else(|e| e.into_inner());
+    match world.peer_by_name(key) {
+        Some(crate::world::Peer::User(id)) => Ok(id),
+        _ => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no account `{key}` in the world file"),
+        )),
+    }
 }
 
 fn account_by_id(fake: &FakeTelegram, id: UserId) -> Result<UserId, ApiError> {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use fake_telegram::world::{UserSpec, World};
+use fake_telegram::world::spec::WorldSpec;
+use fake_telegram::world::World;
 use fake_telegram::FakeTelegram;
-use serde::Deserialize;
 
 /// A fake Telegram datacenter speaking MTProto 2.0 on loopback.
 #[derive(Debug, Parser)]
@@ -28,63 +28,13 @@ struct Args {
     control: SocketAddr,
 }
 
-/// The world file: accounts that can log in.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WorldFile {
-    #[serde(default)]
-    accounts: Vec<AccountFile>,
-}
-
-/// One account of the world file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountFile {
-    first_name: String,
-    last_name: Option<String>,
-    username: Option<String>,
-    /// With or without `+`.
-    phone: Option<String>,
-    #[serde(default)]
-    bot: bool,
-    bot_token: Option<String>,
-    password: Option<String>,
-    password_hint: Option<String>,
-    login_code: Option<String>,
-    #[serde(default)]
-    banned: bool,
-}
-
-impl From<AccountFile> for UserSpec {
-    fn from(a: AccountFile) -> Self {
-        UserSpec {
-            first_name: a.first_name,
-            last_name: a.last_name,
-            username: a.username,
-            phone: a
-                .phone
-                .map(|p| p.chars().filter(char::is_ascii_digit).collect()),
-            bot: a.bot,
-            bot_token: a.bot_token,
-            password: a.password,
-            password_hint: a.password_hint,
-            login_code: a.login_code,
-            banned: a.banned,
-        }
-    }
-}
-
 /// Reads a world file; YAML is a superset of JSON, so one parser reads both.
 fn load_world(path: &Path) -> anyhow::Result<World> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading world file {}", path.display()))?;
-    let file: WorldFile = serde_yaml::from_str(&text)
+    let spec: WorldSpec = serde_yaml::from_str(&text)
         .with_context(|| format!("parsing world file {}", path.display()))?;
-    let mut world = World::new();
-    for account in file.accounts {
-        world.add_user(account.into());
-    }
-    Ok(world)
+    World::try_from_spec(&spec).with_context(|| format!("building the world of {}", path.display()))
 }
 
 fn require_loopback(addr: SocketAddr, flag: &str) -> anyhow::Result<()> {

@@ -353,17 +353,23 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
         key.clone(),
         out_rx,
     ));
-    tasks.spawn(push_loop(shared.clone(), key_id, out_tx.clone()));
     let mut session: Option<(i64, i64)> = None;
     loop {
         let plaintext = crypto::decrypt_from_client(&key, &packet)?;
         let envelope = session::parse_envelope(&plaintext)?;
         if session != Some((envelope.session_id, envelope.salt)) {
-            session = Some((envelope.session_id, envelope.salt));
             let _ = out_tx.send(Outgoing::Session {
                 session_id: envelope.session_id,
                 salt: envelope.salt,
             });
+            if session.map(|(id, _)| id) != Some(envelope.session_id) {
+                announce_new_session(&out_tx, envelope.message.msg_id);
+            }
+            // Pushes start once the writer knows the session to put them in.
+            if session.is_none() {
+                tasks.spawn(push_loop(shared.clone(), key_id, out_tx.clone()));
+            }
+            session = Some((envelope.session_id, envelope.salt));
         }
         for message in session::flatten(envelope.message)? {
             handle_message(&shared, key_id, envelope.salt, message, &out_tx, &mut tasks);
@@ -374,6 +380,17 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
             None => return Ok(()),
         };
     }
+}
+
+/// Tells the client its session is new, as Telegram does, with a fresh server
+/// salt. The client switches to it and fetches future salts before sending
+/// anything else; salts are not checked afterwards.
+fn announce_new_session(out: &mpsc::UnboundedSender<Outgoing>, first_msg_id: i64) {
+    let body = session::new_session_created(first_msg_id, rand::random(), rand::random());
+    let _ = out.send(Outgoing::Message {
+        body,
+        kind: MsgKind::ServerInitiated,
+    });
 }
 
 /// Answers service messages in place and runs RPC calls as their own tasks,

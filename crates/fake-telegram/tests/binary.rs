@@ -225,6 +225,56 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
         .status();
     assert_eq!(status, 404);
 
+    // The world file's account by key, its chats, and the world's routes.
+    let me: Value = http
+        .post(url("/auth-keys"))
+        .json(&json!({"key": "me"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me_client = connect(FakeSession::new(session_data(
+        fake.mtproto,
+        key_from_hex(me["auth_key"].as_str().unwrap()),
+    )));
+    let mut dialogs = me_client.client.iter_dialogs();
+    let mut titles = Vec::new();
+    while let Some(dialog) = dialogs.next().await.unwrap() {
+        titles.push(dialog.peer().name().unwrap_or_default().to_owned());
+    }
+    titles.sort();
+    assert_eq!(titles, ["Carol", "Friends", "News"]);
+    let peers: Value = http
+        .get(url("/world/peers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(peers.get("friends").is_some(), "{peers}");
+    let status = http
+        .post(url("/world/messages"))
+        .json(&json!({"from": "carol", "to": "me", "text": "sent over HTTP"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+    let carol = me_client
+        .client
+        .resolve_username("carol")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut history = me_client
+        .client
+        .iter_messages(carol.to_ref().await.unwrap().unwrap());
+    let newest = history.next().await.unwrap().unwrap();
+    assert_eq!(newest.text(), "sent over HTTP");
+
     // Dropping connections: the client reconnects on its next call.
     let status = http
         .post(url("/faults/drop-connections"))
@@ -251,7 +301,7 @@ async fn binary_serves_the_readme_world_and_its_control_api() {
 }
 
 #[test]
-fn binary_refuses_a_broken_world_file_with_a_message() {
+fn binary_refuses_a_misspelt_field_with_a_message() {
     let path = std::env::temp_dir().join(format!(
         "fake-telegram-bad-world-{}.yaml",
         std::process::id()
@@ -266,4 +316,22 @@ fn binary_refuses_a_broken_world_file_with_a_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("frist_name"), "{stderr}");
+}
+
+#[test]
+fn binary_refuses_an_unknown_key_with_a_message() {
+    let path = std::env::temp_dir().join(format!(
+        "fake-telegram-dangling-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&path, "accounts:\n  - { key: me, first_name: A }\nmessages:\n  - { from: nobody, to: me, text: hi }\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fake-telegram"))
+        .arg("--world")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nobody"), "{stderr}");
 }

@@ -479,3 +479,67 @@ async fn dialog_ref(client: &TestClient, title: &str) -> grammers_client::sessio
     }
     panic!("no dialog titled {title}");
 }
+
+#[tokio::test]
+async fn two_accounts_talk_and_each_sees_a_message_once() {
+    let fake = FakeTelegram::start().await;
+    let mut alice_spec = user("Alice", "15550001");
+    alice_spec.username = Some("alice".into());
+    let alice = add_user(&fake, alice_spec);
+    let bob = add_user(&fake, user("Bob", "15550002"));
+    let mut alice_client = logged_in_client_for(&fake, alice);
+    let mut bob_client = logged_in_client_for(&fake, bob);
+    let mut alice_updates = stream(&fake, &mut alice_client).await;
+    let mut bob_updates = stream(&fake, &mut bob_client).await;
+
+    let alice_peer = bob_client
+        .client
+        .resolve_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let alice_ref = alice_peer.to_ref().await.unwrap().unwrap();
+    bob_client
+        .client
+        .send_message(alice_ref, "hello Alice")
+        .await
+        .unwrap();
+
+    let quiet = Duration::from_secs(1);
+    let seen_by_alice = drain_messages(&mut alice_updates, quiet).await;
+    assert_eq!(
+        seen_by_alice.iter().filter(|t| *t == "hello Alice").count(),
+        1,
+        "{seen_by_alice:?}"
+    );
+    // Bob's own send comes back once, from the result of his call; the push
+    // to his account skips the key that made the call.
+    let seen_by_bob = drain_messages(&mut bob_updates, quiet).await;
+    assert_eq!(seen_by_bob, ["hello Alice"]);
+}
+
+#[tokio::test]
+async fn second_device_of_the_same_account_gets_the_push() {
+    let Cast { fake, alice, .. } = cast().await;
+    let mut bridge = logged_in_client_for(&fake, alice);
+    let mut phone = logged_in_client_for(&fake, alice);
+    let mut bridge_updates = stream(&fake, &mut bridge).await;
+    let mut phone_updates = stream(&fake, &mut phone).await;
+
+    let bob_ref = bob_ref(&phone).await;
+    phone
+        .client
+        .send_message(bob_ref, "sent from the phone")
+        .await
+        .unwrap();
+
+    let quiet = Duration::from_secs(1);
+    assert_eq!(
+        drain_messages(&mut bridge_updates, quiet).await,
+        ["sent from the phone"]
+    );
+    assert_eq!(
+        drain_messages(&mut phone_updates, quiet).await,
+        ["sent from the phone"]
+    );
+}

@@ -438,3 +438,30 @@ async fn dropped_connections_catch_up_common_box_and_channel() {
     texts.sort();
     assert_eq!(texts, ["channel while away", "while away"]);
 }
+
+#[tokio::test]
+async fn many_dialogs_page_without_gaps_or_repeats() {
+    let fake = FakeTelegram::start().await;
+    let (client, alice) = logged_in_client(&fake, user("Alice", "15550001")).await;
+    {
+        let world = fake.world();
+        let mut w = world.lock().unwrap();
+        for i in 0..230 {
+            let other = w.add_user(user(&format!("U{i}"), &format!("1666{i:04}")));
+            w.send_text(other, Peer::User(alice), "hello").unwrap();
+        }
+        let first = w.users()[1].id;
+        w.set_dialog_pinned(alice, Peer::User(first), true);
+    }
+    let mut seen = Vec::new();
+    let mut dialogs = client.client.iter_dialogs();
+    while let Some(dialog) = dialogs.next().await.unwrap() {
+        seen.push(dialog.peer_id());
+    }
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (230, 230));
+    assert!(
+        fake.call_count("messages.getDialogs") >= 3,
+        "fetched in pages of 100"
+    );
+}

@@ -45,10 +45,18 @@ impl ApiClient {
     /// A client for `base_url` (no trailing slash) sending `token` as a
     /// bearer token when given.
     pub fn new(base_url: impl Into<String>, token: Option<String>) -> Self {
+        // No idle connections are kept: a pooled connection belongs to the
+        // runtime that opened it, and each `#[tokio::test]` has its own, so a
+        // client kept in a shared static could otherwise reuse a connection
+        // whose runtime is gone. Loopback connections are cheap.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
             base_url: base_url.into(),
             token,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 

@@ -38,7 +38,9 @@
 //! ```
 //!
 //! When a test fails, [`Synapse::log_on_panic`] prints the tail of Synapse's
-//! log; [`Synapse::log_path`] names the whole file.
+//! log; [`Synapse::log_path`] names the whole file. The data directory (with
+//! the log) is removed once Synapse stops, unless it crashed or
+//! `TGBRIDGE_TEST_KEEP_SYNAPSE=1` is set.
 
 mod client;
 mod error;

@@ -149,3 +149,42 @@ async fn a_start_that_fails_reports_synapse_own_words() {
     assert!(log_path.exists(), "the log of a failed start must be kept");
     std::fs::remove_dir_all(log_path.parent().unwrap()).unwrap();
 }
+
+/// A user kept in a static outlives the runtime of the test that made it;
+/// the next test, on its own runtime, must still be able to use it.
+mod across_runtimes {
+    use super::*;
+    use testkit::TestUser;
+    use tokio::sync::OnceCell;
+
+    static DAVE: OnceCell<TestUser> = OnceCell::const_new();
+
+    async fn dave() -> &'static TestUser {
+        DAVE.get_or_init(|| async {
+            synapse()
+                .await
+                .register_user(&unique_localpart("dave"), false)
+                .await
+                .unwrap()
+        })
+        .await
+    }
+
+    #[test]
+    fn a_shared_user_works_from_successive_runtimes() {
+        for round in 0..3 {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let dave = dave().await;
+                let room = dave
+                    .create_room(&json!({ "name": format!("round {round}") }))
+                    .await
+                    .unwrap();
+                dave.send_text(&room, "still here").await.unwrap();
+            });
+        }
+    }
+}

@@ -61,8 +61,6 @@ struct State {
     /// The last code sent to each phone ("the SMS"), for tests to read.
     last_codes: HashMap<String, String>,
     pending_passwords: HashMap<i64, PendingPassword>,
-    /// Verifiers by account, with the password they were derived from.
-    verifiers: HashMap<UserId, (String, Verifier)>,
     login_tokens: Vec<LoginToken>,
 }
 
@@ -418,21 +416,6 @@ impl Auth {
         Ok(auth)
     }
 
-    /// The verifier for `account`'s current password, derived once.
-    fn verifier(&self, account: UserId, password: &str) -> Verifier {
-        if let Some((known, verifier)) = self.state().verifiers.get(&account) {
-            if known == password {
-                return verifier.clone();
-            }
-        }
-        // Derived outside the lock: PBKDF2 with 100 000 rounds takes a while.
-        let verifier = Verifier::new(password);
-        self.state()
-            .verifiers
-            .insert(account, (password.to_owned(), verifier.clone()));
-        verifier
-    }
-
     fn get_password(
         &self,
         world: &SharedWorld,
@@ -451,7 +434,7 @@ impl Auth {
             (Some(account), Some(password)) => (account, password),
             _ => return Ok(no_password()),
         };
-        let verifier = self.verifier(account, &password);
+        let verifier = Verifier::for_password(&password);
         let mut state = self.state();
         let pending = state
             .pending_passwords
@@ -497,7 +480,7 @@ impl Auth {
         let Some(password) = password else {
             return Err(RpcError::bad_request("PASSWORD_HASH_INVALID"));
         };
-        let verifier = self.verifier(account, &password);
+        let verifier = Verifier::for_password(&password);
         if !challenge.verify(&verifier, &proof.a, &proof.m1) {
             return Err(RpcError::bad_request("PASSWORD_HASH_INVALID"));
         }

@@ -3,6 +3,9 @@
 //! check of the client's `A` and `M1`. Pure math; the password itself never
 //! leaves this module's inputs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use hmac::Hmac;
 use num_bigint::BigUint;
 use rand::RngCore;
@@ -75,6 +78,23 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
+    /// The verifier for `password`, derived once per process: PBKDF2 with
+    /// 100 000 rounds costs seconds in a debug build, and tests start many
+    /// datacenters whose accounts share a few passwords. Concurrent callers
+    /// with the same password wait for one derivation.
+    pub fn for_password(password: &str) -> Self {
+        type Cache = Mutex<HashMap<String, Arc<OnceLock<Verifier>>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let slot = {
+            let mut cache = CACHE
+                .get_or_init(Cache::default)
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            cache.entry(password.to_owned()).or_default().clone()
+        };
+        slot.get_or_init(|| Self::new(password)).clone()
+    }
+
     /// Derives the verifier for `password` with fresh random salts. Costs one
     /// PBKDF2 with 100 000 rounds.
     pub fn new(password: &str) -> Self {
@@ -165,6 +185,17 @@ mod tests {
         let p = prime_bytes();
         assert_eq!(p.len(), 256);
         assert!(check_p_and_g(&p, &G));
+    }
+
+    #[test]
+    fn verifiers_are_derived_once_per_password() {
+        let first = Verifier::for_password("shared secret");
+        let again = Verifier::for_password("shared secret");
+        assert_eq!(
+            (&first.salt1, &first.salt2, &first.v),
+            (&again.salt1, &again.salt2, &again.v)
+        );
+        assert_ne!(Verifier::for_password("other secret").v, first.v);
     }
 
     #[test]

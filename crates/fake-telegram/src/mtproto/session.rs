@@ -291,6 +291,17 @@ pub fn future_salts(req_msg_id: i64, num: i32, salt: i64) -> Vec<u8> {
     .to_bytes()
 }
 
+/// `new_session_created`, which Telegram sends before anything else in a new
+/// session; the client then uses `server_salt` and fetches future salts.
+pub fn new_session_created(first_msg_id: i64, unique_id: i64, server_salt: i64) -> Vec<u8> {
+    tl::enums::NewSession::Created(tl::types::NewSessionCreated {
+        first_msg_id,
+        unique_id,
+        server_salt,
+    })
+    .to_bytes()
+}
+
 /// `destroy_session_ok` (sessions hold no server state worth destroying).
 pub fn destroy_session_ok(session_id: i64) -> Vec<u8> {
     tl::enums::DestroySessionRes::DestroySessionOk(tl::types::DestroySessionOk { session_id })

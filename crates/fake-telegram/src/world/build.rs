@@ -332,6 +332,7 @@ impl World {
             _ => from_id,
         };
         let out = m.from == viewer;
+        let mentioned = self.mentions(m, viewer);
         let reply_to = m
             .reply_to
             .and_then(|r| self.messages.get(r))
@@ -361,7 +362,7 @@ impl World {
             return Some(
                 tl::types::MessageService {
                     out,
-                    mentioned: false,
+                    mentioned,
                     media_unread: false,
                     reactions_are_possible: false,
                     silent: m.silent,
@@ -383,7 +384,7 @@ impl World {
         Some(
             tl::types::Message {
                 out,
-                mentioned: false,
+                mentioned,
                 media_unread: false,
                 silent: m.silent,
                 post,

@@ -50,8 +50,10 @@ impl OutgoingMessage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum MediaSpec {
-    /// A photo (PNG or JPEG bytes; sizes are read from the header).
+    /// A photo (PNG or JPEG bytes; its one size `x` is read from the header).
     Photo { bytes: Vec<u8> },
+    /// A photo with explicit sizes (smallest first), e.g. `m` and `y`.
+    PhotoSizes { sizes: Vec<super::files::PhotoSize> },
     /// A plain file.
     File {
         bytes: Vec<u8>,
@@ -313,6 +315,10 @@ impl World {
         use tl::enums::DocumentAttribute as A;
         let (bytes, mime, attributes): (Vec<u8>, &str, Vec<A>) = match spec {
             MediaSpec::Photo { bytes } => return Media::Photo(self.add_photo_bytes(bytes)),
+            MediaSpec::PhotoSizes { sizes } => {
+                let date = self.now();
+                return Media::Photo(self.files.add_photo(date, sizes));
+            }
             MediaSpec::File {
                 bytes,
                 mime_type,
@@ -387,13 +393,14 @@ impl World {
         let author = origin.user;
         let place = Place::from_peer(author, to);
         self.check_can_post(author, place, draft.action.is_some())?;
+        let entities = self.stored_entities(author, draft.entities)?;
         let date = self.now();
         let key = self.messages.insert(Message {
             place,
             from: author,
             date,
             text: draft.text,
-            entities: draft.entities,
+            entities,
             reply_to: draft.reply_to,
             fwd: draft.fwd,
             edit_date: None,
@@ -451,6 +458,112 @@ impl World {
             }
         }
         Ok(key)
+    }
+
+    /// Entities as Telegram stores them: a mention the client sent as
+    /// `inputMessageEntityMentionName` (with the author's access hash)
+    /// becomes `messageEntityMentionName` with the plain user id.
+    fn stored_entities(
+        &self,
+        author: UserId,
+        entities: Vec<tl::enums::MessageEntity>,
+    ) -> Result<Vec<tl::enums::MessageEntity>, RpcError> {
+        entities
+            .into_iter()
+            .map(|entity| match entity {
+                tl::enums::MessageEntity::InputMessageEntityMentionName(m) => {
+                    let user_id = self.resolve_user(author, &m.user_id)?;
+                    Ok(tl::types::MessageEntityMentionName {
+                        offset: m.offset,
+                        length: m.length,
+                        user_id,
+                    }
+                    .into())
+                }
+                other => Ok(other),
+            })
+            .collect()
+    }
+
+    /// Whether a message mentions `viewer`: by name entity, by `@username`,
+    /// or by replying to one of their messages.
+    pub(crate) fn mentions(&self, m: &Message, viewer: UserId) -> bool {
+        if m.from == viewer {
+            return false;
+        }
+        let by_entity = m
+            .entities
+            .iter()
+            .any(|e| matches!(e, tl::enums::MessageEntity::MentionName(n) if n.user_id == viewer));
+        let username = self.user(viewer).and_then(|u| u.spec.username.as_deref());
+        let by_username = username.is_some_and(|name| {
+            m.text
+                .to_lowercase()
+                .contains(&format!("@{}", name.to_lowercase()))
+        });
+        let by_reply = m
+            .reply_to
+            .and_then(|r| self.message(r))
+            .is_some_and(|r| r.from == viewer);
+        by_entity || by_username || by_reply
+    }
+
+    /// Renames a user and tells everyone who shares a chat with them.
+    pub fn rename_user(
+        &mut self,
+        user: UserId,
+        first_name: &str,
+        last_name: Option<&str>,
+    ) -> Result<(), RpcError> {
+        if first_name.trim().is_empty() {
+            return Err(RpcError::bad_request("FIRSTNAME_INVALID"));
+        }
+        let u = self
+            .user_mut(user)
+            .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+        u.spec.first_name = first_name.to_owned();
+        u.spec.last_name = last_name.map(str::to_owned);
+        let update: tl::enums::Update = tl::types::UpdateUserName {
+            user_id: user,
+            first_name: first_name.to_owned(),
+            last_name: last_name.unwrap_or_default().to_owned(),
+            usernames: Vec::new(),
+        }
+        .into();
+        let date = self.now();
+        for viewer in self.acquaintances(user) {
+            let mut peers = PeerSet::default();
+            peers.add_user(user);
+            let (users, chats) = self.peer_lists(&peers, viewer);
+            self.send_push(
+                viewer,
+                updates_of(vec![update.clone()], users, chats, date),
+                Origin::control(user),
+            );
+        }
+        Ok(())
+    }
+
+    /// Everyone who has `user` in a dialog, a shared chat or their contacts
+    /// (and `user` itself, for its other sessions).
+    pub(crate) fn acquaintances(&self, user: UserId) -> Vec<UserId> {
+        let mut out: Vec<UserId> = self
+            .users
+            .iter()
+            .map(|u| u.id)
+            .filter(|&v| {
+                v == user
+                    || self.is_contact(v, user)
+                    || self
+                        .boxes
+                        .get(&v)
+                        .is_some_and(|b| b.by_peer.contains_key(&Peer::User(user)))
+                    || self.chats_of(v).any(|c| c.member(user).is_some())
+                    || self.channels_of(v).any(|c| c.is_member(user))
+            })
+            .collect();
+        out.dedup();
+        out
     }
 
     fn add_copy(&mut self, key: MsgKey, copy: Copy) {
@@ -521,10 +634,11 @@ impl World {
             });
         let entities = (!m.entities.is_empty()).then(|| m.entities.clone());
         let out = m.from == viewer;
+        let mentioned = self.mentions(m, viewer);
         Some(match m.place {
             Place::Private(..) => tl::types::UpdateShortMessage {
                 out,
-                mentioned: false,
+                mentioned,
                 media_unread: false,
                 silent: m.silent,
                 id,
@@ -545,7 +659,7 @@ impl World {
             .into(),
             Place::Group(chat_id) => tl::types::UpdateShortChatMessage {
                 out,
-                mentioned: false,
+                mentioned,
                 media_unread: false,
                 silent: m.silent,
                 id,
@@ -594,6 +708,10 @@ impl World {
         if unchanged {
             return Err(RpcError::bad_request("MESSAGE_NOT_MODIFIED"));
         }
+        let entities = match entities {
+            Some(e) => Some(self.stored_entities(origin.user, e)?),
+            None => None,
+        };
         let date = self.now();
         if let Some(m) = self.messages.get_mut(key) {
             if let Some(text) = text {
@@ -679,7 +797,7 @@ impl World {
                 }
             }
         }
-        let mut result = (self.state(origin.user).pts, 0);
+        let mut result = (self.common_pts(origin.user), 0);
         for ((kind, owner), ids) in per_owner {
             let count = ids.len() as i32;
             if kind == 1 {
@@ -843,7 +961,7 @@ impl World {
         if max_id <= state.read_inbox_max_id {
             return Ok(match peer {
                 Peer::Channel(_) => None,
-                _ => Some((self.state(reader).pts, 0)),
+                _ => Some((self.common_pts(reader), 0)),
             });
         }
         self.dialog_state_mut(reader, peer).read_inbox_max_id = max_id;
@@ -1016,8 +1134,8 @@ impl World {
         self.post(origin, to, draft).map(Some)
     }
 
-    /// A fresh album id.
-    pub(crate) fn new_grouped_id(&mut self) -> i64 {
+    /// A fresh album id: messages sent with the same `grouped_id` form one album.
+    pub fn new_grouped_id(&mut self) -> i64 {
         self.next_grouped_id += 1;
         // Telegram's grouped ids are large; keep ours recognisable but similar.
         13_000_000_000_000_000 + self.next_grouped_id

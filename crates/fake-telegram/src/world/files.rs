@@ -21,9 +21,10 @@ const MAX_PART: usize = 512 * 1024;
 const MAX_CHUNK: i32 = 1024 * 1024;
 
 /// One size of a photo, with its bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PhotoSize {
     /// Telegram's size letter (`s`, `m`, `x`, `y`, …).
+    #[serde(rename = "type")]
     pub kind: String,
     /// Width in pixels.
     pub w: i32,

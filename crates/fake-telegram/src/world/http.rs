@@ -11,12 +11,14 @@
 //! | `GET /peers` | – | `{name: {type, id}}` for every world-file key |
 //! | `GET /users` | – | `[{id, first_name, username, bot}]` |
 //! | `/users` | a world-file user entry | `{id}` |
+//! | `/users/rename` | `{user, first_name, last_name?}` | `{}` |
 //! | `/messages` | `{from, to, text, reply_to?, media?, silent?}` | `{id}` (as `from` sees it) |
 //! | `/messages/edit` | `{by, peer, id, text}` | `{}` |
 //! | `/messages/delete` | `{by, peer, ids, revoke}` | `{}` |
 //! | `/messages/react` | `{by, peer, id, emoji?}` | `{}` |
 //! | `/messages/pin` | `{by, peer, id, pinned}` | `{}` |
 //! | `/typing` | `{by, peer}` | `{}` |
+//! | `/dialogs` | `{user, peer, pinned?, archived?}` | `{}` |
 //! | `/read` | `{by, peer, max_id}` | `{}` |
 //! | `/history` | `{viewer, peer}` | `[message]`, oldest first |
 //! | `/groups` | `{creator, title, members}` | `{id}` |
@@ -51,12 +53,14 @@ pub fn router(world: SharedWorld) -> Router {
     Router::new()
         .route("/peers", get(peers))
         .route("/users", get(list_users).post(add_user))
+        .route("/users/rename", post(rename_user))
         .route("/messages", post(send))
         .route("/messages/edit", post(edit))
         .route("/messages/delete", post(delete))
         .route("/messages/react", post(react))
         .route("/messages/pin", post(pin))
         .route("/typing", post(typing))
+        .route("/dialogs", post(dialog))
         .route("/read", post(read))
         .route("/history", post(history))
         .route("/groups", post(create_group))
@@ -170,21 +174,29 @@ async fn list_users(State(world): State<SharedWorld>) -> Answer {
 
 async fn add_user(State(world): State<SharedWorld>, Json(entry): Json<UserEntry>) -> Answer {
     with_world(&world, |w| {
-        let spec = super::spec::WorldSpec {
-            users: vec![entry],
-            ..Default::default()
-        };
-        match w.apply_spec(&spec, true).into_iter().next() {
-            Some(e) => Err(ApiError::Telegram(RpcError::bad_request(e.to_string()))),
-            None => {
-                let key = spec.users[0].key.as_str();
-                let id = match w.peer_by_name(key) {
-                    Some(Peer::User(id)) => Some(id),
-                    _ => None,
-                };
-                Ok(Json(json!({ "id": id })))
-            }
+        let id = w
+            .add_user_entry(&entry)
+            .map_err(|e| ApiError::Telegram(RpcError::bad_request(e.to_string())))?;
+        for contact in &entry.contacts {
+            let other = resolve_user(w, &Name::Key(contact.clone()))?;
+            w.add_contact(id, other);
         }
+        Ok(Json(json!({ "id": id })))
+    })
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    user: Name,
+    first_name: String,
+    last_name: Option<String>,
+}
+
+async fn rename_user(State(world): State<SharedWorld>, Json(b): Json<RenameBody>) -> Answer {
+    with_world(&world, |w| {
+        let user = resolve_user(w, &b.user)?;
+        w.rename_user(user, &b.first_name, b.last_name.as_deref())?;
+        done()
     })
 }
 
@@ -306,6 +318,27 @@ async fn read(State(world): State<SharedWorld>, Json(b): Json<ByPeer>) -> Answer
     with_world(&world, |w| {
         let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
         w.read(by, peer, b.max_id)?;
+        done()
+    })
+}
+
+#[derive(Deserialize)]
+struct DialogBody {
+    user: Name,
+    peer: Name,
+    pinned: Option<bool>,
+    archived: Option<bool>,
+}
+
+async fn dialog(State(world): State<SharedWorld>, Json(b): Json<DialogBody>) -> Answer {
+    with_world(&world, |w| {
+        let (user, peer) = (resolve_user(w, &b.user)?, resolve(w, &b.peer)?);
+        if let Some(pinned) = b.pinned {
+            w.set_dialog_pinned(user, peer, pinned);
+        }
+        if let Some(archived) = b.archived {
+            w.set_dialog_folder(user, peer, i32::from(archived));
+        }
         done()
     })
 }
@@ -607,5 +640,31 @@ mod tests {
             (status, err["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("MESSAGE_AUTHOR_REQUIRED"))
         );
+        let (status, _) = call(
+            &app,
+            "/dialogs",
+            json!({ "user": "alice", "peer": group_id, "pinned": true, "archived": true }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(
+            &app,
+            "/users/rename",
+            json!({ "user": "bob", "first_name": "Robert" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let w = world.lock().unwrap();
+        let state = w.dialog_state(
+            w.peer_by_name("alice")
+                .and_then(|p| match p {
+                    Peer::User(id) => Some(id),
+                    _ => None,
+                })
+                .unwrap(),
+            Peer::Chat(group_id),
+        );
+        assert!(state.pinned && state.folder_id == 1);
+        assert!(w.users().iter().any(|u| u.spec.first_name == "Robert"));
     }
 }

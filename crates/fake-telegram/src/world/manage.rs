@@ -147,6 +147,19 @@ impl World {
         if let Some(u) = self.user_mut(user) {
             u.photos.insert(0, photo);
         }
+        // Telegram announces profile changes with `updateUser`: clients refetch.
+        let date = self.now();
+        for viewer in self.acquaintances(user) {
+            let mut peers = PeerSet::default();
+            peers.add_user(user);
+            let (users, chats) = self.peer_lists(&peers, viewer);
+            let update = tl::types::UpdateUser { user_id: user }.into();
+            self.send_push(
+                viewer,
+                updates_of(vec![update], users, chats, date),
+                Origin::control(user),
+            );
+        }
         Ok(photo)
     }
 

@@ -9,12 +9,21 @@
 //! - [`World::subscribe`] for the updates pushed to connected clients.
 //!
 //! Tests drive the world directly through the control methods in
-//! [`control`] (a Telegram user sends, edits, reacts, …), build it from a
-//! [`spec::WorldSpec`], or over HTTP through [`http::router`].
+//! [`control`] (a Telegram user sends, edits, reacts, reads, types) and
+//! [`manage`] (groups and channels, members, admins, titles, migration),
+//! build it from a [`spec::WorldSpec`], or reach both over HTTP through
+//! [`http::router`].
 //!
 //! Ids are deterministic: users count up from 1 000 001, basic groups from
 //! 2 000 001, channels from 3 000 001. Access hashes depend on the viewer, as
 //! on Telegram, so a hash learnt by one account is rejected for another.
+//!
+//! Where Telegram's behaviour is a choice, the world follows Telegram:
+//! `messages.sendMessage` in private chats and basic groups answers
+//! `updateShortSentMessage` (so the sender's own update stream does not
+//! see the message), plain text is pushed as `updateShortMessage` /
+//! `updateShortChatMessage`, and `updates.getDifference` names channels
+//! that changed since the client's date with `updateChannelTooLong`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,8 @@
 //! The world-file format: a serde description (YAML or JSON) of accounts,
 //! users, chats with members and messages, and how a [`World`] is built
-//! from it. Entries name each other by `key`; the keys stay available as
-//! names for the control API ([`World::peer_by_name`]).
+//! from it. Entries name each other by `key` (defaulting to the username;
+//! entries nobody refers to need neither); the names stay available to the
+//! control API ([`World::peer_by_name`]).
 //!
 //! ```yaml
 //! accounts:
@@ -52,8 +53,8 @@ pub struct WorldSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserEntry {
-    /// Name other entries use for this user.
-    pub key: String,
+    /// Name other entries use for this user; defaults to the username.
+    pub key: Option<String>,
     /// First name (required by Telegram).
     pub first_name: String,
     /// Last name.
@@ -97,8 +98,8 @@ pub enum ChatKind {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatEntry {
-    /// Name other entries use for this chat.
-    pub key: String,
+    /// Name other entries use for this chat; defaults to the username.
+    pub key: Option<String>,
     /// Group, supergroup or channel.
     #[serde(rename = "type")]
     pub kind: ChatKind,
@@ -138,7 +139,7 @@ pub enum SpecError {
     /// A key is used but never defined.
     #[error("unknown key `{0}`")]
     UnknownKey(String),
-    /// Two entries share a key.
+    /// Two entries share a key (or a username used as one).
     #[error("duplicate key `{0}`")]
     DuplicateKey(String),
     /// A reply points at a later or missing message.
@@ -214,30 +215,25 @@ impl World {
         if let Some(dc_id) = spec.dc_id {
             self.dc_id = dc_id;
         }
+        let mut created = Vec::new();
         for entry in spec.accounts.iter().chain(&spec.users) {
-            if check!(self.free_key(&entry.key)).is_none() {
-                continue;
+            if let Some(id) = check!(self.add_user_entry(entry)) {
+                created.push((id, entry));
             }
-            let id = self.add_user(entry.user_spec());
-            if let Some(about) = &entry.about {
-                let _ = self.set_about(Peer::User(id), about);
-            }
-            self.names.insert(entry.key.clone(), Peer::User(id));
         }
-        for entry in spec.accounts.iter().chain(&spec.users) {
+        for (owner, entry) in created {
             for contact in &entry.contacts {
-                let (Some(Peer::User(owner)), Some(Peer::User(other))) = (
-                    self.names.get(&entry.key).copied(),
-                    check!(self.user_key(contact)).map(Peer::User),
-                ) else {
-                    continue;
-                };
-                self.add_contact(owner, other);
+                if let Some(other) = check!(self.user_key(contact)) {
+                    self.add_contact(owner, other);
+                }
             }
         }
         for entry in &spec.chats {
-            if check!(self.free_key(&entry.key)).is_none() {
-                continue;
+            let name = entry.key.as_deref().or(entry.username.as_deref());
+            if let Some(name) = name {
+                if check!(self.free_key(name)).is_none() {
+                    continue;
+                }
             }
             let Some(creator) = check!(self.user_key(&entry.creator)) else {
                 continue;
@@ -251,11 +247,13 @@ impl World {
                 admins.extend(check!(self.user_key(admin)));
             }
             let created = self.create_chat_entry(entry, creator, &members, &admins);
-            if let Some(peer) = check!(created.map_err(|error| SpecError::Rejected {
-                entry: entry.key.clone(),
-                error
-            })) {
-                self.names.insert(entry.key.clone(), peer);
+            let label = name.unwrap_or(&entry.title).to_owned();
+            let created = created.map_err(|error| SpecError::Rejected {
+                entry: label,
+                error,
+            });
+            if let (Some(peer), Some(name)) = (check!(created), name) {
+                self.names.insert(name.to_owned(), peer);
             }
         }
         let mut sent: Vec<Option<(super::MsgKey, Peer)>> = Vec::new();
@@ -347,6 +345,27 @@ impl World {
             self.set_about(peer, about)?;
         }
         Ok(peer)
+    }
+
+    /// Adds one user of a world file (its contacts are not added) and
+    /// remembers its name.
+    pub fn add_user_entry(&mut self, entry: &UserEntry) -> Result<super::UserId, SpecError> {
+        let name = entry.key.as_deref().or(entry.username.as_deref());
+        if let Some(name) = name {
+            self.free_key(name)?;
+        }
+        let id = self.add_user(entry.user_spec());
+        if let Some(about) = &entry.about {
+            self.set_about(Peer::User(id), about)
+                .map_err(|error| SpecError::Rejected {
+                    entry: name.unwrap_or_default().to_owned(),
+                    error,
+                })?;
+        }
+        if let Some(name) = name {
+            self.names.insert(name.to_owned(), Peer::User(id));
+        }
+        Ok(id)
     }
 
     fn free_key(&self, key: &str) -> Result<(), SpecError> {
@@ -446,6 +465,31 @@ messages:
             world.last_message(me, Peer::Channel(news)).unwrap().text,
             "Breaking",
             "public channels are readable"
+        );
+    }
+
+    #[test]
+    fn accounts_need_no_key() {
+        let file = r#"
+accounts:
+  - first_name: Alice
+    last_name: Liddell
+    username: alice
+    phone: "+15550001"
+    login_code: "12345"
+  - first_name: Helper
+    username: helper_bot
+    bot: true
+    bot_token: "123456:ABC-DEF"
+  - first_name: Carol
+    phone: "+15550003"
+"#;
+        let world = World::try_from_spec(&serde_yaml::from_str(file).unwrap()).unwrap();
+        assert_eq!(world.users().len(), 3);
+        assert!(world.user_by_bot_token("123456:ABC-DEF").is_some());
+        assert_eq!(
+            world.peer_by_name("alice"),
+            world.user_by_phone("15550001").map(|u| Peer::User(u.id))
         );
     }
 

@@ -298,7 +298,7 @@ fn get_difference_returns_exact_slices() {
             .send_text(bob, Peer::User(alice), &format!("m{i}"))
             .unwrap();
     }
-    world.quirks.difference_slice = 3;
+    world.set_difference_slice(3);
     let req = |pts| f::updates::GetDifference {
         pts,
         pts_limit: None,
@@ -340,7 +340,7 @@ fn get_difference_returns_exact_slices() {
         tl::enums::updates::Difference::Empty(_)
     ));
 
-    world.quirks.too_long_accounts.insert(alice);
+    world.force_difference_too_long(alice);
     assert!(matches!(
         call(&mut world, alice, &req(state.pts)).unwrap(),
         tl::enums::updates::Difference::TooLong(_)
@@ -393,7 +393,7 @@ fn channel_difference_pages_by_limit_and_can_be_too_long() {
         call(&mut world, bob, &r).unwrap(),
         tl::enums::updates::ChannelDifference::Empty(_)
     ));
-    world.quirks.too_long_channels.insert(channel);
+    world.force_channel_difference_too_long(channel);
     let r = req(&world, start, 3);
     let tl::enums::updates::ChannelDifference::TooLong(t) = call(&mut world, bob, &r).unwrap()
     else {
@@ -679,4 +679,773 @@ fn unknown_methods_are_left_to_the_protocol_layer() {
     let request = f::help::GetConfig {}.to_bytes();
     assert!(rpc::handle(&mut world, &ctx(alice), &request).is_none());
     assert!(rpc::handle(&mut world, &ctx(alice), &[1, 2]).is_none());
+}
+
+fn messages_of(result: tl::enums::messages::Messages) -> Vec<tl::types::Message> {
+    let list = match result {
+        tl::enums::messages::Messages::Messages(m) => m.messages,
+        tl::enums::messages::Messages::Slice(m) => m.messages,
+        tl::enums::messages::Messages::ChannelMessages(m) => m.messages,
+        tl::enums::messages::Messages::NotModified(_) => Vec::new(),
+    };
+    list.into_iter()
+        .filter_map(|m| match m {
+            tl::enums::Message::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn upload_photo(world: &mut World, account: UserId, file_id: i64) -> tl::enums::InputMedia {
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x04\0\0\0\x03".to_vec();
+    let part = f::upload::SaveFilePart {
+        file_id,
+        file_part: 0,
+        bytes: png,
+    };
+    assert!(call(world, account, &part).unwrap());
+    let file = tl::types::InputFile {
+        id: file_id,
+        parts: 1,
+        name: "p.png".into(),
+        md5_checksum: String::new(),
+    };
+    tl::types::InputMediaUploadedPhoto {
+        spoiler: false,
+        live_photo: false,
+        file: file.into(),
+        stickers: None,
+        ttl_seconds: None,
+        video: None,
+    }
+    .into()
+}
+
+#[test]
+fn users_resolve_by_username_and_phone_with_the_callers_hash() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world.add_contact(alice, bob);
+    let photo = world
+        .set_profile_photo(
+            bob,
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x02\0\0\0\x02".to_vec(),
+        )
+        .unwrap();
+
+    let resolved = call(
+        &mut world,
+        alice,
+        &f::contacts::ResolveUsername {
+            username: "BOB".into(),
+            referer: None,
+        },
+    )
+    .unwrap();
+    let tl::enums::contacts::ResolvedPeer::Peer(resolved) = resolved;
+    let Some(tl::enums::User::User(u)) = resolved.users.first() else {
+        panic!("bob")
+    };
+    assert_eq!(
+        (u.id, u.access_hash),
+        (bob, Some(world.user_access_hash(bob, alice)))
+    );
+    assert_eq!(u.phone.as_deref(), Some("200"), "contacts see the phone");
+    let missing = call(
+        &mut world,
+        alice,
+        &f::contacts::ResolveUsername {
+            username: "nobody".into(),
+            referer: None,
+        },
+    );
+    assert_eq!(missing.unwrap_err().name, "USERNAME_NOT_OCCUPIED");
+    let by_phone = call(
+        &mut world,
+        alice,
+        &f::contacts::ResolvePhone {
+            phone: "+200".into(),
+        },
+    )
+    .unwrap();
+    let tl::enums::contacts::ResolvedPeer::Peer(by_phone) = by_phone;
+    assert!(matches!(by_phone.peer, tl::enums::Peer::User(ref p) if p.user_id == bob));
+
+    let tl::enums::contacts::Contacts::Contacts(contacts) =
+        call(&mut world, alice, &f::contacts::GetContacts { hash: 0 }).unwrap()
+    else {
+        panic!("contacts")
+    };
+    assert_eq!(contacts.contacts.len(), 1);
+
+    let good: tl::enums::InputUser = tl::types::InputUser {
+        user_id: bob,
+        access_hash: world.user_access_hash(bob, alice),
+    }
+    .into();
+    let bad: tl::enums::InputUser = tl::types::InputUser {
+        user_id: bob,
+        access_hash: 7,
+    }
+    .into();
+    let users = call(
+        &mut world,
+        alice,
+        &f::users::GetUsers {
+            id: vec![good.clone(), bad.clone()],
+        },
+    )
+    .unwrap();
+    assert_eq!(users.len(), 1, "a wrong hash is left out");
+    assert_eq!(
+        call(&mut world, alice, &f::users::GetFullUser { id: bad })
+            .unwrap_err()
+            .name,
+        "USER_ID_INVALID"
+    );
+    let tl::enums::users::UserFull::Full(full) = call(
+        &mut world,
+        alice,
+        &f::users::GetFullUser { id: good.clone() },
+    )
+    .unwrap();
+    let tl::enums::UserFull::Full(full) = full.full_user;
+    assert!(matches!(full.profile_photo, Some(tl::enums::Photo::Photo(ref p)) if p.id == photo));
+
+    let photos = call(
+        &mut world,
+        alice,
+        &f::photos::GetUserPhotos {
+            user_id: good,
+            offset: 0,
+            max_id: 0,
+            limit: 10,
+        },
+    )
+    .unwrap();
+    let tl::enums::photos::Photos::Photos(photos) = photos else {
+        panic!("all photos")
+    };
+    assert_eq!(photos.photos.len(), 1);
+    let location = tl::types::InputPeerPhotoFileLocation {
+        big: true,
+        peer: input_user(&world, bob, alice),
+        photo_id: photo,
+    };
+    let req = f::upload::GetFile {
+        precise: false,
+        cdn_supported: false,
+        location: location.into(),
+        offset: 0,
+        limit: 4096,
+    };
+    let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
+        panic!("a file")
+    };
+    assert_eq!(file.bytes.len(), 24);
+}
+
+#[test]
+fn albums_keep_one_grouped_id_and_forwards_carry_their_origin() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let channel = world.create_supergroup(alice, "Big", &[bob]).unwrap();
+    let to_bob = input_user(&world, bob, alice);
+    let multi_media = (1..=2)
+        .map(|i| {
+            let media = upload_photo(&mut world, alice, 50 + i);
+            tl::types::InputSingleMedia {
+                media,
+                random_id: 900 + i,
+                message: format!("photo {i}"),
+                entities: None,
+            }
+            .into()
+        })
+        .collect();
+    let album = f::messages::SendMultiMedia {
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: to_bob.clone(),
+        reply_to: None,
+        multi_media,
+        schedule_date: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+    };
+    let tl::enums::Updates::Updates(sent) = call(&mut world, alice, &album).unwrap() else {
+        panic!("updates")
+    };
+    let ids: Vec<i32> = sent
+        .updates
+        .iter()
+        .filter_map(|u| match u {
+            tl::enums::Update::MessageId(m) => Some(m.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let seen = world.history(bob, Peer::User(alice));
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].grouped_id.is_some() && seen[0].grouped_id == seen[1].grouped_id);
+    assert_eq!(seen[0].media.as_deref(), Some("photo"));
+
+    let forward = f::messages::ForwardMessages {
+        silent: false,
+        background: false,
+        with_my_score: false,
+        drop_author: false,
+        drop_media_captions: false,
+        noforwards: false,
+        allow_paid_floodskip: false,
+        from_ephemeral: false,
+        from_peer: to_bob,
+        id: ids,
+        random_id: vec![1, 2],
+        to_peer: world.input_peer(Peer::Channel(channel), alice),
+        top_msg_id: None,
+        reply_to: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        video_timestamp: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+    };
+    call(&mut world, alice, &forward).unwrap();
+    let in_channel = world.history(bob, Peer::Channel(channel));
+    let forwarded = &in_channel[in_channel.len() - 2..];
+    assert!(forwarded
+        .iter()
+        .all(|m| m.fwd_from == Some(Peer::User(alice))));
+    assert_eq!(forwarded[0].grouped_id, forwarded[1].grouped_id);
+    assert_ne!(
+        forwarded[0].grouped_id, seen[0].grouped_id,
+        "a forwarded album gets a new id"
+    );
+}
+
+#[test]
+fn channel_invites_bans_and_leaving() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let channel = world.create_channel(alice, "News", "about", true).unwrap();
+    world
+        .send_text(alice, Peer::Channel(channel), "post")
+        .unwrap();
+    let export = f::messages::ExportChatInvite {
+        legacy_revoke_permanent: false,
+        request_needed: false,
+        peer: world.input_peer(Peer::Channel(channel), alice),
+        expire_date: None,
+        usage_limit: None,
+        title: None,
+        subscription_pricing: None,
+    };
+    let tl::enums::ExportedChatInvite::ChatInviteExported(invite) =
+        call(&mut world, alice, &export).unwrap()
+    else {
+        panic!("an invite")
+    };
+    let hash = invite.link.rsplit('+').next().unwrap().to_owned();
+    let bob_peer = world.input_peer(Peer::Channel(channel), bob);
+    let history_req = |peer| f::messages::GetHistory {
+        peer,
+        offset_id: 0,
+        offset_date: 0,
+        add_offset: 0,
+        limit: 10,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    };
+    assert_eq!(
+        call(&mut world, bob, &history_req(bob_peer.clone()))
+            .unwrap_err()
+            .name,
+        "CHANNEL_PRIVATE"
+    );
+    call(
+        &mut world,
+        bob,
+        &f::messages::ImportChatInvite { hash: hash.clone() },
+    )
+    .unwrap();
+    assert_eq!(
+        call(&mut world, bob, &f::messages::ImportChatInvite { hash })
+            .unwrap_err()
+            .name,
+        "USER_ALREADY_PARTICIPANT"
+    );
+    assert_eq!(
+        messages_of(call(&mut world, bob, &history_req(bob_peer.clone())).unwrap())[0].message,
+        "post"
+    );
+    assert_eq!(
+        world.unread_count(bob, Peer::Channel(channel)),
+        0,
+        "joiners start with the history read"
+    );
+
+    let participants = |w: &mut World| {
+        let req = f::channels::GetParticipants {
+            channel: w.input_channel(channel, alice),
+            filter: tl::enums::ChannelParticipantsFilter::ChannelParticipantsRecent,
+            offset: 0,
+            limit: 100,
+            hash: 0,
+        };
+        match call(w, alice, &req).unwrap() {
+            tl::enums::channels::ChannelParticipants::Participants(p) => p.count,
+            tl::enums::channels::ChannelParticipants::NotModified => -1,
+        }
+    };
+    assert_eq!(participants(&mut world), 2);
+    let bob_input = world.input_peer(Peer::User(bob), alice);
+    let mut kick = chats::no_banned_rights();
+    kick.view_messages = true;
+    let ban = f::channels::EditBanned {
+        channel: world.input_channel(channel, alice),
+        participant: bob_input,
+        banned_rights: kick.into(),
+    };
+    call(&mut world, alice, &ban).unwrap();
+    assert_eq!(participants(&mut world), 1);
+    assert!(matches!(
+        world.tl_chat(Peer::Channel(channel), bob),
+        Some(tl::enums::Chat::ChannelForbidden(_))
+    ));
+    assert_eq!(
+        call(&mut world, bob, &history_req(bob_peer))
+            .unwrap_err()
+            .name,
+        "CHANNEL_PRIVATE"
+    );
+    let leave = f::channels::LeaveChannel {
+        channel: world.input_channel(channel, alice),
+    };
+    call(&mut world, alice, &leave).unwrap();
+    assert_eq!(
+        participants_or_error(&mut world, alice, channel),
+        "CHANNEL_PRIVATE"
+    );
+}
+
+fn participants_or_error(world: &mut World, viewer: UserId, channel: ChannelId) -> String {
+    let req = f::channels::GetParticipant {
+        channel: world.input_channel(channel, viewer),
+        participant: tl::enums::InputPeer::PeerSelf,
+    };
+    call(world, viewer, &req)
+        .err()
+        .map(|e| e.name)
+        .unwrap_or_default()
+}
+
+#[test]
+fn basic_group_management_posts_service_messages() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    let chat = world.create_group(alice, "Team", &[bob]).unwrap();
+    let carol_input = tl::types::InputUser {
+        user_id: carol,
+        access_hash: world.user_access_hash(carol, alice),
+    };
+    let add = f::messages::AddChatUser {
+        chat_id: chat,
+        user_id: carol_input.clone().into(),
+        fwd_limit: 0,
+    };
+    call(&mut world, alice, &add).unwrap();
+    call(
+        &mut world,
+        bob,
+        &f::messages::EditChatTitle {
+            chat_id: chat,
+            title: "Team 2".into(),
+        },
+    )
+    .unwrap();
+    let services: Vec<_> = world
+        .history(carol, Peer::Chat(chat))
+        .into_iter()
+        .filter_map(|m| m.service)
+        .collect();
+    assert_eq!(
+        services,
+        ["ChatAddUser", "ChatEditTitle"],
+        "carol sees what happened since she joined"
+    );
+    assert_eq!(world.chat(chat).unwrap().title, "Team 2");
+
+    let tl::enums::messages::ChatFull::Full(full) =
+        call(&mut world, bob, &f::messages::GetFullChat { chat_id: chat }).unwrap();
+    let tl::enums::ChatFull::Full(full) = full.full_chat else {
+        panic!("a basic group")
+    };
+    let tl::enums::ChatParticipants::Participants(p) = full.participants else {
+        panic!("bob is a member")
+    };
+    assert_eq!(p.participants.len(), 3);
+
+    // Bob must use his own access hash for Carol.
+    let bobs_carol = tl::types::InputUser {
+        user_id: carol,
+        access_hash: world.user_access_hash(carol, bob),
+    };
+    let not_yours = f::messages::DeleteChatUser {
+        revoke_history: false,
+        chat_id: chat,
+        user_id: carol_input.clone().into(),
+    };
+    assert_eq!(
+        call(&mut world, bob, &not_yours).unwrap_err().name,
+        "USER_ID_INVALID"
+    );
+    let by_bob = f::messages::DeleteChatUser {
+        user_id: bobs_carol.into(),
+        ..not_yours
+    };
+    assert_eq!(
+        call(&mut world, bob, &by_bob).unwrap_err().name,
+        "CHAT_ADMIN_REQUIRED"
+    );
+    let kick = f::messages::DeleteChatUser {
+        revoke_history: false,
+        chat_id: chat,
+        user_id: carol_input.into(),
+    };
+    call(&mut world, alice, &kick).unwrap();
+    assert!(matches!(
+        world.tl_chat(Peer::Chat(chat), carol),
+        Some(tl::enums::Chat::Forbidden(_))
+    ));
+    assert_eq!(
+        world
+            .last_message(carol, Peer::Chat(chat))
+            .unwrap()
+            .service
+            .as_deref(),
+        Some("ChatDeleteUser")
+    );
+}
+
+#[test]
+fn typing_pins_and_search() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world
+        .send_text(bob, Peer::User(alice), "find the needle here")
+        .unwrap();
+    world.send_text(bob, Peer::User(alice), "nothing").unwrap();
+    let mut rx = world.subscribe();
+    let to_bob = input_user(&world, bob, alice);
+    let typing = f::messages::SetTyping {
+        peer: to_bob.clone(),
+        top_msg_id: None,
+        action: tl::enums::SendMessageAction::SendMessageTypingAction,
+    };
+    assert!(call(&mut world, alice, &typing).unwrap());
+    let pushes = drain(&mut rx);
+    assert!(
+        matches!(&pushes[..], [Push { account, updates: tl::enums::Updates::UpdateShort(u), .. }]
+        if *account == bob && matches!(&u.update, tl::enums::Update::UserTyping(t) if t.user_id == alice))
+    );
+
+    let search = f::messages::Search {
+        peer: to_bob.clone(),
+        q: "NEEDLE".into(),
+        from_id: None,
+        saved_peer_id: None,
+        saved_reaction: None,
+        top_msg_id: None,
+        filter: tl::enums::MessagesFilter::InputMessagesFilterEmpty,
+        min_date: 0,
+        max_date: 0,
+        offset_id: 0,
+        add_offset: 0,
+        limit: 10,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    };
+    let found = messages_of(call(&mut world, alice, &search).unwrap());
+    assert_eq!(found.len(), 1);
+    let needle = found[0].id;
+
+    let pin = f::messages::UpdatePinnedMessage {
+        silent: false,
+        unpin: false,
+        pm_oneside: false,
+        peer: to_bob,
+        id: needle,
+    };
+    let tl::enums::Updates::Updates(result) = call(&mut world, alice, &pin).unwrap() else {
+        panic!("updates")
+    };
+    assert!(result.updates.iter().any(
+        |u| matches!(u, tl::enums::Update::PinnedMessages(p) if p.messages == [needle] && p.pinned)
+    ));
+    assert!(
+        result
+            .updates
+            .iter()
+            .any(|u| matches!(u, tl::enums::Update::NewMessage(_))),
+        "a pin service message"
+    );
+    let bobs = world.history(bob, Peer::User(alice));
+    assert!(bobs.iter().any(|m| m.pinned && m.text.contains("needle")));
+    assert_eq!(bobs.last().unwrap().service.as_deref(), Some("PinMessage"));
+
+    let lookup = f::messages::GetMessages {
+        id: vec![
+            tl::types::InputMessageId { id: needle }.into(),
+            tl::types::InputMessageId { id: 999 }.into(),
+        ],
+    };
+    let tl::enums::messages::Messages::Messages(got) = call(&mut world, alice, &lookup).unwrap()
+    else {
+        panic!("messages")
+    };
+    assert!(matches!(got.messages[1], tl::enums::Message::Empty(_)));
+}
+
+#[test]
+fn malformed_requests_are_errors_not_panics() {
+    use grammers_tl_types::Identifiable;
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    world.create_supergroup(alice, "Big", &[bob]).unwrap();
+    world.send_text(bob, Peer::User(alice), "hi").unwrap();
+    let ids = [
+        f::updates::GetDifference::CONSTRUCTOR_ID,
+        f::updates::GetChannelDifference::CONSTRUCTOR_ID,
+        f::messages::GetHistory::CONSTRUCTOR_ID,
+        f::messages::GetDialogs::CONSTRUCTOR_ID,
+        f::messages::SendMessage::CONSTRUCTOR_ID,
+        f::messages::SendMultiMedia::CONSTRUCTOR_ID,
+        f::messages::ForwardMessages::CONSTRUCTOR_ID,
+        f::messages::Search::CONSTRUCTOR_ID,
+        f::messages::DeleteMessages::CONSTRUCTOR_ID,
+        f::channels::GetParticipants::CONSTRUCTOR_ID,
+        f::upload::GetFile::CONSTRUCTOR_ID,
+        f::upload::SaveFilePart::CONSTRUCTOR_ID,
+        f::photos::GetUserPhotos::CONSTRUCTOR_ID,
+    ];
+    // A small deterministic generator: the same garbage on every run.
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for id in ids {
+        for len in [0usize, 3, 8, 16, 40, 120] {
+            let mut request = id.to_le_bytes().to_vec();
+            request.extend((0..len).map(|_| next() as u8));
+            let answer = rpc::handle(&mut world, &ctx(alice), &request);
+            assert!(answer.is_some(), "{id:#x} is a world method");
+        }
+    }
+    // Well-formed requests with hostile numbers.
+    let history = f::messages::GetHistory {
+        peer: input_user(&world, bob, alice),
+        offset_id: i32::MIN,
+        offset_date: i32::MAX,
+        add_offset: i32::MIN,
+        limit: i32::MAX,
+        max_id: -5,
+        min_id: i32::MAX,
+        hash: 0,
+    };
+    assert!(call(&mut world, alice, &history).is_ok());
+    let file = f::upload::GetFile {
+        precise: false,
+        cdn_supported: false,
+        location: tl::types::InputDocumentFileLocation {
+            id: 1,
+            access_hash: 1,
+            file_reference: Vec::new(),
+            thumb_size: String::new(),
+        }
+        .into(),
+        offset: i64::MAX - 1023,
+        limit: i32::MIN,
+    };
+    assert!(call(&mut world, alice, &file).is_err());
+}
+
+#[test]
+fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    let chat = world.create_group(alice, "Team", &[bob, carol]).unwrap();
+    let mention: tl::enums::MessageEntity = tl::types::InputMessageEntityMentionName {
+        offset: 0,
+        length: 3,
+        user_id: tl::types::InputUser {
+            user_id: bob,
+            access_hash: world.user_access_hash(bob, alice),
+        }
+        .into(),
+    }
+    .into();
+    let request = f::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: tl::types::InputPeerChat { chat_id: chat }.into(),
+        reply_to: None,
+        message: "Bob, look".into(),
+        random_id: 1,
+        reply_markup: None,
+        entities: Some(vec![mention]),
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    };
+    let mut rx = world.subscribe();
+    call(&mut world, alice, &request).unwrap();
+    let flags: Vec<(UserId, bool, bool)> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|p| match p.updates {
+            tl::enums::Updates::UpdateShortChatMessage(m) => Some((
+                p.account,
+                m.mentioned,
+                m.entities.unwrap_or_default().iter().any(
+                    |e| matches!(e, tl::enums::MessageEntity::MentionName(n) if n.user_id == bob),
+                ),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert!(flags.contains(&(bob, true, true)), "{flags:?}");
+    assert!(flags.contains(&(carol, false, true)), "{flags:?}");
+
+    // A reply mentions the author of the replied message.
+    let bobs_id = world.last_message(bob, Peer::Chat(chat)).unwrap().id;
+    world
+        .send_message(
+            bob,
+            Peer::Chat(chat),
+            OutgoingMessage {
+                reply_to: Some(bobs_id),
+                ..OutgoingMessage::text("ok")
+            },
+        )
+        .unwrap();
+    let alices = world.last_message(alice, Peer::Chat(chat)).unwrap();
+    let Some(key) = world.message_key(alice, Peer::Chat(chat), alices.id) else {
+        panic!("the reply")
+    };
+    assert!(world.mentions(world.message(key).unwrap(), alice));
+
+    world.rename_user(carol, "Caroline", None).unwrap();
+    let renamed = drain(&mut rx);
+    assert!(renamed.iter().any(|p| p.account == alice
+        && matches!(&p.updates, tl::enums::Updates::Updates(u)
+            if matches!(&u.updates[0], tl::enums::Update::UserName(n) if n.first_name == "Caroline"))));
+}
+
+#[test]
+fn photo_sizes_are_served_by_type() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let size = |kind: &str, w, bytes: &[u8]| files::PhotoSize {
+        kind: kind.into(),
+        w,
+        h: w,
+        bytes: bytes.to_vec(),
+    };
+    let media = MediaSpec::PhotoSizes {
+        sizes: vec![size("m", 320, b"small"), size("y", 1280, b"large photo")],
+    };
+    world
+        .send_message(
+            bob,
+            Peer::User(alice),
+            OutgoingMessage {
+                media: Some(media),
+                ..OutgoingMessage::default()
+            },
+        )
+        .unwrap();
+    let to_bob = input_user(&world, bob, alice);
+    let tl::enums::messages::Messages::Messages(got) = call(
+        &mut world,
+        alice,
+        &f::messages::GetHistory {
+            peer: to_bob,
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 1,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        },
+    )
+    .unwrap() else {
+        panic!("messages")
+    };
+    let tl::enums::Message::Message(m) = &got.messages[0] else {
+        panic!("a message")
+    };
+    let Some(tl::enums::MessageMedia::Photo(tl::types::MessageMediaPhoto {
+        photo: Some(tl::enums::Photo::Photo(photo)),
+        ..
+    })) = &m.media
+    else {
+        panic!("a photo")
+    };
+    assert_eq!(photo.sizes.len(), 2);
+    for (kind, expected) in [("m", &b"small"[..]), ("y", &b"large photo"[..])] {
+        let location = tl::types::InputPhotoFileLocation {
+            id: photo.id,
+            access_hash: photo.access_hash,
+            file_reference: photo.file_reference.clone(),
+            thumb_size: kind.into(),
+        };
+        let req = f::upload::GetFile {
+            precise: false,
+            cdn_supported: false,
+            location: location.into(),
+            offset: 0,
+            limit: 4096,
+        };
+        let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
+            panic!("a file")
+        };
+        assert_eq!(file.bytes, expected);
+    }
 }

@@ -293,6 +293,33 @@ impl World {
         }
     }
 
+    /// Makes the next `updates.getDifference` of `account` answer
+    /// `differenceTooLong`.
+    pub fn force_difference_too_long(&mut self, account: UserId) {
+        self.quirks.too_long_accounts.insert(account);
+    }
+
+    /// Makes the next `updates.getChannelDifference` for `channel` answer
+    /// `channelDifferenceTooLong`.
+    pub fn force_channel_difference_too_long(&mut self, channel: ChannelId) {
+        self.quirks.too_long_channels.insert(channel);
+    }
+
+    /// Most events one `updates.getDifference` returns before slicing.
+    pub fn set_difference_slice(&mut self, events: usize) {
+        self.quirks.difference_slice = events.max(1);
+    }
+
+    /// Current pts of `user`'s common box (cheap, unlike [`World::state`]).
+    pub fn common_pts(&self, user: UserId) -> i32 {
+        self.boxes.get(&user).map_or(0, |b| b.pts)
+    }
+
+    /// Date of the newest event in the world.
+    pub fn last_date(&self) -> i32 {
+        self.last_date
+    }
+
     /// `updates.getState` for `user`.
     pub fn state(&self, user: UserId) -> tl::types::updates::State {
         let b = self.boxes.get(&user);
@@ -348,7 +375,10 @@ impl World {
             }
             .into());
         }
-        let b = &self.boxes[&user];
+        let b = self
+            .boxes
+            .get(&user)
+            .ok_or_else(|| RpcError::unauthorized("AUTH_KEY_UNREGISTERED"))?;
         let pending: Vec<&Event> = b.log.iter().filter(|e| e.pts > pts).collect();
         let sliced = pending.len() > self.quirks.difference_slice;
         let events = &pending[..pending.len().min(self.quirks.difference_slice)];

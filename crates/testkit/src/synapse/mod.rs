@@ -101,6 +101,7 @@ impl Synapse {
         write_config(&data_dir, port, &shared_secret, &options)?;
 
         let log_path = data_dir.join("synapse.log");
+        let started = Instant::now();
         let mut supervised = spawn(&python, &data_dir, &log_path)?;
         let base_url = format!("http://127.0.0.1:{port}");
         if let Err(reason) = wait_until_ready(&base_url, &mut supervised.child).await {
@@ -111,6 +112,12 @@ impl Synapse {
                 log_path,
             });
         }
+        // Shown with the output of a failing test: a slow start explains a lot.
+        eprintln!(
+            "Synapse ready at {base_url} in {:.1?} (data and log in {})",
+            started.elapsed(),
+            data_dir.display()
+        );
         Ok(Synapse {
             base_url,
             shared_secret,

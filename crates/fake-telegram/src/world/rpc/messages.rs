@@ -61,7 +61,7 @@ pub(super) fn handle(
             let mut peers = PeerSet::default();
             let update = world.logged_update(me, key, true, &mut peers);
             let (users, chats) = world.peer_lists(&peers, me);
-            encode(updates_of(update.into_iter().collect(), users, chats, world.state(me).date))
+            encode(updates_of(update.into_iter().collect(), users, chats, world.last_date()))
         },
         f::DeleteMessages => |r: f::DeleteMessages| {
             let keys: Vec<MsgKey> = r.id.iter().filter_map(|&id| world.common_message_key(me, id)).collect();
@@ -71,7 +71,7 @@ pub(super) fn handle(
         f::ForwardMessages => |r: f::ForwardMessages| encode(forward(world, origin, r)?),
         f::ReadHistory => |r: f::ReadHistory| {
             let peer = world.resolve_peer(me, &r.peer)?;
-            let (pts, pts_count) = world.read_history(origin, peer, r.max_id)?.unwrap_or((world.state(me).pts, 0));
+            let (pts, pts_count) = world.read_history(origin, peer, r.max_id)?.unwrap_or((world.common_pts(me), 0));
             encode(affected(pts, pts_count))
         },
         f::SetTyping => |r: f::SetTyping| {
@@ -144,7 +144,7 @@ pub(super) fn handle(
         f::ExportChatInvite => |r: f::ExportChatInvite| {
             let peer = world.resolve_peer(me, &r.peer)?;
             let link = world.export_invite(origin, peer)?;
-            encode(tl::enums::ExportedChatInvite::from(exported_invite(link, me, world.state(me).date)))
+            encode(tl::enums::ExportedChatInvite::from(exported_invite(link, me, world.last_date())))
         },
         f::ImportChatInvite => |r: f::ImportChatInvite| {
             let (peer, key) = world.import_invite(origin, &r.hash)?;
@@ -268,7 +268,7 @@ fn send_message(
     Ok(tl::types::UpdateShortSentMessage {
         out: true,
         id,
-        pts: world.state(me).pts,
+        pts: world.common_pts(me),
         pts_count: 1,
         date,
         media: None,
