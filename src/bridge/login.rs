@@ -160,6 +160,11 @@ impl LoginHub {
         self.logged_in.subscribe()
     }
 
+    /// How long a web-login link (and the browser session it opens) works.
+    pub fn link_ttl(&self) -> Duration {
+        self.settings.link_ttl
+    }
+
     /// Whether the web page is served.
     pub fn web_enabled(&self) -> bool {
         self.settings.web_base_url.is_some()

@@ -62,8 +62,9 @@ async fn redeem_link(
         Ok(session) => {
             let secure = if web.secure { "; Secure" } else { "" };
             let cookie = format!(
-                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=900{secure}",
-                session.id
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                session.id,
+                web.hub.link_ttl().as_secs()
             );
             let mut response = (StatusCode::SEE_OTHER, "").into_response();
             let headers = response.headers_mut();
