@@ -578,8 +578,9 @@ async fn second_device_of_the_same_account_gets_the_push() {
 
 /// A restarted bridge: Alice's client saves its update state and shuts down;
 /// a new client on the same session (same auth key, new connection) resumes
-/// with `updates.getDifference` only. It must get what was sent meanwhile
-/// exactly once, and then live pushes without ever calling `updates.getState`.
+/// with `updates.getDifference` (or `getChannelDifference`) only. It must get
+/// what was sent meanwhile exactly once, and then live pushes without ever
+/// calling `updates.getState` or waiting for another difference.
 async fn resumes_saved_state_with_live_pushes(channel: bool) {
     let Cast { fake, alice, bob } = cast().await;
     let peer = if channel {
