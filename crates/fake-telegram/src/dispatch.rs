@@ -147,11 +147,12 @@ pub fn config(port: u16, this_dc: i32) -> tl::enums::Config {
     })
 }
 
-/// Answers one RPC call that arrived on `auth_key_id`: the serialized boxed
-/// result or the error to send back.
+/// Answers one RPC call that arrived on `connection` using `auth_key_id`:
+/// the serialized boxed result or the error to send back.
 pub(crate) async fn dispatch(
     shared: Arc<Shared>,
     auth_key_id: i64,
+    connection: u64,
     request: Vec<u8>,
 ) -> Result<Vec<u8>, RpcError> {
     let request = match unwrap_wrappers(request) {
@@ -170,12 +171,14 @@ pub(crate) async fn dispatch(
             let handler_shared = shared.clone();
             // Auth (SRP) and world handlers are synchronous and may be slow or
             // lock the world: keep them off the async workers.
-            tokio::task::spawn_blocking(move || route(&handler_shared, auth_key_id, &request))
-                .await
-                .unwrap_or_else(|_| {
-                    warn!(method, "handler panicked");
-                    Err(RpcError::new(500, "FAKE_HANDLER_PANICKED"))
-                })
+            tokio::task::spawn_blocking(move || {
+                route(&handler_shared, auth_key_id, connection, &request)
+            })
+            .await
+            .unwrap_or_else(|_| {
+                warn!(method, "handler panicked");
+                Err(RpcError::new(500, "FAKE_HANDLER_PANICKED"))
+            })
         }
     };
     let account = shared.auth.account(auth_key_id);
@@ -190,7 +193,12 @@ pub(crate) async fn dispatch(
 }
 
 /// Synchronous routing of an unwrapped request.
-fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, RpcError> {
+fn route(
+    shared: &Shared,
+    auth_key_id: i64,
+    connection: u64,
+    request: &[u8],
+) -> Result<Vec<u8>, RpcError> {
     let id = constructor_id(request).ok_or_else(invalid_request)?;
     if id == tl::functions::help::GetConfig::CONSTRUCTOR_ID {
         let this_dc = shared
@@ -220,12 +228,14 @@ fn route(shared: &Shared, auth_key_id: i64, request: &[u8]) -> Result<Vec<u8>, R
         return Err(RpcError::not_implemented());
     };
     // A fresh client starts its update stream with getState; one resuming
-    // from a saved state (catch_up) starts with getDifference instead and
-    // never calls getState. Either way it now expects live pushes.
+    // from a saved state (catch_up) starts with getDifference, or only with
+    // getChannelDifference when its common box is empty, and never calls
+    // getState. Either way this connection now expects live pushes.
     let starts_updates = id == tl::functions::updates::GetState::CONSTRUCTOR_ID
-        || id == tl::functions::updates::GetDifference::CONSTRUCTOR_ID;
+        || id == tl::functions::updates::GetDifference::CONSTRUCTOR_ID
+        || id == tl::functions::updates::GetChannelDifference::CONSTRUCTOR_ID;
     if starts_updates && result.is_ok() {
-        shared.auth.mark_state_received(auth_key_id);
+        shared.auth.subscribe(auth_key_id, connection);
     }
     result
 }

@@ -166,7 +166,12 @@ pub struct TestClient {
 impl TestClient {
     /// Starts a sender pool over `session` and wraps it in a client.
     pub fn connect(session: FakeSession) -> Self {
-        let session = Arc::new(session);
+        Self::resume(Arc::new(session))
+    }
+
+    /// Starts a new sender pool (a new connection) over a session another
+    /// client used before, as a restarted program does with its saved session.
+    pub fn resume(session: Arc<FakeSession>) -> Self {
         let pool = SenderPool::new(session.clone(), TEST_API_ID);
         let client = Client::new(pool.handle);
         let runner = tokio::spawn(pool.runner.run());
@@ -176,6 +181,12 @@ impl TestClient {
             updates: Some(pool.updates),
             runner,
         }
+    }
+
+    /// Disconnects and hands back the session, with whatever the client
+    /// saved into it (e.g. its update state).
+    pub fn shut_down(self) -> Arc<FakeSession> {
+        self.session.clone()
     }
 
     /// Takes the raw update receiver (once).

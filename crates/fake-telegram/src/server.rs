@@ -5,6 +5,7 @@
 //! sockets; handlers below it only see decoded calls.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     direct: broadcast::Sender<DirectPush>,
     /// Bumped to close every open connection.
     drops: watch::Sender<u64>,
+    /// Source of connection ids, which push subscriptions are keyed by.
+    next_connection: AtomicU64,
     withheld: std::sync::Mutex<Withheld>,
 }
 
@@ -115,6 +118,7 @@ impl FakeTelegram {
             port: addr.port(),
             direct: broadcast::channel(256).0,
             drops: watch::channel(0).0,
+            next_connection: AtomicU64::new(1),
             withheld: std::sync::Mutex::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
@@ -345,6 +349,13 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
         .key(key_id)
         .ok_or(ConnectionError::UnknownKey(key_id))?;
 
+    let subscription = Subscription {
+        shared: shared.clone(),
+        key_id,
+        connection: shared.next_connection.fetch_add(1, Ordering::Relaxed),
+    };
+    let connection = subscription.connection;
+
     // Dropping the set (connection end) aborts every task of this connection.
     let mut tasks = JoinSet::new();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
@@ -367,12 +378,22 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
             }
             // Pushes start once the writer knows the session to put them in.
             if session.is_none() {
-                tasks.spawn(push_loop(shared.clone(), key_id, out_tx.clone()));
+                tasks.spawn(push_loop(
+                    shared.clone(),
+                    key_id,
+                    connection,
+                    out_tx.clone(),
+                ));
             }
             session = Some((envelope.session_id, envelope.salt));
         }
         for message in session::flatten(envelope.message)? {
-            handle_message(&shared, key_id, envelope.salt, message, &out_tx, &mut tasks);
+            let link = Link {
+                key_id,
+                connection,
+                salt: envelope.salt,
+            };
+            handle_message(&shared, link, message, &out_tx, &mut tasks);
         }
         while tasks.try_join_next().is_some() {}
         packet = match reader.read_frame().await? {
@@ -380,6 +401,27 @@ async fn run_connection(shared: Arc<Shared>, stream: TcpStream) -> Result<(), Co
             None => return Ok(()),
         };
     }
+}
+
+/// Ends a connection's push subscription however the connection ends.
+struct Subscription {
+    shared: Arc<Shared>,
+    key_id: i64,
+    connection: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.shared.auth.unsubscribe(self.key_id, self.connection);
+    }
+}
+
+/// Where a message came from: the key, the connection and the salt in use.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    key_id: i64,
+    connection: u64,
+    salt: i64,
 }
 
 /// Tells the client its session is new, as Telegram does, with a fresh server
@@ -397,8 +439,7 @@ fn announce_new_session(out: &mpsc::UnboundedSender<Outgoing>, first_msg_id: i64
 /// so a delayed or slow call never holds up the others.
 fn handle_message(
     shared: &Arc<Shared>,
-    key_id: i64,
-    salt: i64,
+    link: Link,
     message: session::Message,
     out: &mpsc::UnboundedSender<Outgoing>,
     tasks: &mut JoinSet<()>,
@@ -414,7 +455,7 @@ fn handle_message(
             reply(session::pong(message.msg_id, ping_id))
         }
         Ok(Some(Service::GetFutureSalts { num })) => {
-            reply(session::future_salts(message.msg_id, num, salt))
+            reply(session::future_salts(message.msg_id, num, link.salt))
         }
         Ok(Some(Service::DestroySession { session_id })) => {
             reply(session::destroy_session_ok(session_id))
@@ -425,7 +466,9 @@ fn handle_message(
             let out = out.clone();
             tasks.spawn(async move {
                 let body = match session::unpack_request(message.body) {
-                    Ok(body) => dispatch::dispatch(shared, key_id, body).await,
+                    Ok(body) => {
+                        dispatch::dispatch(shared, link.key_id, link.connection, body).await
+                    }
                     Err(_) => Err(RpcError::bad_request("INPUT_REQUEST_INVALID")),
                 };
                 let body = match body {
@@ -472,7 +515,12 @@ async fn write_loop(
 }
 
 /// Forwards the world's pushes (and direct pushes) meant for this connection.
-async fn push_loop(shared: Arc<Shared>, key_id: i64, out: mpsc::UnboundedSender<Outgoing>) {
+async fn push_loop(
+    shared: Arc<Shared>,
+    key_id: i64,
+    connection: u64,
+    out: mpsc::UnboundedSender<Outgoing>,
+) {
     // Pushes emitted after `drop_connections` belong to the next connection,
     // even if this one has not noticed yet that it is being closed.
     let generation = *shared.drops.borrow();
@@ -492,7 +540,7 @@ async fn push_loop(shared: Arc<Shared>, key_id: i64, out: mpsc::UnboundedSender<
         tokio::select! {
             push = world_pushes.recv() => match push {
                 Ok(Push { account, updates, skip_auth_key }) => {
-                    if skip_auth_key == Some(key_id) || !shared.auth.wants_push(key_id, account) {
+                    if skip_auth_key == Some(key_id) || !shared.auth.wants_push(key_id, connection, account) {
                         continue;
                     }
                     if *shared.drops.borrow() != generation {

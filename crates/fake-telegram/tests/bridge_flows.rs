@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use fake_telegram::seed::TestClient;
 use fake_telegram::world::{MediaSpec, Origin, OutgoingMessage, Peer, UserId, World};
@@ -28,7 +28,21 @@ fn with_world<T>(fake: &FakeTelegram, f: impl FnOnce(&mut World) -> T) -> T {
 /// `updates.getState` once the stream is polled).
 struct Updates {
     rx: mpsc::UnboundedReceiver<Update>,
-    reader: tokio::task::JoinHandle<()>,
+    /// Asks the reader to save the update state into the session and stop.
+    save: Option<oneshot::Sender<()>>,
+    /// Whether the reader saved the state before it stopped.
+    reader: tokio::task::JoinHandle<bool>,
+}
+
+impl Updates {
+    /// Stops reading and saves the update state, as the bridge does on shutdown.
+    async fn save_state(mut self) {
+        if let Some(save) = self.save.take() {
+            save.send(()).expect("the reader is running");
+        }
+        let saved = (&mut self.reader).await.expect("the reader finished");
+        assert!(saved, "the update state was saved");
+    }
 }
 
 impl Drop for Updates {
@@ -37,10 +51,9 @@ impl Drop for Updates {
     }
 }
 
-/// Starts the update stream (catching up, as the bridge does) and waits
-/// until it fetched its state, so that pushes count from here.
-async fn stream(fake: &FakeTelegram, client: &mut TestClient) -> Updates {
-    let before = fake.call_count("updates.getState");
+/// Starts the update stream, catching up from the saved state as the
+/// bridge does, without waiting for any call.
+async fn start_stream(client: &mut TestClient) -> Updates {
     let raw_updates = client.take_updates().unwrap();
     let mut stream = client
         .client
@@ -48,17 +61,36 @@ async fn stream(fake: &FakeTelegram, client: &mut TestClient) -> Updates {
         .await
         .unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
+    let (save, mut save_requested) = oneshot::channel();
     let reader = tokio::spawn(async move {
-        while let Ok(update) = stream.next().await {
-            if tx.send(update).is_err() {
-                return;
+        loop {
+            tokio::select! {
+                _ = &mut save_requested => return stream.sync_update_state().await.is_ok(),
+                update = stream.next() => {
+                    let Ok(update) = update else { return false };
+                    if tx.send(update).is_err() {
+                        return false;
+                    }
+                }
             }
         }
     });
+    Updates {
+        rx,
+        save: Some(save),
+        reader,
+    }
+}
+
+/// Starts the update stream of a client with no saved state and waits
+/// until it fetched its state, so that pushes count from here.
+async fn stream(fake: &FakeTelegram, client: &mut TestClient) -> Updates {
+    let before = fake.call_count("updates.getState");
+    let updates = start_stream(client).await;
     fake.wait_for_calls("updates.getState", before + 1, WAIT)
         .await
         .unwrap();
-    Updates { rx, reader }
+    updates
 }
 
 /// The next update matching `pick`, skipping others.
@@ -542,4 +574,80 @@ async fn second_device_of_the_same_account_gets_the_push() {
         drain_messages(&mut phone_updates, quiet).await,
         ["sent from the phone"]
     );
+}
+
+/// A restarted bridge: Alice's client saves its update state and shuts down;
+/// a new client on the same session (same auth key, new connection) resumes
+/// with `updates.getDifference` (or `getChannelDifference`) only. It must get
+/// what was sent meanwhile exactly once, and then live pushes without ever
+/// calling `updates.getState` or waiting for another difference.
+async fn resumes_saved_state_with_live_pushes(channel: bool) {
+    let Cast { fake, alice, bob } = cast().await;
+    let peer = if channel {
+        Peer::Channel(with_world(&fake, |w| w.create_supergroup(bob, "Super", &[alice])).unwrap())
+    } else {
+        Peer::User(alice)
+    };
+    let mut first = logged_in_client_for(&fake, alice);
+    let mut updates = stream(&fake, &mut first).await;
+    with_world(&fake, |w| w.send_text(bob, peer, "before")).unwrap();
+    assert_eq!(next_message(&mut updates).await.text(), "before");
+    updates.save_state().await;
+    let session = first.shut_down();
+
+    with_world(&fake, |w| w.send_text(bob, peer, "while away")).unwrap();
+
+    let get_states = fake.call_count("updates.getState");
+    // With nothing in Alice's common box, grammers catches up on the channel alone.
+    let catch_up = if channel {
+        "updates.getChannelDifference"
+    } else {
+        "updates.getDifference"
+    };
+    let catch_ups = fake.call_count(catch_up);
+    let mut resumed = common::resume(session);
+    let mut updates = start_stream(&mut resumed).await;
+    fake.wait_for_calls(catch_up, catch_ups + 1, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(next_message(&mut updates).await.text(), "while away");
+    let caught_up = (
+        fake.call_count("updates.getDifference"),
+        fake.call_count("updates.getChannelDifference"),
+    );
+
+    let sent_at = std::time::Instant::now();
+    with_world(&fake, |w| w.send_text(bob, peer, "live")).unwrap();
+    assert_eq!(next_message(&mut updates).await.text(), "live");
+    let latency = sent_at.elapsed();
+    // A push that never came would only surface through another difference
+    // (after grammers' no-update timeout, minutes); a live one needs none.
+    assert!(latency < Duration::from_secs(2), "took {latency:?}");
+    assert_eq!(
+        (
+            fake.call_count("updates.getDifference"),
+            fake.call_count("updates.getChannelDifference"),
+        ),
+        caught_up,
+        "the live message needed no further difference"
+    );
+    assert_eq!(
+        fake.call_count("updates.getState"),
+        get_states,
+        "the resumed client never asked for a fresh state"
+    );
+    // Nothing arrives twice.
+    assert!(drain_messages(&mut updates, Duration::from_secs(1))
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn resumed_common_box_gets_missed_and_live_messages() {
+    resumes_saved_state_with_live_pushes(false).await;
+}
+
+#[tokio::test]
+async fn resumed_channel_gets_missed_and_live_messages() {
+    resumes_saved_state_with_live_pushes(true).await;
 }

@@ -223,14 +223,22 @@ impl Auth {
         state.registry.revoke_account(account)
     }
 
-    /// Notes that a key called `updates.getState`: pushes may flow to it.
-    pub fn mark_state_received(&self, key_id: i64) {
-        self.state().registry.mark_state_received(key_id);
+    /// Notes that `connection` of `key_id` started its update stream: pushes
+    /// may flow to it.
+    pub fn subscribe(&self, key_id: i64, connection: u64) {
+        self.state().registry.subscribe(key_id, connection);
     }
 
-    /// Whether a push for `account` should be delivered on `key_id`.
-    pub fn wants_push(&self, key_id: i64, account: UserId) -> bool {
-        self.state().registry.wants_push(key_id, account)
+    /// Forgets a closed connection of `key_id`.
+    pub fn unsubscribe(&self, key_id: i64, connection: u64) {
+        self.state().registry.unsubscribe(key_id, connection);
+    }
+
+    /// Whether a push for `account` should be delivered on `connection` of `key_id`.
+    pub fn wants_push(&self, key_id: i64, connection: u64, account: UserId) -> bool {
+        self.state()
+            .registry
+            .wants_push(key_id, connection, account)
     }
 
     /// Ids of the keys logged into `account`.

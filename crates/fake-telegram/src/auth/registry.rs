@@ -2,7 +2,7 @@
 //! account (if any) each one is logged into. Keys are only ever created here
 //! (tests seed them; the fake never runs a DH key exchange). Plain data, no I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::mtproto::crypto::AuthKey;
 use crate::world::UserId;
@@ -13,10 +13,11 @@ pub struct KeyEntry {
     pub key: AuthKey,
     /// The account this key is logged into.
     pub account: Option<UserId>,
-    /// Whether this key has called `updates.getState` since it logged in.
-    /// Pushes are only delivered afterwards, as the client would otherwise
-    /// take them for already applied.
-    pub received_state: bool,
+    /// Connections of this key that fetched their update state (or caught
+    /// up from a saved one) since it logged in. Pushes go only to these, as
+    /// Telegram pushes to connections rather than keys, and a client would
+    /// take a push that came before its state for already applied.
+    pub subscribed: HashSet<u64>,
     /// Logged out by "terminate session" on another device: calls answer
     /// `SESSION_REVOKED` instead of `AUTH_KEY_UNREGISTERED`.
     pub revoked: bool,
@@ -37,7 +38,7 @@ impl Registry {
             KeyEntry {
                 key,
                 account: None,
-                received_state: false,
+                subscribed: HashSet::new(),
                 revoked: false,
             },
         );
@@ -58,7 +59,7 @@ impl Registry {
     pub fn bind(&mut self, key_id: i64, account: UserId) {
         if let Some(entry) = self.keys.get_mut(&key_id) {
             entry.account = Some(account);
-            entry.received_state = false;
+            entry.subscribed.clear();
             entry.revoked = false;
         }
     }
@@ -67,7 +68,7 @@ impl Registry {
     pub fn unbind(&mut self, key_id: i64) -> bool {
         match self.keys.get_mut(&key_id) {
             Some(entry) => {
-                entry.received_state = false;
+                entry.subscribed.clear();
                 entry.account.take().is_some()
             }
             None => false,
@@ -84,7 +85,7 @@ impl Registry {
             .filter(|e| e.account == Some(account))
         {
             entry.account = None;
-            entry.received_state = false;
+            entry.subscribed.clear();
             entry.revoked = true;
             revoked += 1;
         }
@@ -96,18 +97,27 @@ impl Registry {
         self.keys.get(&key_id).is_some_and(|e| e.revoked)
     }
 
-    /// Notes that a key called `updates.getState`.
-    pub fn mark_state_received(&mut self, key_id: i64) {
+    /// Notes that `connection` of a logged-in key started its update stream.
+    pub fn subscribe(&mut self, key_id: i64, connection: u64) {
         if let Some(entry) = self.keys.get_mut(&key_id) {
-            entry.received_state = true;
+            if entry.account.is_some() {
+                entry.subscribed.insert(connection);
+            }
         }
     }
 
-    /// Whether a push for `account` should go to a connection using `key_id`.
-    pub fn wants_push(&self, key_id: i64, account: UserId) -> bool {
+    /// Forgets a closed connection.
+    pub fn unsubscribe(&mut self, key_id: i64, connection: u64) {
+        if let Some(entry) = self.keys.get_mut(&key_id) {
+            entry.subscribed.remove(&connection);
+        }
+    }
+
+    /// Whether a push for `account` should go to `connection` of `key_id`.
+    pub fn wants_push(&self, key_id: i64, connection: u64, account: UserId) -> bool {
         self.keys
             .get(&key_id)
-            .is_some_and(|e| e.account == Some(account) && e.received_state)
+            .is_some_and(|e| e.account == Some(account) && e.subscribed.contains(&connection))
     }
 
     /// Ids of the keys logged into `account`.
@@ -125,17 +135,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pushes_wait_for_get_state_and_stop_at_logout() {
+    fn pushes_wait_for_the_connection_to_subscribe_and_stop_at_logout() {
         let mut registry = Registry::default();
         let key = registry.register(AuthKey::generate());
-        assert!(!registry.wants_push(key, 7));
+        registry.subscribe(key, 1);
+        assert!(!registry.wants_push(key, 1, 7));
         registry.bind(key, 7);
-        assert!(!registry.wants_push(key, 7));
-        registry.mark_state_received(key);
-        assert!(registry.wants_push(key, 7));
-        assert!(!registry.wants_push(key, 8));
+        assert!(!registry.wants_push(key, 1, 7));
+        registry.subscribe(key, 1);
+        assert!(registry.wants_push(key, 1, 7));
+        assert!(!registry.wants_push(key, 1, 8));
+        // Another connection of the same key has not subscribed yet.
+        assert!(!registry.wants_push(key, 2, 7));
+        registry.unsubscribe(key, 1);
+        assert!(!registry.wants_push(key, 1, 7));
+        registry.subscribe(key, 2);
         assert!(registry.unbind(key));
-        assert!(!registry.wants_push(key, 7));
+        assert!(!registry.wants_push(key, 2, 7));
         assert!(!registry.unbind(key));
     }
 

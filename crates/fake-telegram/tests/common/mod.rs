@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use fake_telegram::seed::{FakeSession, TestClient};
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::FakeTelegram;
@@ -34,6 +36,12 @@ pub fn add_user(fake: &FakeTelegram, spec: UserSpec) -> UserId {
 pub fn connect(session: FakeSession) -> TestClient {
     init_tracing();
     TestClient::connect(session)
+}
+
+/// A new client (a new connection) over a session another client used.
+pub fn resume(session: Arc<FakeSession>) -> TestClient {
+    init_tracing();
+    TestClient::resume(session)
 }
 
 /// Adds `spec` and connects a client already logged into it.
