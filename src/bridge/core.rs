@@ -107,6 +107,11 @@ impl<P: BridgePersistence> Core<P> {
         self.double_puppet.store(available, Ordering::Release);
     }
 
+    /// Whether double puppeting the owner is possible.
+    pub fn double_puppet(&self) -> bool {
+        self.double_puppet.load(Ordering::Acquire)
+    }
+
     /// Forgets processed transaction ids older than [`TRANSACTION_LOG_AGE`].
     pub fn prune_transaction_log(&self) -> Result<usize, PersistenceError> {
         self.store.prune_transactions(TRANSACTION_LOG_AGE)

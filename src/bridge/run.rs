@@ -9,11 +9,13 @@ use anyhow::{bail, Context};
 use ruma::OwnedMxcUri;
 
 use super::core::Identities;
+use super::relay;
 use super::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
 use crate::matrix::{ClientSettings, RetryPolicy};
 use crate::store::Store;
+use crate::telegram::{ClientOptions, DeviceInfo};
 
 /// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
 pub fn run(config: &Config) -> anyhow::Result<()> {
@@ -24,13 +26,39 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let store = Arc::new(store);
+    let telegram = telegram_side_settings(config);
+    let side_store = Arc::clone(&store);
+    let after_ready: service::AfterReady =
+        Box::new(move |ready| relay::spawn(telegram, side_store, ready));
     runtime
-        .block_on(service::serve(
+        .block_on(service::serve_with(
             settings,
-            Arc::new(store),
+            store,
+            Some(after_ready),
             service::shutdown_signal(),
         ))
         .context("the bridge stopped with an error")
+}
+
+/// Builds the Telegram side's settings from the configuration.
+pub fn telegram_side_settings(config: &Config) -> relay::TelegramSideSettings {
+    relay::TelegramSideSettings {
+        api_id: config.telegram.api_id,
+        client: ClientOptions {
+            device: DeviceInfo {
+                device_model: config.telegram.device_model.clone(),
+                system_version: config.telegram.system_version.clone(),
+                app_version: config.telegram.app_version.clone(),
+                lang_code: config.telegram.lang_code.clone(),
+            },
+            // The running bridge sleeps through short flood waits; longer
+            // ones reach the relay, which waits and tells the owner.
+            ..ClientOptions::default()
+        },
+        bridge: config.bridge.clone(),
+        owner: config.owner.clone(),
+    }
 }
 
 /// Builds the service's settings from the configuration.

@@ -1,0 +1,503 @@
+//! The running Telegram side of the bridge: started by the service once the
+//! Matrix side is ready. It starts the Telegram runtime from the stored
+//! session, syncs the chat list into portals, and hands every Telegram event
+//! to a per-chat queue, so events of one chat are applied in order and a slow
+//! chat never holds up another (nor the update stream).
+//!
+//! It reports to the owner in the management room (sync progress, long flood
+//! waits, a session Telegram ended) and never touches appservice
+//! transactions, which stay with the core.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grammers_client::message::Message;
+use grammers_session::types::PeerId;
+use ruma::api::client::membership::{invite_user, join_room_by_id};
+use ruma::api::client::message::send_message_event;
+use ruma::events::room::message::RoomMessageEventContent;
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use super::portal::{PortalError, PortalRooms, PortalSettings};
+use super::space;
+use super::sync::{self, SyncScope, SyncSettings};
+use crate::config::{BridgeConfig, GhostName};
+use crate::convert::{telegram_to_matrix, NoMentions};
+use crate::matrix::{txn, MatrixClient, MatrixError};
+use crate::store::Store;
+use crate::store::{Ghost, MessageMapping, MessageScope, PortalKind};
+use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
+
+/// Flood waits longer than this are announced in the management room.
+const ANNOUNCED_FLOOD_WAIT: Duration = Duration::from_secs(60);
+
+/// How long to wait before trying to start again when Telegram is unreachable.
+const RESTART_PAUSE: Duration = Duration::from_secs(30);
+
+/// Syncs creating more rooms than this report their progress.
+const PROGRESS_EVERY: u32 = 10;
+
+/// Everything the Telegram side needs besides the store and the client.
+#[derive(Debug, Clone)]
+pub struct TelegramSideSettings {
+    /// `telegram.api_id`.
+    pub api_id: i32,
+    /// Device information and flood-wait threshold.
+    pub client: ClientOptions,
+    /// Bridge options (ghost names, limits, filters).
+    pub bridge: BridgeConfig,
+    /// The owner.
+    pub owner: OwnedUserId,
+}
+
+/// What the service hands over once the Matrix side is ready.
+pub struct ReadyContext {
+    /// The homeserver client.
+    pub client: MatrixClient,
+    /// The management room, if there is one.
+    pub management_room: Option<OwnedRoomId>,
+    /// Whether the owner can be double-puppeted.
+    pub double_puppet: bool,
+    /// Becomes `true` when the bridge shuts down.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Starts the Telegram side in the background; the task ends on `stop`.
+pub fn spawn(
+    settings: TelegramSideSettings,
+    store: Arc<Store>,
+    ready: ReadyContext,
+) -> JoinHandle<()> {
+    tokio::spawn(run(settings, store, ready))
+}
+
+async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: ReadyContext) {
+    let side = Arc::new(Side::new(settings, store, &ready));
+    loop {
+        match side.store.has_telegram_login() {
+            Ok(true) => {}
+            Ok(false) => {
+                info!("not logged into Telegram; the Telegram side waits for a login");
+                return;
+            }
+            Err(error) => {
+                warn!(%error, "could not read the Telegram login");
+                return;
+            }
+        }
+        let session = Arc::new(side.store.telegram_session());
+        match TelegramRuntime::start(session, side.settings.api_id, &side.settings.client).await {
+            Ok((runtime, events)) => {
+                side.serve(runtime, events, &mut ready.stop).await;
+                return;
+            }
+            Err(RuntimeError::SessionEnded(reason)) => {
+                side.session_ended(&reason).await;
+                return;
+            }
+            Err(error) => {
+                warn!(%error, retry_in_s = RESTART_PAUSE.as_secs(), "Telegram is not reachable");
+                tokio::select! {
+                    () = tokio::time::sleep(RESTART_PAUSE) => {}
+                    _ = ready.stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// State shared by the sync and the per-chat workers.
+struct Side {
+    settings: TelegramSideSettings,
+    store: Arc<Store>,
+    client: MatrixClient,
+    portal_settings: PortalSettings,
+    management_room: Option<OwnedRoomId>,
+    self_id: std::sync::atomic::AtomicI64,
+}
+
+impl Side {
+    fn new(settings: TelegramSideSettings, store: Arc<Store>, ready: &ReadyContext) -> Self {
+        let portal_settings = PortalSettings {
+            owner: settings.owner.clone(),
+            federate: settings.bridge.federate_rooms,
+            double_puppet: ready.double_puppet,
+            server_name: ready.client.bot_user_id().server_name().to_owned(),
+        };
+        Self {
+            settings,
+            store,
+            client: ready.client.clone(),
+            portal_settings,
+            management_room: ready.management_room.clone(),
+            self_id: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    fn rooms(&self) -> PortalRooms<'_> {
+        PortalRooms {
+            client: &self.client,
+            store: &self.store,
+            settings: &self.portal_settings,
+        }
+    }
+
+    fn sync_settings(&self) -> SyncSettings {
+        let bridge = &self.settings.bridge;
+        SyncSettings {
+            max_new_portals: bridge.max_new_portals_per_sync,
+            max_member_count: bridge.max_member_count,
+            sync_archived: bridge.sync_archived,
+            filter: bridge.filter.clone(),
+        }
+    }
+
+    async fn serve(
+        self: &Arc<Self>,
+        runtime: TelegramRuntime,
+        mut events: mpsc::UnboundedReceiver<TgEvent>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        self.self_id
+            .store(runtime.self_id(), std::sync::atomic::Ordering::Release);
+        let runtime = Arc::new(runtime);
+        if runtime.me().is_bot() {
+            info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
+        } else {
+            tokio::select! {
+                () = self.sync(&runtime, SyncScope::Limited) => {}
+                _ = stop.wait_for(|stop| *stop) => {}
+            }
+        }
+        let mut queues = ChatQueues::default();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = stop.wait_for(|stop| *stop) => None,
+            };
+            let Some(event) = event else { break };
+            match event.chat() {
+                Some(chat) => {
+                    let side = Arc::clone(self);
+                    queues.push(chat, event, move |event| {
+                        let side = Arc::clone(&side);
+                        async move { side.on_chat_event(event).await }
+                    });
+                }
+                None => self.on_account_event(event).await,
+            }
+        }
+        queues.close().await;
+        match Arc::try_unwrap(runtime) {
+            Ok(runtime) => runtime.shutdown().await,
+            Err(_) => warn!("the Telegram client is still in use at shutdown"),
+        }
+    }
+
+    /// Runs one chat sync with progress notices.
+    async fn sync(&self, runtime: &TelegramRuntime, scope: SyncScope) {
+        let space = match space::ensure_space(&self.client, &self.store, &self.portal_settings)
+            .await
+        {
+            Ok(space) => Some(space),
+            Err(error) => {
+                warn!(%error, "could not set up the Telegram space; portals are created without it");
+                None
+            }
+        };
+        let mut announcements = Vec::new();
+        let result = sync::sync_chats(
+            runtime.client(),
+            &self.rooms(),
+            space.as_deref(),
+            &self.sync_settings(),
+            scope,
+            |created, planned| {
+                if planned > PROGRESS_EVERY && created % PROGRESS_EVERY == 0 && created < planned {
+                    announcements.push(format!("Created {created} of {planned} rooms…"));
+                }
+            },
+        )
+        .await;
+        for text in announcements {
+            self.notify(&text).await;
+        }
+        match result {
+            Ok(report) if report.deferred > 0 => {
+                self.notify(&format!(
+                    "Chat sync created {} rooms; {} more chats get their room when a message arrives, or send `sync all`.",
+                    report.created, report.deferred
+                ))
+                .await
+            }
+            Ok(report) if report.created > 0 => {
+                self.notify(&format!("Chat sync created {} rooms.", report.created)).await
+            }
+            Ok(_) => {}
+            Err(error) => warn!(%error, "chat sync failed"),
+        }
+    }
+
+    async fn on_account_event(&self, event: TgEvent) {
+        match event {
+            TgEvent::FloodWait(wait) if wait >= ANNOUNCED_FLOOD_WAIT => {
+                self.notify(&format!(
+                    "Telegram asked the bridge to slow down for {} seconds; messages are delayed until then.",
+                    wait.as_secs()
+                ))
+                .await
+            }
+            TgEvent::SessionEnded { reason } => self.session_ended(&reason).await,
+            other => debug!(?other, "account event not bridged"),
+        }
+    }
+
+    async fn session_ended(&self, reason: &str) {
+        warn!(%reason, "Telegram ended the session; portals are kept");
+        self.notify(&format!(
+            "Telegram ended the bridge's session ({reason}). Portal rooms are kept; run `tgbridge login` to log in again."
+        ))
+        .await;
+    }
+
+    async fn on_chat_event(&self, event: TgEvent) {
+        let result = match event {
+            TgEvent::NewMessage(message) => self.on_message(&message).await,
+            TgEvent::ChatChanged(chat) => {
+                debug!(
+                    chat = chat.bot_api_dialog_id().unwrap_or_default(),
+                    "chat changed"
+                );
+                Ok(())
+            }
+            other => {
+                debug!(?other, "chat event not bridged yet");
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            warn!(%error, "could not bridge a Telegram event");
+        }
+    }
+
+    /// Bridges a text message into its portal as the sender's ghost.
+    async fn on_message(&self, message: &Message) -> Result<(), PortalError> {
+        if message.action().is_some() {
+            return Ok(());
+        }
+        let chat = message.peer_id();
+        let Some(portal) = self.store.portals().by_peer(chat)? else {
+            debug!("message in a chat without a portal");
+            return Ok(());
+        };
+        let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
+        let scope = MessageScope::of_chat(chat, self_id);
+        if !self
+            .store
+            .messages()
+            .by_telegram(scope, message.id())?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let sender = self.sender_of(message, portal.kind).await?;
+        self.ensure_member(&portal.room_id, &sender).await;
+        let text = telegram_to_matrix(
+            message.text(),
+            message
+                .fmt_entities()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            &NoMentions,
+        );
+        let content = match text.html {
+            Some(html) => RoomMessageEventContent::text_html(text.body, html),
+            None => RoomMessageEventContent::text_plain(text.body),
+        };
+        let scope_key = scope_key(scope);
+        let txn_id = txn::derived("tg", &[&scope_key, &message.id().to_string()]);
+        let request =
+            send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        let event_id = self.client.as_user(&sender).send(request).await?.event_id;
+        self.store.messages().insert(&MessageMapping {
+            scope,
+            tg_msg_id: message.id(),
+            part: 0,
+            chat,
+            room_id: portal.room_id,
+            event_id,
+            sent_by_bridge: false,
+        })?;
+        Ok(())
+    }
+
+    /// Who a message is sent as in Matrix: the sender's ghost (set up on
+    /// first use), or for a broadcast post the channel's own ghost.
+    async fn sender_of(
+        &self,
+        message: &Message,
+        kind: PortalKind,
+    ) -> Result<OwnedUserId, PortalError> {
+        let sender_peer = message.sender_id().unwrap_or(message.peer_id());
+        let telegram_id = sender_peer.bare_id().unwrap_or_default();
+        let user_id = self.ghost_user_id(telegram_id);
+        self.client.ensure_registered(&user_id).await?;
+        let name = match message.sender() {
+            Some(grammers_client::peer::Peer::User(user)) => {
+                self.settings.bridge.ghost_displayname(&GhostName {
+                    first_name: user.first_name().unwrap_or_default(),
+                    last_name: user.last_name().unwrap_or_default(),
+                    username: user.username().unwrap_or_default(),
+                    id: telegram_id,
+                })
+            }
+            Some(peer) => peer.name().unwrap_or_default().to_owned(),
+            None if kind == PortalKind::Channel => String::new(),
+            None => String::new(),
+        };
+        let mut ghost = self
+            .store
+            .ghosts()
+            .get(telegram_id)?
+            .unwrap_or_else(|| Ghost::new(telegram_id));
+        if !name.is_empty() && ghost.displayname.as_deref() != Some(name.as_str()) {
+            self.client.set_displayname(&user_id, &name).await?;
+            ghost.displayname = Some(name);
+        }
+        ghost.registered = true;
+        self.store.ghosts().upsert(&ghost)?;
+        Ok(user_id)
+    }
+
+    fn ghost_user_id(&self, telegram_id: i64) -> OwnedUserId {
+        let localpart = format!("{}{telegram_id}", self.settings.bridge.ghost_prefix);
+        let server = self.client.bot_user_id().server_name();
+        // The prefix was validated as a localpart; digits keep it one.
+        UserId::parse(format!("@{localpart}:{server}"))
+            .unwrap_or_else(|_| self.client.bot_user_id().to_owned())
+    }
+
+    /// Invites and joins `user` unless it is already in the room; a failing
+    /// invite (already joined) is fine, the join decides.
+    async fn ensure_member(&self, room_id: &RoomId, user: &UserId) {
+        let invite = invite_user::v3::Request::new(
+            room_id.to_owned(),
+            invite_user::v3::InvitationRecipient::UserId(invite_user::v3::InviteUserId::new(
+                user.to_owned(),
+            )),
+        );
+        if let Err(error) = self.client.as_bot().send(invite).await {
+            debug!(%error, "ghost invite not needed or refused");
+        }
+        let join = join_room_by_id::v3::Request::new(room_id.to_owned());
+        if let Err(error) = self.client.as_user(user).send(join).await {
+            warn!(%room_id, %error, "the ghost could not join the portal");
+        }
+    }
+
+    /// Sends a notice to the management room, if there is one.
+    async fn notify(&self, text: &str) {
+        let Some(room_id) = &self.management_room else {
+            info!(text, "no management room for this notice");
+            return;
+        };
+        let content = RoomMessageEventContent::notice_plain(text);
+        let txn_id = txn::derived("tgside", &[&rand::random::<u64>().to_string()]);
+        let request = match send_message_event::v3::Request::new(room_id.clone(), txn_id, &content)
+        {
+            Ok(request) => request,
+            Err(error) => return warn!(%error, "could not build a notice"),
+        };
+        if let Err(error) = self.client.as_bot().send(request).await {
+            let error: MatrixError = error;
+            warn!(%error, "could not send a notice to the management room");
+        }
+    }
+}
+
+/// The stable text form of a message scope for transaction ids.
+fn scope_key(scope: MessageScope) -> String {
+    match scope {
+        MessageScope::Account(id) => format!("u{id}"),
+        MessageScope::Channel(id) => format!("c{id}"),
+    }
+}
+
+/// One worker task per chat, each draining its own unbounded queue in order.
+#[derive(Default)]
+struct ChatQueues {
+    queues: HashMap<PeerId, (mpsc::UnboundedSender<TgEvent>, JoinHandle<()>)>,
+}
+
+impl ChatQueues {
+    /// Queues `event` for `chat`, starting the chat's worker on first use.
+    fn push<F, Fut>(&mut self, chat: PeerId, event: TgEvent, handle: F)
+    where
+        F: Fn(TgEvent) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let (queue, _) = self.queues.entry(chat).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<TgEvent>();
+            let worker = tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    handle(event).await;
+                }
+            });
+            (tx, worker)
+        });
+        if queue.send(event).is_err() {
+            warn!("a chat worker stopped; an event was dropped");
+        }
+    }
+
+    /// Lets every worker finish what is queued, then stops them.
+    async fn close(self) {
+        for (_, (queue, worker)) in self.queues {
+            drop(queue);
+            if let Err(error) = worker.await {
+                warn!(%error, "a chat worker ended abnormally");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_never_collide() {
+        assert_eq!(scope_key(MessageScope::Account(5)), "u5");
+        assert_eq!(scope_key(MessageScope::Channel(5)), "c5");
+    }
+
+    #[tokio::test]
+    async fn chat_queues_keep_per_chat_order() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut queues = ChatQueues::default();
+        let chat = PeerId::chat(1).unwrap();
+        for n in 0..20u64 {
+            let seen = Arc::clone(&seen);
+            queues.push(
+                chat,
+                TgEvent::FloodWait(Duration::from_secs(n)),
+                move |event| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        if let TgEvent::FloodWait(d) = event {
+                            tokio::task::yield_now().await;
+                            seen.lock().unwrap().push(d.as_secs());
+                        }
+                    }
+                },
+            );
+        }
+        queues.close().await;
+        assert_eq!(*seen.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+}
