@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn create_request_names_invites_and_links_the_space() {
         let bot: OwnedUserId = "@bot:localhost".try_into().unwrap();
-        let space: OwnedRoomId = "!space:localhost".try_into().unwrap();
+        let space: ruma::OwnedRoomId = "!space:localhost".try_into().unwrap();
         let request = create_request(
             &info(PortalKind::Supergroup, OwnerRole::Admin),
             &settings(),

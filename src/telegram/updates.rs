@@ -218,7 +218,7 @@ pub fn flood_wait(error: &InvocationError) -> Option<Duration> {
 /// The pause after the `failures`-th consecutive stream error: doubling from
 /// one second, capped, so a broken connection never spins.
 fn backoff(failures: u32) -> Duration {
-    let secs = 1u64 << failures.min(8);
+    let secs = 1u64 << failures.min(16);
     Duration::from_secs(secs).min(MAX_BACKOFF)
 }
 
