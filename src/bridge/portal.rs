@@ -72,6 +72,18 @@ pub struct PortalSettings {
     pub double_puppet: bool,
     /// The homeserver's name, for space `via` lists.
     pub server_name: OwnedServerName,
+    /// Whether new rooms make their creator (the bot) all-powerful outside
+    /// the power levels (room version 12 and later), in which case the bot
+    /// must not be listed in them.
+    pub creator_outranks_levels: bool,
+}
+
+/// Whether rooms of `version` give their creator infinite power
+/// (room versions 12 and later, and MSC4289 test versions).
+pub fn creator_outranks_levels(version: &str) -> bool {
+    version
+        .parse::<u32>()
+        .map_or(version.contains("4289"), |v| v >= 12)
 }
 
 /// Why a portal could not be created or updated.
@@ -90,7 +102,8 @@ pub enum PortalError {
 
 /// The power levels of a portal: the bot on top, the owner by their Telegram
 /// role, broadcast channels read-only for everyone below admin.
-pub fn power_levels(info: &ChatInfo, bot: &ruma::UserId, owner: &ruma::UserId) -> Value {
+/// `bot` is `None` when the room version already makes the bot all-powerful.
+pub fn power_levels(info: &ChatInfo, bot: Option<&ruma::UserId>, owner: &ruma::UserId) -> Value {
     let owner_level = match info.owner_role {
         OwnerRole::Creator => CREATOR_LEVEL,
         OwnerRole::Admin => ADMIN_LEVEL,
@@ -102,7 +115,9 @@ pub fn power_levels(info: &ChatInfo, bot: &ruma::UserId, owner: &ruma::UserId) -
         0
     };
     let mut users = serde_json::Map::new();
-    users.insert(bot.to_string(), json!(BOT_LEVEL));
+    if let Some(bot) = bot {
+        users.insert(bot.to_string(), json!(BOT_LEVEL));
+    }
     if owner_level > 0 {
         users.insert(owner.to_string(), json!(owner_level));
     }
@@ -146,7 +161,9 @@ pub fn create_request(
     request.is_direct = info.kind == PortalKind::Private;
     request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
     request.creation_content = Some(raw(&json!({ "m.federate": settings.federate }))?);
-    request.power_level_content_override = Some(raw(&power_levels(info, bot, &settings.owner))?);
+    let listed_bot = (!settings.creator_outranks_levels).then_some(bot);
+    request.power_level_content_override =
+        Some(raw(&power_levels(info, listed_bot, &settings.owner))?);
     if let Some(space) = space {
         request.initial_state = vec![raw(&json!({
             "type": "m.space.parent",
@@ -278,6 +295,7 @@ mod tests {
             federate: false,
             double_puppet: false,
             server_name: "localhost".try_into().unwrap(),
+            creator_outranks_levels: false,
         }
     }
 
@@ -285,13 +303,33 @@ mod tests {
     fn broadcast_channels_are_read_only_below_admin() {
         let bot: OwnedUserId = "@bot:localhost".try_into().unwrap();
         let owner: OwnedUserId = "@owner:localhost".try_into().unwrap();
-        let channel = power_levels(&info(PortalKind::Channel, OwnerRole::Member), &bot, &owner);
+        let channel = power_levels(
+            &info(PortalKind::Channel, OwnerRole::Member),
+            Some(&bot),
+            &owner,
+        );
         assert_eq!(channel["events_default"], ADMIN_LEVEL);
         assert!(channel["users"].get(owner.as_str()).is_none());
-        let group = power_levels(&info(PortalKind::Group, OwnerRole::Creator), &bot, &owner);
+        let group = power_levels(
+            &info(PortalKind::Group, OwnerRole::Creator),
+            Some(&bot),
+            &owner,
+        );
         assert_eq!(group["events_default"], 0);
         assert_eq!(group["users"][owner.as_str()], CREATOR_LEVEL);
         assert_eq!(group["users"][bot.as_str()], BOT_LEVEL);
+    }
+
+    #[test]
+    fn room_version_12_makes_the_creator_outrank_levels() {
+        assert!(creator_outranks_levels("12"));
+        assert!(creator_outranks_levels(
+            "org.matrix.hydra.11"
+                .replace("hydra.11", "msc4289")
+                .as_str()
+        ));
+        assert!(!creator_outranks_levels("10"));
+        assert!(!creator_outranks_levels("11"));
     }
 
     #[test]

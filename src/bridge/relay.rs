@@ -29,7 +29,7 @@ use crate::config::{BridgeConfig, GhostName};
 use crate::convert::{telegram_to_matrix, NoMentions};
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
-use crate::store::{Ghost, MessageMapping, MessageScope, PortalKind};
+use crate::store::{Ghost, MessageMapping, MessageScope};
 use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
 
 /// Flood waits longer than this are announced in the management room.
@@ -76,7 +76,9 @@ pub fn spawn(
 }
 
 async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: ReadyContext) {
-    let side = Arc::new(Side::new(settings, store, &ready));
+    let mut side = Side::new(settings, store, &ready);
+    side.learn_room_version().await;
+    let side = Arc::new(side);
     loop {
         match side.store.has_telegram_login() {
             Ok(true) => {}
@@ -118,6 +120,8 @@ struct Side {
     portal_settings: PortalSettings,
     management_room: Option<OwnedRoomId>,
     self_id: std::sync::atomic::AtomicI64,
+    /// The Telegram client once the runtime runs, for lookups by workers.
+    telegram: std::sync::OnceLock<grammers_client::Client>,
 }
 
 impl Side {
@@ -127,6 +131,7 @@ impl Side {
             federate: settings.bridge.federate_rooms,
             double_puppet: ready.double_puppet,
             server_name: ready.client.bot_user_id().server_name().to_owned(),
+            creator_outranks_levels: false,
         };
         Self {
             settings,
@@ -135,6 +140,22 @@ impl Side {
             portal_settings,
             management_room: ready.management_room.clone(),
             self_id: std::sync::atomic::AtomicI64::new(0),
+            telegram: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Reads the homeserver's default room version, which decides how the
+    /// bot's power is expressed in new portals.
+    async fn learn_room_version(&mut self) {
+        let request = ruma::api::client::discovery::get_capabilities::v3::Request::new();
+        match self.client.as_bot().send(request).await {
+            Ok(response) => {
+                let version = response.capabilities.room_versions.default.to_string();
+                self.portal_settings.creator_outranks_levels =
+                    super::portal::creator_outranks_levels(&version);
+                debug!(%version, "default room version");
+            }
+            Err(error) => warn!(%error, "could not read the homeserver's capabilities"),
         }
     }
 
@@ -164,6 +185,8 @@ impl Side {
     ) {
         self.self_id
             .store(runtime.self_id(), std::sync::atomic::Ordering::Release);
+        // Set once per process: the side serves one runtime.
+        let _ = self.telegram.set(runtime.client().clone());
         let runtime = Arc::new(runtime);
         if runtime.me().is_bot() {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
@@ -304,7 +327,7 @@ impl Side {
         {
             return Ok(());
         }
-        let sender = self.sender_of(message, portal.kind).await?;
+        let sender = self.sender_of(message).await?;
         self.ensure_member(&portal.room_id, &sender).await;
         let text = telegram_to_matrix(
             message.text(),
@@ -338,33 +361,26 @@ impl Side {
 
     /// Who a message is sent as in Matrix: the sender's ghost (set up on
     /// first use), or for a broadcast post the channel's own ghost.
-    async fn sender_of(
-        &self,
-        message: &Message,
-        kind: PortalKind,
-    ) -> Result<OwnedUserId, PortalError> {
+    async fn sender_of(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
         let sender_peer = message.sender_id().unwrap_or(message.peer_id());
         let telegram_id = sender_peer.bare_id().unwrap_or_default();
         let user_id = self.ghost_user_id(telegram_id);
         self.client.ensure_registered(&user_id).await?;
-        let name = match message.sender() {
-            Some(grammers_client::peer::Peer::User(user)) => {
-                self.settings.bridge.ghost_displayname(&GhostName {
-                    first_name: user.first_name().unwrap_or_default(),
-                    last_name: user.last_name().unwrap_or_default(),
-                    username: user.username().unwrap_or_default(),
-                    id: telegram_id,
-                })
-            }
-            Some(peer) => peer.name().unwrap_or_default().to_owned(),
-            None if kind == PortalKind::Channel => String::new(),
-            None => String::new(),
-        };
         let mut ghost = self
             .store
             .ghosts()
             .get(telegram_id)?
             .unwrap_or_else(|| Ghost::new(telegram_id));
+        let sender = match message.sender() {
+            Some(peer) => Some(peer.clone()),
+            // Not in the update's peer map: look it up once, while the
+            // ghost has no name yet.
+            None if ghost.displayname.is_none() => self.resolve_sender(message).await,
+            None => None,
+        };
+        let name = sender
+            .map(|peer| self.displayname(&peer, telegram_id))
+            .unwrap_or_default();
         if !name.is_empty() && ghost.displayname.as_deref() != Some(name.as_str()) {
             self.client.set_displayname(&user_id, &name).await?;
             ghost.displayname = Some(name);
@@ -372,6 +388,34 @@ impl Side {
         ghost.registered = true;
         self.store.ghosts().upsert(&ghost)?;
         Ok(user_id)
+    }
+
+    async fn resolve_sender(&self, message: &Message) -> Option<grammers_client::peer::Peer> {
+        let client = self.telegram.get()?;
+        let sender = message.sender_ref().await.ok().flatten()?;
+        match client.resolve_peer(sender).await {
+            Ok(peer) => Some(peer),
+            Err(error) => {
+                debug!(%error, "could not look up a message's sender");
+                None
+            }
+        }
+    }
+
+    /// A ghost's display name: the template for users, the title for a
+    /// channel posting as itself.
+    fn displayname(&self, peer: &grammers_client::peer::Peer, telegram_id: i64) -> String {
+        match peer {
+            grammers_client::peer::Peer::User(user) => {
+                self.settings.bridge.ghost_displayname(&GhostName {
+                    first_name: user.first_name().unwrap_or_default(),
+                    last_name: user.last_name().unwrap_or_default(),
+                    username: user.username().unwrap_or_default(),
+                    id: telegram_id,
+                })
+            }
+            other => other.name().unwrap_or_default().to_owned(),
+        }
     }
 
     fn ghost_user_id(&self, telegram_id: i64) -> OwnedUserId {

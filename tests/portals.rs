@@ -1,0 +1,280 @@
+//! End to end: the bridge binary, logged in from a seeded session against the
+//! fake Telegram datacenter, next to a real Synapse. An account with basic
+//! groups, a supergroup, a broadcast channel, a migrated group and a private
+//! chat gets exactly the group/supergroup/channel portals (respecting the
+//! per-sync limit), named and configured after the chats, gathered in the
+//! space; no private-chat portal; a Telegram message arrives from the
+//! sender's ghost; a restart creates the deferred portal and no duplicates.
+
+mod appservice_support;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::BridgeInstance;
+use fake_telegram::world::{Origin, Peer, UserId, UserSpec};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerInfo;
+use grammers_session::Session as _;
+use serde_json::Value;
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::store::{PortalKind, Store};
+
+struct Bridges {
+    sync: Mutex<Option<BridgeInstance>>,
+}
+
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let sync = BridgeInstance::prepare("por", port);
+            let options = SynapseOptions {
+                registrations: vec![sync.registration_path.clone()],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((
+                options,
+                Bridges {
+                    sync: Mutex::new(Some(sync)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Adds bridge options under the `bridge:` section of the test config.
+fn configure(bridge: &BridgeInstance, extra: &str) {
+    let config = std::fs::read_to_string(&bridge.config_path).unwrap();
+    let config = config.replacen("bridge:\n", &format!("bridge:\n{extra}"), 1);
+    std::fs::write(&bridge.config_path, config).unwrap();
+}
+
+/// Seeds the bridge's database with a session the fake considers logged
+/// into `account`, as a finished `tgbridge login` leaves it.
+async fn seed_login(bridge: &BridgeInstance, fake: &FakeTelegram, account: UserId) {
+    let store = Store::open(&bridge.database_path).unwrap();
+    store
+        .seed_dc(fake.addr(), fake.logged_in_auth_key(account))
+        .unwrap();
+    store
+        .telegram_session()
+        .cache_peer(PeerInfo::User {
+            id: account,
+            auth: None,
+            bot: Some(false),
+            is_self: Some(true),
+        })
+        .await
+        .unwrap();
+}
+
+fn user(name: &str, phone: &str) -> UserSpec {
+    UserSpec {
+        first_name: name.into(),
+        phone: Some(phone.into()),
+        ..UserSpec::default()
+    }
+}
+
+/// Waits until the bridge log contains `needle` `count` times.
+async fn wait_for_log(bridge: &BridgeInstance, needle: &str, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while bridge.log().matches(needle).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} (x{count}) in the bridge log\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
+    owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.sync.lock().unwrap().take().unwrap();
+    configure(
+        &bridge,
+        "  max_new_portals_per_sync: 4\n  federate_rooms: false\n",
+    );
+
+    // The Telegram account: five bridgeable chats, a migrated basic group
+    // and a private chat.
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, hikers, news, migrated_to) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let mut bob_spec = user("Bob", "15550002");
+        bob_spec.last_name = Some("Builder".into());
+        let bob = w.add_user(bob_spec);
+        let old = w.create_group(bob, "Old group", &[alice]).unwrap();
+        let migrated_to = w.migrate_chat(Origin::control(bob), old).unwrap();
+        w.create_group(alice, "Book club", &[bob]).unwrap();
+        let hikers = w.create_group(bob, "Hikers", &[alice]).unwrap();
+        w.create_supergroup(bob, "Super", &[alice]).unwrap();
+        let news = w.create_channel(bob, "News", "Daily news", true).unwrap();
+        w.channel_invite(Origin::control(bob), news, &[alice])
+            .unwrap();
+        w.send_text(bob, Peer::User(alice), "hi Alice").unwrap();
+        (alice, bob, hikers, news, migrated_to)
+    };
+    seed_login(&bridge, &fake, alice).await;
+
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let portals = store.portals().all().unwrap();
+    assert_eq!(portals.len(), 4, "the per-sync limit holds: {portals:?}");
+    assert!(portals.iter().all(|p| p.kind != PortalKind::Private));
+    // Most recent first: the channel, the supergroup, Hikers, Book club.
+    let titles: HashSet<&str> = portals.iter().filter_map(|p| p.title.as_deref()).collect();
+    assert_eq!(
+        titles,
+        HashSet::from(["News", "Super", "Hikers", "Book club"]),
+        "the migrated group waits for the next sync, the deactivated basic group never gets one"
+    );
+    let space = store.kv_get("telegram_space").unwrap().expect("a space");
+
+    owner.join(&space).await.unwrap();
+    for portal in &portals {
+        let room = portal.room_id.as_str();
+        owner.join(room).await.expect("the owner was invited");
+        let name = state(&owner, room, "m.room.name", "").await;
+        assert_eq!(name["name"], portal.title.clone().unwrap());
+        let create = state(&owner, room, "m.room.create", "").await;
+        assert_eq!(create["m.federate"], false);
+        let rules = state(&owner, room, "m.room.join_rules", "").await;
+        assert_eq!(rules["join_rule"], "invite");
+        let parent = state(&owner, room, "m.space.parent", &space).await;
+        assert_eq!(parent["via"][0], "localhost");
+        let child = state(&owner, &space, "m.space.child", room).await;
+        assert_eq!(child["via"][0], "localhost");
+        let levels = state(&owner, room, "m.room.power_levels", "").await;
+        // From room version 12 on, the creating bot outranks every level.
+        assert!(
+            levels["users"][&bridge.bot_user_id] == 100 || create["room_version"] == "12",
+            "{levels} {create}"
+        );
+        match portal.title.as_deref() {
+            Some("News") => {
+                assert_eq!(
+                    levels["events_default"], 50,
+                    "broadcast channels are read-only"
+                );
+                let topic = state(&owner, room, "m.room.topic", "").await;
+                assert_eq!(topic["topic"], "Daily news");
+            }
+            Some("Book club") => {
+                assert_eq!(levels["users"][owner.user_id.as_str()], 95, "the creator");
+                assert_eq!(levels["events_default"], 0);
+            }
+            _ => assert!(levels["users"].get(owner.user_id.as_str()).is_none()),
+        }
+    }
+
+    // A Telegram message arrives in the portal from the sender's ghost; the
+    // private chat still has no portal.
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::User(alice), "are you there?")
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Chat(hikers), "Hello *hikers*")
+        .unwrap();
+    let hikers_room = portals
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Hikers"))
+        .unwrap()
+        .room_id
+        .to_string();
+    let ghost = format!("@portg_{bob}:localhost");
+    let found = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == hikers_room.as_str()
+                    && e["type"] == "m.room.message"
+                    && e["sender"] == ghost.as_str()
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert_eq!(found[0]["content"]["body"], "Hello *hikers*");
+    let profile = owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/profile/{ghost}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(profile["displayname"], "Bob Builder (Telegram)");
+    assert!(store
+        .portals()
+        .all()
+        .unwrap()
+        .iter()
+        .all(|p| p.kind != PortalKind::Private));
+    let news_peer = grammers_session::types::PeerId::channel(news).unwrap();
+    assert!(store.portals().by_peer(news_peer).unwrap().is_some());
+
+    // A restart creates the deferred portal and nothing twice.
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
+    let after = store.portals().all().unwrap();
+    assert_eq!(after.len(), 5, "{after:?}");
+    for portal in &portals {
+        assert!(after.contains(portal) || after.iter().any(|p| p.room_id == portal.room_id));
+    }
+    let migrated = grammers_session::types::PeerId::channel(migrated_to).unwrap();
+    assert!(store.portals().by_peer(migrated).unwrap().is_some());
+    assert_eq!(
+        store.kv_get("telegram_space").unwrap().as_deref(),
+        Some(space.as_str())
+    );
+    let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
+    assert_eq!(rooms.len(), 5, "every portal has its own room");
+    // The message was not bridged a second time after the restart.
+    let history = owner.room_messages(&hikers_room, 50).await.unwrap();
+    let copies = history
+        .iter()
+        .filter(|e| e["content"]["body"] == "Hello *hikers*")
+        .count();
+    assert_eq!(copies, 1, "{history:?}");
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
