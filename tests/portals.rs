@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use appservice_support::BridgeInstance;
+use appservice_support::{command, BridgeInstance};
 use fake_telegram::world::{Origin, Peer, UserId, UserSpec};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerInfo;
@@ -239,12 +239,60 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         .await
         .unwrap();
     assert_eq!(profile["displayname"], "Bob Builder (Telegram)");
-    assert!(store
+
+    // The private message gave Bob's chat a portal: a direct chat whose
+    // message comes from Bob's ghost.
+    let bob_peer = grammers_session::types::PeerId::user(bob).unwrap();
+    let private = store
         .portals()
-        .all()
+        .by_peer(bob_peer)
         .unwrap()
-        .iter()
-        .all(|p| p.kind != PortalKind::Private));
+        .expect("a private portal");
+    assert_eq!(private.kind, PortalKind::Private);
+    let dm = private.room_id.to_string();
+    let found = owner
+        .sync_until(
+            |e| e["room_id"] == dm.as_str() && e["type"] == "m.room.message",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert_eq!(found[0]["sender"], ghost.as_str());
+    assert_eq!(found[0]["content"]["body"], "are you there?");
+    let invite = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == dm.as_str()
+                    && e["type"] == "m.room.member"
+                    && e["state_key"] == owner.user_id.as_str()
+            },
+            Duration::from_secs(1),
+        )
+        .await;
+    if let Ok(invite) = invite {
+        assert_eq!(invite[0]["content"]["is_direct"], true, "{invite:?}");
+    }
+
+    // A new title on Telegram renames the room.
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_title(Origin::control(bob), Peer::Chat(hikers), "Hikers 2026")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let name = state(&owner, &hikers_room, "m.room.name", "").await;
+        if name["name"] == "Hikers 2026" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "room not renamed: {name}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     let news_peer = grammers_session::types::PeerId::channel(news).unwrap();
     assert!(store.portals().by_peer(news_peer).unwrap().is_some());
 
@@ -255,7 +303,11 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
     let after = store.portals().all().unwrap();
-    assert_eq!(after.len(), 5, "{after:?}");
+    assert_eq!(
+        after.len(),
+        6,
+        "the deferred group and the private chat: {after:?}"
+    );
     for portal in &portals {
         assert!(after.contains(portal) || after.iter().any(|p| p.room_id == portal.room_id));
     }
@@ -266,7 +318,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         Some(space.as_str())
     );
     let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
-    assert_eq!(rooms.len(), 5, "every portal has its own room");
+    assert_eq!(rooms.len(), 6, "every portal has its own room");
     // The message was not bridged a second time after the restart.
     let history = owner.room_messages(&hikers_room, 50).await.unwrap();
     let copies = history
@@ -274,6 +326,24 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         .filter(|e| e["content"]["body"] == "Hello *hikers*")
         .count();
     assert_eq!(copies, 1, "{history:?}");
+
+    // `sync all` finds nothing left to create.
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    let bot = bridge.bot_user_id.clone();
+    command(
+        &owner,
+        &management,
+        &bot,
+        "sync all",
+        "Syncing your Telegram chats",
+    )
+    .await;
+    command(&owner, &management, &bot, "sync", "no new rooms needed").await;
+    assert_eq!(store.portals().all().unwrap().len(), 6);
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}");

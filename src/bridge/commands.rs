@@ -29,8 +29,11 @@ pub enum Command {
     Logout,
     /// `login`: how to log in.
     Login,
-    /// `sync`: re-synchronise chats.
-    Sync,
+    /// `sync [all]`: re-synchronise chats; `all` lifts the per-sync limit.
+    Sync {
+        /// Whether every chat gets its portal now.
+        all: bool,
+    },
     /// Anything else.
     Unknown {
         /// The command word as typed (lowercased).
@@ -92,10 +95,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "sync",
-        args: "",
+        args: "[all]",
         summary: "Synchronise Telegram chats with portal rooms",
         details: "Creates or updates portal rooms for your Telegram groups, supergroups and \
-                  channels.",
+                  channels, most recent first, up to the configured number of new rooms per \
+                  sync. `sync all` creates rooms for every chat that passes the filters.",
     },
     CommandSpec {
         name: "version",
@@ -133,7 +137,9 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "cancel" => Command::Cancel,
         "logout" => Command::Logout,
         "login" => Command::Login,
-        "sync" => Command::Sync,
+        "sync" => Command::Sync {
+            all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
+        },
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -280,6 +286,12 @@ mod tests {
     }
 
     #[test]
+    fn sync_all_lifts_the_limit() {
+        assert_eq!(parse("sync all", true), Some(Command::Sync { all: true }));
+        assert_eq!(parse("!tg sync", false), Some(Command::Sync { all: false }));
+    }
+
+    #[test]
     fn every_command_word_parses() {
         let expected = [
             ("help", Command::Help { topic: None }),
@@ -288,7 +300,7 @@ mod tests {
             ("cancel", Command::Cancel),
             ("logout", Command::Logout),
             ("login", Command::Login),
-            ("sync", Command::Sync),
+            ("sync", Command::Sync { all: false }),
         ];
         for (word, command) in expected {
             assert_eq!(parse(word, true), Some(command), "{word}");

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ruma::api::client::membership::{join_room_by_id, leave_room};
@@ -33,8 +33,10 @@ use tracing::{debug, error, info, warn};
 use super::commands::{self, Command};
 use super::notice::Notice;
 use super::persistence::{BridgePersistence, PersistenceError};
+use super::relay::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
 use crate::matrix::{txn, MatrixClient, MatrixError};
+use tokio::sync::mpsc;
 
 /// The management room's name, as the owner sees it in the room list.
 pub const MANAGEMENT_ROOM_NAME: &str = "Telegram bridge";
@@ -79,6 +81,8 @@ pub struct Core<P> {
     ready: AtomicBool,
     /// Whether the homeserver lets us act as the owner (double puppet).
     double_puppet: AtomicBool,
+    /// Requests to the running Telegram side, once it runs.
+    telegram: OnceLock<mpsc::UnboundedSender<TelegramRequest>>,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -94,6 +98,7 @@ impl<P: BridgePersistence> Core<P> {
             ignored_senders: Mutex::new(HashSet::new()),
             ready: AtomicBool::new(false),
             double_puppet: AtomicBool::new(false),
+            telegram: OnceLock::new(),
         }
     }
 
@@ -463,14 +468,35 @@ impl<P: BridgePersistence> Core<P> {
             Command::Help { topic } => commands::help(topic.as_deref(), in_management_room),
             Command::Version => Notice::text(&format!("tgbridge {}", env!("CARGO_PKG_VERSION"))),
             Command::Ping => self.ping().await?,
-            Command::Cancel => Notice::text("Nothing to cancel: no command is waiting for an answer."),
+            Command::Cancel => {
+                Notice::text("Nothing to cancel: no command is waiting for an answer.")
+            }
             Command::Logout => self.logout().await?,
             Command::Login => self.login_help().await?,
-            Command::Sync => Notice::text(
-                "Chat sync is not available in this version yet: portal rooms for your Telegram chats arrive with a later release.",
-            ),
-            Command::Unknown { name, suggestion } => commands::unknown(&name, suggestion, in_management_room),
+            Command::Sync { all } => self.request_sync(all),
+            Command::Unknown { name, suggestion } => {
+                commands::unknown(&name, suggestion, in_management_room)
+            }
         })
+    }
+
+    /// Hands a chat sync to the Telegram side, which reports when done.
+    fn request_sync(&self, all: bool) -> Notice {
+        let sent = self
+            .telegram
+            .get()
+            .is_some_and(|requests| requests.send(TelegramRequest::Sync { all }).is_ok());
+        if sent {
+            Notice::text("Syncing your Telegram chats…")
+        } else {
+            Notice::text("Telegram is not connected: log in first (send `login` for how), then `sync` again.")
+        }
+    }
+
+    /// Connects the core to the running Telegram side (once per process).
+    pub fn set_telegram_requests(&self, requests: mpsc::UnboundedSender<TelegramRequest>) {
+        // A second call would mean a second Telegram side; the first stays.
+        let _ = self.telegram.set(requests);
     }
 
     async fn ping(&self) -> Result<Notice, CoreError> {

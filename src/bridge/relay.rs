@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grammers_client::message::Message;
-use grammers_session::types::PeerId;
+use grammers_session::types::{PeerId, PeerKind, PeerRef};
 use ruma::api::client::membership::{invite_user, join_room_by_id};
 use ruma::api::client::message::send_message_event;
 use ruma::events::room::message::RoomMessageEventContent;
@@ -22,14 +22,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::portal::{PortalError, PortalRooms, PortalSettings};
+use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSettings};
 use super::space;
 use super::sync::{self, SyncScope, SyncSettings};
 use crate::config::{BridgeConfig, GhostName};
 use crate::convert::{telegram_to_matrix, NoMentions};
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
-use crate::store::{Ghost, MessageMapping, MessageScope};
+use crate::store::{Ghost, MessageMapping, MessageScope, Portal};
 use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
 
 /// Flood waits longer than this are announced in the management room.
@@ -54,6 +54,16 @@ pub struct TelegramSideSettings {
     pub owner: OwnedUserId,
 }
 
+/// What the bot commands ask of the Telegram side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelegramRequest {
+    /// `sync [all]`.
+    Sync {
+        /// Lift the per-sync limit.
+        all: bool,
+    },
+}
+
 /// What the service hands over once the Matrix side is ready.
 pub struct ReadyContext {
     /// The homeserver client.
@@ -64,6 +74,8 @@ pub struct ReadyContext {
     pub double_puppet: bool,
     /// Becomes `true` when the bridge shuts down.
     pub stop: watch::Receiver<bool>,
+    /// Requests from bot commands.
+    pub requests: mpsc::UnboundedReceiver<TelegramRequest>,
 }
 
 /// Starts the Telegram side in the background; the task ends on `stop`.
@@ -94,7 +106,8 @@ async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: Ready
         let session = Arc::new(side.store.telegram_session());
         match TelegramRuntime::start(session, side.settings.api_id, &side.settings.client).await {
             Ok((runtime, events)) => {
-                side.serve(runtime, events, &mut ready.stop).await;
+                side.serve(runtime, events, &mut ready.stop, &mut ready.requests)
+                    .await;
                 return;
             }
             Err(RuntimeError::SessionEnded(reason)) => {
@@ -110,6 +123,12 @@ async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: Ready
             }
         }
     }
+}
+
+/// What woke the event loop.
+enum Next {
+    Event(TgEvent),
+    Request(TelegramRequest),
 }
 
 /// State shared by the sync and the per-chat workers.
@@ -182,6 +201,7 @@ impl Side {
         runtime: TelegramRuntime,
         mut events: mpsc::UnboundedReceiver<TgEvent>,
         stop: &mut watch::Receiver<bool>,
+        requests: &mut mpsc::UnboundedReceiver<TelegramRequest>,
     ) {
         self.self_id
             .store(runtime.self_id(), std::sync::atomic::Ordering::Release);
@@ -198,9 +218,19 @@ impl Side {
         }
         let mut queues = ChatQueues::default();
         loop {
-            let event = tokio::select! {
-                event = events.recv() => event,
+            let next = tokio::select! {
+                event = events.recv() => event.map(Next::Event),
+                Some(request) = requests.recv() => Some(Next::Request(request)),
                 _ = stop.wait_for(|stop| *stop) => None,
+            };
+            let event = match next {
+                Some(Next::Event(event)) => Some(event),
+                Some(Next::Request(request)) => {
+                    // Events keep queueing meanwhile; the stream is never blocked.
+                    self.on_request(&runtime, request).await;
+                    continue;
+                }
+                None => None,
             };
             let Some(event) = event else { break };
             match event.chat() {
@@ -218,6 +248,18 @@ impl Side {
         match Arc::try_unwrap(runtime) {
             Ok(runtime) => runtime.shutdown().await,
             Err(_) => warn!("the Telegram client is still in use at shutdown"),
+        }
+    }
+
+    async fn on_request(&self, runtime: &TelegramRuntime, request: TelegramRequest) {
+        match request {
+            TelegramRequest::Sync { .. } if runtime.me().is_bot() => {
+                self.notify("Telegram does not let bots list their chats: portals appear when the bot is added to a group or receives a message.").await
+            }
+            TelegramRequest::Sync { all } => {
+                let scope = if all { SyncScope::All } else { SyncScope::Limited };
+                self.sync(runtime, scope).await;
+            }
         }
     }
 
@@ -260,8 +302,17 @@ impl Side {
             Ok(report) if report.created > 0 => {
                 self.notify(&format!("Chat sync created {} rooms.", report.created)).await
             }
-            Ok(_) => {}
-            Err(error) => warn!(%error, "chat sync failed"),
+            Ok(report) => {
+                self.notify(&format!(
+                    "Chat sync finished: {} rooms up to date, no new rooms needed.",
+                    report.updated
+                ))
+                .await
+            }
+            Err(error) => {
+                warn!(%error, "chat sync failed");
+                self.notify(&format!("Chat sync failed: {error}")).await
+            }
         }
     }
 
@@ -290,6 +341,7 @@ impl Side {
     async fn on_chat_event(&self, event: TgEvent) {
         let result = match event {
             TgEvent::NewMessage(message) => self.on_message(&message).await,
+            TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::ChatChanged(chat) => {
                 debug!(
                     chat = chat.bot_api_dialog_id().unwrap_or_default(),
@@ -307,15 +359,67 @@ impl Side {
         }
     }
 
+    /// Renames the portal after the Telegram title.
+    async fn on_title(&self, chat: PeerId, title: String) -> Result<(), PortalError> {
+        let Some(portal) = self.store.portals().by_peer(chat)? else {
+            return Ok(());
+        };
+        let info = ChatInfo {
+            peer: chat,
+            kind: portal.kind,
+            title,
+            about: None,
+            owner_role: OwnerRole::Member,
+            member_count: None,
+        };
+        self.rooms().ensure(&info, None).await?;
+        Ok(())
+    }
+
+    /// The portal of a private chat, created on its first message (marked
+    /// as a direct chat for the owner).
+    async fn private_portal(&self, message: &Message) -> Result<Option<Portal>, PortalError> {
+        let chat = message.peer_id();
+        if chat.kind() != PeerKind::User {
+            return Ok(None);
+        }
+        let peer = match message.peer() {
+            Some(peer) => Some(peer.clone()),
+            None => self.resolve(message.peer_ref().await.ok().flatten()).await,
+        };
+        // The room is named after the other user, as Telegram shows the chat.
+        let Some(info) = peer.as_ref().and_then(sync::chat_info) else {
+            return Ok(None);
+        };
+        let space = self
+            .store
+            .kv_get(space::SPACE_KEY)?
+            .and_then(|s| OwnedRoomId::try_from(s).ok());
+        let (mut portal, _) = self.rooms().ensure(&info, space.as_deref()).await?;
+        if let Some(space) = space {
+            space::add_child(&self.client, &space, &portal.room_id, &self.portal_settings).await?;
+            portal.in_space = true;
+            self.store.portals().upsert(&portal)?;
+        }
+        Ok(Some(portal))
+    }
+
     /// Bridges a text message into its portal as the sender's ghost.
     async fn on_message(&self, message: &Message) -> Result<(), PortalError> {
         if message.action().is_some() {
             return Ok(());
         }
         let chat = message.peer_id();
-        let Some(portal) = self.store.portals().by_peer(chat)? else {
-            debug!("message in a chat without a portal");
-            return Ok(());
+        let existing = self.store.portals().by_peer(chat)?;
+        let portal = match existing {
+            Some(portal) => portal,
+            None => match self.private_portal(message).await? {
+                Some(portal) => portal,
+                None => {
+                    debug!("message in a chat without a portal");
+                    return Ok(());
+                }
+            },
         };
         let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
         let scope = MessageScope::of_chat(chat, self_id);
@@ -364,6 +468,12 @@ impl Side {
     async fn sender_of(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
         let sender_peer = message.sender_id().unwrap_or(message.peer_id());
         let telegram_id = sender_peer.bare_id().unwrap_or_default();
+        let own = message.outgoing()
+            || telegram_id == self.self_id.load(std::sync::atomic::Ordering::Acquire);
+        if own && self.portal_settings.double_puppet {
+            // The owner's own message from another Telegram app.
+            return Ok(self.settings.owner.clone());
+        }
         let user_id = self.ghost_user_id(telegram_id);
         self.client.ensure_registered(&user_id).await?;
         let mut ghost = self
@@ -391,9 +501,14 @@ impl Side {
     }
 
     async fn resolve_sender(&self, message: &Message) -> Option<grammers_client::peer::Peer> {
+        self.resolve(message.sender_ref().await.ok().flatten())
+            .await
+    }
+
+    /// Looks a peer up on Telegram (full user or chat).
+    async fn resolve(&self, peer: Option<PeerRef>) -> Option<grammers_client::peer::Peer> {
         let client = self.telegram.get()?;
-        let sender = message.sender_ref().await.ok().flatten()?;
-        match client.resolve_peer(sender).await {
+        match client.resolve_peer(peer?).await {
             Ok(peer) => Some(peer),
             Err(error) => {
                 debug!(%error, "could not look up a message's sender");

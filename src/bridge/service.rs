@@ -128,11 +128,14 @@ pub async fn serve_with<P: BridgePersistence>(
         Some(Ok(())) => {
             let (stop_side, side_stopped) = watch::channel(false);
             let side = after_ready.map(|start| {
+                let (requests_tx, requests) = tokio::sync::mpsc::unbounded_channel();
+                core.set_telegram_requests(requests_tx);
                 start(ReadyContext {
                     client: client.clone(),
                     management_room: core.management_room(),
                     double_puppet: core.double_puppet(),
                     stop: side_stopped,
+                    requests,
                 })
             });
             shutdown.await;

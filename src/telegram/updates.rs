@@ -56,6 +56,13 @@ pub enum TgEvent {
     /// Something about a chat changed (title, photo, about, members):
     /// the bridge re-reads the chat.
     ChatChanged(PeerId),
+    /// A chat got a new title.
+    TitleChanged {
+        /// The chat.
+        chat: PeerId,
+        /// The new title.
+        title: String,
+    },
     /// A basic group became a supergroup.
     Migrated {
         /// The basic group.
@@ -79,6 +86,7 @@ impl TgEvent {
         match self {
             TgEvent::NewMessage(m) | TgEvent::MessageEdited(m) => Some(m.peer_id()),
             TgEvent::ChatChanged(peer) => Some(*peer),
+            TgEvent::TitleChanged { chat, .. } => Some(*chat),
             TgEvent::Migrated { from, .. } => Some(*from),
             TgEvent::FloodWait(_) | TgEvent::SessionEnded { .. } => None,
         }
@@ -345,8 +353,16 @@ fn service_event(message: &Message) -> Option<Vec<TgEvent>> {
             let to = PeerId::channel(to.channel_id)?;
             return Some(vec![TgEvent::Migrated { from: chat, to }]);
         }
-        A::ChatEditTitle(_)
-        | A::ChatEditPhoto(_)
+        A::ChatEditTitle(edit) => {
+            return Some(vec![
+                TgEvent::NewMessage(Box::new(message.clone())),
+                TgEvent::TitleChanged {
+                    chat,
+                    title: edit.title.clone(),
+                },
+            ]);
+        }
+        A::ChatEditPhoto(_)
         | A::ChatDeletePhoto
         | A::ChatAddUser(_)
         | A::ChatDeleteUser(_)
