@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use appservice_support::{command, BridgeInstance};
 use fake_telegram::world::{Origin, Peer, UserId, UserSpec};
-use fake_telegram::FakeTelegram;
+use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerInfo;
 use grammers_session::Session as _;
 use serde_json::Value;
@@ -23,6 +23,7 @@ use tgbridge::store::{PortalKind, Store};
 
 struct Bridges {
     sync: Mutex<Option<BridgeInstance>>,
+    errors: Mutex<Option<BridgeInstance>>,
 }
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
@@ -32,8 +33,12 @@ async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
         .get_or_start(|| async {
             let port = free_port().expect("free port for Synapse");
             let sync = BridgeInstance::prepare("por", port);
+            let errors = BridgeInstance::prepare("err", port);
             let options = SynapseOptions {
-                registrations: vec![sync.registration_path.clone()],
+                registrations: vec![
+                    sync.registration_path.clone(),
+                    errors.registration_path.clone(),
+                ],
                 port: Some(port),
                 ..SynapseOptions::default()
             };
@@ -41,6 +46,7 @@ async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
                 options,
                 Bridges {
                     sync: Mutex::new(Some(sync)),
+                    errors: Mutex::new(Some(errors)),
                 },
             ))
         })
@@ -345,6 +351,81 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     command(&owner, &management, &bot, "sync", "no new rooms needed").await;
     assert_eq!(store.portals().all().unwrap().len(), 6);
 
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_errors_neither_crash_nor_lose_portals() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.errors.lock().unwrap().take().unwrap();
+    let fake = FakeTelegram::start().await;
+    let alice = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        w.create_group(bob, "Hikers", &[alice]).unwrap();
+        alice
+    };
+    seed_login(&bridge, &fake, alice).await;
+    // A short flood wait on the first dialog listing is slept through.
+    fake.fail_next("messages.getDialogs", RpcError::flood_wait(1));
+
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    assert!(
+        fake.call_count("messages.getDialogs") >= 2,
+        "the listing was retried"
+    );
+    let store = Store::open(&bridge.database_path).unwrap();
+    assert_eq!(store.portals().all().unwrap().len(), 1);
+
+    // "Terminate all other sessions" on the phone: the bridge notices at
+    // its next request, tells the owner, keeps the portals and runs on.
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    fake.revoke_sessions(alice);
+    fake.drop_connections();
+    let bot = bridge.bot_user_id.clone();
+    owner
+        .sync_until(
+            |e| appservice_support::is_notice_from(e, &bot, "Telegram ended the bridge's session"),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert!(bridge.is_running());
+    assert_eq!(store.portals().all().unwrap().len(), 1, "portals are kept");
+    assert!(
+        !store.has_telegram_login().unwrap(),
+        "the dead session is forgotten"
+    );
+    let (status, _) = bridge.health().await.expect("health answers");
+    assert_eq!(status, 200);
+
+    // A restart waits for a login instead of retrying the dead key.
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(
+        &bridge,
+        "the Telegram side waits for a login",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(store.portals().all().unwrap().len(), 1);
     let status = bridge.terminate();
     assert!(status.success(), "{status}");
 }

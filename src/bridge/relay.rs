@@ -332,6 +332,11 @@ impl Side {
 
     async fn session_ended(&self, reason: &str) {
         warn!(%reason, "Telegram ended the session; portals are kept");
+        // The key is worthless now; forgetting it makes the next start wait
+        // for a login instead of trying it again.
+        if let Err(error) = self.store.clear_telegram_login() {
+            warn!(%error, "could not forget the ended Telegram session");
+        }
         self.notify(&format!(
             "Telegram ended the bridge's session ({reason}). Portal rooms are kept; run `tgbridge login` to log in again."
         ))
