@@ -187,8 +187,14 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
             levels["users"][&bridge.bot_user_id] == 100 || create["room_version"] == "12",
             "{levels} {create}"
         );
+        let members = owner.joined_members(room).await.unwrap();
+        let bob_ghost = format!("@portg_{bob}:localhost");
         match portal.title.as_deref() {
             Some("News") => {
+                assert!(
+                    !members.contains(&bob_ghost),
+                    "broadcast members are not synced"
+                );
                 assert_eq!(
                     levels["events_default"], 50,
                     "broadcast channels are read-only"
@@ -199,8 +205,16 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
             Some("Book club") => {
                 assert_eq!(levels["users"][owner.user_id.as_str()], 95, "the creator");
                 assert_eq!(levels["events_default"], 0);
+                assert!(members.contains(&bob_ghost), "{members:?}");
+                assert!(levels["users"].get(bob_ghost.as_str()).is_none());
             }
-            _ => assert!(levels["users"].get(owner.user_id.as_str()).is_none()),
+            _ => {
+                assert!(levels["users"].get(owner.user_id.as_str()).is_none());
+                assert!(members.contains(&bob_ghost), "{members:?}");
+                // Bob created these chats on Telegram.
+                let levels = state(&owner, room, "m.room.power_levels", "").await;
+                assert_eq!(levels["users"][bob_ghost.as_str()], 95, "{levels}");
+            }
         }
     }
 
@@ -249,11 +263,18 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     // The private message gave Bob's chat a portal: a direct chat whose
     // message comes from Bob's ghost.
     let bob_peer = grammers_session::types::PeerId::user(bob).unwrap();
-    let private = store
-        .portals()
-        .by_peer(bob_peer)
-        .unwrap()
-        .expect("a private portal");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let private = loop {
+        if let Some(portal) = store.portals().by_peer(bob_peer).unwrap() {
+            break portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no private portal\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(private.kind, PortalKind::Private);
     let dm = private.room_id.to_string();
     let found = owner

@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod core;
+pub mod ghost;
 pub mod notice;
 pub mod persistence;
 pub mod portal;

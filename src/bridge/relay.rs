@@ -14,22 +14,22 @@ use std::time::Duration;
 
 use grammers_client::message::Message;
 use grammers_session::types::{PeerId, PeerKind, PeerRef};
-use ruma::api::client::membership::{invite_user, join_room_by_id};
 use ruma::api::client::message::send_message_event;
 use ruma::events::room::message::RoomMessageEventContent;
-use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use ruma::{OwnedRoomId, OwnedUserId};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::ghost::{self, Puppets};
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSettings};
 use super::space;
 use super::sync::{self, SyncScope, SyncSettings};
-use crate::config::{BridgeConfig, GhostName};
+use crate::config::BridgeConfig;
 use crate::convert::{telegram_to_matrix, NoMentions};
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
-use crate::store::{Ghost, MessageMapping, MessageScope, Portal};
+use crate::store::{MessageMapping, MessageScope, Portal};
 use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
 
 /// Flood waits longer than this are announced in the management room.
@@ -178,6 +178,14 @@ impl Side {
         }
     }
 
+    fn puppets(&self) -> Puppets<'_> {
+        Puppets {
+            client: &self.client,
+            store: &self.store,
+            config: &self.settings.bridge,
+        }
+    }
+
     fn rooms(&self) -> PortalRooms<'_> {
         PortalRooms {
             client: &self.client,
@@ -275,10 +283,17 @@ impl Side {
             }
         };
         let mut announcements = Vec::new();
+        let rooms = self.rooms();
+        let puppets = self.puppets();
+        let context = sync::SyncContext {
+            client: runtime.client(),
+            rooms: &rooms,
+            puppets: &puppets,
+            space: space.as_deref(),
+            self_id: runtime.self_id(),
+        };
         let result = sync::sync_chats(
-            runtime.client(),
-            &self.rooms(),
-            space.as_deref(),
+            &context,
             &self.sync_settings(),
             scope,
             |created, planned| {
@@ -437,7 +452,9 @@ impl Side {
             return Ok(());
         }
         let sender = self.sender_of(message).await?;
-        self.ensure_member(&portal.room_id, &sender).await;
+        if let Err(error) = self.puppets().join(&portal.room_id, &sender).await {
+            warn!(room_id = %portal.room_id, %error, "the sender could not join the portal");
+        }
         let text = telegram_to_matrix(
             message.text(),
             message
@@ -469,40 +486,26 @@ impl Side {
     }
 
     /// Who a message is sent as in Matrix: the sender's ghost (set up on
-    /// first use), or for a broadcast post the channel's own ghost.
+    /// first use), the channel's own ghost for a broadcast post, or the
+    /// owner for their own messages when double puppeting.
     async fn sender_of(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
         let sender_peer = message.sender_id().unwrap_or(message.peer_id());
         let telegram_id = sender_peer.bare_id().unwrap_or_default();
         let own = message.outgoing()
             || telegram_id == self.self_id.load(std::sync::atomic::Ordering::Acquire);
         if own && self.portal_settings.double_puppet {
-            // The owner's own message from another Telegram app.
             return Ok(self.settings.owner.clone());
         }
-        let user_id = self.ghost_user_id(telegram_id);
-        self.client.ensure_registered(&user_id).await?;
-        let mut ghost = self
-            .store
-            .ghosts()
-            .get(telegram_id)?
-            .unwrap_or_else(|| Ghost::new(telegram_id));
+        let puppets = self.puppets();
         let sender = match message.sender() {
             Some(peer) => Some(peer.clone()),
             // Not in the update's peer map: look it up once, while the
             // ghost has no name yet.
-            None if ghost.displayname.is_none() => self.resolve_sender(message).await,
+            None if !puppets.has_name(telegram_id) => self.resolve_sender(message).await,
             None => None,
         };
-        let name = sender
-            .map(|peer| self.displayname(&peer, telegram_id))
-            .unwrap_or_default();
-        if !name.is_empty() && ghost.displayname.as_deref() != Some(name.as_str()) {
-            self.client.set_displayname(&user_id, &name).await?;
-            ghost.displayname = Some(name);
-        }
-        ghost.registered = true;
-        self.store.ghosts().upsert(&ghost)?;
-        Ok(user_id)
+        let name = sender.map(|peer| ghost::peer_displayname(&self.settings.bridge, &peer));
+        puppets.ensure(telegram_id, name.as_deref()).await
     }
 
     async fn resolve_sender(&self, message: &Message) -> Option<grammers_client::peer::Peer> {
@@ -516,51 +519,9 @@ impl Side {
         match client.resolve_peer(peer?).await {
             Ok(peer) => Some(peer),
             Err(error) => {
-                debug!(%error, "could not look up a message's sender");
+                debug!(%error, "could not look up a peer");
                 None
             }
-        }
-    }
-
-    /// A ghost's display name: the template for users, the title for a
-    /// channel posting as itself.
-    fn displayname(&self, peer: &grammers_client::peer::Peer, telegram_id: i64) -> String {
-        match peer {
-            grammers_client::peer::Peer::User(user) => {
-                self.settings.bridge.ghost_displayname(&GhostName {
-                    first_name: user.first_name().unwrap_or_default(),
-                    last_name: user.last_name().unwrap_or_default(),
-                    username: user.username().unwrap_or_default(),
-                    id: telegram_id,
-                })
-            }
-            other => other.name().unwrap_or_default().to_owned(),
-        }
-    }
-
-    fn ghost_user_id(&self, telegram_id: i64) -> OwnedUserId {
-        let localpart = format!("{}{telegram_id}", self.settings.bridge.ghost_prefix);
-        let server = self.client.bot_user_id().server_name();
-        // The prefix was validated as a localpart; digits keep it one.
-        UserId::parse(format!("@{localpart}:{server}"))
-            .unwrap_or_else(|_| self.client.bot_user_id().to_owned())
-    }
-
-    /// Invites and joins `user` unless it is already in the room; a failing
-    /// invite (already joined) is fine, the join decides.
-    async fn ensure_member(&self, room_id: &RoomId, user: &UserId) {
-        let invite = invite_user::v3::Request::new(
-            room_id.to_owned(),
-            invite_user::v3::InvitationRecipient::UserId(invite_user::v3::InviteUserId::new(
-                user.to_owned(),
-            )),
-        );
-        if let Err(error) = self.client.as_bot().send(invite).await {
-            debug!(%error, "ghost invite not needed or refused");
-        }
-        let join = join_room_by_id::v3::Request::new(room_id.to_owned());
-        if let Err(error) = self.client.as_user(user).send(join).await {
-            warn!(%room_id, %error, "the ghost could not join the portal");
         }
     }
 

@@ -15,6 +15,7 @@ use grammers_tl_types as tl;
 use ruma::RoomId;
 use tracing::{debug, info, warn};
 
+use super::ghost::Puppets;
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, CREATION_PAUSE};
 use super::space;
 use crate::config::FilterConfig;
@@ -190,17 +191,29 @@ async fn full_channel(
         .await
 }
 
+/// What a sync works with.
+pub struct SyncContext<'a> {
+    /// The Telegram client.
+    pub client: &'a Client,
+    /// Portal rooms.
+    pub rooms: &'a PortalRooms<'a>,
+    /// Ghosts, for member sync.
+    pub puppets: &'a Puppets<'a>,
+    /// The space portals are linked into.
+    pub space: Option<&'a RoomId>,
+    /// The logged-in account's Telegram id (not given a ghost).
+    pub self_id: i64,
+}
+
 /// Walks the dialogs and sets up portals. `progress(created, planned)` is
 /// called after each new room when the sync creates many.
 pub async fn sync_chats(
-    client: &Client,
-    rooms: &PortalRooms<'_>,
-    space: Option<&RoomId>,
+    context: &SyncContext<'_>,
     settings: &SyncSettings,
     scope: SyncScope,
     mut progress: impl FnMut(u32, u32),
 ) -> Result<SyncReport, InvocationError> {
-    let candidates = collect_candidates(client, rooms, settings).await?;
+    let candidates = collect_candidates(context.client, context.rooms, settings).await?;
     let mut report = SyncReport {
         skipped: candidates.skipped,
         ..SyncReport::default()
@@ -213,7 +226,7 @@ pub async fn sync_chats(
     let planned = candidates.new_chats.len().min(limit as usize) as u32;
     report.deferred = (candidates.new_chats.len() as u32).saturating_sub(planned);
     for (peer, info) in candidates.existing {
-        match setup(client, rooms, space, &peer, info, false).await {
+        match setup(context, &peer, info, false).await {
             Ok(()) => report.updated += 1,
             Err(error) => {
                 warn!(%error, "could not update a portal");
@@ -222,7 +235,7 @@ pub async fn sync_chats(
         }
     }
     for (peer, info) in candidates.new_chats.into_iter().take(planned as usize) {
-        match setup(client, rooms, space, &peer, info, true).await {
+        match setup(context, &peer, info, true).await {
             Ok(()) => {
                 report.created += 1;
                 progress(report.created, planned);
@@ -280,17 +293,17 @@ async fn collect_candidates(
     Ok(candidates)
 }
 
-/// Creates or updates one portal and links it into the space.
+/// Creates or updates one portal, links it into the space and, for a new
+/// group portal, syncs its members (broadcast channel members stay off).
 async fn setup(
-    client: &Client,
-    rooms: &PortalRooms<'_>,
-    space: Option<&RoomId>,
+    context: &SyncContext<'_>,
     peer: &Peer,
     mut info: ChatInfo,
     new: bool,
 ) -> Result<(), PortalError> {
+    let (rooms, space) = (context.rooms, context.space);
     if new {
-        info.about = match fetch_about(client, peer).await {
+        info.about = match fetch_about(context.client, peer).await {
             Ok(about) => about,
             Err(error) => {
                 debug!(%error, "could not read the chat's about text");
@@ -304,6 +317,18 @@ async fn setup(
             space::add_child(rooms.client, space_id, &portal.room_id, rooms.settings).await?;
             portal.in_space = true;
             rooms.store.portals().upsert(&portal)?;
+        }
+    }
+    if new && info.kind != PortalKind::Channel {
+        match peer.to_ref().await {
+            Ok(Some(chat)) => {
+                let joined = context
+                    .puppets
+                    .sync_members(context.client, chat, &portal.room_id, context.self_id)
+                    .await?;
+                debug!(joined, "members synced");
+            }
+            _ => debug!("no usable reference for member sync"),
         }
     }
     Ok(())
