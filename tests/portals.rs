@@ -126,7 +126,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     // The Telegram account: five bridgeable chats, a migrated basic group
     // and a private chat.
     let fake = FakeTelegram::start().await;
-    let (alice, bob, hikers, news, migrated_to) = {
+    let (alice, bob, hikers, news, migrated_to, book_club) = {
         let shared = fake.world();
         let mut w = shared.lock().unwrap();
         let alice = w.add_user(user("Alice", "15550001"));
@@ -135,14 +135,14 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         let bob = w.add_user(bob_spec);
         let old = w.create_group(bob, "Old group", &[alice]).unwrap();
         let migrated_to = w.migrate_chat(Origin::control(bob), old).unwrap();
-        w.create_group(alice, "Book club", &[bob]).unwrap();
+        let book_club = w.create_group(alice, "Book club", &[bob]).unwrap();
         let hikers = w.create_group(bob, "Hikers", &[alice]).unwrap();
         w.create_supergroup(bob, "Super", &[alice]).unwrap();
         let news = w.create_channel(bob, "News", "Daily news", true).unwrap();
         w.channel_invite(Origin::control(bob), news, &[alice])
             .unwrap();
         w.send_text(bob, Peer::User(alice), "hi Alice").unwrap();
-        (alice, bob, hikers, news, migrated_to)
+        (alice, bob, hikers, news, migrated_to, book_club)
     };
     seed_login(&bridge, &fake, alice).await;
 
@@ -322,6 +322,44 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
 
     let news_peer = grammers_session::types::PeerId::channel(news).unwrap();
     assert!(store.portals().by_peer(news_peer).unwrap().is_some());
+
+    // The owner (creator of Book club on Telegram) renames its room: the
+    // Telegram chat follows.
+    let book_room = portals
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Book club"))
+        .unwrap()
+        .room_id
+        .to_string();
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{book_room}/state/m.room.name/"),
+            Some(&serde_json::json!({ "name": "Readers" })),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let title = fake
+            .world()
+            .lock()
+            .unwrap()
+            .chat(book_club)
+            .unwrap()
+            .title
+            .clone();
+        if title == "Readers" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not renamed on Telegram: {title}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A restart creates the deferred portal and nothing twice.
     let status = bridge.terminate();

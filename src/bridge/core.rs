@@ -304,7 +304,25 @@ impl<P: BridgePersistence> Core<P> {
             AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
                 MessageLikeEvent::Original(message),
             )) => self.on_message(&room_id, message.into(), received).await,
+            AnyTimelineEvent::State(AnyStateEvent::RoomName(StateEvent::Original(name)))
+                if name.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Rename {
+                    room_id,
+                    name: name.content.name,
+                });
+                Ok(())
+            }
             _ => Ok(()),
+        }
+    }
+
+    /// Hands an owner's change in a room to the Telegram side, which
+    /// decides whether the room is a portal.
+    fn forward_to_telegram(&self, request: TelegramRequest) {
+        if let Some(requests) = self.telegram.get() {
+            // Fails only while the Telegram side stops; nothing to bridge then.
+            let _ = requests.send(request);
         }
     }
 

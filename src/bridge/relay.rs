@@ -29,7 +29,7 @@ use crate::config::BridgeConfig;
 use crate::convert::{telegram_to_matrix, NoMentions};
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
-use crate::store::{MessageMapping, MessageScope, Portal};
+use crate::store::{MessageMapping, MessageScope, Portal, PortalKind};
 use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
 
 /// Flood waits longer than this are announced in the management room.
@@ -55,12 +55,19 @@ pub struct TelegramSideSettings {
 }
 
 /// What the bot commands ask of the Telegram side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TelegramRequest {
     /// `sync [all]`.
     Sync {
         /// Lift the per-sync limit.
         all: bool,
+    },
+    /// The owner renamed a room (a portal, if it is one).
+    Rename {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The new name.
+        name: String,
     },
 }
 
@@ -268,7 +275,50 @@ impl Side {
                 let scope = if all { SyncScope::All } else { SyncScope::Limited };
                 self.sync(runtime, scope).await;
             }
+            TelegramRequest::Rename { room_id, name } => {
+                if let Err(error) = self.rename_on_telegram(runtime, &room_id, &name).await {
+                    warn!(%room_id, %error, "could not rename the Telegram chat");
+                }
+            }
         }
+    }
+
+    /// Renames the Telegram chat after the owner renamed its portal; tells
+    /// the owner when Telegram refuses (no right to change the title).
+    async fn rename_on_telegram(
+        &self,
+        runtime: &TelegramRuntime,
+        room_id: &ruma::RoomId,
+        name: &str,
+    ) -> Result<(), PortalError> {
+        let existing = self.store.portals().by_room(room_id)?;
+        let Some(mut portal) = existing else {
+            return Ok(());
+        };
+        if portal.title.as_deref() == Some(name) || portal.kind == PortalKind::Private {
+            // Our own echo of a Telegram title, or a chat without a title.
+            return Ok(());
+        }
+        let channel = self.cached_ref(portal.peer).await;
+        match edit_title(runtime, portal.peer, channel, name).await {
+            Ok(()) => {
+                portal.title = Some(name.to_owned());
+                self.store.portals().upsert(&portal)?;
+                info!(%room_id, "Telegram chat renamed after the room");
+            }
+            Err(error) => {
+                let why = match &error {
+                    grammers_mtsender::InvocationError::Rpc(rpc) => rpc.name.clone(),
+                    other => other.to_string(),
+                };
+                self.notify(&format!(
+                    "Could not rename the Telegram chat \"{}\" to \"{name}\": Telegram said {why} (you may lack the right to change its info there).",
+                    portal.title.as_deref().unwrap_or_default()
+                ))
+                .await;
+            }
+        }
+        Ok(())
     }
 
     /// Runs one chat sync with progress notices.
@@ -513,6 +563,16 @@ impl Side {
             .await
     }
 
+    /// The session's cached reference (with access hash) of `peer`.
+    async fn cached_ref(&self, peer: PeerId) -> Option<PeerRef> {
+        use grammers_session::Session as _;
+        let info = self.store.telegram_session().peer(peer).await.ok()??;
+        Some(PeerRef {
+            id: peer,
+            auth: info.auth()?,
+        })
+    }
+
     /// Looks a peer up on Telegram (full user or chat).
     async fn resolve(&self, peer: Option<PeerRef>) -> Option<grammers_client::peer::Peer> {
         let client = self.telegram.get()?;
@@ -543,6 +603,48 @@ impl Side {
             warn!(%error, "could not send a notice to the management room");
         }
     }
+}
+
+/// Sets a group's or channel's title on Telegram.
+/// `channel` is the cached reference of a channel chat (its access hash).
+async fn edit_title(
+    runtime: &TelegramRuntime,
+    chat: PeerId,
+    channel: Option<PeerRef>,
+    title: &str,
+) -> Result<(), grammers_mtsender::InvocationError> {
+    use grammers_tl_types as tl;
+    let client = runtime.client();
+    match (chat.kind(), chat.bare_id()) {
+        (PeerKind::Chat, Some(chat_id)) => {
+            client
+                .invoke(&tl::functions::messages::EditChatTitle {
+                    chat_id,
+                    title: title.to_owned(),
+                })
+                .await?;
+        }
+        (PeerKind::Channel, Some(_)) => {
+            let Some(channel) = channel else {
+                return Err(grammers_mtsender::InvocationError::Rpc(
+                    grammers_mtsender::RpcError {
+                        code: 400,
+                        name: "CHANNEL_INVALID".into(),
+                        value: None,
+                        caused_by: None,
+                    },
+                ));
+            };
+            client
+                .invoke(&tl::functions::channels::EditTitle {
+                    channel: tl::enums::InputChannel::from(&channel),
+                    title: title.to_owned(),
+                })
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The stable text form of a message scope for transaction ids.
