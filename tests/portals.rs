@@ -120,7 +120,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     let mut bridge = bridges.sync.lock().unwrap().take().unwrap();
     configure(
         &bridge,
-        "  max_new_portals_per_sync: 4\n  federate_rooms: false\n",
+        "  max_new_portals_per_sync: 4\n  federate_rooms: false\n  initial_history:\n    private: 5\n    group: 2\n    channel: 0\n",
     );
 
     // The Telegram account: five bridgeable chats, a migrated basic group
@@ -137,6 +137,9 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         let migrated_to = w.migrate_chat(Origin::control(bob), old).unwrap();
         let book_club = w.create_group(alice, "Book club", &[bob]).unwrap();
         let hikers = w.create_group(bob, "Hikers", &[alice]).unwrap();
+        for text in ["one", "two", "three"] {
+            w.send_text(bob, Peer::Chat(hikers), text).unwrap();
+        }
         w.create_supergroup(bob, "Super", &[alice]).unwrap();
         let news = w.create_channel(bob, "News", "Daily news", true).unwrap();
         w.channel_invite(Origin::control(bob), news, &[alice])
@@ -243,6 +246,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
                 e["room_id"] == hikers_room.as_str()
                     && e["type"] == "m.room.message"
                     && e["sender"] == ghost.as_str()
+                    && e["content"]["body"] == "Hello *hikers*"
             },
             Duration::from_secs(30),
         )
@@ -279,13 +283,25 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     let dm = private.room_id.to_string();
     let found = owner
         .sync_until(
-            |e| e["room_id"] == dm.as_str() && e["type"] == "m.room.message",
+            |e| {
+                e["room_id"] == dm.as_str()
+                    && e["type"] == "m.room.message"
+                    && e["content"]["body"] == "are you there?"
+            },
             Duration::from_secs(30),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
     assert_eq!(found[0]["sender"], ghost.as_str());
-    assert_eq!(found[0]["content"]["body"], "are you there?");
+    // The chat's earlier message came first, as history.
+    let dm_history = owner.room_messages(&dm, 50).await.unwrap();
+    let mut dm_bodies: Vec<&str> = dm_history
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    dm_bodies.reverse();
+    assert_eq!(dm_bodies, ["hi Alice", "are you there?"]);
     let invite = owner
         .sync_until(
             |e| {
@@ -384,13 +400,22 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     );
     let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
     assert_eq!(rooms.len(), 6, "every portal has its own room");
-    // The message was not bridged a second time after the restart.
-    let history = owner.room_messages(&hikers_room, 50).await.unwrap();
-    let copies = history
+    // The last two messages of history came first, in order, then the live
+    // one; nothing was bridged twice, not even after the restart.
+    let history = owner.room_messages(&hikers_room, 100).await.unwrap();
+    let mut bodies: Vec<&str> = history
         .iter()
-        .filter(|e| e["content"]["body"] == "Hello *hikers*")
-        .count();
-    assert_eq!(copies, 1, "{history:?}");
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    bodies.reverse();
+    assert_eq!(bodies, ["two", "three", "Hello *hikers*"], "{history:?}");
+    let stamps: Vec<i64> = history
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["origin_server_ts"].as_i64())
+        .collect();
+    assert!(stamps.iter().all(|&ts| ts > 0));
 
     // `sync all` finds nothing left to create.
     let management = store

@@ -146,6 +146,8 @@ struct Side {
     portal_settings: PortalSettings,
     management_room: Option<OwnedRoomId>,
     self_id: std::sync::atomic::AtomicI64,
+    /// (room, user) pairs known to be joined this run.
+    joined: std::sync::Mutex<std::collections::HashSet<(OwnedRoomId, OwnedUserId)>>,
     /// The Telegram client once the runtime runs, for lookups by workers.
     telegram: std::sync::OnceLock<grammers_client::Client>,
 }
@@ -167,6 +169,7 @@ impl Side {
             management_room: ready.management_room.clone(),
             self_id: std::sync::atomic::AtomicI64::new(0),
             telegram: std::sync::OnceLock::new(),
+            joined: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -356,6 +359,14 @@ impl Side {
         for text in announcements {
             self.notify(&text).await;
         }
+        if let Ok(report) = &result {
+            for chat in &report.new_portals {
+                let portal = self.store.portals().by_peer(*chat).ok().flatten();
+                if let Some(portal) = portal {
+                    self.backfill(&portal).await;
+                }
+            }
+        }
         match result {
             Ok(report) if report.deferred > 0 => {
                 self.notify(&format!(
@@ -484,13 +495,64 @@ impl Side {
         let portal = match existing {
             Some(portal) => portal,
             None => match self.private_portal(message).await? {
-                Some(portal) => portal,
+                Some(portal) => {
+                    // History first (it includes this message), then live.
+                    self.backfill(&portal).await;
+                    return Ok(());
+                }
                 None => {
                     debug!("message in a chat without a portal");
                     return Ok(());
                 }
             },
         };
+        self.bridge_message(&portal, message).await
+    }
+
+    /// Fills a new portal with the chat's last messages (as configured per
+    /// chat type), oldest first; messages already bridged are skipped, so
+    /// live messages arriving meanwhile are never duplicated.
+    async fn backfill(&self, portal: &Portal) {
+        let history = &self.settings.bridge.initial_history;
+        let limit = match portal.kind {
+            PortalKind::Private => history.private,
+            PortalKind::Group | PortalKind::Supergroup => history.group,
+            PortalKind::Channel => history.channel,
+        };
+        if limit == 0 {
+            return;
+        }
+        let (Some(client), Some(chat)) = (self.telegram.get(), self.cached_ref(portal.peer).await)
+        else {
+            return;
+        };
+        let mut messages = Vec::new();
+        let mut iter = client.iter_messages(chat).limit(limit as usize);
+        loop {
+            match iter.next().await {
+                Ok(Some(message)) => messages.push(message),
+                Ok(None) => break,
+                Err(error) => {
+                    warn!(%error, "could not read the chat's history");
+                    break;
+                }
+            }
+        }
+        let count = messages.len();
+        for message in messages.iter().rev().filter(|m| m.action().is_none()) {
+            if let Err(error) = self.bridge_message(portal, message).await {
+                warn!(%error, "could not bridge a message of the chat's history");
+            }
+        }
+        info!(room_id = %portal.room_id, count, "initial history bridged");
+    }
+
+    /// Bridges one message into `portal` unless it already was.
+    async fn bridge_message(&self, portal: &Portal, message: &Message) -> Result<(), PortalError> {
+        if message.action().is_some() {
+            return Ok(());
+        }
+        let chat = portal.peer;
         let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
         let scope = MessageScope::of_chat(chat, self_id);
         if !self
@@ -502,9 +564,7 @@ impl Side {
             return Ok(());
         }
         let sender = self.sender_of(message).await?;
-        if let Err(error) = self.puppets().join(&portal.room_id, &sender).await {
-            warn!(room_id = %portal.room_id, %error, "the sender could not join the portal");
-        }
+        self.ensure_joined(&portal.room_id, &sender).await;
         let text = telegram_to_matrix(
             message.text(),
             message
@@ -519,16 +579,17 @@ impl Side {
         };
         let scope_key = scope_key(scope);
         let txn_id = txn::derived("tg", &[&scope_key, &message.id().to_string()]);
-        let request =
+        let mut request =
             send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                 .map_err(|e| PortalError::Build(e.to_string()))?;
+        request.timestamp = original_timestamp(message);
         let event_id = self.client.as_user(&sender).send(request).await?.event_id;
         self.store.messages().insert(&MessageMapping {
             scope,
             tg_msg_id: message.id(),
             part: 0,
             chat,
-            room_id: portal.room_id,
+            room_id: portal.room_id.clone(),
             event_id,
             sent_by_bridge: false,
         })?;
@@ -561,6 +622,29 @@ impl Side {
     async fn resolve_sender(&self, message: &Message) -> Option<grammers_client::peer::Peer> {
         self.resolve(message.sender_ref().await.ok().flatten())
             .await
+    }
+
+    /// Makes `user` a member of `room` once per run (each later message
+    /// would otherwise cost an invite and a join).
+    async fn ensure_joined(&self, room: &ruma::RoomId, user: &ruma::UserId) {
+        let key = (room.to_owned(), user.to_owned());
+        if self
+            .joined
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&key)
+        {
+            return;
+        }
+        match self.puppets().join(room, user).await {
+            Ok(()) => {
+                self.joined
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key);
+            }
+            Err(error) => warn!(room_id = %room, %error, "the sender could not join the portal"),
+        }
     }
 
     /// The session's cached reference (with access hash) of `peer`.
@@ -645,6 +729,13 @@ async fn edit_title(
         _ => {}
     }
     Ok(())
+}
+
+/// The message's Telegram date for the appservice `ts` parameter, so
+/// backfilled history keeps its original times.
+fn original_timestamp(message: &Message) -> Option<ruma::MilliSecondsSinceUnixEpoch> {
+    let millis = u64::try_from(message.date().as_millisecond()).ok()?;
+    ruma::UInt::new(millis).map(ruma::MilliSecondsSinceUnixEpoch)
 }
 
 /// The stable text form of a message scope for transaction ids.

@@ -56,6 +56,8 @@ pub struct SyncReport {
     pub skipped: u32,
     /// Chats whose portal could not be set up (logged).
     pub failed: u32,
+    /// The chats that got a new portal, in creation order (for history).
+    pub new_portals: Vec<grammers_session::types::PeerId>,
 }
 
 /// Why a chat is or is not bridged by a sync.
@@ -235,9 +237,11 @@ pub async fn sync_chats(
         }
     }
     for (peer, info) in candidates.new_chats.into_iter().take(planned as usize) {
+        let chat = info.peer;
         match setup(context, &peer, info, true).await {
             Ok(()) => {
                 report.created += 1;
+                report.new_portals.push(chat);
                 progress(report.created, planned);
                 tokio::time::sleep(CREATION_PAUSE).await;
             }
@@ -247,7 +251,14 @@ pub async fn sync_chats(
             }
         }
     }
-    info!(?report, "chat sync finished");
+    info!(
+        created = report.created,
+        updated = report.updated,
+        deferred = report.deferred,
+        skipped = report.skipped,
+        failed = report.failed,
+        "chat sync finished"
+    );
     Ok(report)
 }
 
