@@ -126,17 +126,21 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     // The Telegram account: five bridgeable chats, a migrated basic group
     // and a private chat.
     let fake = FakeTelegram::start().await;
-    let (alice, bob, hikers, news, migrated_to, book_club) = {
+    let (alice, bob, carol, hikers, news, migrated_to, book_club) = {
         let shared = fake.world();
         let mut w = shared.lock().unwrap();
         let alice = w.add_user(user("Alice", "15550001"));
         let mut bob_spec = user("Bob", "15550002");
         bob_spec.last_name = Some("Builder".into());
         let bob = w.add_user(bob_spec);
+        let carol = w.add_user(user("Carol", "15550003"));
+        let mut dave_spec = user("Dave", "15550004");
+        dave_spec.username = Some("dave".into());
+        w.add_user(dave_spec);
         let old = w.create_group(bob, "Old group", &[alice]).unwrap();
         let migrated_to = w.migrate_chat(Origin::control(bob), old).unwrap();
         let book_club = w.create_group(alice, "Book club", &[bob]).unwrap();
-        let hikers = w.create_group(bob, "Hikers", &[alice]).unwrap();
+        let hikers = w.create_group(bob, "Hikers", &[alice, carol]).unwrap();
         for text in ["one", "two", "three"] {
             w.send_text(bob, Peer::Chat(hikers), text).unwrap();
         }
@@ -145,7 +149,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         w.channel_invite(Origin::control(bob), news, &[alice])
             .unwrap();
         w.send_text(bob, Peer::User(alice), "hi Alice").unwrap();
-        (alice, bob, hikers, news, migrated_to, book_club)
+        (alice, bob, carol, hikers, news, migrated_to, book_club)
     };
     seed_login(&bridge, &fake, alice).await;
 
@@ -377,6 +381,71 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Inviting Carol's ghost to a new room makes it the private portal with
+    // her; `pm @dave` creates one with Dave; `id` names a portal's chat.
+    let carol_ghost = format!("@portg_{carol}:localhost");
+    let adopted = owner
+        .create_room(&serde_json::json!({ "name": "Carol", "is_direct": true, "preset": "trusted_private_chat" }))
+        .await
+        .unwrap();
+    owner.invite(&adopted, &carol_ghost).await.unwrap();
+    let carol_peer = grammers_session::types::PeerId::user(carol).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let carol_portal = loop {
+        if let Some(portal) = store.portals().by_peer(carol_peer).unwrap() {
+            break portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the invite made no portal\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(carol_portal.room_id.as_str(), adopted);
+    assert_eq!(carol_portal.kind, PortalKind::Private);
+    let members = owner.joined_members(&adopted).await.unwrap();
+    assert!(members.contains(&carol_ghost), "{members:?}");
+
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    let bot = bridge.bot_user_id.clone();
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @dave",
+        "Created the private chat with Dave",
+    )
+    .await;
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @dave",
+        "Your private chat with Dave is",
+    )
+    .await;
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @nobody",
+        "No Telegram user @nobody",
+    )
+    .await;
+    command(
+        &owner,
+        &hikers_room,
+        &bot,
+        "!tg id",
+        &format!("Telegram chat -{hikers}"),
+    )
+    .await;
+
     // A restart creates the deferred portal and nothing twice.
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
@@ -386,8 +455,8 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     let after = store.portals().all().unwrap();
     assert_eq!(
         after.len(),
-        6,
-        "the deferred group and the private chat: {after:?}"
+        8,
+        "the deferred group and three private chats: {after:?}"
     );
     for portal in &portals {
         assert!(after.contains(portal) || after.iter().any(|p| p.room_id == portal.room_id));
@@ -399,13 +468,13 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         Some(space.as_str())
     );
     let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
-    assert_eq!(rooms.len(), 6, "every portal has its own room");
+    assert_eq!(rooms.len(), 8, "every portal has its own room");
     // The last two messages of history came first, in order, then the live
     // one; nothing was bridged twice, not even after the restart.
     let history = owner.room_messages(&hikers_room, 100).await.unwrap();
     let mut bodies: Vec<&str> = history
         .iter()
-        .filter(|e| e["type"] == "m.room.message")
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == ghost.as_str())
         .filter_map(|e| e["content"]["body"].as_str())
         .collect();
     bodies.reverse();
@@ -433,7 +502,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     )
     .await;
     command(&owner, &management, &bot, "sync", "no new rooms needed").await;
-    assert_eq!(store.portals().all().unwrap().len(), 6);
+    assert_eq!(store.portals().all().unwrap().len(), 8);
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}");

@@ -34,6 +34,13 @@ pub enum Command {
         /// Whether every chat gets its portal now.
         all: bool,
     },
+    /// `pm <@username | +phone | id>`: open a private-chat portal.
+    Pm {
+        /// Whom to open it with, as typed.
+        target: String,
+    },
+    /// `id`: the Telegram id of this room's chat.
+    Id,
     /// Anything else.
     Unknown {
         /// The command word as typed (lowercased).
@@ -102,6 +109,20 @@ pub const COMMANDS: &[CommandSpec] = &[
                   sync. `sync all` creates rooms for every chat that passes the filters.",
     },
     CommandSpec {
+        name: "pm",
+        args: "<@username | +phone | id>",
+        summary: "Open a private chat with a Telegram user",
+        details: "Creates the portal room of your private chat with that user (or points you \
+                  to the existing one). Inviting a user's ghost to a new room does the same.",
+    },
+    CommandSpec {
+        name: "id",
+        args: "",
+        summary: "Show the Telegram id of this room's chat",
+        details: "In a portal room, shows the Telegram chat id as the bridge's filters and \
+                  `pm` expect it.",
+    },
+    CommandSpec {
         name: "version",
         args: "",
         summary: "Show the bridge version",
@@ -137,6 +158,15 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "cancel" => Command::Cancel,
         "logout" => Command::Logout,
         "login" => Command::Login,
+        "pm" => match args.first() {
+            Some(target) => Command::Pm {
+                target: (*target).to_owned(),
+            },
+            None => Command::Help {
+                topic: Some("pm".to_owned()),
+            },
+        },
+        "id" => Command::Id,
         "sync" => Command::Sync {
             all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
         },
@@ -283,6 +313,23 @@ mod tests {
             })
         );
         assert_eq!(parse("help", true), Some(Command::Help { topic: None }));
+    }
+
+    #[test]
+    fn pm_takes_a_target_and_id_none() {
+        assert_eq!(
+            parse("pm @bob", true),
+            Some(Command::Pm {
+                target: "@bob".into()
+            })
+        );
+        assert_eq!(
+            parse("pm", true),
+            Some(Command::Help {
+                topic: Some("pm".into())
+            })
+        );
+        assert_eq!(parse("!tg id", false), Some(Command::Id));
     }
 
     #[test]

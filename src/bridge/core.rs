@@ -172,6 +172,10 @@ impl<P: BridgePersistence> Core<P> {
                 .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
     }
 
+    fn is_valid_ghost_str(&self, user_id: &str) -> bool {
+        <&UserId>::try_from(user_id).is_ok_and(|user_id| self.is_valid_ghost(user_id))
+    }
+
     // ---- management room -------------------------------------------------
 
     /// Makes sure the management room exists: reuses the recorded one while
@@ -345,6 +349,18 @@ impl<P: BridgePersistence> Core<P> {
                 _ => Ok(()),
             };
         }
+        if *membership == MembershipState::Invite
+            && event.sender == self.ids.owner
+            && self.is_valid_ghost_str(target)
+        {
+            if let Ok(ghost) = OwnedUserId::try_from(target) {
+                self.forward_to_telegram(TelegramRequest::GhostInvited {
+                    room_id: room_id.to_owned(),
+                    ghost,
+                });
+            }
+            return Ok(());
+        }
         let owner_left = target == self.ids.owner.as_str()
             && matches!(membership, MembershipState::Leave | MembershipState::Ban);
         if owner_left && self.management_room().as_deref() == Some(room_id) {
@@ -443,6 +459,23 @@ impl<P: BridgePersistence> Core<P> {
         let Some(command) = commands::parse(&text.body, in_management_room) else {
             return Ok(());
         };
+        // Commands about Telegram chats are answered by the Telegram side.
+        match command {
+            Command::Pm { target } if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Pm {
+                    target,
+                    reply_in: room_id.to_owned(),
+                });
+                return Ok(());
+            }
+            Command::Id if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Id {
+                    room_id: room_id.to_owned(),
+                });
+                return Ok(());
+            }
+            _ => {}
+        }
         let notice = self.execute(command, in_management_room).await?;
         let txn_id = txn::derived("reply", &[event.event_id.as_str()]);
         let own_share = received.elapsed();
@@ -492,6 +525,9 @@ impl<P: BridgePersistence> Core<P> {
             Command::Logout => self.logout().await?,
             Command::Login => self.login_help().await?,
             Command::Sync { all } => self.request_sync(all),
+            Command::Pm { .. } | Command::Id => {
+                Notice::text("Telegram is not connected: log in first (send `login` for how).")
+            }
             Command::Unknown { name, suggestion } => {
                 commands::unknown(&name, suggestion, in_management_room)
             }

@@ -62,6 +62,25 @@ pub enum TelegramRequest {
         /// Lift the per-sync limit.
         all: bool,
     },
+    /// `pm <target>`, answered in `reply_in`.
+    Pm {
+        /// `@username`, `+phone` or a numeric id.
+        target: String,
+        /// Where the command was sent.
+        reply_in: OwnedRoomId,
+    },
+    /// `id` in `room_id`.
+    Id {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+    },
+    /// The owner invited a Telegram user's ghost to a room.
+    GhostInvited {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The ghost.
+        ghost: OwnedUserId,
+    },
     /// The owner renamed a room (a portal, if it is one).
     Rename {
         /// The room.
@@ -278,12 +297,172 @@ impl Side {
                 let scope = if all { SyncScope::All } else { SyncScope::Limited };
                 self.sync(runtime, scope).await;
             }
+            TelegramRequest::Pm { target, reply_in } => {
+                let text = match self.pm(runtime, &target).await {
+                    Ok(text) => text,
+                    Err(error) => format!("Could not open a private chat with {target}: {error}"),
+                };
+                self.notify_in(&reply_in, &text).await;
+            }
+            TelegramRequest::Id { room_id } => {
+                let text = match self.store.portals().by_room(&room_id) {
+                    Ok(Some(portal)) => format!(
+                        "This room bridges the Telegram chat {}.",
+                        portal.peer.bot_api_dialog_id().unwrap_or_default()
+                    ),
+                    _ => "This room is not a portal to a Telegram chat.".to_owned(),
+                };
+                self.notify_in(&room_id, &text).await;
+            }
+            TelegramRequest::GhostInvited { room_id, ghost } => {
+                if let Err(error) = self.adopt_invited_room(&room_id, &ghost).await {
+                    warn!(%room_id, %error, "could not turn the room into a private portal");
+                }
+            }
             TelegramRequest::Rename { room_id, name } => {
                 if let Err(error) = self.rename_on_telegram(runtime, &room_id, &name).await {
                     warn!(%room_id, %error, "could not rename the Telegram chat");
                 }
             }
         }
+    }
+
+    /// Opens (or finds) the private portal with `target`; returns the answer.
+    async fn pm(&self, runtime: &TelegramRuntime, target: &str) -> Result<String, PortalError> {
+        let peer = if let Some(username) = target.strip_prefix('@') {
+            runtime
+                .client()
+                .resolve_username(username)
+                .await
+                .map_err(|e| PortalError::Build(e.to_string()))?
+        } else if let Ok(id) = target.parse::<i64>() {
+            match PeerId::user(id) {
+                Some(peer) => self.resolve(self.cached_ref(peer).await).await,
+                None => None,
+            }
+        } else {
+            return Ok(format!(
+                "`{target}` is neither an @username nor a numeric Telegram user id (phone numbers work for your contacts through their @username)."
+            ));
+        };
+        let Some(peer @ grammers_client::peer::Peer::User(_)) = peer else {
+            return Ok(format!("No Telegram user {target} was found."));
+        };
+        let Some(info) = sync::chat_info(&peer) else {
+            return Ok(format!("No Telegram user {target} was found."));
+        };
+        let space = self
+            .store
+            .kv_get(space::SPACE_KEY)?
+            .and_then(|s| OwnedRoomId::try_from(s).ok());
+        let (mut portal, created) = self.rooms().ensure(&info, space.as_deref()).await?;
+        if created {
+            if let Some(space) = &space {
+                space::add_child(&self.client, space, &portal.room_id, &self.portal_settings)
+                    .await?;
+                portal.in_space = true;
+                self.store.portals().upsert(&portal)?;
+            }
+            let name = ghost::peer_displayname(&self.settings.bridge, &peer);
+            let ghost = self
+                .puppets()
+                .ensure(info.peer.bare_id().unwrap_or_default(), Some(&name))
+                .await?;
+            self.ensure_joined(&portal.room_id, &ghost).await;
+            self.backfill(&portal).await;
+            Ok(format!(
+                "Created the private chat with {}: {}",
+                info.title, portal.room_id
+            ))
+        } else {
+            Ok(format!(
+                "Your private chat with {} is {}",
+                info.title, portal.room_id
+            ))
+        }
+    }
+
+    /// The owner invited a ghost to a room of their own: the ghost joins,
+    /// brings the bot along, and the room becomes the private portal with
+    /// that user, unless one exists already.
+    async fn adopt_invited_room(
+        &self,
+        room_id: &ruma::RoomId,
+        ghost: &ruma::UserId,
+    ) -> Result<(), PortalError> {
+        let prefix = &self.settings.bridge.ghost_prefix;
+        let Some(telegram_id) = ghost
+            .localpart()
+            .strip_prefix(prefix.as_str())
+            .and_then(|id| id.parse::<i64>().ok())
+        else {
+            return Ok(());
+        };
+        let Some(user) = PeerId::user(telegram_id) else {
+            return Ok(());
+        };
+        if self.store.portals().by_room(room_id)?.is_some() {
+            return Ok(());
+        }
+        let existing = self.store.portals().by_peer(user)?;
+        if let Some(existing) = existing {
+            self.notify_in_as(
+                room_id,
+                ghost,
+                &format!(
+                    "A private chat with this Telegram user is already bridged: {}",
+                    existing.room_id
+                ),
+            )
+            .await;
+            return Ok(());
+        }
+        let peer = self.resolve(self.cached_ref(user).await).await;
+        let Some(info) = peer.as_ref().and_then(sync::chat_info) else {
+            warn!(
+                telegram_id,
+                "invited ghost of a Telegram user the bridge cannot reach"
+            );
+            return Ok(());
+        };
+        let puppets = self.puppets();
+        let name = peer
+            .as_ref()
+            .map(|p| ghost::peer_displayname(&self.settings.bridge, p));
+        let ghost = puppets.ensure(telegram_id, name.as_deref()).await?;
+        self.client
+            .as_user(&ghost)
+            .send(
+                ruma::api::client::membership::join_room_by_id::v3::Request::new(
+                    room_id.to_owned(),
+                ),
+            )
+            .await?;
+        // The ghost brings the bot, which manages the portal from now on.
+        let bot = self.client.bot_user_id().to_owned();
+        let invite = ruma::api::client::membership::invite_user::v3::Request::new(
+            room_id.to_owned(),
+            ruma::api::client::membership::invite_user::v3::InvitationRecipient::UserId(
+                ruma::api::client::membership::invite_user::v3::InviteUserId::new(bot),
+            ),
+        );
+        if let Err(error) = self.client.as_user(&ghost).send(invite).await {
+            debug!(%error, "the bot was not invited to the adopted room");
+        }
+        let portal = Portal {
+            peer: info.peer,
+            kind: PortalKind::Private,
+            room_id: room_id.to_owned(),
+            title: Some(info.title.clone()),
+            avatar_photo_id: None,
+            avatar_mxc: None,
+            encrypted: false,
+            in_space: false,
+        };
+        self.store.portals().upsert(&portal)?;
+        info!(%room_id, "room adopted as a private portal");
+        self.backfill(&portal).await;
+        Ok(())
     }
 
     /// Renames the Telegram chat after the owner renamed its portal; tells
@@ -675,6 +854,18 @@ impl Side {
             info!(text, "no management room for this notice");
             return;
         };
+        self.notify_in(room_id, text).await;
+    }
+
+    /// Sends a notice as the bot to `room_id`.
+    async fn notify_in(&self, room_id: &ruma::RoomId, text: &str) {
+        self.notify_in_as(room_id, self.client.bot_user_id(), text)
+            .await;
+    }
+
+    /// Sends a notice as `sender` (the bot or a ghost) to `room_id`.
+    async fn notify_in_as(&self, room_id: &ruma::RoomId, sender: &ruma::UserId, text: &str) {
+        let room_id = room_id.to_owned();
         let content = RoomMessageEventContent::notice_plain(text);
         let txn_id = txn::derived("tgside", &[&rand::random::<u64>().to_string()]);
         let request = match send_message_event::v3::Request::new(room_id.clone(), txn_id, &content)
@@ -682,7 +873,7 @@ impl Side {
             Ok(request) => request,
             Err(error) => return warn!(%error, "could not build a notice"),
         };
-        if let Err(error) = self.client.as_bot().send(request).await {
+        if let Err(error) = self.client.as_user(sender).send(request).await {
             let error: MatrixError = error;
             warn!(%error, "could not send a notice to the management room");
         }
