@@ -381,6 +381,40 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Hikers becomes a supergroup: its room follows, and the supergroup's
+    // messages arrive there.
+    let hikers_super = fake
+        .world()
+        .lock()
+        .unwrap()
+        .migrate_chat(Origin::control(bob), hikers)
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Channel(hikers_super), "now a supergroup")
+        .unwrap();
+    owner
+        .sync_until(
+            |e| e["room_id"] == hikers_room.as_str() && e["content"]["body"] == "now a supergroup",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    let super_peer = grammers_session::types::PeerId::channel(hikers_super).unwrap();
+    let moved = store
+        .portals()
+        .by_peer(super_peer)
+        .unwrap()
+        .expect("the portal follows");
+    assert_eq!(moved.room_id.as_str(), hikers_room);
+    assert_eq!(moved.kind, PortalKind::Supergroup);
+    assert!(store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(hikers).unwrap())
+        .unwrap()
+        .is_none());
+
     // Inviting Carol's ghost to a new room makes it the private portal with
     // her; `pm @dave` creates one with Dave; `id` names a portal's chat.
     let carol_ghost = format!("@portg_{carol}:localhost");
@@ -442,7 +476,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         &hikers_room,
         &bot,
         "!tg id",
-        &format!("Telegram chat -{hikers}"),
+        &format!("Telegram chat {}", super_peer.bot_api_dialog_id().unwrap()),
     )
     .await;
 
@@ -478,7 +512,11 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         .filter_map(|e| e["content"]["body"].as_str())
         .collect();
     bodies.reverse();
-    assert_eq!(bodies, ["two", "three", "Hello *hikers*"], "{history:?}");
+    assert_eq!(
+        bodies,
+        ["two", "three", "Hello *hikers*", "now a supergroup"],
+        "{history:?}"
+    );
     let stamps: Vec<i64> = history
         .iter()
         .filter(|e| e["type"] == "m.room.message")

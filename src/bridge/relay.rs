@@ -602,6 +602,7 @@ impl Side {
         let result = match event {
             TgEvent::NewMessage(message) => self.on_message(&message).await,
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
+            TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
             TgEvent::ChatChanged(chat) => {
                 debug!(
                     chat = chat.bot_api_dialog_id().unwrap_or_default(),
@@ -636,21 +637,50 @@ impl Side {
         Ok(())
     }
 
-    /// The portal of a private chat, created on its first message (marked
-    /// as a direct chat for the owner).
-    async fn private_portal(&self, message: &Message) -> Result<Option<Portal>, PortalError> {
-        let chat = message.peer_id();
-        if chat.kind() != PeerKind::User {
-            return Ok(None);
+    /// A basic group became a supergroup: its room now bridges the
+    /// supergroup (the room is reused, so history and members stay in one
+    /// place), unless the supergroup already has a room of its own.
+    async fn on_migrated(&self, from: PeerId, to: PeerId) -> Result<(), PortalError> {
+        let old = self.store.portals().by_peer(from)?;
+        let Some(mut portal) = old else {
+            return Ok(());
+        };
+        if self.store.portals().by_peer(to)?.is_some() {
+            return Ok(());
         }
+        self.store.portals().delete(from)?;
+        portal.peer = to;
+        portal.kind = PortalKind::Supergroup;
+        self.store.portals().upsert(&portal)?;
+        info!(room_id = %portal.room_id, "portal follows the group's upgrade to a supergroup");
+        self.notify_in(
+            &portal.room_id,
+            "This group was upgraded to a supergroup on Telegram; this room now bridges the supergroup.",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The portal of a chat without one, created on its first message: a
+    /// private chat (marked as a direct chat for the owner), or a group or
+    /// channel the filters admit (e.g. one a past sync deferred).
+    async fn portal_on_message(&self, message: &Message) -> Result<Option<Portal>, PortalError> {
         let peer = match message.peer() {
             Some(peer) => Some(peer.clone()),
             None => self.resolve(message.peer_ref().await.ok().flatten()).await,
         };
-        // The room is named after the other user, as Telegram shows the chat.
-        let Some(info) = peer.as_ref().and_then(sync::chat_info) else {
+        // A private room is named after the other user, as Telegram shows it.
+        let Some(mut info) = peer.as_ref().and_then(sync::chat_info) else {
             return Ok(None);
         };
+        if info.kind != PortalKind::Private {
+            if sync::admit(&info, false, &self.sync_settings()) != sync::Admission::Bridge {
+                return Ok(None);
+            }
+            if let (Some(client), Some(peer)) = (self.telegram.get(), peer.as_ref()) {
+                info.about = sync::fetch_about(client, peer).await.ok().flatten();
+            }
+        }
         let space = self
             .store
             .kv_get(space::SPACE_KEY)?
@@ -660,6 +690,20 @@ impl Side {
             space::add_child(&self.client, &space, &portal.room_id, &self.portal_settings).await?;
             portal.in_space = true;
             self.store.portals().upsert(&portal)?;
+        }
+        if !matches!(info.kind, PortalKind::Private | PortalKind::Channel) {
+            if let (Some(client), Some(chat)) =
+                (self.telegram.get(), self.cached_ref(info.peer).await)
+            {
+                let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
+                if let Err(error) = self
+                    .puppets()
+                    .sync_members(client, chat, &portal.room_id, self_id)
+                    .await
+                {
+                    warn!(%error, "could not sync the members of a new portal");
+                }
+            }
         }
         Ok(Some(portal))
     }
@@ -673,7 +717,7 @@ impl Side {
         let existing = self.store.portals().by_peer(chat)?;
         let portal = match existing {
             Some(portal) => portal,
-            None => match self.private_portal(message).await? {
+            None => match self.portal_on_message(message).await? {
                 Some(portal) => {
                     // History first (it includes this message), then live.
                     self.backfill(&portal).await;

@@ -87,7 +87,9 @@ impl TgEvent {
             TgEvent::NewMessage(m) | TgEvent::MessageEdited(m) => Some(m.peer_id()),
             TgEvent::ChatChanged(peer) => Some(*peer),
             TgEvent::TitleChanged { chat, .. } => Some(*chat),
-            TgEvent::Migrated { from, .. } => Some(*from),
+            // Queued with the supergroup, so its first messages wait until
+            // the portal follows it.
+            TgEvent::Migrated { to, .. } => Some(*to),
             TgEvent::FloodWait(_) | TgEvent::SessionEnded { .. } => None,
         }
     }
