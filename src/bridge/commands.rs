@@ -29,8 +29,18 @@ pub enum Command {
     Logout,
     /// `login`: how to log in.
     Login,
-    /// `sync`: re-synchronise chats.
-    Sync,
+    /// `sync [all]`: re-synchronise chats; `all` lifts the per-sync limit.
+    Sync {
+        /// Whether every chat gets its portal now.
+        all: bool,
+    },
+    /// `pm <@username | +phone | id>`: open a private-chat portal.
+    Pm {
+        /// Whom to open it with, as typed.
+        target: String,
+    },
+    /// `id`: the Telegram id of this room's chat.
+    Id,
     /// Anything else.
     Unknown {
         /// The command word as typed (lowercased).
@@ -93,10 +103,25 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "sync",
-        args: "",
+        args: "[all]",
         summary: "Synchronise Telegram chats with portal rooms",
         details: "Creates or updates portal rooms for your Telegram groups, supergroups and \
-                  channels.",
+                  channels, most recent first, up to the configured number of new rooms per \
+                  sync. `sync all` creates rooms for every chat that passes the filters.",
+    },
+    CommandSpec {
+        name: "pm",
+        args: "<@username | +phone | id>",
+        summary: "Open a private chat with a Telegram user",
+        details: "Creates the portal room of your private chat with that user (or points you \
+                  to the existing one). Inviting a user's ghost to a new room does the same.",
+    },
+    CommandSpec {
+        name: "id",
+        args: "",
+        summary: "Show the Telegram id of this room's chat",
+        details: "In a portal room, shows the Telegram chat id as the bridge's filters and \
+                  `pm` expect it.",
     },
     CommandSpec {
         name: "version",
@@ -134,7 +159,18 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "cancel" => Command::Cancel,
         "logout" => Command::Logout,
         "login" => Command::Login,
-        "sync" => Command::Sync,
+        "pm" => match args.first() {
+            Some(target) => Command::Pm {
+                target: (*target).to_owned(),
+            },
+            None => Command::Help {
+                topic: Some("pm".to_owned()),
+            },
+        },
+        "id" => Command::Id,
+        "sync" => Command::Sync {
+            all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
+        },
         _ => Command::Unknown {
             suggestion: closest(&name),
             name,
@@ -281,6 +317,29 @@ mod tests {
     }
 
     #[test]
+    fn pm_takes_a_target_and_id_none() {
+        assert_eq!(
+            parse("pm @bob", true),
+            Some(Command::Pm {
+                target: "@bob".into()
+            })
+        );
+        assert_eq!(
+            parse("pm", true),
+            Some(Command::Help {
+                topic: Some("pm".into())
+            })
+        );
+        assert_eq!(parse("!tg id", false), Some(Command::Id));
+    }
+
+    #[test]
+    fn sync_all_lifts_the_limit() {
+        assert_eq!(parse("sync all", true), Some(Command::Sync { all: true }));
+        assert_eq!(parse("!tg sync", false), Some(Command::Sync { all: false }));
+    }
+
+    #[test]
     fn every_command_word_parses() {
         let expected = [
             ("help", Command::Help { topic: None }),
@@ -289,7 +348,7 @@ mod tests {
             ("cancel", Command::Cancel),
             ("logout", Command::Logout),
             ("login", Command::Login),
-            ("sync", Command::Sync),
+            ("sync", Command::Sync { all: false }),
         ];
         for (word, command) in expected {
             assert_eq!(parse(word, true), Some(command), "{word}");

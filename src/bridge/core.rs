@@ -34,8 +34,10 @@ use super::commands::{self, Command};
 use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
 use super::persistence::{BridgePersistence, PersistenceError};
+use super::relay::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
 use crate::matrix::{txn, MatrixClient, MatrixError};
+use tokio::sync::mpsc;
 
 /// The management room's name, as the owner sees it in the room list.
 pub const MANAGEMENT_ROOM_NAME: &str = "Telegram bridge";
@@ -82,6 +84,8 @@ pub struct Core<P> {
     double_puppet: AtomicBool,
     /// Logins from Matrix and the web page, when the service enables them.
     login: OnceLock<Arc<LoginHub>>,
+    /// Requests to the running Telegram side, once it runs.
+    telegram: OnceLock<mpsc::UnboundedSender<TelegramRequest>>,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -98,6 +102,7 @@ impl<P: BridgePersistence> Core<P> {
             ready: AtomicBool::new(false),
             double_puppet: AtomicBool::new(false),
             login: OnceLock::new(),
+            telegram: OnceLock::new(),
         }
     }
 
@@ -121,6 +126,11 @@ impl<P: BridgePersistence> Core<P> {
     /// Records whether double puppeting the owner is possible.
     pub fn set_double_puppet(&self, available: bool) {
         self.double_puppet.store(available, Ordering::Release);
+    }
+
+    /// Whether double puppeting the owner is possible.
+    pub fn double_puppet(&self) -> bool {
+        self.double_puppet.load(Ordering::Acquire)
     }
 
     /// Forgets processed transaction ids older than [`TRANSACTION_LOG_AGE`].
@@ -176,6 +186,10 @@ impl<P: BridgePersistence> Core<P> {
                 .localpart()
                 .strip_prefix(&self.ids.ghost_localpart_prefix)
                 .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    fn is_valid_ghost_str(&self, user_id: &str) -> bool {
+        <&UserId>::try_from(user_id).is_ok_and(|user_id| self.is_valid_ghost(user_id))
     }
 
     // ---- management room -------------------------------------------------
@@ -310,7 +324,25 @@ impl<P: BridgePersistence> Core<P> {
             AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
                 MessageLikeEvent::Original(message),
             )) => self.on_message(&room_id, message.into(), received).await,
+            AnyTimelineEvent::State(AnyStateEvent::RoomName(StateEvent::Original(name)))
+                if name.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Rename {
+                    room_id,
+                    name: name.content.name,
+                });
+                Ok(())
+            }
             _ => Ok(()),
+        }
+    }
+
+    /// Hands an owner's change in a room to the Telegram side, which
+    /// decides whether the room is a portal.
+    fn forward_to_telegram(&self, request: TelegramRequest) {
+        if let Some(requests) = self.telegram.get() {
+            // Fails only while the Telegram side stops; nothing to bridge then.
+            let _ = requests.send(request);
         }
     }
 
@@ -332,6 +364,18 @@ impl<P: BridgePersistence> Core<P> {
                 }
                 _ => Ok(()),
             };
+        }
+        if *membership == MembershipState::Invite
+            && event.sender == self.ids.owner
+            && self.is_valid_ghost_str(target)
+        {
+            if let Ok(ghost) = OwnedUserId::try_from(target) {
+                self.forward_to_telegram(TelegramRequest::GhostInvited {
+                    room_id: room_id.to_owned(),
+                    ghost,
+                });
+            }
+            return Ok(());
         }
         let owner_left = target == self.ids.owner.as_str()
             && matches!(membership, MembershipState::Leave | MembershipState::Ban);
@@ -441,6 +485,23 @@ impl<P: BridgePersistence> Core<P> {
         let Some(command) = command else {
             return Ok(());
         };
+        // Commands about Telegram chats are answered by the Telegram side.
+        match command {
+            Command::Pm { target } if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Pm {
+                    target,
+                    reply_in: room_id.to_owned(),
+                });
+                return Ok(());
+            }
+            Command::Id if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Id {
+                    room_id: room_id.to_owned(),
+                });
+                return Ok(());
+            }
+            _ => {}
+        }
         let notice = self.execute(command, room_id, in_management_room).await?;
         let txn_id = txn::derived("reply", &[event.event_id.as_str()]);
         let own_share = received.elapsed();
@@ -489,14 +550,38 @@ impl<P: BridgePersistence> Core<P> {
                 Some(hub) => hub.cancel().await,
                 None => None,
             }
-            .unwrap_or_else(|| Notice::text("Nothing to cancel: no command is waiting for an answer.")),
+            .unwrap_or_else(|| {
+                Notice::text("Nothing to cancel: no command is waiting for an answer.")
+            }),
             Command::Logout => self.logout().await?,
             Command::Login => self.login(room_id).await?,
-            Command::Sync => Notice::text(
-                "Chat sync is not available in this version yet: portal rooms for your Telegram chats arrive with a later release.",
-            ),
-            Command::Unknown { name, suggestion } => commands::unknown(&name, suggestion, in_management_room),
+            Command::Sync { all } => self.request_sync(all),
+            Command::Pm { .. } | Command::Id => {
+                Notice::text("Telegram is not connected: log in first (send `login` for how).")
+            }
+            Command::Unknown { name, suggestion } => {
+                commands::unknown(&name, suggestion, in_management_room)
+            }
         })
+    }
+
+    /// Hands a chat sync to the Telegram side, which reports when done.
+    fn request_sync(&self, all: bool) -> Notice {
+        let sent = self
+            .telegram
+            .get()
+            .is_some_and(|requests| requests.send(TelegramRequest::Sync { all }).is_ok());
+        if sent {
+            Notice::text("Syncing your Telegram chats…")
+        } else {
+            Notice::text("Telegram is not connected: log in first (send `login` for how), then `sync` again.")
+        }
+    }
+
+    /// Connects the core to the running Telegram side (once per process).
+    pub fn set_telegram_requests(&self, requests: mpsc::UnboundedSender<TelegramRequest>) {
+        // A second call would mean a second Telegram side; the first stays.
+        let _ = self.telegram.set(requests);
     }
 
     async fn ping(&self) -> Result<Notice, CoreError> {

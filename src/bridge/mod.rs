@@ -8,10 +8,15 @@
 
 pub mod commands;
 pub mod core;
+pub mod ghost;
 pub mod login;
 pub mod notice;
 pub mod persistence;
+pub mod portal;
+pub mod relay;
 mod run;
 pub mod service;
+pub mod space;
+pub mod sync;
 
 pub use run::{run, service_settings};

@@ -12,6 +12,7 @@ use ruma::OwnedMxcUri;
 use super::core::Identities;
 use super::login::{FlowFactory, LoginSettings};
 use super::persistence::{StorePersistence, TelegramEndpoint};
+use super::relay;
 use super::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
@@ -35,6 +36,10 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let side_store = Arc::new(store.clone());
+    let telegram = telegram_side_settings(config);
+    let after_ready: service::AfterReady =
+        Box::new(move |ready| relay::spawn(telegram, side_store, ready));
     let persistence = StorePersistence::new(
         store,
         Some(TelegramEndpoint {
@@ -43,12 +48,25 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         }),
     );
     runtime
-        .block_on(service::serve(
+        .block_on(service::serve_with(
             settings,
             Arc::new(persistence),
+            Some(after_ready),
             service::shutdown_signal(),
         ))
         .context("the bridge stopped with an error")
+}
+
+/// Builds the Telegram side's settings from the configuration.
+fn telegram_side_settings(config: &Config) -> relay::TelegramSideSettings {
+    relay::TelegramSideSettings {
+        api_id: config.telegram.api_id,
+        // The running bridge sleeps through short flood waits; longer ones
+        // reach the relay, which waits and tells the owner.
+        client: telegram_options(config),
+        bridge: config.bridge.clone(),
+        owner: config.owner.clone(),
+    }
 }
 
 /// Builds the service's settings from the configuration.

@@ -17,11 +17,13 @@ use ruma::api::client::profile::get_profile;
 use ruma::{OwnedMxcUri, OwnedUserId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::core::{Core, CoreError, Identities};
 use super::login::{LoginHub, LoginSettings};
 use super::persistence::BridgePersistence;
+pub use super::relay::ReadyContext;
 use crate::matrix::appservice::{self, AppserviceSettings};
 use crate::matrix::{ClientSettings, MatrixClient, MatrixError};
 
@@ -77,11 +79,29 @@ pub enum ServiceError {
     Startup(#[from] CoreError),
 }
 
+/// Starts the Telegram side once the Matrix side is ready; the task it
+/// returns must end when the context's stop signal turns `true`.
+pub type AfterReady = Box<dyn FnOnce(ReadyContext) -> JoinHandle<()> + Send>;
+
+/// How long the Telegram side may take to stop (saving its update state).
+const TELEGRAM_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs the bridge until `shutdown` resolves. Returns `Ok` after a graceful
 /// shutdown, also when the signal came while still starting.
 pub async fn serve<P: BridgePersistence>(
     settings: ServiceSettings,
     store: Arc<P>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    serve_with(settings, store, None, shutdown).await
+}
+
+/// Like [`serve`], and starts `after_ready` (the Telegram side) once the
+/// bridge is ready, stopping it before the appservice server.
+pub async fn serve_with<P: BridgePersistence>(
+    settings: ServiceSettings,
+    store: Arc<P>,
+    after_ready: Option<AfterReady>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServiceError> {
     let listener =
@@ -120,8 +140,29 @@ pub async fn serve<P: BridgePersistence>(
     };
     let outcome = match started {
         Some(Ok(())) => {
-            // The Telegram side starts here once it exists.
+            let (stop_side, side_stopped) = watch::channel(false);
+            let side = after_ready.map(|start| {
+                let (requests_tx, requests) = tokio::sync::mpsc::unbounded_channel();
+                core.set_telegram_requests(requests_tx);
+                start(ReadyContext {
+                    client: client.clone(),
+                    management_room: core.management_room(),
+                    double_puppet: core.double_puppet(),
+                    stop: side_stopped,
+                    requests,
+                    logins: core.login_events(),
+                })
+            });
             shutdown.await;
+            if let Some(side) = side {
+                // Sending fails only if the side already ended.
+                let _ = stop_side.send(true);
+                match tokio::time::timeout(TELEGRAM_STOP_TIMEOUT, side).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(join_error)) => warn!(%join_error, "the Telegram side ended abnormally"),
+                    Err(_) => warn!("the Telegram side did not stop in time"),
+                }
+            }
             Ok(())
         }
         Some(Err(error)) => Err(error),

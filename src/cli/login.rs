@@ -181,6 +181,13 @@ async fn stored_self_description(flow: &LoginFlow) -> String {
 fn report_success(account: &Account, database: &Path) {
     println!("Logged in to Telegram as {account}.");
     println!("The session is stored in {}.", database.display());
+    if account.bot {
+        // Bots cannot list their chats, so there is no chat sync for them.
+        println!(
+            "Telegram does not let bots list their chats: portal rooms appear when the bot is \
+             added to a group or receives a message."
+        );
+    }
     println!(
         "If the bridge service is already running, restart it to use this login:\n  \
          sudo systemctl restart tgbridge\nOtherwise start it:\n  sudo systemctl enable --now tgbridge"

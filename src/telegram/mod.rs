@@ -8,3 +8,6 @@ pub mod logout;
 
 pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};
 pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginStep, QrCode};
+pub mod updates;
+
+pub use updates::{RuntimeError, TelegramRuntime, TgEvent};

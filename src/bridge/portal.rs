@@ -1,0 +1,357 @@
+//! Portal rooms: what a Telegram chat looks like as a Matrix room, and
+//! creating or updating that room. [`ChatInfo`] is the bridge's view of a
+//! chat, independent of grammers; the request builders are pure, and
+//! [`PortalRooms`] does the homeserver calls and records portals in the store.
+//!
+//! It never talks to Telegram (the caller hands it [`ChatInfo`]) and never
+//! touches the management room.
+
+use std::time::Duration;
+
+use grammers_session::types::PeerId;
+use ruma::api::client::membership::join_room_by_id;
+use ruma::api::client::room::create_room;
+use ruma::api::client::state::send_state_event;
+use ruma::events::room::name::RoomNameEventContent;
+use ruma::events::room::topic::RoomTopicEventContent;
+use ruma::events::EmptyStateKey;
+use ruma::serde::Raw;
+use ruma::{OwnedServerName, OwnedUserId, RoomId};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use crate::matrix::{MatrixClient, MatrixError, RetryPolicy};
+use crate::store::{Portal, PortalKind};
+use crate::store::{Store, StoreError};
+
+/// Power level of the bridge bot in every portal: above everyone, so it can
+/// always mirror Telegram's state.
+pub const BOT_LEVEL: i64 = 100;
+/// The owner's level when they created the Telegram chat.
+pub const CREATOR_LEVEL: i64 = 95;
+/// The owner's level when they are a Telegram admin.
+pub const ADMIN_LEVEL: i64 = 50;
+
+/// The owner's standing in a Telegram chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerRole {
+    /// Created the chat.
+    Creator,
+    /// Has admin rights.
+    Admin,
+    /// An ordinary member.
+    Member,
+}
+
+/// What the bridge knows about a Telegram chat when it creates or updates
+/// its portal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatInfo {
+    /// The chat.
+    pub peer: PeerId,
+    /// Its kind.
+    pub kind: PortalKind,
+    /// Title (or the other user's name for a private chat).
+    pub title: String,
+    /// The "about" text, used as the room topic.
+    pub about: Option<String>,
+    /// The owner's standing, for power levels.
+    pub owner_role: OwnerRole,
+    /// Member count as Telegram reports it, if known.
+    pub member_count: Option<u32>,
+}
+
+/// How portals are created.
+#[derive(Debug, Clone)]
+pub struct PortalSettings {
+    /// The owner, invited to every portal.
+    pub owner: OwnedUserId,
+    /// Whether portal rooms federate (`m.federate`).
+    pub federate: bool,
+    /// Whether the owner's side joins at once (double puppeting).
+    pub double_puppet: bool,
+    /// The homeserver's name, for space `via` lists.
+    pub server_name: OwnedServerName,
+    /// Whether new rooms make their creator (the bot) all-powerful outside
+    /// the power levels (room version 12 and later), in which case the bot
+    /// must not be listed in them.
+    pub creator_outranks_levels: bool,
+}
+
+/// Whether rooms of `version` give their creator infinite power
+/// (room versions 12 and later, and MSC4289 test versions).
+pub fn creator_outranks_levels(version: &str) -> bool {
+    version
+        .parse::<u32>()
+        .map_or(version.contains("4289"), |v| v >= 12)
+}
+
+/// Why a portal could not be created or updated.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    /// The homeserver refused or failed.
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A request could not be built (a bug, not input).
+    #[error("could not build a request: {0}")]
+    Build(String),
+}
+
+/// The power levels of a portal: the bot on top, the owner by their Telegram
+/// role, broadcast channels read-only for everyone below admin.
+/// `bot` is `None` when the room version already makes the bot all-powerful.
+pub fn power_levels(info: &ChatInfo, bot: Option<&ruma::UserId>, owner: &ruma::UserId) -> Value {
+    let owner_level = match info.owner_role {
+        OwnerRole::Creator => CREATOR_LEVEL,
+        OwnerRole::Admin => ADMIN_LEVEL,
+        OwnerRole::Member => 0,
+    };
+    let events_default = if info.kind == PortalKind::Channel {
+        ADMIN_LEVEL
+    } else {
+        0
+    };
+    let mut users = serde_json::Map::new();
+    if let Some(bot) = bot {
+        users.insert(bot.to_string(), json!(BOT_LEVEL));
+    }
+    if owner_level > 0 {
+        users.insert(owner.to_string(), json!(owner_level));
+    }
+    json!({
+        "users": users,
+        "users_default": 0,
+        "events_default": events_default,
+        "state_default": ADMIN_LEVEL,
+        "ban": ADMIN_LEVEL,
+        "kick": ADMIN_LEVEL,
+        "redact": ADMIN_LEVEL,
+        "invite": ADMIN_LEVEL,
+        "events": {
+            "m.room.name": ADMIN_LEVEL,
+            "m.room.avatar": ADMIN_LEVEL,
+            "m.room.topic": ADMIN_LEVEL,
+            "m.room.power_levels": BOT_LEVEL,
+            "m.space.parent": BOT_LEVEL,
+            "m.room.tombstone": BOT_LEVEL,
+        },
+    })
+}
+
+fn raw<T>(value: &Value) -> Result<Raw<T>, PortalError> {
+    serde_json::value::to_raw_value(value)
+        .map(Raw::from_json)
+        .map_err(|e| PortalError::Build(e.to_string()))
+}
+
+/// The `createRoom` request of a new portal.
+pub fn create_request(
+    info: &ChatInfo,
+    settings: &PortalSettings,
+    bot: &ruma::UserId,
+    space: Option<&RoomId>,
+) -> Result<create_room::v3::Request, PortalError> {
+    let mut request = create_room::v3::Request::new();
+    request.name = Some(info.title.clone());
+    request.topic = info.about.clone().filter(|t| !t.is_empty());
+    request.invite = vec![settings.owner.clone()];
+    request.is_direct = info.kind == PortalKind::Private;
+    request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+    request.creation_content = Some(raw(&json!({ "m.federate": settings.federate }))?);
+    let listed_bot = (!settings.creator_outranks_levels).then_some(bot);
+    request.power_level_content_override =
+        Some(raw(&power_levels(info, listed_bot, &settings.owner))?);
+    if let Some(space) = space {
+        request.initial_state = vec![raw(&json!({
+            "type": "m.space.parent",
+            "state_key": space.as_str(),
+            "content": { "via": [settings.server_name.as_str()], "canonical": true },
+        }))?];
+    }
+    Ok(request)
+}
+
+/// Creates and updates portal rooms.
+pub struct PortalRooms<'a> {
+    /// The homeserver client.
+    pub client: &'a MatrixClient,
+    /// The database.
+    pub store: &'a Store,
+    /// How rooms are set up.
+    pub settings: &'a PortalSettings,
+}
+
+impl PortalRooms<'_> {
+    /// The portal of `info.peer`, created when there is none; an existing one
+    /// gets the current title and topic. Returns the portal and whether it
+    /// is new.
+    pub async fn ensure(
+        &self,
+        info: &ChatInfo,
+        space: Option<&RoomId>,
+    ) -> Result<(Portal, bool), PortalError> {
+        let existing = self.store.portals().by_peer(info.peer)?;
+        if let Some(portal) = existing {
+            let portal = self.update(portal, info).await?;
+            return Ok((portal, false));
+        }
+        Ok((self.create(info, space).await?, true))
+    }
+
+    async fn create(&self, info: &ChatInfo, space: Option<&RoomId>) -> Result<Portal, PortalError> {
+        let bot = self.client.bot_user_id();
+        let request = create_request(info, self.settings, bot, space)?;
+        // Creating a room is not idempotent: never retried blindly.
+        let room_id = self
+            .client
+            .as_bot()
+            .send_with(request, RetryPolicy::no_retry())
+            .await?
+            .room_id;
+        let portal = Portal {
+            peer: info.peer,
+            kind: info.kind,
+            room_id: room_id.clone(),
+            title: Some(info.title.clone()),
+            avatar_photo_id: None,
+            avatar_mxc: None,
+            encrypted: false,
+            in_space: false,
+        };
+        self.store.portals().upsert(&portal)?;
+        info!(%room_id, kind = ?info.kind, "portal created");
+        if self.settings.double_puppet {
+            self.join_as_owner(&room_id).await;
+        }
+        Ok(portal)
+    }
+
+    async fn join_as_owner(&self, room_id: &RoomId) {
+        let request = join_room_by_id::v3::Request::new(room_id.to_owned());
+        if let Err(error) = self
+            .client
+            .as_user(&self.settings.owner)
+            .send(request)
+            .await
+        {
+            warn!(%room_id, %error, "could not join the portal as the owner; they keep the invite");
+        }
+    }
+
+    /// Brings the room name in line with the Telegram title.
+    async fn update(&self, mut portal: Portal, info: &ChatInfo) -> Result<Portal, PortalError> {
+        if portal.title.as_deref() != Some(info.title.as_str()) {
+            let content = RoomNameEventContent::new(info.title.clone());
+            let request = send_state_event::v3::Request::new(
+                portal.room_id.clone(),
+                &EmptyStateKey,
+                &content,
+            )
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+            self.client.as_bot().send(request).await?;
+            portal.title = Some(info.title.clone());
+            self.store.portals().upsert(&portal)?;
+            info!(room_id = %portal.room_id, "portal renamed after the Telegram title");
+        }
+        Ok(portal)
+    }
+
+    /// Sets the room topic (the chat's about text changed).
+    pub async fn set_topic(&self, room_id: &RoomId, topic: &str) -> Result<(), PortalError> {
+        let content = RoomTopicEventContent::new(topic.to_owned());
+        let request =
+            send_state_event::v3::Request::new(room_id.to_owned(), &EmptyStateKey, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_bot().send(request).await?;
+        Ok(())
+    }
+}
+
+/// A short pause between room creations, so a long sync does not flood a
+/// small homeserver.
+pub const CREATION_PAUSE: Duration = Duration::from_millis(200);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(kind: PortalKind, role: OwnerRole) -> ChatInfo {
+        ChatInfo {
+            peer: PeerId::chat(5).unwrap(),
+            kind,
+            title: "Hikers".into(),
+            about: Some("Weekend walks".into()),
+            owner_role: role,
+            member_count: Some(3),
+        }
+    }
+
+    fn settings() -> PortalSettings {
+        PortalSettings {
+            owner: "@owner:localhost".try_into().unwrap(),
+            federate: false,
+            double_puppet: false,
+            server_name: "localhost".try_into().unwrap(),
+            creator_outranks_levels: false,
+        }
+    }
+
+    #[test]
+    fn broadcast_channels_are_read_only_below_admin() {
+        let bot: OwnedUserId = "@bot:localhost".try_into().unwrap();
+        let owner: OwnedUserId = "@owner:localhost".try_into().unwrap();
+        let channel = power_levels(
+            &info(PortalKind::Channel, OwnerRole::Member),
+            Some(&bot),
+            &owner,
+        );
+        assert_eq!(channel["events_default"], ADMIN_LEVEL);
+        assert!(channel["users"].get(owner.as_str()).is_none());
+        let group = power_levels(
+            &info(PortalKind::Group, OwnerRole::Creator),
+            Some(&bot),
+            &owner,
+        );
+        assert_eq!(group["events_default"], 0);
+        assert_eq!(group["users"][owner.as_str()], CREATOR_LEVEL);
+        assert_eq!(group["users"][bot.as_str()], BOT_LEVEL);
+    }
+
+    #[test]
+    fn room_version_12_makes_the_creator_outrank_levels() {
+        assert!(creator_outranks_levels("12"));
+        assert!(creator_outranks_levels(
+            "org.matrix.hydra.11"
+                .replace("hydra.11", "msc4289")
+                .as_str()
+        ));
+        assert!(!creator_outranks_levels("10"));
+        assert!(!creator_outranks_levels("11"));
+    }
+
+    #[test]
+    fn create_request_names_invites_and_links_the_space() {
+        let bot: OwnedUserId = "@bot:localhost".try_into().unwrap();
+        let space: ruma::OwnedRoomId = "!space:localhost".try_into().unwrap();
+        let request = create_request(
+            &info(PortalKind::Supergroup, OwnerRole::Admin),
+            &settings(),
+            &bot,
+            Some(&space),
+        )
+        .unwrap();
+        assert_eq!(request.name.as_deref(), Some("Hikers"));
+        assert_eq!(request.topic.as_deref(), Some("Weekend walks"));
+        assert_eq!(request.invite, vec![settings().owner]);
+        assert!(!request.is_direct);
+        let creation: Value =
+            serde_json::from_str(request.creation_content.unwrap().json().get()).unwrap();
+        assert_eq!(creation["m.federate"], false);
+        let parent: Value = serde_json::from_str(request.initial_state[0].json().get()).unwrap();
+        assert_eq!(parent["type"], "m.space.parent");
+        assert_eq!(parent["state_key"], "!space:localhost");
+    }
+}

@@ -1,0 +1,395 @@
+//! Chat sync: walks the account's dialogs (most recent first) and makes sure
+//! every basic group, supergroup and channel that passes the configured
+//! filters has a portal, creating at most a configured number of new rooms
+//! per sync. Private chats never get a portal here: they appear when a
+//! message arrives or through `pm`.
+//!
+//! Deciding what to bridge ([`chat_info`], [`Admission`]) is pure; the walk
+//! itself calls Telegram through the grammers client and Matrix through
+//! [`PortalRooms`]. It never sends notices itself: progress goes to a callback.
+
+use grammers_client::peer::Peer;
+use grammers_client::Client;
+use grammers_mtsender::InvocationError;
+use grammers_tl_types as tl;
+use ruma::RoomId;
+use tracing::{debug, info, warn};
+
+use super::ghost::Puppets;
+use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, CREATION_PAUSE};
+use super::space;
+use crate::config::FilterConfig;
+use crate::store::PortalKind;
+
+/// What a sync may bridge.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSettings {
+    /// New portals per sync; 0 means no limit.
+    pub max_new_portals: u32,
+    /// Chats with more members are left alone.
+    pub max_member_count: Option<u32>,
+    /// Whether archived chats are bridged.
+    pub sync_archived: bool,
+    /// Allow- or deny-list of chat ids.
+    pub filter: FilterConfig,
+}
+
+/// How many new portals this sync may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncScope {
+    /// Up to [`SyncSettings::max_new_portals`].
+    Limited,
+    /// Every chat that passes the filters (`sync all`).
+    All,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Portals created.
+    pub created: u32,
+    /// Existing portals brought up to date.
+    pub updated: u32,
+    /// Chats that would get a portal but were over this sync's limit.
+    pub deferred: u32,
+    /// Chats left out by the filters, member limit or archive switch.
+    pub skipped: u32,
+    /// Chats whose portal could not be set up (logged).
+    pub failed: u32,
+    /// The chats that got a new portal, in creation order (for history).
+    pub new_portals: Vec<grammers_session::types::PeerId>,
+}
+
+/// Why a chat is or is not bridged by a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// It gets a portal.
+    Bridge,
+    /// A private chat: only on message or `pm`.
+    Private,
+    /// The filter excludes it.
+    Filtered,
+    /// Over the member limit.
+    TooBig,
+    /// Archived, and archived chats are off.
+    Archived,
+}
+
+/// Whether a sync bridges `info` (found in the archive if `archived`).
+pub fn admit(info: &ChatInfo, archived: bool, settings: &SyncSettings) -> Admission {
+    if info.kind == PortalKind::Private {
+        return Admission::Private;
+    }
+    let dialog_id = info.peer.bot_api_dialog_id().unwrap_or_default();
+    if !settings.filter.allows(dialog_id) {
+        return Admission::Filtered;
+    }
+    if let (Some(max), Some(count)) = (settings.max_member_count, info.member_count) {
+        if count > max {
+            return Admission::TooBig;
+        }
+    }
+    if archived && !settings.sync_archived {
+        return Admission::Archived;
+    }
+    Admission::Bridge
+}
+
+/// The bridge's view of a grammers peer; `None` for chats that cannot be
+/// bridged (left, deactivated or migrated groups, forbidden channels).
+pub fn chat_info(peer: &Peer) -> Option<ChatInfo> {
+    use tl::enums::Chat;
+    match peer {
+        Peer::User(user) => Some(ChatInfo {
+            peer: user.id(),
+            kind: PortalKind::Private,
+            title: user.full_name(),
+            about: None,
+            owner_role: OwnerRole::Member,
+            member_count: Some(2),
+        }),
+        Peer::Group(group) => match &group.raw {
+            Chat::Chat(chat) if !chat.deactivated && !chat.left && chat.migrated_to.is_none() => {
+                Some(ChatInfo {
+                    peer: group.id(),
+                    kind: PortalKind::Group,
+                    title: chat.title.clone(),
+                    about: None,
+                    owner_role: role(chat.creator, chat.admin_rights.is_some()),
+                    member_count: u32::try_from(chat.participants_count).ok(),
+                })
+            }
+            Chat::Channel(channel) => channel_info(peer, channel, PortalKind::Supergroup),
+            _ => None,
+        },
+        Peer::Channel(channel) => channel_info(peer, &channel.raw, PortalKind::Channel),
+        Peer::Community(_) => None,
+    }
+}
+
+fn channel_info(peer: &Peer, channel: &tl::types::Channel, kind: PortalKind) -> Option<ChatInfo> {
+    if channel.left {
+        return None;
+    }
+    Some(ChatInfo {
+        peer: peer.id(),
+        kind,
+        title: channel.title.clone(),
+        about: None,
+        owner_role: role(channel.creator, channel.admin_rights.is_some()),
+        member_count: channel
+            .participants_count
+            .and_then(|c| u32::try_from(c).ok()),
+    })
+}
+
+fn role(creator: bool, admin: bool) -> OwnerRole {
+    if creator {
+        OwnerRole::Creator
+    } else if admin {
+        OwnerRole::Admin
+    } else {
+        OwnerRole::Member
+    }
+}
+
+/// The chat's "about" text (one full-chat call).
+pub async fn fetch_about(client: &Client, peer: &Peer) -> Result<Option<String>, InvocationError> {
+    use tl::enums::ChatFull;
+    let full = match peer {
+        Peer::Group(group) => match &group.raw {
+            tl::enums::Chat::Chat(chat) => {
+                client
+                    .invoke(&tl::functions::messages::GetFullChat { chat_id: chat.id })
+                    .await?
+            }
+            tl::enums::Chat::Channel(channel) => full_channel(client, channel).await?,
+            _ => return Ok(None),
+        },
+        Peer::Channel(channel) => full_channel(client, &channel.raw).await?,
+        _ => return Ok(None),
+    };
+    let tl::enums::messages::ChatFull::Full(full) = full;
+    let about = match full.full_chat {
+        ChatFull::Full(chat) => chat.about,
+        ChatFull::ChannelFull(channel) => channel.about,
+        ChatFull::CommunityFull(_) => return Ok(None),
+    };
+    Ok(Some(about).filter(|a| !a.is_empty()))
+}
+
+async fn full_channel(
+    client: &Client,
+    channel: &tl::types::Channel,
+) -> Result<tl::enums::messages::ChatFull, InvocationError> {
+    let input = tl::types::InputChannel {
+        channel_id: channel.id,
+        access_hash: channel.access_hash.unwrap_or_default(),
+    };
+    client
+        .invoke(&tl::functions::channels::GetFullChannel {
+            channel: input.into(),
+        })
+        .await
+}
+
+/// What a sync works with.
+pub struct SyncContext<'a> {
+    /// The Telegram client.
+    pub client: &'a Client,
+    /// Portal rooms.
+    pub rooms: &'a PortalRooms<'a>,
+    /// Ghosts, for member sync.
+    pub puppets: &'a Puppets<'a>,
+    /// The space portals are linked into.
+    pub space: Option<&'a RoomId>,
+    /// The logged-in account's Telegram id (not given a ghost).
+    pub self_id: i64,
+}
+
+/// Walks the dialogs and sets up portals. `progress(created, planned)` is
+/// called after each new room when the sync creates many.
+pub async fn sync_chats(
+    context: &SyncContext<'_>,
+    settings: &SyncSettings,
+    scope: SyncScope,
+    mut progress: impl FnMut(u32, u32),
+) -> Result<SyncReport, InvocationError> {
+    let candidates = collect_candidates(context.client, context.rooms, settings).await?;
+    let mut report = SyncReport {
+        skipped: candidates.skipped,
+        ..SyncReport::default()
+    };
+    let limit = match scope {
+        SyncScope::All => u32::MAX,
+        SyncScope::Limited if settings.max_new_portals == 0 => u32::MAX,
+        SyncScope::Limited => settings.max_new_portals,
+    };
+    let planned = candidates.new_chats.len().min(limit as usize) as u32;
+    report.deferred = (candidates.new_chats.len() as u32).saturating_sub(planned);
+    for (peer, info) in candidates.existing {
+        match setup(context, &peer, info, false).await {
+            Ok(()) => report.updated += 1,
+            Err(error) => {
+                warn!(%error, "could not update a portal");
+                report.failed += 1;
+            }
+        }
+    }
+    for (peer, info) in candidates.new_chats.into_iter().take(planned as usize) {
+        let chat = info.peer;
+        match setup(context, &peer, info, true).await {
+            Ok(()) => {
+                report.created += 1;
+                report.new_portals.push(chat);
+                progress(report.created, planned);
+                tokio::time::sleep(CREATION_PAUSE).await;
+            }
+            Err(error) => {
+                warn!(%error, "could not create a portal");
+                report.failed += 1;
+            }
+        }
+    }
+    info!(
+        created = report.created,
+        updated = report.updated,
+        deferred = report.deferred,
+        skipped = report.skipped,
+        failed = report.failed,
+        "chat sync finished"
+    );
+    Ok(report)
+}
+
+/// Chats found in the dialog list, most recent first.
+struct Candidates {
+    existing: Vec<(Peer, ChatInfo)>,
+    new_chats: Vec<(Peer, ChatInfo)>,
+    skipped: u32,
+}
+
+async fn collect_candidates(
+    client: &Client,
+    rooms: &PortalRooms<'_>,
+    settings: &SyncSettings,
+) -> Result<Candidates, InvocationError> {
+    let mut candidates = Candidates {
+        existing: Vec::new(),
+        new_chats: Vec::new(),
+        skipped: 0,
+    };
+    let mut dialogs = client.iter_dialogs();
+    while let Some(dialog) = dialogs.next().await? {
+        let Some(info) = chat_info(&dialog.peer) else {
+            continue;
+        };
+        let archived =
+            matches!(&dialog.raw, tl::enums::Dialog::Dialog(d) if d.folder_id == Some(1));
+        let has_portal = matches!(rooms.store.portals().by_peer(info.peer), Ok(Some(_)));
+        match admit(&info, archived, settings) {
+            Admission::Bridge if has_portal => candidates.existing.push((dialog.peer, info)),
+            Admission::Bridge => candidates.new_chats.push((dialog.peer, info)),
+            Admission::Private => {}
+            other => {
+                debug!(
+                    chat = info.peer.bot_api_dialog_id().unwrap_or_default(),
+                    ?other,
+                    "chat not bridged"
+                );
+                candidates.skipped += 1;
+            }
+        }
+    }
+    Ok(candidates)
+}
+
+/// Creates or updates one portal, links it into the space and, for a new
+/// group portal, syncs its members (broadcast channel members stay off).
+async fn setup(
+    context: &SyncContext<'_>,
+    peer: &Peer,
+    mut info: ChatInfo,
+    new: bool,
+) -> Result<(), PortalError> {
+    let (rooms, space) = (context.rooms, context.space);
+    if new {
+        info.about = match fetch_about(context.client, peer).await {
+            Ok(about) => about,
+            Err(error) => {
+                debug!(%error, "could not read the chat's about text");
+                None
+            }
+        };
+    }
+    let (mut portal, _created) = rooms.ensure(&info, space).await?;
+    if let Some(space_id) = space {
+        if !portal.in_space {
+            space::add_child(rooms.client, space_id, &portal.room_id, rooms.settings).await?;
+            portal.in_space = true;
+            rooms.store.portals().upsert(&portal)?;
+        }
+    }
+    if new && info.kind != PortalKind::Channel {
+        match peer.to_ref().await {
+            Ok(Some(chat)) => {
+                let joined = context
+                    .puppets
+                    .sync_members(context.client, chat, &portal.room_id, context.self_id)
+                    .await?;
+                debug!(joined, "members synced");
+            }
+            _ => debug!("no usable reference for member sync"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FilterMode;
+    use grammers_session::types::PeerId;
+
+    fn group(id: i64, members: u32) -> ChatInfo {
+        ChatInfo {
+            peer: PeerId::chat(id).unwrap(),
+            kind: PortalKind::Group,
+            title: "g".into(),
+            about: None,
+            owner_role: OwnerRole::Member,
+            member_count: Some(members),
+        }
+    }
+
+    #[test]
+    fn private_chats_are_never_bridged_by_a_sync() {
+        let mut info = group(1, 2);
+        info.kind = PortalKind::Private;
+        assert_eq!(
+            admit(&info, false, &SyncSettings::default()),
+            Admission::Private
+        );
+    }
+
+    #[test]
+    fn filters_member_limit_and_archive_apply() {
+        let mut settings = SyncSettings {
+            max_member_count: Some(10),
+            ..SyncSettings::default()
+        };
+        assert_eq!(admit(&group(1, 5), false, &settings), Admission::Bridge);
+        assert_eq!(admit(&group(1, 50), false, &settings), Admission::TooBig);
+        assert_eq!(admit(&group(1, 5), true, &settings), Admission::Archived);
+        settings.sync_archived = true;
+        assert_eq!(admit(&group(1, 5), true, &settings), Admission::Bridge);
+        settings.filter = FilterConfig {
+            mode: FilterMode::Deny,
+            chats: vec![-1],
+        };
+        assert_eq!(admit(&group(1, 5), false, &settings), Admission::Filtered);
+        settings.filter.mode = FilterMode::Allow;
+        assert_eq!(admit(&group(1, 5), false, &settings), Admission::Bridge);
+        assert_eq!(admit(&group(2, 5), false, &settings), Admission::Filtered);
+    }
+}

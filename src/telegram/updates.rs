@@ -1,0 +1,437 @@
+//! The running Telegram side: starts the grammers client on the stored
+//! session, reads the update stream (catching up on what happened while the
+//! bridge was offline) and turns it into [`TgEvent`]s on an unbounded channel,
+//! so the stream is never blocked by Matrix I/O. It persists the update state
+//! into the session as it goes, sleeps through flood waits instead of
+//! crash-looping, and stops for good when Telegram says the session is gone.
+//!
+//! It knows nothing about Matrix or portals: what to do with an event is the
+//! bridge core's business.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grammers_client::message::Message;
+use grammers_client::peer::User;
+use grammers_client::sender::UpdatesConfiguration;
+use grammers_client::update::Update;
+use grammers_client::Client;
+use grammers_mtsender::InvocationError;
+use grammers_session::types::PeerId;
+use grammers_session::Session;
+use grammers_tl_types as tl;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use super::client::{ClientOptions, TelegramClient};
+
+/// How often the update state is written to the session while updates flow,
+/// so a crash repeats at most this much of the stream (deduplicated later by
+/// the message map).
+const STATE_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The longest single pause after a flood wait or a failing stream; longer
+/// waits are taken in steps so a shutdown is never held up.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// RPC errors that mean the auth key no longer logs into the account.
+const SESSION_GONE: &[&str] = &[
+    "AUTH_KEY_UNREGISTERED",
+    "SESSION_REVOKED",
+    "AUTH_KEY_DUPLICATED",
+    "SESSION_EXPIRED",
+    "USER_DEACTIVATED",
+    "USER_DEACTIVATED_BAN",
+    "AUTH_KEY_INVALID",
+];
+
+/// Something that happened on Telegram that the bridge may act on.
+#[derive(Debug, Clone)]
+pub enum TgEvent {
+    /// A message arrived (or was sent by the account from another app).
+    NewMessage(Box<Message>),
+    /// A message was edited.
+    MessageEdited(Box<Message>),
+    /// Something about a chat changed (title, photo, about, members):
+    /// the bridge re-reads the chat.
+    ChatChanged(PeerId),
+    /// A chat got a new title.
+    TitleChanged {
+        /// The chat.
+        chat: PeerId,
+        /// The new title.
+        title: String,
+    },
+    /// A basic group became a supergroup.
+    Migrated {
+        /// The basic group.
+        from: PeerId,
+        /// The new supergroup.
+        to: PeerId,
+    },
+    /// Telegram asked the account to wait before calling again.
+    FloodWait(Duration),
+    /// The session was revoked or logged out elsewhere; the runtime stopped.
+    SessionEnded {
+        /// Telegram's error name, e.g. `SESSION_REVOKED`.
+        reason: String,
+    },
+}
+
+impl TgEvent {
+    /// The chat an event belongs to, for per-chat ordering; `None` for
+    /// account-wide events.
+    pub fn chat(&self) -> Option<PeerId> {
+        match self {
+            TgEvent::NewMessage(m) | TgEvent::MessageEdited(m) => Some(m.peer_id()),
+            TgEvent::ChatChanged(peer) => Some(*peer),
+            TgEvent::TitleChanged { chat, .. } => Some(*chat),
+            // Queued with the supergroup, so its first messages wait until
+            // the portal follows it.
+            TgEvent::Migrated { to, .. } => Some(*to),
+            TgEvent::FloodWait(_) | TgEvent::SessionEnded { .. } => None,
+        }
+    }
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The stored session is no longer valid; the owner must log in again.
+    #[error("Telegram no longer accepts the stored session ({0}); log in again")]
+    SessionEnded(String),
+    /// Telegram could not be reached or answered with an error.
+    #[error("could not reach Telegram: {0}")]
+    Call(#[from] InvocationError),
+    /// The update stream could not be set up.
+    #[error("could not start the Telegram update stream: {0}")]
+    Updates(String),
+}
+
+/// The running client and its update reader.
+pub struct TelegramRuntime {
+    tg: TelegramClient,
+    me: User,
+    stop: watch::Sender<bool>,
+    reader: JoinHandle<()>,
+}
+
+impl TelegramRuntime {
+    /// Starts the client on `session`, checks the login (`users.getSelf`) and
+    /// starts the update reader. Events arrive on the returned channel.
+    pub async fn start<S>(
+        session: Arc<S>,
+        api_id: i32,
+        options: &ClientOptions,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<TgEvent>), RuntimeError>
+    where
+        S: Session + Sized,
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let mut tg = TelegramClient::start(session, api_id, options);
+        let me = match tg.client().get_me().await {
+            Ok(me) => me,
+            Err(error) => {
+                tg.shutdown().await;
+                return Err(classify_start_error(error));
+            }
+        };
+        let Some(raw_updates) = tg.take_updates() else {
+            tg.shutdown().await;
+            return Err(RuntimeError::Updates("update channel already taken".into()));
+        };
+        let stream = match tg
+            .client()
+            .stream_updates(raw_updates, UpdatesConfiguration { catch_up: true })
+            .await
+        {
+            Ok(stream) => stream,
+            Err(error) => {
+                tg.shutdown().await;
+                return Err(RuntimeError::Updates(error.to_string()));
+            }
+        };
+        let (events, receiver) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let reader = tokio::spawn(read_updates(stream, events, stopped));
+        info!(
+            telegram_user = me.id().bare_id().unwrap_or_default(),
+            "Telegram connected"
+        );
+        Ok((
+            Self {
+                tg,
+                me,
+                stop,
+                reader,
+            },
+            receiver,
+        ))
+    }
+
+    /// The grammers client, for calls (dialogs, messages, chat edits).
+    pub fn client(&self) -> &Client {
+        self.tg.client()
+    }
+
+    /// The logged-in account.
+    pub fn me(&self) -> &User {
+        &self.me
+    }
+
+    /// The logged-in account's Telegram user id.
+    pub fn self_id(&self) -> i64 {
+        self.me.id().bare_id().unwrap_or_default()
+    }
+
+    /// Stops the reader (saving the update state) and closes every connection.
+    pub async fn shutdown(self) {
+        // The reader may already have ended on its own; nothing to stop then.
+        let _ = self.stop.send(true);
+        if let Err(error) = self.reader.await {
+            warn!(%error, "the Telegram update reader ended abnormally");
+        }
+        self.tg.shutdown().await;
+    }
+}
+
+fn classify_start_error(error: InvocationError) -> RuntimeError {
+    match session_gone(&error) {
+        Some(name) => RuntimeError::SessionEnded(name),
+        None => RuntimeError::Call(error),
+    }
+}
+
+/// The error name when `error` says the session is no longer logged in.
+pub fn session_gone(error: &InvocationError) -> Option<String> {
+    match error {
+        InvocationError::Rpc(rpc)
+            if rpc.code == 401 || SESSION_GONE.contains(&rpc.name.as_str()) =>
+        {
+            Some(rpc.name.clone())
+        }
+        _ => None,
+    }
+}
+
+/// How long Telegram asked us to wait, for `FLOOD_WAIT_X` / `FLOOD_PREMIUM_WAIT_X`.
+pub fn flood_wait(error: &InvocationError) -> Option<Duration> {
+    match error {
+        InvocationError::Rpc(rpc) if rpc.code == 420 || rpc.name.starts_with("FLOOD") => {
+            Some(Duration::from_secs(u64::from(rpc.value.unwrap_or(1))))
+        }
+        _ => None,
+    }
+}
+
+/// The pause after the `failures`-th consecutive stream error: doubling from
+/// one second, capped, so a broken connection never spins.
+fn backoff(failures: u32) -> Duration {
+    let secs = 1u64 << failures.min(16);
+    Duration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+/// What one step of the reader loop decided.
+enum Step {
+    Continue,
+    Stop,
+}
+
+async fn read_updates(
+    mut stream: grammers_client::client::UpdateStream,
+    events: mpsc::UnboundedSender<TgEvent>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut failures = 0u32;
+    let mut last_sync = tokio::time::Instant::now();
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = stopped.wait_for(|stop| *stop) => break,
+        };
+        let step = match next {
+            Ok(update) => {
+                failures = 0;
+                for event in translate(update) {
+                    if events.send(event).is_err() {
+                        // Nobody listens any more: the bridge is stopping.
+                        return save_state(&stream).await;
+                    }
+                }
+                Step::Continue
+            }
+            Err(error) => on_stream_error(&error, &events, &mut failures, &mut stopped).await,
+        };
+        if matches!(step, Step::Stop) {
+            break;
+        }
+        if last_sync.elapsed() >= STATE_SYNC_INTERVAL {
+            save_state(&stream).await;
+            last_sync = tokio::time::Instant::now();
+        }
+    }
+    save_state(&stream).await;
+}
+
+async fn on_stream_error(
+    error: &InvocationError,
+    events: &mpsc::UnboundedSender<TgEvent>,
+    failures: &mut u32,
+    stopped: &mut watch::Receiver<bool>,
+) -> Step {
+    if let Some(reason) = session_gone(error) {
+        warn!(%reason, "Telegram ended the session; the bridge stops using it");
+        let _ = events.send(TgEvent::SessionEnded { reason });
+        return Step::Stop;
+    }
+    let pause = match flood_wait(error) {
+        Some(wait) => {
+            warn!(
+                seconds = wait.as_secs(),
+                "Telegram asked to wait (flood wait)"
+            );
+            let _ = events.send(TgEvent::FloodWait(wait));
+            wait
+        }
+        None => {
+            *failures = failures.saturating_add(1);
+            let pause = backoff(*failures);
+            warn!(%error, retry_in_s = pause.as_secs(), "the Telegram update stream failed");
+            pause
+        }
+    };
+    tokio::select! {
+        () = tokio::time::sleep(pause) => Step::Continue,
+        _ = stopped.wait_for(|stop| *stop) => Step::Stop,
+    }
+}
+
+async fn save_state(stream: &grammers_client::client::UpdateStream) {
+    if let Err(error) = stream.sync_update_state().await {
+        warn!(%error, "could not save the Telegram update state");
+    }
+}
+
+/// Maps one grammers update to the bridge's events (none for what the bridge
+/// does not handle).
+fn translate(update: Update) -> Vec<TgEvent> {
+    match update {
+        Update::NewMessage(message) => {
+            let message = message.into_inner();
+            if let Some(event) = service_event(&message) {
+                return event;
+            }
+            vec![TgEvent::NewMessage(Box::new(message))]
+        }
+        Update::MessageEdited(message) => {
+            vec![TgEvent::MessageEdited(Box::new(message.into_inner()))]
+        }
+        Update::Raw(raw) => raw_event(&raw.raw).into_iter().collect(),
+        other => {
+            debug!(kind = update_kind(&other), "Telegram update not bridged");
+            Vec::new()
+        }
+    }
+}
+
+fn update_kind(update: &Update) -> &'static str {
+    match update {
+        Update::MessageDeleted(_) => "message deleted",
+        Update::CallbackQuery(_) => "callback query",
+        Update::InlineQuery(_) => "inline query",
+        _ => "other",
+    }
+}
+
+/// Service messages that change the chat itself become [`TgEvent::ChatChanged`]
+/// (or a migration) in addition to being ordinary messages.
+fn service_event(message: &Message) -> Option<Vec<TgEvent>> {
+    use tl::enums::MessageAction as A;
+    let chat = message.peer_id();
+    let action = message.action()?;
+    let changed = match action {
+        A::ChatMigrateTo(to) => {
+            let to = PeerId::channel(to.channel_id)?;
+            return Some(vec![TgEvent::Migrated { from: chat, to }]);
+        }
+        A::ChatEditTitle(edit) => {
+            return Some(vec![
+                TgEvent::NewMessage(Box::new(message.clone())),
+                TgEvent::TitleChanged {
+                    chat,
+                    title: edit.title.clone(),
+                },
+            ]);
+        }
+        A::ChatEditPhoto(_)
+        | A::ChatDeletePhoto
+        | A::ChatAddUser(_)
+        | A::ChatDeleteUser(_)
+        | A::ChatJoinedByLink(_)
+        | A::ChatJoinedByRequest => true,
+        _ => false,
+    };
+    changed.then(|| {
+        vec![
+            TgEvent::NewMessage(Box::new(message.clone())),
+            TgEvent::ChatChanged(chat),
+        ]
+    })
+}
+
+fn raw_event(update: &tl::enums::Update) -> Option<TgEvent> {
+    use tl::enums::Update as U;
+    match update {
+        U::ChatParticipants(_) | U::ChatParticipantAdd(_) | U::ChatParticipantDelete(_) => None,
+        U::Channel(u) => PeerId::channel(u.channel_id).map(TgEvent::ChatChanged),
+        U::ChannelParticipant(u) => PeerId::channel(u.channel_id).map(TgEvent::ChatChanged),
+        U::ChatParticipantAdmin(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
+        U::Chat(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rpc(code: i32, name: &str, value: Option<u32>) -> InvocationError {
+        InvocationError::Rpc(grammers_mtsender::RpcError {
+            code,
+            name: name.into(),
+            value,
+            caused_by: None,
+        })
+    }
+
+    #[test]
+    fn revoked_and_unregistered_keys_end_the_session() {
+        assert_eq!(
+            session_gone(&rpc(401, "SESSION_REVOKED", None)).as_deref(),
+            Some("SESSION_REVOKED")
+        );
+        assert_eq!(
+            session_gone(&rpc(401, "AUTH_KEY_UNREGISTERED", None)).as_deref(),
+            Some("AUTH_KEY_UNREGISTERED")
+        );
+        assert_eq!(session_gone(&rpc(420, "FLOOD_WAIT", Some(3))), None);
+        assert_eq!(session_gone(&rpc(400, "CHAT_ID_INVALID", None)), None);
+    }
+
+    #[test]
+    fn flood_waits_carry_their_duration() {
+        assert_eq!(
+            flood_wait(&rpc(420, "FLOOD_WAIT", Some(30))),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(flood_wait(&rpc(400, "PEER_ID_INVALID", None)), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

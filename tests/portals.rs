@@ -1,0 +1,622 @@
+//! End to end: the bridge binary, logged in from a seeded session against the
+//! fake Telegram datacenter, next to a real Synapse. An account with basic
+//! groups, a supergroup, a broadcast channel, a migrated group and a private
+//! chat gets exactly the group/supergroup/channel portals (respecting the
+//! per-sync limit), named and configured after the chats, gathered in the
+//! space; no private-chat portal; a Telegram message arrives from the
+//! sender's ghost; a restart creates the deferred portal and no duplicates.
+
+mod appservice_support;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::{command, BridgeInstance};
+use fake_telegram::world::{Origin, Peer, UserId, UserSpec};
+use fake_telegram::{FakeTelegram, RpcError};
+use grammers_session::types::PeerInfo;
+use grammers_session::Session as _;
+use serde_json::Value;
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::store::{PortalKind, Store};
+
+struct Bridges {
+    sync: Mutex<Option<BridgeInstance>>,
+    errors: Mutex<Option<BridgeInstance>>,
+}
+
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let sync = BridgeInstance::prepare("por", port);
+            let errors = BridgeInstance::prepare("err", port);
+            let options = SynapseOptions {
+                registrations: vec![
+                    sync.registration_path.clone(),
+                    errors.registration_path.clone(),
+                ],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((
+                options,
+                Bridges {
+                    sync: Mutex::new(Some(sync)),
+                    errors: Mutex::new(Some(errors)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Adds bridge options under the `bridge:` section of the test config.
+fn configure(bridge: &BridgeInstance, extra: &str) {
+    let config = std::fs::read_to_string(&bridge.config_path).unwrap();
+    let config = config.replacen("bridge:\n", &format!("bridge:\n{extra}"), 1);
+    std::fs::write(&bridge.config_path, config).unwrap();
+}
+
+/// Seeds the bridge's database with a session the fake considers logged
+/// into `account`, as a finished `tgbridge login` leaves it.
+async fn seed_login(bridge: &BridgeInstance, fake: &FakeTelegram, account: UserId) {
+    let store = Store::open(&bridge.database_path).unwrap();
+    store
+        .seed_dc(fake.addr(), fake.logged_in_auth_key(account))
+        .unwrap();
+    store
+        .telegram_session()
+        .cache_peer(PeerInfo::User {
+            id: account,
+            auth: None,
+            bot: Some(false),
+            is_self: Some(true),
+        })
+        .await
+        .unwrap();
+}
+
+fn user(name: &str, phone: &str) -> UserSpec {
+    UserSpec {
+        first_name: name.into(),
+        phone: Some(phone.into()),
+        ..UserSpec::default()
+    }
+}
+
+/// Waits until the bridge log contains `needle` `count` times.
+async fn wait_for_log(bridge: &BridgeInstance, needle: &str, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while bridge.log().matches(needle).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} (x{count}) in the bridge log\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
+    owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.sync.lock().unwrap().take().unwrap();
+    configure(
+        &bridge,
+        "  max_new_portals_per_sync: 4\n  federate_rooms: false\n  initial_history:\n    private: 5\n    group: 2\n    channel: 0\n",
+    );
+
+    // The Telegram account: five bridgeable chats, a migrated basic group
+    // and a private chat.
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, carol, hikers, news, migrated_to, book_club) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let mut bob_spec = user("Bob", "15550002");
+        bob_spec.last_name = Some("Builder".into());
+        let bob = w.add_user(bob_spec);
+        let carol = w.add_user(user("Carol", "15550003"));
+        let mut dave_spec = user("Dave", "15550004");
+        dave_spec.username = Some("dave".into());
+        w.add_user(dave_spec);
+        let old = w.create_group(bob, "Old group", &[alice]).unwrap();
+        let migrated_to = w.migrate_chat(Origin::control(bob), old).unwrap();
+        let book_club = w.create_group(alice, "Book club", &[bob]).unwrap();
+        let hikers = w.create_group(bob, "Hikers", &[alice, carol]).unwrap();
+        for text in ["one", "two", "three"] {
+            w.send_text(bob, Peer::Chat(hikers), text).unwrap();
+        }
+        w.create_supergroup(bob, "Super", &[alice]).unwrap();
+        let news = w.create_channel(bob, "News", "Daily news", true).unwrap();
+        w.channel_invite(Origin::control(bob), news, &[alice])
+            .unwrap();
+        w.send_text(bob, Peer::User(alice), "hi Alice").unwrap();
+        (alice, bob, carol, hikers, news, migrated_to, book_club)
+    };
+    seed_login(&bridge, &fake, alice).await;
+
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let portals = store.portals().all().unwrap();
+    assert_eq!(portals.len(), 4, "the per-sync limit holds: {portals:?}");
+    assert!(portals.iter().all(|p| p.kind != PortalKind::Private));
+    // Most recent first: the channel, the supergroup, Hikers, Book club.
+    let titles: HashSet<&str> = portals.iter().filter_map(|p| p.title.as_deref()).collect();
+    assert_eq!(
+        titles,
+        HashSet::from(["News", "Super", "Hikers", "Book club"]),
+        "the migrated group waits for the next sync, the deactivated basic group never gets one"
+    );
+    let space = store.kv_get("telegram_space").unwrap().expect("a space");
+
+    owner.join(&space).await.unwrap();
+    for portal in &portals {
+        let room = portal.room_id.as_str();
+        owner.join(room).await.expect("the owner was invited");
+        let name = state(&owner, room, "m.room.name", "").await;
+        assert_eq!(name["name"], portal.title.clone().unwrap());
+        let create = state(&owner, room, "m.room.create", "").await;
+        assert_eq!(create["m.federate"], false);
+        let rules = state(&owner, room, "m.room.join_rules", "").await;
+        assert_eq!(rules["join_rule"], "invite");
+        let parent = state(&owner, room, "m.space.parent", &space).await;
+        assert_eq!(parent["via"][0], "localhost");
+        let child = state(&owner, &space, "m.space.child", room).await;
+        assert_eq!(child["via"][0], "localhost");
+        let levels = state(&owner, room, "m.room.power_levels", "").await;
+        // From room version 12 on, the creating bot outranks every level.
+        assert!(
+            levels["users"][&bridge.bot_user_id] == 100 || create["room_version"] == "12",
+            "{levels} {create}"
+        );
+        let members = owner.joined_members(room).await.unwrap();
+        let bob_ghost = format!("@portg_{bob}:localhost");
+        match portal.title.as_deref() {
+            Some("News") => {
+                assert!(
+                    !members.contains(&bob_ghost),
+                    "broadcast members are not synced"
+                );
+                assert_eq!(
+                    levels["events_default"], 50,
+                    "broadcast channels are read-only"
+                );
+                let topic = state(&owner, room, "m.room.topic", "").await;
+                assert_eq!(topic["topic"], "Daily news");
+            }
+            Some("Book club") => {
+                assert_eq!(levels["users"][owner.user_id.as_str()], 95, "the creator");
+                assert_eq!(levels["events_default"], 0);
+                assert!(members.contains(&bob_ghost), "{members:?}");
+                assert!(levels["users"].get(bob_ghost.as_str()).is_none());
+            }
+            _ => {
+                assert!(levels["users"].get(owner.user_id.as_str()).is_none());
+                assert!(members.contains(&bob_ghost), "{members:?}");
+                // Bob created these chats on Telegram.
+                let levels = state(&owner, room, "m.room.power_levels", "").await;
+                assert_eq!(levels["users"][bob_ghost.as_str()], 95, "{levels}");
+            }
+        }
+    }
+
+    // A Telegram message arrives in the portal from the sender's ghost; the
+    // private chat still has no portal.
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::User(alice), "are you there?")
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Chat(hikers), "Hello *hikers*")
+        .unwrap();
+    let hikers_room = portals
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Hikers"))
+        .unwrap()
+        .room_id
+        .to_string();
+    let ghost = format!("@portg_{bob}:localhost");
+    let found = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == hikers_room.as_str()
+                    && e["type"] == "m.room.message"
+                    && e["sender"] == ghost.as_str()
+                    && e["content"]["body"] == "Hello *hikers*"
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert_eq!(found[0]["content"]["body"], "Hello *hikers*");
+    let profile = owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/profile/{ghost}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(profile["displayname"], "Bob Builder (Telegram)");
+
+    // The private message gave Bob's chat a portal: a direct chat whose
+    // message comes from Bob's ghost.
+    let bob_peer = grammers_session::types::PeerId::user(bob).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let private = loop {
+        if let Some(portal) = store.portals().by_peer(bob_peer).unwrap() {
+            break portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no private portal\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(private.kind, PortalKind::Private);
+    let dm = private.room_id.to_string();
+    let found = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == dm.as_str()
+                    && e["type"] == "m.room.message"
+                    && e["content"]["body"] == "are you there?"
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert_eq!(found[0]["sender"], ghost.as_str());
+    // The chat's earlier message came first, as history.
+    let dm_history = owner.room_messages(&dm, 50).await.unwrap();
+    let mut dm_bodies: Vec<&str> = dm_history
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    dm_bodies.reverse();
+    assert_eq!(dm_bodies, ["hi Alice", "are you there?"]);
+    let invite = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == dm.as_str()
+                    && e["type"] == "m.room.member"
+                    && e["state_key"] == owner.user_id.as_str()
+            },
+            Duration::from_secs(1),
+        )
+        .await;
+    if let Ok(invite) = invite {
+        assert_eq!(invite[0]["content"]["is_direct"], true, "{invite:?}");
+    }
+
+    // A new title on Telegram renames the room.
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_title(Origin::control(bob), Peer::Chat(hikers), "Hikers 2026")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let name = state(&owner, &hikers_room, "m.room.name", "").await;
+        if name["name"] == "Hikers 2026" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "room not renamed: {name}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let news_peer = grammers_session::types::PeerId::channel(news).unwrap();
+    assert!(store.portals().by_peer(news_peer).unwrap().is_some());
+
+    // The owner (creator of Book club on Telegram) renames its room: the
+    // Telegram chat follows.
+    let book_room = portals
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Book club"))
+        .unwrap()
+        .room_id
+        .to_string();
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{book_room}/state/m.room.name/"),
+            Some(&serde_json::json!({ "name": "Readers" })),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let title = fake
+            .world()
+            .lock()
+            .unwrap()
+            .chat(book_club)
+            .unwrap()
+            .title
+            .clone();
+        if title == "Readers" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not renamed on Telegram: {title}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Hikers becomes a supergroup: its room follows, and the supergroup's
+    // messages arrive there.
+    let hikers_super = fake
+        .world()
+        .lock()
+        .unwrap()
+        .migrate_chat(Origin::control(bob), hikers)
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Channel(hikers_super), "now a supergroup")
+        .unwrap();
+    owner
+        .sync_until(
+            |e| e["room_id"] == hikers_room.as_str() && e["content"]["body"] == "now a supergroup",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    let super_peer = grammers_session::types::PeerId::channel(hikers_super).unwrap();
+    let moved = store
+        .portals()
+        .by_peer(super_peer)
+        .unwrap()
+        .expect("the portal follows");
+    assert_eq!(moved.room_id.as_str(), hikers_room);
+    assert_eq!(moved.kind, PortalKind::Supergroup);
+    assert!(store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(hikers).unwrap())
+        .unwrap()
+        .is_none());
+
+    // Inviting Carol's ghost to a new room makes it the private portal with
+    // her; `pm @dave` creates one with Dave; `id` names a portal's chat.
+    let carol_ghost = format!("@portg_{carol}:localhost");
+    let adopted = owner
+        .create_room(&serde_json::json!({ "name": "Carol", "is_direct": true, "preset": "trusted_private_chat" }))
+        .await
+        .unwrap();
+    owner.invite(&adopted, &carol_ghost).await.unwrap();
+    let carol_peer = grammers_session::types::PeerId::user(carol).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let carol_portal = loop {
+        if let Some(portal) = store.portals().by_peer(carol_peer).unwrap() {
+            break portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the invite made no portal\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(carol_portal.room_id.as_str(), adopted);
+    assert_eq!(carol_portal.kind, PortalKind::Private);
+    let members = owner.joined_members(&adopted).await.unwrap();
+    assert!(members.contains(&carol_ghost), "{members:?}");
+
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    let bot = bridge.bot_user_id.clone();
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @dave",
+        "Created the private chat with Dave",
+    )
+    .await;
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @dave",
+        "Your private chat with Dave is",
+    )
+    .await;
+    command(
+        &owner,
+        &management,
+        &bot,
+        "pm @nobody",
+        "No Telegram user @nobody",
+    )
+    .await;
+    command(
+        &owner,
+        &hikers_room,
+        &bot,
+        "!tg id",
+        &format!("Telegram chat {}", super_peer.bot_api_dialog_id().unwrap()),
+    )
+    .await;
+
+    // A restart creates the deferred portal and nothing twice.
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
+    let after = store.portals().all().unwrap();
+    assert_eq!(
+        after.len(),
+        8,
+        "the deferred group and three private chats: {after:?}"
+    );
+    for portal in &portals {
+        assert!(after.contains(portal) || after.iter().any(|p| p.room_id == portal.room_id));
+    }
+    let migrated = grammers_session::types::PeerId::channel(migrated_to).unwrap();
+    assert!(store.portals().by_peer(migrated).unwrap().is_some());
+    assert_eq!(
+        store.kv_get("telegram_space").unwrap().as_deref(),
+        Some(space.as_str())
+    );
+    let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
+    assert_eq!(rooms.len(), 8, "every portal has its own room");
+    // The last two messages of history came first, in order, then the live
+    // one; nothing was bridged twice, not even after the restart.
+    let history = owner.room_messages(&hikers_room, 100).await.unwrap();
+    let mut bodies: Vec<&str> = history
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == ghost.as_str())
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    bodies.reverse();
+    assert_eq!(
+        bodies,
+        ["two", "three", "Hello *hikers*", "now a supergroup"],
+        "{history:?}"
+    );
+    let stamps: Vec<i64> = history
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["origin_server_ts"].as_i64())
+        .collect();
+    assert!(stamps.iter().all(|&ts| ts > 0));
+
+    // `sync all` finds nothing left to create.
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    let bot = bridge.bot_user_id.clone();
+    command(
+        &owner,
+        &management,
+        &bot,
+        "sync all",
+        "Syncing your Telegram chats",
+    )
+    .await;
+    command(&owner, &management, &bot, "sync", "no new rooms needed").await;
+    assert_eq!(store.portals().all().unwrap().len(), 8);
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_errors_neither_crash_nor_lose_portals() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.errors.lock().unwrap().take().unwrap();
+    let fake = FakeTelegram::start().await;
+    let alice = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        w.create_group(bob, "Hikers", &[alice]).unwrap();
+        alice
+    };
+    seed_login(&bridge, &fake, alice).await;
+    // A short flood wait on the first dialog listing is slept through.
+    fake.fail_next("messages.getDialogs", RpcError::flood_wait(1));
+
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    assert!(
+        fake.call_count("messages.getDialogs") >= 2,
+        "the listing was retried"
+    );
+    let store = Store::open(&bridge.database_path).unwrap();
+    assert_eq!(store.portals().all().unwrap().len(), 1);
+
+    // "Terminate all other sessions" on the phone: the bridge notices at
+    // its next request, tells the owner, keeps the portals and runs on.
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    fake.revoke_sessions(alice);
+    fake.drop_connections();
+    let bot = bridge.bot_user_id.clone();
+    owner
+        .sync_until(
+            |e| appservice_support::is_notice_from(e, &bot, "Telegram ended the bridge's session"),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    assert!(bridge.is_running());
+    assert_eq!(store.portals().all().unwrap().len(), 1, "portals are kept");
+    assert!(
+        !store.has_telegram_login().unwrap(),
+        "the dead session is forgotten"
+    );
+    let (status, _) = bridge.health().await.expect("health answers");
+    assert_eq!(status, 200);
+
+    // A restart waits for a login instead of retrying the dead key.
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(
+        &bridge,
+        "the Telegram side waits for a login",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(store.portals().all().unwrap().len(), 1);
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
