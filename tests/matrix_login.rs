@@ -7,6 +7,7 @@ mod matrix_login_support;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use matrix_login_support::*;
 use testkit::{free_port, unique_localpart, SharedSynapse, SynapseOptions};
@@ -55,7 +56,14 @@ fn logged_in(bridge: &BridgeInstance) -> bool {
 async fn phone_and_code_log_in_and_the_answers_are_redacted() {
     let (synapse, mut bridge) = bridge("mphone").await;
     let _log = synapse.log_on_panic();
-    let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
+    let telegram = fake_telegram_for(&bridge, vec![ada(None), charles()]).await;
+    {
+        let world = telegram.fake.world();
+        let mut world = world.lock().unwrap();
+        world
+            .create_group(telegram.users[1], "Analytical Engine", &[telegram.users[0]])
+            .unwrap();
+    }
     let (owner, room) = start_with_owner(synapse, &mut bridge).await;
     let bot = bridge.bot_user_id.clone();
 
@@ -94,6 +102,20 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
         telegram.account(),
         Some(telegram.users[0]),
         "Telegram agrees"
+    );
+
+    // The running bridge starts its Telegram side at once: Ada's group gets
+    // a portal and the owner an invite, without a restart.
+    let invited = owner
+        .sync_until(
+            |e| e["type"] == "m.room.name" && e["content"]["name"] == "Analytical Engine",
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("a portal for Ada's group after the login");
+    assert!(
+        invited[0]["room_id"].as_str().is_some(),
+        "the portal invite names its room: {invited:?}"
     );
 
     // The bridge keeps answering, and knows whom it is logged in as.

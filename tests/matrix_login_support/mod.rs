@@ -40,6 +40,16 @@ pub fn ada(password: Option<&str>) -> UserSpec {
     }
 }
 
+/// Charles Babbage, who shares a group with Ada.
+pub fn charles() -> UserSpec {
+    UserSpec {
+        first_name: "Charles".into(),
+        last_name: Some("Babbage".into()),
+        phone: Some("4915550000002".into()),
+        ..UserSpec::default()
+    }
+}
+
 pub fn bot() -> UserSpec {
     UserSpec {
         first_name: "Relay Bot".into(),
