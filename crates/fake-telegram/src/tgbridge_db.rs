@@ -178,6 +178,9 @@ mod tests {
         let err = seed(&path, "127.0.0.1:1".parse().unwrap(), &[7; 256]).unwrap_err();
         std::fs::remove_file(&path).unwrap();
         let text = err.to_string();
-        assert!(text.contains("version 9") && text.contains("1..=2"), "{text}");
+        assert!(
+            text.contains("version 9") && text.contains("1..=2"),
+            "{text}"
+        );
     }
 }
