@@ -6,12 +6,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::Store;
-use crate::telegram::logout::log_out;
-use crate::telegram::{ClientOptions, TelegramClient};
+use crate::telegram::logout::end_stored_login;
+use crate::telegram::ClientOptions;
 
 /// A failure of the database; the message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -179,22 +178,29 @@ impl BridgePersistence for StorePersistence {
             .store
             .has_telegram_login()
             .map_err(PersistenceError::new)?;
-        let remote = match (&self.telegram, logged_in) {
+        let (remote, scrub_failed) = match (&self.telegram, logged_in) {
             (Some(endpoint), true) => {
-                let client = TelegramClient::start(
-                    Arc::new(self.store.telegram_session()),
-                    endpoint.api_id,
-                    &endpoint.options,
-                );
-                // `log_out` stops the client before the session is cleared,
-                // so nothing can write an auth key back afterwards.
-                Some(log_out(client).await.describe())
+                let ended = end_stored_login(&self.store, endpoint.api_id, &endpoint.options)
+                    .await
+                    .map_err(PersistenceError::new)?;
+                (Some(ended.remote.describe()), ended.scrub_failed)
             }
-            _ => None,
+            _ => {
+                // No remote logout, but an auth key is a secret worth
+                // removing from the file either way.
+                self.store
+                    .clear_telegram_login()
+                    .map_err(PersistenceError::new)?;
+                (None, self.store.scrub_deleted_data().err())
+            }
         };
-        self.store
-            .clear_telegram_login()
-            .map_err(PersistenceError::new)?;
+        if let Some(err) = scrub_failed {
+            tracing::warn!(
+                error = %err,
+                "the Telegram session is removed, but old copies of the auth key may remain \
+                 in unused space of the database until the next logout"
+            );
+        }
         Ok(remote)
     }
 }

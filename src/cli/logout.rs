@@ -5,14 +5,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::login::client_options;
 use super::{load_config_and_init_logging, EXIT_FAILURE};
 use crate::config::Config;
 use crate::store::Store;
-use crate::telegram::logout::{log_out, RemoteLogout};
-use crate::telegram::TelegramClient;
+use crate::telegram::logout::{end_stored_login, RemoteLogout};
 
 /// Runs `tgbridge logout` with the config at `config_path`.
 pub fn run(config_path: &Path) -> ExitCode {
@@ -66,18 +64,12 @@ async fn logout(config: &Config) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     }
-    let client = TelegramClient::start(
-        Arc::new(store.telegram_session()),
-        config.telegram.api_id,
-        &client_options(config),
-    );
-    // The client is stopped before the session is cleared, so it cannot
-    // write an auth key back afterwards.
-    let remote = log_out(client).await;
-    if let Err(err) = store.clear_telegram_login() {
-        return failed_to_clear(&err);
-    }
-    if let Err(err) = store.scrub_deleted_data() {
+    let ended =
+        match end_stored_login(&store, config.telegram.api_id, &client_options(config)).await {
+            Ok(ended) => ended,
+            Err(err) => return failed_to_clear(&err),
+        };
+    if let Some(err) = &ended.scrub_failed {
         eprintln!(
             "warning: the session is removed, but old copies of the auth key may remain in \
              unused space of {} ({err}); stop the bridge and run `tgbridge logout` again to \
@@ -85,6 +77,7 @@ async fn logout(config: &Config) -> ExitCode {
             config.database.display()
         );
     }
+    let remote = ended.remote;
     match &remote {
         RemoteLogout::LoggedOut | RemoteLogout::AlreadyEnded => println!("{}", remote.describe()),
         RemoteLogout::Unreachable(_) | RemoteLogout::Refused(_) => {

@@ -1,11 +1,15 @@
-//! Ending a Telegram session at Telegram (`auth.logOut`), shared by the
-//! terminal and the management room. Forgetting the session locally is the
-//! store's job and is done by the caller whatever happened here, so a logout
-//! works even when Telegram cannot be reached.
+//! Ending the stored Telegram login, shared by the terminal and the
+//! management room: `auth.logOut` at Telegram, then the session removed from
+//! the store and its deleted pages scrubbed. The local session is removed
+//! whatever Telegram answered, so a logout works even when Telegram cannot be
+//! reached. What to tell the user is left to the callers; portals, ghosts and
+//! the message map are never touched here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{CallError, TelegramClient};
+use super::client::{CallError, ClientOptions, TelegramClient};
+use crate::store::{Store, StoreError};
 use grammers_tl_types as tl;
 
 /// How long to wait for Telegram before removing the session locally anyway.
@@ -43,6 +47,35 @@ impl RemoteLogout {
             ),
         }
     }
+}
+
+/// How ending the stored login went, once the session is gone from the store.
+#[derive(Debug)]
+pub struct StoredLogout {
+    /// What Telegram said to the logout.
+    pub remote: RemoteLogout,
+    /// Set when the session was removed but the database's free pages could
+    /// not be scrubbed, so old copies of the auth key may remain in the file.
+    pub scrub_failed: Option<StoreError>,
+}
+
+/// Logs the stored session out at Telegram, then removes it from `store` and
+/// scrubs the freed pages. Fails only if the session could not be removed;
+/// a failed scrub is reported in [`StoredLogout::scrub_failed`].
+pub async fn end_stored_login(
+    store: &Store,
+    api_id: i32,
+    options: &ClientOptions,
+) -> Result<StoredLogout, StoreError> {
+    let client = TelegramClient::start(Arc::new(store.telegram_session()), api_id, options);
+    // `log_out` stops the client before the session is cleared, so nothing
+    // can write an auth key back afterwards.
+    let remote = log_out(client).await;
+    store.clear_telegram_login()?;
+    Ok(StoredLogout {
+        remote,
+        scrub_failed: store.scrub_deleted_data().err(),
+    })
 }
 
 /// Logs the session out at Telegram and stops the client, so nothing writes

@@ -14,9 +14,11 @@ use tgbridge::store::Store;
 
 use super::pty::Pty;
 
-/// How long any single expectation on the terminal may take. Generous: the
-/// 2FA check runs PBKDF2 and two 2048-bit exponentiations in a debug build.
-pub const STEP: Duration = Duration::from_secs(30);
+/// How long any single expectation on the terminal may wait. Generous: the
+/// 2FA check runs PBKDF2 and 2048-bit exponentiations in a debug build, on
+/// both sides, and CI shares two cores between parallel tests. Only a hang
+/// should ever reach it; a passing step returns as soon as its text appears.
+pub const STEP: Duration = Duration::from_secs(90);
 
 /// api_hash written into the test config (32 hex digits, not the example's).
 const API_HASH: &str = "9f1e2d3c4b5a69788796a5b4c3d2e1f0";
