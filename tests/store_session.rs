@@ -285,7 +285,7 @@ async fn clear_telegram_login_forgets_the_account_but_keeps_portals() {
 #[derive(Debug)]
 enum Op {
     SetHome(i32),
-    SetDc(DcOption),
+    SetDc(Box<DcOption>),
     Cache(PeerInfo),
     CacheMany(Vec<PeerInfo>),
     State(StateOp),
@@ -354,7 +354,7 @@ fn random_peer(rng: &mut StdRng) -> PeerInfo {
 fn random_op(rng: &mut StdRng) -> Op {
     match rng.random_range(0..8) {
         0 => Op::SetHome(rng.random_range(1..=5)),
-        1 => Op::SetDc(DcOption {
+        1 => Op::SetDc(Box::new(DcOption {
             id: rng.random_range(1..=7),
             ipv4: format!(
                 "10.0.0.{}:{}",
@@ -369,7 +369,7 @@ fn random_op(rng: &mut StdRng) -> Op {
             auth_key: rng
                 .random_bool(0.5)
                 .then(|| [rng.random_range(0..=255u8); 256]),
-        }),
+        })),
         2 | 3 => Op::Cache(random_peer(rng)),
         4 => Op::CacheMany(
             (0..rng.random_range(0..5))
@@ -456,4 +456,29 @@ async fn behaves_like_grammers_memory_session() {
         let theirs = snapshot(&memory).await;
         assert_eq!(ours, theirs, "diverged at step {step} after {op:?}");
     }
+}
+
+#[tokio::test]
+async fn can_be_handed_to_grammers_as_an_erased_session() {
+    fn shareable<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let (_dir, store) = temp_store();
+    shareable(&store);
+    shareable(&store.telegram_session());
+
+    let erased = grammers_session::storages::erase(std::sync::Arc::new(store.telegram_session()));
+    store
+        .telegram_session()
+        .cache_peer(self_user(9, 99))
+        .await
+        .unwrap();
+    assert_eq!(
+        erased.peer(PeerId::self_user()).await.unwrap(),
+        Some(self_user(9, 99))
+    );
+    // A clone of the store sees what the session wrote: one connection.
+    let clone = store.clone();
+    store
+        .seed_dc("127.0.0.1:1".parse().unwrap(), [2; 256])
+        .unwrap();
+    assert!(clone.has_telegram_login().unwrap());
 }
