@@ -301,17 +301,18 @@ fn peer_row(row: &Row<'_>) -> rusqlite::Result<PeerRow> {
 
 /// Looks a peer up; `PeerId::self_user()` means the peer cached with `is_self`.
 fn load_peer(conn: &Connection, peer: PeerId) -> Result<Option<PeerInfo>, StoreError> {
-    const COLUMNS: &str = "peer_id, access_hash, is_bot, is_self, channel_kind";
     let row = match peer.bot_api_dialog_id() {
         Some(peer_id) => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM telegram_peer WHERE peer_id = ?1"
+            .prepare_cached(concat!(
+                "SELECT peer_id, access_hash, is_bot, is_self, channel_kind",
+                " FROM telegram_peer WHERE peer_id = ?1"
             ))?
             .query_row([peer_id], peer_row)
             .optional()?,
         None => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM telegram_peer WHERE is_self = 1"
+            .prepare_cached(concat!(
+                "SELECT peer_id, access_hash, is_bot, is_self, channel_kind",
+                " FROM telegram_peer WHERE is_self = 1"
             ))?
             .query_row([], peer_row)
             .optional()?,
