@@ -482,3 +482,23 @@ async fn can_be_handed_to_grammers_as_an_erased_session() {
         .unwrap();
     assert!(clone.has_telegram_login().unwrap());
 }
+
+#[tokio::test]
+async fn one_bad_peer_does_not_stop_a_batch() {
+    let (_dir, store) = temp_store();
+    let session = store.telegram_session();
+    let good = PeerInfo::Channel {
+        id: 12,
+        auth: Some(PeerAuth::from_hash(34)),
+        kind: None,
+    };
+    let out_of_range = PeerInfo::User {
+        id: 0,
+        auth: None,
+        bot: None,
+        is_self: None,
+    };
+    let result = session.cache_peers(vec![out_of_range, good.clone()]).await;
+    assert!(result.is_err(), "the bad peer must be reported");
+    assert_eq!(session.peer(good.id()).await.unwrap(), Some(good));
+}
