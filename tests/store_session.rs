@@ -457,3 +457,48 @@ async fn behaves_like_grammers_memory_session() {
         assert_eq!(ours, theirs, "diverged at step {step} after {op:?}");
     }
 }
+
+#[tokio::test]
+async fn can_be_handed_to_grammers_as_an_erased_session() {
+    fn shareable<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let (_dir, store) = temp_store();
+    shareable(&store);
+    shareable(&store.telegram_session());
+
+    let erased = grammers_session::storages::erase(std::sync::Arc::new(store.telegram_session()));
+    store
+        .telegram_session()
+        .cache_peer(self_user(9, 99))
+        .await
+        .unwrap();
+    assert_eq!(
+        erased.peer(PeerId::self_user()).await.unwrap(),
+        Some(self_user(9, 99))
+    );
+    // A clone of the store sees what the session wrote: one connection.
+    let clone = store.clone();
+    store
+        .seed_dc("127.0.0.1:1".parse().unwrap(), [2; 256])
+        .unwrap();
+    assert!(clone.has_telegram_login().unwrap());
+}
+
+#[tokio::test]
+async fn one_bad_peer_does_not_stop_a_batch() {
+    let (_dir, store) = temp_store();
+    let session = store.telegram_session();
+    let good = PeerInfo::Channel {
+        id: 12,
+        auth: Some(PeerAuth::from_hash(34)),
+        kind: None,
+    };
+    let out_of_range = PeerInfo::User {
+        id: 0,
+        auth: None,
+        bot: None,
+        is_self: None,
+    };
+    let result = session.cache_peers(vec![out_of_range, good.clone()]).await;
+    assert!(result.is_err(), "the bad peer must be reported");
+    assert_eq!(session.peer(good.id()).await.unwrap(), Some(good));
+}

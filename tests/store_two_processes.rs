@@ -6,11 +6,12 @@
 //! The second process is this test binary re-executed with only
 //! `child_writer` selected and the database path in an environment variable.
 
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use grammers_session::types::{PeerAuth, PeerId, PeerInfo, UpdateState};
+use grammers_session::types::{DcOption, PeerAuth, PeerId, PeerInfo, UpdateState};
 use grammers_session::Session;
 use tgbridge::store::{MessageMapping, MessageScope, Portal, PortalKind, Store};
 
@@ -32,6 +33,28 @@ fn pts_channel(name: &str) -> i64 {
 fn user_id(name: &str, round: u32) -> i64 {
     let base = if name == "parent" { 10_000 } else { 20_000 };
     base + i64::from(round)
+}
+
+/// The datacenter option the child writes in `round`: it cycles through DCs
+/// 1-5 with a key and port unique to the round.
+fn login_dc(round: u32) -> DcOption {
+    let port = 20_000 + u16::try_from(round).unwrap();
+    DcOption {
+        id: 1 + (round % 5) as i32,
+        ipv4: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+        ipv6: SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0),
+        auth_key: Some([round as u8; 256]),
+    }
+}
+
+/// The account the child "logs in" as once it is done.
+fn self_user() -> PeerInfo {
+    PeerInfo::User {
+        id: 5_000,
+        auth: Some(PeerAuth::from_hash(-5)),
+        bot: Some(false),
+        is_self: Some(true),
+    }
 }
 
 /// Writes rounds until at least `MIN_ROUNDS` are done and a row of the other
@@ -91,15 +114,25 @@ async fn write_rounds(name: &str, other: &str, path: &Path) {
             .await
             .unwrap();
         if name == "child" {
+            // What a login writes: update state, and datacenters with keys.
             session
                 .set_update_state(UpdateState::Secondary { qts: round as i32 })
                 .await
                 .unwrap();
+            session.set_dc_option(&login_dc(round)).await.unwrap();
+        } else {
+            // What the running service reads on every request.
+            let home = session.home_dc_id().unwrap();
+            let option = session.dc_option(home).unwrap().expect("home dc option");
+            assert_eq!(option.id, home);
         }
         if seen_other_at.is_none() && store.kv_get(&format!("{other}-0")).unwrap().is_some() {
             seen_other_at = Some(round);
         }
         round += 1;
+    }
+    if name == "child" {
+        session.cache_peer(self_user()).await.unwrap();
     }
     store
         .kv_set(&format!("{name}-rounds"), &round.to_string())
@@ -218,6 +251,16 @@ async fn two_processes_share_the_database() {
             );
         }
         last_rounds.push((name, rounds));
+    }
+    assert!(store.has_telegram_login().unwrap());
+    assert_eq!(
+        session.peer(PeerId::self_user()).await.unwrap(),
+        Some(self_user())
+    );
+    let child_rounds = last_rounds[1].1;
+    for last in child_rounds.saturating_sub(5)..child_rounds {
+        let expected = login_dc(last);
+        assert_eq!(session.dc_option(expected.id).unwrap(), Some(expected));
     }
     let state = session.updates_state().await.unwrap();
     for (name, rounds) in last_rounds {

@@ -90,7 +90,13 @@ pub struct Messages<'a> {
     db: Db<'a>,
 }
 
-const COLUMNS: &str = "scope, tg_msg_id, part, chat_peer_id, room_id, event_id, sent_by_bridge";
+/// The column list, as a macro so statements are `concat!`-ed at compile
+/// time instead of formatted on every call.
+macro_rules! message_columns {
+    () => {
+        "scope, tg_msg_id, part, chat_peer_id, room_id, event_id, sent_by_bridge"
+    };
+}
 
 impl<'a> Messages<'a> {
     pub(super) fn new(db: Db<'a>) -> Self {
@@ -105,8 +111,10 @@ impl<'a> Messages<'a> {
         let chat = peer_key(mapping.chat)?;
         self.db.run(|conn| {
             let inserted = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                .prepare_cached(concat!(
+                    "INSERT INTO message (",
+                    message_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT DO NOTHING"
                 ))?
                 .execute((
@@ -132,8 +140,10 @@ impl<'a> Messages<'a> {
         self.db.run(|conn| {
             query_all(
                 conn,
-                &format!(
-                    "SELECT {COLUMNS} FROM message WHERE scope = ?1 AND tg_msg_id = ?2 ORDER BY part"
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM message WHERE scope = ?1 AND tg_msg_id = ?2 ORDER BY part"
                 ),
                 (scope, tg_msg_id),
             )
@@ -145,7 +155,11 @@ impl<'a> Messages<'a> {
         self.db.run(|conn| {
             query_all(
                 conn,
-                &format!("SELECT {COLUMNS} FROM message WHERE event_id = ?1 ORDER BY part"),
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM message WHERE event_id = ?1 ORDER BY part"
+                ),
                 [event_id.as_str()],
             )
         })

@@ -61,6 +61,18 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    /// Lets SQLite refresh its query-planner statistics for the tables this
+    /// connection used, as it recommends doing before closing. Best effort:
+    /// the store is going away and has nobody to report a failure to.
+    fn drop(&mut self) {
+        let conn = self.conn.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = conn.execute_batch("PRAGMA optimize") {
+            tracing::debug!(error = %err, "PRAGMA optimize on close failed");
+        }
+    }
+}
+
 /// Where a repository runs its statements: the shared connection (each call
 /// on its own) or a transaction opened by [`Store::transaction`].
 #[derive(Clone, Copy)]

@@ -73,8 +73,13 @@ pub struct Portals<'a> {
     db: Db<'a>,
 }
 
-const COLUMNS: &str =
-    "peer_id, kind, room_id, title, avatar_photo_id, avatar_mxc, encrypted, in_space";
+/// The column list, as a macro so statements are `concat!`-ed at compile
+/// time instead of formatted on every call.
+macro_rules! portal_columns {
+    () => {
+        "peer_id, kind, room_id, title, avatar_photo_id, avatar_mxc, encrypted, in_space"
+    };
+}
 
 impl<'a> Portals<'a> {
     pub(super) fn new(db: Db<'a>) -> Self {
@@ -85,8 +90,10 @@ impl<'a> Portals<'a> {
     pub fn upsert(&self, portal: &Portal) -> Result<(), StoreError> {
         let peer_id = peer_key(portal.peer)?;
         self.db.run(|conn| {
-            conn.prepare_cached(&format!(
-                "INSERT INTO portal ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            conn.prepare_cached(concat!(
+                "INSERT INTO portal (",
+                portal_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (peer_id) DO UPDATE SET
                      kind = excluded.kind, room_id = excluded.room_id, title = excluded.title,
                      avatar_photo_id = excluded.avatar_photo_id,
@@ -113,7 +120,11 @@ impl<'a> Portals<'a> {
         self.db.run(|conn| {
             query_one(
                 conn,
-                &format!("SELECT {COLUMNS} FROM portal WHERE peer_id = ?1"),
+                concat!(
+                    "SELECT ",
+                    portal_columns!(),
+                    " FROM portal WHERE peer_id = ?1"
+                ),
                 peer_id,
             )
         })
@@ -124,7 +135,11 @@ impl<'a> Portals<'a> {
         self.db.run(|conn| {
             query_one(
                 conn,
-                &format!("SELECT {COLUMNS} FROM portal WHERE room_id = ?1"),
+                concat!(
+                    "SELECT ",
+                    portal_columns!(),
+                    " FROM portal WHERE room_id = ?1"
+                ),
                 room_id.as_str(),
             )
         })
@@ -133,8 +148,11 @@ impl<'a> Portals<'a> {
     /// Every portal, in peer order (for start-up and listing).
     pub fn all(&self) -> Result<Vec<Portal>, StoreError> {
         self.db.run(|conn| {
-            let mut statement =
-                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM portal ORDER BY peer_id"))?;
+            let mut statement = conn.prepare_cached(concat!(
+                "SELECT ",
+                portal_columns!(),
+                " FROM portal ORDER BY peer_id"
+            ))?;
             let rows = statement.query_map([], RawPortal::from_row)?;
             rows.map(|raw| raw?.into_portal()).collect()
         })

@@ -196,6 +196,14 @@ pub(crate) fn migrate(
         })?;
     }
     tx.commit()?;
+    if found < supported {
+        tracing::info!(
+            path = %path.display(),
+            from = found,
+            to = supported,
+            "database schema migrated"
+        );
+    }
     Ok(supported.max(found))
 }
 

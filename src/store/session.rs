@@ -9,7 +9,8 @@
 //! Nothing is cached in memory: a `tgbridge login` in another process may
 //! change keys and DCs under a running service, and a stale cached auth key
 //! written back by grammers would silently undo that login. Every read is one
-//! primary-key lookup on a prepared statement (a few microseconds).
+//! primary-key lookup on a prepared statement (about 30 µs even in an
+//! unoptimised debug build).
 //!
 //! The trait's futures do their SQLite work inline, under the connection
 //! mutex, and never await while holding it: each call is a handful of short
@@ -92,15 +93,18 @@ impl Session for TelegramSession {
             if peers.is_empty() {
                 return Ok(());
             }
-            self.db().atomically(|conn| {
-                let mut result = Ok(());
+            // The failure is carried out of the transaction so that the
+            // peers that were stored still commit.
+            let last_failure = self.db().atomically(|conn| {
+                let mut last_failure = None;
                 for peer in &peers {
                     if let Err(err) = cache_peer(conn, peer) {
-                        result = Err(err);
+                        last_failure = Some(err);
                     }
                 }
-                result
-            })
+                Ok(last_failure)
+            })?;
+            last_failure.map_or(Ok(()), Err)
         })
     }
 
@@ -301,17 +305,18 @@ fn peer_row(row: &Row<'_>) -> rusqlite::Result<PeerRow> {
 
 /// Looks a peer up; `PeerId::self_user()` means the peer cached with `is_self`.
 fn load_peer(conn: &Connection, peer: PeerId) -> Result<Option<PeerInfo>, StoreError> {
-    const COLUMNS: &str = "peer_id, access_hash, is_bot, is_self, channel_kind";
     let row = match peer.bot_api_dialog_id() {
         Some(peer_id) => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM telegram_peer WHERE peer_id = ?1"
+            .prepare_cached(concat!(
+                "SELECT peer_id, access_hash, is_bot, is_self, channel_kind",
+                " FROM telegram_peer WHERE peer_id = ?1"
             ))?
             .query_row([peer_id], peer_row)
             .optional()?,
         None => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM telegram_peer WHERE is_self = 1"
+            .prepare_cached(concat!(
+                "SELECT peer_id, access_hash, is_bot, is_self, channel_kind",
+                " FROM telegram_peer WHERE is_self = 1"
             ))?
             .query_row([], peer_row)
             .optional()?,
