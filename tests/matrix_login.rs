@@ -5,44 +5,18 @@
 
 mod matrix_login_support;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use matrix_login_support::*;
-use testkit::{free_port, unique_localpart, SharedSynapse, SynapseOptions};
+use testkit::unique_localpart;
 use tgbridge::store::Store;
 
 const NAMES: [&str; 5] = ["mphone", "mbot", "mcancel", "merrors", "mshared"];
 
-static SYNAPSE: SharedSynapse<Mutex<HashMap<&'static str, BridgeInstance>>> = SharedSynapse::new();
+static SYNAPSE: Bridges = Bridges::new();
 
 async fn bridge(name: &'static str) -> (&'static testkit::Synapse, BridgeInstance) {
-    let (synapse, bridges) = SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let bridges: HashMap<_, _> = NAMES
-                .iter()
-                .map(|name| (*name, BridgeInstance::prepare(name, port)))
-                .collect();
-            let options = SynapseOptions {
-                registrations: bridges
-                    .values()
-                    .map(|b| b.registration_path.clone())
-                    .collect(),
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((options, Mutex::new(bridges)))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
-    let bridge = bridges
-        .lock()
-        .unwrap()
-        .remove(name)
-        .expect("each bridge is used once");
-    (synapse, bridge)
+    take_bridge(&SYNAPSE, &NAMES, name, BridgeInstance::prepare).await
 }
 
 fn logged_in(bridge: &BridgeInstance) -> bool {

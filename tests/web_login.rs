@@ -8,51 +8,26 @@
 
 mod matrix_login_support;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use matrix_login_support::*;
 use serde_json::{json, Value};
-use testkit::{free_port, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{free_port, TestUser};
 
 const NAMES: [&str; 4] = ["wfull", "whand", "wbot", "wrefuse"];
 
-static SYNAPSE: SharedSynapse<Mutex<HashMap<&'static str, BridgeInstance>>> = SharedSynapse::new();
+static SYNAPSE: Bridges = Bridges::new();
 
 async fn bridge(name: &'static str) -> (&'static testkit::Synapse, BridgeInstance) {
-    let (synapse, bridges) = SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let bridges: HashMap<_, _> = NAMES
-                .iter()
-                .map(|name| {
-                    let bridge = BridgeInstance::prepare(name, port);
-                    let lifetime = if *name == "wrefuse" { 3 } else { 900 };
-                    enable_web_login(&bridge, lifetime);
-                    (*name, bridge)
-                })
-                .collect();
-            let options = SynapseOptions {
-                registrations: bridges
-                    .values()
-                    .map(|b| b.registration_path.clone())
-                    .collect(),
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((options, Mutex::new(bridges)))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
-    let bridge = bridges
-        .lock()
-        .unwrap()
-        .remove(name)
-        .expect("each bridge is used once");
-    (synapse, bridge)
+    take_bridge(&SYNAPSE, &NAMES, name, |name, port| {
+        let bridge = BridgeInstance::prepare(name, port);
+        let lifetime = if name == "wrefuse" { 3 } else { 900 };
+        enable_web_login(&bridge, lifetime);
+        bridge
+    })
+    .await
 }
 
 // ---- a minimal WebDriver client ---------------------------------------------

@@ -171,3 +171,44 @@ pub fn link_in(body: &str) -> String {
         .trim_end_matches(['.', ')'])
         .to_owned()
 }
+
+/// Bridges of one test binary, each with its registration loaded into the
+/// binary's one Synapse (which reads registrations only at start).
+pub type Bridges = testkit::SharedSynapse<
+    std::sync::Mutex<std::collections::HashMap<&'static str, BridgeInstance>>,
+>;
+
+/// Starts the shared Synapse with a bridge prepared by `prepare` for every
+/// name in `names` (on first use), and hands out the bridge called `name`.
+pub async fn take_bridge(
+    shared: &'static Bridges,
+    names: &[&'static str],
+    name: &'static str,
+    prepare: impl Fn(&'static str, u16) -> BridgeInstance,
+) -> (&'static testkit::Synapse, BridgeInstance) {
+    let (synapse, bridges) = shared
+        .get_or_start(|| async {
+            let port = testkit::free_port().expect("free port for Synapse");
+            let bridges: std::collections::HashMap<_, _> = names
+                .iter()
+                .map(|name| (*name, prepare(name, port)))
+                .collect();
+            let options = testkit::SynapseOptions {
+                registrations: bridges
+                    .values()
+                    .map(|b| b.registration_path.clone())
+                    .collect(),
+                port: Some(port),
+                ..testkit::SynapseOptions::default()
+            };
+            Ok((options, std::sync::Mutex::new(bridges)))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+    let bridge = bridges
+        .lock()
+        .unwrap()
+        .remove(name)
+        .expect("each bridge is used once");
+    (synapse, bridge)
+}
