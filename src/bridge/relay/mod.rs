@@ -1,0 +1,545 @@
+//! The running Telegram side of the bridge: started by the service once the
+//! Matrix side is ready. It starts the Telegram runtime from the stored
+//! session, syncs the chat list into portals, and hands every Telegram event
+//! to a per-chat queue, so events of one chat are applied in order and a slow
+//! chat never holds up another (nor the update stream).
+//!
+//! It reports to the owner in the management room (sync progress, long flood
+//! waits, a session Telegram ended) and never touches appservice
+//! transactions, which stay with the core.
+//!
+//! Submodules split the work by direction: [`inbound`] (Telegram → Matrix
+//! messages), [`metadata`] (chat metadata both ways) and [`chats`] (sync and
+//! private chats on request).
+
+mod chats;
+mod inbound;
+mod metadata;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grammers_client::message::Message;
+use grammers_session::types::{PeerId, PeerKind, PeerRef};
+use ruma::api::client::message::send_message_event;
+use ruma::events::room::message::RoomMessageEventContent;
+use ruma::{OwnedRoomId, OwnedUserId};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use super::ghost::{self, Puppets};
+use super::login::TelegramLoggedIn;
+use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSettings};
+use super::space;
+use super::sync::{self, SyncScope, SyncSettings};
+use crate::config::BridgeConfig;
+use crate::convert::{telegram_to_matrix, NoMentions};
+use crate::matrix::{txn, MatrixClient, MatrixError};
+use crate::store::Store;
+use crate::store::{MessageMapping, MessageScope, Portal, PortalKind};
+use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
+
+/// Flood waits longer than this are announced in the management room.
+const ANNOUNCED_FLOOD_WAIT: Duration = Duration::from_secs(60);
+
+/// How long to wait before trying to start again when Telegram is unreachable.
+const RESTART_PAUSE: Duration = Duration::from_secs(30);
+
+/// Syncs creating more rooms than this report their progress.
+const PROGRESS_EVERY: u32 = 10;
+
+/// Everything the Telegram side needs besides the store and the client.
+#[derive(Debug, Clone)]
+pub struct TelegramSideSettings {
+    /// `telegram.api_id`.
+    pub api_id: i32,
+    /// Device information and flood-wait threshold.
+    pub client: ClientOptions,
+    /// Bridge options (ghost names, limits, filters).
+    pub bridge: BridgeConfig,
+    /// The owner.
+    pub owner: OwnedUserId,
+}
+
+/// What the bot commands ask of the Telegram side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TelegramRequest {
+    /// `sync [all]`.
+    Sync {
+        /// Lift the per-sync limit.
+        all: bool,
+    },
+    /// `pm <target>`, answered in `reply_in`.
+    Pm {
+        /// `@username`, `+phone` or a numeric id.
+        target: String,
+        /// Where the command was sent.
+        reply_in: OwnedRoomId,
+    },
+    /// `id` in `room_id`.
+    Id {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+    },
+    /// The owner invited a Telegram user's ghost to a room.
+    GhostInvited {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The ghost.
+        ghost: OwnedUserId,
+    },
+    /// The owner renamed a room (a portal, if it is one).
+    Rename {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The new name.
+        name: String,
+    },
+}
+
+/// What the service hands over once the Matrix side is ready.
+pub struct ReadyContext {
+    /// The homeserver client.
+    pub client: MatrixClient,
+    /// The management room, if there is one.
+    pub management_room: Option<OwnedRoomId>,
+    /// Whether the owner can be double-puppeted.
+    pub double_puppet: bool,
+    /// Becomes `true` when the bridge shuts down.
+    pub stop: watch::Receiver<bool>,
+    /// Requests from bot commands.
+    pub requests: mpsc::UnboundedReceiver<TelegramRequest>,
+    /// Completed logins from Matrix or the web page; `None` when only the
+    /// terminal login is enabled (which needs a restart to take effect).
+    pub logins: Option<broadcast::Receiver<TelegramLoggedIn>>,
+}
+
+/// Starts the Telegram side in the background; the task ends on `stop`.
+pub fn spawn(
+    settings: TelegramSideSettings,
+    store: Arc<Store>,
+    ready: ReadyContext,
+) -> JoinHandle<()> {
+    tokio::spawn(run(settings, store, ready))
+}
+
+async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: ReadyContext) {
+    let mut side = Side::new(settings, store, &ready);
+    side.learn_room_version().await;
+    let side = Arc::new(side);
+    loop {
+        match side.store.has_telegram_login() {
+            Ok(true) => {}
+            Ok(false) => {
+                info!("not logged into Telegram; the Telegram side waits for a login");
+                if wait_for_login(&mut ready.logins, &mut ready.stop).await {
+                    continue;
+                }
+                return;
+            }
+            Err(error) => {
+                warn!(%error, "could not read the Telegram login");
+                return;
+            }
+        }
+        let session = Arc::new(side.store.telegram_session());
+        match TelegramRuntime::start(session, side.settings.api_id, &side.settings.client).await {
+            Ok((runtime, events)) => {
+                side.serve(runtime, events, &mut ready.stop, &mut ready.requests)
+                    .await;
+                return;
+            }
+            Err(RuntimeError::SessionEnded(reason)) => {
+                // No runtime was served yet, so a new login can start one.
+                side.session_ended(&reason).await;
+                continue;
+            }
+            Err(error) => {
+                warn!(%error, retry_in_s = RESTART_PAUSE.as_secs(), "Telegram is not reachable");
+                tokio::select! {
+                    () = tokio::time::sleep(RESTART_PAUSE) => {}
+                    _ = ready.stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// Waits until a login from Matrix or the web page completes; `false` when
+/// the bridge stops first.
+async fn wait_for_login(
+    logins: &mut Option<broadcast::Receiver<TelegramLoggedIn>>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    loop {
+        let Some(receiver) = logins.as_mut() else {
+            let _ = stop.wait_for(|stop| *stop).await;
+            return false;
+        };
+        tokio::select! {
+            login = receiver.recv() => match login {
+                // A lagged receiver still means a login completed.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => *logins = None,
+            },
+            _ = stop.wait_for(|stop| *stop) => return false,
+        }
+    }
+}
+
+/// What woke the event loop.
+enum Next {
+    Event(TgEvent),
+    Request(TelegramRequest),
+}
+
+/// State shared by the sync and the per-chat workers.
+struct Side {
+    settings: TelegramSideSettings,
+    store: Arc<Store>,
+    client: MatrixClient,
+    portal_settings: PortalSettings,
+    management_room: Option<OwnedRoomId>,
+    self_id: std::sync::atomic::AtomicI64,
+    /// (room, user) pairs known to be joined this run.
+    joined: std::sync::Mutex<std::collections::HashSet<(OwnedRoomId, OwnedUserId)>>,
+    /// The Telegram client once the runtime runs, for lookups by workers.
+    telegram: std::sync::OnceLock<grammers_client::Client>,
+}
+
+impl Side {
+    fn new(settings: TelegramSideSettings, store: Arc<Store>, ready: &ReadyContext) -> Self {
+        let portal_settings = PortalSettings {
+            owner: settings.owner.clone(),
+            federate: settings.bridge.federate_rooms,
+            double_puppet: ready.double_puppet,
+            server_name: ready.client.bot_user_id().server_name().to_owned(),
+            creator_outranks_levels: false,
+        };
+        Self {
+            settings,
+            store,
+            client: ready.client.clone(),
+            portal_settings,
+            management_room: ready.management_room.clone(),
+            self_id: std::sync::atomic::AtomicI64::new(0),
+            telegram: std::sync::OnceLock::new(),
+            joined: std::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Reads the homeserver's default room version, which decides how the
+    /// bot's power is expressed in new portals.
+    async fn learn_room_version(&mut self) {
+        let request = ruma::api::client::discovery::get_capabilities::v3::Request::new();
+        match self.client.as_bot().send(request).await {
+            Ok(response) => {
+                let version = response.capabilities.room_versions.default.to_string();
+                self.portal_settings.creator_outranks_levels =
+                    super::portal::creator_outranks_levels(&version);
+                debug!(%version, "default room version");
+            }
+            Err(error) => warn!(%error, "could not read the homeserver's capabilities"),
+        }
+    }
+
+    fn puppets(&self) -> Puppets<'_> {
+        Puppets {
+            client: &self.client,
+            store: &self.store,
+            config: &self.settings.bridge,
+        }
+    }
+
+    fn rooms(&self) -> PortalRooms<'_> {
+        PortalRooms {
+            client: &self.client,
+            store: &self.store,
+            settings: &self.portal_settings,
+        }
+    }
+
+    fn sync_settings(&self) -> SyncSettings {
+        let bridge = &self.settings.bridge;
+        SyncSettings {
+            max_new_portals: bridge.max_new_portals_per_sync,
+            max_member_count: bridge.max_member_count,
+            sync_archived: bridge.sync_archived,
+            filter: bridge.filter.clone(),
+        }
+    }
+
+    async fn serve(
+        self: &Arc<Self>,
+        runtime: TelegramRuntime,
+        mut events: mpsc::UnboundedReceiver<TgEvent>,
+        stop: &mut watch::Receiver<bool>,
+        requests: &mut mpsc::UnboundedReceiver<TelegramRequest>,
+    ) {
+        self.self_id
+            .store(runtime.self_id(), std::sync::atomic::Ordering::Release);
+        // Set once per process: the side serves one runtime.
+        let _ = self.telegram.set(runtime.client().clone());
+        let runtime = Arc::new(runtime);
+        if runtime.me().is_bot() {
+            info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
+        } else {
+            tokio::select! {
+                () = self.sync(&runtime, SyncScope::Limited) => {}
+                _ = stop.wait_for(|stop| *stop) => {}
+            }
+        }
+        let mut queues = ChatQueues::default();
+        loop {
+            let next = tokio::select! {
+                event = events.recv() => event.map(Next::Event),
+                Some(request) = requests.recv() => Some(Next::Request(request)),
+                _ = stop.wait_for(|stop| *stop) => None,
+            };
+            let event = match next {
+                Some(Next::Event(event)) => Some(event),
+                Some(Next::Request(request)) => {
+                    // Events keep queueing meanwhile; the stream is never blocked.
+                    self.on_request(&runtime, request).await;
+                    continue;
+                }
+                None => None,
+            };
+            let Some(event) = event else { break };
+            match event.chat() {
+                Some(chat) => {
+                    let side = Arc::clone(self);
+                    queues.push(chat, event, move |event| {
+                        let side = Arc::clone(&side);
+                        async move { side.on_chat_event(event).await }
+                    });
+                }
+                None => self.on_account_event(event).await,
+            }
+        }
+        queues.close().await;
+        match Arc::try_unwrap(runtime) {
+            Ok(runtime) => runtime.shutdown().await,
+            Err(_) => warn!("the Telegram client is still in use at shutdown"),
+        }
+    }
+
+    async fn on_request(&self, runtime: &TelegramRuntime, request: TelegramRequest) {
+        match request {
+            TelegramRequest::Sync { .. } if runtime.me().is_bot() => {
+                self.notify("Telegram does not let bots list their chats: portals appear when the bot is added to a group or receives a message.").await
+            }
+            TelegramRequest::Sync { all } => {
+                let scope = if all { SyncScope::All } else { SyncScope::Limited };
+                self.sync(runtime, scope).await;
+            }
+            TelegramRequest::Pm { target, reply_in } => {
+                let text = match self.pm(runtime, &target).await {
+                    Ok(text) => text,
+                    Err(error) => format!("Could not open a private chat with {target}: {error}"),
+                };
+                self.notify_in(&reply_in, &text).await;
+            }
+            TelegramRequest::Id { room_id } => {
+                let text = match self.store.portals().by_room(&room_id) {
+                    Ok(Some(portal)) => format!(
+                        "This room bridges the Telegram chat {}.",
+                        portal.peer.bot_api_dialog_id().unwrap_or_default()
+                    ),
+                    _ => "This room is not a portal to a Telegram chat.".to_owned(),
+                };
+                self.notify_in(&room_id, &text).await;
+            }
+            TelegramRequest::GhostInvited { room_id, ghost } => {
+                if let Err(error) = self.adopt_invited_room(&room_id, &ghost).await {
+                    warn!(%room_id, %error, "could not turn the room into a private portal");
+                }
+            }
+            TelegramRequest::Rename { room_id, name } => {
+                if let Err(error) = self.rename_on_telegram(runtime, &room_id, &name).await {
+                    warn!(%room_id, %error, "could not rename the Telegram chat");
+                }
+            }
+        }
+    }
+
+    async fn on_account_event(&self, event: TgEvent) {
+        match event {
+            TgEvent::FloodWait(wait) if wait >= ANNOUNCED_FLOOD_WAIT => {
+                self.notify(&format!(
+                    "Telegram asked the bridge to slow down for {} seconds; messages are delayed until then.",
+                    wait.as_secs()
+                ))
+                .await
+            }
+            TgEvent::SessionEnded { reason } => self.session_ended(&reason).await,
+            other => debug!(?other, "account event not bridged"),
+        }
+    }
+
+    async fn session_ended(&self, reason: &str) {
+        warn!(%reason, "Telegram ended the session; portals are kept");
+        // The key is worthless now; forgetting it makes the next start wait
+        // for a login instead of trying it again.
+        if let Err(error) = self.store.clear_telegram_login() {
+            warn!(%error, "could not forget the ended Telegram session");
+        }
+        self.notify(&format!(
+            "Telegram ended the bridge's session ({reason}). Portal rooms are kept; run `tgbridge login` to log in again."
+        ))
+        .await;
+    }
+
+    async fn on_chat_event(&self, event: TgEvent) {
+        let result = match event {
+            TgEvent::NewMessage(message) => self.on_message(&message).await,
+            TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
+            TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
+            TgEvent::ChatChanged(chat) => {
+                debug!(
+                    chat = chat.bot_api_dialog_id().unwrap_or_default(),
+                    "chat changed"
+                );
+                Ok(())
+            }
+            other => {
+                debug!(?other, "chat event not bridged yet");
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            warn!(%error, "could not bridge a Telegram event");
+        }
+    }
+
+    /// The session's cached reference (with access hash) of `peer`.
+    pub(super) async fn cached_ref(&self, peer: PeerId) -> Option<PeerRef> {
+        use grammers_session::Session as _;
+        let info = self.store.telegram_session().peer(peer).await.ok()??;
+        Some(PeerRef {
+            id: peer,
+            auth: info.auth()?,
+        })
+    }
+
+    /// Looks a peer up on Telegram (full user or chat).
+    pub(super) async fn resolve(
+        &self,
+        peer: Option<PeerRef>,
+    ) -> Option<grammers_client::peer::Peer> {
+        let client = self.telegram.get()?;
+        match client.resolve_peer(peer?).await {
+            Ok(peer) => Some(peer),
+            Err(error) => {
+                debug!(%error, "could not look up a peer");
+                None
+            }
+        }
+    }
+
+    /// Sends a notice to the management room, if there is one.
+    pub(super) async fn notify(&self, text: &str) {
+        let Some(room_id) = &self.management_room else {
+            info!(text, "no management room for this notice");
+            return;
+        };
+        self.notify_in(room_id, text).await;
+    }
+
+    /// Sends a notice as the bot to `room_id`.
+    pub(super) async fn notify_in(&self, room_id: &ruma::RoomId, text: &str) {
+        self.notify_in_as(room_id, self.client.bot_user_id(), text)
+            .await;
+    }
+
+    /// Sends a notice as `sender` (the bot or a ghost) to `room_id`.
+    pub(super) async fn notify_in_as(
+        &self,
+        room_id: &ruma::RoomId,
+        sender: &ruma::UserId,
+        text: &str,
+    ) {
+        let room_id = room_id.to_owned();
+        let content = RoomMessageEventContent::notice_plain(text);
+        let txn_id = txn::derived("tgside", &[&rand::random::<u64>().to_string()]);
+        let request = match send_message_event::v3::Request::new(room_id.clone(), txn_id, &content)
+        {
+            Ok(request) => request,
+            Err(error) => return warn!(%error, "could not build a notice"),
+        };
+        if let Err(error) = self.client.as_user(sender).send(request).await {
+            let error: MatrixError = error;
+            warn!(%error, "could not send a notice to the management room");
+        }
+    }
+}
+
+/// One worker task per chat, each draining its own unbounded queue in order.
+#[derive(Default)]
+struct ChatQueues {
+    queues: HashMap<PeerId, (mpsc::UnboundedSender<TgEvent>, JoinHandle<()>)>,
+}
+
+impl ChatQueues {
+    /// Queues `event` for `chat`, starting the chat's worker on first use.
+    fn push<F, Fut>(&mut self, chat: PeerId, event: TgEvent, handle: F)
+    where
+        F: Fn(TgEvent) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let (queue, _) = self.queues.entry(chat).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<TgEvent>();
+            let worker = tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    handle(event).await;
+                }
+            });
+            (tx, worker)
+        });
+        if queue.send(event).is_err() {
+            warn!("a chat worker stopped; an event was dropped");
+        }
+    }
+
+    /// Lets every worker finish what is queued, then stops them.
+    async fn close(self) {
+        for (_, (queue, worker)) in self.queues {
+            drop(queue);
+            if let Err(error) = worker.await {
+                warn!(%error, "a chat worker ended abnormally");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn chat_queues_keep_per_chat_order() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut queues = ChatQueues::default();
+        let chat = PeerId::chat(1).unwrap();
+        for n in 0..20u64 {
+            let seen = Arc::clone(&seen);
+            queues.push(
+                chat,
+                TgEvent::FloodWait(Duration::from_secs(n)),
+                move |event| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        if let TgEvent::FloodWait(d) = event {
+                            tokio::task::yield_now().await;
+                            seen.lock().unwrap().push(d.as_secs());
+                        }
+                    }
+                },
+            );
+        }
+        queues.close().await;
+        assert_eq!(*seen.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+}
