@@ -12,13 +12,11 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
 use appservice_support::{command, BridgeInstance};
-use fake_telegram::world::{Origin, Peer, UserId, UserSpec};
+use fake_telegram::world::{Origin, Peer};
 use fake_telegram::{FakeTelegram, RpcError};
-use grammers_session::types::PeerInfo;
-use grammers_session::Session as _;
-use serde_json::Value;
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions};
 use tgbridge::store::{PortalKind, Store};
 
 struct Bridges {
@@ -52,65 +50,6 @@ async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
         })
         .await
         .expect("Synapse starts (run ./test.sh provision if it is not installed)")
-}
-
-/// Adds bridge options under the `bridge:` section of the test config.
-fn configure(bridge: &BridgeInstance, extra: &str) {
-    let config = std::fs::read_to_string(&bridge.config_path).unwrap();
-    let config = config.replacen("bridge:\n", &format!("bridge:\n{extra}"), 1);
-    std::fs::write(&bridge.config_path, config).unwrap();
-}
-
-/// Seeds the bridge's database with a session the fake considers logged
-/// into `account`, as a finished `tgbridge login` leaves it.
-async fn seed_login(bridge: &BridgeInstance, fake: &FakeTelegram, account: UserId) {
-    let store = Store::open(&bridge.database_path).unwrap();
-    store
-        .seed_dc(fake.addr(), fake.logged_in_auth_key(account))
-        .unwrap();
-    store
-        .telegram_session()
-        .cache_peer(PeerInfo::User {
-            id: account,
-            auth: None,
-            bot: Some(false),
-            is_self: Some(true),
-        })
-        .await
-        .unwrap();
-}
-
-fn user(name: &str, phone: &str) -> UserSpec {
-    UserSpec {
-        first_name: name.into(),
-        phone: Some(phone.into()),
-        ..UserSpec::default()
-    }
-}
-
-/// Waits until the bridge log contains `needle` `count` times.
-async fn wait_for_log(bridge: &BridgeInstance, needle: &str, count: usize, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while bridge.log().matches(needle).count() < count {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} (x{count}) in the bridge log\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
-    owner
-        .api()
-        .ok(
-            Method::GET,
-            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
-            None,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,6 +130,13 @@ impl Side {
         let chat = portal.peer;
         let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
         let scope = MessageScope::of_chat(chat, self_id);
+        // An outgoing message may be the echo of the bridge's own send, which
+        // is recorded under this lock.
+        let send_lock = self.send_lock(chat);
+        let _sending = match message.outgoing() {
+            true => Some(send_lock.lock().await),
+            false => None,
+        };
         if !self
             .store
             .messages()

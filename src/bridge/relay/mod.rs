@@ -207,6 +207,8 @@ struct Side {
     joined: std::sync::Mutex<std::collections::HashSet<(OwnedRoomId, OwnedUserId)>>,
     /// The Telegram client once the runtime runs, for lookups by workers.
     telegram: std::sync::OnceLock<grammers_client::Client>,
+    /// One lock per Telegram chat, see [`Side::send_lock`].
+    send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Side {
@@ -226,6 +228,7 @@ impl Side {
             management_room: ready.management_room.clone(),
             self_id: std::sync::atomic::AtomicI64::new(0),
             telegram: std::sync::OnceLock::new(),
+            send_locks: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
@@ -243,6 +246,19 @@ impl Side {
             }
             Err(error) => warn!(%error, "could not read the homeserver's capabilities"),
         }
+    }
+
+    /// The chat's send lock. Sending a Matrix message to Telegram holds it
+    /// until the message map records the sent message; the Telegram → Matrix
+    /// path takes it before deciding an outgoing message is new. Without it,
+    /// the update echoing the bridge's own send could overtake the map insert
+    /// and be bridged back as a duplicate.
+    fn send_lock(&self, chat: PeerId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .send_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(locks.entry(chat).or_default())
     }
 
     fn puppets(&self) -> Puppets<'_> {

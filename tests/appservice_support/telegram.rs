@@ -1,0 +1,74 @@
+//! Helpers for end-to-end tests that also run the fake Telegram datacenter:
+//! a seeded Telegram login, extra bridge options, and waiting on the bridge
+//! log or on room state.
+
+use std::time::{Duration, Instant};
+
+use fake_telegram::world::{UserId, UserSpec};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerInfo;
+use grammers_session::Session as _;
+use serde_json::Value;
+use testkit::{Method, TestUser};
+use tgbridge::store::Store;
+
+use super::BridgeInstance;
+
+/// Adds bridge options under the `bridge:` section of the test config.
+pub fn configure(bridge: &BridgeInstance, extra: &str) {
+    let config = std::fs::read_to_string(&bridge.config_path).unwrap();
+    let config = config.replacen("bridge:\n", &format!("bridge:\n{extra}"), 1);
+    std::fs::write(&bridge.config_path, config).unwrap();
+}
+
+/// Seeds the bridge's database with a session the fake considers logged
+/// into `account`, as a finished `tgbridge login` leaves it.
+pub async fn seed_login(bridge: &BridgeInstance, fake: &FakeTelegram, account: UserId) {
+    let store = Store::open(&bridge.database_path).unwrap();
+    store
+        .seed_dc(fake.addr(), fake.logged_in_auth_key(account))
+        .unwrap();
+    store
+        .telegram_session()
+        .cache_peer(PeerInfo::User {
+            id: account,
+            auth: None,
+            bot: Some(false),
+            is_self: Some(true),
+        })
+        .await
+        .unwrap();
+}
+
+pub fn user(name: &str, phone: &str) -> UserSpec {
+    UserSpec {
+        first_name: name.into(),
+        phone: Some(phone.into()),
+        ..UserSpec::default()
+    }
+}
+
+/// Waits until the bridge log contains `needle` `count` times.
+pub async fn wait_for_log(bridge: &BridgeInstance, needle: &str, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while bridge.log().matches(needle).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} (x{count}) in the bridge log\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
+    owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
+}
