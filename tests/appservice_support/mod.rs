@@ -184,6 +184,14 @@ logging:
         }
     }
 
+    /// Kills the bridge with SIGKILL (a crash: nothing is flushed or
+    /// answered) and reaps it.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("bridge running");
+        child.kill().expect("SIGKILL the bridge");
+        child.wait().expect("reap the bridge");
+    }
+
     /// The last lines of the bridge's log.
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
