@@ -91,6 +91,25 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
         invited[0]["room_id"].as_str().is_some(),
         "the portal invite names its room: {invited:?}"
     );
+    // The portal is stored, so a restart finds it instead of creating another.
+    let portal_room = invited[0]["room_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let portals = Store::open(&bridge.database_path)
+            .unwrap()
+            .portals()
+            .all()
+            .unwrap();
+        if portals.iter().any(|p| p.room_id.as_str() == portal_room) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the portal {portal_room} is not stored: {portals:?}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // The bridge keeps answering, and knows whom it is logged in as.
     say(&owner, &room, &bot, "ping", "Logged into Telegram as").await;

@@ -34,16 +34,23 @@ pub(crate) fn prepare(path: &Path) -> Result<(), StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    // `create` without `truncate` leaves an existing database untouched.
-    let file = OpenOptions::new()
-        .read(true)
+    // Never open (and so close) a descriptor of an existing database: POSIX
+    // drops every lock a process holds on a file when any descriptor of it is
+    // closed, so this would silently release the locks of the process's
+    // other SQLite connections. Another process could then think it is the
+    // last user, checkpoint and delete the write-ahead log under them, and
+    // their later commits would land in an unlinked file.
+    match OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(FILE_MODE)
         .open(path)
-        .map_err(file_error)?;
-    let mode = file.metadata().map_err(file_error)?.permissions().mode();
+    {
+        Ok(_new_file) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(file_error(error)),
+    }
+    let mode = fs::metadata(path).map_err(file_error)?.permissions().mode();
     if mode & 0o077 != 0 {
         tracing::warn!(
             path = %path.display(),
