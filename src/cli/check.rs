@@ -127,6 +127,11 @@ fn check_tokens(config: &Config) -> Outcome {
 /// exactly as `run` would leave it.
 fn check_database(path: &Path) -> Outcome {
     let shown = path.display();
+    if let Some(owner) = foreign_owner_as_root(path, nix::unistd::geteuid()) {
+        return Outcome::Fail(format!(
+            "{shown}: not opened as root, which would leave files the service user {owner} cannot write; run `sudo -u {owner} tgbridge check`"
+        ));
+    }
     let store = match Store::open(path) {
         Ok(store) => store,
         Err(err) => return Outcome::Fail(format!("{shown}: {err}")),
@@ -135,6 +140,28 @@ fn check_database(path: &Path) -> Outcome {
         Ok(version) => Outcome::Ok(format!("{shown} (schema version {version})")),
         Err(err) => Outcome::Fail(format!("{shown}: cannot read the schema version: {err}")),
     }
+}
+
+/// Running as root next to a database (or data directory) that belongs to
+/// another user — the service user — returns that user's name: opening the
+/// database would create the file, its write-ahead log or shared-memory file
+/// owned by root, and the service could no longer open it.
+fn foreign_owner_as_root(path: &Path, euid: nix::unistd::Uid) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if !euid.is_root() {
+        return None;
+    }
+    let owner_uid = match std::fs::metadata(path) {
+        Ok(file) => file.uid(),
+        Err(_) => std::fs::metadata(path.parent()?).ok()?.uid(),
+    };
+    let uid = nix::unistd::Uid::from_raw(owner_uid);
+    if uid.is_root() {
+        return None;
+    }
+    let name = nix::unistd::User::from_uid(uid).ok().flatten();
+    // sudo takes `#uid` for users without a name.
+    Some(name.map_or_else(|| format!("#{owner_uid}"), |user| user.name))
 }
 
 /// The homeserver's answer to `/_matrix/client/versions`.
@@ -197,5 +224,47 @@ fn describe_request_error(err: reqwest::Error) -> String {
         "cannot connect (is the homeserver running, and is homeserver.address right?)".to_owned()
     } else {
         format!("request failed: {err}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::unistd::Uid;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn root_does_not_open_a_database_of_another_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("tgbridge.db");
+        let me = Uid::current();
+        let (euid, expected_owner) = if me.is_root() {
+            // A directory of another user, as the service user's data dir.
+            nix::unistd::chown(dir.path(), Some(Uid::from_raw(65534)), None).unwrap();
+            (me, 65534)
+        } else {
+            // Only root is affected; judge this user's directory as root would.
+            (Uid::from_raw(0), me.as_raw())
+        };
+        let owner = foreign_owner_as_root(&db, euid).expect("refused");
+        let named = nix::unistd::User::from_uid(Uid::from_raw(expected_owner))
+            .unwrap()
+            .map_or(format!("#{expected_owner}"), |u| u.name);
+        assert_eq!(owner, named);
+        if me.is_root() {
+            let Outcome::Fail(message) = check_database(&db) else {
+                panic!("root opened another user's database");
+            };
+            assert!(message.contains(&format!("sudo -u {named}")), "{message}");
+            assert!(!db.exists(), "nothing was created");
+        }
+        assert_eq!(dir.path().metadata().unwrap().uid(), expected_owner);
+    }
+
+    #[test]
+    fn the_owner_itself_opens_its_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Uid::current();
+        assert_eq!(foreign_owner_as_root(&dir.path().join("t.db"), me), None);
     }
 }
