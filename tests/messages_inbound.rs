@@ -364,10 +364,11 @@ async fn telegram_actions_become_the_exact_matrix_events() {
     let dm = portal_of(&store, PeerId::user(bob).unwrap(), &bridge).await;
     let dm_room = dm.room_id.to_string();
     owner.join(&dm_room).await.unwrap();
-    let hello = timeline(&owner, &dm_room).await;
-    assert_eq!(hello.len(), 1, "{hello:?}");
-    assert_eq!(hello[0]["content"]["body"], "hello Alice");
-    assert_eq!(hello[0]["sender"], bob_ghost.as_str());
+    let hello = expect_event(&owner, &bridge, "first private message", |e| {
+        message_in(e, &dm_room, "hello Alice")
+    })
+    .await;
+    assert_eq!(hello["sender"], bob_ghost.as_str());
     tg(&|w| w.send_text(alice, Peer::User(bob), "on my way").unwrap());
     let on_my_way = expect_event(&owner, &bridge, "owner's private message", |e| {
         message_in(e, &dm_room, "on my way")
@@ -434,12 +435,18 @@ async fn telegram_actions_become_the_exact_matrix_events() {
     let failure = expect_event(&owner, &bridge, "failure notice", |e| {
         e["room_id"] == room.as_str()
             && e["content"]["msgtype"] == "m.notice"
-            && e["content"]["body"].as_str().is_some_and(|b| {
-                b.starts_with("A Telegram message from Carol could not be bridged:")
-            })
+            && e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("A Telegram message from Carol"))
     })
     .await;
     assert_eq!(failure["sender"], bridge.bot_user_id.as_str());
+    let reason = failure["content"]["body"].as_str().unwrap();
+    assert!(
+        reason.starts_with("A Telegram message from Carol (Telegram) could not be bridged: ")
+            && reason.contains("M_FORBIDDEN"),
+        "{reason}"
+    );
 
     // Nothing was bridged twice: the group room holds exactly these
     // messages, in order (the first one redacted).

@@ -244,10 +244,7 @@ impl Side {
         error: PortalError,
     ) -> Result<(), PortalError> {
         warn!(room_id = %portal.room_id, %error, "a Telegram message could not be bridged");
-        let from = message
-            .sender()
-            .and_then(|peer| peer.name().map(str::to_owned))
-            .unwrap_or_else(|| "a Telegram user".to_owned());
+        let from = self.sender_name(message);
         let text = failure_notice(&from, &error);
         let content = RoomMessageEventContent::notice_plain(text);
         let txn_id = txn::derived("tgfail", &[&scope_key(scope), &message.id().to_string()]);
@@ -262,6 +259,21 @@ impl Side {
             .messages()
             .mark_handled(portal.peer, message.id())?;
         Ok(())
+    }
+
+    /// How a notice names a message's sender: their Telegram name, else
+    /// their ghost's display name.
+    fn sender_name(&self, message: &Message) -> String {
+        if let Some(name) = message.sender().and_then(|peer| peer.name()) {
+            return name.to_owned();
+        }
+        let ghost = message
+            .sender_id()
+            .and_then(PeerId::bare_id)
+            .and_then(|id| self.store.ghosts().get(id).ok().flatten());
+        ghost
+            .and_then(|ghost| ghost.displayname)
+            .unwrap_or_else(|| "a Telegram user".to_owned())
     }
 
     /// The message scope of a chat for the logged-in account.
