@@ -150,6 +150,12 @@ async fn telegram_actions_become_the_exact_matrix_events() {
             .unwrap();
         (alice, bob, carol, group, old_message)
     };
+    let supergroup = fake
+        .world()
+        .lock()
+        .unwrap()
+        .create_supergroup(bob, "Super", &[alice])
+        .unwrap();
     seed_login(&bridge, &fake, alice).await;
     let owner = synapse
         .register_user(&bridge.owner_localpart, false)
@@ -417,6 +423,56 @@ async fn telegram_actions_become_the_exact_matrix_events() {
         call["content"],
         json!({ "msgtype": "m.notice", "body": "Missed call" })
     );
+
+    // A supergroup numbers its own messages: replies and deletions are
+    // found in the channel's numbering. Editing a message the bridge never
+    // bridged changes nothing in Matrix.
+    tg(&|w| {
+        w.edit_text(bob, Peer::Chat(group), old_message, "rewritten history")
+            .unwrap();
+        0
+    });
+    let super_room = portal_of(&store, PeerId::channel(supergroup).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
+    owner.join(&super_room).await.unwrap();
+    let s1 = tg(&|w| w.send_text(bob, Peer::Channel(supergroup), "s1").unwrap());
+    let s1_event = expect_event(&owner, &bridge, "supergroup message", |e| {
+        message_in(e, &super_room, "s1")
+    })
+    .await["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(s1),
+            ..OutgoingMessage::text("s2")
+        };
+        w.send_message(alice, Peer::Channel(supergroup), reply)
+            .unwrap()
+    });
+    let s2 = expect_event(&owner, &bridge, "supergroup reply", |e| {
+        message_in(e, &super_room, "s2")
+    })
+    .await;
+    assert_eq!(s2["sender"], owner_id.as_str());
+    assert_eq!(
+        s2["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        s1_event.as_str()
+    );
+    tg(&|w| {
+        w.delete(bob, Peer::Channel(supergroup), &[s1], true)
+            .unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "supergroup deletion", |e| {
+        e["room_id"] == super_room.as_str()
+            && e["type"] == "m.room.redaction"
+            && e["redacts"] == s1_event.as_str()
+    })
+    .await;
 
     // A message Matrix refuses (Carol's ghost is banned from the room)
     // becomes a notice saying so.

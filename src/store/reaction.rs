@@ -191,3 +191,119 @@ impl RawReaction {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{MessageMapping, Portal, PortalKind, Store};
+    use super::*;
+
+    fn store_with_portal(dir: &tempfile::TempDir, chat: PeerId) -> Store {
+        let store = Store::open(&dir.path().join("tgbridge.db")).unwrap();
+        store
+            .portals()
+            .upsert(&Portal {
+                peer: chat,
+                kind: PortalKind::Group,
+                room_id: OwnedRoomId::try_from("!room:example.org").unwrap(),
+                title: None,
+                avatar_photo_id: None,
+                avatar_mxc: None,
+                encrypted: false,
+                in_space: false,
+            })
+            .unwrap();
+        store
+    }
+
+    fn event(name: &str) -> OwnedEventId {
+        OwnedEventId::try_from(format!("${name}:example.org")).unwrap()
+    }
+
+    fn mapping(chat: PeerId, id: i32, name: &str) -> MessageMapping {
+        MessageMapping {
+            scope: MessageScope::Account(1),
+            tg_msg_id: id,
+            part: 0,
+            chat,
+            room_id: OwnedRoomId::try_from("!room:example.org").unwrap(),
+            event_id: event(name),
+            sent_by_bridge: false,
+        }
+    }
+
+    #[test]
+    fn reactions_are_recorded_once_and_forgotten_with_their_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let chat = PeerId::chat(5).unwrap();
+        let store = store_with_portal(&dir, chat);
+        let thumbs = ReactionMapping {
+            scope: MessageScope::Account(1),
+            tg_msg_id: 10,
+            reactor: PeerId::user(7).unwrap(),
+            emoji: "👍".into(),
+            chat,
+            room_id: OwnedRoomId::try_from("!room:example.org").unwrap(),
+            event_id: event("r1"),
+        };
+        let heart = ReactionMapping {
+            emoji: "❤".into(),
+            event_id: event("r2"),
+            ..thumbs.clone()
+        };
+        let reactions = store.reactions();
+        assert!(reactions.insert(&thumbs).unwrap());
+        assert!(!reactions.insert(&thumbs).unwrap(), "already recorded");
+        assert!(reactions.insert(&heart).unwrap());
+        assert_eq!(
+            reactions.of_message(MessageScope::Account(1), 10).unwrap(),
+            vec![heart.clone(), thumbs.clone()]
+        );
+        assert_eq!(
+            reactions.by_event(&event("r1")).unwrap(),
+            Some(thumbs.clone())
+        );
+        assert_eq!(
+            reactions
+                .delete(MessageScope::Account(1), 10, thumbs.reactor, "👍")
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            reactions
+                .delete_message(MessageScope::Account(1), 10)
+                .unwrap(),
+            1
+        );
+        assert!(reactions
+            .of_message(MessageScope::Account(1), 10)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn edits_keep_the_newest_date_and_the_cursor_only_moves_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let chat = PeerId::chat(5).unwrap();
+        let store = store_with_portal(&dir, chat);
+        let messages = store.messages();
+        let scope = MessageScope::Account(1);
+        assert_eq!(messages.bridged_edit(scope, 3).unwrap(), None);
+        messages.record_edit(scope, 3, 200).unwrap();
+        messages.record_edit(scope, 3, 100).unwrap();
+        assert_eq!(messages.bridged_edit(scope, 3).unwrap(), Some(200));
+        messages.forget_edit(scope, 3).unwrap();
+        assert_eq!(messages.bridged_edit(scope, 3).unwrap(), None);
+
+        assert_eq!(messages.newest_handled(chat).unwrap(), None);
+        messages.insert(&mapping(chat, 4, "m4")).unwrap();
+        messages.insert(&mapping(chat, 9, "m9")).unwrap();
+        assert_eq!(messages.newest_handled(chat).unwrap(), Some(9));
+        messages.mark_handled(chat, 12).unwrap();
+        messages.mark_handled(chat, 6).unwrap();
+        assert_eq!(messages.newest_handled(chat).unwrap(), Some(12));
+
+        let read = messages.newest_at_or_before(chat, 8).unwrap().unwrap();
+        assert_eq!(read.event_id, event("m4"));
+        assert_eq!(messages.newest_at_or_before(chat, 3).unwrap(), None);
+    }
+}
