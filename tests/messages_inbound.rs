@@ -600,6 +600,9 @@ async fn restart_mid_burst_bridges_each_message_once() {
     }
     bridge.kill();
     let bridged_before_crash = store.messages().newest_in_chat(chat).unwrap().unwrap() - warm_up;
+    eprintln!(
+        "{bridged_before_crash} of the first 15 burst messages were bridged before the crash"
+    );
     for n in 16..=30 {
         send(from(n), &body(n));
     }

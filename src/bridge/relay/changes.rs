@@ -93,8 +93,9 @@ impl Side {
 
     /// Splits a deletion in the account's numbering (which names no chat)
     /// into one deletion per chat, found through the message map, so each
-    /// is applied in its chat's order. Ids the map does not know were never
-    /// bridged and are dropped.
+    /// is applied in its chat's order. Ids the map does not know are
+    /// remembered: their message may still wait in its chat's queue, and is
+    /// then not bridged at all.
     pub(super) fn deletions_by_chat(&self, event: TgEvent) -> Vec<TgEvent> {
         let TgEvent::MessagesDeleted { chat: None, ids } = event else {
             return vec![event];
@@ -109,7 +110,10 @@ impl Side {
                     None
                 }
             };
-            let Some(chat) = chat else { continue };
+            let Some(chat) = chat else {
+                self.remember_early_deletion(id);
+                continue;
+            };
             match by_chat.iter_mut().find(|(c, _)| *c == chat) {
                 Some((_, ids)) => ids.push(id),
                 None => by_chat.push((chat, vec![id])),
@@ -122,6 +126,37 @@ impl Side {
                 ids,
             })
             .collect()
+    }
+}
+
+/// At most this many early deletions are remembered; most belong to chats
+/// without a portal and are never asked about.
+const EARLY_DELETIONS_LIMIT: usize = 1024;
+
+impl Side {
+    fn remember_early_deletion(&self, id: i32) {
+        let mut early = self
+            .inbound
+            .early_deletions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if early.len() >= EARLY_DELETIONS_LIMIT {
+            early.clear();
+        }
+        early.insert(id);
+    }
+
+    /// Whether a message in the account's numbering was deleted on Telegram
+    /// while it waited to be bridged (it is then skipped, once).
+    pub(super) fn deleted_before_bridged(&self, scope: MessageScope, id: i32) -> bool {
+        if !matches!(scope, MessageScope::Account(_)) {
+            return false;
+        }
+        self.inbound
+            .early_deletions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id)
     }
 }
 

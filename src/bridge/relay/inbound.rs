@@ -163,6 +163,10 @@ impl Side {
         {
             return Ok(());
         }
+        if self.deleted_before_bridged(scope, message.id()) {
+            self.store.messages().mark_handled(chat, message.id())?;
+            return Ok(());
+        }
         match self.deliver(portal, message, scope).await {
             Ok(event_id) => {
                 self.store.messages().insert(&MessageMapping {

@@ -25,6 +25,9 @@ const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 4..=32;
 pub(super) struct InboundState {
     /// Lower-cased username → Telegram user id (`None`: not a user).
     usernames: Mutex<HashMap<String, Option<i64>>>,
+    /// Ids (account numbering) deleted before their message was bridged,
+    /// see [`Side::deleted_before_bridged`].
+    pub(super) early_deletions: Mutex<std::collections::HashSet<i32>>,
 }
 
 /// The mention lookup for one message.
