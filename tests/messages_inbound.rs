@@ -549,13 +549,14 @@ async fn restart_mid_burst_bridges_each_message_once() {
     configure(&bridge, NO_HISTORY);
 
     let fake = FakeTelegram::start().await;
-    let (alice, bob, group) = {
+    let (alice, bob, group, quiet) = {
         let shared = fake.world();
         let mut w = shared.lock().unwrap();
         let alice = w.add_user(user("Alice", "15550001"));
         let bob = w.add_user(user("Bob", "15550002"));
         let group = w.create_group(bob, "Burst", &[alice]).unwrap();
-        (alice, bob, group)
+        let quiet = w.create_group(bob, "Quiet", &[alice]).unwrap();
+        (alice, bob, group, quiet)
     };
     seed_login(&bridge, &fake, alice).await;
     let owner = synapse
@@ -566,6 +567,7 @@ async fn restart_mid_burst_bridges_each_message_once() {
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
     wait_for_log(&bridge, "double puppeting not available", 1, EVENT_TIMEOUT).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let chat = PeerId::chat(group).unwrap();
@@ -606,6 +608,12 @@ async fn restart_mid_burst_bridges_each_message_once() {
     for n in 16..=30 {
         send(from(n), &body(n));
     }
+    // A chat nothing was ever bridged from gets its first message now.
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Chat(quiet), "quiet 1")
+        .unwrap();
     // The worst case for the crash: grammers had saved an update state past
     // every message of the burst, so Telegram's difference replays none of
     // them and only the bridge's own record can tell what is missing.
@@ -624,12 +632,28 @@ async fn restart_mid_burst_bridges_each_message_once() {
 
     bridge.start();
     bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+    wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
     send(bob, "after the restart");
     expect_event(&owner, &bridge, "live message after the restart", |e| {
         message_in(e, &room, "after the restart")
     })
     .await;
+    let quiet_room = portal_of(&store, PeerId::chat(quiet).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
+    owner.join(&quiet_room).await.unwrap();
+    let quiet_bodies: Vec<Value> = timeline(&owner, &quiet_room)
+        .await
+        .iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(
+        quiet_bodies,
+        vec![json!("quiet 1")],
+        "{}",
+        bridge.log_tail()
+    );
 
     let events = timeline(&owner, &room).await;
     let bodies: Vec<&str> = events

@@ -28,6 +28,14 @@ fn is_behind(top: i32, handled: Option<i32>) -> Option<i32> {
     handled.filter(|&handled| top > handled)
 }
 
+/// Where a chat's catch-up point starts when nothing of it was handled yet
+/// (a portal created without initial history): its current top message,
+/// so a crash before its first live message is bridged still leaves a
+/// point to catch up from.
+fn baseline(top: i32, handled: Option<i32>) -> Option<i32> {
+    (handled.is_none() && top > 0).then_some(top)
+}
+
 impl Side {
     /// Bridges, in order, every message that reached a portal's chat after
     /// the newest one the bridge handled. Runs before live events.
@@ -79,6 +87,10 @@ impl Side {
             };
             if let Some(handled) = is_behind(raw.top_message, handled) {
                 behind.push(Behind { portal, handled });
+            } else if let Some(top) = baseline(raw.top_message, handled) {
+                if let Err(error) = self.store.messages().mark_handled(chat, top) {
+                    warn!(%error, "could not record where a chat's catch-up starts");
+                }
             }
         }
         Ok(behind)
@@ -136,5 +148,12 @@ mod tests {
         assert_eq!(is_behind(7, Some(7)), None);
         assert_eq!(is_behind(5, Some(7)), None);
         assert_eq!(is_behind(10, None), None, "initial history decides");
+    }
+
+    #[test]
+    fn chats_with_nothing_handled_start_at_their_top_message() {
+        assert_eq!(baseline(10, None), Some(10));
+        assert_eq!(baseline(0, None), None, "an empty chat");
+        assert_eq!(baseline(10, Some(3)), None);
     }
 }
