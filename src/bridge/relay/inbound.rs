@@ -13,6 +13,18 @@ use ruma::events::Mentions;
 use super::*;
 use crate::convert::MentionResolver;
 
+/// What the Telegram → Matrix side remembers across messages (this run
+/// only: everything durable is in the store).
+#[derive(Debug, Default)]
+pub(super) struct InboundState {
+    /// Lower-cased username → Telegram user id (`None`: not a user), for
+    /// mentions.
+    pub(super) usernames: std::sync::Mutex<HashMap<String, Option<i64>>>,
+    /// Ids (account numbering) deleted before their message was bridged,
+    /// see [`Side::deleted_before_bridged`].
+    pub(super) early_deletions: std::sync::Mutex<std::collections::HashSet<i32>>,
+}
+
 impl Side {
     /// The portal of a chat without one, created on its first message: a
     /// private chat (marked as a direct chat for the owner), or a group or

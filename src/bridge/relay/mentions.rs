@@ -5,7 +5,6 @@
 //! and never sends anything to Matrix.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use grammers_tl_types as tl;
 use ruma::{OwnedUserId, UserId};
@@ -19,16 +18,6 @@ const USERNAME_CACHE_LIMIT: usize = 4096;
 
 /// Telegram usernames are 4 to 32 characters long.
 const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 4..=32;
-
-/// What the Telegram → Matrix side remembers across messages.
-#[derive(Debug, Default)]
-pub(super) struct InboundState {
-    /// Lower-cased username → Telegram user id (`None`: not a user).
-    usernames: Mutex<HashMap<String, Option<i64>>>,
-    /// Ids (account numbering) deleted before their message was bridged,
-    /// see [`Side::deleted_before_bridged`].
-    pub(super) early_deletions: Mutex<std::collections::HashSet<i32>>,
-}
 
 /// The mention lookup for one message.
 pub(super) struct ChatMentions<'a> {

@@ -219,7 +219,7 @@ struct Side {
     /// One lock per Telegram chat, see [`Side::send_lock`].
     send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
     /// What the Telegram → Matrix direction remembers across messages.
-    inbound: mentions::InboundState,
+    inbound: inbound::InboundState,
 }
 
 impl Side {
@@ -241,7 +241,7 @@ impl Side {
             telegram: std::sync::OnceLock::new(),
             send_locks: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
-            inbound: mentions::InboundState::default(),
+            inbound: inbound::InboundState::default(),
         }
     }
 
