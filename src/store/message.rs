@@ -36,7 +36,7 @@ impl MessageScope {
 
     /// The stored form: the account's user id (positive) or the channel's
     /// Bot API dialog id (negative), so the two can never collide.
-    fn encode(self) -> Result<i64, StoreError> {
+    pub(super) fn encode(self) -> Result<i64, StoreError> {
         let peer = match self {
             MessageScope::Account(user_id) => PeerId::user(user_id),
             MessageScope::Channel(channel_id) => PeerId::channel(channel_id),
@@ -47,7 +47,7 @@ impl MessageScope {
             ))
     }
 
-    fn decode(value: i64) -> Result<MessageScope, StoreError> {
+    pub(super) fn decode(value: i64) -> Result<MessageScope, StoreError> {
         let corrupt = StoreError::Corrupt {
             what: "message scope",
         };
@@ -216,6 +216,109 @@ impl<'a> Messages<'a> {
                 .prepare_cached("DELETE FROM message WHERE event_id = ?1")?
                 .execute([event_id.as_str()])?)
         })
+    }
+}
+
+/// What the Telegram → Matrix direction needs besides plain lookups:
+/// receipts, edits that are bridged once, and the per-chat catch-up point.
+impl Messages<'_> {
+    /// The newest mapped event of a chat at or before Telegram message
+    /// `max_id` (for a read receipt: "read up to here").
+    pub fn newest_at_or_before(
+        &self,
+        chat: PeerId,
+        max_id: i32,
+    ) -> Result<Option<MessageMapping>, StoreError> {
+        let chat = peer_key(chat)?;
+        self.db.run(|conn| {
+            Ok(query_all(
+                conn,
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM message WHERE chat_peer_id = ?1 AND tg_msg_id <= ?2
+                     ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
+                ),
+                (chat, max_id),
+            )?
+            .pop())
+        })
+    }
+
+    /// The Telegram edit date (Unix seconds) last bridged for a message.
+    pub fn bridged_edit(
+        &self,
+        scope: MessageScope,
+        tg_msg_id: i32,
+    ) -> Result<Option<i64>, StoreError> {
+        let scope = scope.encode()?;
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT edit_date FROM message_edit WHERE scope = ?1 AND tg_msg_id = ?2",
+                )?
+                .query_row((scope, tg_msg_id), |row| row.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Records that the edit of `edit_date` was bridged; an older date
+    /// never replaces a newer one.
+    pub fn record_edit(
+        &self,
+        scope: MessageScope,
+        tg_msg_id: i32,
+        edit_date: i64,
+    ) -> Result<(), StoreError> {
+        let scope = scope.encode()?;
+        self.db.run(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO message_edit (scope, tg_msg_id, edit_date) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (scope, tg_msg_id)
+                 DO UPDATE SET edit_date = max(edit_date, excluded.edit_date)",
+            )?
+            .execute((scope, tg_msg_id, edit_date))?;
+            Ok(())
+        })
+    }
+
+    /// Forgets the edit record of a deleted message.
+    pub fn forget_edit(&self, scope: MessageScope, tg_msg_id: i32) -> Result<(), StoreError> {
+        let scope = scope.encode()?;
+        self.db.run(|conn| {
+            conn.prepare_cached("DELETE FROM message_edit WHERE scope = ?1 AND tg_msg_id = ?2")?
+                .execute((scope, tg_msg_id))?;
+            Ok(())
+        })
+    }
+
+    /// Records that message `tg_msg_id` of `chat` was handled without a map
+    /// row (e.g. a service message that only changed room state).
+    pub fn mark_handled(&self, chat: PeerId, tg_msg_id: i32) -> Result<(), StoreError> {
+        let chat = peer_key(chat)?;
+        self.db.run(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO chat_cursor (chat_peer_id, tg_msg_id) VALUES (?1, ?2)
+                 ON CONFLICT (chat_peer_id)
+                 DO UPDATE SET tg_msg_id = max(tg_msg_id, excluded.tg_msg_id)",
+            )?
+            .execute((chat, tg_msg_id))?;
+            Ok(())
+        })
+    }
+
+    /// The newest Telegram message of a chat the bridge has handled (bridged
+    /// or deliberately left as state); messages above it are missing.
+    pub fn newest_handled(&self, chat: PeerId) -> Result<Option<i32>, StoreError> {
+        let bridged = self.newest_in_chat(chat)?;
+        let key = peer_key(chat)?;
+        let marked: Option<i32> = self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT tg_msg_id FROM chat_cursor WHERE chat_peer_id = ?1")?
+                .query_row([key], |row| row.get(0))
+                .optional()?)
+        })?;
+        Ok(bridged.max(marked))
     }
 }
 

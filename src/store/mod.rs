@@ -15,6 +15,7 @@ mod ghost;
 mod kv;
 mod message;
 mod portal;
+mod reaction;
 mod schema;
 mod session;
 mod txn;
@@ -30,6 +31,7 @@ pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
 pub use message::{MessageMapping, MessageScope, Messages};
 pub use portal::{Portal, PortalKind, Portals};
+pub use reaction::{ReactionMapping, Reactions};
 pub use session::TelegramSession;
 
 /// How long a statement waits for another process's write lock before
@@ -248,6 +250,11 @@ impl Store {
         Messages::new(self.db())
     }
 
+    /// The reaction map.
+    pub fn reactions(&self) -> Reactions<'_> {
+        Reactions::new(self.db())
+    }
+
     /// Runs `f` in one IMMEDIATE write transaction: everything it does
     /// through the [`StoreTx`] commits together, or not at all if it returns
     /// an error. Do not call methods of this `Store` (or its session) inside
@@ -291,6 +298,11 @@ impl StoreTx<'_> {
     /// The message map, inside this transaction.
     pub fn messages(&self) -> Messages<'_> {
         Messages::new(Db::Tx(self.conn))
+    }
+
+    /// The reaction map, inside this transaction.
+    pub fn reactions(&self) -> Reactions<'_> {
+        Reactions::new(Db::Tx(self.conn))
     }
 
     /// See [`Store::record_transaction`].

@@ -131,6 +131,46 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ) STRICT, WITHOUT ROWID;
         "#,
     },
+    Migration {
+        version: 3,
+        description:
+            "messages Telegram to Matrix: reactions, bridged edits, handled-message cursor",
+        sql: r#"
+            -- A Telegram reaction bridged as an m.reaction annotation: one row
+            -- per (message, reacting peer, emoji). reactor_id is the reacting
+            -- peer's Bot API dialog id.
+            CREATE TABLE reaction (
+                scope        INTEGER NOT NULL,
+                tg_msg_id    INTEGER NOT NULL,
+                reactor_id   INTEGER NOT NULL,
+                emoji        TEXT NOT NULL,
+                chat_peer_id INTEGER NOT NULL REFERENCES portal (peer_id) ON DELETE CASCADE,
+                room_id      TEXT NOT NULL,
+                event_id     TEXT NOT NULL,
+                PRIMARY KEY (scope, tg_msg_id, reactor_id, emoji)
+            ) STRICT, WITHOUT ROWID;
+            -- Serves the portal foreign key (cascade).
+            CREATE INDEX reaction_chat ON reaction (chat_peer_id);
+            CREATE INDEX reaction_event ON reaction (event_id);
+
+            -- The newest Telegram edit bridged per message, so an edit that
+            -- Telegram repeats (or replays after a restart) is sent only once.
+            CREATE TABLE message_edit (
+                scope     INTEGER NOT NULL,
+                tg_msg_id INTEGER NOT NULL,
+                edit_date INTEGER NOT NULL,
+                PRIMARY KEY (scope, tg_msg_id)
+            ) STRICT, WITHOUT ROWID;
+
+            -- Per chat, the newest Telegram message handled without a message
+            -- map row (service messages that only change room state), so the
+            -- catch-up after a restart does not handle it again.
+            CREATE TABLE chat_cursor (
+                chat_peer_id INTEGER PRIMARY KEY REFERENCES portal (peer_id) ON DELETE CASCADE,
+                tg_msg_id    INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

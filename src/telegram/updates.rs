@@ -70,6 +70,52 @@ pub enum TgEvent {
         /// The new supergroup.
         to: PeerId,
     },
+    /// Messages were deleted. `chat` is the channel for channel messages;
+    /// `None` for ids in the account's numbering (private chats and basic
+    /// groups), whose chat only the message map knows.
+    MessagesDeleted {
+        /// The chat, when Telegram names it.
+        chat: Option<PeerId>,
+        /// The deleted message ids.
+        ids: Vec<i32>,
+    },
+    /// The reactions on a message changed (the complete new list).
+    Reactions {
+        /// The chat.
+        chat: PeerId,
+        /// The message.
+        msg_id: i32,
+        /// Telegram's reaction summary.
+        reactions: Box<tl::enums::MessageReactions>,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// The chat.
+        chat: PeerId,
+        /// Who is typing.
+        user: PeerId,
+        /// `false` when they stopped.
+        typing: bool,
+    },
+    /// A chat was read up to a message.
+    Read {
+        /// The chat.
+        chat: PeerId,
+        /// The newest message read.
+        max_id: i32,
+        /// `true`: the other side read the account's messages; `false`:
+        /// the account read the chat (on another app).
+        outbox: bool,
+    },
+    /// Messages were pinned or unpinned.
+    Pinned {
+        /// The chat.
+        chat: PeerId,
+        /// The messages.
+        ids: Vec<i32>,
+        /// `false` for an unpin.
+        pinned: bool,
+    },
     /// Telegram asked the account to wait before calling again.
     FloodWait(Duration),
     /// The session was revoked or logged out elsewhere; the runtime stopped.
@@ -90,6 +136,11 @@ impl TgEvent {
             // Queued with the supergroup, so its first messages wait until
             // the portal follows it.
             TgEvent::Migrated { to, .. } => Some(*to),
+            TgEvent::MessagesDeleted { chat, .. } => *chat,
+            TgEvent::Reactions { chat, .. }
+            | TgEvent::Typing { chat, .. }
+            | TgEvent::Read { chat, .. }
+            | TgEvent::Pinned { chat, .. } => Some(*chat),
             TgEvent::FloodWait(_) | TgEvent::SessionEnded { .. } => None,
         }
     }
@@ -327,7 +378,17 @@ fn translate(update: Update) -> Vec<TgEvent> {
         Update::MessageEdited(message) => {
             vec![TgEvent::MessageEdited(Box::new(message.into_inner()))]
         }
-        Update::Raw(raw) => raw_event(&raw.raw).into_iter().collect(),
+        Update::MessageDeleted(deletion) => {
+            let chat = deletion.channel_id().and_then(PeerId::channel);
+            vec![TgEvent::MessagesDeleted {
+                chat,
+                ids: deletion.into_messages(),
+            }]
+        }
+        Update::Raw(raw) => raw_event(&raw.raw)
+            .or_else(|| message_event(&raw.raw))
+            .into_iter()
+            .collect(),
         other => {
             debug!(kind = update_kind(&other), "Telegram update not bridged");
             Vec::new()
@@ -389,6 +450,89 @@ fn raw_event(update: &tl::enums::Update) -> Option<TgEvent> {
         U::ChatParticipantAdmin(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
         U::Chat(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
         _ => None,
+    }
+}
+
+/// Raw updates about messages (reactions, typing, reads, pins).
+fn message_event(update: &tl::enums::Update) -> Option<TgEvent> {
+    use tl::enums::Update as U;
+    match update {
+        U::MessageReactions(u) => Some(TgEvent::Reactions {
+            chat: peer_id(&u.peer)?,
+            msg_id: u.msg_id,
+            reactions: Box::new(u.reactions.clone()),
+        }),
+        U::UserTyping(u) => Some(TgEvent::Typing {
+            chat: PeerId::user(u.user_id)?,
+            user: PeerId::user(u.user_id)?,
+            typing: is_typing(&u.action)?,
+        }),
+        U::ChatUserTyping(u) => Some(TgEvent::Typing {
+            chat: PeerId::chat(u.chat_id)?,
+            user: peer_id(&u.from_id)?,
+            typing: is_typing(&u.action)?,
+        }),
+        U::ChannelUserTyping(u) => Some(TgEvent::Typing {
+            chat: PeerId::channel(u.channel_id)?,
+            user: peer_id(&u.from_id)?,
+            typing: is_typing(&u.action)?,
+        }),
+        U::ReadHistoryOutbox(u) => Some(TgEvent::Read {
+            chat: peer_id(&u.peer)?,
+            max_id: u.max_id,
+            outbox: true,
+        }),
+        U::ReadHistoryInbox(u) => Some(TgEvent::Read {
+            chat: peer_id(&u.peer)?,
+            max_id: u.max_id,
+            outbox: false,
+        }),
+        U::ReadChannelOutbox(u) => Some(TgEvent::Read {
+            chat: PeerId::channel(u.channel_id)?,
+            max_id: u.max_id,
+            outbox: true,
+        }),
+        U::ReadChannelInbox(u) => Some(TgEvent::Read {
+            chat: PeerId::channel(u.channel_id)?,
+            max_id: u.max_id,
+            outbox: false,
+        }),
+        U::PinnedMessages(u) => Some(TgEvent::Pinned {
+            chat: peer_id(&u.peer)?,
+            ids: u.messages.clone(),
+            pinned: u.pinned,
+        }),
+        U::PinnedChannelMessages(u) => Some(TgEvent::Pinned {
+            chat: PeerId::channel(u.channel_id)?,
+            ids: u.messages.clone(),
+            pinned: u.pinned,
+        }),
+        _ => None,
+    }
+}
+
+/// A TL peer as a [`PeerId`]; `None` for ids outside Telegram's ranges
+/// (grammers' own conversion asserts instead).
+pub fn peer_id(peer: &tl::enums::Peer) -> Option<PeerId> {
+    match peer {
+        tl::enums::Peer::User(user) => PeerId::user(user.user_id),
+        tl::enums::Peer::Chat(chat) => PeerId::chat(chat.chat_id),
+        tl::enums::Peer::Channel(channel) => PeerId::channel(channel.channel_id),
+    }
+}
+
+/// Whether a chat action shows the user as typing (`Some(false)`: they
+/// stopped); `None` for actions that are not about writing a message.
+fn is_typing(action: &tl::enums::SendMessageAction) -> Option<bool> {
+    use tl::enums::SendMessageAction as A;
+    match action {
+        A::SendMessageCancelAction => Some(false),
+        A::SpeakingInGroupCallAction
+        | A::SendMessageHistoryImportAction(_)
+        | A::SendMessageEmojiInteraction(_)
+        | A::SendMessageEmojiInteractionSeen(_)
+        | A::SendMessageGamePlayAction => None,
+        _ => Some(true),
     }
 }
 

@@ -1,9 +1,29 @@
 //! Telegram → Matrix messages: the portal a message needs (created on
 //! demand for private chats and deferred groups), initial history, and each
-//! message sent as its sender's ghost and recorded in the message map.
+//! message sent as its sender's ghost (or the owner) with its formatting,
+//! mentions and reply, and recorded in the message map. A message Matrix
+//! refuses becomes a notice in the room instead of vanishing.
 //! It never sends anything to Telegram.
 
+use grammers_tl_types as tl;
+use ruma::events::relation::{InReplyTo, Reply};
+use ruma::events::room::message::Relation;
+use ruma::events::Mentions;
+
 use super::*;
+use crate::convert::MentionResolver;
+
+/// What the Telegram → Matrix side remembers across messages (this run
+/// only: everything durable is in the store).
+#[derive(Debug, Default)]
+pub(super) struct InboundState {
+    /// Lower-cased username → Telegram user id (`None`: not a user), for
+    /// mentions.
+    pub(super) usernames: std::sync::Mutex<HashMap<String, Option<i64>>>,
+    /// Ids (account numbering) deleted before their message was bridged,
+    /// see [`Side::deleted_before_bridged`].
+    pub(super) early_deletions: std::sync::Mutex<std::collections::HashSet<i32>>,
+}
 
 impl Side {
     /// The portal of a chat without one, created on its first message: a
@@ -56,20 +76,18 @@ impl Side {
         Ok(Some(portal))
     }
 
-    /// Bridges a text message into its portal as the sender's ghost.
+    /// Bridges a new Telegram message (or service message) into its portal.
     pub(super) async fn on_message(&self, message: &Message) -> Result<(), PortalError> {
-        if message.action().is_some() {
-            return Ok(());
-        }
         let chat = message.peer_id();
         let existing = self.store.portals().by_peer(chat)?;
         let portal = match existing {
             Some(portal) => portal,
             None => match self.portal_on_message(message).await? {
                 Some(portal) => {
-                    // History first (it includes this message), then live.
+                    // History first (it usually includes this message, which
+                    // is then skipped as already bridged), then live.
                     self.backfill(&portal).await;
-                    return Ok(());
+                    portal
                 }
                 None => {
                     debug!("message in a chat without a portal");
@@ -77,7 +95,20 @@ impl Side {
                 }
             },
         };
-        self.bridge_message(&portal, message).await
+        self.handle_message(&portal, message).await
+    }
+
+    /// Bridges one message of a portal's chat: service messages become
+    /// notices or state, everything else a Matrix message.
+    pub(super) async fn handle_message(
+        &self,
+        portal: &Portal,
+        message: &Message,
+    ) -> Result<(), PortalError> {
+        if message.action().is_some() {
+            return self.on_service_message(portal, message).await;
+        }
+        self.bridge_message(portal, message).await
     }
 
     /// Fills a new portal with the chat's last messages (as configured per
@@ -128,8 +159,7 @@ impl Side {
             return Ok(());
         }
         let chat = portal.peer;
-        let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
-        let scope = MessageScope::of_chat(chat, self_id);
+        let scope = self.scope_of(chat);
         // An outgoing message may be the echo of the bridge's own send, which
         // is recorded under this lock.
         let send_lock = self.send_lock(chat);
@@ -145,37 +175,129 @@ impl Side {
         {
             return Ok(());
         }
+        if self.deleted_before_bridged(scope, message.id()) {
+            self.store.messages().mark_handled(chat, message.id())?;
+            return Ok(());
+        }
+        match self.deliver(portal, message, scope).await {
+            Ok(event_id) => {
+                self.store.messages().insert(&MessageMapping {
+                    scope,
+                    tg_msg_id: message.id(),
+                    part: 0,
+                    chat,
+                    room_id: portal.room_id.clone(),
+                    event_id,
+                    sent_by_bridge: false,
+                })?;
+                Ok(())
+            }
+            Err(error) => self.report_failure(portal, message, scope, error).await,
+        }
+    }
+
+    /// Sends a message as its sender and returns the Matrix event.
+    async fn deliver(
+        &self,
+        portal: &Portal,
+        message: &Message,
+        scope: MessageScope,
+    ) -> Result<ruma::OwnedEventId, PortalError> {
         let sender = self.sender_of(message).await?;
         self.ensure_joined(&portal.room_id, &sender).await;
-        let text = telegram_to_matrix(
-            message.text(),
-            message
-                .fmt_entities()
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-            &NoMentions,
-        );
-        let content = match text.html {
-            Some(html) => RoomMessageEventContent::text_html(text.body, html),
-            None => RoomMessageEventContent::text_plain(text.body),
-        };
-        let scope_key = scope_key(scope);
-        let txn_id = txn::derived("tg", &[&scope_key, &message.id().to_string()]);
+        let mut content = self.message_content(message).await;
+        if let Some(reply_to) = self.reply_target(scope, message)? {
+            content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(reply_to))));
+        }
+        let txn_id = txn::derived("tg", &[&scope_key(scope), &message.id().to_string()]);
         let mut request =
             send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                 .map_err(|e| PortalError::Build(e.to_string()))?;
         request.timestamp = original_timestamp(message);
-        let event_id = self.client.as_user(&sender).send(request).await?.event_id;
-        self.store.messages().insert(&MessageMapping {
-            scope,
-            tg_msg_id: message.id(),
-            part: 0,
-            chat,
-            room_id: portal.room_id.clone(),
-            event_id,
-            sent_by_bridge: false,
-        })?;
+        Ok(self.client.as_user(&sender).send(request).await?.event_id)
+    }
+
+    /// The Matrix content of a message: its text with formatting and
+    /// mentions. (Media engineers extend this one function.)
+    pub(super) async fn message_content(&self, message: &Message) -> RoomMessageEventContent {
+        let entities = message
+            .fmt_entities()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mentions = self.mentions_for(message.text(), entities).await;
+        text_content(message.text(), entities, &mentions)
+    }
+
+    /// The event a message replies to, when that message was bridged; a
+    /// reply to anything else is bridged as a plain message.
+    fn reply_target(
+        &self,
+        scope: MessageScope,
+        message: &Message,
+    ) -> Result<Option<ruma::OwnedEventId>, PortalError> {
+        let Some(header) = message.reply_header() else {
+            return Ok(None);
+        };
+        let tl::enums::MessageReplyHeader::Header(header) = header else {
+            return Ok(None);
+        };
+        // A reply to a message of another chat has no counterpart here.
+        let (Some(id), None) = (header.reply_to_msg_id, header.reply_to_peer_id.as_ref()) else {
+            return Ok(None);
+        };
+        let parts = self.store.messages().by_telegram(scope, id)?;
+        Ok(parts.into_iter().next().map(|part| part.event_id))
+    }
+
+    /// Matrix refused a message: the room gets a notice saying so (the
+    /// message is not silently dropped), and the chat's catch-up point moves
+    /// past it so a restart does not repeat the notice.
+    async fn report_failure(
+        &self,
+        portal: &Portal,
+        message: &Message,
+        scope: MessageScope,
+        error: PortalError,
+    ) -> Result<(), PortalError> {
+        warn!(room_id = %portal.room_id, %error, "a Telegram message could not be bridged");
+        let from = self.sender_name(message);
+        let text = failure_notice(&from, &error);
+        let content = RoomMessageEventContent::notice_plain(text);
+        let txn_id = txn::derived("tgfail", &[&scope_key(scope), &message.id().to_string()]);
+        let request =
+            send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        if let Err(notice_error) = self.client.as_bot().send(request).await {
+            warn!(error = %notice_error, "could not post the failure notice either");
+            return Err(error);
+        }
+        self.store
+            .messages()
+            .mark_handled(portal.peer, message.id())?;
         Ok(())
+    }
+
+    /// How a notice names a message's sender: their Telegram name, else
+    /// their ghost's display name.
+    fn sender_name(&self, message: &Message) -> String {
+        if let Some(name) = message.sender().and_then(|peer| peer.name()) {
+            return name.to_owned();
+        }
+        let ghost = message
+            .sender_id()
+            .and_then(PeerId::bare_id)
+            .and_then(|id| self.store.ghosts().get(id).ok().flatten());
+        ghost
+            .and_then(|ghost| ghost.displayname)
+            .unwrap_or_else(|| "a Telegram user".to_owned())
+    }
+
+    /// The message scope of a chat for the logged-in account.
+    pub(super) fn scope_of(&self, chat: PeerId) -> MessageScope {
+        MessageScope::of_chat(
+            chat,
+            self.self_id.load(std::sync::atomic::Ordering::Acquire),
+        )
     }
 
     /// Who a message is sent as in Matrix: the sender's ghost (set up on
@@ -184,11 +306,13 @@ impl Side {
     pub(super) async fn sender_of(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
         let sender_peer = message.sender_id().unwrap_or(message.peer_id());
         let telegram_id = sender_peer.bare_id().unwrap_or_default();
-        let own = message.outgoing()
-            || telegram_id == self.self_id.load(std::sync::atomic::Ordering::Acquire);
+        let own = message.outgoing() || telegram_id == self.self_id();
         if own && self.portal_settings.double_puppet {
             return Ok(self.settings.owner.clone());
         }
+        // Without double puppeting, the owner's own messages come from the
+        // ghost of their Telegram account, like anyone else's.
+        let telegram_id = if own { self.self_id() } else { telegram_id };
         let puppets = self.puppets();
         let sender = match message.sender() {
             Some(peer) => Some(peer.clone()),
@@ -199,6 +323,24 @@ impl Side {
         };
         let name = sender.map(|peer| ghost::peer_displayname(&self.settings.bridge, &peer));
         puppets.ensure(telegram_id, name.as_deref()).await
+    }
+
+    /// The Matrix user acting for Telegram user (or channel) `telegram_id`
+    /// when no message names it (reactions, typing, receipts): the owner
+    /// for their own account when double puppeting, else its ghost.
+    pub(super) async fn matrix_user_of(
+        &self,
+        telegram_id: i64,
+    ) -> Result<OwnedUserId, PortalError> {
+        if telegram_id == self.self_id() && self.portal_settings.double_puppet {
+            return Ok(self.settings.owner.clone());
+        }
+        self.puppets().ensure(telegram_id, None).await
+    }
+
+    /// The logged-in account's Telegram user id (0 before the runtime runs).
+    pub(super) fn self_id(&self) -> i64 {
+        self.self_id.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(super) async fn resolve_sender(
@@ -240,8 +382,29 @@ fn original_timestamp(message: &Message) -> Option<ruma::MilliSecondsSinceUnixEp
     ruma::UInt::new(millis).map(ruma::MilliSecondsSinceUnixEpoch)
 }
 
+/// The Matrix text of a Telegram text with its entities: HTML when there is
+/// any formatting, and `m.mentions` naming every pilled user.
+pub(super) fn text_content(
+    text: &str,
+    entities: &[tl::enums::MessageEntity],
+    mentions: &dyn MentionResolver,
+) -> RoomMessageEventContent {
+    let text = telegram_to_matrix(text, entities, mentions);
+    let mut content = match text.html {
+        Some(html) => RoomMessageEventContent::text_html(text.body, html),
+        None => RoomMessageEventContent::text_plain(text.body),
+    };
+    content.mentions = Some(Mentions::with_user_ids(text.mentions));
+    content
+}
+
+/// The notice posted when a message could not be bridged.
+fn failure_notice(from: &str, error: &PortalError) -> String {
+    format!("A Telegram message from {from} could not be bridged: {error}")
+}
+
 /// The stable text form of a message scope for transaction ids.
-fn scope_key(scope: MessageScope) -> String {
+pub(super) fn scope_key(scope: MessageScope) -> String {
     match scope {
         MessageScope::Account(id) => format!("u{id}"),
         MessageScope::Channel(id) => format!("c{id}"),
@@ -251,6 +414,62 @@ fn scope_key(scope: MessageScope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Known;
+
+    impl MentionResolver for Known {
+        fn matrix_user(&self, telegram_user_id: i64) -> Option<OwnedUserId> {
+            (telegram_user_id == 7).then(|| OwnedUserId::try_from("@tg_7:example.org").unwrap())
+        }
+        fn telegram_user_by_username(&self, username: &str) -> Option<i64> {
+            (username == "bob").then_some(7)
+        }
+        fn telegram_user(&self, _: &ruma::UserId) -> Option<crate::convert::TelegramMention> {
+            None
+        }
+    }
+
+    #[test]
+    fn text_content_carries_formatting_and_mentions() {
+        let entities = vec![
+            tl::types::MessageEntityBold {
+                offset: 0,
+                length: 2,
+            }
+            .into(),
+            tl::types::MessageEntityMention {
+                offset: 3,
+                length: 4,
+            }
+            .into(),
+        ];
+        let content = text_content("hi @bob", &entities, &Known);
+        let json = serde_json::to_value(&content).unwrap();
+        assert_eq!(json["body"], "hi @bob");
+        assert_eq!(
+            json["formatted_body"],
+            "<strong>hi</strong> <a href=\"https://matrix.to/#/@tg_7:example.org\">@bob</a>"
+        );
+        assert_eq!(json["m.mentions"]["user_ids"][0], "@tg_7:example.org");
+    }
+
+    #[test]
+    fn plain_text_has_no_html_and_empty_mentions() {
+        let content = text_content("plain", &[], &Known);
+        let json = serde_json::to_value(&content).unwrap();
+        assert_eq!(json["body"], "plain");
+        assert!(json.get("formatted_body").is_none());
+        assert_eq!(json["m.mentions"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn failure_notices_name_sender_and_reason() {
+        let error = PortalError::Build("too big".into());
+        assert_eq!(
+            failure_notice("Bob", &error),
+            "A Telegram message from Bob could not be bridged: could not build a request: too big"
+        );
+    }
 
     #[test]
     fn scope_keys_never_collide() {

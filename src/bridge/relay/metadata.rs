@@ -85,6 +85,20 @@ impl Side {
     }
 }
 
+impl Side {
+    /// A service message about the chat itself (members, title, photo,
+    /// creation, migration) in `portal`'s chat. The separate chat events
+    /// (`TitleChanged`, `ChatChanged`, `Migrated`) already update the room;
+    /// this is where a visible trace of the message belongs.
+    pub(super) async fn on_chat_action(
+        &self,
+        _portal: &Portal,
+        _message: &Message,
+    ) -> Result<(), PortalError> {
+        Ok(())
+    }
+}
+
 /// Sets a group's or channel's title on Telegram.
 /// `channel` is the cached reference of a channel chat (its access hash).
 async fn edit_title(

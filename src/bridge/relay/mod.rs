@@ -10,11 +10,20 @@
 //!
 //! Submodules split the work by direction: [`inbound`] (Telegram → Matrix
 //! messages), [`metadata`] (chat metadata both ways) and [`chats`] (sync and
-//! private chats on request).
+//! private chats on request). Telegram → Matrix also has [`changes`] (edits,
+//! deletions), [`reactions`], [`service`] (service messages, pins),
+//! [`receipts`] (typing, read receipts), [`mentions`] and [`catchup`]
+//! (messages missed across a crash).
 
+mod catchup;
+mod changes;
 mod chats;
 mod inbound;
+mod mentions;
 mod metadata;
+mod reactions;
+mod receipts;
+mod service;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +44,7 @@ use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSetting
 use super::space;
 use super::sync::{self, SyncScope, SyncSettings};
 use crate::config::BridgeConfig;
-use crate::convert::{telegram_to_matrix, NoMentions};
+use crate::convert::telegram_to_matrix;
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
 use crate::store::{MessageMapping, MessageScope, Portal, PortalKind};
@@ -209,6 +218,8 @@ struct Side {
     telegram: std::sync::OnceLock<grammers_client::Client>,
     /// One lock per Telegram chat, see [`Side::send_lock`].
     send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// What the Telegram → Matrix direction remembers across messages.
+    inbound: inbound::InboundState,
 }
 
 impl Side {
@@ -230,6 +241,7 @@ impl Side {
             telegram: std::sync::OnceLock::new(),
             send_locks: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
+            inbound: inbound::InboundState::default(),
         }
     }
 
@@ -307,6 +319,10 @@ impl Side {
                 _ = stop.wait_for(|stop| *stop) => {}
             }
         }
+        tokio::select! {
+            () = self.catch_up(&runtime) => {}
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
         let mut queues = ChatQueues::default();
         loop {
             let next = tokio::select! {
@@ -324,15 +340,17 @@ impl Side {
                 None => None,
             };
             let Some(event) = event else { break };
-            match event.chat() {
-                Some(chat) => {
-                    let side = Arc::clone(self);
-                    queues.push(chat, event, move |event| {
-                        let side = Arc::clone(&side);
-                        async move { side.on_chat_event(event).await }
-                    });
+            for event in self.deletions_by_chat(event) {
+                match event.chat() {
+                    Some(chat) => {
+                        let side = Arc::clone(self);
+                        queues.push(chat, event, move |event| {
+                            let side = Arc::clone(&side);
+                            async move { side.on_chat_event(event).await }
+                        });
+                    }
+                    None => self.on_account_event(event).await,
                 }
-                None => self.on_account_event(event).await,
             }
         }
         queues.close().await;
@@ -411,6 +429,23 @@ impl Side {
     async fn on_chat_event(&self, event: TgEvent) {
         let result = match event {
             TgEvent::NewMessage(message) => self.on_message(&message).await,
+            TgEvent::MessageEdited(message) => self.on_edit(&message).await,
+            TgEvent::MessagesDeleted {
+                chat: Some(chat),
+                ids,
+            } => self.on_deleted(chat, &ids).await,
+            TgEvent::Reactions {
+                chat,
+                msg_id,
+                reactions,
+            } => self.on_reactions(chat, msg_id, reactions).await,
+            TgEvent::Typing { chat, user, typing } => self.on_typing(chat, user, typing).await,
+            TgEvent::Read {
+                chat,
+                max_id,
+                outbox,
+            } => self.on_read(chat, max_id, outbox).await,
+            TgEvent::Pinned { chat, ids, pinned } => self.on_pinned(chat, &ids, pinned).await,
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
             TgEvent::ChatChanged(chat) => {

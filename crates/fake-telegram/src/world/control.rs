@@ -188,6 +188,20 @@ impl World {
         self.send_message(from, to, OutgoingMessage::text(text))
     }
 
+    /// `from` posts a service message (a call record, a screenshot notice,
+    /// …) in `to`. Returns the id as `from` sees it.
+    pub fn send_service(
+        &mut self,
+        from: UserId,
+        to: Peer,
+        action: tl::enums::MessageAction,
+    ) -> Result<i32, RpcError> {
+        let key = self.post(Origin::control(from), to, Draft::service(action))?;
+        self.message(key)
+            .and_then(|m| m.id_for(from))
+            .ok_or_else(|| RpcError::new(500, "MESSAGE_LOST"))
+    }
+
     /// `by` edits the text of message `id` (their numbering) in `peer`.
     pub fn edit_text(
         &mut self,

@@ -1,0 +1,236 @@
+//! Changes to messages already bridged, Telegram → Matrix: edits become
+//! `m.replace` events from the original sender (each edit once, keyed on its
+//! edit date), deletions become redactions. Messages the bridge never
+//! bridged are left alone. It never sends anything to Telegram.
+
+use grammers_tl_types as tl;
+use ruma::api::client::redact::redact_event;
+use ruma::events::relation::Replacement;
+use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContentWithoutRelation};
+
+use super::inbound::scope_key;
+use super::*;
+
+impl Side {
+    /// Bridges a Telegram edit as a replacement of the bridged event, and
+    /// the reactions an edit update may carry.
+    pub(super) async fn on_edit(&self, message: &Message) -> Result<(), PortalError> {
+        let chat = message.peer_id();
+        let Some(portal) = self.store.portals().by_peer(chat)? else {
+            return Ok(());
+        };
+        let scope = self.scope_of(chat);
+        if let Some(reactions) = raw_reactions(message) {
+            self.on_reactions(chat, message.id(), reactions).await?;
+        }
+        // Without an edit date the update only changed counters (views,
+        // reactions), not the content.
+        let Some(edit_date) = edit_date(message) else {
+            return Ok(());
+        };
+        let send_lock = self.send_lock(chat);
+        let _sending = match message.outgoing() {
+            true => Some(send_lock.lock().await),
+            false => None,
+        };
+        let original = self.store.messages().by_telegram(scope, message.id())?;
+        let Some(original) = original.into_iter().next() else {
+            debug!("edit of a message that was never bridged");
+            return Ok(());
+        };
+        let bridged = self.store.messages().bridged_edit(scope, message.id())?;
+        if bridged.is_some_and(|date| date >= edit_date) {
+            return Ok(());
+        }
+        let sender = self.sender_of(message).await?;
+        let content = self.message_content(message).await;
+        let content = replacement(content, original.event_id);
+        let txn_id = txn::derived(
+            "tgedit",
+            &[
+                &scope_key(scope),
+                &message.id().to_string(),
+                &edit_date.to_string(),
+            ],
+        );
+        let request = send_message_event::v3::Request::new(portal.room_id, txn_id, &content)
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_user(&sender).send(request).await?;
+        self.store
+            .messages()
+            .record_edit(scope, message.id(), edit_date)?;
+        Ok(())
+    }
+
+    /// Redacts the events of deleted Telegram messages and forgets them.
+    pub(super) async fn on_deleted(&self, chat: PeerId, ids: &[i32]) -> Result<(), PortalError> {
+        let scope = self.scope_of(chat);
+        for &id in ids {
+            let parts = self.store.messages().by_telegram(scope, id)?;
+            for part in &parts {
+                let txn_id = txn::derived(
+                    "tgdel",
+                    &[&scope_key(scope), &id.to_string(), &part.part.to_string()],
+                );
+                let mut request = redact_event::v3::Request::new(
+                    part.room_id.clone(),
+                    part.event_id.clone(),
+                    txn_id,
+                );
+                request.reason = Some("Deleted on Telegram".to_owned());
+                if let Err(error) = self.client.as_bot().send(request).await {
+                    warn!(%error, "could not redact a message deleted on Telegram");
+                }
+            }
+            if !parts.is_empty() {
+                self.store.reactions().delete_message(scope, id)?;
+                self.store.messages().delete_telegram(scope, id)?;
+                self.store.messages().forget_edit(scope, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits a deletion in the account's numbering (which names no chat)
+    /// into one deletion per chat, found through the message map, so each
+    /// is applied in its chat's order. Ids the map does not know are
+    /// remembered: their message may still wait in its chat's queue, and is
+    /// then not bridged at all.
+    pub(super) fn deletions_by_chat(&self, event: TgEvent) -> Vec<TgEvent> {
+        let TgEvent::MessagesDeleted { chat: None, ids } = event else {
+            return vec![event];
+        };
+        let scope = MessageScope::Account(self.self_id());
+        let mut by_chat: Vec<(PeerId, Vec<i32>)> = Vec::new();
+        for id in ids {
+            let chat = match self.store.messages().by_telegram(scope, id) {
+                Ok(parts) => parts.first().map(|part| part.chat),
+                Err(error) => {
+                    warn!(%error, "could not look up a deleted message");
+                    None
+                }
+            };
+            let Some(chat) = chat else {
+                self.remember_early_deletion(id);
+                continue;
+            };
+            match by_chat.iter_mut().find(|(c, _)| *c == chat) {
+                Some((_, ids)) => ids.push(id),
+                None => by_chat.push((chat, vec![id])),
+            }
+        }
+        by_chat
+            .into_iter()
+            .map(|(chat, ids)| TgEvent::MessagesDeleted {
+                chat: Some(chat),
+                ids,
+            })
+            .collect()
+    }
+}
+
+/// At most this many early deletions are remembered; most belong to chats
+/// without a portal and are never asked about.
+const EARLY_DELETIONS_LIMIT: usize = 1024;
+
+impl Side {
+    fn remember_early_deletion(&self, id: i32) {
+        let mut early = self
+            .inbound
+            .early_deletions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if early.len() >= EARLY_DELETIONS_LIMIT {
+            early.clear();
+        }
+        early.insert(id);
+    }
+
+    /// Whether a message in the account's numbering was deleted on Telegram
+    /// while it waited to be bridged (it is then skipped, once).
+    pub(super) fn deleted_before_bridged(&self, scope: MessageScope, id: i32) -> bool {
+        if !matches!(scope, MessageScope::Account(_)) {
+            return false;
+        }
+        self.inbound
+            .early_deletions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id)
+    }
+}
+
+/// The edit date (Unix seconds) of an edited message, read from the raw
+/// message (grammers' accessor panics on dates out of range).
+fn edit_date(message: &Message) -> Option<i64> {
+    match &message.raw {
+        tl::enums::Message::Message(m) => m.edit_date.map(i64::from),
+        _ => None,
+    }
+}
+
+/// The reaction summary carried by a message, if any.
+fn raw_reactions(message: &Message) -> Option<Box<tl::enums::MessageReactions>> {
+    match &message.raw {
+        tl::enums::Message::Message(m) => m.reactions.clone().map(Box::new),
+        _ => None,
+    }
+}
+
+/// Turns `content` into an `m.replace` of `original`: the new content goes
+/// into `m.new_content`, the outer body gets the customary `* ` fallback.
+pub(super) fn replacement(
+    content: RoomMessageEventContent,
+    original: ruma::OwnedEventId,
+) -> RoomMessageEventContent {
+    let mut new_content = RoomMessageEventContentWithoutRelation::new(content.msgtype.clone());
+    new_content.mentions = content.mentions.clone();
+    let mut msgtype = content.msgtype;
+    star_fallback(&mut msgtype);
+    let mut outer = RoomMessageEventContent::new(msgtype);
+    // Mentions were notified with the original; the edit must not ping again.
+    outer.mentions = Some(ruma::events::Mentions::new());
+    outer.relates_to = Some(Relation::Replacement(Replacement::new(
+        original,
+        new_content,
+    )));
+    outer
+}
+
+/// Prefixes the text of a replacement's fallback with `* `.
+fn star_fallback(msgtype: &mut MessageType) {
+    let (body, formatted) = match msgtype {
+        MessageType::Text(m) => (&mut m.body, m.formatted.as_mut()),
+        MessageType::Notice(m) => (&mut m.body, m.formatted.as_mut()),
+        MessageType::Emote(m) => (&mut m.body, m.formatted.as_mut()),
+        MessageType::Image(m) => (&mut m.body, None),
+        MessageType::Video(m) => (&mut m.body, None),
+        MessageType::Audio(m) => (&mut m.body, None),
+        MessageType::File(m) => (&mut m.body, None),
+        _ => return,
+    };
+    *body = format!("* {body}");
+    if let Some(formatted) = formatted {
+        formatted.body = format!("* {}", formatted.body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacements_carry_the_new_content_and_a_fallback() {
+        let original = ruma::OwnedEventId::try_from("$orig:example.org").unwrap();
+        let content = RoomMessageEventContent::text_html("new *text*", "new <em>text</em>");
+        let json = serde_json::to_value(replacement(content, original)).unwrap();
+        assert_eq!(json["body"], "* new *text*");
+        assert_eq!(json["formatted_body"], "* new <em>text</em>");
+        assert_eq!(json["m.relates_to"]["rel_type"], "m.replace");
+        assert_eq!(json["m.relates_to"]["event_id"], "$orig:example.org");
+        assert_eq!(json["m.new_content"]["body"], "new *text*");
+        assert_eq!(json["m.new_content"]["formatted_body"], "new <em>text</em>");
+        assert_eq!(json["m.new_content"]["msgtype"], "m.text");
+        assert_eq!(json["m.mentions"], serde_json::json!({}));
+    }
+}

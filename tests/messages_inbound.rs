@@ -1,0 +1,688 @@
+//! End to end, Telegram → Matrix: the bridge binary logged into the fake
+//! Telegram datacenter next to a real Synapse. A table of Telegram actions
+//! (formatted text with mentions, replies, edits, reactions, deletions,
+//! pins, the owner writing from another app, calls, typing, read receipts,
+//! a message Matrix refuses) and the exact Matrix events each must produce;
+//! and a crash in the middle of a burst of messages, after which every
+//! message appears exactly once, in order.
+
+mod appservice_support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
+use appservice_support::BridgeInstance;
+use fake_telegram::world::{OutgoingMessage, Peer};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::{PeerId, UpdateState, UpdatesState};
+use grammers_session::Session as _;
+use grammers_tl_types as tl;
+use serde_json::{json, Value};
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::store::{Portal, Store};
+
+struct Bridges {
+    table: Mutex<Option<BridgeInstance>>,
+    restart: Mutex<Option<BridgeInstance>>,
+}
+
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+/// How long one bridged event may take to show up.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bridge options for both tests: no initial history, so only what
+/// happens while the test watches reaches the rooms.
+const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
+
+async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let table = BridgeInstance::prepare("inb", port);
+            let restart = BridgeInstance::prepare("rst", port);
+            // This bridge may not act as the owner: their own messages come
+            // from the ghost of their Telegram account.
+            drop_owner_namespace(&restart);
+            let options = SynapseOptions {
+                registrations: vec![
+                    table.registration_path.clone(),
+                    restart.registration_path.clone(),
+                ],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((
+                options,
+                Bridges {
+                    table: Mutex::new(Some(table)),
+                    restart: Mutex::new(Some(restart)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Removes the owner (the non-exclusive user namespace) from a registration,
+/// which turns double puppeting off for that bridge.
+fn drop_owner_namespace(bridge: &BridgeInstance) {
+    let text = std::fs::read_to_string(&bridge.registration_path).unwrap();
+    let mut registration: Value = serde_yaml::from_str(&text).unwrap();
+    let users = registration["namespaces"]["users"].as_array_mut().unwrap();
+    users.retain(|namespace| namespace["exclusive"] == true);
+    std::fs::write(
+        &bridge.registration_path,
+        serde_yaml::to_string(&registration).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Waits for the first event `owner` sees that satisfies `matches`.
+async fn expect_event(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    what: &str,
+    matches: impl FnMut(&Value) -> bool,
+) -> Value {
+    match owner.sync_until(matches, EVENT_TIMEOUT).await {
+        Ok(found) => found[0].clone(),
+        Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
+    }
+}
+
+/// Whether `event` is an `m.room.message` in `room` with body `body`.
+fn message_in(event: &Value, room: &str, body: &str) -> bool {
+    event["room_id"] == room
+        && event["type"] == "m.room.message"
+        && event["content"]["body"] == body
+}
+
+/// Waits until the chat `chat` has a portal and returns it.
+async fn portal_of(store: &Store, chat: PeerId, bridge: &BridgeInstance) -> Portal {
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    loop {
+        if let Some(portal) = store.portals().by_peer(chat).unwrap() {
+            return portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no portal for {chat:?}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text message events of a room, oldest first.
+async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
+    let mut events: Vec<Value> = owner
+        .room_messages(room, 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .collect();
+    events.reverse();
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_actions_become_the_exact_matrix_events() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.table.lock().unwrap().take().unwrap();
+    configure(&bridge, NO_HISTORY);
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, carol, group, old_message) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let mut carol_spec = user("Carol", "15550003");
+        carol_spec.username = Some("carolx".into());
+        let carol = w.add_user(carol_spec);
+        let group = w.create_group(bob, "Table", &[alice, carol]).unwrap();
+        let old_message = w
+            .send_text(bob, Peer::Chat(group), "before the bridge")
+            .unwrap();
+        (alice, bob, carol, group, old_message)
+    };
+    let supergroup = fake
+        .world()
+        .lock()
+        .unwrap()
+        .create_supergroup(bob, "Super", &[alice])
+        .unwrap();
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let portal = portal_of(&store, PeerId::chat(group).unwrap(), &bridge).await;
+    let room = portal.room_id.to_string();
+    owner.join(&room).await.unwrap();
+    let owner_id = bridge.owner();
+    let ghost = |id: i64| format!("@inbtg_{id}:localhost");
+    let (bob_ghost, carol_ghost) = (ghost(bob), ghost(carol));
+    let pill = |user: &str| format!("<a href=\"https://matrix.to/#/{user}\">");
+    let tg = |f: &dyn Fn(&mut fake_telegram::world::World) -> i32| {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        f(&mut w)
+    };
+
+    // Formatting and mentions: the owner's own account becomes a pill to
+    // the owner, a @username a pill to that user's ghost.
+    let first = tg(&|w| {
+        let message = OutgoingMessage {
+            text: "Hi Alice, @carolx: bold".into(),
+            entities: vec![
+                tl::types::MessageEntityMentionName {
+                    offset: 3,
+                    length: 5,
+                    user_id: alice,
+                }
+                .into(),
+                tl::types::MessageEntityMention {
+                    offset: 10,
+                    length: 7,
+                }
+                .into(),
+                tl::types::MessageEntityBold {
+                    offset: 19,
+                    length: 4,
+                }
+                .into(),
+            ],
+            ..OutgoingMessage::default()
+        };
+        w.send_message(bob, Peer::Chat(group), message).unwrap()
+    });
+    let event = expect_event(&owner, &bridge, "formatted message", |e| {
+        message_in(e, &room, "Hi Alice, @carolx: bold")
+    })
+    .await;
+    assert_eq!(event["sender"], bob_ghost.as_str());
+    assert_eq!(
+        event["content"],
+        json!({
+            "msgtype": "m.text",
+            "body": "Hi Alice, @carolx: bold",
+            "format": "org.matrix.custom.html",
+            "formatted_body": format!(
+                "Hi {}Alice</a>, {}@carolx</a>: <strong>bold</strong>",
+                pill(&owner_id),
+                pill(&carol_ghost)
+            ),
+            "m.mentions": { "user_ids": [owner_id.as_str(), carol_ghost.as_str()] },
+        })
+    );
+    let first_event = event["event_id"].as_str().unwrap().to_owned();
+
+    // A reply to a bridged message points at its event; a reply to one the
+    // bridge never saw is a plain message.
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(first),
+            ..OutgoingMessage::text("a reply")
+        };
+        w.send_message(carol, Peer::Chat(group), reply).unwrap()
+    });
+    let reply = expect_event(&owner, &bridge, "reply", |e| {
+        message_in(e, &room, "a reply")
+    })
+    .await;
+    assert_eq!(reply["sender"], carol_ghost.as_str());
+    assert_eq!(
+        reply["content"]["m.relates_to"],
+        json!({ "m.in_reply_to": { "event_id": first_event } })
+    );
+    let reply_event = reply["event_id"].as_str().unwrap().to_owned();
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(old_message),
+            ..OutgoingMessage::text("reply to the past")
+        };
+        w.send_message(carol, Peer::Chat(group), reply).unwrap()
+    });
+    let plain = expect_event(&owner, &bridge, "reply to an unknown message", |e| {
+        message_in(e, &room, "reply to the past")
+    })
+    .await;
+    assert!(plain["content"].get("m.relates_to").is_none(), "{plain}");
+
+    // An edit replaces the event, as the original sender.
+    tg(&|w| {
+        w.edit_text(bob, Peer::Chat(group), first, "Hi everyone")
+            .unwrap();
+        0
+    });
+    let edit = expect_event(&owner, &bridge, "edit", |e| {
+        message_in(e, &room, "* Hi everyone")
+    })
+    .await;
+    assert_eq!(edit["sender"], bob_ghost.as_str());
+    assert_eq!(
+        edit["content"],
+        json!({
+            "msgtype": "m.text",
+            "body": "* Hi everyone",
+            "m.new_content": { "msgtype": "m.text", "body": "Hi everyone", "m.mentions": {} },
+            "m.relates_to": { "rel_type": "m.replace", "event_id": first_event },
+            "m.mentions": {},
+        })
+    );
+
+    // Reactions: added as annotations from the reacting user (the owner
+    // for their own), removed as redactions.
+    tg(&|w| {
+        w.react(carol, Peer::Chat(group), first, Some("👍"))
+            .unwrap();
+        0
+    });
+    let reaction = expect_event(&owner, &bridge, "reaction", |e| {
+        e["room_id"] == room.as_str() && e["type"] == "m.reaction"
+    })
+    .await;
+    assert_eq!(reaction["sender"], carol_ghost.as_str());
+    assert_eq!(
+        reaction["content"],
+        json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": first_event, "key": "👍" } })
+    );
+    let reaction_event = reaction["event_id"].as_str().unwrap().to_owned();
+    tg(&|w| {
+        w.react(alice, Peer::Chat(group), first, Some("❤")).unwrap();
+        0
+    });
+    let own_reaction = expect_event(&owner, &bridge, "the owner's reaction", |e| {
+        e["room_id"] == room.as_str() && e["type"] == "m.reaction"
+    })
+    .await;
+    assert_eq!(own_reaction["sender"], owner_id.as_str());
+    assert_eq!(own_reaction["content"]["m.relates_to"]["key"], "❤");
+    tg(&|w| {
+        w.react(carol, Peer::Chat(group), first, None).unwrap();
+        0
+    });
+    let unreact = expect_event(&owner, &bridge, "reaction removed", |e| {
+        e["room_id"] == room.as_str() && e["type"] == "m.room.redaction"
+    })
+    .await;
+    assert_eq!(unreact["redacts"], reaction_event.as_str(), "{unreact}");
+
+    // Pins become the room's pinned events, both ways round.
+    tg(&|w| {
+        w.pin(bob, Peer::Chat(group), first, true).unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "pin", |e| {
+        e["room_id"] == room.as_str() && e["type"] == "m.room.pinned_events"
+    })
+    .await;
+    let pinned = state(&owner, &room, "m.room.pinned_events", "").await;
+    assert_eq!(pinned, json!({ "pinned": [first_event] }));
+    tg(&|w| {
+        w.pin(bob, Peer::Chat(group), first, false).unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "unpin", |e| {
+        e["room_id"] == room.as_str()
+            && e["type"] == "m.room.pinned_events"
+            && e["content"]["pinned"] == json!([])
+    })
+    .await;
+
+    // A deletion redacts the message.
+    tg(&|w| {
+        w.delete(bob, Peer::Chat(group), &[first], true).unwrap();
+        0
+    });
+    let redaction = expect_event(&owner, &bridge, "deletion", |e| {
+        e["room_id"] == room.as_str()
+            && e["type"] == "m.room.redaction"
+            && e["redacts"] == first_event.as_str()
+    })
+    .await;
+    assert_eq!(redaction["redacts"], first_event.as_str());
+
+    // The owner writing from another Telegram app appears as the owner.
+    tg(&|w| {
+        w.send_text(alice, Peer::Chat(group), "from my phone")
+            .unwrap()
+    });
+    let own = expect_event(&owner, &bridge, "owner's message", |e| {
+        message_in(e, &room, "from my phone")
+    })
+    .await;
+    assert_eq!(own["sender"], owner_id.as_str());
+
+    // A private chat: a call record is a notice, typing and reading show
+    // as Bob's ghost.
+    tg(&|w| w.send_text(bob, Peer::User(alice), "hello Alice").unwrap());
+    let dm = portal_of(&store, PeerId::user(bob).unwrap(), &bridge).await;
+    let dm_room = dm.room_id.to_string();
+    owner.join(&dm_room).await.unwrap();
+    let hello = expect_event(&owner, &bridge, "first private message", |e| {
+        message_in(e, &dm_room, "hello Alice")
+    })
+    .await;
+    assert_eq!(hello["sender"], bob_ghost.as_str());
+    tg(&|w| w.send_text(alice, Peer::User(bob), "on my way").unwrap());
+    let on_my_way = expect_event(&owner, &bridge, "owner's private message", |e| {
+        message_in(e, &dm_room, "on my way")
+    })
+    .await;
+    assert_eq!(on_my_way["sender"], owner_id.as_str());
+    let on_my_way_event = on_my_way["event_id"].as_str().unwrap().to_owned();
+    tg(&|w| {
+        w.read(bob, Peer::User(alice), 0).unwrap();
+        0
+    });
+    let receipt = expect_event(&owner, &bridge, "read receipt", |e| {
+        e["room_id"] == dm_room.as_str()
+            && e["type"] == "m.receipt"
+            && !e["content"][on_my_way_event.as_str()]["m.read"][bob_ghost.as_str()].is_null()
+    })
+    .await;
+    assert!(
+        receipt["content"][on_my_way_event.as_str()]["m.read"][bob_ghost.as_str()]["ts"].is_u64()
+    );
+    tg(&|w| {
+        w.typing(bob, Peer::User(alice)).unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "typing", |e| {
+        e["room_id"] == dm_room.as_str()
+            && e["type"] == "m.typing"
+            && e["content"]["user_ids"] == json!([bob_ghost])
+    })
+    .await;
+    tg(&|w| {
+        let call = tl::types::MessageActionPhoneCall {
+            video: false,
+            call_id: 77,
+            reason: Some(tl::enums::PhoneCallDiscardReason::Missed),
+            duration: None,
+        };
+        w.send_service(bob, Peer::User(alice), call.into()).unwrap()
+    });
+    let call = expect_event(&owner, &bridge, "call notice", |e| {
+        message_in(e, &dm_room, "Missed call")
+    })
+    .await;
+    assert_eq!(call["sender"], bob_ghost.as_str());
+    assert_eq!(
+        call["content"],
+        json!({ "msgtype": "m.notice", "body": "Missed call" })
+    );
+
+    // A supergroup numbers its own messages: replies and deletions are
+    // found in the channel's numbering. Editing a message the bridge never
+    // bridged changes nothing in Matrix.
+    tg(&|w| {
+        w.edit_text(bob, Peer::Chat(group), old_message, "rewritten history")
+            .unwrap();
+        0
+    });
+    let super_room = portal_of(&store, PeerId::channel(supergroup).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
+    owner.join(&super_room).await.unwrap();
+    let s1 = tg(&|w| w.send_text(bob, Peer::Channel(supergroup), "s1").unwrap());
+    let s1_event = expect_event(&owner, &bridge, "supergroup message", |e| {
+        message_in(e, &super_room, "s1")
+    })
+    .await["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(s1),
+            ..OutgoingMessage::text("s2")
+        };
+        w.send_message(alice, Peer::Channel(supergroup), reply)
+            .unwrap()
+    });
+    let s2 = expect_event(&owner, &bridge, "supergroup reply", |e| {
+        message_in(e, &super_room, "s2")
+    })
+    .await;
+    assert_eq!(s2["sender"], owner_id.as_str());
+    assert_eq!(
+        s2["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        s1_event.as_str()
+    );
+    tg(&|w| {
+        w.delete(bob, Peer::Channel(supergroup), &[s1], true)
+            .unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "supergroup deletion", |e| {
+        e["room_id"] == super_room.as_str()
+            && e["type"] == "m.room.redaction"
+            && e["redacts"] == s1_event.as_str()
+    })
+    .await;
+
+    // A message Matrix refuses (Carol's ghost is banned from the room)
+    // becomes a notice saying so.
+    let bot = synapse.client(Some(&bridge.as_token));
+    bot.ok(
+        Method::POST,
+        &format!("/_matrix/client/v3/rooms/{room}/ban"),
+        Some(&json!({ "user_id": carol_ghost, "reason": "test" })),
+    )
+    .await
+    .unwrap();
+    tg(&|w| {
+        w.send_text(carol, Peer::Chat(group), "can you hear me")
+            .unwrap()
+    });
+    let failure = expect_event(&owner, &bridge, "failure notice", |e| {
+        e["room_id"] == room.as_str()
+            && e["content"]["msgtype"] == "m.notice"
+            && e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("A Telegram message from Carol"))
+    })
+    .await;
+    assert_eq!(failure["sender"], bridge.bot_user_id.as_str());
+    let reason = failure["content"]["body"].as_str().unwrap();
+    assert!(
+        reason.starts_with("A Telegram message from Carol (Telegram) could not be bridged: ")
+            && reason.contains("M_FORBIDDEN"),
+        "{reason}"
+    );
+
+    // Nothing was bridged twice: the group room holds exactly these
+    // messages, in order (the first one redacted).
+    let bodies: Vec<Value> = timeline(&owner, &room)
+        .await
+        .iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            Value::Null,
+            json!("a reply"),
+            json!("reply to the past"),
+            json!("* Hi everyone"),
+            json!("from my phone"),
+            failure["content"]["body"].clone(),
+        ],
+        "{}",
+        bridge.log_tail()
+    );
+    let redacted = owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/event/{reply_event}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        redacted["content"]["body"], "a reply",
+        "only the deleted message went"
+    );
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_burst_bridges_each_message_once() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.restart.lock().unwrap().take().unwrap();
+    configure(&bridge, NO_HISTORY);
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, group, quiet) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Burst", &[alice]).unwrap();
+        let quiet = w.create_group(bob, "Quiet", &[alice]).unwrap();
+        (alice, bob, group, quiet)
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "double puppeting not available", 1, EVENT_TIMEOUT).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let chat = PeerId::chat(group).unwrap();
+    let portal = portal_of(&store, chat, &bridge).await;
+    let room = portal.room_id.to_string();
+    owner.join(&room).await.unwrap();
+    let send = |from, text: &str| {
+        fake.world()
+            .lock()
+            .unwrap()
+            .send_text(from, Peer::Chat(group), text)
+            .unwrap()
+    };
+    let warm_up = send(bob, "warm-up");
+    expect_event(&owner, &bridge, "warm-up", |e| {
+        message_in(e, &room, "warm-up")
+    })
+    .await;
+
+    // The first half of a burst (the owner's own message among them), a
+    // crash while the bridge is busy with it, and the second half while
+    // the bridge is down.
+    let body = |n: u32| format!("burst {n}");
+    let from = |n: u32| if n == 10 { alice } else { bob };
+    for n in 1..=15 {
+        send(from(n), &body(n));
+    }
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    while store.messages().newest_in_chat(chat).unwrap() < Some(warm_up + 3) {
+        assert!(Instant::now() < deadline, "{}", bridge.log_tail());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bridge.kill();
+    let bridged_before_crash = store.messages().newest_in_chat(chat).unwrap().unwrap() - warm_up;
+    eprintln!(
+        "{bridged_before_crash} of the first 15 burst messages were bridged before the crash"
+    );
+    for n in 16..=30 {
+        send(from(n), &body(n));
+    }
+    // A chat nothing was ever bridged from gets its first message now.
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Chat(quiet), "quiet 1")
+        .unwrap();
+    // The worst case for the crash: grammers had saved an update state past
+    // every message of the burst, so Telegram's difference replays none of
+    // them and only the bridge's own record can tell what is missing.
+    let now = fake.world().lock().unwrap().state(alice);
+    store
+        .telegram_session()
+        .set_update_state(UpdateState::All(UpdatesState {
+            pts: now.pts,
+            qts: now.qts,
+            date: now.date,
+            seq: now.seq,
+            channels: Vec::new(),
+        }))
+        .await
+        .unwrap();
+
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
+    send(bob, "after the restart");
+    expect_event(&owner, &bridge, "live message after the restart", |e| {
+        message_in(e, &room, "after the restart")
+    })
+    .await;
+    let quiet_room = portal_of(&store, PeerId::chat(quiet).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
+    owner.join(&quiet_room).await.unwrap();
+    let quiet_bodies: Vec<Value> = timeline(&owner, &quiet_room)
+        .await
+        .iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(
+        quiet_bodies,
+        vec![json!("quiet 1")],
+        "{}",
+        bridge.log_tail()
+    );
+
+    let events = timeline(&owner, &room).await;
+    let bodies: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    let mut expected = vec!["warm-up".to_owned()];
+    expected.extend((1..=30).map(body));
+    expected.push("after the restart".to_owned());
+    assert_eq!(
+        bodies,
+        expected,
+        "{bridged_before_crash} of the burst were bridged before the crash\n{}",
+        bridge.log_tail()
+    );
+    let owner_ghost = format!("@rsttg_{alice}:localhost");
+    let bob_ghost = format!("@rsttg_{bob}:localhost");
+    for event in &events {
+        let expected_sender = if event["content"]["body"] == "burst 10" {
+            &owner_ghost
+        } else {
+            &bob_ghost
+        };
+        assert_eq!(event["sender"], expected_sender.as_str(), "{event}");
+    }
+    assert!(
+        bridge.log().contains("missed messages bridged"),
+        "the gap was filled from the chat's history"
+    );
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
