@@ -33,9 +33,12 @@ use tracing::{debug, error, info, warn};
 use super::commands::{self, Command};
 use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
-use super::persistence::{BridgePersistence, PersistenceError};
+use super::outbound_route;
+use super::persistence::{BridgePersistence, PersistenceError, QueuedEvent};
 use super::relay::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
+use ruma::api::appservice::event::push_events::v1::EphemeralData;
+use ruma::serde::Raw;
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use tokio::sync::mpsc;
 
@@ -301,14 +304,71 @@ impl<P: BridgePersistence> Core<P> {
             debug!(txn_id, "transaction already processed");
             return Ok(());
         }
+        let mut queued = Vec::new();
         for raw in &transaction.events {
             match raw.deserialize() {
-                Ok(event) => self.handle_event(event, received).await?,
+                Ok(event) => match self.queue_for_telegram(raw, &event)? {
+                    Some(event) => queued.push(event),
+                    None => self.handle_event(event, received).await?,
+                },
                 Err(error) => debug!(txn_id, %error, "skipping an event that does not parse"),
             }
         }
-        self.store.record_transaction(txn_id)?;
+        self.store.record_transaction_with_outbox(txn_id, &queued)?;
+        self.announce_queued(&queued);
+        self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
+    }
+
+    /// The owner's event in a portal room, ready for the outbox; `None` for
+    /// anything else (commands, other senders, other rooms, the bridge's
+    /// own double-puppeted sends), which the core handles itself.
+    fn queue_for_telegram(
+        &self,
+        raw: &Raw<AnyTimelineEvent>,
+        event: &AnyTimelineEvent,
+    ) -> Result<Option<QueuedEvent>, CoreError> {
+        let room_id = event.room_id();
+        if event.sender() != self.ids.owner
+            || self.management_room().as_deref() == Some(room_id)
+            || !outbound_route::is_bridged_kind(event, |body| {
+                commands::parse(body, false).is_some()
+            })
+            || outbound_route::sent_by_bridge(raw.json().get())
+            || !self.store.is_portal_room(room_id.as_str())?
+        {
+            return Ok(None);
+        }
+        Ok(Some(QueuedEvent {
+            room_id: room_id.to_owned(),
+            event_id: event.event_id().to_owned(),
+            event_json: raw.json().get().to_owned(),
+        }))
+    }
+
+    /// Wakes the Telegram side's worker of each room that got new events.
+    fn announce_queued(&self, queued: &[QueuedEvent]) {
+        let mut rooms: Vec<&RoomId> = queued.iter().map(|q| q.room_id.as_ref()).collect();
+        rooms.dedup();
+        for room_id in rooms {
+            self.forward_to_telegram(TelegramRequest::OutboxQueued {
+                room_id: room_id.to_owned(),
+            });
+        }
+    }
+
+    /// Passes the owner's typing and read receipts on to the Telegram side,
+    /// which ignores rooms that are not portals. Not persisted: a lost
+    /// typing notification or receipt is superseded by the next one.
+    fn forward_ephemeral(&self, ephemeral: &[Raw<EphemeralData>]) {
+        for raw in ephemeral {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(raw.json().get()) else {
+                continue;
+            };
+            for request in outbound_route::ephemeral_requests(&event, &self.ids.owner) {
+                self.forward_to_telegram(request);
+            }
+        }
     }
 
     async fn handle_event(
@@ -695,6 +755,8 @@ mod tests {
         transactions: Mutex<HashSet<String>>,
         management_room: Mutex<Option<String>>,
         logged_in: AtomicBool,
+        portals: Mutex<HashSet<String>>,
+        outbox: Mutex<Vec<QueuedEvent>>,
     }
 
     impl BridgePersistence for MemoryStore {
@@ -704,6 +766,17 @@ mod tests {
         fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
             self.transactions.lock().unwrap().insert(txn_id.to_owned());
             Ok(())
+        }
+        fn record_transaction_with_outbox(
+            &self,
+            txn_id: &str,
+            queued: &[QueuedEvent],
+        ) -> Result<(), PersistenceError> {
+            self.outbox.lock().unwrap().extend_from_slice(queued);
+            self.record_transaction(txn_id)
+        }
+        fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
+            Ok(self.portals.lock().unwrap().contains(room_id))
         }
         fn prune_transactions(&self, _age: Duration) -> Result<usize, PersistenceError> {
             Ok(0)

@@ -14,6 +14,7 @@ mod fs;
 mod ghost;
 mod kv;
 mod message;
+mod outbox;
 mod portal;
 mod schema;
 mod session;
@@ -29,6 +30,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
 pub use message::{MessageMapping, MessageScope, Messages};
+pub use outbox::{Outbox, OutboxEntry, OutboundReaction};
 pub use portal::{Portal, PortalKind, Portals};
 pub use session::TelegramSession;
 
@@ -248,6 +250,11 @@ impl Store {
         Messages::new(self.db())
     }
 
+    /// The Matrix → Telegram outbox and bridged reactions.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(self.db())
+    }
+
     /// Runs `f` in one IMMEDIATE write transaction: everything it does
     /// through the [`StoreTx`] commits together, or not at all if it returns
     /// an error. Do not call methods of this `Store` (or its session) inside
@@ -291,6 +298,11 @@ impl StoreTx<'_> {
     /// The message map, inside this transaction.
     pub fn messages(&self) -> Messages<'_> {
         Messages::new(Db::Tx(self.conn))
+    }
+
+    /// The outbox, inside this transaction.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(Db::Tx(self.conn))
     }
 
     /// See [`Store::record_transaction`].
