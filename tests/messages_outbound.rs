@@ -97,16 +97,26 @@ async fn wait_sent(
     peer: Peer,
     text: &str,
 ) -> MessageView {
-    eventually(&format!("{text:?} on Telegram"), bridge, Duration::from_secs(20), || {
-        history(fake, viewer, peer)
-            .into_iter()
-            .rev()
-            .find(|m| m.out && m.text == text)
-    })
+    eventually(
+        &format!("{text:?} on Telegram"),
+        bridge,
+        Duration::from_secs(20),
+        || {
+            history(fake, viewer, peer)
+                .into_iter()
+                .rev()
+                .find(|m| m.out && m.text == text)
+        },
+    )
     .await
 }
 
-fn entities(fake: &FakeTelegram, viewer: UserId, peer: Peer, id: i32) -> Vec<tl::enums::MessageEntity> {
+fn entities(
+    fake: &FakeTelegram,
+    viewer: UserId,
+    peer: Peer,
+    id: i32,
+) -> Vec<tl::enums::MessageEntity> {
     let world = fake.world();
     let world = world.lock().unwrap();
     let key = world.message_key(viewer, peer, id).expect("message exists");
@@ -148,7 +158,11 @@ fn bridged_ids(store: &Store, event_id: &str) -> Vec<i32> {
 async fn event_of(owner: &TestUser, bridge: &BridgeInstance, room: &str, body: &str) -> String {
     let found = owner
         .sync_until(
-            |e| e["room_id"] == room && e["type"] == "m.room.message" && e["content"]["body"] == body,
+            |e| {
+                e["room_id"] == room
+                    && e["type"] == "m.room.message"
+                    && e["content"]["body"] == body
+            },
             Duration::from_secs(30),
         )
         .await
@@ -201,12 +215,20 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
     owner.join(&deck_room).await.unwrap();
 
     // Plain text.
-    let hello = send(&owner, &crew_room, json!({ "msgtype": "m.text", "body": "hello" })).await;
+    let hello = send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "hello" }),
+    )
+    .await;
     let hello_tg = wait_sent(&fake, &bridge, alice, crew, "hello").await;
     // The map row follows Telegram's answer.
-    eventually("the message map row", &bridge, Duration::from_secs(10), || {
-        (bridged_ids(&store, &hello) == vec![hello_tg.id]).then_some(())
-    })
+    eventually(
+        "the message map row",
+        &bridge,
+        Duration::from_secs(10),
+        || (bridged_ids(&store, &hello) == vec![hello_tg.id]).then_some(()),
+    )
     .await;
     assert!(store
         .messages()
@@ -226,8 +248,16 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
     assert_eq!(
         entities(&fake, alice, crew, formatted.id),
         vec![
-            tl::types::MessageEntityBold { offset: 0, length: 4 }.into(),
-            tl::types::MessageEntityItalic { offset: 9, length: 6 }.into(),
+            tl::types::MessageEntityBold {
+                offset: 0,
+                length: 4
+            }
+            .into(),
+            tl::types::MessageEntityItalic {
+                offset: 9,
+                length: 6
+            }
+            .into(),
         ]
     );
 
@@ -244,7 +274,12 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
     let mention = wait_sent(&fake, &bridge, alice, crew, "Bob: look").await;
     assert_eq!(
         entities(&fake, alice, crew, mention.id),
-        vec![tl::types::MessageEntityMentionName { offset: 0, length: 3, user_id: bob }.into()]
+        vec![tl::types::MessageEntityMentionName {
+            offset: 0,
+            length: 3,
+            user_id: bob
+        }
+        .into()]
     );
 
     // A reply loses its fallback and points at the replied-to message.
@@ -294,18 +329,37 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
                 .filter(|m| m.reactions.contains(&(alice, "👍".to_owned())) == want)
         }
     };
-    eventually("the reaction", &bridge, Duration::from_secs(20), reacted(true)).await;
+    eventually(
+        "the reaction",
+        &bridge,
+        Duration::from_secs(20),
+        reacted(true),
+    )
+    .await;
     redact(&owner, &crew_room, &reaction).await;
-    let unreacted =
-        eventually("the reaction's removal", &bridge, Duration::from_secs(20), reacted(false)).await;
+    let unreacted = eventually(
+        "the reaction's removal",
+        &bridge,
+        Duration::from_secs(20),
+        reacted(false),
+    )
+    .await;
     assert!(unreacted.reactions.is_empty(), "{unreacted:?}");
 
     // A redacted message is deleted on Telegram.
-    let doomed = send(&owner, &crew_room, json!({ "msgtype": "m.text", "body": "oops" })).await;
+    let doomed = send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "oops" }),
+    )
+    .await;
     let doomed_tg = wait_sent(&fake, &bridge, alice, crew, "oops").await;
     redact(&owner, &crew_room, &doomed).await;
     eventually("the deletion", &bridge, Duration::from_secs(20), || {
-        (!history(&fake, alice, crew).iter().any(|m| m.id == doomed_tg.id)).then_some(())
+        (!history(&fake, alice, crew)
+            .iter()
+            .any(|m| m.id == doomed_tg.id))
+        .then_some(())
     })
     .await;
     assert!(bridged_ids(&store, &doomed).is_empty());
@@ -313,7 +367,12 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
     // An over-long message is split at a word boundary, nothing lost.
     let long: Vec<String> = (0..900).map(|i| format!("w{i:03}")).collect();
     let long = long.join(" ");
-    send(&owner, &crew_room, json!({ "msgtype": "m.text", "body": long })).await;
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": long }),
+    )
+    .await;
     let parts = eventually("both parts", &bridge, Duration::from_secs(20), || {
         let texts = own_texts(&fake, alice, crew);
         let start = texts.iter().position(|t| t.starts_with("w000"))?;
@@ -345,7 +404,10 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         .api()
         .ok(
             Method::PUT,
-            &format!("/_matrix/client/v3/rooms/{crew_room}/typing/{}", owner.user_id),
+            &format!(
+                "/_matrix/client/v3/rooms/{crew_room}/typing/{}",
+                owner.user_id
+            ),
             Some(&json!({ "typing": true, "timeout": 10000 })),
         )
         .await
@@ -373,7 +435,10 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
     let bot = bridge.bot_user_id.clone();
     owner
         .sync_until(
-            |e| e["room_id"] == deck_room.as_str() && is_notice_from(e, &bot, "reaction 🦀 is not allowed"),
+            |e| {
+                e["room_id"] == deck_room.as_str()
+                    && is_notice_from(e, &bot, "reaction 🦀 is not allowed")
+            },
             Duration::from_secs(30),
         )
         .await
@@ -397,12 +462,25 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         (state.read_inbox_max_id >= news_tg.id).then_some(())
     })
     .await;
-    let temp = send(&owner, &deck_room, json!({ "msgtype": "m.text", "body": "deck temp" })).await;
+    let temp = send(
+        &owner,
+        &deck_room,
+        json!({ "msgtype": "m.text", "body": "deck temp" }),
+    )
+    .await;
     let temp_tg = wait_sent(&fake, &bridge, alice, deck, "deck temp").await;
     redact(&owner, &deck_room, &temp).await;
-    eventually("the channel deletion", &bridge, Duration::from_secs(20), || {
-        (!history(&fake, alice, deck).iter().any(|m| m.id == temp_tg.id)).then_some(())
-    })
+    eventually(
+        "the channel deletion",
+        &bridge,
+        Duration::from_secs(20),
+        || {
+            (!history(&fake, alice, deck)
+                .iter()
+                .any(|m| m.id == temp_tg.id))
+            .then_some(())
+        },
+    )
     .await;
 
     // Nothing was sent twice, and nothing the owner sent came back to Matrix.
@@ -434,7 +512,10 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         ],
     );
     assert_eq!(
-        bridge.log().matches("could not deliver an event to Telegram").count(),
+        bridge
+            .log()
+            .matches("could not deliver an event to Telegram")
+            .count(),
         1,
         "only the disallowed reaction failed\n{}",
         bridge.log_tail()
@@ -478,13 +559,19 @@ async fn restart_mid_burst_sends_each_message_once() {
     for text in &expected {
         send(&owner, &room, json!({ "msgtype": "m.text", "body": text })).await;
     }
-    eventually("a few delivered messages", &bridge, Duration::from_secs(30), || {
-        (own_texts(&fake, alice, burst).len() >= 5).then_some(())
-    })
+    eventually(
+        "a few delivered messages",
+        &bridge,
+        Duration::from_secs(30),
+        || (own_texts(&fake, alice, burst).len() >= 5).then_some(()),
+    )
     .await;
     bridge.kill();
     let before_restart = own_texts(&fake, alice, burst).len();
-    assert!(before_restart < 30, "the kill came too late to test anything");
+    assert!(
+        before_restart < 30,
+        "the kill came too late to test anything"
+    );
 
     fake.delay_answer("messages.sendMessage", Duration::ZERO);
     bridge.start();
@@ -499,7 +586,11 @@ async fn restart_mid_burst_sends_each_message_once() {
     let resent = fake
         .calls()
         .iter()
-        .filter(|c| c.error.as_deref().is_some_and(|e| e.contains("RANDOM_ID_DUPLICATE")))
+        .filter(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.contains("RANDOM_ID_DUPLICATE"))
+        })
         .count();
     assert!(
         resent >= 1,
@@ -517,7 +608,10 @@ async fn restart_mid_burst_sends_each_message_once() {
     bodies.reverse();
     assert_eq!(bodies, expected);
     let store = Store::open(&bridge.database_path).unwrap();
-    assert_eq!(store.outbox().pending_rooms().unwrap(), Vec::<ruma::OwnedRoomId>::new());
+    assert_eq!(
+        store.outbox().pending_rooms().unwrap(),
+        Vec::<ruma::OwnedRoomId>::new()
+    );
     bridge.terminate();
 }
 

@@ -37,9 +37,9 @@ use super::outbound_route;
 use super::persistence::{BridgePersistence, PersistenceError, QueuedEvent};
 use super::relay::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
+use crate::matrix::{txn, MatrixClient, MatrixError};
 use ruma::api::appservice::event::push_events::v1::EphemeralData;
 use ruma::serde::Raw;
-use crate::matrix::{txn, MatrixClient, MatrixError};
 use tokio::sync::mpsc;
 
 /// The management room's name, as the owner sees it in the room list.
@@ -1164,6 +1164,84 @@ mod tests {
         assert_eq!(core.owner_sender(&ghost), ghost);
         core.set_double_puppet(true);
         assert_eq!(core.owner_sender(&ghost), "@owner:localhost");
+    }
+
+    #[tokio::test]
+    async fn owner_events_in_portals_are_queued_with_the_transaction() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        store
+            .portals
+            .lock()
+            .unwrap()
+            .insert("!portal:localhost".to_owned());
+        let (requests, mut received) = mpsc::unbounded_channel();
+        core.set_telegram_requests(requests);
+        let mut echo = message("!portal:localhost", "@owner:localhost", "$echo", "from tg");
+        echo["unsigned"] = json!({ "transaction_id": "tg-u1-5" });
+        let events = [
+            message("!portal:localhost", "@owner:localhost", "$hi", "hi"),
+            message(
+                "!portal:localhost",
+                "@owner:localhost",
+                "$cmd",
+                "!tg version",
+            ),
+            message("!portal:localhost", "@eve:localhost", "$eve", "hi"),
+            message("!other:localhost", "@owner:localhost", "$else", "hi"),
+            message("!m:localhost", "@owner:localhost", "$mgmt", "hello"),
+            echo,
+        ];
+        let body = json!({
+            "events": events,
+            "ephemeral": [
+                { "type": "m.typing", "room_id": "!portal:localhost",
+                  "content": { "user_ids": ["@owner:localhost"] } },
+                { "type": "m.receipt", "room_id": "!portal:localhost",
+                  "content": { "$hi": { "m.read": { "@owner:localhost": { "ts": 1 } } } } }
+            ]
+        });
+        let transaction =
+            crate::matrix::appservice::parse_transaction(body.to_string().as_bytes()).unwrap();
+        core.accept_transaction("t1".into(), transaction)
+            .await
+            .unwrap();
+        core.accept_transaction("t1".into(), Transaction::default())
+            .await
+            .unwrap();
+
+        let queued = store.outbox.lock().unwrap().clone();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].event_id, "$hi");
+        assert_eq!(queued[0].room_id, "!portal:localhost");
+        let json: Value = serde_json::from_str(&queued[0].event_json).unwrap();
+        assert_eq!(json["content"]["body"], "hi");
+        // The command in the portal is still answered as one.
+        let answers = fake.requests("PUT", "/send/m.room.message/");
+        assert!(answers.iter().any(|a| a.path.contains("!portal:localhost")));
+
+        let mut forwarded = Vec::new();
+        while let Ok(request) = received.try_recv() {
+            forwarded.push(request);
+        }
+        let portal: OwnedRoomId = "!portal:localhost".try_into().unwrap();
+        assert_eq!(
+            forwarded,
+            vec![
+                TelegramRequest::OutboxQueued {
+                    room_id: portal.clone()
+                },
+                TelegramRequest::Typing {
+                    room_id: portal.clone(),
+                    typing: true
+                },
+                TelegramRequest::ReadUpTo {
+                    room_id: portal,
+                    event_id: "$hi".try_into().unwrap()
+                },
+            ]
+        );
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
 pub use message::{MessageMapping, MessageScope, Messages};
-pub use outbox::{Outbox, OutboxEntry, OutboundReaction};
+pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
 pub use portal::{Portal, PortalKind, Portals};
 pub use session::TelegramSession;
 

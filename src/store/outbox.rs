@@ -85,9 +85,8 @@ impl<'a> Outbox<'a> {
     /// Rooms with queued events, oldest queue first.
     pub fn pending_rooms(&self) -> Result<Vec<OwnedRoomId>, StoreError> {
         self.db.run(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT room_id FROM outbox GROUP BY room_id ORDER BY min(seq)",
-            )?;
+            let mut statement = conn
+                .prepare_cached("SELECT room_id FROM outbox GROUP BY room_id ORDER BY min(seq)")?;
             let rooms = statement.query_map([], |row| row.get::<_, String>(0))?;
             rooms
                 .map(|room| {
@@ -232,5 +231,100 @@ impl RawReaction {
                 .map_err(corrupt("reaction target"))?,
             emoji: self.emoji,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("tgbridge.db")).unwrap();
+        (dir, store)
+    }
+
+    fn room(name: &str) -> OwnedRoomId {
+        format!("!{name}:localhost").try_into().unwrap()
+    }
+
+    fn event(name: &str) -> OwnedEventId {
+        format!("${name}").try_into().unwrap()
+    }
+
+    #[test]
+    fn events_queue_per_room_in_arrival_order_and_once() {
+        let (_dir, store) = open();
+        let outbox = store.outbox();
+        assert!(outbox.push(&room("a"), &event("1"), "{1}").unwrap());
+        assert!(outbox.push(&room("b"), &event("2"), "{2}").unwrap());
+        assert!(outbox.push(&room("a"), &event("3"), "{3}").unwrap());
+        assert!(
+            !outbox.push(&room("a"), &event("1"), "{again}").unwrap(),
+            "a retried transaction queues nothing new"
+        );
+        assert_eq!(outbox.pending_rooms().unwrap(), vec![room("a"), room("b")]);
+        assert_eq!(outbox.len_in_room(&room("a")).unwrap(), 2);
+
+        let first = outbox.next_in_room(&room("a")).unwrap().unwrap();
+        assert_eq!(
+            (first.event_id.as_str(), first.event.as_str()),
+            ("$1", "{1}")
+        );
+        outbox.remove(first.seq).unwrap();
+        let second = outbox.next_in_room(&room("a")).unwrap().unwrap();
+        assert_eq!(second.event_id, event("3"));
+        assert!(second.seq > first.seq);
+        outbox.remove(second.seq).unwrap();
+        assert_eq!(outbox.next_in_room(&room("a")).unwrap(), None);
+        assert_eq!(outbox.pending_rooms().unwrap(), vec![room("b")]);
+    }
+
+    #[test]
+    fn a_queued_event_and_its_removal_commit_with_their_transaction() {
+        let (_dir, store) = open();
+        let failed: Result<(), StoreError> = store.transaction(|tx| {
+            tx.outbox().push(&room("a"), &event("1"), "{}")?;
+            Err(StoreError::InvalidInput("abort"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.outbox().len_in_room(&room("a")).unwrap(), 0);
+        store
+            .transaction(|tx| {
+                tx.outbox().push(&room("a"), &event("1"), "{}")?;
+                tx.record_transaction("t1")
+            })
+            .unwrap();
+        assert!(store.transaction_processed("t1").unwrap());
+        assert_eq!(store.outbox().len_in_room(&room("a")).unwrap(), 1);
+    }
+
+    #[test]
+    fn reactions_are_found_by_event_and_by_target() {
+        let (_dir, store) = open();
+        let outbox = store.outbox();
+        let reaction = |id: &str, emoji: &str| OutboundReaction {
+            event_id: event(id),
+            room_id: room("a"),
+            target_event_id: event("msg"),
+            emoji: emoji.to_owned(),
+        };
+        outbox.insert_reaction(&reaction("r1", "👍")).unwrap();
+        outbox.insert_reaction(&reaction("r2", "❤")).unwrap();
+        assert_eq!(
+            outbox.reaction(&event("r2")).unwrap(),
+            Some(reaction("r2", "❤"))
+        );
+        let on: Vec<String> = outbox
+            .reactions_on(&event("msg"))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.emoji)
+            .collect();
+        assert_eq!(on, ["👍", "❤"]);
+        outbox.delete_reaction(&event("r1")).unwrap();
+        assert_eq!(outbox.reaction(&event("r1")).unwrap(), None);
+        assert_eq!(outbox.reactions_on(&event("msg")).unwrap().len(), 1);
     }
 }

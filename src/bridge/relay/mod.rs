@@ -232,7 +232,8 @@ struct Side {
     /// One lock per Telegram chat, see [`Side::send_lock`].
     send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
     /// The Matrix → Telegram worker of each portal room, see [`outbound`].
-    outbound: std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
+    outbound:
+        std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
 }
 
 impl Side {

@@ -28,8 +28,8 @@ use super::outbound_media::MediaContent;
 use super::outbound_plan::{self, AllowedReactions, OutboundError, MAX_PARTS};
 use super::*;
 use crate::convert::{
-    matrix_to_telegram, split_for_telegram, strip_reply_fallback, MentionResolver,
-    TelegramMention, TELEGRAM_TEXT_LIMIT,
+    matrix_to_telegram, split_for_telegram, strip_reply_fallback, MentionResolver, TelegramMention,
+    TELEGRAM_TEXT_LIMIT,
 };
 use crate::store::{OutboundReaction, OutboxEntry, StoreError};
 
@@ -72,7 +72,10 @@ pub(super) struct Delivery<'a> {
 impl Side {
     /// Hands the outbound requests (queued events, typing, receipts) to their
     /// portal's worker without waiting; returns any other request.
-    pub(super) fn route_outbound(self: &Arc<Self>, request: TelegramRequest) -> Option<TelegramRequest> {
+    pub(super) fn route_outbound(
+        self: &Arc<Self>,
+        request: TelegramRequest,
+    ) -> Option<TelegramRequest> {
         let (room_id, signal) = match request {
             TelegramRequest::OutboxQueued { room_id } => (room_id, OutboundSignal::Drain),
             TelegramRequest::ReadUpTo { room_id, event_id } => {
@@ -428,7 +431,10 @@ impl Side {
                 found = Some(message.id());
             }
         }
-        info!(found = found.is_some(), "Telegram already had a resent message");
+        info!(
+            found = found.is_some(),
+            "Telegram already had a resent message"
+        );
         found.ok_or_else(|| OutboundError::Refused("RANDOM_ID_DUPLICATE".to_owned()))
     }
 
@@ -849,11 +855,7 @@ impl MentionResolver for StoreMentions<'_> {
 }
 
 /// The Telegram user id behind a ghost's Matrix id.
-fn ghost_telegram_id(
-    user: &ruma::UserId,
-    prefix: &str,
-    server: &ruma::ServerName,
-) -> Option<i64> {
+fn ghost_telegram_id(user: &ruma::UserId, prefix: &str, server: &ruma::ServerName) -> Option<i64> {
     if user.server_name() != server {
         return None;
     }

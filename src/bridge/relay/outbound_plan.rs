@@ -183,7 +183,10 @@ pub fn text_of(msgtype: &MessageType) -> Option<(String, Option<String>)> {
 pub fn is_media(msgtype: &MessageType) -> bool {
     matches!(
         msgtype,
-        MessageType::Image(_) | MessageType::File(_) | MessageType::Video(_) | MessageType::Audio(_)
+        MessageType::Image(_)
+            | MessageType::File(_)
+            | MessageType::Video(_)
+            | MessageType::Audio(_)
     )
 }
 
@@ -243,7 +246,11 @@ pub fn pin_changes(
     let old: HashSet<&OwnedEventId> = before.iter().collect();
     let new: HashSet<&OwnedEventId> = after.iter().collect();
     let pinned = after.iter().filter(|e| !old.contains(e)).cloned().collect();
-    let unpinned = before.iter().filter(|e| !new.contains(e)).cloned().collect();
+    let unpinned = before
+        .iter()
+        .filter(|e| !new.contains(e))
+        .cloned()
+        .collect();
     (pinned, unpinned)
 }
 
@@ -316,8 +323,16 @@ mod tests {
         assert_eq!(sent_message_id(&short, 5), Some(17));
         let full: tl::enums::Updates = tl::types::Updates {
             updates: vec![
-                tl::types::UpdateMessageId { id: 3, random_id: 9 }.into(),
-                tl::types::UpdateMessageId { id: 4, random_id: 5 }.into(),
+                tl::types::UpdateMessageId {
+                    id: 3,
+                    random_id: 9,
+                }
+                .into(),
+                tl::types::UpdateMessageId {
+                    id: 4,
+                    random_id: 5,
+                }
+                .into(),
             ],
             users: Vec::new(),
             chats: Vec::new(),
@@ -347,7 +362,9 @@ mod tests {
         let refused = classify_rpc(400, "MESSAGE_EMPTY", None);
         assert!(!refused.is_transient());
         assert_eq!(refused.to_string(), "Telegram refused it (MESSAGE_EMPTY)");
-        assert!(OutboundError::FloodWait(300).to_string().contains("300 seconds"));
+        assert!(OutboundError::FloodWait(300)
+            .to_string()
+            .contains("300 seconds"));
     }
 
     #[test]
@@ -357,7 +374,8 @@ mod tests {
         );
         assert_eq!(text_of(&emote), Some(("/me waves".to_owned(), None)));
         let text = MessageType::Text(ruma::events::room::message::TextMessageEventContent::html(
-            "hi", "<b>hi</b>",
+            "hi",
+            "<b>hi</b>",
         ));
         assert_eq!(
             text_of(&text),
@@ -377,7 +395,10 @@ mod tests {
         assert_eq!(pick_reaction("👍", &some), Some("👍".into()));
         assert_eq!(pick_reaction("❤\u{fe0f}", &some), Some("❤".into()));
         assert_eq!(pick_reaction("🦀", &some), None);
-        assert_eq!(pick_reaction("🦀", &AllowedReactions::All), Some("🦀".into()));
+        assert_eq!(
+            pick_reaction("🦀", &AllowedReactions::All),
+            Some("🦀".into())
+        );
         assert_eq!(pick_reaction("lol", &AllowedReactions::All), None);
         assert_eq!(pick_reaction("👍", &AllowedReactions::None), None);
     }

@@ -205,7 +205,11 @@ pub struct World {
 
 impl World {
     /// Refuses a `random_id` that `sender` already used.
-    pub(crate) fn check_random_id(&self, sender: UserId, random_id: i64) -> Result<(), crate::RpcError> {
+    pub(crate) fn check_random_id(
+        &self,
+        sender: UserId,
+        random_id: i64,
+    ) -> Result<(), crate::RpcError> {
         match self.random_ids.contains_key(&(sender, random_id)) {
             true => Err(crate::RpcError::bad_request("RANDOM_ID_DUPLICATE")),
             false => Ok(()),
@@ -232,7 +236,11 @@ impl World {
     }
 
     /// Refuses reactions the chat does not allow.
-    pub(crate) fn check_reactions(&self, peer: Peer, emojis: &[String]) -> Result<(), crate::RpcError> {
+    pub(crate) fn check_reactions(
+        &self,
+        peer: Peer,
+        emojis: &[String],
+    ) -> Result<(), crate::RpcError> {
         let allowed = self.quirks.allowed_reactions.get(&peer);
         match allowed {
             Some(list) if emojis.iter().any(|e| !list.contains(e)) => {
