@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use appservice_support::telegram::{seed_login, user, wait_for_log};
 use appservice_support::{is_notice_from, BridgeInstance};
 use fake_telegram::world::{MessageView, Peer, UserId};
-use fake_telegram::FakeTelegram;
+use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
@@ -416,6 +416,30 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
 
+    // A send Telegram refuses (a long flood wait) is reported in the room.
+    fake.fail_next("messages.sendMessage", RpcError::flood_wait(300));
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "too fast" }),
+    )
+    .await;
+    let bot = bridge.bot_user_id.clone();
+    owner
+        .sync_until(
+            |e| {
+                e["room_id"] == crew_room.as_str()
+                    && is_notice_from(
+                        e,
+                        &bot,
+                        "Your message could not be delivered to Telegram: Telegram asked the bridge to wait 300 seconds",
+                    )
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+
     // In the supergroup: a reaction it does not allow is refused with a
     // notice, a read receipt marks the chat read, a redaction deletes.
     fake.world()
@@ -432,7 +456,6 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         )
         .await
         .unwrap();
-    let bot = bridge.bot_user_id.clone();
     owner
         .sync_until(
             |e| {
@@ -508,7 +531,8 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
             "Bob: look",
             reply_body.as_str(),
             "* hello again",
-            long.as_str()
+            long.as_str(),
+            "too fast"
         ],
     );
     assert_eq!(
@@ -516,8 +540,8 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
             .log()
             .matches("could not deliver an event to Telegram")
             .count(),
-        1,
-        "only the disallowed reaction failed\n{}",
+        2,
+        "only the flood wait and the disallowed reaction failed\n{}",
         bridge.log_tail()
     );
     bridge.terminate();

@@ -37,10 +37,11 @@ pub fn is_bridged_kind(event: &AnyTimelineEvent, is_command: impl Fn(&str) -> bo
     }
 }
 
-/// Whether the raw event was sent by this bridge itself: the homeserver only
-/// shows `unsigned.transaction_id` to the sender's own token (here: the
-/// appservice's, acting as the double-puppeted owner), and double-puppeting
-/// bridges mark what they send.
+/// Whether the raw event was sent by this bridge itself, as far as the event
+/// tells: double-puppeting bridges mark what they send as the user, and a
+/// homeserver that shows `unsigned.transaction_id` in appservice pushes only
+/// does so for the appservice's own sends (Synapse shows it to no one there).
+/// Events without either sign are recognised later through the message map.
 pub fn sent_by_bridge(event_json: &str) -> bool {
     let Ok(event) = serde_json::from_str::<Value>(event_json) else {
         return false;

@@ -143,6 +143,9 @@ impl Side {
         mut signals: mpsc::UnboundedReceiver<OutboundSignal>,
         mut held: Option<OwnedMutexGuard<()>>,
     ) {
+        // Typing notifications list everyone typing in the room; only a
+        // change of the owner's own state is worth a call.
+        let mut owner_typing = false;
         while let Some(signal) = signals.recv().await {
             match signal {
                 OutboundSignal::Drain => self.drain_outbox(&room_id, &mut held).await,
@@ -153,7 +156,9 @@ impl Side {
                         debug!(%room_id, %error, "could not mark the Telegram chat read");
                     }
                 }
+                OutboundSignal::Typing(typing) if typing == owner_typing && !typing => {}
                 OutboundSignal::Typing(typing) => {
+                    owner_typing = typing;
                     if let Err(error) = self.send_typing(&room_id, typing).await {
                         debug!(%room_id, %error, "could not send typing to Telegram");
                     }
