@@ -33,10 +33,13 @@ use tracing::{debug, error, info, warn};
 use super::commands::{self, Command};
 use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
-use super::persistence::{BridgePersistence, PersistenceError};
+use super::outbound_route;
+use super::persistence::{BridgePersistence, PersistenceError, QueuedEvent};
 use super::relay::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
 use crate::matrix::{txn, MatrixClient, MatrixError};
+use ruma::api::appservice::event::push_events::v1::EphemeralData;
+use ruma::serde::Raw;
 use tokio::sync::mpsc;
 
 /// The management room's name, as the owner sees it in the room list.
@@ -301,14 +304,71 @@ impl<P: BridgePersistence> Core<P> {
             debug!(txn_id, "transaction already processed");
             return Ok(());
         }
+        let mut queued = Vec::new();
         for raw in &transaction.events {
             match raw.deserialize() {
-                Ok(event) => self.handle_event(event, received).await?,
+                Ok(event) => match self.queue_for_telegram(raw, &event)? {
+                    Some(event) => queued.push(event),
+                    None => self.handle_event(event, received).await?,
+                },
                 Err(error) => debug!(txn_id, %error, "skipping an event that does not parse"),
             }
         }
-        self.store.record_transaction(txn_id)?;
+        self.store.record_transaction_with_outbox(txn_id, &queued)?;
+        self.announce_queued(&queued);
+        self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
+    }
+
+    /// The owner's event in a portal room, ready for the outbox; `None` for
+    /// anything else (commands, other senders, other rooms, the bridge's
+    /// own double-puppeted sends), which the core handles itself.
+    fn queue_for_telegram(
+        &self,
+        raw: &Raw<AnyTimelineEvent>,
+        event: &AnyTimelineEvent,
+    ) -> Result<Option<QueuedEvent>, CoreError> {
+        let room_id = event.room_id();
+        if event.sender() != self.ids.owner
+            || self.management_room().as_deref() == Some(room_id)
+            || !outbound_route::is_bridged_kind(event, |body| {
+                commands::parse(body, false).is_some()
+            })
+            || outbound_route::sent_by_bridge(raw.json().get())
+            || !self.store.is_portal_room(room_id.as_str())?
+        {
+            return Ok(None);
+        }
+        Ok(Some(QueuedEvent {
+            room_id: room_id.to_owned(),
+            event_id: event.event_id().to_owned(),
+            event_json: raw.json().get().to_owned(),
+        }))
+    }
+
+    /// Wakes the Telegram side's worker of each room that got new events.
+    fn announce_queued(&self, queued: &[QueuedEvent]) {
+        let mut rooms: Vec<&RoomId> = queued.iter().map(|q| q.room_id.as_ref()).collect();
+        rooms.dedup();
+        for room_id in rooms {
+            self.forward_to_telegram(TelegramRequest::OutboxQueued {
+                room_id: room_id.to_owned(),
+            });
+        }
+    }
+
+    /// Passes the owner's typing and read receipts on to the Telegram side,
+    /// which ignores rooms that are not portals. Not persisted: a lost
+    /// typing notification or receipt is superseded by the next one.
+    fn forward_ephemeral(&self, ephemeral: &[Raw<EphemeralData>]) {
+        for raw in ephemeral {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(raw.json().get()) else {
+                continue;
+            };
+            for request in outbound_route::ephemeral_requests(&event, &self.ids.owner) {
+                self.forward_to_telegram(request);
+            }
+        }
     }
 
     async fn handle_event(
@@ -695,6 +755,8 @@ mod tests {
         transactions: Mutex<HashSet<String>>,
         management_room: Mutex<Option<String>>,
         logged_in: AtomicBool,
+        portals: Mutex<HashSet<String>>,
+        outbox: Mutex<Vec<QueuedEvent>>,
     }
 
     impl BridgePersistence for MemoryStore {
@@ -704,6 +766,17 @@ mod tests {
         fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
             self.transactions.lock().unwrap().insert(txn_id.to_owned());
             Ok(())
+        }
+        fn record_transaction_with_outbox(
+            &self,
+            txn_id: &str,
+            queued: &[QueuedEvent],
+        ) -> Result<(), PersistenceError> {
+            self.outbox.lock().unwrap().extend_from_slice(queued);
+            self.record_transaction(txn_id)
+        }
+        fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
+            Ok(self.portals.lock().unwrap().contains(room_id))
         }
         fn prune_transactions(&self, _age: Duration) -> Result<usize, PersistenceError> {
             Ok(0)
@@ -1091,6 +1164,84 @@ mod tests {
         assert_eq!(core.owner_sender(&ghost), ghost);
         core.set_double_puppet(true);
         assert_eq!(core.owner_sender(&ghost), "@owner:localhost");
+    }
+
+    #[tokio::test]
+    async fn owner_events_in_portals_are_queued_with_the_transaction() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        store
+            .portals
+            .lock()
+            .unwrap()
+            .insert("!portal:localhost".to_owned());
+        let (requests, mut received) = mpsc::unbounded_channel();
+        core.set_telegram_requests(requests);
+        let mut echo = message("!portal:localhost", "@owner:localhost", "$echo", "from tg");
+        echo["unsigned"] = json!({ "transaction_id": "tg-u1-5" });
+        let events = [
+            message("!portal:localhost", "@owner:localhost", "$hi", "hi"),
+            message(
+                "!portal:localhost",
+                "@owner:localhost",
+                "$cmd",
+                "!tg version",
+            ),
+            message("!portal:localhost", "@eve:localhost", "$eve", "hi"),
+            message("!other:localhost", "@owner:localhost", "$else", "hi"),
+            message("!m:localhost", "@owner:localhost", "$mgmt", "hello"),
+            echo,
+        ];
+        let body = json!({
+            "events": events,
+            "ephemeral": [
+                { "type": "m.typing", "room_id": "!portal:localhost",
+                  "content": { "user_ids": ["@owner:localhost"] } },
+                { "type": "m.receipt", "room_id": "!portal:localhost",
+                  "content": { "$hi": { "m.read": { "@owner:localhost": { "ts": 1 } } } } }
+            ]
+        });
+        let transaction =
+            crate::matrix::appservice::parse_transaction(body.to_string().as_bytes()).unwrap();
+        core.accept_transaction("t1".into(), transaction)
+            .await
+            .unwrap();
+        core.accept_transaction("t1".into(), Transaction::default())
+            .await
+            .unwrap();
+
+        let queued = store.outbox.lock().unwrap().clone();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].event_id, "$hi");
+        assert_eq!(queued[0].room_id, "!portal:localhost");
+        let json: Value = serde_json::from_str(&queued[0].event_json).unwrap();
+        assert_eq!(json["content"]["body"], "hi");
+        // The command in the portal is still answered as one.
+        let answers = fake.requests("PUT", "/send/m.room.message/");
+        assert!(answers.iter().any(|a| a.path.contains("!portal:localhost")));
+
+        let mut forwarded = Vec::new();
+        while let Ok(request) = received.try_recv() {
+            forwarded.push(request);
+        }
+        let portal: OwnedRoomId = "!portal:localhost".try_into().unwrap();
+        assert_eq!(
+            forwarded,
+            vec![
+                TelegramRequest::OutboxQueued {
+                    room_id: portal.clone()
+                },
+                TelegramRequest::Typing {
+                    room_id: portal.clone(),
+                    typing: true
+                },
+                TelegramRequest::ReadUpTo {
+                    room_id: portal,
+                    event_id: "$hi".try_into().unwrap()
+                },
+            ]
+        );
     }
 
     #[tokio::test]

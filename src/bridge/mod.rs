@@ -11,6 +11,7 @@ pub mod core;
 pub mod ghost;
 pub mod login;
 pub mod notice;
+pub mod outbound_route;
 pub mod persistence;
 pub mod portal;
 pub mod relay;

@@ -58,6 +58,20 @@ pub trait BridgePersistence: Send + Sync + 'static {
     /// Remembers that transaction `txn_id` was processed.
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError>;
 
+    /// Remembers that transaction `txn_id` was processed and, in the same
+    /// database transaction, queues `queued` for delivery to Telegram: either
+    /// both happen or neither, so a crash makes the homeserver resend the
+    /// transaction and no event is lost or queued twice.
+    fn record_transaction_with_outbox(
+        &self,
+        txn_id: &str,
+        queued: &[QueuedEvent],
+    ) -> Result<(), PersistenceError>;
+
+    /// Whether `room_id` is a portal room (the owner's events there are
+    /// bridged to Telegram).
+    fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError>;
+
     /// Forgets transaction ids recorded more than `age` ago (homeservers only
     /// retry recent transactions); returns how many were forgotten.
     fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError>;
@@ -80,6 +94,17 @@ pub trait BridgePersistence: Send + Sync + 'static {
     fn log_out_telegram(
         &self,
     ) -> impl Future<Output = Result<Option<String>, PersistenceError>> + Send;
+}
+
+/// An owner's event in a portal room, waiting for delivery to Telegram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    /// The portal room.
+    pub room_id: ruma::OwnedRoomId,
+    /// The event.
+    pub event_id: ruma::OwnedEventId,
+    /// The event's JSON as the homeserver sent it.
+    pub event_json: String,
 }
 
 /// Key of the management room's id in the store's key-value table.
@@ -118,6 +143,33 @@ impl BridgePersistence for StorePersistence {
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
         self.store
             .record_transaction(txn_id)
+            .map_err(PersistenceError::new)
+    }
+
+    fn record_transaction_with_outbox(
+        &self,
+        txn_id: &str,
+        queued: &[QueuedEvent],
+    ) -> Result<(), PersistenceError> {
+        self.store
+            .transaction(|tx| {
+                for event in queued {
+                    tx.outbox()
+                        .push(&event.room_id, &event.event_id, &event.event_json)?;
+                }
+                tx.record_transaction(txn_id)
+            })
+            .map_err(|e: crate::store::StoreError| PersistenceError::new(e))
+    }
+
+    fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
+        let Ok(room_id) = <&ruma::RoomId>::try_from(room_id) else {
+            return Ok(false);
+        };
+        self.store
+            .portals()
+            .by_room(room_id)
+            .map(|portal| portal.is_some())
             .map_err(PersistenceError::new)
     }
 

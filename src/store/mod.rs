@@ -14,6 +14,7 @@ mod fs;
 mod ghost;
 mod kv;
 mod message;
+mod outbox;
 mod portal;
 mod reaction;
 mod schema;
@@ -30,6 +31,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
 pub use message::{MessageMapping, MessageScope, Messages};
+pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
 pub use portal::{Portal, PortalKind, Portals};
 pub use reaction::{ReactionMapping, Reactions};
 pub use session::TelegramSession;
@@ -255,6 +257,11 @@ impl Store {
         Reactions::new(self.db())
     }
 
+    /// The Matrix → Telegram outbox and bridged reactions.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(self.db())
+    }
+
     /// Runs `f` in one IMMEDIATE write transaction: everything it does
     /// through the [`StoreTx`] commits together, or not at all if it returns
     /// an error. Do not call methods of this `Store` (or its session) inside
@@ -303,6 +310,11 @@ impl StoreTx<'_> {
     /// The reaction map, inside this transaction.
     pub fn reactions(&self) -> Reactions<'_> {
         Reactions::new(Db::Tx(self.conn))
+    }
+
+    /// The outbox, inside this transaction.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(Db::Tx(self.conn))
     }
 
     /// See [`Store::record_transaction`].

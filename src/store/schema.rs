@@ -171,6 +171,36 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ) STRICT, WITHOUT ROWID;
         "#,
     },
+    Migration {
+        version: 4,
+        description: "Matrix -> Telegram: the per-room outbox and the bridged reactions",
+        sql: r#"
+            -- The owner's portal events accepted from the homeserver and not yet
+            -- delivered to Telegram, in arrival order per room. A row is
+            -- written in the same transaction that records the appservice
+            -- transaction and deleted in the one that stores the message map,
+            -- so a crash in between resends it (deduplicated by Telegram
+            -- through a random_id derived from the event id).
+            CREATE TABLE outbox (
+                seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+                room_id   TEXT NOT NULL,
+                event_id  TEXT NOT NULL UNIQUE,
+                event     TEXT NOT NULL,
+                queued_at INTEGER NOT NULL
+            ) STRICT;
+            CREATE INDEX outbox_room ON outbox (room_id, seq);
+
+            -- The owner's Matrix reactions that are set on Telegram, so that
+            -- redacting one removes it there.
+            CREATE TABLE outbound_reaction (
+                event_id        TEXT PRIMARY KEY,
+                room_id         TEXT NOT NULL,
+                target_event_id TEXT NOT NULL,
+                emoji           TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX outbound_reaction_target ON outbound_reaction (target_event_id);
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

@@ -46,6 +46,7 @@ struct State {
     log: Vec<LoggedCall>,
     failures: HashMap<String, VecDeque<RpcError>>,
     delays: HashMap<String, Duration>,
+    answer_delays: HashMap<String, Duration>,
     withhold_pushes: bool,
 }
 
@@ -151,6 +152,26 @@ impl Control {
             state.delays.remove(method);
         } else {
             state.delays.insert(method.to_owned(), delay);
+        }
+    }
+
+    /// Every call of `method` is handled at once but its answer is held for
+    /// `delay` (`Duration::ZERO` removes it): the window in which a client
+    /// that crashes has changed the world without learning so.
+    pub fn delay_answer(&self, method: &str, delay: Duration) {
+        let mut state = self.state();
+        if delay.is_zero() {
+            state.answer_delays.remove(method);
+        } else {
+            state.answer_delays.insert(method.to_owned(), delay);
+        }
+    }
+
+    /// Waits out the answer delay set for `method`, if any.
+    pub async fn before_answer(&self, method: &str) {
+        let delay = self.state().answer_delays.get(method).copied();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
         }
     }
 

@@ -181,6 +181,7 @@ pub(crate) async fn dispatch(
             })
         }
     };
+    shared.control.before_answer(method).await;
     let account = shared.auth.account(auth_key_id);
     match &result {
         Ok(_) => debug!(method, ?account, "answered"),

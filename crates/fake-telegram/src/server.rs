@@ -191,6 +191,12 @@ impl FakeTelegram {
         self.shared.control.delay(method, delay);
     }
 
+    /// Handles every call of `method` at once but holds its answer for
+    /// `delay` (`Duration::ZERO` clears it).
+    pub fn delay_answer(&self, method: &str, delay: Duration) {
+        self.shared.control.delay_answer(method, delay);
+    }
+
     /// Closes every open connection; clients reconnect and see a gap.
     pub fn drop_connections(&self) {
         self.shared.drops.send_modify(|n| *n += 1);

@@ -179,7 +179,7 @@ impl Side {
             self.store.messages().mark_handled(chat, message.id())?;
             return Ok(());
         }
-        match self.deliver(portal, message, scope).await {
+        match self.deliver_to_matrix(portal, message, scope).await {
             Ok(event_id) => {
                 self.store.messages().insert(&MessageMapping {
                     scope,
@@ -197,7 +197,7 @@ impl Side {
     }
 
     /// Sends a message as its sender and returns the Matrix event.
-    async fn deliver(
+    async fn deliver_to_matrix(
         &self,
         portal: &Portal,
         message: &Message,

@@ -24,6 +24,9 @@ mod metadata;
 mod reactions;
 mod receipts;
 mod service;
+mod outbound;
+mod outbound_media;
+mod outbound_plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,6 +108,25 @@ pub enum TelegramRequest {
         room_id: OwnedRoomId,
         /// The new name.
         name: String,
+    },
+    /// The owner's events in a portal were queued in the outbox.
+    OutboxQueued {
+        /// The portal room.
+        room_id: OwnedRoomId,
+    },
+    /// The owner read a room up to an event (a portal, if it is one).
+    ReadUpTo {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The newest event read.
+        event_id: ruma::OwnedEventId,
+    },
+    /// The owner started or stopped typing in a room (a portal, if it is one).
+    Typing {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// Whether the owner is typing now.
+        typing: bool,
     },
 }
 
@@ -220,6 +242,9 @@ struct Side {
     send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
     /// What the Telegram → Matrix direction remembers across messages.
     inbound: inbound::InboundState,
+    /// The Matrix → Telegram worker of each portal room, see [`outbound`].
+    outbound:
+        std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
 }
 
 impl Side {
@@ -240,6 +265,7 @@ impl Side {
             self_id: std::sync::atomic::AtomicI64::new(0),
             telegram: std::sync::OnceLock::new(),
             send_locks: std::sync::Mutex::new(HashMap::new()),
+            outbound: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
             inbound: inbound::InboundState::default(),
         }
@@ -311,6 +337,7 @@ impl Side {
         // Set once per process: the side serves one runtime.
         let _ = self.telegram.set(runtime.client().clone());
         let runtime = Arc::new(runtime);
+        self.resume_outbox().await;
         if runtime.me().is_bot() {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
         } else {
@@ -334,7 +361,9 @@ impl Side {
                 Some(Next::Event(event)) => Some(event),
                 Some(Next::Request(request)) => {
                     // Events keep queueing meanwhile; the stream is never blocked.
-                    self.on_request(&runtime, request).await;
+                    if let Some(request) = self.route_outbound(request) {
+                        self.on_request(&runtime, request).await;
+                    }
                     continue;
                 }
                 None => None,
@@ -396,6 +425,10 @@ impl Side {
                     warn!(%room_id, %error, "could not rename the Telegram chat");
                 }
             }
+            // Handed to the room's worker by `route_outbound` before this.
+            TelegramRequest::OutboxQueued { .. }
+            | TelegramRequest::ReadUpTo { .. }
+            | TelegramRequest::Typing { .. } => {}
         }
     }
 

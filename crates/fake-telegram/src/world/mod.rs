@@ -162,6 +162,10 @@ pub struct Quirks {
     /// Channels whose next `updates.getChannelDifference` (by anyone) answers
     /// `channelDifferenceTooLong`.
     pub too_long_channels: BTreeSet<ChannelId>,
+    /// Chats whose admins limited reactions to these emoji (absent: every
+    /// emoji). `messages.sendReaction` refuses others with `REACTION_INVALID`,
+    /// and the full chat reports the list as `chatReactionsSome`.
+    pub allowed_reactions: HashMap<Peer, Vec<String>>,
 }
 
 impl Default for Quirks {
@@ -170,6 +174,7 @@ impl Default for Quirks {
             difference_slice: 100,
             too_long_accounts: BTreeSet::new(),
             too_long_channels: BTreeSet::new(),
+            allowed_reactions: HashMap::new(),
         }
     }
 }
@@ -190,9 +195,60 @@ pub struct World {
     last_date: i32,
     next_grouped_id: i64,
     dc_id: i32,
+    /// The `random_id`s of sent messages per sender, so a resent request is
+    /// refused with `RANDOM_ID_DUPLICATE` as Telegram does.
+    random_ids: HashMap<(UserId, i64), MsgKey>,
     /// Behaviour switches for tests.
     pub quirks: Quirks,
     pushes: tokio::sync::broadcast::Sender<Push>,
+}
+
+impl World {
+    /// Refuses a `random_id` that `sender` already used.
+    pub(crate) fn check_random_id(
+        &self,
+        sender: UserId,
+        random_id: i64,
+    ) -> Result<(), crate::RpcError> {
+        match self.random_ids.contains_key(&(sender, random_id)) {
+            true => Err(crate::RpcError::bad_request("RANDOM_ID_DUPLICATE")),
+            false => Ok(()),
+        }
+    }
+
+    /// Remembers that `sender` sent `key` with `random_id`.
+    pub(crate) fn remember_random_id(&mut self, sender: UserId, random_id: i64, key: MsgKey) {
+        self.random_ids.insert((sender, random_id), key);
+    }
+
+    /// The chat's reactions as its full info reports them.
+    pub(crate) fn tl_available_reactions(&self, peer: Peer) -> tl::enums::ChatReactions {
+        match self.quirks.allowed_reactions.get(&peer) {
+            Some(emojis) => tl::types::ChatReactionsSome {
+                reactions: emojis.iter().map(|e| build::emoji_reaction(e)).collect(),
+            }
+            .into(),
+            None => tl::types::ChatReactionsAll {
+                allow_custom: false,
+            }
+            .into(),
+        }
+    }
+
+    /// Refuses reactions the chat does not allow.
+    pub(crate) fn check_reactions(
+        &self,
+        peer: Peer,
+        emojis: &[String],
+    ) -> Result<(), crate::RpcError> {
+        let allowed = self.quirks.allowed_reactions.get(&peer);
+        match allowed {
+            Some(list) if emojis.iter().any(|e| !list.contains(e)) => {
+                Err(crate::RpcError::bad_request("REACTION_INVALID"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for World {
@@ -222,6 +278,7 @@ impl World {
             last_date: 0,
             next_grouped_id: 1,
             dc_id: 2,
+            random_ids: HashMap::new(),
             quirks: Quirks::default(),
             pushes,
         }

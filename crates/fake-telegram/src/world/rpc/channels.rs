@@ -416,12 +416,7 @@ fn full_channel(
         requests_pending: None,
         recent_requesters: None,
         default_send_as: None,
-        available_reactions: Some(
-            tl::types::ChatReactionsAll {
-                allow_custom: false,
-            }
-            .into(),
-        ),
+        available_reactions: Some(world.tl_available_reactions(peer)),
         reactions_limit: None,
         stories: None,
         wallpaper: None,

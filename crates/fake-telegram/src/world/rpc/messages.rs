@@ -92,6 +92,7 @@ pub(super) fn handle(
                     _ => Some(Err(RpcError::bad_request("REACTION_INVALID"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            world.check_reactions(peer, &emojis)?;
             world.set_reactions(origin, key, emojis)?;
             let update = world.reactions_update(key, me);
             encode(world.chat_updates(me, peer, update.into_iter().collect()))
@@ -247,6 +248,7 @@ fn send_message(
     if r.message.trim().is_empty() {
         return Err(RpcError::bad_request("MESSAGE_EMPTY"));
     }
+    world.check_random_id(me, r.random_id)?;
     let entities = r.entities.unwrap_or_default();
     let draft = Draft {
         reply_to: reply_key(world, me, peer, r.reply_to.as_ref()),
@@ -254,6 +256,7 @@ fn send_message(
         ..Draft::text(r.message, entities.clone())
     };
     let key = world.post(origin, peer, draft)?;
+    world.remember_random_id(me, r.random_id, key);
     if let Peer::Channel(_) = peer {
         return Ok(world.new_messages_result(me, &[(key, Some(r.random_id))], Vec::new()));
     }
@@ -771,12 +774,7 @@ fn get_full_chat(
         theme_emoticon: None,
         requests_pending: None,
         recent_requesters: None,
-        available_reactions: Some(
-            tl::types::ChatReactionsAll {
-                allow_custom: false,
-            }
-            .into(),
-        ),
+        available_reactions: Some(world.tl_available_reactions(Peer::Chat(chat_id))),
         reactions_limit: None,
     };
     let (users, chats) = world.peer_lists(&peers, me);

@@ -1,0 +1,654 @@
+//! End to end, Matrix → Telegram: the owner acts in portal rooms of a real
+//! Synapse and the fake Telegram datacenter shows the result. One table
+//! test walks through every kind (plain text, formatting, a mention pill,
+//! reply, edit, redaction, reaction add/remove, a reaction the chat does
+//! not allow, an over-long message, pin, read receipt, typing) and checks
+//! that none of it echoes back into Matrix; a second test kills the bridge
+//! with SIGKILL in the middle of a burst and checks that Telegram ends up
+//! with every message exactly once, in order.
+
+mod appservice_support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{seed_login, user, wait_for_log};
+use appservice_support::{is_notice_from, BridgeInstance};
+use fake_telegram::world::{MessageView, Peer, UserId};
+use fake_telegram::{FakeTelegram, RpcError};
+use grammers_session::types::PeerId;
+use grammers_tl_types as tl;
+use serde_json::{json, Value};
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::store::Store;
+
+struct Bridges {
+    table: Mutex<Option<BridgeInstance>>,
+    restart: Mutex<Option<BridgeInstance>>,
+}
+
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let table = BridgeInstance::prepare("out", port);
+            let restart = BridgeInstance::prepare("rst", port);
+            let options = SynapseOptions {
+                registrations: vec![
+                    table.registration_path.clone(),
+                    restart.registration_path.clone(),
+                ],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((
+                options,
+                Bridges {
+                    table: Mutex::new(Some(table)),
+                    restart: Mutex::new(Some(restart)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Polls `probe` until it returns something, failing with the bridge log.
+async fn eventually<T>(
+    what: &str,
+    bridge: &BridgeInstance,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn history(fake: &FakeTelegram, viewer: UserId, peer: Peer) -> Vec<MessageView> {
+    fake.world().lock().unwrap().history(viewer, peer)
+}
+
+/// The owner's own messages in a chat, as Telegram shows them to the owner.
+fn own_texts(fake: &FakeTelegram, viewer: UserId, peer: Peer) -> Vec<String> {
+    history(fake, viewer, peer)
+        .into_iter()
+        .filter(|m| m.out && m.service.is_none())
+        .map(|m| m.text)
+        .collect()
+}
+
+/// Waits until the chat's newest message from the owner has `text`.
+async fn wait_sent(
+    fake: &FakeTelegram,
+    bridge: &BridgeInstance,
+    viewer: UserId,
+    peer: Peer,
+    text: &str,
+) -> MessageView {
+    eventually(
+        &format!("{text:?} on Telegram"),
+        bridge,
+        Duration::from_secs(20),
+        || {
+            history(fake, viewer, peer)
+                .into_iter()
+                .rev()
+                .find(|m| m.out && m.text == text)
+        },
+    )
+    .await
+}
+
+fn entities(
+    fake: &FakeTelegram,
+    viewer: UserId,
+    peer: Peer,
+    id: i32,
+) -> Vec<tl::enums::MessageEntity> {
+    let world = fake.world();
+    let world = world.lock().unwrap();
+    let key = world.message_key(viewer, peer, id).expect("message exists");
+    world.message(key).expect("message exists").entities.clone()
+}
+
+async fn send(owner: &TestUser, room: &str, content: Value) -> String {
+    owner
+        .send_event(room, "m.room.message", &content)
+        .await
+        .expect("the owner sends")
+}
+
+async fn redact(owner: &TestUser, room: &str, event_id: &str) {
+    let txn = format!("redact{}", rand::random::<u32>());
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{room}/redact/{event_id}/{txn}"),
+            Some(&json!({})),
+        )
+        .await
+        .expect("the owner redacts");
+}
+
+fn bridged_ids(store: &Store, event_id: &str) -> Vec<i32> {
+    let event_id: ruma::OwnedEventId = event_id.try_into().unwrap();
+    store
+        .messages()
+        .by_event(&event_id)
+        .unwrap()
+        .iter()
+        .map(|m| m.tg_msg_id)
+        .collect()
+}
+
+/// The Matrix event a Telegram message of `room` became, once bridged.
+async fn event_of(owner: &TestUser, bridge: &BridgeInstance, room: &str, body: &str) -> String {
+    let found = owner
+        .sync_until(
+            |e| {
+                e["room_id"] == room
+                    && e["type"] == "m.room.message"
+                    && e["content"]["body"] == body
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    found[0]["event_id"].as_str().unwrap().to_owned()
+}
+
+fn room_of(store: &Store, peer: PeerId) -> String {
+    store
+        .portals()
+        .by_peer(peer)
+        .unwrap()
+        .expect("the chat has a portal")
+        .room_id
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_owner_event_reaches_telegram_once() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.table.lock().unwrap().take().unwrap();
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, crew, deck) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550101"));
+        let bob = w.add_user(user("Bob", "15550102"));
+        // Alice created Crew, so the owner may change its pins in Matrix.
+        let crew = w.create_group(alice, "Crew", &[bob]).unwrap();
+        let deck = w.create_supergroup(bob, "Deck", &[alice]).unwrap();
+        w.quirks
+            .allowed_reactions
+            .insert(Peer::Channel(deck), vec!["👍".into()]);
+        (alice, bob, Peer::Chat(crew), Peer::Channel(deck))
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let crew_room = room_of(&store, PeerId::chat(crew_id(crew)).unwrap());
+    let deck_room = room_of(&store, PeerId::channel(channel_id(deck)).unwrap());
+    owner.join(&crew_room).await.unwrap();
+    owner.join(&deck_room).await.unwrap();
+
+    // Plain text.
+    let hello = send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "hello" }),
+    )
+    .await;
+    let hello_tg = wait_sent(&fake, &bridge, alice, crew, "hello").await;
+    // The map row follows Telegram's answer.
+    eventually(
+        "the message map row",
+        &bridge,
+        Duration::from_secs(10),
+        || (bridged_ids(&store, &hello) == vec![hello_tg.id]).then_some(()),
+    )
+    .await;
+    assert!(store
+        .messages()
+        .is_sent_by_bridge(tgbridge::store::MessageScope::Account(alice), hello_tg.id)
+        .unwrap());
+
+    // Formatting becomes entities.
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "bold and italic",
+                "format": "org.matrix.custom.html",
+                "formatted_body": "<b>bold</b> and <i>italic</i>" }),
+    )
+    .await;
+    let formatted = wait_sent(&fake, &bridge, alice, crew, "bold and italic").await;
+    assert_eq!(
+        entities(&fake, alice, crew, formatted.id),
+        vec![
+            tl::types::MessageEntityBold {
+                offset: 0,
+                length: 4
+            }
+            .into(),
+            tl::types::MessageEntityItalic {
+                offset: 9,
+                length: 6
+            }
+            .into(),
+        ]
+    );
+
+    // A pill of Bob's ghost becomes a mention of Bob.
+    let bob_ghost = format!("@outtg_{bob}:localhost");
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "Bob: look",
+                "format": "org.matrix.custom.html",
+                "formatted_body": format!("<a href=\"https://matrix.to/#/{bob_ghost}\">Bob</a>: look") }),
+    )
+    .await;
+    let mention = wait_sent(&fake, &bridge, alice, crew, "Bob: look").await;
+    assert_eq!(
+        entities(&fake, alice, crew, mention.id),
+        vec![tl::types::MessageEntityMentionName {
+            offset: 0,
+            length: 3,
+            user_id: bob
+        }
+        .into()]
+    );
+
+    // A reply loses its fallback and points at the replied-to message.
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text",
+                "body": format!("> <{}> hello\n\nreplying", owner.user_id),
+                "m.relates_to": { "m.in_reply_to": { "event_id": hello } } }),
+    )
+    .await;
+    let reply = wait_sent(&fake, &bridge, alice, crew, "replying").await;
+    assert_eq!(reply.reply_to, Some(hello_tg.id));
+
+    // An edit changes the Telegram message in place.
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "* hello again",
+                "m.new_content": { "msgtype": "m.text", "body": "hello again" },
+                "m.relates_to": { "rel_type": "m.replace", "event_id": hello } }),
+    )
+    .await;
+    let edited = eventually("the edit", &bridge, Duration::from_secs(20), || {
+        history(&fake, alice, crew)
+            .into_iter()
+            .find(|m| m.id == hello_tg.id && m.text == "hello again")
+    })
+    .await;
+    assert!(edited.edited);
+
+    // A reaction is set, and removed again by redacting it.
+    let reaction = owner
+        .send_event(
+            &crew_room,
+            "m.reaction",
+            &json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": hello, "key": "👍" } }),
+        )
+        .await
+        .unwrap();
+    let reacted = |want: bool| {
+        let fake = &fake;
+        move || {
+            history(fake, alice, crew)
+                .into_iter()
+                .find(|m| m.id == hello_tg.id)
+                .filter(|m| m.reactions.contains(&(alice, "👍".to_owned())) == want)
+        }
+    };
+    eventually(
+        "the reaction",
+        &bridge,
+        Duration::from_secs(20),
+        reacted(true),
+    )
+    .await;
+    redact(&owner, &crew_room, &reaction).await;
+    let unreacted = eventually(
+        "the reaction's removal",
+        &bridge,
+        Duration::from_secs(20),
+        reacted(false),
+    )
+    .await;
+    assert!(unreacted.reactions.is_empty(), "{unreacted:?}");
+
+    // A redacted message is deleted on Telegram.
+    let doomed = send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "oops" }),
+    )
+    .await;
+    let doomed_tg = wait_sent(&fake, &bridge, alice, crew, "oops").await;
+    redact(&owner, &crew_room, &doomed).await;
+    eventually("the deletion", &bridge, Duration::from_secs(20), || {
+        (!history(&fake, alice, crew)
+            .iter()
+            .any(|m| m.id == doomed_tg.id))
+        .then_some(())
+    })
+    .await;
+    assert!(bridged_ids(&store, &doomed).is_empty());
+
+    // An over-long message is split at a word boundary, nothing lost.
+    let long: Vec<String> = (0..900).map(|i| format!("w{i:03}")).collect();
+    let long = long.join(" ");
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": long }),
+    )
+    .await;
+    let parts = eventually("both parts", &bridge, Duration::from_secs(20), || {
+        let texts = own_texts(&fake, alice, crew);
+        let start = texts.iter().position(|t| t.starts_with("w000"))?;
+        (texts.len() >= start + 2).then(|| texts[start..start + 2].to_vec())
+    })
+    .await;
+    assert!(parts[0].encode_utf16().count() <= 4096);
+    assert_eq!(parts.join(" "), long);
+
+    // Pinning in Matrix pins on Telegram.
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{crew_room}/state/m.room.pinned_events/"),
+            Some(&json!({ "pinned": [hello] })),
+        )
+        .await
+        .unwrap();
+    eventually("the pin", &bridge, Duration::from_secs(20), || {
+        history(&fake, alice, crew)
+            .into_iter()
+            .find(|m| m.id == hello_tg.id && m.pinned)
+    })
+    .await;
+
+    // Typing is passed on.
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!(
+                "/_matrix/client/v3/rooms/{crew_room}/typing/{}",
+                owner.user_id
+            ),
+            Some(&json!({ "typing": true, "timeout": 10000 })),
+        )
+        .await
+        .unwrap();
+    fake.wait_for_calls("messages.setTyping", 1, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+
+    // A send Telegram refuses (a long flood wait) is reported in the room.
+    fake.fail_next("messages.sendMessage", RpcError::flood_wait(300));
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "too fast" }),
+    )
+    .await;
+    let bot = bridge.bot_user_id.clone();
+    owner
+        .sync_until(
+            |e| {
+                e["room_id"] == crew_room.as_str()
+                    && is_notice_from(
+                        e,
+                        &bot,
+                        "Your message could not be delivered to Telegram: Telegram asked the bridge to wait 300 seconds",
+                    )
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+
+    // In the supergroup: a reaction it does not allow is refused with a
+    // notice, a read receipt marks the chat read, a redaction deletes.
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(bob, deck, "deck news")
+        .unwrap();
+    let news = event_of(&owner, &bridge, &deck_room, "deck news").await;
+    owner
+        .send_event(
+            &deck_room,
+            "m.reaction",
+            &json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": news, "key": "🦀" } }),
+        )
+        .await
+        .unwrap();
+    owner
+        .sync_until(
+            |e| {
+                e["room_id"] == deck_room.as_str()
+                    && is_notice_from(e, &bot, "reaction 🦀 is not allowed")
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    let news_tg = history(&fake, alice, deck)
+        .into_iter()
+        .find(|m| m.text == "deck news")
+        .unwrap();
+    assert!(news_tg.reactions.is_empty());
+    owner
+        .api()
+        .ok(
+            Method::POST,
+            &format!("/_matrix/client/v3/rooms/{deck_room}/receipt/m.read/{news}"),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    eventually("the read receipt", &bridge, Duration::from_secs(20), || {
+        let state = fake.world().lock().unwrap().dialog_state(alice, deck);
+        (state.read_inbox_max_id >= news_tg.id).then_some(())
+    })
+    .await;
+    let temp = send(
+        &owner,
+        &deck_room,
+        json!({ "msgtype": "m.text", "body": "deck temp" }),
+    )
+    .await;
+    let temp_tg = wait_sent(&fake, &bridge, alice, deck, "deck temp").await;
+    redact(&owner, &deck_room, &temp).await;
+    eventually(
+        "the channel deletion",
+        &bridge,
+        Duration::from_secs(20),
+        || {
+            (!history(&fake, alice, deck)
+                .iter()
+                .any(|m| m.id == temp_tg.id))
+            .then_some(())
+        },
+    )
+    .await;
+
+    // Nothing was sent twice, and nothing the owner sent came back to Matrix.
+    let texts = own_texts(&fake, alice, crew);
+    assert_eq!(
+        texts[..4],
+        ["hello again", "bold and italic", "Bob: look", "replying"],
+        "{texts:?}"
+    );
+    assert_eq!(texts.len(), 6, "{texts:?}");
+    let timeline = owner.room_messages(&crew_room, 100).await.unwrap();
+    let mut from_owner: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == owner.user_id.as_str())
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    from_owner.reverse();
+    let reply_body = format!("> <{}> hello\n\nreplying", owner.user_id);
+    // The redacted "oops" has no body left; the rest are exactly the sends.
+    assert_eq!(
+        from_owner,
+        [
+            "hello",
+            "bold and italic",
+            "Bob: look",
+            reply_body.as_str(),
+            "* hello again",
+            long.as_str(),
+            "too fast"
+        ],
+    );
+    assert_eq!(
+        bridge
+            .log()
+            .matches("could not deliver an event to Telegram")
+            .count(),
+        2,
+        "only the flood wait and the disallowed reaction failed\n{}",
+        bridge.log_tail()
+    );
+    bridge.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_burst_sends_each_message_once() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.restart.lock().unwrap().take().unwrap();
+
+    let fake = FakeTelegram::start().await;
+    let (alice, burst) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550201"));
+        let bob = w.add_user(user("Bob", "15550202"));
+        let burst = w.create_group(bob, "Burst", &[alice]).unwrap();
+        (alice, Peer::Chat(burst))
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let room = {
+        let store = Store::open(&bridge.database_path).unwrap();
+        room_of(&store, PeerId::chat(crew_id(burst)).unwrap())
+    };
+    owner.join(&room).await.unwrap();
+
+    // Telegram takes each message at once but answers slowly, so the kill
+    // lands after Telegram has a message the bridge has not recorded yet.
+    fake.delay_answer("messages.sendMessage", Duration::from_millis(250));
+    let expected: Vec<String> = (1..=30).map(|n| format!("burst {n}")).collect();
+    for text in &expected {
+        send(&owner, &room, json!({ "msgtype": "m.text", "body": text })).await;
+    }
+    eventually(
+        "a few delivered messages",
+        &bridge,
+        Duration::from_secs(30),
+        || (own_texts(&fake, alice, burst).len() >= 5).then_some(()),
+    )
+    .await;
+    bridge.kill();
+    let before_restart = own_texts(&fake, alice, burst).len();
+    assert!(
+        before_restart < 30,
+        "the kill came too late to test anything"
+    );
+
+    fake.delay_answer("messages.sendMessage", Duration::ZERO);
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    eventually("all 30 messages", &bridge, Duration::from_secs(60), || {
+        (own_texts(&fake, alice, burst).len() >= 30).then_some(())
+    })
+    .await;
+    // Give a duplicate the chance to show up before judging.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(own_texts(&fake, alice, burst), expected);
+    let resent = fake
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.contains("RANDOM_ID_DUPLICATE"))
+        })
+        .count();
+    assert!(
+        resent >= 1,
+        "the message in flight at the kill was resent and recognised\n{}",
+        bridge.log_tail()
+    );
+
+    // Matrix holds each message once too: none came back as an echo.
+    let timeline = owner.room_messages(&room, 100).await.unwrap();
+    let mut bodies: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == owner.user_id.as_str())
+        .filter_map(|e| e["content"]["body"].as_str())
+        .collect();
+    bodies.reverse();
+    assert_eq!(bodies, expected);
+    let store = Store::open(&bridge.database_path).unwrap();
+    assert_eq!(
+        store.outbox().pending_rooms().unwrap(),
+        Vec::<ruma::OwnedRoomId>::new()
+    );
+    bridge.terminate();
+}
+
+fn crew_id(peer: Peer) -> i64 {
+    match peer {
+        Peer::Chat(id) => id,
+        other => panic!("not a basic group: {other:?}"),
+    }
+}
+
+fn channel_id(peer: Peer) -> i64 {
+    match peer {
+        Peer::Channel(id) => id,
+        other => panic!("not a channel: {other:?}"),
+    }
+}
