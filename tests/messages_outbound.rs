@@ -448,6 +448,9 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         .send_text(bob, deck, "deck news")
         .unwrap();
     let news = event_of(&owner, &bridge, &deck_room, "deck news").await;
+    // While Telegram is slow to answer for Deck, Crew's text is not held up.
+    let full_channel_calls = fake.call_count("channels.getFullChannel");
+    fake.delay("channels.getFullChannel", Duration::from_secs(3));
     owner
         .send_event(
             &deck_room,
@@ -456,6 +459,19 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         )
         .await
         .unwrap();
+    send(
+        &owner,
+        &crew_room,
+        json!({ "msgtype": "m.text", "body": "meanwhile" }),
+    )
+    .await;
+    wait_sent(&fake, &bridge, alice, crew, "meanwhile").await;
+    assert_eq!(
+        fake.call_count("channels.getFullChannel"),
+        full_channel_calls,
+        "Crew's message overtook Deck's slow reaction"
+    );
+    fake.delay("channels.getFullChannel", Duration::ZERO);
     owner
         .sync_until(
             |e| {
@@ -513,7 +529,8 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
         ["hello again", "bold and italic", "Bob: look", "replying"],
         "{texts:?}"
     );
-    assert_eq!(texts.len(), 6, "{texts:?}");
+    assert_eq!(texts.len(), 7, "{texts:?}");
+    assert_eq!(texts[6], "meanwhile");
     let timeline = owner.room_messages(&crew_room, 100).await.unwrap();
     let mut from_owner: Vec<&str> = timeline
         .iter()
@@ -532,7 +549,8 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
             reply_body.as_str(),
             "* hello again",
             long.as_str(),
-            "too fast"
+            "too fast",
+            "meanwhile"
         ],
     );
     assert_eq!(
