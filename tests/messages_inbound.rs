@@ -537,6 +537,19 @@ async fn telegram_actions_become_the_exact_matrix_events() {
         redacted["content"]["body"], "a reply",
         "only the deleted message went"
     );
+    // What the bridge posted as the owner came from Telegram and never went
+    // back there: each of the owner's messages exists once on Telegram.
+    let owner_texts = |peer: Peer| -> Vec<String> {
+        let shared = fake.world();
+        let w = shared.lock().unwrap();
+        w.history(alice, peer)
+            .into_iter()
+            .filter(|m| m.from == alice)
+            .map(|m| m.text)
+            .collect()
+    };
+    assert_eq!(owner_texts(Peer::Chat(group)), ["from my phone"]);
+    assert_eq!(owner_texts(Peer::Channel(supergroup)), ["s2"]);
     let status = bridge.terminate();
     assert!(status.success(), "{status}");
 }

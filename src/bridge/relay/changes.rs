@@ -55,7 +55,7 @@ impl Side {
         );
         let request = send_message_event::v3::Request::new(portal.room_id, txn_id, &content)
             .map_err(|e| PortalError::Build(e.to_string()))?;
-        self.client.as_user(&sender).send(request).await?;
+        self.send_as(&sender, request).await?;
         self.store
             .messages()
             .record_edit(scope, message.id(), edit_date)?;

@@ -214,7 +214,7 @@ impl Side {
             send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                 .map_err(|e| PortalError::Build(e.to_string()))?;
         request.timestamp = original_timestamp(message);
-        Ok(self.client.as_user(&sender).send(request).await?.event_id)
+        Ok(self.send_as(&sender, request).await?)
     }
 
     /// The Matrix content of a message: its text with formatting and

@@ -21,12 +21,12 @@ mod chats;
 mod inbound;
 mod mentions;
 mod metadata;
-mod reactions;
-mod receipts;
-mod service;
 mod outbound;
 mod outbound_media;
 mod outbound_plan;
+mod reactions;
+mod receipts;
+mod service;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -523,6 +523,22 @@ impl Side {
         }
     }
 
+    /// Sends a message-like event as `sender` (a ghost, or the owner when
+    /// double puppeting). Events sent as the owner carry the double-puppet
+    /// marker: the homeserver hands them back to the bridge as the owner's
+    /// own events, and the marker keeps the Matrix → Telegram side from
+    /// sending them to Telegram again.
+    async fn send_as(
+        &self,
+        sender: &ruma::UserId,
+        mut request: send_message_event::v3::Request,
+    ) -> Result<ruma::OwnedEventId, MatrixError> {
+        if sender == self.settings.owner {
+            mark_double_puppet(&mut request);
+        }
+        Ok(self.client.as_user(sender).send(request).await?.event_id)
+    }
+
     /// Sends a notice to the management room, if there is one.
     pub(super) async fn notify(&self, text: &str) {
         let Some(room_id) = &self.management_room else {
@@ -557,6 +573,24 @@ impl Side {
             let error: MatrixError = error;
             warn!(%error, "could not send a notice to the management room");
         }
+    }
+}
+
+/// Adds the double-puppet marker to an event's content. The content was
+/// serialized from a typed value, so it is a JSON object; if it ever were
+/// not, the event is sent unmarked rather than not at all.
+fn mark_double_puppet(request: &mut send_message_event::v3::Request) {
+    let Ok(serde_json::Value::Object(mut content)) =
+        serde_json::from_str::<serde_json::Value>(request.body.json().get())
+    else {
+        return;
+    };
+    content.insert(
+        crate::bridge::outbound_route::DOUBLE_PUPPET_MARKER.to_owned(),
+        serde_json::Value::String(env!("CARGO_PKG_NAME").to_owned()),
+    );
+    if let Ok(raw) = serde_json::value::to_raw_value(&content) {
+        request.body = ruma::serde::Raw::from_json(raw);
     }
 }
 
@@ -601,6 +635,25 @@ impl ChatQueues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_sent_as_the_owner_carry_the_double_puppet_marker() {
+        let content = RoomMessageEventContent::text_plain("hi");
+        let mut request = send_message_event::v3::Request::new(
+            ruma::owned_room_id!("!r:example.org"),
+            "t1".into(),
+            &content,
+        )
+        .unwrap();
+        mark_double_puppet(&mut request);
+        let body: serde_json::Value = serde_json::from_str(request.body.json().get()).unwrap();
+        assert_eq!(body["body"], "hi");
+        assert_eq!(body["msgtype"], "m.text");
+        assert_eq!(
+            body[crate::bridge::outbound_route::DOUBLE_PUPPET_MARKER],
+            "tgbridge"
+        );
+    }
 
     #[tokio::test]
     async fn chat_queues_keep_per_chat_order() {

@@ -31,7 +31,7 @@ use crate::convert::{
     matrix_to_telegram, split_for_telegram, strip_reply_fallback, MentionResolver, TelegramMention,
     TELEGRAM_TEXT_LIMIT,
 };
-use crate::store::{OutboundReaction, OutboxEntry, StoreError};
+use crate::store::{OutboundReaction, OutboxEntry, ReactionMapping, StoreError};
 
 /// What a portal room's outbound worker is asked to do.
 #[derive(Debug)]
@@ -478,7 +478,20 @@ impl Side {
             quick_reply_shortcut_id: None,
             rich_message: None,
         };
-        ignore_not_modified(delivery.client.invoke(&request).await)?;
+        let answer = match delivery.client.invoke(&request).await {
+            Ok(updates) => Some(updates),
+            Err(InvocationError::Rpc(rpc)) if rpc.is("MESSAGE_NOT_MODIFIED") => None,
+            Err(error) => return Err(error.into()),
+        };
+        // Under the chat's send lock: the echo of this edit finds it recorded.
+        if let Some(edit_date) = answer
+            .as_ref()
+            .and_then(|updates| outbound_plan::edit_date_of(updates, target_id))
+        {
+            self.store
+                .messages()
+                .record_edit(delivery.scope, target_id, i64::from(edit_date))?;
+        }
         self.done(delivery)
     }
 
@@ -511,11 +524,36 @@ impl Side {
             target_event_id: target.to_owned(),
             emoji,
         };
+        // Also in the Telegram → Matrix reaction map, so the echo of this
+        // reaction in Telegram's reaction list is known as already bridged.
+        let mapping = self.own_reaction(delivery, target_id, &reaction);
         self.store.transaction(|tx| {
             tx.outbox().insert_reaction(&reaction)?;
+            if let Some(mapping) = &mapping {
+                tx.reactions().insert(mapping)?;
+            }
             tx.outbox().remove(delivery.entry.seq)
         })?;
         Ok(())
+    }
+
+    /// The owner's reaction as the Telegram → Matrix direction records it.
+    fn own_reaction(
+        &self,
+        delivery: &Delivery<'_>,
+        message_id: i32,
+        reaction: &OutboundReaction,
+    ) -> Option<ReactionMapping> {
+        let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
+        Some(ReactionMapping {
+            scope: delivery.scope,
+            tg_msg_id: message_id,
+            reactor: PeerId::user(self_id)?,
+            emoji: reaction.emoji.clone(),
+            chat: delivery.portal.peer,
+            room_id: reaction.room_id.clone(),
+            event_id: reaction.event_id.clone(),
+        })
     }
 
     /// Replaces the account's reactions on a message.
@@ -593,11 +631,21 @@ impl Side {
                 .filter(|r| r.event_id != reaction.event_id)
                 .map(|r| r.emoji)
                 .collect();
-            if let Some(target_id) = self.telegram_id_of(&reaction.target_event_id)? {
+            let target_id = self.telegram_id_of(&reaction.target_event_id)?;
+            if let Some(target_id) = target_id {
                 self.set_reactions(delivery, target_id, remaining).await?;
             }
+            let mapping = target_id.and_then(|id| self.own_reaction(delivery, id, &reaction));
             self.store.transaction(|tx| {
                 tx.outbox().delete_reaction(redacts)?;
+                if let Some(mapping) = &mapping {
+                    tx.reactions().delete(
+                        mapping.scope,
+                        mapping.tg_msg_id,
+                        mapping.reactor,
+                        &mapping.emoji,
+                    )?;
+                }
                 tx.outbox().remove(delivery.entry.seq)
             })?;
             return Ok(());

@@ -151,6 +151,29 @@ pub fn sent_message_id(updates: &tl::enums::Updates, random_id: i64) -> Option<i
     })
 }
 
+/// The edit date Telegram gave message `id` in the answer to an edit, so the
+/// echo of that edit is recognised as already bridged.
+pub fn edit_date_of(updates: &tl::enums::Updates, id: i32) -> Option<i32> {
+    use tl::enums::{Update, Updates};
+    let list = match updates {
+        Updates::Updates(u) => &u.updates,
+        Updates::Combined(u) => &u.updates,
+        Updates::UpdateShort(u) => std::slice::from_ref(&u.update),
+        _ => return None,
+    };
+    list.iter().find_map(|update| {
+        let message = match update {
+            Update::EditMessage(u) => &u.message,
+            Update::EditChannelMessage(u) => &u.message,
+            _ => return None,
+        };
+        match message {
+            tl::enums::Message::Message(m) if m.id == id => m.edit_date,
+            _ => None,
+        }
+    })
+}
+
 fn message_id(message: &tl::enums::Message) -> Option<i32> {
     match message {
         tl::enums::Message::Message(m) => Some(m.id),

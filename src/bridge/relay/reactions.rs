@@ -184,7 +184,7 @@ impl Side {
             let request =
                 send_message_event::v3::Request::new(target.room_id.clone(), txn_id, &content)
                     .map_err(|e| PortalError::Build(e.to_string()))?;
-            let event_id = self.client.as_user(&sender).send(request).await?.event_id;
+            let event_id = self.send_as(&sender, request).await?;
             self.store.reactions().insert(&ReactionMapping {
                 scope,
                 tg_msg_id: msg_id,

@@ -154,7 +154,7 @@ impl Side {
                 let request =
                     send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                         .map_err(|e| PortalError::Build(e.to_string()))?;
-                let event_id = self.client.as_user(&sender).send(request).await?.event_id;
+                let event_id = self.send_as(&sender, request).await?;
                 self.store.messages().insert(&MessageMapping {
                     scope,
                     tg_msg_id: message.id(),
