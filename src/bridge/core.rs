@@ -333,6 +333,24 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
+            AnyTimelineEvent::State(AnyStateEvent::RoomTopic(StateEvent::Original(topic)))
+                if topic.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Topic {
+                    room_id,
+                    topic: topic.content.topic,
+                });
+                Ok(())
+            }
+            AnyTimelineEvent::State(AnyStateEvent::RoomAvatar(StateEvent::Original(avatar)))
+                if avatar.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Avatar {
+                    room_id,
+                    url: avatar.content.url,
+                });
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -500,6 +518,23 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 return Ok(());
             }
+            Command::Unbridge { confirmed } | Command::DeletePortal { confirmed }
+                if self.telegram.get().is_some() =>
+            {
+                self.forward_to_telegram(TelegramRequest::Unbridge {
+                    room_id: room_id.to_owned(),
+                    delete: matches!(command, Command::DeletePortal { .. }),
+                    confirmed,
+                });
+                return Ok(());
+            }
+            Command::Filter { change } if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Filter {
+                    room_id: room_id.to_owned(),
+                    change,
+                });
+                return Ok(());
+            }
             _ => {}
         }
         let notice = self.execute(command, room_id, in_management_room).await?;
@@ -556,7 +591,11 @@ impl<P: BridgePersistence> Core<P> {
             Command::Logout => self.logout().await?,
             Command::Login => self.login(room_id).await?,
             Command::Sync { all } => self.request_sync(all),
-            Command::Pm { .. } | Command::Id => {
+            Command::Pm { .. }
+            | Command::Id
+            | Command::Unbridge { .. }
+            | Command::DeletePortal { .. }
+            | Command::Filter { .. } => {
                 Notice::text("Telegram is not connected: log in first (send `login` for how).")
             }
             Command::Unknown { name, suggestion } => {
