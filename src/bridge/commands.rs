@@ -209,9 +209,10 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "cancel" => Command::Cancel,
         "logout" => Command::Logout,
         "login" => Command::Login,
+        // A phone number may be typed with spaces.
         "pm" => match args.first() {
-            Some(target) => Command::Pm {
-                target: (*target).to_owned(),
+            Some(_) => Command::Pm {
+                target: args.join(" "),
             },
             None => Command::Help {
                 topic: Some("pm".to_owned()),
@@ -409,6 +410,12 @@ mod tests {
             parse("pm @bob", true),
             Some(Command::Pm {
                 target: "@bob".into()
+            })
+        );
+        assert_eq!(
+            parse("pm +1 555 0004", true),
+            Some(Command::Pm {
+                target: "+1 555 0004".into()
             })
         );
         assert_eq!(
