@@ -219,6 +219,43 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     })
     .await;
 
+    // Bob changes his profile photo and name: his ghost follows.
+    let profile_of = |user: String| async move {
+        owner
+            .api()
+            .ok(
+                Method::GET,
+                &format!("/_matrix/client/v3/profile/{user}"),
+                None,
+            )
+            .await
+            .unwrap_or(Value::Null)
+    };
+    let old_avatar = profile_of(ghost(bob)).await["avatar_url"].clone();
+    let old_avatar = &old_avatar;
+    fake.world()
+        .lock()
+        .unwrap()
+        .set_profile_photo(bob, PNG.to_vec())
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .rename_user(bob, "Robert", None)
+        .unwrap();
+    eventually(
+        &bridge,
+        "Bob's ghost following his profile",
+        || async move {
+            let profile = profile_of(ghost(bob)).await;
+            (profile["displayname"] == "Robert (Telegram)"
+                && profile["avatar_url"].is_string()
+                && profile["avatar_url"] != *old_avatar)
+                .then_some(())
+        },
+    )
+    .await;
+
     // Members: Dave is added and promoted, then demoted; Carol leaves; Bob
     // kicks Dave; in the supergroup the owner bans Bob.
     fake.world()
@@ -458,7 +495,11 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
     assert!(bridge.log().contains("adopted a portal room"));
     assert_eq!(room_of(news_peer), news_room, "the old room is adopted");
-    assert_ne!(room_of(sup_peer), sup_room, "a deleted portal gets a new room");
+    assert_ne!(
+        room_of(sup_peer),
+        sup_room,
+        "a deleted portal gets a new room"
+    );
     assert!(store.portals().by_peer(hikers_peer).unwrap().is_none());
     let after = store.portals().all().unwrap();
     assert_eq!(

@@ -130,6 +130,35 @@ impl Side {
         }
     }
 
+    /// A user's name or photo changed: their ghost (if the bridge made one)
+    /// follows, and so does the name of the private portal with them.
+    pub(super) async fn on_user_changed(&self, user: PeerId) -> Result<(), PortalError> {
+        let Some(telegram_id) = user.bare_id() else {
+            return Ok(());
+        };
+        if self.store.ghosts().get(telegram_id)?.is_none() {
+            return Ok(());
+        }
+        let Some(peer) = self.resolve(self.cached_ref(user).await).await else {
+            return Ok(());
+        };
+        let grammers_client::peer::Peer::User(profile) = &peer else {
+            return Ok(());
+        };
+        let puppets = self.puppets();
+        let name = ghost::user_displayname(&self.settings.bridge, profile);
+        puppets.ensure(telegram_id, Some(&name)).await?;
+        if let Some(client) = self.telegram.get() {
+            puppets.mirror_photo(client, profile).await;
+        }
+        if self.store.portals().by_peer(user)?.is_some() {
+            if let Some(info) = sync::chat_info(&peer) {
+                self.rooms().ensure(&info, None).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Brings the power levels of the portal's ghosts in line with the
     /// chat's admins: new admins are raised, former ones lowered.
     pub(super) async fn refresh_levels(&self, portal: &Portal) -> Result<(), PortalError> {

@@ -484,6 +484,7 @@ impl Side {
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
             TgEvent::ChatChanged(chat) => self.on_chat_changed(chat).await,
+            TgEvent::UserChanged(user) => self.on_user_changed(user).await,
             other => {
                 debug!(?other, "chat event not bridged yet");
                 Ok(())
