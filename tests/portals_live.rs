@@ -169,7 +169,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     let ghost = |id: i64| format!("@livetg_{id}:localhost");
 
     // Photos became avatars, uploaded once and remembered by photo id.
-    let first_avatar = state(&owner, &hikers_room, "m.room.avatar", "").await["url"]
+    let first_avatar = state(owner, hikers_room, "m.room.avatar", "").await["url"]
         .as_str()
         .expect("the portal has the chat photo as avatar")
         .to_owned();
@@ -204,7 +204,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .set_chat_photo(bob, Peer::Chat(hikers), PNG.to_vec())
         .unwrap();
     eventually(&bridge, "the new chat photo", || async move {
-        let url = try_state(&owner, &hikers_room, "m.room.avatar", "").await["url"].clone();
+        let url = try_state(owner, hikers_room, "m.room.avatar", "").await["url"].clone();
         (url.is_string() && url != first_avatar).then_some(())
     })
     .await;
@@ -214,7 +214,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .edit_about(Origin::control(bob), Peer::Chat(hikers), "Weekend walks")
         .unwrap();
     eventually(&bridge, "the about text as topic", || async move {
-        (try_state(&owner, &hikers_room, "m.room.topic", "").await["topic"] == "Weekend walks")
+        (try_state(owner, hikers_room, "m.room.topic", "").await["topic"] == "Weekend walks")
             .then_some(())
     })
     .await;
@@ -264,7 +264,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .add_chat_members(Origin::control(bob), hikers, &[dave])
         .unwrap();
     eventually(&bridge, "Dave's ghost joining", || async move {
-        (membership(&owner, &hikers_room, &ghost(dave)).await == "join").then_some(())
+        (membership(owner, hikers_room, &ghost(dave)).await == "join").then_some(())
     })
     .await;
     fake.world()
@@ -273,7 +273,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .set_chat_admin_announced(hikers, dave, true)
         .unwrap();
     eventually(&bridge, "Dave's admin level", || async move {
-        let levels = try_state(&owner, &hikers_room, "m.room.power_levels", "").await;
+        let levels = try_state(owner, hikers_room, "m.room.power_levels", "").await;
         (levels["users"][ghost(dave)] == 50).then_some(())
     })
     .await;
@@ -283,7 +283,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .set_chat_admin_announced(hikers, dave, false)
         .unwrap();
     eventually(&bridge, "Dave's demotion", || async move {
-        let levels = try_state(&owner, &hikers_room, "m.room.power_levels", "").await;
+        let levels = try_state(owner, hikers_room, "m.room.power_levels", "").await;
         (levels["users"].get(ghost(dave)).is_none() && levels["users"][ghost(bob)] == 95)
             .then_some(())
     })
@@ -309,9 +309,9 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         &bridge,
         "Carol leaving, Dave kicked, Bob banned",
         || async move {
-            let carol_left = try_state(&owner, &hikers_room, "m.room.member", &ghost(carol)).await;
-            let dave_kicked = try_state(&owner, &hikers_room, "m.room.member", &ghost(dave)).await;
-            let bob_banned = membership(&owner, &sup_room, &ghost(bob)).await;
+            let carol_left = try_state(owner, hikers_room, "m.room.member", &ghost(carol)).await;
+            let dave_kicked = try_state(owner, hikers_room, "m.room.member", &ghost(dave)).await;
+            let bob_banned = membership(owner, sup_room, &ghost(bob)).await;
             (carol_left["membership"] == "leave"
                 && dave_kicked["membership"] == "leave"
                 && bob_banned == "ban")
@@ -342,7 +342,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         (about == "Our supergroup").then_some(())
     })
     .await;
-    let picture = upload(&owner, PNG).await;
+    let picture = upload(owner, PNG).await;
     owner
         .api()
         .ok(
@@ -372,7 +372,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     // of the chat arrives; the room keeps the owner's picture.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        state(&owner, &sup_room, "m.room.avatar", "").await["url"],
+        state(owner, sup_room, "m.room.avatar", "").await["url"],
         picture.as_str()
     );
 
@@ -385,64 +385,64 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     let bot = bridge.bot_user_id.clone();
     let bot = bot.as_str();
     command(
-        &owner,
+        owner,
         &management,
-        &bot,
+        bot,
         "pm +1 555 0004",
         "Created the private chat with Dave",
     )
     .await;
-    command(&owner, &management, &bot, "filter", "Every chat is bridged").await;
+    command(owner, &management, bot, "filter", "Every chat is bridged").await;
     let news_id = news_peer.bot_api_dialog_id().unwrap();
     command(
-        &owner,
+        owner,
         &management,
-        &bot,
+        bot,
         "filter deny @dailynews",
         &format!("Chat {news_id} is now denied"),
     )
     .await;
     command(
-        &owner,
+        owner,
         &management,
-        &bot,
+        bot,
         "filter allow @dailynews",
         &format!("Chat {news_id} is now allowed"),
     )
     .await;
     command(
-        &owner,
-        &hikers_room,
-        &bot,
+        owner,
+        hikers_room,
+        bot,
         "!tg unbridge",
         "Send `!tg unbridge confirm` to go ahead",
     )
     .await;
     assert!(store.portals().by_peer(hikers_peer).unwrap().is_some());
     command(
-        &owner,
-        &hikers_room,
-        &bot,
+        owner,
+        hikers_room,
+        bot,
         "!tg unbridge confirm",
         "no longer bridged",
     )
     .await;
     eventually(&bridge, "the ghosts and the bot leaving", || async move {
-        let bob_gone = membership(&owner, &hikers_room, &ghost(bob)).await == "leave";
-        let bot_gone = membership(&owner, &hikers_room, &bot).await == "leave";
+        let bob_gone = membership(owner, hikers_room, &ghost(bob)).await == "leave";
+        let bot_gone = membership(owner, hikers_room, bot).await == "leave";
         (bob_gone && bot_gone).then_some(())
     })
     .await;
     assert!(store.portals().by_peer(hikers_peer).unwrap().is_none());
     assert_eq!(
-        membership(&owner, &hikers_room, &owner.user_id).await,
+        membership(owner, hikers_room, &owner.user_id).await,
         "join",
         "the room stays for the owner"
     );
     command(
-        &owner,
+        owner,
         &management,
-        &bot,
+        bot,
         "filter",
         &format!(
             "Every chat is bridged except: {}.",
@@ -451,9 +451,9 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     )
     .await;
     command(
-        &owner,
-        &sup_room,
-        &bot,
+        owner,
+        sup_room,
+        bot,
         "!tg delete-portal confirm",
         "is deleted",
     )
