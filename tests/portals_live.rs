@@ -117,7 +117,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
     let mut bridge = slot.lock().unwrap().take().unwrap();
     configure(
         &bridge,
-        "  max_new_portals_per_sync: 10\n  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
+        "  alias_template: \"livetg_{username}\"\n  max_new_portals_per_sync: 10\n  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
     );
 
     let fake = FakeTelegram::start().await;
@@ -195,6 +195,22 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
             .as_str()
             .is_some_and(|u| u.starts_with("mxc://")),
         "Bob's ghost has his profile photo: {profile}"
+    );
+
+    // The public channel's portal has its alias.
+    let alias = owner
+        .api()
+        .ok(
+            Method::GET,
+            "/_matrix/client/v3/directory/room/%23livetg_dailynews%3Alocalhost",
+            None,
+        )
+        .await
+        .expect("the alias resolves");
+    assert_eq!(alias["room_id"], news_room);
+    assert_eq!(
+        state(owner, news_room, "m.room.canonical_alias", "").await["alias"],
+        "#livetg_dailynews:localhost"
     );
 
     // A new chat photo and an about text on Telegram.

@@ -83,6 +83,20 @@ pub struct PortalSettings {
     /// the power levels (room version 12 and later), in which case the bot
     /// must not be listed in them.
     pub creator_outranks_levels: bool,
+    /// `bridge.alias_template`: the alias localpart of public chats' portals.
+    pub alias_template: Option<String>,
+}
+
+/// The alias localpart of a public chat's portal from the template; `None`
+/// without a template or when the result is not a usable localpart.
+pub fn alias_localpart(template: Option<&str>, username: &str) -> Option<String> {
+    let template = template?;
+    let username = username.to_lowercase();
+    let ok = !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| template.replace("{username}", &username))
 }
 
 /// Whether rooms of `version` give their creator infinite power
@@ -308,6 +322,41 @@ impl PortalRooms<'_> {
         Ok(portal)
     }
 
+    /// Gives a new portal of a public chat its alias (from the template)
+    /// and makes it canonical; an alias already taken is left alone.
+    pub async fn claim_alias(&self, room_id: &RoomId, username: &str) -> Result<(), PortalError> {
+        use ruma::api::client::alias::create_alias;
+        use ruma::events::room::canonical_alias::RoomCanonicalAliasEventContent;
+        let template = self.settings.alias_template.as_deref();
+        let Some(localpart) = alias_localpart(template, username) else {
+            return Ok(());
+        };
+        let Ok(alias) =
+            ruma::OwnedRoomAliasId::try_from(format!("#{localpart}:{}", self.settings.server_name))
+        else {
+            return Ok(());
+        };
+        let request = create_alias::v3::Request::new(alias.clone(), room_id.to_owned());
+        match self.client.as_bot().send(request).await {
+            Ok(_) => {}
+            Err(error)
+                if error.errcode() == Some("M_UNKNOWN")
+                    || error.status().map(|s| s.as_u16()) == Some(409) =>
+            {
+                info!(%alias, "the portal alias is taken; the portal goes without");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let mut content = RoomCanonicalAliasEventContent::new();
+        content.alias = Some(alias);
+        let request =
+            send_state_event::v3::Request::new(room_id.to_owned(), &EmptyStateKey, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_bot().send(request).await?;
+        Ok(())
+    }
+
     /// Sets the room avatar to `avatar` (Telegram photo id and its upload),
     /// or removes it for `None`, unless the portal already shows that photo.
     pub async fn set_avatar(
@@ -387,7 +436,20 @@ mod tests {
             double_puppet: false,
             server_name: "localhost".try_into().unwrap(),
             creator_outranks_levels: false,
+            alias_template: None,
         }
+    }
+
+    #[test]
+    fn aliases_come_from_the_template_and_usable_usernames() {
+        let template = Some("telegram_{username}");
+        assert_eq!(
+            alias_localpart(template, "Daily_News"),
+            Some("telegram_daily_news".into())
+        );
+        assert_eq!(alias_localpart(None, "dailynews"), None);
+        assert_eq!(alias_localpart(template, ""), None);
+        assert_eq!(alias_localpart(template, "a:b"), None);
     }
 
     #[test]

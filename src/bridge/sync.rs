@@ -410,7 +410,12 @@ async fn setup(
             }
         };
     }
-    let (mut portal, _created) = rooms.ensure(&info, space).await?;
+    let (mut portal, created) = rooms.ensure(&info, space).await?;
+    if let (true, Some(username)) = (created, peer.username()) {
+        if let Err(error) = rooms.claim_alias(&portal.room_id, username).await {
+            warn!(%error, "could not give the portal its alias");
+        }
+    }
     if let Err(error) = mirror_chat_photo(rooms, context.client, &mut portal, peer).await {
         warn!(%error, "could not mirror the chat photo");
     }

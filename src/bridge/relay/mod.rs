@@ -254,6 +254,7 @@ impl Side {
             double_puppet: ready.double_puppet,
             server_name: ready.client.bot_user_id().server_name().to_owned(),
             creator_outranks_levels: false,
+            alias_template: settings.bridge.alias_template.clone(),
         };
         Self {
             settings,
