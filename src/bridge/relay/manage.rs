@@ -2,7 +2,10 @@
 //! forgotten, ghosts and the bot leave, the room stays for the owner),
 //! `delete-portal` (everyone is removed, so the room is gone) and `filter`
 //! (which chats syncs and new portals may bridge). Both removals ask for
-//! confirmation first. Nothing here talks to Telegram except to resolve an
+//! confirmation first. An unbridged group or channel is added to the filter
+//! so the next sync does not bring it back; a private chat is not (the
+//! filter does not apply to private chats), so the user's next message opens
+//! a new room, as `pm` would. Nothing here talks to Telegram except to resolve an
 //! `@username` given to `filter`.
 
 use ruma::api::client::membership::get_member_events;
@@ -47,7 +50,8 @@ impl Side {
         }
         self.store.portals().delete(portal.peer)?;
         let chat_id = portal.peer.bot_api_dialog_id().unwrap_or_default();
-        if !delete {
+        let private = portal.kind == PortalKind::Private;
+        if !delete && !private {
             // Without this the next sync would bring the chat straight back.
             let mut filter = self.chat_filter();
             if sync::change_filter(&mut filter, chat_id, false) {
@@ -58,6 +62,10 @@ impl Side {
         self.leave_space(room_id).await;
         let goodbye = if delete {
             format!("The portal to \"{title}\" is deleted: everyone is removed from this room.")
+        } else if private {
+            format!(
+                "This room is no longer bridged to your private chat with {title}. Their next message (or `pm`) opens a new room."
+            )
         } else {
             format!(
                 "This room is no longer bridged to the Telegram chat \"{title}\". Send `filter allow {chat_id}` in the management room to bridge the chat again (in a new room)."
