@@ -1,7 +1,8 @@
 //! End to end: portals follow their Telegram chats while the bridge runs,
 //! and the owner manages portals from Matrix. Against the fake Telegram
 //! datacenter and a real Synapse:
-//! - chat and profile photos become room and ghost avatars; a new photo, an
+//! - chat and profile photos become room and ghost avatars; a new or removed
+//!   photo, an
 //!   about text, members joining, leaving, kicked or banned, and admins
 //!   promoted or demoted show up in the portal;
 //! - the owner's topic and avatar reach Telegram, and their echo does not
@@ -224,6 +225,25 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         (url.is_string() && url != first_avatar).then_some(())
     })
     .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_photo(Origin::control(bob), Peer::Chat(hikers), None)
+        .unwrap();
+    eventually(&bridge, "the chat photo removed", || async move {
+        let avatar = try_state(owner, hikers_room, "m.room.avatar", "").await;
+        (avatar.is_object() && avatar.get("url").is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        store
+            .portals()
+            .by_peer(hikers_peer)
+            .unwrap()
+            .unwrap()
+            .avatar_photo_id,
+        None
+    );
     fake.world()
         .lock()
         .unwrap()

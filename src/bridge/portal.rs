@@ -368,11 +368,21 @@ impl PortalRooms<'_> {
         if portal.avatar_photo_id == photo_id {
             return Ok(());
         }
-        let mut content = RoomAvatarEventContent::new();
-        content.url = avatar.as_ref().map(|(_, mxc)| mxc.clone());
-        let request =
-            send_state_event::v3::Request::new(portal.room_id.clone(), &EmptyStateKey, &content)
-                .map_err(|e| PortalError::Build(e.to_string()))?;
+        let request = match &avatar {
+            Some((_, mxc)) => {
+                let mut content = RoomAvatarEventContent::new();
+                content.url = Some(mxc.clone());
+                send_state_event::v3::Request::new(portal.room_id.clone(), &EmptyStateKey, &content)
+                    .map_err(|e| PortalError::Build(e.to_string()))?
+            }
+            // An empty content removes the avatar; ruma would write `"url": null`.
+            None => send_state_event::v3::Request::new_raw(
+                portal.room_id.clone(),
+                StateEventType::RoomAvatar,
+                String::new(),
+                raw(&json!({}))?,
+            ),
+        };
         self.client.as_bot().send(request).await?;
         portal.avatar_photo_id = photo_id;
         portal.avatar_mxc = avatar.map(|(_, mxc)| mxc);
