@@ -1133,6 +1133,108 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_owners_room_changes_and_portal_commands_go_to_the_telegram_side() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        core.set_telegram_requests(tx);
+        let state = |sender: &str, kind: &str, content: Value| {
+            json!({
+                "type": kind, "room_id": "!p:localhost", "sender": sender,
+                "event_id": format!("${kind}{sender}"), "state_key": "", "origin_server_ts": 1,
+                "content": content
+            })
+        };
+        push(
+            &core,
+            "t1",
+            &[
+                state(
+                    "@owner:localhost",
+                    "m.room.topic",
+                    json!({ "topic": "Walks" }),
+                ),
+                state(
+                    "@owner:localhost",
+                    "m.room.avatar",
+                    json!({ "url": "mxc://localhost/a" }),
+                ),
+                state("@owner:localhost", "m.room.avatar", json!({})),
+                // The bridge's own changes and strangers' are not sent back.
+                state(
+                    "@telegrambot:localhost",
+                    "m.room.topic",
+                    json!({ "topic": "Echo" }),
+                ),
+                state("@eve:localhost", "m.room.topic", json!({ "topic": "Eve" })),
+                message(
+                    "!p:localhost",
+                    "@owner:localhost",
+                    "$u",
+                    "!tg unbridge confirm",
+                ),
+                message(
+                    "!p:localhost",
+                    "@owner:localhost",
+                    "$d",
+                    "!tg delete-portal",
+                ),
+                message(
+                    "!m:localhost",
+                    "@owner:localhost",
+                    "$f",
+                    "filter deny @spam",
+                ),
+            ],
+        )
+        .await;
+        let mut seen = Vec::new();
+        while let Ok(request) = rx.try_recv() {
+            seen.push(request);
+        }
+        let room: OwnedRoomId = "!p:localhost".try_into().unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                TelegramRequest::Topic {
+                    room_id: room.clone(),
+                    topic: "Walks".into()
+                },
+                TelegramRequest::Avatar {
+                    room_id: room.clone(),
+                    url: Some("mxc://localhost/a".into())
+                },
+                TelegramRequest::Avatar {
+                    room_id: room.clone(),
+                    url: None
+                },
+                TelegramRequest::Unbridge {
+                    room_id: room.clone(),
+                    delete: false,
+                    confirmed: true
+                },
+                TelegramRequest::Unbridge {
+                    room_id: room,
+                    delete: true,
+                    confirmed: false
+                },
+                TelegramRequest::Filter {
+                    room_id: "!m:localhost".try_into().unwrap(),
+                    change: Some(commands::FilterChange {
+                        allow: false,
+                        target: Some("@spam".into())
+                    })
+                },
+            ]
+        );
+        assert!(
+            fake.requests("PUT", "/send/").is_empty(),
+            "the Telegram side answers these"
+        );
+    }
+
+    #[tokio::test]
     async fn user_queries_register_valid_ghosts_only() {
         let (core, fake, _store) = setup().await;
         let query = |id: &str| core.query_user(id.try_into().unwrap());
