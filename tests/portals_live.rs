@@ -486,6 +486,17 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         ),
     )
     .await;
+    // A broadcast channel's portal is named from the management room, where
+    // the owner can post.
+    command(
+        owner,
+        &management,
+        bot,
+        &format!("delete-portal {news_id}"),
+        &format!("Send `delete-portal {news_id} confirm` to go ahead"),
+    )
+    .await;
+    assert!(store.portals().by_peer(news_peer).unwrap().is_some());
     command(
         owner,
         sup_room,

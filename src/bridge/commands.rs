@@ -41,16 +41,21 @@ pub enum Command {
     },
     /// `id`: the Telegram id of this room's chat.
     Id,
-    /// `unbridge [confirm]`: stop bridging this portal; the room stays.
+    /// `unbridge [<chat id | room id>] [confirm]`: stop bridging a portal
+    /// (this room's, unless one is named); the room stays.
     Unbridge {
         /// Whether the owner confirmed; without it the bot only explains.
         confirmed: bool,
+        /// The portal named, if not this room's.
+        target: Option<String>,
     },
-    /// `delete-portal [confirm]`: stop bridging and remove everyone from
-    /// the room, so it is gone for the owner too.
+    /// `delete-portal [<chat id | room id>] [confirm]`: stop bridging and
+    /// remove everyone from the room, so it is gone for the owner too.
     DeletePortal {
         /// Whether the owner confirmed; without it the bot only explains.
         confirmed: bool,
+        /// The portal named, if not this room's.
+        target: Option<String>,
     },
     /// `filter [allow|deny <chat>]`: show or change which chats are bridged.
     Filter {
@@ -150,18 +155,20 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "unbridge",
-        args: "[confirm]",
+        args: "[chat id | room id] [confirm]",
         summary: "Stop bridging this room; it stays as it is for you",
-        details: "In a portal room: forgets the portal, the Telegram users' ghosts and the bot \
-                  leave, and the chat is added to the filter so it does not come back at the \
-                  next sync (`filter allow <id>` undoes that). Send it with `confirm` to go ahead.",
+        details: "Forgets the portal of this room (or of the chat or room named, e.g. from the \
+                  management room for a channel you cannot post in): the Telegram users' ghosts \
+                  and the bot leave, and the chat is added to the filter so it does not come \
+                  back at the next sync (`filter allow <id>` undoes that). Send it with \
+                  `confirm` to go ahead.",
     },
     CommandSpec {
         name: "delete-portal",
-        args: "[confirm]",
+        args: "[chat id | room id] [confirm]",
         summary: "Stop bridging this room and remove everyone from it",
-        details: "In a portal room: forgets the portal and removes everyone, you included, so \
-                  the room is gone. The chat gets a fresh room at its next message or sync. Send \
+        details: "Forgets the portal of this room (or of the chat or room named) and removes \
+                  everyone, you included, so the room is gone. The chat gets a fresh room at its next message or sync. Send \
                   it with `confirm` to go ahead.",
     },
     CommandSpec {
@@ -221,9 +228,11 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "id" => Command::Id,
         "unbridge" => Command::Unbridge {
             confirmed: confirmed(&args),
+            target: portal_target(&args),
         },
         "delete-portal" | "delete_portal" => Command::DeletePortal {
             confirmed: confirmed(&args),
+            target: portal_target(&args),
         },
         "filter" => match parse_filter(&args) {
             Some(change) => Command::Filter { change },
@@ -242,8 +251,14 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
 }
 
 fn confirmed(args: &[&str]) -> bool {
-    args.first()
-        .is_some_and(|a| a.eq_ignore_ascii_case("confirm"))
+    args.iter().any(|a| a.eq_ignore_ascii_case("confirm"))
+}
+
+/// The portal named in `unbridge`/`delete-portal` arguments, if any.
+fn portal_target(args: &[&str]) -> Option<String> {
+    args.iter()
+        .find(|a| !a.eq_ignore_ascii_case("confirm"))
+        .map(|a| (*a).to_owned())
 }
 
 /// `filter` arguments: none (show), or `allow|deny [chat]`; `None` when
@@ -431,19 +446,38 @@ mod tests {
     fn unbridge_and_delete_portal_need_confirmation() {
         assert_eq!(
             parse("!tg unbridge", false),
-            Some(Command::Unbridge { confirmed: false })
+            Some(Command::Unbridge {
+                confirmed: false,
+                target: None
+            })
         );
         assert_eq!(
             parse("!tg unbridge CONFIRM", false),
-            Some(Command::Unbridge { confirmed: true })
+            Some(Command::Unbridge {
+                confirmed: true,
+                target: None
+            })
         );
         assert_eq!(
             parse("!tg delete-portal confirm", false),
-            Some(Command::DeletePortal { confirmed: true })
+            Some(Command::DeletePortal {
+                confirmed: true,
+                target: None
+            })
         );
         assert_eq!(
-            parse("delete-portal", true),
-            Some(Command::DeletePortal { confirmed: false })
+            parse("delete-portal -1001234 confirm", true),
+            Some(Command::DeletePortal {
+                confirmed: true,
+                target: Some("-1001234".into())
+            })
+        );
+        assert_eq!(
+            parse("unbridge !room:localhost", true),
+            Some(Command::Unbridge {
+                confirmed: false,
+                target: Some("!room:localhost".into())
+            })
         );
     }
 
@@ -495,8 +529,20 @@ mod tests {
             ("logout", Command::Logout),
             ("login", Command::Login),
             ("sync", Command::Sync { all: false }),
-            ("unbridge", Command::Unbridge { confirmed: false }),
-            ("delete-portal", Command::DeletePortal { confirmed: false }),
+            (
+                "unbridge",
+                Command::Unbridge {
+                    confirmed: false,
+                    target: None,
+                },
+            ),
+            (
+                "delete-portal",
+                Command::DeletePortal {
+                    confirmed: false,
+                    target: None,
+                },
+            ),
             ("filter", Command::Filter { change: None }),
         ];
         for (word, command) in expected {

@@ -518,13 +518,20 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 return Ok(());
             }
-            Command::Unbridge { confirmed } | Command::DeletePortal { confirmed }
-                if self.telegram.get().is_some() =>
-            {
+            Command::Unbridge {
+                confirmed,
+                ref target,
+            }
+            | Command::DeletePortal {
+                confirmed,
+                ref target,
+            } if self.telegram.get().is_some() => {
+                let delete = matches!(command, Command::DeletePortal { .. });
                 self.forward_to_telegram(TelegramRequest::Unbridge {
                     room_id: room_id.to_owned(),
-                    delete: matches!(command, Command::DeletePortal { .. }),
+                    delete,
                     confirmed,
+                    target: target.clone(),
                 });
                 return Ok(());
             }
@@ -1212,12 +1219,14 @@ mod tests {
                 TelegramRequest::Unbridge {
                     room_id: room.clone(),
                     delete: false,
-                    confirmed: true
+                    confirmed: true,
+                    target: None
                 },
                 TelegramRequest::Unbridge {
                     room_id: room,
                     delete: true,
-                    confirmed: false
+                    confirmed: false,
+                    target: None
                 },
                 TelegramRequest::Filter {
                     room_id: "!m:localhost".try_into().unwrap(),

@@ -16,33 +16,62 @@ use ruma::events::{AnyStateEventContent, StateEventType};
 use super::*;
 use crate::bridge::commands::FilterChange;
 
+/// What `unbridge` or `delete-portal` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Removal {
+    /// `delete-portal`: everyone is removed.
+    pub delete: bool,
+    /// The owner confirmed; otherwise the bot only explains.
+    pub confirmed: bool,
+    /// A chat id or room id naming the portal, if not the command room's.
+    pub target: Option<String>,
+}
+
 impl Side {
-    /// `unbridge` (`delete` false) or `delete-portal` (`delete` true) in
-    /// `room_id`; without `confirmed` only explains what would happen.
+    /// `unbridge` or `delete-portal` sent in `reply_in`, for that room's
+    /// portal or the one `removal.target` names.
     pub(super) async fn unbridge(
         &self,
-        room_id: &ruma::RoomId,
-        delete: bool,
-        confirmed: bool,
+        reply_in: &ruma::RoomId,
+        removal: Removal,
     ) -> Result<(), PortalError> {
+        let Removal {
+            delete,
+            confirmed,
+            target,
+        } = removal;
         let command = if delete { "delete-portal" } else { "unbridge" };
-        let Some(portal) = self.store.portals().by_room(room_id)? else {
-            self.notify_in(room_id, "This room is not a portal to a Telegram chat.")
-                .await;
+        let Some(portal) = self.named_portal(reply_in, target.as_deref())? else {
+            let text = match &target {
+                Some(target) => format!(
+                    "`{target}` names no portal (give a chat id as `id` shows it, or a room id)."
+                ),
+                None => "This room is not a portal to a Telegram chat.".to_owned(),
+            };
+            self.notify_in(reply_in, &text).await;
             return Ok(());
         };
+        let room_id = portal.room_id.clone();
         let title = portal.title.clone().unwrap_or_default();
         if !confirmed {
             let effect = if delete {
-                "forget this portal and remove everyone from this room, you included"
+                "forget this portal and remove everyone from its room, you included"
             } else {
-                "stop bridging this room to Telegram; the room and its history stay with you"
+                "stop bridging this portal; the room and its history stay with you"
+            };
+            let again = match &target {
+                Some(target) => format!("{command} {target} confirm"),
+                None => format!("{command} confirm"),
+            };
+            let again = if self.management_room.as_deref() == Some(reply_in) {
+                again
+            } else {
+                format!("{} {again}", crate::bridge::commands::PREFIX)
             };
             self.notify_in(
-                room_id,
+                reply_in,
                 &format!(
-                    "This will {effect} (Telegram chat \"{title}\"). Send `{} {command} confirm` to go ahead.",
-                    crate::bridge::commands::PREFIX
+                    "This will {effect} (Telegram chat \"{title}\"). Send `{again}` to go ahead."
                 ),
             )
             .await;
@@ -58,8 +87,8 @@ impl Side {
                 sync::store_filter(&self.store, &filter)?;
             }
         }
-        self.forget_joined(room_id);
-        self.leave_space(room_id).await;
+        self.forget_joined(&room_id);
+        self.leave_space(&room_id).await;
         let goodbye = if delete {
             format!("The portal to \"{title}\" is deleted: everyone is removed from this room.")
         } else if private {
@@ -71,10 +100,37 @@ impl Side {
                 "This room is no longer bridged to the Telegram chat \"{title}\". Send `filter allow {chat_id}` in the management room to bridge the chat again (in a new room)."
             )
         };
-        self.notify_in(room_id, &goodbye).await;
-        self.empty_room(room_id, delete).await?;
+        self.notify_in(&room_id, &goodbye).await;
+        if reply_in != room_id {
+            self.notify_in(reply_in, &goodbye).await;
+        }
+        self.empty_room(&room_id, delete).await?;
         info!(%room_id, delete, "portal removed by the owner");
         Ok(())
+    }
+
+    /// The portal of `room` or, when given, of `target` (a chat id as `id`
+    /// shows it, or a room id).
+    fn named_portal(
+        &self,
+        room: &ruma::RoomId,
+        target: Option<&str>,
+    ) -> Result<Option<Portal>, PortalError> {
+        let portals = self.store.portals();
+        Ok(match target {
+            None => portals.by_room(room)?,
+            Some(target) => match (
+                <&ruma::RoomId>::try_from(target),
+                target
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(PeerId::from_bot_api_dialog_id),
+            ) {
+                (Ok(room), _) => portals.by_room(room)?,
+                (_, Some(peer)) => portals.by_peer(peer)?,
+                _ => None,
+            },
+        })
     }
 
     /// Ghosts leave; with `everyone`, the owner and any other member are

@@ -121,6 +121,8 @@ pub enum TelegramRequest {
         delete: bool,
         /// The owner confirmed.
         confirmed: bool,
+        /// A chat id or room id naming the portal, if not `room_id`'s.
+        target: Option<String>,
     },
     /// `filter [allow|deny <chat>]`, answered in `room_id`.
     Filter {
@@ -429,8 +431,14 @@ impl Side {
                 room_id,
                 delete,
                 confirmed,
+                target,
             } => {
-                if let Err(error) = self.unbridge(&room_id, delete, confirmed).await {
+                let removal = manage::Removal {
+                    delete,
+                    confirmed,
+                    target,
+                };
+                if let Err(error) = self.unbridge(&room_id, removal).await {
                     warn!(%room_id, %error, "could not remove the portal");
                     self.notify_in(&room_id, &format!("Could not remove the portal: {error}"))
                         .await;
