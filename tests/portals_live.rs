@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
 use appservice_support::{command, BridgeInstance};
-use fake_telegram::world::chats::no_banned_rights;
+use fake_telegram::world::chats::{all_admin_rights, no_banned_rights};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
@@ -334,6 +334,24 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         .unwrap()
         .remove_chat_member(Origin::control(bob), hikers, dave)
         .unwrap();
+    // The owner makes Bob an admin of Super; Telegram tells the members'
+    // clients to refetch the supergroup.
+    {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        w.promote(Origin::control(alice), sup, bob, all_admin_rights(), None)
+            .unwrap();
+        w.announce_chat_change(Peer::Channel(sup), Origin::control(alice));
+    }
+    eventually(
+        &bridge,
+        "Bob's admin level in the supergroup",
+        || async move {
+            let levels = try_state(owner, sup_room, "m.room.power_levels", "").await;
+            (levels["users"][ghost(bob)] == 50).then_some(())
+        },
+    )
+    .await;
     let mut ban = no_banned_rights();
     ban.view_messages = true;
     fake.world()

@@ -131,9 +131,12 @@ impl Puppets<'_> {
             ghost.registered = true;
         }
         let mxc = avatar.map(|(_, mxc)| mxc);
+        // An empty URL unsets the avatar on every homeserver (Element does the
+        // same); an absent one is refused by some.
+        let sent = mxc.clone().unwrap_or_else(|| OwnedMxcUri::from(""));
         // See `MatrixClient::set_avatar_url` for why the old endpoint is used.
         #[allow(deprecated)]
-        let request = set_avatar_url::v3::Request::new(user_id.clone(), mxc.clone());
+        let request = set_avatar_url::v3::Request::new(user_id.clone(), Some(sent));
         self.client.as_user(&user_id).send(request).await?;
         ghost.avatar_photo_id = photo_id;
         ghost.avatar_mxc = mxc;
