@@ -218,6 +218,11 @@ impl Side {
             .as_ref()
             .map(|p| ghost::peer_displayname(&self.settings.bridge, p));
         let ghost = puppets.ensure(telegram_id, name.as_deref()).await?;
+        if let (Some(grammers_client::peer::Peer::User(user)), Some(client)) =
+            (&peer, self.telegram.get())
+        {
+            puppets.mirror_photo(client, user).await;
+        }
         self.client
             .as_user(&ghost)
             .send(
