@@ -159,6 +159,9 @@ pub struct BridgeConfig {
     pub initial_history: InitialHistoryConfig,
     /// Whether `login` in the management room is allowed.
     pub matrix_login: bool,
+    /// Alias localpart of portals of public chats, with `{username}` for the
+    /// chat's Telegram username (e.g. `telegram_{username}`); none if unset.
+    pub alias_template: Option<String>,
 }
 
 /// Allow- or deny-list of Telegram chats.
@@ -412,6 +415,7 @@ impl Default for BridgeConfig {
             federate_rooms: true,
             initial_history: InitialHistoryConfig::default(),
             matrix_login: true,
+            alias_template: None,
         }
     }
 }
@@ -589,6 +593,20 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
         ));
     }
     let prefix = &config.bridge.ghost_prefix;
+    if let Some(template) = &config.bridge.alias_template {
+        if !template.contains("{username}") {
+            return Err((
+                "bridge.alias_template",
+                format!("{template:?} must contain {{username}}, or every portal would claim the same alias"),
+            ));
+        }
+        if !template.starts_with(prefix.as_str()) {
+            return Err((
+                "bridge.alias_template",
+                format!("{template:?} must start with bridge.ghost_prefix {prefix:?}: the registration reserves only those aliases for the bridge"),
+            ));
+        }
+    }
     if config.appservice.bot.username.starts_with(prefix.as_str()) {
         return Err((
             "appservice.bot.username",

@@ -41,6 +41,27 @@ pub enum Command {
     },
     /// `id`: the Telegram id of this room's chat.
     Id,
+    /// `unbridge [<chat id | room id>] [confirm]`: stop bridging a portal
+    /// (this room's, unless one is named); the room stays.
+    Unbridge {
+        /// Whether the owner confirmed; without it the bot only explains.
+        confirmed: bool,
+        /// The portal named, if not this room's.
+        target: Option<String>,
+    },
+    /// `delete-portal [<chat id | room id>] [confirm]`: stop bridging and
+    /// remove everyone from the room, so it is gone for the owner too.
+    DeletePortal {
+        /// Whether the owner confirmed; without it the bot only explains.
+        confirmed: bool,
+        /// The portal named, if not this room's.
+        target: Option<String>,
+    },
+    /// `filter [allow|deny <chat>]`: show or change which chats are bridged.
+    Filter {
+        /// The change; `None` shows the filter.
+        change: Option<FilterChange>,
+    },
     /// Anything else.
     Unknown {
         /// The command word as typed (lowercased).
@@ -48,6 +69,15 @@ pub enum Command {
         /// The closest known command, if one is close.
         suggestion: Option<&'static str>,
     },
+}
+
+/// A change to the chat filter typed by the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterChange {
+    /// `allow` (true) or `deny` (false).
+    pub allow: bool,
+    /// A chat id or `@username`; `None` means this room's chat.
+    pub target: Option<String>,
 }
 
 /// Describes one command for the help texts.
@@ -124,6 +154,33 @@ pub const COMMANDS: &[CommandSpec] = &[
                   `pm` expect it.",
     },
     CommandSpec {
+        name: "unbridge",
+        args: "[chat id | room id] [confirm]",
+        summary: "Stop bridging this room; it stays as it is for you",
+        details: "Forgets the portal of this room (or of the chat or room named, e.g. from the \
+                  management room for a channel you cannot post in): the Telegram users' ghosts \
+                  and the bot leave, and the chat is added to the filter so it does not come \
+                  back at the next sync (`filter allow <id>` undoes that). Send it with \
+                  `confirm` to go ahead.",
+    },
+    CommandSpec {
+        name: "delete-portal",
+        args: "[chat id | room id] [confirm]",
+        summary: "Stop bridging this room and remove everyone from it",
+        details: "Forgets the portal of this room (or of the chat or room named) and removes \
+                  everyone, you included, so the room is gone. The chat gets a fresh room at its next message or sync. Send \
+                  it with `confirm` to go ahead.",
+    },
+    CommandSpec {
+        name: "filter",
+        args: "[allow | deny <chat id | @username>]",
+        summary: "Show or change which Telegram chats are bridged",
+        details: "Without arguments, shows the filter. `filter allow <chat>` lets a chat be \
+                  bridged, `filter deny <chat>` keeps it out of syncs and new portals. In a \
+                  portal room the chat may be left out to mean this room's chat. The change \
+                  is kept across restarts and replaces the filter from the config file.",
+    },
+    CommandSpec {
         name: "version",
         args: "",
         summary: "Show the bridge version",
@@ -159,15 +216,30 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
         "cancel" => Command::Cancel,
         "logout" => Command::Logout,
         "login" => Command::Login,
+        // A phone number may be typed with spaces.
         "pm" => match args.first() {
-            Some(target) => Command::Pm {
-                target: (*target).to_owned(),
+            Some(_) => Command::Pm {
+                target: args.join(" "),
             },
             None => Command::Help {
                 topic: Some("pm".to_owned()),
             },
         },
         "id" => Command::Id,
+        "unbridge" => Command::Unbridge {
+            confirmed: confirmed(&args),
+            target: portal_target(&args),
+        },
+        "delete-portal" | "delete_portal" => Command::DeletePortal {
+            confirmed: confirmed(&args),
+            target: portal_target(&args),
+        },
+        "filter" => match parse_filter(&args) {
+            Some(change) => Command::Filter { change },
+            None => Command::Help {
+                topic: Some("filter".to_owned()),
+            },
+        },
         "sync" => Command::Sync {
             all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
         },
@@ -176,6 +248,37 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
             name,
         },
     })
+}
+
+fn confirmed(args: &[&str]) -> bool {
+    args.iter().any(|a| a.eq_ignore_ascii_case("confirm"))
+}
+
+/// The portal named in `unbridge`/`delete-portal` arguments, if any.
+fn portal_target(args: &[&str]) -> Option<String> {
+    args.iter()
+        .find(|a| !a.eq_ignore_ascii_case("confirm"))
+        .map(|a| (*a).to_owned())
+}
+
+/// `filter` arguments: none (show), or `allow|deny [chat]`; `None` when
+/// they make no sense.
+fn parse_filter(args: &[&str]) -> Option<Option<FilterChange>> {
+    let Some(action) = args.first() else {
+        return Some(None);
+    };
+    let allow = match action.to_lowercase().as_str() {
+        "allow" | "whitelist" => true,
+        "deny" | "blacklist" => false,
+        _ => return None,
+    };
+    if args.len() > 2 {
+        return None;
+    }
+    Some(Some(FilterChange {
+        allow,
+        target: args.get(1).map(|t| (*t).to_owned()),
+    }))
 }
 
 /// `body` without the prefix, if it starts with the prefix as a whole word.
@@ -325,12 +428,89 @@ mod tests {
             })
         );
         assert_eq!(
+            parse("pm +1 555 0004", true),
+            Some(Command::Pm {
+                target: "+1 555 0004".into()
+            })
+        );
+        assert_eq!(
             parse("pm", true),
             Some(Command::Help {
                 topic: Some("pm".into())
             })
         );
         assert_eq!(parse("!tg id", false), Some(Command::Id));
+    }
+
+    #[test]
+    fn unbridge_and_delete_portal_need_confirmation() {
+        assert_eq!(
+            parse("!tg unbridge", false),
+            Some(Command::Unbridge {
+                confirmed: false,
+                target: None
+            })
+        );
+        assert_eq!(
+            parse("!tg unbridge CONFIRM", false),
+            Some(Command::Unbridge {
+                confirmed: true,
+                target: None
+            })
+        );
+        assert_eq!(
+            parse("!tg delete-portal confirm", false),
+            Some(Command::DeletePortal {
+                confirmed: true,
+                target: None
+            })
+        );
+        assert_eq!(
+            parse("delete-portal -1001234 confirm", true),
+            Some(Command::DeletePortal {
+                confirmed: true,
+                target: Some("-1001234".into())
+            })
+        );
+        assert_eq!(
+            parse("unbridge !room:localhost", true),
+            Some(Command::Unbridge {
+                confirmed: false,
+                target: Some("!room:localhost".into())
+            })
+        );
+    }
+
+    #[test]
+    fn filter_shows_or_changes() {
+        assert_eq!(
+            parse("filter", true),
+            Some(Command::Filter { change: None })
+        );
+        assert_eq!(
+            parse("filter deny -1001234", true),
+            Some(Command::Filter {
+                change: Some(FilterChange {
+                    allow: false,
+                    target: Some("-1001234".into())
+                })
+            })
+        );
+        assert_eq!(
+            parse("!tg filter allow", false),
+            Some(Command::Filter {
+                change: Some(FilterChange {
+                    allow: true,
+                    target: None
+                })
+            })
+        );
+        assert_eq!(
+            parse("filter maybe 5", true),
+            Some(Command::Help {
+                topic: Some("filter".into())
+            })
+        );
     }
 
     #[test]
@@ -349,6 +529,21 @@ mod tests {
             ("logout", Command::Logout),
             ("login", Command::Login),
             ("sync", Command::Sync { all: false }),
+            (
+                "unbridge",
+                Command::Unbridge {
+                    confirmed: false,
+                    target: None,
+                },
+            ),
+            (
+                "delete-portal",
+                Command::DeletePortal {
+                    confirmed: false,
+                    target: None,
+                },
+            ),
+            ("filter", Command::Filter { change: None }),
         ];
         for (word, command) in expected {
             assert_eq!(parse(word, true), Some(command), "{word}");

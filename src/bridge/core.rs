@@ -393,6 +393,24 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
+            AnyTimelineEvent::State(AnyStateEvent::RoomTopic(StateEvent::Original(topic)))
+                if topic.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Topic {
+                    room_id,
+                    topic: topic.content.topic,
+                });
+                Ok(())
+            }
+            AnyTimelineEvent::State(AnyStateEvent::RoomAvatar(StateEvent::Original(avatar)))
+                if avatar.sender == self.ids.owner =>
+            {
+                self.forward_to_telegram(TelegramRequest::Avatar {
+                    room_id,
+                    url: avatar.content.url,
+                });
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -560,6 +578,30 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 return Ok(());
             }
+            Command::Unbridge {
+                confirmed,
+                ref target,
+            }
+            | Command::DeletePortal {
+                confirmed,
+                ref target,
+            } if self.telegram.get().is_some() => {
+                let delete = matches!(command, Command::DeletePortal { .. });
+                self.forward_to_telegram(TelegramRequest::Unbridge {
+                    room_id: room_id.to_owned(),
+                    delete,
+                    confirmed,
+                    target: target.clone(),
+                });
+                return Ok(());
+            }
+            Command::Filter { change } if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Filter {
+                    room_id: room_id.to_owned(),
+                    change,
+                });
+                return Ok(());
+            }
             _ => {}
         }
         let notice = self.execute(command, room_id, in_management_room).await?;
@@ -616,7 +658,11 @@ impl<P: BridgePersistence> Core<P> {
             Command::Logout => self.logout().await?,
             Command::Login => self.login(room_id).await?,
             Command::Sync { all } => self.request_sync(all),
-            Command::Pm { .. } | Command::Id => {
+            Command::Pm { .. }
+            | Command::Id
+            | Command::Unbridge { .. }
+            | Command::DeletePortal { .. }
+            | Command::Filter { .. } => {
                 Notice::text("Telegram is not connected: log in first (send `login` for how).")
             }
             Command::Unknown { name, suggestion } => {
@@ -1241,6 +1287,110 @@ mod tests {
                     event_id: "$hi".try_into().unwrap()
                 },
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_owners_room_changes_and_portal_commands_go_to_the_telegram_side() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        core.set_telegram_requests(tx);
+        let state = |sender: &str, kind: &str, content: Value| {
+            json!({
+                "type": kind, "room_id": "!p:localhost", "sender": sender,
+                "event_id": format!("${kind}{sender}"), "state_key": "", "origin_server_ts": 1,
+                "content": content
+            })
+        };
+        push(
+            &core,
+            "t1",
+            &[
+                state(
+                    "@owner:localhost",
+                    "m.room.topic",
+                    json!({ "topic": "Walks" }),
+                ),
+                state(
+                    "@owner:localhost",
+                    "m.room.avatar",
+                    json!({ "url": "mxc://localhost/a" }),
+                ),
+                state("@owner:localhost", "m.room.avatar", json!({})),
+                // The bridge's own changes and strangers' are not sent back.
+                state(
+                    "@telegrambot:localhost",
+                    "m.room.topic",
+                    json!({ "topic": "Echo" }),
+                ),
+                state("@eve:localhost", "m.room.topic", json!({ "topic": "Eve" })),
+                message(
+                    "!p:localhost",
+                    "@owner:localhost",
+                    "$u",
+                    "!tg unbridge confirm",
+                ),
+                message(
+                    "!p:localhost",
+                    "@owner:localhost",
+                    "$d",
+                    "!tg delete-portal",
+                ),
+                message(
+                    "!m:localhost",
+                    "@owner:localhost",
+                    "$f",
+                    "filter deny @spam",
+                ),
+            ],
+        )
+        .await;
+        let mut seen = Vec::new();
+        while let Ok(request) = rx.try_recv() {
+            seen.push(request);
+        }
+        let room: OwnedRoomId = "!p:localhost".try_into().unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                TelegramRequest::Topic {
+                    room_id: room.clone(),
+                    topic: "Walks".into()
+                },
+                TelegramRequest::Avatar {
+                    room_id: room.clone(),
+                    url: Some("mxc://localhost/a".into())
+                },
+                TelegramRequest::Avatar {
+                    room_id: room.clone(),
+                    url: None
+                },
+                TelegramRequest::Unbridge {
+                    room_id: room.clone(),
+                    delete: false,
+                    confirmed: true,
+                    target: None
+                },
+                TelegramRequest::Unbridge {
+                    room_id: room,
+                    delete: true,
+                    confirmed: false,
+                    target: None
+                },
+                TelegramRequest::Filter {
+                    room_id: "!m:localhost".try_into().unwrap(),
+                    change: Some(commands::FilterChange {
+                        allow: false,
+                        target: Some("@spam".into())
+                    })
+                },
+            ]
+        );
+        assert!(
+            fake.requests("PUT", "/send/").is_empty(),
+            "the Telegram side answers these"
         );
     }
 

@@ -10,14 +10,18 @@ use grammers_client::peer::{Peer, Role, User};
 use grammers_client::Client;
 use grammers_mtsender::InvocationError;
 use grammers_session::types::PeerRef;
-use ruma::api::client::membership::{invite_user, join_room_by_id};
+use ruma::api::client::membership::{
+    ban_user, invite_user, join_room_by_id, kick_user, leave_room,
+};
+use ruma::api::client::profile::set_avatar_url;
 use ruma::api::client::state::{get_state_event_for_key, send_state_event};
 use ruma::events::room::power_levels::RoomPowerLevelsEventContent;
 use ruma::events::{EmptyStateKey, StateEventType};
-use ruma::{OwnedUserId, RoomId, UserId};
+use ruma::{OwnedMxcUri, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 use tracing::{debug, warn};
 
+use super::avatar;
 use super::portal::{PortalError, ADMIN_LEVEL, CREATOR_LEVEL};
 use crate::config::{BridgeConfig, GhostName};
 use crate::matrix::MatrixClient;
@@ -105,6 +109,101 @@ impl Puppets<'_> {
         Ok(user_id)
     }
 
+    /// Sets the ghost's avatar to `avatar` (Telegram photo id and its
+    /// upload), or removes it for `None`, unless that is what it has.
+    pub async fn set_avatar(
+        &self,
+        telegram_id: i64,
+        avatar: Option<(i64, OwnedMxcUri)>,
+    ) -> Result<(), PortalError> {
+        let mut ghost = self
+            .store
+            .ghosts()
+            .get(telegram_id)?
+            .unwrap_or_else(|| Ghost::new(telegram_id));
+        let photo_id = avatar.as_ref().map(|(id, _)| *id);
+        if ghost.avatar_photo_id == photo_id {
+            return Ok(());
+        }
+        let user_id = self.user_id(telegram_id);
+        if !ghost.registered {
+            self.client.ensure_registered(&user_id).await?;
+            ghost.registered = true;
+        }
+        let mxc = avatar.map(|(_, mxc)| mxc);
+        // An empty URL unsets the avatar on every homeserver (Element does the
+        // same); an absent one is refused by some.
+        let sent = mxc.clone().unwrap_or_else(|| OwnedMxcUri::from(""));
+        // See `MatrixClient::set_avatar_url` for why the old endpoint is used.
+        #[allow(deprecated)]
+        let request = set_avatar_url::v3::Request::new(user_id.clone(), Some(sent));
+        self.client.as_user(&user_id).send(request).await?;
+        ghost.avatar_photo_id = photo_id;
+        ghost.avatar_mxc = mxc;
+        self.store.ghosts().upsert(&ghost)?;
+        Ok(())
+    }
+
+    /// Mirrors a Telegram user's profile photo onto their ghost; failures
+    /// are logged, since a missing avatar never blocks bridging.
+    pub async fn mirror_photo(&self, telegram: &Client, user: &User) {
+        let telegram_id = user.id().bare_id().unwrap_or_default();
+        let known = self
+            .store
+            .ghosts()
+            .get(telegram_id)
+            .ok()
+            .flatten()
+            .and_then(|g| g.avatar_photo_id);
+        let current = user.photo().map(|p| p.photo_id);
+        if known == current {
+            return;
+        }
+        let avatar = match (current, user.to_ref().await) {
+            (None, _) => None,
+            (Some(_), Ok(Some(input))) => {
+                let Some(photo) = avatar::peer_photo(&Peer::User(user.clone()), input) else {
+                    return;
+                };
+                match avatar::mxc_for(self.client, self.store, telegram, &photo).await {
+                    Ok(mxc) => Some((photo.id, mxc)),
+                    Err(error) => return warn!(%error, "could not mirror a profile photo"),
+                }
+            }
+            (Some(_), _) => return debug!("no usable reference for a profile photo"),
+        };
+        if let Err(error) = self.set_avatar(telegram_id, avatar).await {
+            warn!(%error, "could not set a ghost's avatar");
+        }
+    }
+
+    /// Makes the ghost leave `room` by itself (the user left on Telegram).
+    pub async fn leave(&self, room: &RoomId, user: &UserId) -> Result<(), PortalError> {
+        let request = leave_room::v3::Request::new(room.to_owned());
+        self.client.as_user(user).send(request).await?;
+        Ok(())
+    }
+
+    /// Removes `user` from `room` as the bot: kicked, or banned when `ban`.
+    pub async fn remove(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        ban: bool,
+        reason: &str,
+    ) -> Result<(), PortalError> {
+        if ban {
+            let mut request = ban_user::v3::Request::new(room.to_owned(), user.to_owned());
+            request.reason = Some(reason.to_owned());
+            self.client.as_bot().send(request).await?;
+        } else {
+            let mut request = kick_user::v3::Request::new(room.to_owned(), user.to_owned());
+            request.reason = Some(reason.to_owned());
+            self.client.as_bot().send(request).await?;
+        }
+        Ok(())
+    }
+
     /// Whether the ghost already has a display name.
     pub fn has_name(&self, telegram_id: i64) -> bool {
         matches!(self.store.ghosts().get(telegram_id), Ok(Some(g)) if g.displayname.is_some())
@@ -133,7 +232,19 @@ impl Puppets<'_> {
         room: &RoomId,
         levels: &[(OwnedUserId, i64)],
     ) -> Result<(), PortalError> {
-        if levels.is_empty() {
+        self.set_levels_of(room, levels, &[]).await
+    }
+
+    /// Gives `levels` in `room` and takes the power of every user in
+    /// `demote` who has no entry in `levels` (a Telegram admin demoted);
+    /// everyone else stays as is. Sends nothing when nothing changes.
+    pub async fn set_levels_of(
+        &self,
+        room: &RoomId,
+        levels: &[(OwnedUserId, i64)],
+        demote: &[OwnedUserId],
+    ) -> Result<(), PortalError> {
+        if levels.is_empty() && demote.is_empty() {
             return Ok(());
         }
         let current = self
@@ -147,7 +258,7 @@ impl Puppets<'_> {
             .await?;
         let mut content: Value = serde_json::from_str(current.event_or_content.get())
             .map_err(|e| PortalError::Build(e.to_string()))?;
-        let mut changed = false;
+        let mut changed = demote_users(&mut content, levels, demote);
         for (user, level) in levels {
             let slot = &mut content["users"][user.as_str()];
             if slot.as_i64() != Some(*level) {
@@ -188,6 +299,7 @@ impl Puppets<'_> {
             }
             let name = user_displayname(self.config, &user);
             let ghost = self.ensure(telegram_id, Some(&name)).await?;
+            self.mirror_photo(telegram, &user).await;
             if let Err(error) = self.join(room, &ghost).await {
                 warn!(%error, "a member's ghost could not join the portal");
                 continue;
@@ -204,7 +316,28 @@ impl Puppets<'_> {
     }
 }
 
-async fn list_members(
+/// Removes from `content.users` every user in `demote` that `levels` does
+/// not list; returns whether anything was removed.
+fn demote_users(
+    content: &mut Value,
+    levels: &[(OwnedUserId, i64)],
+    demote: &[OwnedUserId],
+) -> bool {
+    let Some(users) = content.get_mut("users").and_then(Value::as_object_mut) else {
+        return false;
+    };
+    let mut changed = false;
+    for user in demote {
+        if levels.iter().any(|(u, _)| u == user) {
+            continue;
+        }
+        changed |= users.remove(user.as_str()).is_some();
+    }
+    changed
+}
+
+/// The first [`MEMBER_SYNC_LIMIT`] members of a chat with their roles.
+pub async fn list_members(
     telegram: &Client,
     chat: PeerRef,
 ) -> Result<Vec<(User, Role)>, InvocationError> {
@@ -217,4 +350,34 @@ async fn list_members(
         }
     }
     Ok(members)
+}
+
+/// The portal power level a Telegram role gives; `None` for plain members.
+pub fn role_level(role: &Role) -> Option<i64> {
+    match role {
+        Role::Creator(_) => Some(CREATOR_LEVEL),
+        Role::Admin(_) => Some(ADMIN_LEVEL),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn demotion_removes_only_unlisted_users() {
+        let a: OwnedUserId = "@tg_1:localhost".try_into().unwrap();
+        let b: OwnedUserId = "@tg_2:localhost".try_into().unwrap();
+        let c: OwnedUserId = "@tg_3:localhost".try_into().unwrap();
+        let mut content = json!({ "users": { "@tg_1:localhost": 50, "@tg_2:localhost": 50, "@bot:localhost": 100 } });
+        let changed = demote_users(&mut content, &[(a.clone(), 50)], &[a, b, c]);
+        assert!(changed);
+        assert_eq!(
+            content["users"],
+            json!({ "@tg_1:localhost": 50, "@bot:localhost": 100 })
+        );
+        assert!(!demote_users(&mut content, &[], &[]));
+    }
 }

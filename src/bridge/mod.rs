@@ -6,6 +6,7 @@
 //! ([`service`]), transactions, the management room and bot commands
 //! ([`core`], [`commands`]).
 
+pub mod avatar;
 pub mod commands;
 pub mod core;
 pub mod ghost;

@@ -11,12 +11,13 @@ use std::time::Duration;
 use grammers_session::types::PeerId;
 use ruma::api::client::membership::join_room_by_id;
 use ruma::api::client::room::create_room;
-use ruma::api::client::state::send_state_event;
+use ruma::api::client::state::{get_state_event_for_key, send_state_event};
+use ruma::events::room::avatar::RoomAvatarEventContent;
 use ruma::events::room::name::RoomNameEventContent;
 use ruma::events::room::topic::RoomTopicEventContent;
-use ruma::events::EmptyStateKey;
+use ruma::events::{EmptyStateKey, StateEventType};
 use ruma::serde::Raw;
-use ruma::{OwnedServerName, OwnedUserId, RoomId};
+use ruma::{OwnedMxcUri, OwnedServerName, OwnedUserId, RoomId};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
@@ -31,6 +32,12 @@ pub const BOT_LEVEL: i64 = 100;
 pub const CREATOR_LEVEL: i64 = 95;
 /// The owner's level when they are a Telegram admin.
 pub const ADMIN_LEVEL: i64 = 50;
+
+/// Type of the state event that marks a room as the portal of a Telegram
+/// chat. It is part of the room from its creation, so a room created just
+/// before a crash (and never recorded) can be recognised and adopted
+/// instead of a second room being created.
+pub const PORTAL_EVENT_TYPE: &str = "org.tgbridge.portal";
 
 /// The owner's standing in a Telegram chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +83,20 @@ pub struct PortalSettings {
     /// the power levels (room version 12 and later), in which case the bot
     /// must not be listed in them.
     pub creator_outranks_levels: bool,
+    /// `bridge.alias_template`: the alias localpart of public chats' portals.
+    pub alias_template: Option<String>,
+}
+
+/// The alias localpart of a public chat's portal from the template; `None`
+/// without a template or when the result is not a usable localpart.
+pub fn alias_localpart(template: Option<&str>, username: &str) -> Option<String> {
+    let template = template?;
+    let username = username.to_lowercase();
+    let ok = !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then(|| template.replace("{username}", &username))
 }
 
 /// Whether rooms of `version` give their creator infinite power
@@ -98,6 +119,43 @@ pub enum PortalError {
     /// A request could not be built (a bug, not input).
     #[error("could not build a request: {0}")]
     Build(String),
+    /// Telegram refused or failed a call.
+    #[error("Telegram: {0}")]
+    Telegram(#[from] grammers_mtsender::InvocationError),
+    /// An avatar could not be mirrored.
+    #[error("avatar: {0}")]
+    Avatar(#[from] super::avatar::AvatarError),
+}
+
+/// The text form of a portal kind in the portal marker.
+fn kind_name(kind: PortalKind) -> &'static str {
+    match kind {
+        PortalKind::Private => "private",
+        PortalKind::Group => "group",
+        PortalKind::Supergroup => "supergroup",
+        PortalKind::Channel => "channel",
+    }
+}
+
+/// The content of the [`PORTAL_EVENT_TYPE`] marker of a chat's portal.
+pub fn portal_marker(peer: PeerId, kind: PortalKind) -> Value {
+    json!({
+        "peer": peer.bot_api_dialog_id().unwrap_or_default(),
+        "kind": kind_name(kind),
+    })
+}
+
+/// The chat a [`PORTAL_EVENT_TYPE`] marker names; `None` if it is not one.
+pub fn parse_portal_marker(content: &Value) -> Option<(PeerId, PortalKind)> {
+    let peer = PeerId::from_bot_api_dialog_id(content.get("peer")?.as_i64()?)?;
+    let kind = match content.get("kind")?.as_str()? {
+        "private" => PortalKind::Private,
+        "group" => PortalKind::Group,
+        "supergroup" => PortalKind::Supergroup,
+        "channel" => PortalKind::Channel,
+        _ => return None,
+    };
+    Some((peer, kind))
 }
 
 /// The power levels of a portal: the bot on top, the owner by their Telegram
@@ -164,12 +222,17 @@ pub fn create_request(
     let listed_bot = (!settings.creator_outranks_levels).then_some(bot);
     request.power_level_content_override =
         Some(raw(&power_levels(info, listed_bot, &settings.owner))?);
+    request.initial_state = vec![raw(&json!({
+        "type": PORTAL_EVENT_TYPE,
+        "state_key": "",
+        "content": portal_marker(info.peer, info.kind),
+    }))?];
     if let Some(space) = space {
-        request.initial_state = vec![raw(&json!({
+        request.initial_state.push(raw(&json!({
             "type": "m.space.parent",
             "state_key": space.as_str(),
             "content": { "via": [settings.server_name.as_str()], "canonical": true },
-        }))?];
+        }))?);
     }
     Ok(request)
 }
@@ -259,6 +322,93 @@ impl PortalRooms<'_> {
         Ok(portal)
     }
 
+    /// Gives a new portal of a public chat its alias (from the template)
+    /// and makes it canonical; an alias already taken is left alone.
+    pub async fn claim_alias(&self, room_id: &RoomId, username: &str) -> Result<(), PortalError> {
+        use ruma::api::client::alias::create_alias;
+        use ruma::events::room::canonical_alias::RoomCanonicalAliasEventContent;
+        let template = self.settings.alias_template.as_deref();
+        let Some(localpart) = alias_localpart(template, username) else {
+            return Ok(());
+        };
+        let Ok(alias) =
+            ruma::OwnedRoomAliasId::try_from(format!("#{localpart}:{}", self.settings.server_name))
+        else {
+            return Ok(());
+        };
+        let request = create_alias::v3::Request::new(alias.clone(), room_id.to_owned());
+        match self.client.as_bot().send(request).await {
+            Ok(_) => {}
+            Err(error)
+                if error.errcode() == Some("M_UNKNOWN")
+                    || error.status().map(|s| s.as_u16()) == Some(409) =>
+            {
+                info!(%alias, "the portal alias is taken; the portal goes without");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let mut content = RoomCanonicalAliasEventContent::new();
+        content.alias = Some(alias);
+        let request =
+            send_state_event::v3::Request::new(room_id.to_owned(), &EmptyStateKey, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_bot().send(request).await?;
+        Ok(())
+    }
+
+    /// Sets the room avatar to `avatar` (Telegram photo id and its upload),
+    /// or removes it for `None`, unless the portal already shows that photo.
+    pub async fn set_avatar(
+        &self,
+        portal: &mut Portal,
+        avatar: Option<(i64, OwnedMxcUri)>,
+    ) -> Result<(), PortalError> {
+        let photo_id = avatar.as_ref().map(|(id, _)| *id);
+        if portal.avatar_photo_id == photo_id {
+            return Ok(());
+        }
+        let request = match &avatar {
+            Some((_, mxc)) => {
+                let mut content = RoomAvatarEventContent::new();
+                content.url = Some(mxc.clone());
+                send_state_event::v3::Request::new(portal.room_id.clone(), &EmptyStateKey, &content)
+                    .map_err(|e| PortalError::Build(e.to_string()))?
+            }
+            // An empty content removes the avatar; ruma would write `"url": null`.
+            None => send_state_event::v3::Request::new_raw(
+                portal.room_id.clone(),
+                StateEventType::RoomAvatar,
+                String::new(),
+                raw(&json!({}))?,
+            ),
+        };
+        self.client.as_bot().send(request).await?;
+        portal.avatar_photo_id = photo_id;
+        portal.avatar_mxc = avatar.map(|(_, mxc)| mxc);
+        self.store.portals().upsert(portal)?;
+        info!(room_id = %portal.room_id, "portal avatar follows the Telegram photo");
+        Ok(())
+    }
+
+    /// The room's topic as the homeserver has it (empty when unset).
+    pub async fn topic(&self, room_id: &RoomId) -> Result<String, PortalError> {
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.to_owned(),
+            StateEventType::RoomTopic,
+            String::new(),
+        );
+        match self.client.as_bot().send(request).await {
+            Ok(response) => {
+                let content: Value = serde_json::from_str(response.event_or_content.get())
+                    .map_err(|e| PortalError::Build(e.to_string()))?;
+                Ok(content["topic"].as_str().unwrap_or_default().to_owned())
+            }
+            Err(error) if error.status().map(|s| s.as_u16()) == Some(404) => Ok(String::new()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Sets the room topic (the chat's about text changed).
     pub async fn set_topic(&self, room_id: &RoomId, topic: &str) -> Result<(), PortalError> {
         let content = RoomTopicEventContent::new(topic.to_owned());
@@ -296,7 +446,20 @@ mod tests {
             double_puppet: false,
             server_name: "localhost".try_into().unwrap(),
             creator_outranks_levels: false,
+            alias_template: None,
         }
+    }
+
+    #[test]
+    fn aliases_come_from_the_template_and_usable_usernames() {
+        let template = Some("telegram_{username}");
+        assert_eq!(
+            alias_localpart(template, "Daily_News"),
+            Some("telegram_daily_news".into())
+        );
+        assert_eq!(alias_localpart(None, "dailynews"), None);
+        assert_eq!(alias_localpart(template, ""), None);
+        assert_eq!(alias_localpart(template, "a:b"), None);
     }
 
     #[test]
@@ -350,8 +513,39 @@ mod tests {
         let creation: Value =
             serde_json::from_str(request.creation_content.unwrap().json().get()).unwrap();
         assert_eq!(creation["m.federate"], false);
-        let parent: Value = serde_json::from_str(request.initial_state[0].json().get()).unwrap();
+        let marker: Value = serde_json::from_str(request.initial_state[0].json().get()).unwrap();
+        assert_eq!(marker["type"], PORTAL_EVENT_TYPE);
+        assert_eq!(
+            parse_portal_marker(&marker["content"]),
+            Some((PeerId::chat(5).unwrap(), PortalKind::Supergroup))
+        );
+        let parent: Value = serde_json::from_str(request.initial_state[1].json().get()).unwrap();
         assert_eq!(parent["type"], "m.space.parent");
         assert_eq!(parent["state_key"], "!space:localhost");
+    }
+
+    #[test]
+    fn portal_markers_round_trip_and_reject_junk() {
+        for kind in [
+            PortalKind::Private,
+            PortalKind::Group,
+            PortalKind::Supergroup,
+            PortalKind::Channel,
+        ] {
+            let peer = PeerId::channel(77).unwrap();
+            assert_eq!(
+                parse_portal_marker(&portal_marker(peer, kind)),
+                Some((peer, kind))
+            );
+        }
+        assert_eq!(
+            parse_portal_marker(&json!({ "peer": "x", "kind": "group" })),
+            None
+        );
+        assert_eq!(
+            parse_portal_marker(&json!({ "peer": 5, "kind": "forum" })),
+            None
+        );
+        assert_eq!(parse_portal_marker(&json!({})), None);
     }
 }

@@ -15,11 +15,16 @@ use grammers_tl_types as tl;
 use ruma::RoomId;
 use tracing::{debug, info, warn};
 
+use super::avatar;
 use super::ghost::Puppets;
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, CREATION_PAUSE};
 use super::space;
-use crate::config::FilterConfig;
-use crate::store::PortalKind;
+use crate::config::{FilterConfig, FilterMode};
+use crate::store::{Portal, PortalKind, Store, StoreError};
+
+/// Key of the owner's filter (set with the `filter` command) in the store's
+/// key-value table; when present it replaces the config file's filter.
+pub const FILTER_KEY: &str = "chat_filter";
 
 /// What a sync may bridge.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +98,89 @@ pub fn admit(info: &ChatInfo, archived: bool, settings: &SyncSettings) -> Admiss
         return Admission::Archived;
     }
     Admission::Bridge
+}
+
+/// The filter in force: the one the owner set with `filter`, else `config`.
+pub fn current_filter(store: &Store, config: &FilterConfig) -> Result<FilterConfig, StoreError> {
+    let stored = store.kv_get(FILTER_KEY)?;
+    Ok(stored
+        .and_then(|json| serde_json::from_str::<FilterConfig>(&json).ok())
+        .unwrap_or_else(|| config.clone()))
+}
+
+/// Records the owner's filter.
+pub fn store_filter(store: &Store, filter: &FilterConfig) -> Result<(), StoreError> {
+    let mode = match filter.mode {
+        FilterMode::Allow => "allow",
+        FilterMode::Deny => "deny",
+    };
+    let json = serde_json::json!({ "mode": mode, "chats": filter.chats });
+    store.kv_set(FILTER_KEY, &json.to_string())
+}
+
+/// Lets `chat` be bridged (`allow`) or keeps it out, whatever the filter's
+/// mode: an allow-list gains or loses the chat, a deny-list loses or gains
+/// it. Returns whether the filter changed.
+pub fn change_filter(filter: &mut FilterConfig, chat: i64, allow: bool) -> bool {
+    let listed = filter.mode == FilterMode::Allow;
+    let want_listed = allow == listed;
+    let present = filter.chats.contains(&chat);
+    match (want_listed, present) {
+        (true, false) => filter.chats.push(chat),
+        (false, true) => filter.chats.retain(|&c| c != chat),
+        _ => return false,
+    }
+    true
+}
+
+/// The filter in words, for the `filter` command.
+pub fn describe_filter(filter: &FilterConfig) -> String {
+    let list = filter
+        .chats
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (filter.mode, filter.chats.is_empty()) {
+        (FilterMode::Deny, true) => {
+            "Every chat is bridged: the filter excludes nothing.".to_owned()
+        }
+        (FilterMode::Deny, false) => format!("Every chat is bridged except: {list}."),
+        (FilterMode::Allow, true) => "No chat is bridged: the filter allows none.".to_owned(),
+        (FilterMode::Allow, false) => format!("Only these chats are bridged: {list}."),
+    }
+}
+
+/// Sets the portal's avatar to the chat's current photo (uploaded once per
+/// photo), or removes it when the chat has none.
+pub async fn mirror_chat_photo(
+    rooms: &PortalRooms<'_>,
+    telegram: &Client,
+    portal: &mut Portal,
+    peer: &Peer,
+) -> Result<(), PortalError> {
+    let current = avatar::photo_id(peer);
+    if current == portal.avatar_photo_id {
+        return Ok(());
+    }
+    let avatar = match current {
+        None => None,
+        Some(_) => {
+            let input = match peer.to_ref().await {
+                Ok(Some(input)) => input,
+                _ => {
+                    debug!("no usable reference for the chat photo");
+                    return Ok(());
+                }
+            };
+            let Some(photo) = avatar::peer_photo(peer, input) else {
+                return Ok(());
+            };
+            let mxc = avatar::mxc_for(rooms.client, rooms.store, telegram, &photo).await?;
+            Some((photo.id, mxc))
+        }
+    };
+    rooms.set_avatar(portal, avatar).await
 }
 
 /// The bridge's view of a grammers peer; `None` for chats that cannot be
@@ -322,7 +410,15 @@ async fn setup(
             }
         };
     }
-    let (mut portal, _created) = rooms.ensure(&info, space).await?;
+    let (mut portal, created) = rooms.ensure(&info, space).await?;
+    if let (true, Some(username)) = (created, peer.username()) {
+        if let Err(error) = rooms.claim_alias(&portal.room_id, username).await {
+            warn!(%error, "could not give the portal its alias");
+        }
+    }
+    if let Err(error) = mirror_chat_photo(rooms, context.client, &mut portal, peer).await {
+        warn!(%error, "could not mirror the chat photo");
+    }
     if let Some(space_id) = space {
         if !portal.in_space {
             space::add_child(rooms.client, space_id, &portal.room_id, rooms.settings).await?;
@@ -360,6 +456,51 @@ mod tests {
             owner_role: OwnerRole::Member,
             member_count: Some(members),
         }
+    }
+
+    #[test]
+    fn filter_changes_respect_the_mode() {
+        let mut deny = FilterConfig {
+            mode: FilterMode::Deny,
+            chats: vec![-5],
+        };
+        assert!(change_filter(&mut deny, -7, false));
+        assert!(!change_filter(&mut deny, -7, false), "already denied");
+        assert!(!deny.allows(-7));
+        assert!(change_filter(&mut deny, -5, true));
+        assert!(deny.allows(-5));
+        assert_eq!(deny.chats, vec![-7]);
+        assert_eq!(describe_filter(&deny), "Every chat is bridged except: -7.");
+
+        let mut allow = FilterConfig {
+            mode: FilterMode::Allow,
+            chats: vec![],
+        };
+        assert_eq!(
+            describe_filter(&allow),
+            "No chat is bridged: the filter allows none."
+        );
+        assert!(change_filter(&mut allow, -9, true));
+        assert!(allow.allows(-9));
+        assert!(change_filter(&mut allow, -9, false));
+        assert!(!allow.allows(-9));
+    }
+
+    #[test]
+    fn the_owners_filter_replaces_the_configured_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let config = FilterConfig {
+            mode: FilterMode::Deny,
+            chats: vec![-1],
+        };
+        assert_eq!(current_filter(&store, &config).unwrap().chats, vec![-1]);
+        let mut mine = config.clone();
+        change_filter(&mut mine, -2, false);
+        store_filter(&store, &mine).unwrap();
+        let read = current_filter(&store, &config).unwrap();
+        assert_eq!(read.mode, FilterMode::Deny);
+        assert_eq!(read.chats, vec![-1, -2]);
     }
 
     #[test]

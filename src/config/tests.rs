@@ -390,3 +390,27 @@ fn ghost_displaynames() {
     };
     assert_eq!(bridge.ghost_displayname(&name), "Ada @ada #7");
 }
+
+#[test]
+fn alias_templates_need_the_username_and_the_reserved_prefix() {
+    let with = |template: &str| {
+        example().replace(
+            "  # alias_template: \"telegram_{username}\"",
+            &format!("  alias_template: \"{template}\""),
+        )
+    };
+    let config = load(&with("telegram_{username}")).unwrap();
+    assert_eq!(
+        config.bridge.alias_template.as_deref(),
+        Some("telegram_{username}")
+    );
+    assert_eq!(load(&example()).unwrap().bridge.alias_template, None);
+    assert_eq!(
+        error(&with("telegram_chat")).key(),
+        Some("bridge.alias_template")
+    );
+    assert_eq!(
+        error(&with("tg_{username}")).key(),
+        Some("bridge.alias_template")
+    );
+}

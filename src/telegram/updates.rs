@@ -56,6 +56,8 @@ pub enum TgEvent {
     /// Something about a chat changed (title, photo, about, members):
     /// the bridge re-reads the chat.
     ChatChanged(PeerId),
+    /// A user's profile (name, photo) changed: the bridge re-reads it.
+    UserChanged(PeerId),
     /// A chat got a new title.
     TitleChanged {
         /// The chat.
@@ -132,6 +134,7 @@ impl TgEvent {
         match self {
             TgEvent::NewMessage(m) | TgEvent::MessageEdited(m) => Some(m.peer_id()),
             TgEvent::ChatChanged(peer) => Some(*peer),
+            TgEvent::UserChanged(user) => Some(*user),
             TgEvent::TitleChanged { chat, .. } => Some(*chat),
             // Queued with the supergroup, so its first messages wait until
             // the portal follows it.
@@ -449,6 +452,8 @@ fn raw_event(update: &tl::enums::Update) -> Option<TgEvent> {
         U::ChannelParticipant(u) => PeerId::channel(u.channel_id).map(TgEvent::ChatChanged),
         U::ChatParticipantAdmin(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
         U::Chat(u) => PeerId::chat(u.chat_id).map(TgEvent::ChatChanged),
+        U::User(u) => PeerId::user(u.user_id).map(TgEvent::UserChanged),
+        U::UserName(u) => PeerId::user(u.user_id).map(TgEvent::UserChanged),
         _ => None,
     }
 }

@@ -1,8 +1,10 @@
-//! Chat metadata both ways: Telegram title changes and group → supergroup
-//! migration update the portal; the owner renaming a portal renames the
-//! Telegram chat. Messages are not touched here.
+//! Chat metadata both ways: Telegram title, about text and photo changes and
+//! group → supergroup migration update the portal; the owner renaming a
+//! portal, changing its topic or its avatar changes the Telegram chat (or
+//! says why Telegram refused). Messages and members are not touched here.
 
 use super::*;
+use crate::bridge::avatar;
 
 impl Side {
     /// Renames the Telegram chat after the owner renamed its portal; tells
@@ -41,6 +43,177 @@ impl Side {
             }
         }
         Ok(())
+    }
+
+    /// Re-reads a chat whose info changed on Telegram (photo, about text,
+    /// admins) and brings its portal in line: name, topic, avatar and the
+    /// power levels of its admins.
+    pub(super) async fn on_chat_changed(&self, chat: PeerId) -> Result<(), PortalError> {
+        let Some(portal) = self.store.portals().by_peer(chat)? else {
+            return Ok(());
+        };
+        if portal.kind == PortalKind::Private {
+            return Ok(());
+        }
+        let Some(client) = self.telegram.get() else {
+            return Ok(());
+        };
+        let Some(peer) = self.resolve(self.cached_ref(chat).await).await else {
+            return Ok(());
+        };
+        let Some(info) = sync::chat_info(&peer) else {
+            // Left, kicked or deactivated: the portal stays as it is.
+            return Ok(());
+        };
+        let rooms = self.rooms();
+        let (mut portal, _) = rooms.ensure(&info, None).await?;
+        match sync::fetch_about(client, &peer).await {
+            Ok(about) => {
+                let about = about.unwrap_or_default();
+                if rooms.topic(&portal.room_id).await? != about {
+                    rooms.set_topic(&portal.room_id, &about).await?;
+                    info!(room_id = %portal.room_id, "portal topic follows the Telegram about text");
+                }
+            }
+            Err(error) => debug!(%error, "could not read the chat's about text"),
+        }
+        sync::mirror_chat_photo(&rooms, client, &mut portal, &peer).await?;
+        if portal.kind != PortalKind::Channel {
+            self.refresh_levels(&portal).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the Telegram chat's about text after the owner changed the
+    /// portal's topic; tells the owner when Telegram refuses.
+    pub(super) async fn topic_on_telegram(
+        &self,
+        runtime: &TelegramRuntime,
+        room_id: &ruma::RoomId,
+        topic: &str,
+    ) -> Result<(), PortalError> {
+        use grammers_tl_types as tl;
+        let Some(portal) = self.store.portals().by_room(room_id)? else {
+            return Ok(());
+        };
+        if portal.kind == PortalKind::Private {
+            return Ok(());
+        }
+        let Some(peer) = self.cached_ref(portal.peer).await else {
+            return Ok(());
+        };
+        let request = tl::functions::messages::EditChatAbout {
+            peer: peer.into(),
+            about: topic.to_owned(),
+        };
+        match runtime.client().invoke(&request).await {
+            Ok(_) => info!(%room_id, "Telegram about text follows the room topic"),
+            Err(error) if error.is("CHAT_ABOUT_NOT_MODIFIED") => {}
+            Err(error) => {
+                self.refused(&portal, "change the description of", &error)
+                    .await
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (or removes) the Telegram chat's photo after the owner changed
+    /// the portal's avatar; tells the owner when Telegram refuses. The photo
+    /// Telegram makes of it is recorded as the portal's, so its echo does
+    /// not come back as another avatar change.
+    pub(super) async fn avatar_on_telegram(
+        &self,
+        runtime: &TelegramRuntime,
+        room_id: &ruma::RoomId,
+        url: Option<ruma::OwnedMxcUri>,
+    ) -> Result<(), PortalError> {
+        use grammers_tl_types as tl;
+        let Some(mut portal) = self.store.portals().by_room(room_id)? else {
+            return Ok(());
+        };
+        if portal.kind == PortalKind::Private || portal.avatar_mxc == url {
+            // A private chat has no photo of its own; an equal URL is our echo.
+            return Ok(());
+        }
+        let client = runtime.client();
+        let photo = match &url {
+            Some(mxc) => {
+                let bytes = avatar::download_mxc(&self.client, mxc).await?;
+                let size = bytes.len();
+                let name = format!(
+                    "avatar.{}",
+                    avatar::image_type(&bytes).trim_start_matches("image/")
+                );
+                let uploaded = client
+                    .upload_stream(&mut std::io::Cursor::new(bytes), size, name)
+                    .await
+                    .map_err(|e| avatar::AvatarError::Upload(e.to_string()))?;
+                tl::types::InputChatUploadedPhoto {
+                    file: Some(uploaded.raw),
+                    video: None,
+                    video_start_ts: None,
+                    video_emoji_markup: None,
+                }
+                .into()
+            }
+            None => tl::enums::InputChatPhoto::Empty,
+        };
+        let channel = self.cached_ref(portal.peer).await;
+        let result = match (portal.peer.kind(), portal.peer.bare_id()) {
+            (PeerKind::Chat, Some(chat_id)) => {
+                client
+                    .invoke(&tl::functions::messages::EditChatPhoto { chat_id, photo })
+                    .await
+            }
+            (PeerKind::Channel, Some(_)) => match channel {
+                Some(channel) => {
+                    client
+                        .invoke(&tl::functions::channels::EditPhoto {
+                            channel: tl::enums::InputChannel::from(&channel),
+                            photo,
+                        })
+                        .await
+                }
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        match result {
+            Ok(updates) => {
+                portal.avatar_photo_id = edited_photo_id(&updates);
+                if let (Some(id), Some(mxc)) = (portal.avatar_photo_id, &url) {
+                    self.store
+                        .kv_set(&format!("avatar_mxc:{id}"), mxc.as_str())?;
+                }
+                portal.avatar_mxc = url;
+                self.store.portals().upsert(&portal)?;
+                info!(%room_id, "Telegram chat photo follows the room avatar");
+            }
+            Err(error) if error.is("PHOTO_NOT_MODIFIED") || error.is("CHAT_NOT_MODIFIED") => {}
+            Err(error) => self.refused(&portal, "change the photo of", &error).await,
+        }
+        Ok(())
+    }
+
+    /// Tells the owner Telegram refused to `what` the portal's chat.
+    async fn refused(
+        &self,
+        portal: &Portal,
+        what: &str,
+        error: &grammers_mtsender::InvocationError,
+    ) {
+        let why = match error {
+            grammers_mtsender::InvocationError::Rpc(rpc) => rpc.name.clone(),
+            other => other.to_string(),
+        };
+        self.notify_in(
+            &portal.room_id,
+            &format!(
+                "Could not {what} the Telegram chat \"{}\": Telegram said {why} (you may lack the right to change its info there).",
+                portal.title.as_deref().unwrap_or_default()
+            ),
+        )
+        .await;
     }
 
     /// Renames the portal after the Telegram title.
@@ -93,10 +266,38 @@ impl Side {
     pub(super) async fn on_chat_action(
         &self,
         _portal: &Portal,
-        _message: &Message,
+        message: &Message,
     ) -> Result<(), PortalError> {
-        Ok(())
+        self.on_member_service(message).await
     }
+}
+
+/// The id of the photo a chat-photo edit produced, from the service message
+/// in Telegram's answer; `None` when the photo was removed.
+fn edited_photo_id(updates: &grammers_tl_types::enums::Updates) -> Option<i64> {
+    use grammers_tl_types::enums::{Message, MessageAction, Photo, Update, Updates};
+    let list = match updates {
+        Updates::Updates(u) => &u.updates,
+        Updates::Combined(u) => &u.updates,
+        _ => return None,
+    };
+    list.iter().find_map(|update| {
+        let message = match update {
+            Update::NewMessage(u) => &u.message,
+            Update::NewChannelMessage(u) => &u.message,
+            _ => return None,
+        };
+        match message {
+            Message::Service(service) => match &service.action {
+                MessageAction::ChatEditPhoto(edit) => match &edit.photo {
+                    Photo::Photo(photo) => Some(photo.id),
+                    Photo::Empty(_) => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    })
 }
 
 /// Sets a group's or channel's title on Telegram.

@@ -20,6 +20,8 @@ mod changes;
 mod chats;
 mod inbound;
 mod mentions;
+mod manage;
+mod members;
 mod metadata;
 mod outbound;
 mod outbound_media;
@@ -128,6 +130,38 @@ pub enum TelegramRequest {
         /// Whether the owner is typing now.
         typing: bool,
     },
+    /// The owner changed a room's topic (a portal's, if it is one).
+    Topic {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The new topic.
+        topic: String,
+    },
+    /// The owner changed or removed a room's avatar.
+    Avatar {
+        /// The room.
+        room_id: OwnedRoomId,
+        /// The new picture; `None` when removed.
+        url: Option<ruma::OwnedMxcUri>,
+    },
+    /// `unbridge` or `delete-portal` in `room_id`.
+    Unbridge {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+        /// `delete-portal`: everyone is removed.
+        delete: bool,
+        /// The owner confirmed.
+        confirmed: bool,
+        /// A chat id or room id naming the portal, if not `room_id`'s.
+        target: Option<String>,
+    },
+    /// `filter [allow|deny <chat>]`, answered in `room_id`.
+    Filter {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+        /// The change; `None` shows the filter.
+        change: Option<crate::bridge::commands::FilterChange>,
+    },
 }
 
 /// What the service hands over once the Matrix side is ready.
@@ -174,6 +208,9 @@ async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: Ready
                 warn!(%error, "could not read the Telegram login");
                 return;
             }
+        }
+        if !chats::wait_out_flood(&side.store, &mut ready.stop).await {
+            return;
         }
         let session = Arc::new(side.store.telegram_session());
         match TelegramRuntime::start(session, side.settings.api_id, &side.settings.client).await {
@@ -255,6 +292,7 @@ impl Side {
             double_puppet: ready.double_puppet,
             server_name: ready.client.bot_user_id().server_name().to_owned(),
             creator_outranks_levels: false,
+            alias_template: settings.bridge.alias_template.clone(),
         };
         Self {
             settings,
@@ -321,7 +359,7 @@ impl Side {
             max_new_portals: bridge.max_new_portals_per_sync,
             max_member_count: bridge.max_member_count,
             sync_archived: bridge.sync_archived,
-            filter: bridge.filter.clone(),
+            filter: self.chat_filter(),
         }
     }
 
@@ -338,6 +376,7 @@ impl Side {
         let _ = self.telegram.set(runtime.client().clone());
         let runtime = Arc::new(runtime);
         self.resume_outbox().await;
+        self.adopt_orphans().await;
         if runtime.me().is_bot() {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
         } else {
@@ -429,18 +468,54 @@ impl Side {
             TelegramRequest::OutboxQueued { .. }
             | TelegramRequest::ReadUpTo { .. }
             | TelegramRequest::Typing { .. } => {}
+            TelegramRequest::Topic { room_id, topic } => {
+                if let Err(error) = self.topic_on_telegram(runtime, &room_id, &topic).await {
+                    warn!(%room_id, %error, "could not change the Telegram chat's description");
+                }
+            }
+            TelegramRequest::Avatar { room_id, url } => {
+                if let Err(error) = self.avatar_on_telegram(runtime, &room_id, url).await {
+                    warn!(%room_id, %error, "could not change the Telegram chat's photo");
+                }
+            }
+            TelegramRequest::Unbridge {
+                room_id,
+                delete,
+                confirmed,
+                target,
+            } => {
+                let removal = manage::Removal {
+                    delete,
+                    confirmed,
+                    target,
+                };
+                if let Err(error) = self.unbridge(&room_id, removal).await {
+                    warn!(%room_id, %error, "could not remove the portal");
+                    self.notify_in(&room_id, &format!("Could not remove the portal: {error}"))
+                        .await;
+                }
+            }
+            TelegramRequest::Filter { room_id, change } => {
+                let text = match self.filter(runtime, &room_id, change).await {
+                    Ok(text) => text,
+                    Err(error) => format!("Could not change the filter: {error}"),
+                };
+                self.notify_in(&room_id, &text).await;
+            }
         }
     }
 
     async fn on_account_event(&self, event: TgEvent) {
         match event {
             TgEvent::FloodWait(wait) if wait >= ANNOUNCED_FLOOD_WAIT => {
+                chats::remember_flood_wait(&self.store, wait);
                 self.notify(&format!(
                     "Telegram asked the bridge to slow down for {} seconds; messages are delayed until then.",
                     wait.as_secs()
                 ))
                 .await
             }
+            TgEvent::FloodWait(wait) => chats::remember_flood_wait(&self.store, wait),
             TgEvent::SessionEnded { reason } => self.session_ended(&reason).await,
             other => debug!(?other, "account event not bridged"),
         }
@@ -481,13 +556,8 @@ impl Side {
             TgEvent::Pinned { chat, ids, pinned } => self.on_pinned(chat, &ids, pinned).await,
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
-            TgEvent::ChatChanged(chat) => {
-                debug!(
-                    chat = chat.bot_api_dialog_id().unwrap_or_default(),
-                    "chat changed"
-                );
-                Ok(())
-            }
+            TgEvent::ChatChanged(chat) => self.on_chat_changed(chat).await,
+            TgEvent::UserChanged(user) => self.on_user_changed(user).await,
             other => {
                 debug!(?other, "chat event not bridged yet");
                 Ok(())

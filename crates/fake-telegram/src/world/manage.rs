@@ -700,3 +700,84 @@ pub fn no_admin_rights() -> tl::types::ChatAdminRights {
         manage_welcome_messages: false,
     }
 }
+
+impl World {
+    /// Changes the "about" text of a group or channel as `origin.user`
+    /// (`messages.editChatAbout`): needs membership in a basic group and the
+    /// change-info right in a channel. Members are told with `updateChat` /
+    /// `updateChannel`, as Telegram posts no service message for it.
+    pub fn edit_about(&mut self, origin: Origin, peer: Peer, about: &str) -> Result<(), RpcError> {
+        match peer {
+            Peer::Chat(id) => {
+                let c = self.chat(id).ok_or_else(chat_invalid)?;
+                if c.member(origin.user).is_none() {
+                    return Err(forbidden("CHAT_WRITE_FORBIDDEN"));
+                }
+                if c.about == about {
+                    return Err(RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED"));
+                }
+            }
+            Peer::Channel(id) => {
+                self.require_admin(id, origin.user, |r| r.change_info)?;
+                if self.channel(id).is_some_and(|c| c.about == about) {
+                    return Err(RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED"));
+                }
+            }
+            Peer::User(_) => return Err(RpcError::peer_id_invalid()),
+        }
+        self.set_about(peer, about)?;
+        self.announce_chat_change(peer, origin);
+        Ok(())
+    }
+
+    /// Makes a basic-group member an admin (or not) as Telegram does it:
+    /// every member gets `updateChatParticipantAdmin`.
+    pub fn set_chat_admin_announced(
+        &mut self,
+        chat: ChatId,
+        user: UserId,
+        admin: bool,
+    ) -> Result<(), RpcError> {
+        self.set_chat_admin(chat, user, admin)?;
+        let version = self.chat(chat).map_or(0, |c| c.version);
+        let update: tl::enums::Update = tl::types::UpdateChatParticipantAdmin {
+            chat_id: chat,
+            user_id: user,
+            is_admin: admin,
+            version,
+        }
+        .into();
+        let creator = self.chat(chat).map_or(user, |c| c.creator);
+        self.push_to_members(Peer::Chat(chat), update, Origin::control(creator));
+        Ok(())
+    }
+
+    /// Tells every member that a group or channel changed (`updateChat` /
+    /// `updateChannel`), so clients refetch it.
+    pub fn announce_chat_change(&self, peer: Peer, origin: Origin) {
+        let update: tl::enums::Update = match peer {
+            Peer::Chat(chat_id) => tl::types::UpdateChat { chat_id }.into(),
+            Peer::Channel(channel_id) => tl::types::UpdateChannel { channel_id }.into(),
+            Peer::User(_) => return,
+        };
+        self.push_to_members(peer, update, origin);
+    }
+
+    fn push_to_members(&self, peer: Peer, update: tl::enums::Update, origin: Origin) {
+        let place = match peer {
+            Peer::Chat(chat) => super::Place::Group(chat),
+            Peer::Channel(channel) => super::Place::Channel(channel),
+            Peer::User(_) => return,
+        };
+        for viewer in self.audience(&place) {
+            let mut peers = PeerSet::default();
+            peers.add(peer);
+            let (users, chats) = self.peer_lists(&peers, viewer);
+            self.send_push(
+                viewer,
+                updates_of(vec![update.clone()], users, chats, self.last_date),
+                origin,
+            );
+        }
+    }
+}

@@ -1449,3 +1449,74 @@ fn photo_sizes_are_served_by_type() {
         assert_eq!(file.bytes, expected);
     }
 }
+
+#[test]
+fn edit_chat_about_checks_rights_and_tells_every_member() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let carol = user(&mut world, "Carol", "300");
+    let group = world.create_group(alice, "G", &[bob]).unwrap();
+    let channel = world.create_channel(alice, "C", "", true).unwrap();
+    world
+        .channel_invite(Origin::control(alice), channel, &[bob])
+        .unwrap();
+    let mut rx = world.subscribe();
+    let peer = world.input_peer(Peer::Chat(group), bob);
+    let about = |about: &str, peer: &tl::enums::InputPeer| f::messages::EditChatAbout {
+        peer: peer.clone(),
+        about: about.into(),
+    };
+    assert!(call(&mut world, bob, &about("Walks", &peer)).unwrap());
+    assert_eq!(world.chat(group).unwrap().about, "Walks");
+    let told: Vec<UserId> = drain(&mut rx)
+        .into_iter()
+        .filter(|p| {
+            matches!(&p.updates, tl::enums::Updates::Updates(u)
+                if matches!(u.updates[..], [tl::enums::Update::Chat(ref c)] if c.chat_id == group))
+        })
+        .map(|p| p.account)
+        .collect();
+    assert_eq!(told.len(), 2, "both members: {told:?}");
+    assert!(told.contains(&alice) && told.contains(&bob));
+    assert_eq!(
+        call(&mut world, bob, &about("Walks", &peer)).unwrap_err(),
+        RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED")
+    );
+    assert!(call(&mut world, carol, &about("x", &peer)).is_err());
+    // In a channel only admins with the change-info right may.
+    let channel_peer = world.input_peer(Peer::Channel(channel), bob);
+    assert_eq!(
+        call(&mut world, bob, &about("News", &channel_peer)).unwrap_err(),
+        RpcError::bad_request("CHAT_ADMIN_REQUIRED")
+    );
+    let channel_peer = world.input_peer(Peer::Channel(channel), alice);
+    assert!(call(&mut world, alice, &about("News", &channel_peer)).unwrap());
+    assert_eq!(world.channel(channel).unwrap().about, "News");
+}
+
+#[test]
+fn announced_admin_changes_reach_every_member() {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    let group = world.create_group(alice, "G", &[bob]).unwrap();
+    let mut rx = world.subscribe();
+    world.set_chat_admin_announced(group, bob, true).unwrap();
+    assert!(world.chat(group).unwrap().member(bob).unwrap().admin);
+    let told: Vec<(UserId, bool)> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|p| match &p.updates {
+            tl::enums::Updates::Updates(u) => match &u.updates[..] {
+                [tl::enums::Update::ChatParticipantAdmin(a)] if a.user_id == bob => {
+                    Some((p.account, a.is_admin))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told.iter().all(|(_, admin)| *admin));
+    assert!(world.set_chat_admin_announced(group, 999, true).is_err());
+}

@@ -109,6 +109,11 @@ pub(super) fn handle(
             let key = world.edit_title(origin, Peer::Chat(r.chat_id), &r.title)?;
             encode(world.new_messages_result(me, &[(key, None)], Vec::new()))
         },
+        f::EditChatAbout => |r: f::EditChatAbout| {
+            let peer = world.resolve_peer(me, &r.peer)?;
+            world.edit_about(origin, peer, &r.about)?;
+            encode(true)
+        },
         f::EditChatPhoto => |r: f::EditChatPhoto| {
             let photo = input_chat_photo(world, me, &r.photo)?;
             let key = world.edit_photo(origin, Peer::Chat(r.chat_id), photo)?;

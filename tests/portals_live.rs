@@ -1,0 +1,577 @@
+//! End to end: portals follow their Telegram chats while the bridge runs,
+//! and the owner manages portals from Matrix. Against the fake Telegram
+//! datacenter and a real Synapse:
+//! - chat and profile photos become room and ghost avatars; a new or removed
+//!   photo, an
+//!   about text, members joining, leaving, kicked or banned, and admins
+//!   promoted or demoted show up in the portal;
+//! - the owner's topic and avatar reach Telegram, and their echo does not
+//!   come back as a second change;
+//! - `pm +phone`, `filter`, `unbridge` and `delete-portal` work;
+//! - a portal room the store lost (a crash right after creating it) is
+//!   adopted at the next start instead of duplicated, and a recorded flood
+//!   wait is waited out first.
+
+mod appservice_support;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
+use appservice_support::{command, BridgeInstance};
+use fake_telegram::world::chats::{all_admin_rights, no_banned_rights};
+use fake_telegram::world::{Origin, Peer};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerId;
+use serde_json::{json, Value};
+use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::store::Store;
+
+static SYNAPSE: SharedSynapse<std::sync::Mutex<Option<BridgeInstance>>> = SharedSynapse::new();
+
+/// A valid 1×1 PNG, so the homeserver can thumbnail what it stores.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Polls `check` until it returns `Some`, failing with `what` and the log.
+async fn eventually<T, F, Fut>(bridge: &BridgeInstance, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// A state event's content as `owner` reads it, `Value::Null` when unset.
+async fn try_state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
+    owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
+            None,
+        )
+        .await
+        .unwrap_or(Value::Null)
+}
+
+async fn membership(owner: &TestUser, room: &str, user: &str) -> String {
+    try_state(owner, room, "m.room.member", user).await["membership"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn upload(owner: &TestUser, bytes: &[u8]) -> String {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/_matrix/media/v3/upload?filename=a.png",
+            owner.api().base_url()
+        ))
+        .bearer_auth(&owner.access_token)
+        .header("content-type", "image/png")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("upload reaches Synapse");
+    let body: Value = response.json().await.expect("upload answer");
+    body["content_uri"]
+        .as_str()
+        .expect("content_uri")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_follow_their_chats_and_the_owner_manages_them() {
+    let (synapse, slot) = SYNAPSE
+        .get_or_start(|| async move {
+            let port = free_port().expect("free port for Synapse");
+            let bridge = BridgeInstance::prepare("live", port);
+            let options = SynapseOptions {
+                registrations: vec![bridge.registration_path.clone()],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((options, std::sync::Mutex::new(Some(bridge))))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+    let _log = synapse.log_on_panic();
+    let mut bridge = slot.lock().unwrap().take().unwrap();
+    configure(
+        &bridge,
+        "  alias_template: \"livetg_{username}\"\n  max_new_portals_per_sync: 10\n  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
+    );
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, carol, dave, hikers, sup, news) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let carol = w.add_user(user("Carol", "15550003"));
+        let dave = w.add_user(user("Dave", "15550004"));
+        w.set_profile_photo(bob, PNG.to_vec()).unwrap();
+        let hikers = w.create_group(bob, "Hikers", &[alice, carol]).unwrap();
+        w.set_chat_photo(bob, Peer::Chat(hikers), PNG.to_vec())
+            .unwrap();
+        let sup = w.create_supergroup(alice, "Super", &[bob]).unwrap();
+        let news = w.create_channel(bob, "News", "Daily", true).unwrap();
+        w.channel_invite(Origin::control(bob), news, &[alice])
+            .unwrap();
+        w.set_channel_username(news, Some("dailynews")).unwrap();
+        (alice, bob, carol, dave, hikers, sup, news)
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room_of = |peer: PeerId| {
+        store
+            .portals()
+            .by_peer(peer)
+            .unwrap()
+            .unwrap_or_else(|| panic!("a portal for {peer:?}"))
+            .room_id
+            .to_string()
+    };
+    let hikers_peer = PeerId::chat(hikers).unwrap();
+    let sup_peer = PeerId::channel(sup).unwrap();
+    let news_peer = PeerId::channel(news).unwrap();
+    let (hikers_room, sup_room, news_room) =
+        (room_of(hikers_peer), room_of(sup_peer), room_of(news_peer));
+    let (hikers_room, sup_room, news_room) =
+        (hikers_room.as_str(), sup_room.as_str(), news_room.as_str());
+    let (owner, fake, store) = (&owner, &fake, &store);
+    let ghost = |id: i64| format!("@livetg_{id}:localhost");
+
+    // Photos became avatars, uploaded once and remembered by photo id.
+    let first_avatar = state(owner, hikers_room, "m.room.avatar", "").await["url"]
+        .as_str()
+        .expect("the portal has the chat photo as avatar")
+        .to_owned();
+    assert!(first_avatar.starts_with("mxc://"), "{first_avatar}");
+    let first_avatar = first_avatar.as_str();
+    let portal = store.portals().by_peer(hikers_peer).unwrap().unwrap();
+    let photo_id = portal.avatar_photo_id.expect("the photo id is recorded");
+    assert_eq!(
+        store.kv_get(&format!("avatar_mxc:{photo_id}")).unwrap(),
+        Some(first_avatar.to_owned())
+    );
+    let profile = owner
+        .api()
+        .ok(
+            Method::GET,
+            &format!("/_matrix/client/v3/profile/{}", ghost(bob)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        profile["avatar_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("mxc://")),
+        "Bob's ghost has his profile photo: {profile}"
+    );
+
+    // The public channel's portal has its alias.
+    let alias = owner
+        .api()
+        .ok(
+            Method::GET,
+            "/_matrix/client/v3/directory/room/%23livetg_dailynews%3Alocalhost",
+            None,
+        )
+        .await
+        .expect("the alias resolves");
+    assert_eq!(alias["room_id"], news_room);
+    assert_eq!(
+        state(owner, news_room, "m.room.canonical_alias", "").await["alias"],
+        "#livetg_dailynews:localhost"
+    );
+
+    // A new chat photo and an about text on Telegram.
+    fake.world()
+        .lock()
+        .unwrap()
+        .set_chat_photo(bob, Peer::Chat(hikers), PNG.to_vec())
+        .unwrap();
+    eventually(&bridge, "the new chat photo", || async move {
+        let url = try_state(owner, hikers_room, "m.room.avatar", "").await["url"].clone();
+        (url.is_string() && url != first_avatar).then_some(())
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_photo(Origin::control(bob), Peer::Chat(hikers), None)
+        .unwrap();
+    eventually(&bridge, "the chat photo removed", || async move {
+        let avatar = try_state(owner, hikers_room, "m.room.avatar", "").await;
+        (avatar.is_object() && avatar.get("url").is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        store
+            .portals()
+            .by_peer(hikers_peer)
+            .unwrap()
+            .unwrap()
+            .avatar_photo_id,
+        None
+    );
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_about(Origin::control(bob), Peer::Chat(hikers), "Weekend walks")
+        .unwrap();
+    eventually(&bridge, "the about text as topic", || async move {
+        (try_state(owner, hikers_room, "m.room.topic", "").await["topic"] == "Weekend walks")
+            .then_some(())
+    })
+    .await;
+
+    // Bob changes his profile photo and name: his ghost follows.
+    let profile_of = |user: String| async move {
+        owner
+            .api()
+            .ok(
+                Method::GET,
+                &format!("/_matrix/client/v3/profile/{user}"),
+                None,
+            )
+            .await
+            .unwrap_or(Value::Null)
+    };
+    let old_avatar = profile_of(ghost(bob)).await["avatar_url"].clone();
+    let old_avatar = &old_avatar;
+    fake.world()
+        .lock()
+        .unwrap()
+        .set_profile_photo(bob, PNG.to_vec())
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .rename_user(bob, "Robert", None)
+        .unwrap();
+    eventually(
+        &bridge,
+        "Bob's ghost following his profile",
+        || async move {
+            let profile = profile_of(ghost(bob)).await;
+            (profile["displayname"] == "Robert (Telegram)"
+                && profile["avatar_url"].is_string()
+                && profile["avatar_url"] != *old_avatar)
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Members: Dave is added and promoted, then demoted; Carol leaves; Bob
+    // kicks Dave; in the supergroup the owner bans Bob.
+    fake.world()
+        .lock()
+        .unwrap()
+        .add_chat_members(Origin::control(bob), hikers, &[dave])
+        .unwrap();
+    eventually(&bridge, "Dave's ghost joining", || async move {
+        (membership(owner, hikers_room, &ghost(dave)).await == "join").then_some(())
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .set_chat_admin_announced(hikers, dave, true)
+        .unwrap();
+    eventually(&bridge, "Dave's admin level", || async move {
+        let levels = try_state(owner, hikers_room, "m.room.power_levels", "").await;
+        (levels["users"][ghost(dave)] == 50).then_some(())
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .set_chat_admin_announced(hikers, dave, false)
+        .unwrap();
+    eventually(&bridge, "Dave's demotion", || async move {
+        let levels = try_state(owner, hikers_room, "m.room.power_levels", "").await;
+        (levels["users"].get(ghost(dave)).is_none() && levels["users"][ghost(bob)] == 95)
+            .then_some(())
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .remove_chat_member(Origin::control(carol), hikers, carol)
+        .unwrap();
+    fake.world()
+        .lock()
+        .unwrap()
+        .remove_chat_member(Origin::control(bob), hikers, dave)
+        .unwrap();
+    // The owner makes Bob an admin of Super; Telegram tells the members'
+    // clients to refetch the supergroup.
+    {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        w.promote(Origin::control(alice), sup, bob, all_admin_rights(), None)
+            .unwrap();
+        w.announce_chat_change(Peer::Channel(sup), Origin::control(alice));
+    }
+    eventually(
+        &bridge,
+        "Bob's admin level in the supergroup",
+        || async move {
+            let levels = try_state(owner, sup_room, "m.room.power_levels", "").await;
+            (levels["users"][ghost(bob)] == 50).then_some(())
+        },
+    )
+    .await;
+    let mut ban = no_banned_rights();
+    ban.view_messages = true;
+    fake.world()
+        .lock()
+        .unwrap()
+        .channel_ban(Origin::control(alice), sup, bob, ban)
+        .unwrap();
+    eventually(
+        &bridge,
+        "Carol leaving, Dave kicked, Bob banned",
+        || async move {
+            let carol_left = try_state(owner, hikers_room, "m.room.member", &ghost(carol)).await;
+            let dave_kicked = try_state(owner, hikers_room, "m.room.member", &ghost(dave)).await;
+            let bob_banned = membership(owner, sup_room, &ghost(bob)).await;
+            (carol_left["membership"] == "leave"
+                && dave_kicked["membership"] == "leave"
+                && bob_banned == "ban")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // The owner (creator of Super) changes its topic and avatar in Matrix.
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{sup_room}/state/m.room.topic/"),
+            Some(&json!({ "topic": "Our supergroup" })),
+        )
+        .await
+        .unwrap();
+    eventually(&bridge, "the about text on Telegram", || async move {
+        let about = fake
+            .world()
+            .lock()
+            .unwrap()
+            .channel(sup)
+            .unwrap()
+            .about
+            .clone();
+        (about == "Our supergroup").then_some(())
+    })
+    .await;
+    let picture = upload(owner, PNG).await;
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{sup_room}/state/m.room.avatar/"),
+            Some(&json!({ "url": picture })),
+        )
+        .await
+        .unwrap();
+    let telegram_photo = eventually(&bridge, "the chat photo on Telegram", || async move {
+        fake.world().lock().unwrap().channel(sup).unwrap().photo
+    })
+    .await;
+    let recorded = eventually(&bridge, "the echo recognised", || async move {
+        store
+            .portals()
+            .by_peer(sup_peer)
+            .unwrap()
+            .filter(|p| p.avatar_photo_id == Some(telegram_photo))
+    })
+    .await;
+    assert_eq!(
+        recorded.avatar_mxc.as_ref().map(|m| m.as_str()),
+        Some(picture.as_str())
+    );
+    // The echo (a service message) has been handled once the next message
+    // of the chat arrives; the room keeps the owner's picture.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        state(owner, sup_room, "m.room.avatar", "").await["url"],
+        picture.as_str()
+    );
+
+    // Commands: pm by phone, the filter, unbridge and delete-portal.
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    let bot = bridge.bot_user_id.clone();
+    let bot = bot.as_str();
+    command(
+        owner,
+        &management,
+        bot,
+        "pm +1 555 0004",
+        "Created the private chat with Dave",
+    )
+    .await;
+    command(owner, &management, bot, "filter", "Every chat is bridged").await;
+    let news_id = news_peer.bot_api_dialog_id().unwrap();
+    command(
+        owner,
+        &management,
+        bot,
+        "filter deny @dailynews",
+        &format!("Chat {news_id} is now denied"),
+    )
+    .await;
+    command(
+        owner,
+        &management,
+        bot,
+        "filter allow @dailynews",
+        &format!("Chat {news_id} is now allowed"),
+    )
+    .await;
+    command(
+        owner,
+        hikers_room,
+        bot,
+        "!tg unbridge",
+        "Send `!tg unbridge confirm` to go ahead",
+    )
+    .await;
+    assert!(store.portals().by_peer(hikers_peer).unwrap().is_some());
+    command(
+        owner,
+        hikers_room,
+        bot,
+        "!tg unbridge confirm",
+        "no longer bridged",
+    )
+    .await;
+    eventually(&bridge, "the ghosts and the bot leaving", || async move {
+        let bob_gone = membership(owner, hikers_room, &ghost(bob)).await == "leave";
+        let bot_gone = membership(owner, hikers_room, bot).await == "leave";
+        (bob_gone && bot_gone).then_some(())
+    })
+    .await;
+    assert!(store.portals().by_peer(hikers_peer).unwrap().is_none());
+    assert_eq!(
+        membership(owner, hikers_room, &owner.user_id).await,
+        "join",
+        "the room stays for the owner"
+    );
+    command(
+        owner,
+        &management,
+        bot,
+        "filter",
+        &format!(
+            "Every chat is bridged except: {}.",
+            hikers_peer.bot_api_dialog_id().unwrap()
+        ),
+    )
+    .await;
+    // A broadcast channel's portal is named from the management room, where
+    // the owner can post.
+    command(
+        owner,
+        &management,
+        bot,
+        &format!("delete-portal {news_id}"),
+        &format!("Send `delete-portal {news_id} confirm` to go ahead"),
+    )
+    .await;
+    assert!(store.portals().by_peer(news_peer).unwrap().is_some());
+    command(
+        owner,
+        sup_room,
+        bot,
+        "!tg delete-portal confirm",
+        "is deleted",
+    )
+    .await;
+    eventually(
+        &bridge,
+        "the owner removed from the deleted portal",
+        || async move {
+            let joined = owner
+                .api()
+                .ok(Method::GET, "/_matrix/client/v3/joined_rooms", None)
+                .await
+                .ok()?;
+            let rooms = joined["joined_rooms"].as_array()?.clone();
+            (!rooms.iter().any(|r| r == sup_room)).then_some(())
+        },
+    )
+    .await;
+    assert!(store.portals().by_peer(sup_peer).unwrap().is_none());
+
+    // A crash right after creating News's room would have left it
+    // unrecorded: the restart adopts it (after waiting out a recorded flood
+    // wait) instead of creating another room. Super, deleted but not
+    // filtered, gets a fresh room; Hikers stays out.
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    assert!(store.portals().delete(news_peer).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    store
+        .kv_set("telegram_flood_wait_until", &(now + 2).to_string())
+        .unwrap();
+    let portals_before = store.portals().all().unwrap().len();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "waiting out the flood wait", 1, WAIT).await;
+    wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
+    assert!(bridge.log().contains("adopted a portal room"));
+    assert_eq!(room_of(news_peer), news_room, "the old room is adopted");
+    assert_ne!(
+        room_of(sup_peer),
+        sup_room,
+        "a deleted portal gets a new room"
+    );
+    assert!(store.portals().by_peer(hikers_peer).unwrap().is_none());
+    let after = store.portals().all().unwrap();
+    assert_eq!(
+        after.len(),
+        portals_before + 2,
+        "News adopted, Super new, the unbridged chat stays out: {after:?}"
+    );
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
