@@ -13,6 +13,7 @@ mod error;
 mod fs;
 mod ghost;
 mod kv;
+mod media;
 mod message;
 mod portal;
 mod schema;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
+pub use media::{CachedMedia, MediaCache, TelegramFileKind};
 pub use message::{MessageMapping, MessageScope, Messages};
 pub use portal::{Portal, PortalKind, Portals};
 pub use session::TelegramSession;
@@ -246,6 +248,11 @@ impl Store {
     /// The message map.
     pub fn messages(&self) -> Messages<'_> {
         Messages::new(self.db())
+    }
+
+    /// The media cache (Telegram files ⇄ Matrix content URIs).
+    pub fn media(&self) -> MediaCache<'_> {
+        MediaCache::new(self.db())
     }
 
     /// Runs `f` in one IMMEDIATE write transaction: everything it does
