@@ -10,6 +10,7 @@ pub mod commands;
 pub mod core;
 pub mod ghost;
 pub mod login;
+pub mod media;
 pub mod notice;
 pub mod persistence;
 pub mod portal;
