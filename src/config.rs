@@ -159,6 +159,9 @@ pub struct BridgeConfig {
     pub initial_history: InitialHistoryConfig,
     /// Whether `login` in the management room is allowed.
     pub matrix_login: bool,
+    /// Largest Matrix file sent to Telegram, in MB (Telegram takes up to
+    /// 2000 MB from ordinary accounts, 4000 MB from Premium ones).
+    pub max_upload_size_mb: u64,
 }
 
 /// Allow- or deny-list of Telegram chats.
@@ -412,6 +415,7 @@ impl Default for BridgeConfig {
             federate_rooms: true,
             initial_history: InitialHistoryConfig::default(),
             matrix_login: true,
+            max_upload_size_mb: 2000,
         }
     }
 }

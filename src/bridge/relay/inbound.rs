@@ -155,15 +155,26 @@ impl Side {
                 .unwrap_or_default(),
             &NoMentions,
         );
+        // Media (with the text as caption) becomes its own event type.
+        let media = match self.telegram.get() {
+            Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
+                self.media_bridge(telegram).media_event(message, &text).await
+            }
+            _ => None,
+        };
         let content = match text.html {
             Some(html) => RoomMessageEventContent::text_html(text.body, html),
             None => RoomMessageEventContent::text_plain(text.body),
         };
         let scope_key = scope_key(scope);
         let txn_id = txn::derived("tg", &[&scope_key, &message.id().to_string()]);
-        let mut request =
-            send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
-                .map_err(|e| PortalError::Build(e.to_string()))?;
+        let mut request = match media {
+            Some(media) => {
+                crate::bridge::media::send_request(portal.room_id.clone(), txn_id, &media)
+            }
+            None => send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content),
+        }
+        .map_err(|e| PortalError::Build(e.to_string()))?;
         request.timestamp = original_timestamp(message);
         let event_id = self.client.as_user(&sender).send(request).await?.event_id;
         self.store.messages().insert(&MessageMapping {
@@ -176,6 +187,19 @@ impl Side {
             sent_by_bridge: false,
         })?;
         Ok(())
+    }
+
+    /// The Telegram → Matrix media transfer of this run.
+    pub(super) fn media_bridge<'a>(
+        &'a self,
+        telegram: &'a grammers_client::Client,
+    ) -> crate::bridge::media::TelegramToMatrix<'a> {
+        crate::bridge::media::TelegramToMatrix {
+            telegram,
+            matrix: &self.client,
+            store: &self.store,
+            limits: &self.media_limits,
+        }
     }
 
     /// Who a message is sent as in Matrix: the sender's ghost (set up on

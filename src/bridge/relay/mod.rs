@@ -209,6 +209,8 @@ struct Side {
     telegram: std::sync::OnceLock<grammers_client::Client>,
     /// One lock per Telegram chat, see [`Side::send_lock`].
     send_locks: std::sync::Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Upload limits for media, the homeserver's read once per run.
+    media_limits: super::media::MediaLimits,
 }
 
 impl Side {
@@ -220,6 +222,9 @@ impl Side {
             server_name: ready.client.bot_user_id().server_name().to_owned(),
             creator_outranks_levels: false,
         };
+        let media_limits = super::media::MediaLimits::new(
+            settings.bridge.max_upload_size_mb.saturating_mul(1024 * 1024),
+        );
         Self {
             settings,
             store,
@@ -230,6 +235,7 @@ impl Side {
             telegram: std::sync::OnceLock::new(),
             send_locks: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
+            media_limits,
         }
     }
 
