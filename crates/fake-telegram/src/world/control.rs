@@ -216,6 +216,25 @@ impl World {
             .ok_or_else(|| RpcError::new(500, "MESSAGE_LOST"))
     }
 
+    /// `from` sends media that is already stored (a sticker or file sent
+    /// again: the same photo or document id) with `text` as caption.
+    pub fn send_stored_media(
+        &mut self,
+        from: UserId,
+        to: Peer,
+        media: Media,
+        text: &str,
+    ) -> Result<i32, RpcError> {
+        let draft = Draft {
+            media: Some(media),
+            ..Draft::text(text.to_owned(), Vec::new())
+        };
+        let key = self.post(Origin::control(from), to, draft)?;
+        self.message(key)
+            .and_then(|m| m.id_for(from))
+            .ok_or_else(|| RpcError::new(500, "MESSAGE_LOST"))
+    }
+
     /// `from` sends plain text.
     pub fn send_text(&mut self, from: UserId, to: Peer, text: &str) -> Result<i32, RpcError> {
         self.send_message(from, to, OutgoingMessage::text(text))
@@ -412,7 +431,9 @@ impl World {
                 attributes,
             } => {
                 let date = self.now();
-                return Media::Document(self.files.add_document(date, mime_type, attributes, bytes));
+                return Media::Document(
+                    self.files.add_document(date, mime_type, attributes, bytes),
+                );
             }
             other => return self.add_other_media(other_media(other)),
         };
