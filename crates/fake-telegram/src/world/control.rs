@@ -1306,7 +1306,8 @@ fn other_media(spec: MediaSpec) -> tl::enums::MessageMedia {
                         correct: false,
                         option: option(i),
                         voters: Some(voters),
-                        recent_voters: None,
+                        // Shares its flag bit with `voters` in layer 230.
+                        recent_voters: Some(Vec::new()),
                     }
                     .into()
                 })
