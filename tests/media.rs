@@ -301,7 +301,6 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
                 h: 240,
             },
         );
-        drop(send);
         let grouped_id = w.new_grouped_id();
         for (i, bytes) in album.iter().enumerate() {
             w.send_message(
