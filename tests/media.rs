@@ -525,6 +525,37 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
         "nothing was downloaded again"
     );
 
+    // A new caption on Telegram edits the photo's event; the file is not
+    // transferred again.
+    let photo_id = fake
+        .world()
+        .lock()
+        .unwrap()
+        .history(bob, Peer::Chat(group))
+        .iter()
+        .find(|m| m.text == "Sunset over the hills")
+        .expect("the photo on Telegram")
+        .id;
+    let downloads_before = fake.call_count("upload.getFile");
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_text(bob, Peer::Chat(group), photo_id, "Sunset, edited")
+        .unwrap();
+    let events = events_from(&owner, &bridge, &room, &ghost, 19).await;
+    let edit = &events[18];
+    assert_eq!(edit["content"]["m.relates_to"]["rel_type"], "m.replace");
+    assert_eq!(
+        edit["content"]["m.relates_to"]["event_id"],
+        events[0]["event_id"]
+    );
+    assert_eq!(edit["content"]["body"], "* Sunset, edited");
+    let new_content = &edit["content"]["m.new_content"];
+    assert_eq!(new_content["msgtype"], "m.image");
+    assert_eq!(new_content["body"], "Sunset, edited");
+    assert_eq!(new_content["url"], url(0));
+    assert_eq!(fake.call_count("upload.getFile"), downloads_before);
+
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
 }

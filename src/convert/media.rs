@@ -425,6 +425,29 @@ pub fn media_content(file: &TelegramFile, url: &str, caption: Option<&MatrixText
     }
 }
 
+/// The Matrix edit for a Telegram edit of a media message (usually a new
+/// caption): `media` as `m.new_content` of a replacement of
+/// `original_event_id`, with `* `-marked fallback text for clients without
+/// edit support. `None` for stickers, whose event type has no edits.
+pub fn edit_content(media: &MatrixMedia, original_event_id: &str) -> Option<MatrixMedia> {
+    if media.event_type != MediaEventType::Message {
+        return None;
+    }
+    let mut content = media.content.clone();
+    if let Some(body) = content["body"].as_str() {
+        content["body"] = json!(format!("* {body}"));
+    }
+    if let Some(html) = content["formatted_body"].as_str() {
+        content["formatted_body"] = json!(format!("* {html}"));
+    }
+    content["m.new_content"] = media.content.clone();
+    content["m.relates_to"] = json!({ "rel_type": "m.replace", "event_id": original_event_id });
+    Some(MatrixMedia {
+        event_type: MediaEventType::Message,
+        content,
+    })
+}
+
 /// Marks a video as one to play like a GIF: looping, muted, without controls
 /// (the hints Element and other clients read for bridged GIFs).
 fn loop_video(info: &mut Map<String, Value>) {
@@ -1207,6 +1230,40 @@ mod tests {
         assert_eq!(media.content["msgtype"], "m.video");
         assert_eq!(media.content["info"]["fi.mau.loop"], true);
         assert_eq!(media.content["filename"], "animation.mp4");
+    }
+
+    #[test]
+    fn a_caption_edit_replaces_the_media_event() {
+        let file = TelegramFile {
+            kind: FileKind::Photo,
+            file_name: None,
+            mime_type: "image/jpeg".into(),
+            size: Some(10),
+            dimensions: None,
+            duration_ms: None,
+            waveform: None,
+            title: None,
+            performer: None,
+        };
+        let media = media_content(
+            &file,
+            "mxc://hs/p",
+            Some(&caption("new", Some("<i>new</i>"))),
+        );
+        let edit = edit_content(&media, "$original").unwrap();
+        assert_eq!(edit.content["body"], "* new");
+        assert_eq!(edit.content["formatted_body"], "* <i>new</i>");
+        assert_eq!(edit.content["m.new_content"], media.content);
+        assert_eq!(
+            edit.content["m.relates_to"],
+            json!({ "rel_type": "m.replace", "event_id": "$original" })
+        );
+        assert_eq!(edit.content["url"], "mxc://hs/p");
+        let sticker = MatrixMedia {
+            event_type: MediaEventType::Sticker,
+            content: json!({}),
+        };
+        assert_eq!(edit_content(&sticker, "$s"), None);
     }
 
     #[test]

@@ -158,7 +158,9 @@ impl Side {
         // Media (with the text as caption) becomes its own event type.
         let media = match self.telegram.get() {
             Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
-                self.media_bridge(telegram).media_event(message, &text).await
+                self.media_bridge(telegram)
+                    .media_event(message, &text)
+                    .await
             }
             _ => None,
         };
@@ -186,6 +188,55 @@ impl Side {
             event_id,
             sent_by_bridge: false,
         })?;
+        Ok(())
+    }
+
+    /// A Telegram edit of a media message (usually a new caption) as a
+    /// Matrix edit of the media event. The file comes from the media cache,
+    /// so an edit costs no transfer.
+    pub(super) async fn on_media_edited(&self, message: &Message) -> Result<(), PortalError> {
+        let (Some(portal), Some(telegram)) = (
+            self.store.portals().by_peer(message.peer_id())?,
+            self.telegram.get(),
+        ) else {
+            return Ok(());
+        };
+        let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
+        let scope = MessageScope::of_chat(portal.peer, self_id);
+        let mapped = self.store.messages().by_telegram(scope, message.id())?;
+        let Some(original) = mapped.first() else {
+            debug!("edit of a message that was never bridged");
+            return Ok(());
+        };
+        let entities = message
+            .fmt_entities()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let caption = telegram_to_matrix(message.text(), entities, &NoMentions);
+        let Some(media) = self
+            .media_bridge(telegram)
+            .media_event(message, &caption)
+            .await
+        else {
+            return Ok(());
+        };
+        let Some(edit) = crate::convert::media::edit_content(&media, original.event_id.as_str())
+        else {
+            return Ok(());
+        };
+        let sender = self.sender_of(message).await?;
+        // One transaction per edit, so a retried edit is not applied twice.
+        let edited_at = message
+            .edit_date()
+            .map(|date| date.as_second().to_string())
+            .unwrap_or_default();
+        let txn_id = txn::derived(
+            "tg-edit",
+            &[&scope_key(scope), &message.id().to_string(), &edited_at],
+        );
+        let request = crate::bridge::media::send_request(portal.room_id.clone(), txn_id, &edit)
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_user(&sender).send(request).await?;
         Ok(())
     }
 

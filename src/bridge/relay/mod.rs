@@ -223,7 +223,10 @@ impl Side {
             creator_outranks_levels: false,
         };
         let media_limits = super::media::MediaLimits::new(
-            settings.bridge.max_upload_size_mb.saturating_mul(1024 * 1024),
+            settings
+                .bridge
+                .max_upload_size_mb
+                .saturating_mul(1024 * 1024),
         );
         Self {
             settings,
@@ -417,6 +420,11 @@ impl Side {
     async fn on_chat_event(&self, event: TgEvent) {
         let result = match event {
             TgEvent::NewMessage(message) => self.on_message(&message).await,
+            TgEvent::MessageEdited(message)
+                if crate::bridge::media::has_bridged_media(&message) =>
+            {
+                self.on_media_edited(&message).await
+            }
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,
             TgEvent::ChatChanged(chat) => {
