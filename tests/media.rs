@@ -165,13 +165,14 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
     configure(&bridge, "  initial_history:\n    group: 0\n");
 
     let fake = FakeTelegram::start().await;
-    let (alice, bob, group) = {
+    let (alice, bob, group, other) = {
         let shared = fake.world();
         let mut w = shared.lock().unwrap();
         let alice = w.add_user(user("Alice", "15550001"));
         let bob = w.add_user(user("Bob", "15550002"));
         let group = w.create_group(bob, "Media", &[alice]).unwrap();
-        (alice, bob, group)
+        let other = w.create_group(bob, "Chat", &[alice]).unwrap();
+        (alice, bob, group, other)
     };
     seed_login(&bridge, &fake, alice).await;
     let owner = synapse
@@ -556,8 +557,54 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
     assert_eq!(new_content["url"], url(0));
     assert_eq!(fake.call_count("upload.getFile"), downloads_before);
 
+    // A slow transfer in one chat does not hold up text in another.
+    let other_room = store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(other).unwrap())
+        .unwrap()
+        .expect("the other group's portal")
+        .room_id
+        .to_string();
+    owner.join(&other_room).await.unwrap();
+    fake.delay("upload.getFile", Duration::from_secs(6));
+    let slow = png(200, 100, 30_000, 12);
+    {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        w.send_message(
+            bob,
+            Peer::Chat(group),
+            OutgoingMessage {
+                media: Some(MediaSpec::Photo {
+                    bytes: slow.clone(),
+                }),
+                ..OutgoingMessage::default()
+            },
+        )
+        .unwrap();
+        w.send_text(bob, Peer::Chat(other), "meanwhile").unwrap();
+    }
+    let text = events_from(&owner, &bridge, &other_room, &ghost, 1).await;
+    assert_eq!(text[0]["content"]["body"], "meanwhile");
+    let media_events = owner.room_messages(&room, 200).await.unwrap();
+    let from_ghost = media_events
+        .iter()
+        .filter(|e| {
+            e["sender"] == ghost.as_str()
+                && (e["type"] == "m.room.message" || e["type"] == "m.sticker")
+        })
+        .count();
+    assert_eq!(from_ghost, 19, "the slow photo is still on its way");
+    fake.delay("upload.getFile", Duration::ZERO);
+    let events = events_from(&owner, &bridge, &room, &ghost, 20).await;
+    assert_eq!(download(&owner, &url_of(&events[19])).await, slow);
+
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
+}
+
+fn url_of(event: &Value) -> String {
+    event["content"]["url"].as_str().expect("a url").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
