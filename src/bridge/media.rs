@@ -597,6 +597,8 @@ impl MatrixToTelegram<'_> {
         let started = std::time::Instant::now();
         let (uploaded, size) = match download.size {
             Some(size) if size > limit => return Err(MediaError::TooLarge { size, limit }),
+            // Telegram has no empty files.
+            Some(0) => return Err(MediaError::Transfer("the file is empty".into())),
             Some(size) => (
                 self.pipe(download.response, size, &media.file_name).await?,
                 size,
