@@ -456,6 +456,10 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
     assert_eq!(content(9)["body"], "photo.jpg");
     assert_eq!(content(8)["info"]["w"], 64);
     assert_eq!(content(9)["info"]["w"], 48);
+    let album_id = content(8)["org.tgbridge.album"].clone();
+    assert!(album_id.is_string(), "{}", content(8));
+    assert_eq!(content(9)["org.tgbridge.album"], album_id, "linked");
+    assert!(content(7).get("org.tgbridge.album").is_none());
     assert_eq!(download(&owner, &url(8)).await, album[0]);
     assert_eq!(download(&owner, &url(9)).await, album[1]);
 

@@ -250,7 +250,11 @@ impl TelegramToMatrix<'_> {
             let text = "[media no longer available]";
             return Some(message_event(convert::readable_content(text, caption)));
         };
-        Some(self.file_event(found, caption).await)
+        let mut media = self.file_event(found, caption).await;
+        if let Some(album) = message.grouped_id() {
+            convert::mark_album_item(&mut media, album);
+        }
+        Some(media)
     }
 
     /// The event for a file: from the cache, uploaded, or a notice.

@@ -425,6 +425,18 @@ pub fn media_content(file: &TelegramFile, url: &str, caption: Option<&MatrixText
     }
 }
 
+/// Key of the album id in the content of each item of a Telegram album.
+/// Matrix has no album relation; items share this value (Telegram's
+/// `grouped_id`), so clients and tools can show them together.
+pub const ALBUM_KEY: &str = "org.tgbridge.album";
+
+/// Marks a bridged file as an item of the Telegram album `grouped_id`.
+pub fn mark_album_item(media: &mut MatrixMedia, grouped_id: i64) {
+    if let Value::Object(content) = &mut media.content {
+        content.insert(ALBUM_KEY.into(), json!(grouped_id.to_string()));
+    }
+}
+
 /// The Matrix edit for a Telegram edit of a media message (usually a new
 /// caption): `media` as `m.new_content` of a replacement of
 /// `original_event_id`, with `* `-marked fallback text for clients without
@@ -1264,6 +1276,16 @@ mod tests {
             content: json!({}),
         };
         assert_eq!(edit_content(&sticker, "$s"), None);
+    }
+
+    #[test]
+    fn album_items_share_the_album_id() {
+        let mut media = MatrixMedia {
+            event_type: MediaEventType::Message,
+            content: json!({ "msgtype": "m.image", "body": "a" }),
+        };
+        mark_album_item(&mut media, 13_000_000_000_000_001);
+        assert_eq!(media.content[ALBUM_KEY], "13000000000000001");
     }
 
     #[test]
