@@ -685,6 +685,7 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
             "audio/ogg",
         ),
     ];
+    let mut first_sent = None;
     for (n, (bytes, mut content, expected_media)) in cases.into_iter().enumerate() {
         let mime = content["info"]["mimetype"].as_str().unwrap().to_owned();
         content["url"] = json!(upload(&owner, bytes.clone(), &mime).await);
@@ -708,6 +709,7 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
             .last_message(alice, Peer::Chat(group))
             .unwrap();
         assert_eq!(view.id, sent.message_id);
+        first_sent.get_or_insert(sent.message_id);
         assert_eq!(view.media.as_deref(), Some(expected_media), "case {n}");
         assert_eq!(view.media_bytes.as_deref(), Some(&bytes[..]), "case {n}");
         if n == 0 {
@@ -743,12 +745,17 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
     // A location.
     let location = json!({ "msgtype": "m.location", "body": "here", "geo_uri": "geo:51.5,-0.12" });
     let media = outgoing_media("m.room.message", &location).unwrap();
-    sender.send(chat, &media, None, None, 2000).await.unwrap();
+    let sent = sender
+        .send(chat, &media, None, first_sent, 2000)
+        .await
+        .unwrap();
     let (lat, long) = {
         let shared = fake.world();
         let w = shared.lock().unwrap();
         let view = w.last_message(alice, Peer::Chat(group)).unwrap();
         assert_eq!(view.media.as_deref(), Some("geo"));
+        assert_eq!(view.id, sent.message_id);
+        assert_eq!(view.reply_to, first_sent, "a reply to the photo");
         let key = w.message_key(alice, Peer::Chat(group), view.id).unwrap();
         let fake_telegram::world::messages::Media::Other(other) =
             w.message(key).unwrap().media.unwrap()
