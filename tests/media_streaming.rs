@@ -1,8 +1,9 @@
 //! Media is streamed, not held in memory: the bridge binary moves a 40 MB
 //! Telegram file into Synapse's media repository while its peak resident
 //! memory grows by a small fraction of the file's size, and the bytes
-//! Synapse serves equal Telegram's. Runs its own Synapse, whose upload limit
-//! admits the file.
+//! Synapse serves equal Telegram's; a 12 MB Matrix file reaches Telegram in
+//! big-file parts, byte for byte. Runs its own Synapse, whose upload limit
+//! admits the files.
 
 mod appservice_support;
 
@@ -144,4 +145,64 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
+
+    // The other way: a file over Telegram's 10 MB "big file" threshold goes
+    // up in parallel parts, straight from Synapse's download.
+    let big: Vec<u8> = bytes[..12 * 1024 * 1024].iter().rev().copied().collect();
+    let uploaded: Value = reqwest::Client::new()
+        .post(format!("{}/_matrix/media/v3/upload", synapse.base_url()))
+        .bearer_auth(&owner.access_token)
+        .header("content-type", "video/mp4")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = json!({ "msgtype": "m.video", "body": "film.mp4", "url": uploaded["content_uri"],
+                          "info": { "mimetype": "video/mp4", "size": big.len(), "w": 1920, "h": 1080, "duration": 60_000 } });
+    let media = tgbridge::convert::media::outgoing_media("m.room.message", &content).unwrap();
+    let telegram = fake_telegram::seed::TestClient::connect(fake.logged_in_session(alice).unwrap());
+    let matrix = tgbridge::matrix::MatrixClient::new(tgbridge::matrix::ClientSettings {
+        homeserver_url: synapse.base_url().parse().unwrap(),
+        as_token: bridge.as_token.clone(),
+        bot_user_id: bridge.bot_user_id.as_str().try_into().unwrap(),
+        retry: tgbridge::matrix::RetryPolicy::default(),
+    })
+    .unwrap();
+    let limits = tgbridge::bridge::media::MediaLimits::default();
+    let sent = tgbridge::bridge::media::MatrixToTelegram {
+        telegram: &telegram.client,
+        matrix: &matrix,
+        store: &store,
+        limits: &limits,
+    }
+    .send(
+        grammers_session::types::PeerId::chat(group)
+            .unwrap()
+            .to_ambient_ref(),
+        &media,
+        None,
+        None,
+        77,
+    )
+    .await
+    .expect("the video reaches Telegram");
+    assert!(
+        fake.call_count("upload.saveBigFilePart") >= 24,
+        "sent in big-file parts"
+    );
+    let view = fake
+        .world()
+        .lock()
+        .unwrap()
+        .last_message(alice, Peer::Chat(group))
+        .unwrap();
+    assert_eq!(view.id, sent.message_id);
+    assert_eq!(view.media.as_deref(), Some("video/mp4"));
+    assert!(
+        view.media_bytes.as_deref() == Some(&big[..]),
+        "the bytes arrived unchanged"
+    );
 }
