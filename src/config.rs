@@ -162,6 +162,9 @@ pub struct BridgeConfig {
     /// Alias localpart of portals of public chats, with `{username}` for the
     /// chat's Telegram username (e.g. `telegram_{username}`); none if unset.
     pub alias_template: Option<String>,
+    /// Largest Matrix file sent to Telegram, in MB (Telegram takes up to
+    /// 2000 MB from ordinary accounts, 4000 MB from Premium ones).
+    pub max_upload_size_mb: u64,
 }
 
 /// Allow- or deny-list of Telegram chats.
@@ -416,6 +419,7 @@ impl Default for BridgeConfig {
             initial_history: InitialHistoryConfig::default(),
             matrix_login: true,
             alias_template: None,
+            max_upload_size_mb: 2000,
         }
     }
 }

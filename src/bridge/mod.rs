@@ -11,6 +11,7 @@ pub mod commands;
 pub mod core;
 pub mod ghost;
 pub mod login;
+pub mod media;
 pub mod notice;
 pub mod outbound_route;
 pub mod persistence;

@@ -11,6 +11,7 @@
 
 mod entity;
 mod html_tree;
+pub mod media;
 mod mention;
 mod split;
 mod to_matrix;

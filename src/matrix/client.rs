@@ -256,6 +256,20 @@ impl MatrixClient {
         Ok((response.duration, started.elapsed()))
     }
 
+    /// A request to `path` on the homeserver, authenticated as the bridge bot,
+    /// for the media repository whose streamed bodies ruma's buffered
+    /// requests cannot carry. Not retried.
+    pub(crate) fn raw_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.inner
+            .http
+            .request(method, format!("{}{path}", self.inner.base_url))
+            .bearer_auth(&self.inner.as_token)
+    }
+
     /// Whether the homeserver lets the appservice act as `user_id`, i.e. the
     /// user is in the registration's namespaces and local. Used to detect
     /// whether double puppeting the owner is possible.

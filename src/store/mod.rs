@@ -13,6 +13,7 @@ mod error;
 mod fs;
 mod ghost;
 mod kv;
+mod media;
 mod message;
 mod outbox;
 mod portal;
@@ -30,6 +31,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
+pub use media::{CachedMedia, MediaCache, TelegramFileKind};
 pub use message::{MessageMapping, MessageScope, Messages};
 pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
 pub use portal::{Portal, PortalKind, Portals};
@@ -260,6 +262,11 @@ impl Store {
     /// The Matrix → Telegram outbox and bridged reactions.
     pub fn outbox(&self) -> Outbox<'_> {
         Outbox::new(self.db())
+    }
+
+    /// The media cache (Telegram files ⇄ Matrix content URIs).
+    pub fn media(&self) -> MediaCache<'_> {
+        MediaCache::new(self.db())
     }
 
     /// Runs `f` in one IMMEDIATE write transaction: everything it does

@@ -201,6 +201,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             CREATE INDEX outbound_reaction_target ON outbound_reaction (target_event_id);
         "#,
     },
+    Migration {
+        version: 5,
+        description: "media cache: Telegram photos and documents <-> Matrix content URIs",
+        sql: r#"
+            -- A Telegram file (photo at the size the bridge chose, or document;
+            -- ids are the same for every account) and the mxc URI holding the
+            -- same bytes, so nothing is uploaded twice.
+            CREATE TABLE media_cache (
+                kind        TEXT NOT NULL CHECK (kind IN ('photo', 'document')),
+                telegram_id INTEGER NOT NULL,
+                mxc         TEXT NOT NULL,
+                size        INTEGER NOT NULL CHECK (size >= 0),
+                mime_type   TEXT NOT NULL,
+                PRIMARY KEY (kind, telegram_id)
+            ) STRICT;
+            -- Matrix -> Telegram: which Telegram file an upload became.
+            CREATE INDEX media_cache_mxc ON media_cache (mxc);
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

@@ -151,6 +151,11 @@ logging:
         self.child = Some(child);
     }
 
+    /// The process id while the bridge runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {

@@ -43,8 +43,6 @@ impl Side {
             return Ok(());
         }
         let sender = self.sender_of(message).await?;
-        let content = self.message_content(message).await;
-        let content = replacement(content, original.event_id);
         let txn_id = txn::derived(
             "tgedit",
             &[
@@ -53,8 +51,16 @@ impl Side {
                 &edit_date.to_string(),
             ],
         );
-        let request = send_message_event::v3::Request::new(portal.room_id, txn_id, &content)
-            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let request = match self.media_edit(message, &original.event_id).await {
+            Some(edit) => crate::bridge::media::send_request(portal.room_id, txn_id, &edit)
+                .map_err(|e| PortalError::Build(e.to_string()))?,
+            None => {
+                let content = self.message_content(message).await;
+                let content = replacement(content, original.event_id);
+                send_message_event::v3::Request::new(portal.room_id, txn_id, &content)
+                    .map_err(|e| PortalError::Build(e.to_string()))?
+            }
+        };
         self.send_as(&sender, request).await?;
         self.store
             .messages()

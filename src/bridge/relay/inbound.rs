@@ -205,14 +205,42 @@ impl Side {
     ) -> Result<ruma::OwnedEventId, PortalError> {
         let sender = self.sender_of(message).await?;
         self.ensure_joined(&portal.room_id, &sender).await;
-        let mut content = self.message_content(message).await;
-        if let Some(reply_to) = self.reply_target(scope, message)? {
-            content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(reply_to))));
-        }
+        let entities = message
+            .fmt_entities()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mentions = self.mentions_for(message.text(), entities).await;
+        let text = telegram_to_matrix(message.text(), entities, &mentions);
+        // Media (with the text as caption) becomes its own event type.
+        let media = match self.telegram.get() {
+            Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
+                self.media_bridge(telegram)
+                    .media_event(message, &text)
+                    .await
+            }
+            _ => None,
+        };
+        let reply_to = self.reply_target(scope, message)?;
         let txn_id = txn::derived("tg", &[&scope_key(scope), &message.id().to_string()]);
-        let mut request =
-            send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
-                .map_err(|e| PortalError::Build(e.to_string()))?;
+        let mut request = match media {
+            Some(mut media) => {
+                if let Some(reply_to) = reply_to {
+                    media.content["m.relates_to"] =
+                        serde_json::json!({ "m.in_reply_to": { "event_id": reply_to } });
+                }
+                crate::bridge::media::send_request(portal.room_id.clone(), txn_id, &media)
+                    .map_err(|e| PortalError::Build(e.to_string()))?
+            }
+            None => {
+                let mut content = matrix_text_content(text);
+                if let Some(reply_to) = reply_to {
+                    content.relates_to =
+                        Some(Relation::Reply(Reply::new(InReplyTo::new(reply_to))));
+                }
+                send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
+                    .map_err(|e| PortalError::Build(e.to_string()))?
+            }
+        };
         request.timestamp = original_timestamp(message);
         Ok(self.send_as(&sender, request).await?)
     }
@@ -298,6 +326,45 @@ impl Side {
             chat,
             self.self_id.load(std::sync::atomic::Ordering::Acquire),
         )
+    }
+
+    /// A Telegram edit of a media message (usually a new caption) as the
+    /// content of a Matrix edit of the media event; `None` for text
+    /// messages. The file comes from the media cache, so an edit costs no
+    /// transfer.
+    pub(super) async fn media_edit(
+        &self,
+        message: &Message,
+        original: &ruma::EventId,
+    ) -> Option<crate::convert::media::MatrixMedia> {
+        let telegram = self.telegram.get()?;
+        if !crate::bridge::media::has_bridged_media(message) {
+            return None;
+        }
+        let entities = message
+            .fmt_entities()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mentions = self.mentions_for(message.text(), entities).await;
+        let caption = telegram_to_matrix(message.text(), entities, &mentions);
+        let media = self
+            .media_bridge(telegram)
+            .media_event(message, &caption)
+            .await?;
+        crate::convert::media::edit_content(&media, original.as_str())
+    }
+
+    /// The Telegram → Matrix media transfer of this run.
+    pub(super) fn media_bridge<'a>(
+        &'a self,
+        telegram: &'a grammers_client::Client,
+    ) -> crate::bridge::media::TelegramToMatrix<'a> {
+        crate::bridge::media::TelegramToMatrix {
+            telegram,
+            matrix: &self.client,
+            store: &self.store,
+            limits: &self.media_limits,
+        }
     }
 
     /// Who a message is sent as in Matrix: the sender's ghost (set up on
@@ -389,7 +456,12 @@ pub(super) fn text_content(
     entities: &[tl::enums::MessageEntity],
     mentions: &dyn MentionResolver,
 ) -> RoomMessageEventContent {
-    let text = telegram_to_matrix(text, entities, mentions);
+    matrix_text_content(telegram_to_matrix(text, entities, mentions))
+}
+
+/// A text message's Matrix content: body, HTML when there is formatting,
+/// and the users it mentions.
+fn matrix_text_content(text: crate::convert::MatrixText) -> RoomMessageEventContent {
     let mut content = match text.html {
         Some(html) => RoomMessageEventContent::text_html(text.body, html),
         None => RoomMessageEventContent::text_plain(text.body),

@@ -19,9 +19,9 @@ mod catchup;
 mod changes;
 mod chats;
 mod inbound;
-mod mentions;
 mod manage;
 mod members;
+mod mentions;
 mod metadata;
 mod outbound;
 mod outbound_media;
@@ -282,6 +282,8 @@ struct Side {
     /// The Matrix → Telegram worker of each portal room, see [`outbound`].
     outbound:
         std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
+    /// Upload limits for media, the homeserver's read once per run.
+    media_limits: super::media::MediaLimits,
 }
 
 impl Side {
@@ -294,6 +296,12 @@ impl Side {
             creator_outranks_levels: false,
             alias_template: settings.bridge.alias_template.clone(),
         };
+        let media_limits = super::media::MediaLimits::new(
+            settings
+                .bridge
+                .max_upload_size_mb
+                .saturating_mul(1024 * 1024),
+        );
         Self {
             settings,
             store,
@@ -306,6 +314,7 @@ impl Side {
             outbound: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
             inbound: inbound::InboundState::default(),
+            media_limits,
         }
     }
 

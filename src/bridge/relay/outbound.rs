@@ -24,7 +24,6 @@ use ruma::events::{
 use ruma::{EventId, OwnedEventId, RoomId};
 use tokio::sync::OwnedMutexGuard;
 
-use super::outbound_media::MediaContent;
 use super::outbound_plan::{self, AllowedReactions, OutboundError, MAX_PARTS};
 use super::*;
 use crate::convert::{
@@ -237,11 +236,8 @@ impl Side {
                 MessageLikeEvent::Original(message),
             )) => self.deliver_message(&delivery, message.content).await,
             AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Sticker(
-                MessageLikeEvent::Original(sticker),
-            )) => {
-                self.send_media(&delivery, MediaContent::Sticker(sticker.content))
-                    .await
-            }
+                MessageLikeEvent::Original(_),
+            )) => self.send_media(&delivery).await,
             AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
                 MessageLikeEvent::Original(reaction),
             )) => {
@@ -287,9 +283,7 @@ impl Side {
             _ => None,
         };
         if outbound_plan::is_media(&content.msgtype) {
-            return self
-                .send_media(delivery, MediaContent::Message(content))
-                .await;
+            return self.send_media(delivery).await;
         }
         let Some((body, html)) = outbound_plan::text_of(&content.msgtype) else {
             return Err(OutboundError::Unsupported(format!(
@@ -372,7 +366,7 @@ impl Side {
         Ok(())
     }
 
-    async fn send_text_part(
+    pub(super) async fn send_text_part(
         &self,
         delivery: &Delivery<'_>,
         text: String,
@@ -791,7 +785,7 @@ impl Side {
     }
 
     /// The Telegram message (first part) a Matrix event became.
-    fn telegram_id_of(&self, event_id: &EventId) -> Result<Option<i32>, StoreError> {
+    pub(super) fn telegram_id_of(&self, event_id: &EventId) -> Result<Option<i32>, StoreError> {
         Ok(self
             .store
             .messages()
@@ -801,14 +795,14 @@ impl Side {
     }
 
     /// Who Matrix pills point at, from the ghost namespace and the store.
-    fn mentions(&self) -> StoreMentions<'_> {
+    pub(super) fn mentions(&self) -> StoreMentions<'_> {
         StoreMentions { side: self }
     }
 
     /// Turns name mentions into the input form Telegram accepts when
     /// sending, which needs the user's access hash; a mention of a user the
     /// session does not know stays plain text.
-    async fn input_entities(
+    pub(super) async fn input_entities(
         &self,
         entities: Vec<tl::enums::MessageEntity>,
     ) -> Vec<tl::enums::MessageEntity> {
@@ -867,7 +861,7 @@ fn ignore_not_modified<T>(result: Result<T, InvocationError>) -> Result<(), Outb
 
 /// [`MentionResolver`] over the ghost namespace and the store: a ghost's
 /// pill names its Telegram user, the owner's pill the logged-in account.
-struct StoreMentions<'a> {
+pub(super) struct StoreMentions<'a> {
     side: &'a Side,
 }
 

@@ -1,55 +1,99 @@
-//! Matrix → Telegram files: images, videos, audio, files and stickers the
-//! owner sends in a portal. Downloading from the homeserver and uploading to
-//! Telegram are not implemented yet, so every file is answered with a clear
-//! notice instead of being dropped. It only decides what happens to a file
-//! event; the queue, locking and notices stay with [`super::outbound`].
+//! Matrix → Telegram files: images, videos, audio, files, stickers and
+//! locations the owner sends in a portal. It reads the queued event, hands
+//! the transfer to [`crate::bridge::media`] (streamed from the homeserver to
+//! Telegram) and records the sent message. The queue, locking, retries and
+//! failure notices stay with [`super::outbound`].
 
-use ruma::events::room::message::RoomMessageEventContent;
-use ruma::events::sticker::StickerEventContent;
+use serde_json::Value;
 
 use super::outbound::Delivery;
-use super::outbound_plan::OutboundError;
+use super::outbound_plan::{self, OutboundError};
 use super::Side;
-
-/// A file the owner sent.
-#[derive(Debug)]
-pub(super) enum MediaContent {
-    /// `m.image`, `m.video`, `m.audio` or `m.file`.
-    Message(RoomMessageEventContent),
-    /// `m.sticker`.
-    Sticker(StickerEventContent),
-}
+use crate::bridge::media::{split_caption, MatrixToTelegram, MediaError};
+use crate::convert::media::outgoing_media;
+use crate::convert::{matrix_to_telegram, TelegramText};
 
 impl Side {
-    /// Sends a Matrix file to Telegram. On success the implementation
-    /// records the sent message with [`Side::record_sent`] (which also
-    /// removes the event from the outbox).
-    pub(super) async fn send_media(
-        &self,
-        delivery: &Delivery<'_>,
-        content: MediaContent,
-    ) -> Result<(), OutboundError> {
-        let _ = delivery;
-        Err(OutboundError::Unsupported(format!(
-            "{} are not bridged to Telegram yet",
-            content.kind_in_words()
-        )))
+    /// Sends a Matrix file to Telegram, then the rest of a caption too long
+    /// for one as text messages, and records every sent message (the last
+    /// record also removes the event from the outbox).
+    pub(super) async fn send_media(&self, delivery: &Delivery<'_>) -> Result<(), OutboundError> {
+        // The raw event keeps fields ruma does not model (voice messages).
+        let event: Value = serde_json::from_str(&delivery.entry.event)
+            .map_err(|e| OutboundError::InvalidEvent(e.to_string()))?;
+        let event_type = event["type"].as_str().unwrap_or_default();
+        let media = outgoing_media(event_type, &event["content"])
+            .map_err(|e| OutboundError::Unsupported(e.to_string()))?;
+        let reply_to = match reply_target(&event) {
+            Some(event_id) => self.telegram_id_of(&event_id)?,
+            None => None,
+        };
+        let (caption, rest) = match &media.caption {
+            Some((body, html)) => {
+                let text = matrix_to_telegram(body, html.as_deref(), &self.mentions());
+                let (first, rest) = split_caption(text);
+                (Some(self.resolved(first).await), rest)
+            }
+            None => (None, Vec::new()),
+        };
+        let transfer = MatrixToTelegram {
+            telegram: delivery.client,
+            matrix: &self.client,
+            store: &self.store,
+            limits: &self.media_limits,
+        };
+        let random_id = outbound_plan::random_id(&delivery.entry.event_id, 0);
+        let sent = transfer
+            .send(
+                delivery.chat,
+                &media,
+                caption.as_ref(),
+                reply_to,
+                random_id,
+            )
+            .await
+            .map_err(outbound_error)?;
+        self.record_sent(delivery, 0, sent.message_id, rest.is_empty())?;
+        let last = rest.len();
+        for (index, part) in rest.into_iter().enumerate() {
+            let part_no = index + 1;
+            let part = self.resolved(part).await;
+            let random_id = outbound_plan::random_id(&delivery.entry.event_id, part_no);
+            let message_id = self
+                .send_text_part(delivery, part.text, part.entities, None, random_id)
+                .await?;
+            let part_no = u32::try_from(part_no).unwrap_or(u32::MAX);
+            self.record_sent(delivery, part_no, message_id, index + 1 == last)?;
+        }
+        Ok(())
+    }
+
+    /// A caption part with its mentions resolved to Telegram users.
+    async fn resolved(&self, text: TelegramText) -> TelegramText {
+        TelegramText {
+            entities: self.input_entities(text.entities).await,
+            text: text.text,
+        }
     }
 }
 
-impl MediaContent {
-    /// What kind of file this is, in the plural, for notices.
-    fn kind_in_words(&self) -> String {
-        use ruma::events::room::message::MessageType;
-        match self {
-            MediaContent::Message(content) => match content.msgtype {
-                MessageType::Image(_) => "images",
-                MessageType::Video(_) => "videos",
-                MessageType::Audio(_) => "audio messages",
-                _ => "files",
-            }
-            .to_owned(),
-            MediaContent::Sticker(sticker) => format!("stickers (“{}”)", sticker.body),
-        }
+/// The event a Matrix message replies to.
+fn reply_target(event: &Value) -> Option<ruma::OwnedEventId> {
+    let id = event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].as_str()?;
+    ruma::OwnedEventId::try_from(id).ok()
+}
+
+/// How a failed transfer is reported and whether it is retried: Telegram's
+/// errors are classified like those of text messages, a broken transfer is
+/// retried, a file that cannot be sent is reported at once.
+fn outbound_error(error: MediaError) -> OutboundError {
+    match error {
+        MediaError::Telegram(error) => error.into(),
+        MediaError::Matrix(error) => OutboundError::Network(error.to_string()),
+        MediaError::Transfer(error) => OutboundError::Network(error),
+        MediaError::Store(error) => error.into(),
+        other @ (MediaError::TooLarge { .. }
+        | MediaError::Content(_)
+        | MediaError::NotConfirmed) => OutboundError::Unsupported(other.to_string()),
     }
 }

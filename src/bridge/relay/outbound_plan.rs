@@ -202,7 +202,8 @@ pub fn text_of(msgtype: &MessageType) -> Option<(String, Option<String>)> {
     }
 }
 
-/// Whether `msgtype` carries a file (delivered by the media path).
+/// Whether `msgtype` carries a file or a location (delivered by the media
+/// path).
 pub fn is_media(msgtype: &MessageType) -> bool {
     matches!(
         msgtype,
@@ -210,6 +211,7 @@ pub fn is_media(msgtype: &MessageType) -> bool {
             | MessageType::File(_)
             | MessageType::Video(_)
             | MessageType::Audio(_)
+            | MessageType::Location(_)
     )
 }
 

@@ -514,6 +514,11 @@ impl World {
                 }
                 .into()
             }
+            Media::Other(id) => self
+                .files
+                .other(id)
+                .cloned()
+                .unwrap_or(tl::enums::MessageMedia::Empty),
         }
     }
 

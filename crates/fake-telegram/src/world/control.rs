@@ -80,6 +80,39 @@ pub enum MediaSpec {
     Sticker { bytes: Vec<u8>, alt: String },
     /// An animation (a silent MP4, Telegram's "GIF").
     Animation { bytes: Vec<u8>, w: i32, h: i32 },
+    /// Any document with the given attributes (TL form; not available over
+    /// HTTP), e.g. a voice note with a waveform or an animated sticker.
+    Document {
+        bytes: Vec<u8>,
+        mime_type: String,
+        #[serde(skip)]
+        attributes: Vec<tl::enums::DocumentAttribute>,
+    },
+    /// A location.
+    Location { lat: f64, long: f64 },
+    /// A venue: a named place with an address.
+    Venue {
+        lat: f64,
+        long: f64,
+        title: String,
+        address: String,
+    },
+    /// A shared contact.
+    Contact {
+        phone: String,
+        first_name: String,
+        last_name: String,
+    },
+    /// A poll; `votes` counts per answer, in order (may be shorter).
+    Poll {
+        question: String,
+        answers: Vec<String>,
+        votes: Vec<i32>,
+    },
+    /// A dice roll (🎲, 🎯, …) with its result.
+    Dice { emoticon: String, value: i32 },
+    /// A game from a bot.
+    Game { title: String, description: String },
 }
 
 /// A message as a test asserts on it.
@@ -176,6 +209,25 @@ impl World {
             grouped_id: message.grouped_id,
             silent: message.silent,
             ..Draft::text(message.text, message.entities)
+        };
+        let key = self.post(Origin::control(from), to, draft)?;
+        self.message(key)
+            .and_then(|m| m.id_for(from))
+            .ok_or_else(|| RpcError::new(500, "MESSAGE_LOST"))
+    }
+
+    /// `from` sends media that is already stored (a sticker or file sent
+    /// again: the same photo or document id) with `text` as caption.
+    pub fn send_stored_media(
+        &mut self,
+        from: UserId,
+        to: Peer,
+        media: Media,
+        text: &str,
+    ) -> Result<i32, RpcError> {
+        let draft = Draft {
+            media: Some(media),
+            ..Draft::text(text.to_owned(), Vec::new())
         };
         let key = self.post(Origin::control(from), to, draft)?;
         self.message(key)
@@ -301,6 +353,7 @@ impl World {
                 let doc = self.document(d)?;
                 (Some(doc.mime_type.clone()), Some(doc.bytes.clone()))
             }
+            Some(Media::Other(o)) => (self.other_media(o).map(other_media_name), None),
             None => (None, None),
         };
         Some(MessageView {
@@ -386,12 +439,28 @@ impl World {
                 "video/mp4",
                 vec![video_attribute(1.0, w, h, true), A::Animated],
             ),
+            MediaSpec::Document {
+                bytes,
+                mime_type,
+                attributes,
+            } => {
+                let date = self.now();
+                return Media::Document(
+                    self.files.add_document(date, mime_type, attributes, bytes),
+                );
+            }
+            other => return self.add_other_media(other_media(other)),
         };
         let date = self.now();
         Media::Document(
             self.files
                 .add_document(date, mime.to_owned(), attributes, bytes),
         )
+    }
+
+    /// Stores media without a file (location, contact, poll, …) in TL form.
+    pub fn add_other_media(&mut self, media: tl::enums::MessageMedia) -> Media {
+        Media::Other(self.files.add_other(media))
     }
 
     // ---- operations shared with the RPC handlers --------------------------
@@ -1185,6 +1254,164 @@ fn audio_attribute(
         waveform: None,
     }
     .into()
+}
+
+/// The TL form of media without a file. Only called for those variants.
+fn other_media(spec: MediaSpec) -> tl::enums::MessageMedia {
+    let geo = |lat: f64, long: f64| -> tl::enums::GeoPoint {
+        tl::types::GeoPoint {
+            long,
+            lat,
+            access_hash: 0,
+            accuracy_radius: None,
+        }
+        .into()
+    };
+    let text = |text: String| -> tl::enums::TextWithEntities {
+        tl::types::TextWithEntities {
+            text,
+            entities: Vec::new(),
+        }
+        .into()
+    };
+    match spec {
+        MediaSpec::Location { lat, long } => tl::types::MessageMediaGeo {
+            geo: geo(lat, long),
+        }
+        .into(),
+        MediaSpec::Venue {
+            lat,
+            long,
+            title,
+            address,
+        } => tl::types::MessageMediaVenue {
+            geo: geo(lat, long),
+            title,
+            address,
+            provider: String::new(),
+            venue_id: String::new(),
+            venue_type: String::new(),
+        }
+        .into(),
+        MediaSpec::Contact {
+            phone,
+            first_name,
+            last_name,
+        } => tl::types::MessageMediaContact {
+            phone_number: phone,
+            first_name,
+            last_name,
+            vcard: String::new(),
+            user_id: 0,
+        }
+        .into(),
+        MediaSpec::Poll {
+            question,
+            answers,
+            votes,
+        } => {
+            let option = |i: usize| vec![u8::try_from(i).unwrap_or(u8::MAX)];
+            let results = votes
+                .iter()
+                .enumerate()
+                .map(|(i, &voters)| {
+                    tl::types::PollAnswerVoters {
+                        chosen: false,
+                        correct: false,
+                        option: option(i),
+                        voters: Some(voters),
+                        // Shares its flag bit with `voters` in layer 230.
+                        recent_voters: Some(Vec::new()),
+                    }
+                    .into()
+                })
+                .collect();
+            tl::types::MessageMediaPoll {
+                poll: tl::types::Poll {
+                    id: 1,
+                    closed: false,
+                    public_voters: false,
+                    multiple_choice: false,
+                    quiz: false,
+                    open_answers: false,
+                    revoting_disabled: false,
+                    shuffle_answers: false,
+                    hide_results_until_close: false,
+                    creator: false,
+                    subscribers_only: false,
+                    question: text(question),
+                    answers: answers
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, answer)| {
+                            tl::types::PollAnswer {
+                                text: text(answer),
+                                option: option(i),
+                                media: None,
+                                added_by: None,
+                                date: None,
+                            }
+                            .into()
+                        })
+                        .collect(),
+                    close_period: None,
+                    close_date: None,
+                    countries_iso2: None,
+                    hash: 0,
+                }
+                .into(),
+                results: tl::types::PollResults {
+                    min: false,
+                    has_unread_votes: false,
+                    can_view_stats: false,
+                    results: Some(results),
+                    total_voters: Some(votes.iter().sum()),
+                    recent_voters: None,
+                    solution: None,
+                    solution_entities: None,
+                    solution_media: None,
+                }
+                .into(),
+                attached_media: None,
+            }
+            .into()
+        }
+        MediaSpec::Dice { emoticon, value } => tl::types::MessageMediaDice {
+            value,
+            emoticon,
+            game_outcome: None,
+        }
+        .into(),
+        MediaSpec::Game { title, description } => tl::types::MessageMediaGame {
+            game: tl::types::Game {
+                id: 1,
+                access_hash: 1,
+                short_name: title.to_lowercase(),
+                title,
+                description,
+                photo: tl::types::PhotoEmpty { id: 0 }.into(),
+                document: None,
+            }
+            .into(),
+        }
+        .into(),
+        _ => tl::enums::MessageMedia::Empty,
+    }
+}
+
+/// A short name of media without a file, for [`MessageView::media`].
+fn other_media_name(media: &tl::enums::MessageMedia) -> String {
+    use tl::enums::MessageMedia as M;
+    match media {
+        M::Geo(_) => "geo",
+        M::Venue(_) => "venue",
+        M::Contact(_) => "contact",
+        M::Poll(_) => "poll",
+        M::Dice(_) => "dice",
+        M::Game(_) => "game",
+        _ => "other",
+    }
+    .to_owned()
 }
 
 /// The TL name of a service action, for assertions (`ChatEditTitle`, …).

@@ -14,6 +14,8 @@ use crate::RpcError;
 pub type PhotoId = i64;
 /// A document id.
 pub type DocumentId = i64;
+/// Index of media stored in TL form (locations, contacts, polls, …).
+pub type OtherMediaId = usize;
 
 /// Largest part `upload.saveFilePart` accepts (512 KiB).
 const MAX_PART: usize = 512 * 1024;
@@ -71,6 +73,7 @@ pub struct Store {
     uploads: HashMap<(UserId, i64), Upload>,
     photos: BTreeMap<PhotoId, Photo>,
     documents: BTreeMap<DocumentId, Document>,
+    others: Vec<tl::enums::MessageMedia>,
     next_id: i64,
 }
 
@@ -172,6 +175,17 @@ impl Store {
     pub fn document(&self, id: DocumentId) -> Option<&Document> {
         self.documents.get(&id)
     }
+
+    /// Stores media that has no file (a location, contact, poll, …).
+    pub fn add_other(&mut self, media: tl::enums::MessageMedia) -> OtherMediaId {
+        self.others.push(media);
+        self.others.len() - 1
+    }
+
+    /// Media stored with [`Store::add_other`].
+    pub fn other(&self, id: OtherMediaId) -> Option<&tl::enums::MessageMedia> {
+        self.others.get(id)
+    }
 }
 
 /// Width and height of a PNG or JPEG image, when the header says so.
@@ -258,6 +272,11 @@ impl World {
     /// A stored document.
     pub fn document(&self, id: DocumentId) -> Option<&Document> {
         self.files.document(id)
+    }
+
+    /// Media without a file (location, contact, poll, dice, game) in its TL form.
+    pub fn other_media(&self, id: OtherMediaId) -> Option<&tl::enums::MessageMedia> {
+        self.files.other(id)
     }
 
     /// Stores a document from a finished upload.

@@ -87,6 +87,9 @@ pub enum Media {
     Photo(PhotoId),
     /// A document (file, video, voice, audio, sticker, animation).
     Document(DocumentId),
+    /// Media kept with the message itself (location, contact, poll, dice,
+    /// game), stored in its TL form.
+    Other(super::files::OtherMediaId),
 }
 
 /// A message (or service message) with all its copies.

@@ -220,6 +220,21 @@ pub(super) fn input_media(
             .document_from_upload(viewer, &d.file, d.mime_type.clone(), d.attributes.clone())
             .map(Media::Document),
         M::Document(d) => world.resolve_document(viewer, &d.id).map(Media::Document),
+        M::GeoPoint(g) => match &g.geo_point {
+            tl::enums::InputGeoPoint::Point(p) => Ok(world.add_other_media(
+                tl::types::MessageMediaGeo {
+                    geo: tl::types::GeoPoint {
+                        long: p.long,
+                        lat: p.lat,
+                        access_hash: 0,
+                        accuracy_radius: p.accuracy_radius,
+                    }
+                    .into(),
+                }
+                .into(),
+            )),
+            tl::enums::InputGeoPoint::Empty => Err(RpcError::bad_request("MEDIA_INVALID")),
+        },
         _ => Err(RpcError::bad_request("MEDIA_INVALID")),
     }
 }

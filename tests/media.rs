@@ -1,0 +1,806 @@
+//! End to end: media between the fake Telegram datacenter and a real
+//! Synapse (whose upload limit is set to 2 MB).
+//!
+//! Telegram → Matrix runs through the bridge binary: every kind of Telegram
+//! media arrives as the Matrix event users expect, with exact metadata, and
+//! the bytes downloaded from Synapse equal those Telegram served; a file
+//! over the homeserver's limit becomes a notice; the same Telegram file sent
+//! twice is uploaded once. Matrix → Telegram calls the bridge's send
+//! function with Synapse's media repository and the fake: the bytes stored
+//! on Telegram equal those uploaded to Matrix.
+
+mod appservice_support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
+use appservice_support::BridgeInstance;
+use fake_telegram::seed::TestClient;
+use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
+use fake_telegram::FakeTelegram;
+use grammers_tl_types as tl;
+use serde_json::{json, Value};
+use testkit::{free_port, SharedSynapse, SynapseOptions, TestUser};
+use tgbridge::bridge::media::{MatrixToTelegram, MediaError, MediaLimits};
+use tgbridge::convert::media::{encode_waveform, outgoing_media};
+use tgbridge::matrix::{ClientSettings, MatrixClient, RetryPolicy};
+use tgbridge::store::{Store, TelegramFileKind};
+
+struct Bridges {
+    inbound: Mutex<Option<BridgeInstance>>,
+    outbound: Mutex<Option<BridgeInstance>>,
+}
+
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+/// Synapse's upload limit in these tests.
+const HOMESERVER_LIMIT: u64 = 2 * 1024 * 1024;
+
+async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let inbound = BridgeInstance::prepare("min", port);
+            let outbound = BridgeInstance::prepare("mout", port);
+            let mut extra = serde_json::Map::new();
+            extra.insert("max_upload_size".into(), json!(HOMESERVER_LIMIT));
+            let options = SynapseOptions {
+                registrations: vec![
+                    inbound.registration_path.clone(),
+                    outbound.registration_path.clone(),
+                ],
+                port: Some(port),
+                extra_config: extra,
+            };
+            Ok((
+                options,
+                Bridges {
+                    inbound: Mutex::new(Some(inbound)),
+                    outbound: Mutex::new(Some(outbound)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Deterministic bytes that do not compress (so sizes are real).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+/// A PNG header announcing `w`×`h`, followed by `len` bytes of noise: the
+/// fake reads the dimensions from the header.
+fn png(w: u32, h: u32, len: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend_from_slice(&w.to_be_bytes());
+    bytes.extend_from_slice(&h.to_be_bytes());
+    bytes.extend(noise(len, seed));
+    bytes
+}
+
+/// Downloads an mxc URI as `user` (authenticated media).
+async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
+    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{path}",
+            user.api().base_url()
+        ))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("download");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Uploads bytes as `user`; returns the mxc URI.
+async fn upload(user: &TestUser, bytes: Vec<u8>, content_type: &str) -> String {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{}/_matrix/media/v3/upload", user.api().base_url()))
+        .bearer_auth(&user.access_token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .unwrap();
+    response["content_uri"]
+        .as_str()
+        .expect("content_uri")
+        .to_owned()
+}
+
+/// Waits until the room has `count` events from `sender`; returns them
+/// oldest first.
+async fn events_from(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    room: &str,
+    sender: &str,
+    count: usize,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut events: Vec<Value> = owner
+            .room_messages(room, 200)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e["sender"] == sender && (e["type"] == "m.room.message" || e["type"] == "m.sticker")
+            })
+            .collect();
+        if events.len() >= count {
+            events.reverse();
+            return events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} events from {sender}\n{}",
+            events.len(),
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.inbound.lock().unwrap().take().unwrap();
+    configure(&bridge, "  initial_history:\n    group: 0\n");
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, group, other) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Media", &[alice]).unwrap();
+        let other = w.create_group(bob, "Chat", &[alice]).unwrap();
+        (alice, bob, group, other)
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let portal = store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(group).unwrap())
+        .unwrap()
+        .expect("the group's portal");
+    let room = portal.room_id.to_string();
+    owner.join(&room).await.unwrap();
+    let ghost = format!("@mintg_{bob}:localhost");
+
+    // Every kind of media, in order.
+    let photo = png(300, 200, 150_000, 1);
+    let pdf = noise(700_000, 2);
+    let video = noise(64_000, 3);
+    let voice = noise(9_000, 4);
+    let waveform: Vec<u8> = (0..20).map(|i| (i * 3 % 32) as u8).collect();
+    let song = noise(30_000, 5);
+    let sticker = noise(5_000, 6);
+    let tgs = noise(4_000, 7);
+    let gif = noise(20_000, 8);
+    let album = [png(64, 48, 2_000, 9), png(48, 64, 2_500, 10)];
+    let oversized = noise(HOMESERVER_LIMIT as usize + 500_000, 11);
+    let sticker_attrs = |alt: &str| -> Vec<tl::enums::DocumentAttribute> {
+        vec![
+            tl::types::DocumentAttributeImageSize { w: 512, h: 512 }.into(),
+            tl::types::DocumentAttributeSticker {
+                mask: false,
+                alt: alt.into(),
+                stickerset: tl::enums::InputStickerSet::Empty,
+                mask_coords: None,
+            }
+            .into(),
+        ]
+    };
+    {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let to = Peer::Chat(group);
+        let mut send = |text: &str, media: MediaSpec| {
+            w.send_message(
+                bob,
+                to,
+                OutgoingMessage {
+                    text: text.into(),
+                    media: Some(media),
+                    ..OutgoingMessage::default()
+                },
+            )
+            .unwrap()
+        };
+        send(
+            "Sunset over the hills",
+            MediaSpec::Photo {
+                bytes: photo.clone(),
+            },
+        );
+        send(
+            "",
+            MediaSpec::File {
+                bytes: pdf.clone(),
+                mime_type: "application/pdf".into(),
+                file_name: "report.pdf".into(),
+            },
+        );
+        send(
+            "",
+            MediaSpec::Video {
+                bytes: video.clone(),
+                duration: 3.5,
+                w: 640,
+                h: 360,
+            },
+        );
+        send(
+            "",
+            MediaSpec::Document {
+                bytes: voice.clone(),
+                mime_type: "audio/ogg".into(),
+                attributes: vec![tl::types::DocumentAttributeAudio {
+                    voice: true,
+                    duration: 4,
+                    title: None,
+                    performer: None,
+                    waveform: Some(encode_waveform(&waveform)),
+                }
+                .into()],
+            },
+        );
+        send(
+            "",
+            MediaSpec::Audio {
+                bytes: song.clone(),
+                duration: 180,
+                title: Some("Song".into()),
+                performer: Some("Band".into()),
+            },
+        );
+        send(
+            "",
+            MediaSpec::Sticker {
+                bytes: sticker.clone(),
+                alt: "😀".into(),
+            },
+        );
+        send(
+            "",
+            MediaSpec::Document {
+                bytes: tgs.clone(),
+                mime_type: "application/x-tgsticker".into(),
+                attributes: sticker_attrs("🐱"),
+            },
+        );
+        send(
+            "",
+            MediaSpec::Animation {
+                bytes: gif.clone(),
+                w: 320,
+                h: 240,
+            },
+        );
+        let grouped_id = w.new_grouped_id();
+        for (i, bytes) in album.iter().enumerate() {
+            w.send_message(
+                bob,
+                to,
+                OutgoingMessage {
+                    text: if i == 0 {
+                        "Album".into()
+                    } else {
+                        String::new()
+                    },
+                    media: Some(MediaSpec::Photo {
+                        bytes: bytes.clone(),
+                    }),
+                    grouped_id: Some(grouped_id),
+                    ..OutgoingMessage::default()
+                },
+            )
+            .unwrap();
+        }
+        let mut send = |media: MediaSpec| {
+            w.send_message(
+                bob,
+                to,
+                OutgoingMessage {
+                    media: Some(media),
+                    ..OutgoingMessage::default()
+                },
+            )
+            .unwrap()
+        };
+        send(MediaSpec::Location {
+            lat: 52.52,
+            long: 13.405,
+        });
+        send(MediaSpec::Venue {
+            lat: 48.8584,
+            long: 2.2945,
+            title: "Eiffel Tower".into(),
+            address: "Champ de Mars".into(),
+        });
+        send(MediaSpec::Contact {
+            phone: "15550003".into(),
+            first_name: "Carol".into(),
+            last_name: "Smith".into(),
+        });
+        send(MediaSpec::Poll {
+            question: "Lunch?".into(),
+            answers: vec!["Pizza".into(), "Salad".into()],
+            votes: vec![2, 1],
+        });
+        send(MediaSpec::Dice {
+            emoticon: "🎲".into(),
+            value: 5,
+        });
+        send(MediaSpec::Game {
+            title: "Snake".into(),
+            description: "Eat the apples".into(),
+        });
+        send(MediaSpec::File {
+            bytes: oversized.clone(),
+            mime_type: "application/zip".into(),
+            file_name: "big.zip".into(),
+        });
+    }
+
+    let events = events_from(&owner, &bridge, &room, &ghost, 17).await;
+    let content = |i: usize| events[i]["content"].clone();
+    let url = |i: usize| content(i)["url"].as_str().unwrap().to_owned();
+
+    // Photo with caption: the caption is the body, the file name separate.
+    let c = content(0);
+    assert_eq!(c["msgtype"], "m.image");
+    assert_eq!(c["body"], "Sunset over the hills");
+    assert_eq!(c["filename"], "photo.jpg");
+    assert_eq!(
+        c["info"],
+        json!({ "mimetype": "image/jpeg", "size": photo.len(), "w": 300, "h": 200 })
+    );
+    assert_eq!(download(&owner, &url(0)).await, photo);
+
+    let c = content(1);
+    assert_eq!(c["msgtype"], "m.file");
+    assert_eq!(c["body"], "report.pdf");
+    assert_eq!(c["filename"], "report.pdf");
+    assert_eq!(
+        c["info"],
+        json!({ "mimetype": "application/pdf", "size": pdf.len() })
+    );
+    assert_eq!(download(&owner, &url(1)).await, pdf, "a multi-chunk file");
+
+    let c = content(2);
+    assert_eq!(c["msgtype"], "m.video");
+    assert_eq!(
+        c["info"],
+        json!({ "mimetype": "video/mp4", "size": video.len(), "w": 640, "h": 360, "duration": 3500 })
+    );
+    assert_eq!(download(&owner, &url(2)).await, video);
+
+    let c = content(3);
+    assert_eq!(c["msgtype"], "m.audio");
+    assert_eq!(c["filename"], "voice.ogg");
+    assert_eq!(
+        c["info"],
+        json!({ "mimetype": "audio/ogg", "size": voice.len(), "duration": 4000 })
+    );
+    assert_eq!(c["org.matrix.msc3245.voice"], json!({}));
+    assert_eq!(c["org.matrix.msc1767.audio"]["duration"], 4000);
+    let matrix_waveform: Vec<u64> = c["org.matrix.msc1767.audio"]["waveform"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = waveform.iter().map(|&s| u64::from(s) * 1024 / 31).collect();
+    assert_eq!(matrix_waveform, expected);
+    assert_eq!(download(&owner, &url(3)).await, voice);
+
+    let c = content(4);
+    assert_eq!(c["msgtype"], "m.audio");
+    assert_eq!(c["body"], "Band - Song.mp3");
+    assert_eq!(
+        c["info"],
+        json!({ "mimetype": "audio/mpeg", "size": song.len(), "duration": 180_000 })
+    );
+    assert!(c.get("org.matrix.msc3245.voice").is_none());
+    assert_eq!(download(&owner, &url(4)).await, song);
+
+    assert_eq!(events[5]["type"], "m.sticker");
+    assert_eq!(
+        content(5),
+        json!({ "body": "😀", "url": url(5), "info": { "mimetype": "image/webp", "size": sticker.len(), "w": 512, "h": 512 } })
+    );
+    assert_eq!(download(&owner, &url(5)).await, sticker);
+
+    let c = content(6);
+    assert_eq!(events[6]["type"], "m.room.message");
+    assert_eq!(c["msgtype"], "m.file");
+    assert_eq!(c["body"], "🐱 (sticker)");
+    assert_eq!(c["filename"], "sticker.tgs");
+    assert_eq!(download(&owner, &url(6)).await, tgs);
+
+    let c = content(7);
+    assert_eq!(c["msgtype"], "m.video");
+    assert_eq!(c["filename"], "animation.mp4");
+    assert_eq!(c["info"]["fi.mau.loop"], true);
+    assert_eq!(c["info"]["w"], 320);
+    assert_eq!(download(&owner, &url(7)).await, gif);
+
+    // An album: one event per item, each with its own file.
+    assert_eq!(content(8)["body"], "Album");
+    assert_eq!(content(9)["body"], "photo.jpg");
+    assert_eq!(content(8)["info"]["w"], 64);
+    assert_eq!(content(9)["info"]["w"], 48);
+    let album_id = content(8)["org.tgbridge.album"].clone();
+    assert!(album_id.is_string(), "{}", content(8));
+    assert_eq!(content(9)["org.tgbridge.album"], album_id, "linked");
+    assert!(content(7).get("org.tgbridge.album").is_none());
+    assert_eq!(download(&owner, &url(8)).await, album[0]);
+    assert_eq!(download(&owner, &url(9)).await, album[1]);
+
+    let c = content(10);
+    assert_eq!(c["msgtype"], "m.location");
+    assert_eq!(c["geo_uri"], "geo:52.520000,13.405000");
+    let c = content(11);
+    assert_eq!(c["msgtype"], "m.location");
+    assert_eq!(c["geo_uri"], "geo:48.858400,2.294500");
+    assert_eq!(
+        c["body"],
+        "Eiffel Tower, Champ de Mars: 48.858400, 2.294500"
+    );
+    assert_eq!(
+        content(12),
+        json!({ "msgtype": "m.text", "body": "👤 Shared contact: Carol Smith, +15550003" })
+    );
+    assert_eq!(
+        content(13)["body"],
+        "📊 Poll: Lunch?\n1. Pizza (2 votes)\n2. Salad (1 vote)"
+    );
+    assert_eq!(content(14)["body"], "🎲 rolled 5");
+    assert_eq!(content(15)["body"], "🎮 Game: Snake (Eat the apples)");
+
+    // Bigger than Synapse accepts: a notice naming the file and both sizes.
+    assert_eq!(
+        content(16),
+        json!({ "msgtype": "m.notice", "body": "📎 big.zip (2.6 MB) is larger than this homeserver accepts (2.1 MB)" })
+    );
+
+    // Each file is uploaded once: the cache knows it, and sending the same
+    // Telegram document again reuses the upload.
+    let pdf_key = {
+        let shared = fake.world();
+        let w = shared.lock().unwrap();
+        let id = w
+            .history(bob, Peer::Chat(group))
+            .iter()
+            .find(|m| m.media.as_deref() == Some("application/pdf"))
+            .expect("the PDF on Telegram")
+            .id;
+        let key = w.message_key(bob, Peer::Chat(group), id).unwrap();
+        w.message(key).unwrap().media.unwrap()
+    };
+    let fake_telegram::world::messages::Media::Document(pdf_id) = pdf_key else {
+        panic!("the PDF is a document: {pdf_key:?}");
+    };
+    let cached = store
+        .media()
+        .by_telegram(TelegramFileKind::Document, pdf_id)
+        .unwrap()
+        .expect("the PDF is cached");
+    assert_eq!(cached.mxc, url(1));
+    let downloads_before = fake.call_count("upload.getFile");
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_stored_media(bob, Peer::Chat(group), pdf_key, "again")
+        .unwrap();
+    let events = events_from(&owner, &bridge, &room, &ghost, 18).await;
+    let again = &events[17]["content"];
+    assert_eq!(again["body"], "again");
+    assert_eq!(again["filename"], "report.pdf");
+    assert_eq!(again["url"], url(1), "the first upload is reused");
+    assert_eq!(
+        fake.call_count("upload.getFile"),
+        downloads_before,
+        "nothing was downloaded again"
+    );
+
+    // A new caption on Telegram edits the photo's event; the file is not
+    // transferred again.
+    let photo_id = fake
+        .world()
+        .lock()
+        .unwrap()
+        .history(bob, Peer::Chat(group))
+        .iter()
+        .find(|m| m.text == "Sunset over the hills")
+        .expect("the photo on Telegram")
+        .id;
+    let downloads_before = fake.call_count("upload.getFile");
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_text(bob, Peer::Chat(group), photo_id, "Sunset, edited")
+        .unwrap();
+    let events = events_from(&owner, &bridge, &room, &ghost, 19).await;
+    let edit = &events[18];
+    assert_eq!(edit["content"]["m.relates_to"]["rel_type"], "m.replace");
+    assert_eq!(
+        edit["content"]["m.relates_to"]["event_id"],
+        events[0]["event_id"]
+    );
+    assert_eq!(edit["content"]["body"], "* Sunset, edited");
+    let new_content = &edit["content"]["m.new_content"];
+    assert_eq!(new_content["msgtype"], "m.image");
+    assert_eq!(new_content["body"], "Sunset, edited");
+    assert_eq!(new_content["url"], url(0));
+    assert_eq!(fake.call_count("upload.getFile"), downloads_before);
+
+    // A slow transfer in one chat does not hold up text in another.
+    let other_room = store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(other).unwrap())
+        .unwrap()
+        .expect("the other group's portal")
+        .room_id
+        .to_string();
+    owner.join(&other_room).await.unwrap();
+    fake.delay("upload.getFile", Duration::from_secs(6));
+    let slow = png(200, 100, 30_000, 12);
+    {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        w.send_message(
+            bob,
+            Peer::Chat(group),
+            OutgoingMessage {
+                media: Some(MediaSpec::Photo {
+                    bytes: slow.clone(),
+                }),
+                ..OutgoingMessage::default()
+            },
+        )
+        .unwrap();
+        w.send_text(bob, Peer::Chat(other), "meanwhile").unwrap();
+    }
+    let text = events_from(&owner, &bridge, &other_room, &ghost, 1).await;
+    assert_eq!(text[0]["content"]["body"], "meanwhile");
+    let media_events = owner.room_messages(&room, 200).await.unwrap();
+    let from_ghost = media_events
+        .iter()
+        .filter(|e| {
+            e["sender"] == ghost.as_str()
+                && (e["type"] == "m.room.message" || e["type"] == "m.sticker")
+        })
+        .count();
+    assert_eq!(from_ghost, 19, "the slow photo is still on its way");
+    fake.delay("upload.getFile", Duration::ZERO);
+    let events = events_from(&owner, &bridge, &room, &ghost, 20).await;
+    assert_eq!(download(&owner, &url_of(&events[19])).await, slow);
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+}
+
+fn url_of(event: &Value) -> String {
+    event["content"]["url"].as_str().expect("a url").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_media_reaches_telegram_with_equal_bytes() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    // Only the registration is used: the send function is called directly.
+    let bridge = bridges.outbound.lock().unwrap().take().unwrap();
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+
+    let fake = FakeTelegram::start().await;
+    let (alice, group) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Media", &[alice]).unwrap();
+        (alice, group)
+    };
+    let telegram = TestClient::connect(fake.logged_in_session(alice).unwrap());
+    let matrix = MatrixClient::new(ClientSettings {
+        homeserver_url: synapse.base_url().parse().unwrap(),
+        as_token: bridge.as_token.clone(),
+        bot_user_id: bridge.bot_user_id.as_str().try_into().unwrap(),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let store = Store::open(&bridge.dir.path().join("send.db")).unwrap();
+    // Telegram's own limit made small to test the refusal.
+    let limits = MediaLimits::new(1_000_000);
+    let sender = MatrixToTelegram {
+        telegram: &telegram.client,
+        matrix: &matrix,
+        store: &store,
+        limits: &limits,
+    };
+    let chat = grammers_session::types::PeerId::chat(group)
+        .unwrap()
+        .to_ambient_ref();
+
+    let image = png(120, 80, 40_000, 21);
+    let file = noise(600_000, 22);
+    let video = noise(50_000, 23);
+    let voice = noise(8_000, 24);
+    let cases: Vec<(Vec<u8>, Value, &str)> = vec![
+        (
+            image.clone(),
+            json!({ "msgtype": "m.image", "body": "A *red* square", "format": "org.matrix.custom.html",
+                    "formatted_body": "A <b>red</b> square", "filename": "square.png",
+                    "info": { "mimetype": "image/png", "size": image.len(), "w": 120, "h": 80 } }),
+            "photo",
+        ),
+        (
+            file.clone(),
+            json!({ "msgtype": "m.file", "body": "data.bin",
+                    "info": { "mimetype": "application/octet-stream", "size": file.len() } }),
+            "application/octet-stream",
+        ),
+        (
+            video.clone(),
+            json!({ "msgtype": "m.video", "body": "clip.mp4",
+                    "info": { "mimetype": "video/mp4", "size": video.len(), "w": 640, "h": 360, "duration": 2000 } }),
+            "video/mp4",
+        ),
+        (
+            voice.clone(),
+            json!({ "msgtype": "m.audio", "body": "Voice message", "filename": "voice.ogg",
+                    "info": { "mimetype": "audio/ogg", "size": voice.len(), "duration": 3000 },
+                    "org.matrix.msc1767.audio": { "duration": 3000, "waveform": [0, 512, 1024] },
+                    "org.matrix.msc3245.voice": {} }),
+            "audio/ogg",
+        ),
+    ];
+    let mut first_sent = None;
+    for (n, (bytes, mut content, expected_media)) in cases.into_iter().enumerate() {
+        let mime = content["info"]["mimetype"].as_str().unwrap().to_owned();
+        content["url"] = json!(upload(&owner, bytes.clone(), &mime).await);
+        let media = outgoing_media("m.room.message", &content).unwrap();
+        let caption = media.caption.as_ref().map(|(body, html)| {
+            tgbridge::convert::matrix_to_telegram(
+                body,
+                html.as_deref(),
+                &tgbridge::convert::NoMentions,
+            )
+        });
+        let random_id = 1000 + n as i64;
+        let sent = sender
+            .send(chat, &media, caption.as_ref(), None, random_id)
+            .await
+            .unwrap_or_else(|e| panic!("case {n}: {e}"));
+        let view = fake
+            .world()
+            .lock()
+            .unwrap()
+            .last_message(alice, Peer::Chat(group))
+            .unwrap();
+        assert_eq!(view.id, sent.message_id);
+        first_sent.get_or_insert(sent.message_id);
+        assert_eq!(view.media.as_deref(), Some(expected_media), "case {n}");
+        assert_eq!(view.media_bytes.as_deref(), Some(&bytes[..]), "case {n}");
+        if n == 0 {
+            assert_eq!(view.text, "A red square", "the caption travels");
+            let (kind, _) = sent.file.expect("the photo's id");
+            assert_eq!(kind, TelegramFileKind::Photo);
+            let cached = store
+                .media()
+                .by_mxc(content["url"].as_str().unwrap())
+                .unwrap();
+            assert!(cached.is_some(), "the sent photo maps back to its upload");
+        }
+        if n == 3 {
+            let shared = fake.world();
+            let w = shared.lock().unwrap();
+            let key = w.message_key(alice, Peer::Chat(group), view.id).unwrap();
+            let fake_telegram::world::messages::Media::Document(doc) =
+                w.message(key).unwrap().media.unwrap()
+            else {
+                panic!("a voice note is a document");
+            };
+            let attributes = &w.document(doc).unwrap().attributes;
+            assert!(
+                attributes.iter().any(|a| matches!(
+                    a,
+                    tl::enums::DocumentAttribute::Audio(a) if a.voice && a.duration == 3 && a.waveform.is_some()
+                )),
+                "{attributes:?}"
+            );
+        }
+    }
+
+    // A location.
+    let location = json!({ "msgtype": "m.location", "body": "here", "geo_uri": "geo:51.5,-0.12" });
+    let media = outgoing_media("m.room.message", &location).unwrap();
+    let sent = sender
+        .send(chat, &media, None, first_sent, 2000)
+        .await
+        .unwrap();
+    let (lat, long) = {
+        let shared = fake.world();
+        let w = shared.lock().unwrap();
+        let view = w.last_message(alice, Peer::Chat(group)).unwrap();
+        assert_eq!(view.media.as_deref(), Some("geo"));
+        assert_eq!(view.id, sent.message_id);
+        assert_eq!(view.reply_to, first_sent, "a reply to the photo");
+        let key = w.message_key(alice, Peer::Chat(group), view.id).unwrap();
+        let fake_telegram::world::messages::Media::Other(other) =
+            w.message(key).unwrap().media.unwrap()
+        else {
+            panic!("a location");
+        };
+        match w.other_media(other) {
+            Some(tl::enums::MessageMedia::Geo(g)) => match &g.geo {
+                tl::enums::GeoPoint::Point(p) => (p.lat, p.long),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!((lat, long), (51.5, -0.12));
+
+    // Over the bridge's limit: refused before anything is transferred.
+    let big = noise(1_200_000, 25);
+    let url = upload(&owner, big.clone(), "application/zip").await;
+    let content = json!({ "msgtype": "m.file", "body": "big.zip", "url": url,
+                          "info": { "mimetype": "application/zip", "size": big.len() } });
+    let media = outgoing_media("m.room.message", &content).unwrap();
+    let parts_before = fake.call_count("upload.saveFilePart");
+    let error = sender
+        .send(chat, &media, None, None, 3000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            MediaError::TooLarge {
+                size: 1_200_000,
+                limit: 1_000_000
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(fake.call_count("upload.saveFilePart"), parts_before);
+    // Without a size in the event, the download's length decides.
+    let content = json!({ "msgtype": "m.file", "body": "big.zip", "url": url });
+    let media = outgoing_media("m.room.message", &content).unwrap();
+    let error = sender
+        .send(chat, &media, None, None, 3001)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MediaError::TooLarge { .. }), "{error}");
+    assert_eq!(fake.call_count("upload.saveFilePart"), parts_before);
+}

@@ -1,0 +1,208 @@
+//! Media is streamed, not held in memory: the bridge binary moves a 40 MB
+//! Telegram file into Synapse's media repository while its peak resident
+//! memory grows by a small fraction of the file's size, and the bytes
+//! Synapse serves equal Telegram's; a 12 MB Matrix file reaches Telegram in
+//! big-file parts, byte for byte. Runs its own Synapse, whose upload limit
+//! admits the files.
+
+mod appservice_support;
+
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
+use appservice_support::BridgeInstance;
+use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
+use fake_telegram::FakeTelegram;
+use serde_json::{json, Value};
+use testkit::{free_port, Synapse, SynapseOptions};
+use tgbridge::store::Store;
+
+const FILE_SIZE: usize = 40 * 1024 * 1024;
+
+/// Current and peak resident memory of a process, in kB.
+fn memory_kb(pid: u32) -> (u64, u64) {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc is readable (Linux)");
+    let field = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
+    let port = free_port().expect("free port for Synapse");
+    let mut bridge = BridgeInstance::prepare("mstr", port);
+    let mut extra = serde_json::Map::new();
+    extra.insert("max_upload_size".into(), json!(2 * FILE_SIZE));
+    let synapse = Synapse::start(SynapseOptions {
+        registrations: vec![bridge.registration_path.clone()],
+        port: Some(port),
+        extra_config: extra,
+    })
+    .await
+    .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+    let _log = synapse.log_on_panic();
+    configure(&bridge, "  initial_history:\n    group: 0\n");
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, group) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Big files", &[alice]).unwrap();
+        (alice, bob, group)
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start_with_log_filter("info");
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room = store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(group).unwrap())
+        .unwrap()
+        .expect("the group's portal")
+        .room_id
+        .to_string();
+    owner.join(&room).await.unwrap();
+    let pid = bridge.pid().expect("the bridge runs");
+    let (_, peak_before) = memory_kb(pid);
+
+    // Not a repeating pattern, so nothing along the way can compress it.
+    let bytes: Vec<u8> = (0..FILE_SIZE)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_message(
+            bob,
+            Peer::Chat(group),
+            OutgoingMessage {
+                media: Some(MediaSpec::File {
+                    bytes: bytes.clone(),
+                    mime_type: "application/zip".into(),
+                    file_name: "big.zip".into(),
+                }),
+                ..OutgoingMessage::default()
+            },
+        )
+        .unwrap();
+    let started = Instant::now();
+    let ghost = format!("@mstrtg_{bob}:localhost");
+    let event: Value = loop {
+        let events = owner.room_messages(&room, 20).await.unwrap();
+        if let Some(event) = events
+            .into_iter()
+            .find(|e| e["sender"] == ghost.as_str() && e["type"] == "m.room.message")
+        {
+            break event;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the file did not arrive\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, peak_after) = memory_kb(pid);
+    assert_eq!(event["content"]["msgtype"], "m.file", "{event}");
+    assert_eq!(event["content"]["info"]["size"], FILE_SIZE);
+
+    let growth_kb = peak_after.saturating_sub(peak_before);
+    let file_kb = (FILE_SIZE / 1024) as u64;
+    assert!(
+        growth_kb * 4 < file_kb,
+        "peak memory grew by {growth_kb} kB for a {file_kb} kB file"
+    );
+
+    let mxc = event["content"]["url"].as_str().expect("a url");
+    let downloaded = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{}",
+            synapse.base_url(),
+            mxc.trim_start_matches("mxc://")
+        ))
+        .bearer_auth(&owner.access_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(downloaded[..] == bytes[..], "the bytes arrived unchanged");
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+
+    // The other way: a file over Telegram's 10 MB "big file" threshold goes
+    // up in parallel parts, straight from Synapse's download.
+    let big: Vec<u8> = bytes[..12 * 1024 * 1024].iter().rev().copied().collect();
+    let uploaded: Value = reqwest::Client::new()
+        .post(format!("{}/_matrix/media/v3/upload", synapse.base_url()))
+        .bearer_auth(&owner.access_token)
+        .header("content-type", "video/mp4")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = json!({ "msgtype": "m.video", "body": "film.mp4", "url": uploaded["content_uri"],
+                          "info": { "mimetype": "video/mp4", "size": big.len(), "w": 1920, "h": 1080, "duration": 60_000 } });
+    let media = tgbridge::convert::media::outgoing_media("m.room.message", &content).unwrap();
+    let telegram = fake_telegram::seed::TestClient::connect(fake.logged_in_session(alice).unwrap());
+    let matrix = tgbridge::matrix::MatrixClient::new(tgbridge::matrix::ClientSettings {
+        homeserver_url: synapse.base_url().parse().unwrap(),
+        as_token: bridge.as_token.clone(),
+        bot_user_id: bridge.bot_user_id.as_str().try_into().unwrap(),
+        retry: tgbridge::matrix::RetryPolicy::default(),
+    })
+    .unwrap();
+    let limits = tgbridge::bridge::media::MediaLimits::default();
+    let sent = tgbridge::bridge::media::MatrixToTelegram {
+        telegram: &telegram.client,
+        matrix: &matrix,
+        store: &store,
+        limits: &limits,
+    }
+    .send(
+        grammers_session::types::PeerId::chat(group)
+            .unwrap()
+            .to_ambient_ref(),
+        &media,
+        None,
+        None,
+        77,
+    )
+    .await
+    .expect("the video reaches Telegram");
+    assert!(
+        fake.call_count("upload.saveBigFilePart") >= 24,
+        "sent in big-file parts"
+    );
+    let view = fake
+        .world()
+        .lock()
+        .unwrap()
+        .last_message(alice, Peer::Chat(group))
+        .unwrap();
+    assert_eq!(view.id, sent.message_id);
+    assert_eq!(view.media.as_deref(), Some("video/mp4"));
+    assert!(
+        view.media_bytes.as_deref() == Some(&big[..]),
+        "the bytes arrived unchanged"
+    );
+}
