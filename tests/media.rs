@@ -30,6 +30,7 @@ use tgbridge::store::{Store, TelegramFileKind};
 struct Bridges {
     inbound: Mutex<Option<BridgeInstance>>,
     outbound: Mutex<Option<BridgeInstance>>,
+    portal: Mutex<Option<BridgeInstance>>,
 }
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
@@ -43,12 +44,14 @@ async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
             let port = free_port().expect("free port for Synapse");
             let inbound = BridgeInstance::prepare("min", port);
             let outbound = BridgeInstance::prepare("mout", port);
+            let portal = BridgeInstance::prepare("mpor", port);
             let mut extra = serde_json::Map::new();
             extra.insert("max_upload_size".into(), json!(HOMESERVER_LIMIT));
             let options = SynapseOptions {
                 registrations: vec![
                     inbound.registration_path.clone(),
                     outbound.registration_path.clone(),
+                    portal.registration_path.clone(),
                 ],
                 port: Some(port),
                 extra_config: extra,
@@ -58,6 +61,7 @@ async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
                 Bridges {
                     inbound: Mutex::new(Some(inbound)),
                     outbound: Mutex::new(Some(outbound)),
+                    portal: Mutex::new(Some(portal)),
                 },
             ))
         })
@@ -803,4 +807,118 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
         .unwrap_err();
     assert!(matches!(error, MediaError::TooLarge { .. }), "{error}");
     assert_eq!(fake.call_count("upload.saveFilePart"), parts_before);
+}
+
+/// The owner's files in a portal go through the running bridge: queued,
+/// streamed from the homeserver to Telegram, recorded, and a file larger
+/// than the bridge sends is answered with a notice instead of silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_files_in_a_portal_reach_telegram_through_the_bridge() {
+    let (synapse, bridges) = synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.portal.lock().unwrap().take().unwrap();
+    configure(
+        &bridge,
+        "  initial_history:\n    group: 0\n  max_upload_size_mb: 1\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let (alice, group) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Files", &[alice]).unwrap();
+        (alice, group)
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room = store
+        .portals()
+        .by_peer(grammers_session::types::PeerId::chat(group).unwrap())
+        .unwrap()
+        .expect("the group's portal")
+        .room_id
+        .to_string();
+    owner.join(&room).await.unwrap();
+
+    let image = png(64, 32, 30_000, 31);
+    let image_url = upload(&owner, image.clone(), "image/png").await;
+    owner
+        .send_event(
+            &room,
+            "m.room.message",
+            &json!({ "msgtype": "m.image", "body": "A *tiny* image", "filename": "tiny.png",
+                     "format": "org.matrix.custom.html", "formatted_body": "A <b>tiny</b> image",
+                     "url": image_url,
+                     "info": { "mimetype": "image/png", "size": image.len(), "w": 64, "h": 32 } }),
+        )
+        .await
+        .unwrap();
+    let big = noise(1_200_000, 32);
+    let big_url = upload(&owner, big.clone(), "application/zip").await;
+    owner
+        .send_event(
+            &room,
+            "m.room.message",
+            &json!({ "msgtype": "m.file", "body": "big.zip", "url": big_url,
+                     "info": { "mimetype": "application/zip", "size": big.len() } }),
+        )
+        .await
+        .unwrap();
+    owner
+        .send_event(
+            &room,
+            "m.room.message",
+            &json!({ "msgtype": "m.location", "body": "here", "geo_uri": "geo:48.85,2.35" }),
+        )
+        .await
+        .unwrap();
+
+    // The image and the location arrive in order; the big file does not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sent = loop {
+        let sent: Vec<_> = fake
+            .world()
+            .lock()
+            .unwrap()
+            .history(alice, Peer::Chat(group))
+            .into_iter()
+            .filter(|m| m.out)
+            .collect();
+        if sent.len() >= 2 {
+            break sent;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of 2 files on Telegram\n{}",
+            sent.len(),
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[0].media.as_deref(), Some("photo"));
+    assert_eq!(sent[0].media_bytes.as_deref(), Some(&image[..]));
+    assert_eq!(sent[0].text, "A tiny image", "the caption travels");
+    assert_eq!(sent[1].media.as_deref(), Some("geo"));
+    let notice = events_from(&owner, &bridge, &room, &bridge.bot_user_id, 1).await;
+    let text = notice[0]["content"]["body"].as_str().unwrap();
+    assert!(
+        text.contains("could not be delivered to Telegram") && text.contains("1.2 MB"),
+        "{text}"
+    );
+    // One part for the 30 KB image; nothing of the refused file.
+    assert_eq!(fake.call_count("upload.saveFilePart"), 1);
+    assert!(
+        store.outbox().pending_rooms().unwrap().is_empty(),
+        "nothing is left queued"
+    );
+    bridge.terminate();
 }
