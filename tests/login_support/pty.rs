@@ -17,6 +17,9 @@ use nix::fcntl::{open, OFlag};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::stat::Mode;
 
+/// How long output may trail the program's exit.
+const DRAIN: Duration = Duration::from_millis(300);
+
 /// Bytes read from the terminal so far and whether the child side closed.
 #[derive(Default)]
 struct Screen {
@@ -28,6 +31,10 @@ struct Screen {
 pub struct Pty {
     child: Child,
     master: File,
+    /// Kept open so the master never reads EIO while the child's last output
+    /// is still buffered: Linux may drop that output when the last terminal
+    /// side closes. The end of the program is seen through its exit instead.
+    _slave: OwnedFd,
     screen: Arc<(Mutex<Screen>, Condvar)>,
     /// Offset in the transcript up to which `expect` has consumed output.
     cursor: usize,
@@ -70,7 +77,6 @@ impl Pty {
             });
         }
         let child = command.spawn().expect("spawn the command on the pty");
-        drop(slave);
         let master = File::from(OwnedFd::from(master));
         let screen = Arc::new((Mutex::new(Screen::default()), Condvar::new()));
         let reader = master.try_clone().expect("dup pty master");
@@ -79,6 +85,7 @@ impl Pty {
         Pty {
             child,
             master,
+            _slave: slave,
             screen,
             cursor: 0,
         }
@@ -107,6 +114,7 @@ impl Pty {
     /// transcript on timeout, so a failing test shows what the user saw.
     pub fn expect(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
+        let mut exited_at = None;
         let (lock, ready) = &*self.screen;
         let mut screen = lock.lock().expect("screen lock");
         loop {
@@ -117,9 +125,15 @@ impl Pty {
                 return consumed.to_owned();
             }
             let now = Instant::now();
-            if now >= deadline || screen.closed {
-                let why = if screen.closed {
-                    "the terminal closed"
+            let exited = self.child.try_wait().ok().flatten().is_some();
+            if exited && exited_at.is_none() {
+                exited_at = Some(now);
+            }
+            // Output written just before the exit may still be on its way.
+            let drained = exited_at.is_some_and(|at| now - at >= DRAIN);
+            if now >= deadline || screen.closed || drained {
+                let why = if screen.closed || drained {
+                    "the program exited"
                 } else {
                     "timed out"
                 };
@@ -128,10 +142,8 @@ impl Pty {
                     String::from_utf8_lossy(&screen.bytes)
                 );
             }
-            screen = ready
-                .wait_timeout(screen, deadline - now)
-                .expect("screen lock")
-                .0;
+            let wake = (deadline - now).min(DRAIN / 4);
+            screen = ready.wait_timeout(screen, wake).expect("screen lock").0;
         }
     }
 
@@ -166,11 +178,17 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        // The last output is read once nothing new arrives for a while.
         let (lock, ready) = &*self.screen;
-        let screen = lock.lock().expect("screen lock");
-        let _ = ready
-            .wait_timeout_while(screen, Duration::from_secs(5), |s| !s.closed)
-            .expect("screen lock");
+        let mut screen = lock.lock().expect("screen lock");
+        loop {
+            let seen = screen.bytes.len();
+            let (next, waited) = ready.wait_timeout(screen, DRAIN).expect("screen lock");
+            screen = next;
+            if waited.timed_out() && screen.bytes.len() == seen {
+                break;
+            }
+        }
         status
     }
 }
@@ -182,8 +200,8 @@ impl Drop for Pty {
     }
 }
 
-/// Copies terminal output into `screen` until the child side closes (the
-/// master then reads EIO on Linux).
+/// Copies terminal output into `screen` until the terminal side closes (the
+/// master then reads EIO on Linux), which happens when the [`Pty`] is dropped.
 fn pump(mut master: File, screen: &(Mutex<Screen>, Condvar)) {
     let (lock, ready) = screen;
     let mut buf = [0u8; 4096];
