@@ -151,6 +151,33 @@ logging:
         self.child = Some(child);
     }
 
+    /// Starts `binary run` (another build of `tgbridge`, e.g. a release
+    /// binary under measurement) with `RUST_LOG` set to `filter`.
+    pub fn start_binary_with_log_filter(&mut self, binary: &Path, filter: &str) {
+        assert!(self.child.is_none(), "bridge already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open bridge log");
+        let child = Command::new(binary)
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("run")
+            .env("RUST_LOG", filter)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {} run: {e}", binary.display()));
+        self.child = Some(child);
+    }
+
+    /// The running bridge's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
