@@ -23,7 +23,8 @@
 //! Run with `cargo bench --bench footprint` after `./test.sh provision`.
 //! `FOOTPRINT_ROUNDS` sets the latency rounds (default 200),
 //! `FOOTPRINT_BURST` the sustained-load message count (default 500), and
-//! `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to measure.
+//! `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to measure, and
+//! `FOOTPRINT_QUICK=1` stops after the idle RSS figures.
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
@@ -109,6 +110,12 @@ async fn run() {
         );
     }
 
+    if std::env::var_os("FOOTPRINT_QUICK").is_some() {
+        for subject in [&mut zero, &mut small, &mut large] {
+            stop(subject);
+        }
+        return;
+    }
     println!(
         "\nstart -> ready ({RESTARTS} restarts each, homeserver and management room in place):"
     );
