@@ -21,6 +21,12 @@ use crate::store::Store;
 use crate::telegram::login::LoginFlow;
 use crate::telegram::{ClientOptions, DeviceInfo, TelegramClient};
 
+/// Tokio worker threads. The bridge is I/O-bound and serves one person: two
+/// workers keep a slow SQLite write or a login's password hashing from
+/// stalling everything else, and more (Tokio's default is one per core) only
+/// add stacks and malloc arenas to the idle footprint.
+const RUNTIME_WORKERS: usize = 2;
+
 /// Runs the bridge service until a shutdown signal; `Ok` after a clean shutdown.
 pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut settings = service_settings(config)?;
@@ -33,6 +39,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     // as `tgbridge login` does next to a running service.
     settings.login = login_settings(config, Arc::new(open_store()?));
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -3,8 +3,9 @@
 //! Order matters: the appservice server listens first (the homeserver's ping
 //! calls back into it, and queued transactions can be accepted at once), then
 //! the bridge waits for the homeserver for as long as it takes, registers the
-//! bot, sets its profile, runs the appservice ping, logs "ready", makes sure
-//! the management room exists, and only then starts the Telegram side. A
+//! bot, then at once sets its profile, runs the appservice ping (logging
+//! "ready") and checks double puppeting, makes sure the management room
+//! exists, and only then starts the Telegram side. A
 //! shutdown signal at any point stops accepting new requests, lets requests in
 //! flight finish, and returns `Ok`.
 
@@ -193,17 +194,13 @@ async fn start<P: BridgePersistence>(
     let versions = client.wait_for_homeserver().await;
     info!(versions = ?versions.versions, "homeserver reachable");
     register_bot(client).await?;
-    set_bot_profile(client, settings).await;
-    ping(client, &settings.appservice_id).await;
-
+    // Independent round trips: together they cost the start-up one of them.
     let owner = &settings.identities.owner;
-    let double_puppet = match client.can_act_as(owner).await {
-        Ok(allowed) => allowed,
-        Err(error) => {
-            warn!(%error, "could not check double puppeting; acting as a ghost instead");
-            false
-        }
-    };
+    let ((), (), double_puppet) = tokio::join!(
+        set_bot_profile(client, settings),
+        ping(client, &settings.appservice_id),
+        can_double_puppet(client, owner),
+    );
     if double_puppet {
         info!(%owner, "double puppeting available: the owner's own messages are sent as the owner");
     } else {
@@ -226,6 +223,17 @@ async fn start<P: BridgePersistence>(
     }
     core.set_ready();
     Ok(())
+}
+
+/// Whether the owner can be double-puppeted; a failed check means no.
+async fn can_double_puppet(client: &MatrixClient, owner: &OwnedUserId) -> bool {
+    match client.can_act_as(owner).await {
+        Ok(allowed) => allowed,
+        Err(error) => {
+            warn!(%error, "could not check double puppeting; acting as a ghost instead");
+            false
+        }
+    }
 }
 
 async fn register_bot(client: &MatrixClient) -> Result<(), ServiceError> {

@@ -132,13 +132,19 @@ logging:
 
     /// Starts `tgbridge run` with `RUST_LOG` set to `filter`.
     pub fn start_with_log_filter(&mut self, filter: &str) {
+        self.start_binary_with_log_filter(Path::new(env!("CARGO_BIN_EXE_tgbridge")), filter);
+    }
+
+    /// Starts `binary run` (another build of `tgbridge`, e.g. a release
+    /// binary under measurement) with `RUST_LOG` set to `filter`.
+    pub fn start_binary_with_log_filter(&mut self, binary: &Path, filter: &str) {
         assert!(self.child.is_none(), "bridge already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log_path)
             .expect("open bridge log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tgbridge"))
+        let child = Command::new(binary)
             .arg("--config")
             .arg(&self.config_path)
             .arg("run")
@@ -147,11 +153,11 @@ logging:
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)
             .spawn()
-            .expect("spawn tgbridge run");
+            .unwrap_or_else(|e| panic!("spawn {} run: {e}", binary.display()));
         self.child = Some(child);
     }
 
-    /// The process id while the bridge runs.
+    /// The running bridge's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
