@@ -443,11 +443,8 @@ struct RemoveBody {
 
 async fn remove_member(State(world): State<SharedWorld>, Json(b): Json<RemoveBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer, user) = (
-            resolve_user(w, &b.by)?,
-            resolve(w, &b.peer)?,
-            resolve_user(w, &b.user)?,
-        );
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
+        let user = resolve_user(w, &b.user)?;
         match peer {
             Peer::Chat(chat) => w
                 .remove_chat_member(Origin::control(by), chat, user)
@@ -477,11 +474,8 @@ struct AdminBody {
 
 async fn admins(State(world): State<SharedWorld>, Json(b): Json<AdminBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer, user) = (
-            resolve_user(w, &b.by)?,
-            resolve(w, &b.channel)?,
-            resolve_user(w, &b.user)?,
-        );
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.channel)?;
+        let user = resolve_user(w, &b.user)?;
         match peer {
             Peer::Channel(channel) => {
                 let rights = if b.admin {
