@@ -11,42 +11,13 @@ use std::time::Duration;
 
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::RpcError;
+use login_support::accounts::{ada, bot, BOT_TOKEN, CODE, PASSWORD, PHONE, PHONE_DIGITS};
 use login_support::fixture::{Fixture, STEP};
 use login_support::pty::Pty;
 use login_support::qr;
 
-const PHONE: &str = "+49 151 2345 6789";
-const PHONE_DIGITS: &str = "4915123456789";
-/// Eight digits, so that no number in the trace log matches it by chance.
-const CODE: &str = "86420975";
-const PASSWORD: &str = "correct-horse-battery";
-const BOT_TOKEN: &str = "7654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
-
 /// Exit code after Ctrl-C.
 const EXIT_INTERRUPTED: i32 = 130;
-
-fn ada(password: Option<&str>) -> UserSpec {
-    UserSpec {
-        first_name: "Ada".into(),
-        last_name: Some("Lovelace".into()),
-        username: Some("ada".into()),
-        phone: Some(PHONE_DIGITS.into()),
-        login_code: Some(CODE.into()),
-        password: password.map(str::to_owned),
-        password_hint: password.map(|_| "the horse one".to_owned()),
-        ..UserSpec::default()
-    }
-}
-
-fn bot() -> UserSpec {
-    UserSpec {
-        first_name: "Relay Bot".into(),
-        username: Some("relay_bot".into()),
-        bot: true,
-        bot_token: Some(BOT_TOKEN.into()),
-        ..UserSpec::default()
-    }
-}
 
 /// Types the phone number at the first prompt and waits for the code prompt.
 fn enter_phone(pty: &mut Pty) {
