@@ -58,6 +58,16 @@ async fn password_requested(fake: &FakeTelegram) -> (TestClient, UserId, Passwor
     (client, alice, password_token)
 }
 
+/// Answers a password request with Alice's password: logs in as `account`.
+async fn right_password_logs_in(client: &TestClient, token: PasswordToken, account: UserId) {
+    let me = client
+        .client
+        .check_password(token, "correct horse")
+        .await
+        .unwrap();
+    assert_eq!(me.id().bare_id(), Some(account));
+}
+
 /// `auth.exportLoginToken` as a QR login repeats it.
 fn export_login_token() -> tl::functions::auth::ExportLoginToken {
     tl::functions::auth::ExportLoginToken {
@@ -110,12 +120,7 @@ async fn two_factor_right_password() {
         None,
         "not logged in before the password"
     );
-    let me = client
-        .client
-        .check_password(password_token, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    right_password_logs_in(&client, password_token, alice).await;
     assert_eq!(fake.account_of(&key_of(&client)), Some(alice));
 }
 
@@ -137,12 +142,7 @@ async fn two_factor_wrong_then_right_password() {
         Some("400 PASSWORD_HASH_INVALID")
     );
     assert_eq!(fake.account_of(&key_of(&client)), None);
-    let me = client
-        .client
-        .check_password(retry, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    right_password_logs_in(&client, retry, alice).await;
 }
 
 #[tokio::test]
@@ -341,12 +341,7 @@ async fn qr_login_with_two_factor() {
         .unwrap();
     assert_eq!(password.hint.as_deref(), Some("horse"));
     let token = PasswordToken::new(password);
-    let me = client
-        .client
-        .check_password(token, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    right_password_logs_in(&client, token, alice).await;
 }
 
 #[tokio::test]
