@@ -1247,13 +1247,11 @@ fn malformed_requests_are_errors_not_panics() {
         hash: 0,
     };
     assert!(call(&mut world, alice, &history).is_ok());
-    let file = f::upload::GetFile {
-        precise: false,
-        cdn_supported: false,
-        location: document_location(1, 1, Vec::new()).into(),
-        offset: i64::MAX - 1023,
-        limit: i32::MIN,
-    };
+    let file = get_file_request(
+        document_location(1, 1, Vec::new()),
+        i64::MAX - 1023,
+        i32::MIN,
+    );
     assert!(call(&mut world, alice, &file).is_err());
 }
 
