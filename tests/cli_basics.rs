@@ -2,12 +2,12 @@
 
 mod cli_support;
 
-use cli_support::{run, tgbridge};
+use cli_support::run_in;
 
 #[test]
 fn version_prints_name_and_crate_version() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(tgbridge(dir.path()).arg("--version"));
+    let out = run_in(dir.path(), &["--version"]);
     assert_eq!(out.code, Some(0));
     assert_eq!(
         out.stdout.trim(),
@@ -18,7 +18,7 @@ fn version_prints_name_and_crate_version() {
 #[test]
 fn help_lists_every_command_and_the_config_option() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(tgbridge(dir.path()).arg("--help"));
+    let out = run_in(dir.path(), &["--help"]);
     assert_eq!(out.code, Some(0));
     for word in [
         "run",
@@ -35,21 +35,21 @@ fn help_lists_every_command_and_the_config_option() {
             out.stdout
         );
     }
-    let out = run(tgbridge(dir.path()).args(["login", "--help"]));
+    let out = run_in(dir.path(), &["login", "--help"]);
     assert_eq!(out.code, Some(0));
     assert!(
         out.stdout.contains("--bot-token") && out.stdout.contains("--qr"),
         "{}",
         out.stdout
     );
-    let out = run(tgbridge(dir.path()).args(["generate-registration", "--help"]));
+    let out = run_in(dir.path(), &["generate-registration", "--help"]);
     assert!(out.stdout.contains("--output"), "{}", out.stdout);
 }
 
 #[test]
 fn no_command_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&mut tgbridge(dir.path()));
+    let out = run_in(dir.path(), &[]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("Usage"), "{}", out.stderr);
 }
@@ -65,7 +65,7 @@ fn commands_without_a_config_say_so_and_fail() {
         &["logout"],
     ];
     for args in cases {
-        let out = run(tgbridge(dir.path()).args(args));
+        let out = run_in(dir.path(), args);
         assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
         assert!(
             out.stderr.contains("cannot read the config file"),
@@ -79,7 +79,7 @@ fn commands_without_a_config_say_so_and_fail() {
 #[test]
 fn bot_token_and_qr_exclude_each_other() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(tgbridge(dir.path()).args(["login", "--bot-token", "--qr"]));
+    let out = run_in(dir.path(), &["login", "--bot-token", "--qr"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
 }

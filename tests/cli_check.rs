@@ -3,15 +3,30 @@
 
 mod cli_support;
 
-use cli_support::{config_text, fake_homeserver, run, serve, tgbridge, write_config};
+use cli_support::{
+    config_text, dir_with_config, fake_homeserver, run_in, serve, write_config, Run,
+};
 
 /// A config directory with tokens generated and a registration written.
 fn prepared(homeserver: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &config_text(homeserver, dir.path()));
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let dir = unprepared(homeserver);
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     dir
+}
+
+/// A config directory for `homeserver` with the tokens still empty.
+fn unprepared(homeserver: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &config_text(homeserver, dir.path()));
+    dir
+}
+
+/// Runs `check` in `dir`, which must fail.
+fn check_fails(dir: &tempfile::TempDir) -> Run {
+    let out = run_in(dir.path(), &["check"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    out
 }
 
 fn lines(stdout: &str) -> Vec<&str> {
@@ -22,7 +37,7 @@ fn lines(stdout: &str) -> Vec<&str> {
 fn all_steps_pass_against_a_responsive_homeserver() {
     let homeserver = fake_homeserver();
     let dir = prepared(&homeserver);
-    let out = run(tgbridge(dir.path()).arg("check"));
+    let out = run_in(dir.path(), &["check"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let lines = lines(&out.stdout);
     assert_eq!(lines.len(), 4, "{}", out.stdout);
@@ -58,8 +73,7 @@ fn unreachable_homeserver_fails() {
         .port();
     let homeserver = format!("http://127.0.0.1:{port}");
     let dir = prepared(&homeserver);
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let out = check_fails(&dir);
     let last = out.stdout.lines().last().unwrap();
     assert!(
         last.starts_with(&format!("FAIL homeserver {homeserver}: cannot connect")),
@@ -71,8 +85,7 @@ fn unreachable_homeserver_fails() {
 fn a_server_that_is_not_a_homeserver_fails() {
     let not_found = format!("http://{}", serve(axum::Router::new()));
     let dir = prepared(&not_found);
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let out = check_fails(&dir);
     assert!(
         out.stdout.contains("FAIL homeserver") && out.stdout.contains("404"),
         "{}",
@@ -85,8 +98,7 @@ fn a_server_that_is_not_a_homeserver_fails() {
     );
     let html = format!("http://{}", serve(router));
     let dir = prepared(&html);
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let out = check_fails(&dir);
     assert!(
         out.stdout.contains("not with Matrix versions"),
         "{}",
@@ -97,10 +109,8 @@ fn a_server_that_is_not_a_homeserver_fails() {
 #[test]
 fn empty_tokens_fail_with_a_hint() {
     let homeserver = fake_homeserver();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &config_text(&homeserver, dir.path()));
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let dir = unprepared(&homeserver);
+    let out = check_fails(&dir);
     let lines = lines(&out.stdout);
     assert_eq!(
         lines[1],
@@ -136,8 +146,7 @@ fn registration_with_other_tokens_fails() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&reg, stale).unwrap();
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let out = check_fails(&dir);
     assert!(
         out.stdout.contains("FAIL tokens") && out.stdout.contains("other tokens"),
         "{}",
@@ -155,8 +164,7 @@ fn unusable_database_fails() {
         "this is not SQLite, just text that happens to be long enough to look like a header",
     )
     .unwrap();
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let out = check_fails(&dir);
     let line = out.stdout.lines().find(|l| l.contains("database")).unwrap();
     assert!(
         line.starts_with(&format!("FAIL database {}: ", db.display())),
@@ -168,10 +176,8 @@ fn unusable_database_fails() {
 
 #[test]
 fn invalid_config_fails_first_and_skips_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "owner: nobody\n");
-    let out = run(tgbridge(dir.path()).arg("check"));
-    assert_eq!(out.code, Some(1), "{out:?}");
+    let dir = dir_with_config("owner: nobody\n");
+    let out = check_fails(&dir);
     let lines = lines(&out.stdout);
     assert!(
         lines[0].starts_with("FAIL config config.yaml"),

@@ -2,21 +2,19 @@
 
 mod cli_support;
 
-use cli_support::{config_text, line_of, run, tgbridge, write_config, EXAMPLE};
+use cli_support::{config_text, dir_with_config, line_of, run, run_in, tgbridge, EXAMPLE};
 
 /// Runs `check` with `text` as `config.yaml` and returns stderr+stdout.
 fn check_with(text: &str) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), text);
-    let out = run(tgbridge(dir.path()).arg("check"));
+    let dir = dir_with_config(text);
+    let out = run_in(dir.path(), &["check"]);
     (out.code, out.all_output())
 }
 
 /// Runs `generate-registration` with `text` as `config.yaml`.
 fn generate_with(text: &str) -> cli_support::Run {
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), text);
-    run(tgbridge(dir.path()).arg("generate-registration"))
+    let dir = dir_with_config(text);
+    run_in(dir.path(), &["generate-registration"])
 }
 
 fn valid() -> String {
@@ -87,7 +85,7 @@ fn placeholder_api_id_points_to_my_telegram_org() {
 #[test]
 fn unreadable_config_gives_a_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr
@@ -117,7 +115,7 @@ fn config_path_precedence() {
     let flag_config = broken("from-flag.yaml");
     let first_line = |out: cli_support::Run| out.stdout.lines().next().unwrap_or("").to_owned();
 
-    let out = run(tgbridge(dir.path()).arg("check"));
+    let out = run_in(dir.path(), &["check"]);
     assert!(first_line(out).starts_with("FAIL config config.yaml:"));
 
     let out = run(tgbridge(dir.path())

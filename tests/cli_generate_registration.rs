@@ -5,7 +5,7 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{config_text, run, tgbridge, write_config};
+use cli_support::{config_text, run, run_in, tgbridge, write_config};
 use serde_yaml::Value;
 
 fn read_yaml(path: &Path) -> Value {
@@ -31,7 +31,7 @@ fn generates_tokens_keeps_comments_and_writes_registration() {
     let original = config_text("http://127.0.0.1:9", dir.path());
     let config_path = write_config(dir.path(), &original);
 
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("registration.yaml"), "{}", out.stdout);
     assert!(
@@ -112,7 +112,7 @@ fn matches(namespaces: &Value, id: &str) -> Option<bool> {
 fn namespaces_cover_bot_ghosts_aliases_and_owner() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &config_text("http://127.0.0.1:9", dir.path()));
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let reg = read_yaml(&dir.path().join("registration.yaml"));
     let users = &reg["namespaces"]["users"];
@@ -148,10 +148,7 @@ fn namespaces_cover_bot_ghosts_aliases_and_owner() {
 fn second_run_keeps_tokens_and_output_flag_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), &config_text("http://127.0.0.1:9", dir.path()));
-    assert_eq!(
-        run(tgbridge(dir.path()).arg("generate-registration")).code,
-        Some(0)
-    );
+    assert_eq!(run_in(dir.path(), &["generate-registration"]).code, Some(0));
     let config_after_first = std::fs::read_to_string(&config_path).unwrap();
     let reg_after_first = std::fs::read_to_string(dir.path().join("registration.yaml")).unwrap();
 
@@ -178,7 +175,7 @@ fn only_the_empty_token_is_generated() {
     let text = config_text("http://127.0.0.1:9", dir.path())
         .replace("  as_token: \"\"", "  as_token: KeptByTheUser123");
     let config_path = write_config(dir.path(), &text);
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let config = read_yaml(&config_path);
     assert_eq!(token_of(&config, "as_token"), "KeptByTheUser123");
@@ -197,7 +194,7 @@ fn flow_style_tokens_are_refused_and_nothing_is_written() {
         cli_support::API_HASH
     );
     let config_path = write_config(dir.path(), &text);
-    let out = run(tgbridge(dir.path()).arg("generate-registration"));
+    let out = run_in(dir.path(), &["generate-registration"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("appservice.as_token"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&config_path).unwrap(), text);

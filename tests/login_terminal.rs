@@ -11,42 +11,13 @@ use std::time::Duration;
 
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::RpcError;
+use login_support::accounts::{ada, bot, BOT_TOKEN, CODE, PASSWORD, PHONE, PHONE_DIGITS};
 use login_support::fixture::{Fixture, STEP};
 use login_support::pty::Pty;
 use login_support::qr;
 
-const PHONE: &str = "+49 151 2345 6789";
-const PHONE_DIGITS: &str = "4915123456789";
-/// Eight digits, so that no number in the trace log matches it by chance.
-const CODE: &str = "86420975";
-const PASSWORD: &str = "correct-horse-battery";
-const BOT_TOKEN: &str = "7654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
-
 /// Exit code after Ctrl-C.
 const EXIT_INTERRUPTED: i32 = 130;
-
-fn ada(password: Option<&str>) -> UserSpec {
-    UserSpec {
-        first_name: "Ada".into(),
-        last_name: Some("Lovelace".into()),
-        username: Some("ada".into()),
-        phone: Some(PHONE_DIGITS.into()),
-        login_code: Some(CODE.into()),
-        password: password.map(str::to_owned),
-        password_hint: password.map(|_| "the horse one".to_owned()),
-        ..UserSpec::default()
-    }
-}
-
-fn bot() -> UserSpec {
-    UserSpec {
-        first_name: "Relay Bot".into(),
-        username: Some("relay_bot".into()),
-        bot: true,
-        bot_token: Some(BOT_TOKEN.into()),
-        ..UserSpec::default()
-    }
-}
 
 /// Types the phone number at the first prompt and waits for the code prompt.
 fn enter_phone(pty: &mut Pty) {
@@ -87,6 +58,44 @@ fn assert_secret_absent(fixture: &Fixture, transcript: &str, secret: &str, echoe
     );
 }
 
+/// Starts `tgbridge login` and types the phone number: the code prompt.
+fn at_code_prompt(fixture: &Fixture) -> Pty {
+    let mut pty = fixture.spawn(&["login"]);
+    enter_phone(&mut pty);
+    pty
+}
+
+/// Logs in as Ada with her phone number and code; returns the transcript.
+fn log_in_ada_by_phone(fixture: &Fixture) -> String {
+    let mut pty = at_code_prompt(fixture);
+    pty.send_line(CODE);
+    expect_logged_in_as_ada(&mut pty)
+}
+
+/// The database holds no Telegram login.
+fn assert_not_logged_in(fixture: &Fixture) {
+    assert!(!fixture
+        .store()
+        .has_telegram_login()
+        .expect("read the session"));
+}
+
+/// The command exited with `code` and left no login behind.
+fn assert_ended_without_login(fixture: &Fixture, pty: &mut Pty, code: i32) {
+    assert_eq!(exit_code(pty.wait(STEP)), Some(code));
+    assert_not_logged_in(fixture);
+}
+
+/// No file holds the seeded auth key any more.
+fn assert_auth_key_gone(fixture: &Fixture) {
+    let key = fixture.seeded_key();
+    assert_eq!(
+        fixture.files_containing_bytes(&key[..32]),
+        Vec::<std::path::PathBuf>::new(),
+        "the auth key is gone from every file"
+    );
+}
+
 fn exit_code(status: ExitStatus) -> Option<i32> {
     status.code()
 }
@@ -95,10 +104,7 @@ fn exit_code(status: ExitStatus) -> Option<i32> {
 fn phone_and_code_log_in_and_keep_secrets_out_of_logs_and_files() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
-    pty.send_line(CODE);
-    let transcript = expect_logged_in_as_ada(&mut pty);
+    let transcript = log_in_ada_by_phone(&fixture);
     assert!(
         transcript.contains("login code (8 digits) for +49"),
         "says where the code went:\n{transcript}"
@@ -114,8 +120,7 @@ fn phone_and_code_log_in_and_keep_secrets_out_of_logs_and_files() {
 fn two_factor_password_is_hidden_and_shows_the_hint() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(Some(PASSWORD)));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.send_line(CODE);
     pty.expect("Password hint: the horse one", STEP);
     pty.expect("Password (hidden): ", STEP);
@@ -135,8 +140,7 @@ fn two_factor_password_is_hidden_and_shows_the_hint() {
 fn a_wrong_code_can_be_corrected_without_starting_over() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.send_line("13579");
     pty.expect("That code is not correct (2 attempts left).", STEP);
     pty.expect("Login code: ", STEP);
@@ -154,8 +158,7 @@ fn a_wrong_code_can_be_corrected_without_starting_over() {
 fn too_many_wrong_codes_end_the_login() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     for (typed, answer) in [
         ("11111111", "(2 attempts left)"),
         ("22222222", "(1 attempt left)"),
@@ -169,19 +172,14 @@ fn too_many_wrong_codes_end_the_login() {
         "Too many wrong codes. Start the login again to get a new code.",
         STEP,
     );
-    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_ended_without_login(&fixture, &mut pty, 1);
 }
 
 #[test]
 fn a_wrong_password_can_be_corrected_without_starting_over() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(Some(PASSWORD)));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.send_line(CODE);
     pty.expect("Password (hidden): ", STEP);
     pty.send_line("wrong-horse");
@@ -198,8 +196,7 @@ fn a_wrong_password_can_be_corrected_without_starting_over() {
 fn an_expired_code_is_replaced_on_request() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     fixture.fake.expire_login_codes(PHONE_DIGITS);
     pty.send_line(CODE);
     pty.expect("The code has expired.", STEP);
@@ -286,10 +283,7 @@ fn stdin_ending_early_saves_nothing() {
         "{}",
         text(&output)
     );
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(&fixture);
 }
 
 #[test]
@@ -302,10 +296,7 @@ fn secrets_are_never_accepted_as_arguments() {
         .output()
         .expect("run tgbridge");
     assert!(!output.status.success());
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(&fixture);
 }
 
 #[test]
@@ -390,10 +381,7 @@ fn phone_login_fails_with(fixture: &Fixture, phone: &str, message: &str) {
     pty.expect(message, STEP);
     let status = pty.wait(STEP);
     assert_eq!(exit_code(status), Some(1), "{}", pty.transcript());
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(fixture);
 }
 
 #[test]
@@ -443,16 +431,11 @@ fn a_flood_wait_says_how_long_in_words() {
 fn a_number_without_account_explains_that_sign_up_needs_an_official_app() {
     let fixture = Fixture::new();
     fixture.fake.set_login_code(PHONE_DIGITS, CODE);
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.send_line(CODE);
     pty.expect("There is no Telegram account for this phone number", STEP);
     pty.expect("2023-02-18", STEP);
-    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_ended_without_login(&fixture, &mut pty, 1);
 }
 
 #[test]
@@ -470,51 +453,37 @@ fn an_unreachable_network_is_explained_before_anything_is_typed() {
         "{}",
         pty.transcript()
     );
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(&fixture);
 }
 
 #[test]
 fn an_error_without_a_sentence_is_named() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     fixture
         .fake
         .fail_next("auth.signIn", RpcError::new(500, "INTERNAL_SERVER_ERROR"));
     pty.send_line(CODE);
     pty.expect("Telegram refused the login (INTERNAL_SERVER_ERROR).", STEP);
-    assert_eq!(exit_code(pty.wait(STEP)), Some(1));
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_ended_without_login(&fixture, &mut pty, 1);
 }
 
 #[test]
 fn ctrl_c_at_the_code_prompt_saves_nothing() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.ctrl_c();
     pty.expect("login cancelled; nothing was saved", STEP);
-    assert_eq!(exit_code(pty.wait(STEP)), Some(EXIT_INTERRUPTED));
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_ended_without_login(&fixture, &mut pty, EXIT_INTERRUPTED);
 }
 
 #[test]
 fn ctrl_c_at_the_password_prompt_saves_nothing_and_restores_echo() {
     let fixture = Fixture::new();
     fixture.add_user(ada(Some(PASSWORD)));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
+    let mut pty = at_code_prompt(&fixture);
     pty.send_line(CODE);
     pty.expect("Password (hidden): ", STEP);
     pty.send("half-typ");
@@ -522,10 +491,7 @@ fn ctrl_c_at_the_password_prompt_saves_nothing_and_restores_echo() {
     pty.expect("login cancelled; nothing was saved", STEP);
     assert_eq!(exit_code(pty.wait(STEP)), Some(EXIT_INTERRUPTED));
     assert!(pty.echo_enabled(), "the terminal was left without echo");
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(&fixture);
     assert_secret_absent(&fixture, &pty.transcript(), "half-typ", 0);
 }
 
@@ -533,10 +499,7 @@ fn ctrl_c_at_the_password_prompt_saves_nothing_and_restores_echo() {
 fn an_existing_login_is_never_replaced_silently() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
-    pty.send_line(CODE);
-    expect_logged_in_as_ada(&mut pty);
+    log_in_ada_by_phone(&fixture);
 
     let mut again = fixture.spawn(&["login", "--bot-token"]);
     again.expect(
@@ -557,10 +520,7 @@ fn a_login_interrupted_after_telegram_accepted_it_is_completed() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(None));
     fixture.seed_accepted_login(ada);
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
+    assert_not_logged_in(&fixture);
     let mut pty = fixture.spawn(&["login"]);
     pty.expect(
         "Telegram had already accepted an earlier, interrupted login",
@@ -584,10 +544,7 @@ fn logout_without_a_login_says_so() {
 fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
     let fixture = Fixture::new();
     let ada = fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
-    pty.send_line(CODE);
-    expect_logged_in_as_ada(&mut pty);
+    log_in_ada_by_phone(&fixture);
     let portal = login_support::seed_portal(&fixture.store());
 
     let mut logout = fixture.spawn(&["logout"]);
@@ -596,12 +553,7 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
     assert!(logout.wait(STEP).success(), "{}", logout.transcript());
     let store = fixture.store();
     assert!(!store.has_telegram_login().expect("read the session"));
-    let key = fixture.seeded_key();
-    assert_eq!(
-        fixture.files_containing_bytes(&key[..32]),
-        Vec::<std::path::PathBuf>::new(),
-        "the auth key is gone from every file"
-    );
+    assert_auth_key_gone(&fixture);
     assert_eq!(fixture.fake.call_count("auth.logOut"), 1);
     assert_eq!(
         fixture.account_at_telegram(),
@@ -619,10 +571,7 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
 
     // A new key (a fresh key exchange in real life), then the same account again.
     fixture.seed(fixture.fake.addr());
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
-    pty.send_line(CODE);
-    expect_logged_in_as_ada(&mut pty);
+    log_in_ada_by_phone(&fixture);
     assert_logged_in(&fixture, ada);
     assert!(fixture
         .store()
@@ -636,10 +585,7 @@ fn logout_ends_the_session_and_a_new_login_finds_the_portals() {
 fn logout_without_network_still_removes_the_local_session() {
     let fixture = Fixture::new();
     fixture.add_user(ada(None));
-    let mut pty = fixture.spawn(&["login"]);
-    enter_phone(&mut pty);
-    pty.send_line(CODE);
-    expect_logged_in_as_ada(&mut pty);
+    log_in_ada_by_phone(&fixture);
     fixture.seed_unreachable();
 
     let mut logout = fixture.spawn(&["logout"]);
@@ -651,16 +597,8 @@ fn logout_without_network_still_removes_the_local_session() {
         "{}",
         logout.transcript()
     );
-    assert!(!fixture
-        .store()
-        .has_telegram_login()
-        .expect("read the session"));
-    let key = fixture.seeded_key();
-    assert_eq!(
-        fixture.files_containing_bytes(&key[..32]),
-        Vec::<std::path::PathBuf>::new(),
-        "the auth key is gone from every file"
-    );
+    assert_not_logged_in(&fixture);
+    assert_auth_key_gone(&fixture);
 }
 
 /// Runs `tgbridge <args>` with `input` on a pipe as stdin (no terminal).

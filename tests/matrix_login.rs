@@ -28,8 +28,7 @@ fn logged_in(bridge: &BridgeInstance) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_and_code_log_in_and_the_answers_are_redacted() {
-    let (synapse, mut bridge) = bridge("mphone").await;
-    let _log = synapse.log_on_panic();
+    let (synapse, bridge) = bridge("mphone").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(None), charles()]).await;
     {
         let world = telegram.fake.world();
@@ -38,10 +37,9 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
             .create_group(telegram.users[1], "Analytical Engine", &[telegram.users[0]])
             .unwrap();
     }
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let scene = Scene::start(synapse, bridge, telegram).await;
 
-    let (_, intro) = say(&owner, &room, &bot, "login", "Log into Telegram").await;
+    let (_, intro) = scene.say("login", "Log into Telegram").await;
     assert!(
         intro.contains("full access to your Telegram account"),
         "{intro}"
@@ -50,37 +48,35 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
     assert!(intro.contains("tgbridge login"), "{intro}");
     assert!(!intro.contains("/login/"), "web login is off: {intro}");
 
-    let (again, busy) = say(&owner, &room, &bot, "login", "already in progress").await;
+    let (again, busy) = scene.say("login", "already in progress").await;
     assert!(busy.contains("cancel"), "{busy}");
-    assert!(!is_redacted(&owner, &room, &again).await, "commands stay");
+    assert!(!scene.is_redacted(&again).await, "commands stay");
 
-    let (phone_event, sent) = say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
+    let (phone_event, sent) = scene.say(PHONE, "Telegram sent a login code").await;
     assert!(sent.contains("(8 digits) for +49"), "{sent}");
     assert!(!sent.contains(PHONE_DIGITS), "{sent}");
-    let (code_event, done) = say(&owner, &room, &bot, CODE, "Logged into Telegram as").await;
+    let (code_event, done) = scene.say(CODE, "Logged into Telegram as").await;
     assert!(done.contains("Ada Lovelace (@ada, +49"), "{done}");
 
+    assert!(scene.is_redacted(&code_event).await, "the code is redacted");
     assert!(
-        is_redacted(&owner, &room, &code_event).await,
-        "the code is redacted"
-    );
-    assert!(
-        is_redacted(&owner, &room, &phone_event).await,
+        scene.is_redacted(&phone_event).await,
         "the phone number is redacted"
     );
-    let history = history_text(&owner, &room).await;
+    let history = scene.history().await;
     assert!(!history.contains(CODE), "the code is gone from the history");
     assert!(!history.contains(PHONE_DIGITS));
-    assert!(logged_in(&bridge), "the session is stored");
+    assert!(logged_in(&scene.bridge), "the session is stored");
     assert_eq!(
-        telegram.account(),
-        Some(telegram.users[0]),
+        scene.telegram.account(),
+        Some(scene.telegram.users[0]),
         "Telegram agrees"
     );
 
     // The running bridge starts its Telegram side at once: Ada's group gets
     // a portal and the owner an invite, without a restart.
-    let invited = owner
+    let invited = scene
+        .owner
         .sync_until(
             |e| e["type"] == "m.room.name" && e["content"]["name"] == "Analytical Engine",
             Duration::from_secs(60),
@@ -95,7 +91,7 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
     let portal_room = invited[0]["room_id"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let portals = Store::open(&bridge.database_path)
+        let portals = Store::open(&scene.bridge.database_path)
             .unwrap()
             .portals()
             .all()
@@ -106,15 +102,15 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
         assert!(
             std::time::Instant::now() < deadline,
             "the portal {portal_room} is not stored: {portals:?}\n{}",
-            bridge.log_tail()
+            scene.bridge.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // The bridge keeps answering, and knows whom it is logged in as.
-    say(&owner, &room, &bot, "ping", "Logged into Telegram as").await;
-    say(&owner, &room, &bot, "login", "already logged into Telegram").await;
-    let log = bridge.log();
+    scene.say("ping", "Logged into Telegram as").await;
+    scene.say("login", "already logged into Telegram").await;
+    let log = scene.bridge.log();
     for secret in [CODE, PHONE_DIGITS] {
         assert!(!log.contains(secret), "{secret} appears in the bridge log");
     }
@@ -122,149 +118,114 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_token_logs_in_and_is_redacted() {
-    let (synapse, mut bridge) = bridge("mbot").await;
-    let _log = synapse.log_on_panic();
-    let _telegram = fake_telegram_for(&bridge, vec![bot()]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot_user = bridge.bot_user_id.clone();
+    let (synapse, bridge) = bridge("mbot").await;
+    let telegram = fake_telegram_for(&bridge, vec![bot()]).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
 
-    say(&owner, &room, &bot_user, "login", "Log into Telegram").await;
-    let (bad, answer) = say(&owner, &room, &bot_user, "123:short", "not a bot token").await;
+    scene.say("login", "Log into Telegram").await;
+    let (bad, answer) = scene.say("123:short", "not a bot token").await;
     assert!(answer.contains("Try again"), "{answer}");
-    assert!(is_redacted(&owner, &room, &bad).await);
-    let (token_event, done) = say(
-        &owner,
-        &room,
-        &bot_user,
-        BOT_TOKEN,
-        "Logged into Telegram as",
-    )
-    .await;
+    assert!(scene.is_redacted(&bad).await);
+    let (token_event, done) = scene.say(BOT_TOKEN, "Logged into Telegram as").await;
     assert!(done.contains("Relay Bot (@relay_bot, bot)"), "{done}");
-    assert!(is_redacted(&owner, &room, &token_event).await);
-    assert!(!history_text(&owner, &room).await.contains(BOT_TOKEN));
-    assert!(!bridge.log().contains(BOT_TOKEN));
-    assert!(logged_in(&bridge));
+    assert!(scene.is_redacted(&token_event).await);
+    assert!(!scene.history().await.contains(BOT_TOKEN));
+    assert!(!scene.bridge.log().contains(BOT_TOKEN));
+    assert!(logged_in(&scene.bridge));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_aborts_at_the_code_step_and_2fa_points_to_the_terminal() {
-    let (synapse, mut bridge) = bridge("mcancel").await;
-    let _log = synapse.log_on_panic();
-    let _telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let (synapse, bridge) = bridge("mcancel").await;
+    let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
 
-    say(&owner, &room, &bot, "cancel", "Nothing to cancel").await;
-    say(&owner, &room, &bot, "login", "Log into Telegram").await;
-    say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
-    say(&owner, &room, &bot, "cancel", "Login cancelled").await;
+    scene.say("cancel", "Nothing to cancel").await;
+    scene.say("login", "Log into Telegram").await;
+    scene.say(PHONE, "Telegram sent a login code").await;
+    scene.say("cancel", "Login cancelled").await;
     // After cancelling, a code is just an unknown command.
-    say(&owner, &room, &bot, CODE, "Unknown command").await;
-    assert!(!logged_in(&bridge));
+    scene.say(CODE, "Unknown command").await;
+    assert!(!logged_in(&scene.bridge));
 
     // 2FA without web login: the password is never asked for here.
-    say(&owner, &room, &bot, "login", "Log into Telegram").await;
-    say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
-    let (_, handover) = say(&owner, &room, &bot, CODE, "two-step verification password").await;
+    scene.say("login", "Log into Telegram").await;
+    scene.say(PHONE, "Telegram sent a login code").await;
+    let (_, handover) = scene.say(CODE, "two-step verification password").await;
     assert!(handover.contains("the horse one"), "{handover}");
     assert!(handover.contains("tgbridge login"), "{handover}");
     assert!(
         !handover.contains("/login/"),
         "web login is off: {handover}"
     );
-    let (sent, refused) = say(
-        &owner,
-        &room,
-        &bot,
-        PASSWORD,
-        "without reading it as a password",
-    )
-    .await;
+    let (sent, refused) = scene
+        .say(PASSWORD, "without reading it as a password")
+        .await;
     assert!(refused.contains("tgbridge login"), "{refused}");
-    assert!(is_redacted(&owner, &room, &sent).await);
-    assert!(!history_text(&owner, &room).await.contains(PASSWORD));
-    say(&owner, &room, &bot, "cancel", "Login cancelled").await;
-    assert!(!logged_in(&bridge));
-    assert!(!bridge.log().contains(PASSWORD));
+    assert!(scene.is_redacted(&sent).await);
+    assert!(!scene.history().await.contains(PASSWORD));
+    scene.say("cancel", "Login cancelled").await;
+    assert!(!logged_in(&scene.bridge));
+    assert!(!scene.bridge.log().contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_gets_a_specific_answer() {
-    let (synapse, mut bridge) = bridge("merrors").await;
-    let _log = synapse.log_on_panic();
+    let (synapse, bridge) = bridge("merrors").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
-    let fake = &telegram.fake;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let scene = Scene::start(synapse, bridge, telegram).await;
+    let fake = &scene.telegram.fake;
 
-    say(&owner, &room, &bot, "login", "Log into Telegram").await;
-    say(&owner, &room, &bot, "0151 2345", "not a valid phone number").await;
+    scene.say("login", "Log into Telegram").await;
+    scene.say("0151 2345", "not a valid phone number").await;
     // Telegram sends codes to unknown numbers too; signing in is refused.
     fake.set_login_code("447700900123", "24681357");
-    say(
-        &owner,
-        &room,
-        &bot,
-        "+44 7700 900123",
-        "Telegram sent a login code",
-    )
-    .await;
-    say(
-        &owner,
-        &room,
-        &bot,
-        "24681357",
-        "no Telegram account for this phone number",
-    )
-    .await;
+    scene
+        .say("+44 7700 900123", "Telegram sent a login code")
+        .await;
+    scene
+        .say("24681357", "no Telegram account for this phone number")
+        .await;
     // That ended the login; start again.
-    say(&owner, &room, &bot, "login", "Log into Telegram").await;
-    say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
-    say(&owner, &room, &bot, "12a45", "type only those").await;
-    say(
-        &owner,
-        &room,
-        &bot,
-        "13579",
-        "not correct (2 attempts left)",
-    )
-    .await;
+    scene.say("login", "Log into Telegram").await;
+    scene.say(PHONE, "Telegram sent a login code").await;
+    scene.say("12a45", "type only those").await;
+    scene.say("13579", "not correct (2 attempts left)").await;
     fake.expire_login_codes(PHONE_DIGITS);
-    say(&owner, &room, &bot, CODE, "asked Telegram for a new one").await;
+    scene.say(CODE, "asked Telegram for a new one").await;
     let fresh = fake.login_code(PHONE_DIGITS).expect("a new code was sent");
     fake.fail_next("auth.signIn", fake_telegram::RpcError::flood_wait(7500));
-    say(&owner, &room, &bot, &fresh, "wait 2 hours 5 minutes").await;
-    assert!(!logged_in(&bridge));
+    scene.say(&fresh, "wait 2 hours 5 minutes").await;
+    assert!(!logged_in(&scene.bridge));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_is_refused_in_a_room_with_other_members() {
-    let (synapse, mut bridge) = bridge("mshared").await;
-    let _log = synapse.log_on_panic();
-    let _telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
-    let (owner, _room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let (synapse, bridge) = bridge("mshared").await;
+    let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
     let friend = synapse
         .register_user(&unique_localpart("friend"), false)
         .await
         .unwrap();
-    let shared = owner
-        .create_room(&serde_json::json!({ "invite": [bot, friend.user_id] }))
+    let shared = scene
+        .owner
+        .create_room(&serde_json::json!({ "invite": [scene.bot, friend.user_id] }))
         .await
         .unwrap();
     friend.join(&shared).await.unwrap();
-    owner
+    scene
+        .owner
         .sync_until(
-            |e| is_notice_from(e, &bot, "start commands with `!tg`"),
+            |e| is_notice_from(e, &scene.bot, "start commands with `!tg`"),
             STEP,
         )
         .await
         .expect("the bot joins the shared room");
     let (_, refusal) = say(
-        &owner,
+        &scene.owner,
         &shared,
-        &bot,
+        &scene.bot,
         "!tg login",
         "will not start a login here",
     )
@@ -272,11 +233,11 @@ async fn login_is_refused_in_a_room_with_other_members() {
     assert!(refusal.contains("1 other member"), "{refusal}");
     assert!(refusal.contains("management room"), "{refusal}");
     // Nothing was started: a phone number here is not taken as an answer.
-    owner.send_text(&shared, PHONE).await.unwrap();
+    scene.owner.send_text(&shared, PHONE).await.unwrap();
     say(
-        &owner,
+        &scene.owner,
         &shared,
-        &bot,
+        &scene.bot,
         "!tg ping",
         "Not logged into Telegram",
     )

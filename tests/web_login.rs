@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use matrix_login_support::*;
 use serde_json::{json, Value};
-use testkit::{free_port, TestUser};
+use testkit::free_port;
 
 const NAMES: [&str; 4] = ["wfull", "whand", "wbot", "wrefuse"];
 
@@ -146,11 +146,14 @@ impl Browser {
             .await;
     }
 
-    async fn source(&self) -> String {
-        let value = self
-            .command(reqwest::Method::GET, "/source", Value::Null)
-            .await;
+    /// A session property that is a string (empty when it is not one).
+    async fn text_at(&self, path: &str) -> String {
+        let value = self.command(reqwest::Method::GET, path, Value::Null).await;
         value.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.text_at("/source").await
     }
 
     /// Waits until the page shows `text`; returns the page source.
@@ -183,33 +186,26 @@ impl Browser {
             .to_owned()
     }
 
-    async fn click(&self, css: &str) {
+    /// Sends `action` (`click`, `value`) with `body` to the element at `css`.
+    async fn act_on(&self, css: &str, action: &str, body: Value) {
         let id = self.element(css).await;
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
+        let path = format!("/element/{id}/{action}");
+        self.command(reqwest::Method::POST, &path, body).await;
+    }
+
+    async fn click(&self, css: &str) {
+        self.act_on(css, "click", json!({})).await;
     }
 
     /// Types `text` into the field and submits its form with Enter.
     async fn submit(&self, css: &str, text: &str) {
-        let id = self.element(css).await;
-        self.command(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            json!({ "text": format!("{text}{ENTER}") }),
-        )
-        .await;
+        let text = format!("{text}{ENTER}");
+        self.act_on(css, "value", json!({ "text": text })).await;
     }
 
     /// The URL the browser is at.
     async fn url(&self) -> String {
-        let value = self
-            .command(reqwest::Method::GET, "/url", Value::Null)
-            .await;
-        value.as_str().unwrap_or_default().to_owned()
+        self.text_at("/url").await
     }
 }
 
@@ -222,8 +218,8 @@ impl Drop for Browser {
 
 // ---- tests -------------------------------------------------------------------
 
-async fn login_link(owner: &TestUser, room: &str, bot: &str) -> String {
-    let (_, intro) = say(owner, room, bot, "login", "Log into Telegram").await;
+async fn login_link(scene: &Scene) -> String {
+    let (_, intro) = scene.say("login", "Log into Telegram").await;
     assert!(intro.contains("web page"), "{intro}");
     assert!(
         intro.contains("Send your phone number"),
@@ -234,12 +230,10 @@ async fn login_link(owner: &TestUser, room: &str, bot: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_logs_in_with_phone_code_and_password() {
-    let (synapse, mut bridge) = bridge("wfull").await;
-    let _log = synapse.log_on_panic();
+    let (synapse, bridge) = bridge("wfull").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
-    let link = login_link(&owner, &room, &bot).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
+    let link = login_link(&scene).await;
     let browser = Browser::start().await;
 
     browser.goto(&link).await;
@@ -272,14 +266,8 @@ async fn the_browser_logs_in_with_phone_code_and_password() {
             .await,
     );
 
-    owner
-        .sync_until(
-            |e| is_notice_from(e, &bot, "Logged into Telegram as Ada"),
-            STEP,
-        )
-        .await
-        .expect("the bot confirms in the management room");
-    assert_eq!(telegram.account(), Some(telegram.users[0]));
+    scene.expect_logged_in_notice("Ada").await;
+    assert_eq!(scene.telegram.account(), Some(scene.telegram.users[0]));
     for page in &pages {
         for secret in [PASSWORD, CODE, PHONE, PHONE_DIGITS] {
             assert!(
@@ -289,8 +277,11 @@ async fn the_browser_logs_in_with_phone_code_and_password() {
         }
     }
     let token = link.rsplit('/').next().unwrap();
-    assert!(!bridge.log().contains(token), "the link's token is logged");
-    assert!(!bridge.log().contains(PASSWORD));
+    assert!(
+        !scene.bridge.log().contains(token),
+        "the link's token is logged"
+    );
+    assert!(!scene.bridge.log().contains(PASSWORD));
 
     // The used link is refused with a clear page.
     browser.goto(&link).await;
@@ -299,29 +290,21 @@ async fn the_browser_logs_in_with_phone_code_and_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_management_room_hands_the_password_step_to_the_browser() {
-    let (synapse, mut bridge) = bridge("whand").await;
-    let _log = synapse.log_on_panic();
+    let (synapse, bridge) = bridge("whand").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let scene = Scene::start(synapse, bridge, telegram).await;
 
-    login_link(&owner, &room, &bot).await;
-    say(&owner, &room, &bot, PHONE, "Telegram sent a login code").await;
-    let (code_event, handover) =
-        say(&owner, &room, &bot, CODE, "two-step verification password").await;
+    login_link(&scene).await;
+    scene.say(PHONE, "Telegram sent a login code").await;
+    let (code_event, handover) = scene.say(CODE, "two-step verification password").await;
     assert!(handover.contains("tgbridge login"), "{handover}");
     let link = link_in(&handover);
     // The owner sends the password anyway: removed, not used.
-    let (sent, _) = say(
-        &owner,
-        &room,
-        &bot,
-        PASSWORD,
-        "without reading it as a password",
-    )
-    .await;
-    assert!(is_redacted(&owner, &room, &sent).await);
-    assert!(is_redacted(&owner, &room, &code_event).await);
+    let (sent, _) = scene
+        .say(PASSWORD, "without reading it as a password")
+        .await;
+    assert!(scene.is_redacted(&sent).await);
+    assert!(scene.is_redacted(&code_event).await);
 
     let browser = Browser::start().await;
     browser.goto(&link).await;
@@ -334,16 +317,10 @@ async fn the_management_room_hands_the_password_step_to_the_browser() {
     browser
         .wait_for("now logged into Telegram as Ada Lovelace")
         .await;
-    owner
-        .sync_until(
-            |e| is_notice_from(e, &bot, "Logged into Telegram as Ada"),
-            STEP,
-        )
-        .await
-        .expect("the bot confirms in the management room");
-    assert_eq!(telegram.account(), Some(telegram.users[0]));
+    scene.expect_logged_in_notice("Ada").await;
+    assert_eq!(scene.telegram.account(), Some(scene.telegram.users[0]));
 
-    let history = history_text(&owner, &room).await;
+    let history = scene.history().await;
     assert!(
         !history.contains(PASSWORD),
         "the password is in the room's history"
@@ -353,12 +330,10 @@ async fn the_management_room_hands_the_password_step_to_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_logs_in_a_bot_with_its_token() {
-    let (synapse, mut bridge) = bridge("wbot").await;
-    let _log = synapse.log_on_panic();
+    let (synapse, bridge) = bridge("wbot").await;
     let telegram = fake_telegram_for(&bridge, vec![bot()]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot_user = bridge.bot_user_id.clone();
-    let link = login_link(&owner, &room, &bot_user).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
+    let link = login_link(&scene).await;
 
     let browser = Browser::start().await;
     browser.goto(&link).await;
@@ -373,35 +348,27 @@ async fn the_browser_logs_in_a_bot_with_its_token() {
         .wait_for("now logged into Telegram as Relay Bot")
         .await;
     assert!(!done.contains(BOT_TOKEN));
-    owner
-        .sync_until(
-            |e| is_notice_from(e, &bot_user, "Logged into Telegram as Relay Bot"),
-            STEP,
-        )
-        .await
-        .expect("the bot confirms in the management room");
-    assert_eq!(telegram.account(), Some(telegram.users[0]));
-    assert!(!bridge.log().contains(BOT_TOKEN));
+    scene.expect_logged_in_notice("Relay Bot").await;
+    assert_eq!(scene.telegram.account(), Some(scene.telegram.users[0]));
+    assert!(!scene.bridge.log().contains(BOT_TOKEN));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_links_and_forged_forms_are_refused() {
-    let (synapse, mut bridge) = bridge("wrefuse").await;
-    let _log = synapse.log_on_panic();
-    let _telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
-    let (owner, room) = start_with_owner(synapse, &mut bridge).await;
-    let bot = bridge.bot_user_id.clone();
+    let (synapse, bridge) = bridge("wrefuse").await;
+    let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
+    let scene = Scene::start(synapse, bridge, telegram).await;
     let browser = Browser::start().await;
 
     // This bridge's links live 3 seconds.
-    let expired = login_link(&owner, &room, &bot).await;
+    let expired = login_link(&scene).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     browser.goto(&expired).await;
     browser.wait_for("Link expired").await;
-    say(&owner, &room, &bot, "cancel", "Login cancelled").await;
+    scene.say("cancel", "Login cancelled").await;
 
     // A form without the page's CSRF token is refused and burns nothing.
-    let link = login_link(&owner, &room, &bot).await;
+    let link = login_link(&scene).await;
     let http = reqwest::Client::new();
     let forged = http
         .post(&link)
@@ -412,7 +379,7 @@ async fn expired_links_and_forged_forms_are_refused() {
     assert_eq!(forged.status().as_u16(), 403);
     assert!(forged.text().await.unwrap().contains("Form refused"));
     let no_session = http
-        .post(format!("{}/login", bridge.url()))
+        .post(format!("{}/login", scene.bridge.url()))
         .form(&[("csrf", "x"), ("step", "phone"), ("value", PHONE)])
         .send()
         .await
@@ -437,7 +404,7 @@ async fn expired_links_and_forged_forms_are_refused() {
         .unwrap_or_else(|| panic!("no session cookie: {cookies}"));
     assert_eq!(session["httpOnly"], true);
     let forged = http
-        .post(format!("{}/login", bridge.url()))
+        .post(format!("{}/login", scene.bridge.url()))
         .header(
             "cookie",
             format!("tgbridge_login={}", session["value"].as_str().unwrap()),
@@ -452,7 +419,7 @@ async fn expired_links_and_forged_forms_are_refused() {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403);
     let made_up = http
-        .get(format!("{}/login/made-up-token", bridge.url()))
+        .get(format!("{}/login/made-up-token", scene.bridge.url()))
         .send()
         .await
         .unwrap();

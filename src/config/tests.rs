@@ -21,6 +21,18 @@ fn error(text: &str) -> ConfigError {
     load(text).expect_err("config should be rejected")
 }
 
+/// The credentialed example with `from` replaced by `to`.
+fn example_with(from: &str, to: &str) -> String {
+    let text = example().replace(from, to);
+    assert_ne!(text, example(), "{from} not in example");
+    text
+}
+
+/// Why the example with `from` replaced by `to` is refused.
+fn rejected(from: &str, to: &str) -> ConfigError {
+    error(&example_with(from, to))
+}
+
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
@@ -77,7 +89,7 @@ fn minimal_config_gets_defaults() {
 
 #[test]
 fn missing_key_is_named_with_its_path() {
-    let text = example().replace(&format!("  api_hash: {API_HASH}\n"), "");
+    let text = example_with(&format!("  api_hash: {API_HASH}\n"), "");
     let err = error(&text);
     assert!(
         matches!(&err.kind, ConfigErrorKind::Missing { key } if key == "telegram.api_hash"),
@@ -85,28 +97,27 @@ fn missing_key_is_named_with_its_path() {
     );
     assert_eq!(err.to_string(), "config.yaml: telegram.api_hash is missing");
 
-    let text = example().replace("owner: \"@you:example.org\"\n", "");
+    let text = example_with("owner: \"@you:example.org\"\n", "");
     assert_eq!(error(&text).to_string(), "config.yaml: owner is missing");
 }
 
 #[test]
 fn bad_port_names_key_and_line() {
-    let text = example().replace("  port: 29317", "  port: abc");
+    let text = example_with("  port: 29317", "  port: abc");
     let err = error(&text);
     let line = line_of(&text, "port: abc");
     assert_eq!(
         err.to_string(),
         format!("config.yaml:{line}: appservice.port: invalid value \"abc\", expected a port number (1-65535)")
     );
-    let text = example().replace("  port: 29317", "  port: 70000");
-    assert!(error(&text)
+    assert!(rejected("  port: 29317", "  port: 70000")
         .to_string()
         .contains("appservice.port: invalid value 70000"));
 }
 
 #[test]
 fn wrong_type_names_key_and_line() {
-    let text = example().replace("  federate_rooms: true", "  federate_rooms: sometimes");
+    let text = example_with("  federate_rooms: true", "  federate_rooms: sometimes");
     let err = error(&text);
     assert_eq!(err.key(), Some("bridge.federate_rooms"));
     assert_eq!(err.line, Some(line_of(&text, "federate_rooms: sometimes")));
@@ -115,7 +126,7 @@ fn wrong_type_names_key_and_line() {
 
 #[test]
 fn unknown_keys_are_reported() {
-    let text = example().replace("  sync_archived: false", "  sync_archive: false");
+    let text = example_with("  sync_archived: false", "  sync_archive: false");
     let err = error(&text);
     let ConfigErrorKind::Unknown { key, expected } = &err.kind else {
         panic!("expected an unknown-key error, got {err:?}");
@@ -153,7 +164,7 @@ fn placeholder_credentials_point_to_my_telegram_org() {
         "{err}"
     );
 
-    let text = example().replace(API_HASH, "not-a-hash");
+    let text = example_with(API_HASH, "not-a-hash");
     let err = error(&text);
     assert_eq!(err.key(), Some("telegram.api_hash"));
     assert!(
@@ -165,7 +176,7 @@ fn placeholder_credentials_point_to_my_telegram_org() {
 #[test]
 fn secrets_of_the_wrong_type_are_not_quoted_in_errors() {
     let digits = "12345678901234567890123456789012";
-    let text = example().replace(API_HASH, digits);
+    let text = example_with(API_HASH, digits);
     let err = error(&text);
     assert_eq!(err.key(), Some("telegram.api_hash"));
     assert!(!err.to_string().contains(digits), "{err}");
@@ -176,11 +187,11 @@ fn secrets_of_the_wrong_type_are_not_quoted_in_errors() {
         "quoted digits are fine"
     );
 
-    let text = example().replace("as_token: \"\"", "as_token: 9876543210");
+    let text = example_with("as_token: \"\"", "as_token: 9876543210");
     let err = error(&text);
     assert_eq!(err.key(), Some("appservice.as_token"));
     assert!(!err.to_string().contains("9876543210"), "{err}");
-    let text = example().replace("as_token: \"\"", "as_token:");
+    let text = example_with("as_token: \"\"", "as_token:");
     assert_eq!(
         load(&text).unwrap().appservice.as_token,
         "",
@@ -190,26 +201,39 @@ fn secrets_of_the_wrong_type_are_not_quoted_in_errors() {
 
 #[test]
 fn owner_must_be_on_this_homeserver() {
-    let text = example().replace("\"@you:example.org\"", "\"@you:elsewhere.net\"");
+    let text = example_with("\"@you:example.org\"", "\"@you:elsewhere.net\"");
     let err = error(&text);
     assert_eq!(err.key(), Some("owner"));
     assert_eq!(err.line, Some(line_of(&text, "owner:")));
     assert!(err.to_string().contains("homeserver.domain"), "{err}");
 
-    let text = example().replace("\"@you:example.org\"", "you");
-    assert!(error(&text)
+    assert!(rejected("\"@you:example.org\"", "you")
         .to_string()
         .contains("expected a Matrix user ID"));
 }
 
 #[test]
 fn namespaces_must_not_overlap() {
-    let text = example().replace("username: telegrambot", "username: telegram_bot");
-    assert_eq!(error(&text).key(), Some("appservice.bot.username"));
-    let text = example().replace("\"@you:example.org\"", "\"@telegram_42:example.org\"");
-    assert_eq!(error(&text).key(), Some("owner"));
-    let text = example().replace("ghost_prefix: telegram_", "ghost_prefix: Tg");
-    assert_eq!(error(&text).key(), Some("bridge.ghost_prefix"));
+    let cases = [
+        (
+            "username: telegrambot",
+            "username: telegram_bot",
+            "appservice.bot.username",
+        ),
+        (
+            "\"@you:example.org\"",
+            "\"@telegram_42:example.org\"",
+            "owner",
+        ),
+        (
+            "ghost_prefix: telegram_",
+            "ghost_prefix: Tg",
+            "bridge.ghost_prefix",
+        ),
+    ];
+    for (from, to, key) in cases {
+        assert_eq!(rejected(from, to).key(), Some(key), "{to}");
+    }
 }
 
 #[test]
@@ -251,13 +275,15 @@ fn other_values_are_checked() {
 #[test]
 fn overlong_ids_are_refused_at_load() {
     let long = format!("{}.org", "a".repeat(240));
-    let text = example().replace("example.org", &long);
-    assert_eq!(error(&text).key(), Some("homeserver.domain"));
+    assert_eq!(
+        rejected("example.org", &long).key(),
+        Some("homeserver.domain")
+    );
 }
 
 #[test]
 fn bot_avatar_is_an_mxc_uri() {
-    let text = example().replace("avatar: \"\"", "avatar: mxc://example.org/AbCdEf");
+    let text = example_with("avatar: \"\"", "avatar: mxc://example.org/AbCdEf");
     let config = load(&text).unwrap();
     assert_eq!(
         config.appservice.bot.avatar.as_deref(),
@@ -267,7 +293,7 @@ fn bot_avatar_is_an_mxc_uri() {
 
 #[test]
 fn web_login_needs_a_public_url() {
-    let text = example().replace("  enabled: false", "  enabled: true");
+    let text = example_with("  enabled: false", "  enabled: true");
     assert_eq!(error(&text).key(), Some("web_login.public_base_url"));
     let text = text.replace("  # public_base_url:", "  public_base_url:");
     let config = load(&text).unwrap();
@@ -287,7 +313,7 @@ fn tokens_must_differ() {
 
 #[test]
 fn yaml_syntax_and_shape_errors() {
-    let text = example().replace("address: http://localhost:8008", "address: \"http://x");
+    let text = example_with("address: http://localhost:8008", "address: \"http://x");
     let err = error(&text);
     assert!(matches!(err.kind, ConfigErrorKind::Syntax(_)), "{err:?}");
     assert!(err.to_string().contains("YAML syntax error"), "{err}");
@@ -361,34 +387,47 @@ fn filter_modes() {
 
 #[test]
 fn ghost_displaynames() {
-    let mut bridge = BridgeConfig::default();
-    let name = GhostName {
+    let ada = GhostName {
         first_name: "Ada",
         last_name: "Lovelace",
         username: "ada",
         id: 7,
     };
-    assert_eq!(bridge.ghost_displayname(&name), "Ada Lovelace (Telegram)");
-    let name = GhostName {
-        first_name: "",
-        last_name: "",
-        username: "ada",
-        id: 7,
-    };
-    assert_eq!(bridge.ghost_displayname(&name), "ada (Telegram)");
-    let name = GhostName {
-        id: 7,
-        ..GhostName::default()
-    };
-    assert_eq!(bridge.ghost_displayname(&name), "7 (Telegram)");
-    bridge.displayname_template = "{first_name} @{username} #{id}".into();
-    let name = GhostName {
-        first_name: "Ada",
-        last_name: "L",
-        username: "ada",
-        id: 7,
-    };
-    assert_eq!(bridge.ghost_displayname(&name), "Ada @ada #7");
+    let cases = [
+        (None, ada.clone(), "Ada Lovelace (Telegram)"),
+        (
+            None,
+            GhostName {
+                first_name: "",
+                last_name: "",
+                ..ada.clone()
+            },
+            "ada (Telegram)",
+        ),
+        (
+            None,
+            GhostName {
+                id: 7,
+                ..GhostName::default()
+            },
+            "7 (Telegram)",
+        ),
+        (
+            Some("{first_name} @{username} #{id}"),
+            GhostName {
+                last_name: "L",
+                ..ada
+            },
+            "Ada @ada #7",
+        ),
+    ];
+    for (template, name, expected) in cases {
+        let mut bridge = BridgeConfig::default();
+        if let Some(template) = template {
+            bridge.displayname_template = template.into();
+        }
+        assert_eq!(bridge.ghost_displayname(&name), expected);
+    }
 }
 
 #[test]

@@ -52,6 +52,18 @@ pub fn run(command: &mut Command) -> Run {
     }
 }
 
+/// Runs `tgbridge <args>` in `dir` to completion.
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run(tgbridge(dir).args(args))
+}
+
+/// A new temporary directory with `text` as its `config.yaml`.
+pub fn dir_with_config(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_config(dir.path(), text);
+    dir
+}
+
 /// The example config with usable Telegram credentials, the homeserver at
 /// `homeserver` and the database inside `dir`.
 pub fn config_text(homeserver: &str, dir: &Path) -> String {

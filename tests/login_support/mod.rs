@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod accounts;
 pub mod fixture;
 pub mod pty;
 pub mod qr;

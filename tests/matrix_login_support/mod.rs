@@ -9,7 +9,7 @@ use std::time::Duration;
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::FakeTelegram;
 use serde_json::Value;
-use testkit::{Method, TestUser};
+use testkit::{LogOnPanic, Method, TestUser};
 use tgbridge::store::Store;
 
 #[path = "../appservice_support/mod.rs"]
@@ -17,28 +17,13 @@ pub mod appservice_support;
 
 pub use appservice_support::{is_notice_from, management_room_of, BridgeInstance};
 
-pub const PHONE: &str = "+49 151 2345 6789";
-pub const PHONE_DIGITS: &str = "4915123456789";
-/// Eight digits, so that no other number matches it by chance.
-pub const CODE: &str = "86420975";
-pub const PASSWORD: &str = "correct-horse-battery";
-pub const BOT_TOKEN: &str = "7654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+#[path = "../login_support/accounts.rs"]
+mod accounts;
+
+pub use accounts::{ada, bot, BOT_TOKEN, CODE, PASSWORD, PHONE, PHONE_DIGITS};
 
 /// How long one answer of the bot may take (2FA runs SRP in a debug build).
 pub const STEP: Duration = Duration::from_secs(60);
-
-pub fn ada(password: Option<&str>) -> UserSpec {
-    UserSpec {
-        first_name: "Ada".into(),
-        last_name: Some("Lovelace".into()),
-        username: Some("ada".into()),
-        phone: Some(PHONE_DIGITS.into()),
-        login_code: Some(CODE.into()),
-        password: password.map(str::to_owned),
-        password_hint: password.map(|_| "the horse one".to_owned()),
-        ..UserSpec::default()
-    }
-}
 
 /// Charles Babbage, who shares a group with Ada.
 pub fn charles() -> UserSpec {
@@ -46,16 +31,6 @@ pub fn charles() -> UserSpec {
         first_name: "Charles".into(),
         last_name: Some("Babbage".into()),
         phone: Some("4915550000002".into()),
-        ..UserSpec::default()
-    }
-}
-
-pub fn bot() -> UserSpec {
-    UserSpec {
-        first_name: "Relay Bot".into(),
-        username: Some("relay_bot".into()),
-        bot: true,
-        bot_token: Some(BOT_TOKEN.into()),
         ..UserSpec::default()
     }
 }
@@ -119,6 +94,67 @@ pub async fn start_with_owner(
     bridge.wait_ready(Duration::from_secs(60)).await;
     let room = management_room_of(&owner, &bridge.bot_user_id).await;
     (owner, room)
+}
+
+/// One login test's setting: the bridge running next to Synapse, the owner
+/// in its management room, and the fake Telegram the bridge is seeded for.
+pub struct Scene {
+    pub synapse: &'static testkit::Synapse,
+    pub bridge: BridgeInstance,
+    pub telegram: Telegram,
+    pub owner: TestUser,
+    /// The management room.
+    pub room: String,
+    /// The bridge bot's user ID.
+    pub bot: String,
+    _log: LogOnPanic<'static>,
+}
+
+impl Scene {
+    /// Starts `bridge` with its database seeded for `telegram`, and the owner
+    /// in the management room; Synapse's log is printed if the test fails.
+    pub async fn start(
+        synapse: &'static testkit::Synapse,
+        mut bridge: BridgeInstance,
+        telegram: Telegram,
+    ) -> Scene {
+        let log = synapse.log_on_panic();
+        let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+        let bot = bridge.bot_user_id.clone();
+        Scene {
+            synapse,
+            bridge,
+            telegram,
+            owner,
+            room,
+            bot,
+            _log: log,
+        }
+    }
+
+    /// [`say`] in the management room.
+    pub async fn say(&self, body: &str, expect: &str) -> (String, String) {
+        say(&self.owner, &self.room, &self.bot, body, expect).await
+    }
+
+    /// [`is_redacted`] in the management room.
+    pub async fn is_redacted(&self, event_id: &str) -> bool {
+        is_redacted(&self.owner, &self.room, event_id).await
+    }
+
+    /// [`history_text`] of the management room.
+    pub async fn history(&self) -> String {
+        history_text(&self.owner, &self.room).await
+    }
+
+    /// Waits for the bot's notice that it is logged into Telegram as `name`.
+    pub async fn expect_logged_in_notice(&self, name: &str) {
+        let text = format!("Logged into Telegram as {name}");
+        self.owner
+            .sync_until(|e| is_notice_from(e, &self.bot, &text), STEP)
+            .await
+            .expect("the bot confirms in the management room");
+    }
 }
 
 /// Sends `body` and waits for the bot's notice containing `expect`; returns

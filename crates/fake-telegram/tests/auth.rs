@@ -4,25 +4,16 @@ mod common;
 
 use std::time::Duration;
 
-use fake_telegram::world::UserSpec;
+use fake_telegram::seed::TestClient;
+use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::{FakeTelegram, RpcError};
+use grammers_client::client::{LoginToken, PasswordToken};
 use grammers_client::session::updates::UpdatesLike;
 use grammers_client::{tl, SignInError};
-use grammers_session::Session;
 
-use common::{add_user, connect, rpc_error, user};
+use common::{add_user, connect, get_config, key_of, logged_error, rpc_error, user};
 
 const API_HASH: &str = "0123456789abcdef0123456789abcdef";
-
-fn key_of(client: &fake_telegram::seed::TestClient) -> [u8; 256] {
-    client
-        .session
-        .dc_option(2)
-        .unwrap()
-        .unwrap()
-        .auth_key
-        .unwrap()
-}
 
 fn with_password(mut spec: UserSpec, password: &str, hint: &str) -> UserSpec {
     spec.password = Some(password.into());
@@ -30,13 +21,60 @@ fn with_password(mut spec: UserSpec, password: &str, hint: &str) -> UserSpec {
     spec
 }
 
-/// The error the fake answered `method` with, from the request log.
-fn logged_error(fake: &FakeTelegram, method: &str) -> Option<String> {
-    fake.calls()
-        .into_iter()
-        .rev()
-        .find(|c| c.method == method)
-        .and_then(|c| c.error)
+/// A new client that asked for a login code for `phone`.
+async fn code_requested(fake: &FakeTelegram, phone: &str) -> (TestClient, LoginToken) {
+    let client = connect(fake.session());
+    let token = client
+        .client
+        .request_login_code(phone, API_HASH)
+        .await
+        .unwrap();
+    (client, token)
+}
+
+/// The RPC error a new request for a code for `phone` fails with.
+async fn send_code_error(client: &TestClient, phone: &str) -> Option<(i32, String)> {
+    let err = client
+        .client
+        .request_login_code(phone, API_HASH)
+        .await
+        .err()
+        .expect("the request must fail");
+    rpc_error(&err)
+}
+
+/// Alice with a 2FA password, past the code step: the password request.
+async fn password_requested(fake: &FakeTelegram) -> (TestClient, UserId, PasswordToken) {
+    let alice = add_user(
+        fake,
+        with_password(user("Alice", "15550001"), "correct horse", "horse"),
+    );
+    fake.set_login_code("15550001", "11111");
+    let (client, token) = code_requested(fake, "15550001").await;
+    let password_token = match client.client.sign_in(&token, "11111").await {
+        Err(SignInError::PasswordRequired(t)) => t,
+        other => panic!("expected a password request, got {other:?}"),
+    };
+    (client, alice, password_token)
+}
+
+/// Answers a password request with Alice's password: logs in as `account`.
+async fn right_password_logs_in(client: &TestClient, token: PasswordToken, account: UserId) {
+    let me = client
+        .client
+        .check_password(token, "correct horse")
+        .await
+        .unwrap();
+    assert_eq!(me.id().bare_id(), Some(account));
+}
+
+/// `auth.exportLoginToken` as a QR login repeats it.
+fn export_login_token() -> tl::functions::auth::ExportLoginToken {
+    tl::functions::auth::ExportLoginToken {
+        api_id: 1,
+        api_hash: API_HASH.into(),
+        except_ids: vec![],
+    }
 }
 
 #[tokio::test]
@@ -65,12 +103,7 @@ async fn login_by_code() {
 async fn generated_code_is_readable_by_the_test() {
     let fake = FakeTelegram::start().await;
     let alice = add_user(&fake, user("Alice", "15550001"));
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .unwrap();
+    let (client, token) = code_requested(&fake, "15550001").await;
     let code = fake.login_code("+15550001").expect("a code was sent");
     assert_eq!(code.len(), 5);
     let me = client.client.sign_in(&token, &code).await.unwrap();
@@ -80,55 +113,21 @@ async fn generated_code_is_readable_by_the_test() {
 #[tokio::test]
 async fn two_factor_right_password() {
     let fake = FakeTelegram::start().await;
-    let alice = add_user(
-        &fake,
-        with_password(user("Alice", "15550001"), "correct horse", "horse"),
-    );
-    fake.set_login_code("15550001", "11111");
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .unwrap();
-    let password_token = match client.client.sign_in(&token, "11111").await {
-        Err(SignInError::PasswordRequired(t)) => t,
-        other => panic!("expected a password request, got {other:?}"),
-    };
+    let (client, alice, password_token) = password_requested(&fake).await;
     assert_eq!(password_token.hint(), Some("horse"));
     assert_eq!(
         fake.account_of(&key_of(&client)),
         None,
         "not logged in before the password"
     );
-    let me = client
-        .client
-        .check_password(password_token, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    right_password_logs_in(&client, password_token, alice).await;
     assert_eq!(fake.account_of(&key_of(&client)), Some(alice));
 }
 
 #[tokio::test]
 async fn two_factor_wrong_then_right_password() {
     let fake = FakeTelegram::start().await;
-    let alice = add_user(
-        &fake,
-        with_password(user("Alice", "15550001"), "correct horse", "horse"),
-    );
-    fake.set_login_code("15550001", "11111");
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .unwrap();
-    let Err(SignInError::PasswordRequired(password_token)) =
-        client.client.sign_in(&token, "11111").await
-    else {
-        panic!("expected a password request");
-    };
+    let (client, alice, password_token) = password_requested(&fake).await;
     // grammers hands back the same srp_id and B for the retry.
     let retry = match client
         .client
@@ -143,12 +142,7 @@ async fn two_factor_wrong_then_right_password() {
         Some("400 PASSWORD_HASH_INVALID")
     );
     assert_eq!(fake.account_of(&key_of(&client)), None);
-    let me = client
-        .client
-        .check_password(retry, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    right_password_logs_in(&client, retry, alice).await;
 }
 
 #[tokio::test]
@@ -187,11 +181,7 @@ async fn qr_login_token_flow() {
     let alice = add_user(&fake, user("Alice", "15550001"));
     let mut client = connect(fake.session());
     let mut updates = client.take_updates().unwrap();
-    let export = tl::functions::auth::ExportLoginToken {
-        api_id: 1,
-        api_hash: API_HASH.into(),
-        except_ids: vec![],
-    };
+    let export = export_login_token();
 
     let tl::enums::auth::LoginToken::Token(token) = client.client.invoke(&export).await.unwrap()
     else {
@@ -236,13 +226,10 @@ async fn scanning_without_an_exported_token_fails() {
 async fn invalid_phone_number() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
-    let err = client
-        .client
-        .request_login_code("12ab", API_HASH)
-        .await
-        .err()
-        .expect("the request must fail");
-    assert_eq!(rpc_error(&err), Some((400, "PHONE_NUMBER_INVALID".into())));
+    assert_eq!(
+        send_code_error(&client, "12ab").await,
+        Some((400, "PHONE_NUMBER_INVALID".into()))
+    );
 }
 
 #[tokio::test]
@@ -252,13 +239,10 @@ async fn banned_phone_number() {
     spec.banned = true;
     add_user(&fake, spec);
     let client = connect(fake.session());
-    let err = client
-        .client
-        .request_login_code("15550666", API_HASH)
-        .await
-        .err()
-        .expect("the request must fail");
-    assert_eq!(rpc_error(&err), Some((400, "PHONE_NUMBER_BANNED".into())));
+    assert_eq!(
+        send_code_error(&client, "15550666").await,
+        Some((400, "PHONE_NUMBER_BANNED".into()))
+    );
 }
 
 #[tokio::test]
@@ -266,12 +250,7 @@ async fn wrong_code_then_right_code() {
     let fake = FakeTelegram::start().await;
     let alice = add_user(&fake, user("Alice", "15550001"));
     fake.set_login_code("15550001", "13579");
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .unwrap();
+    let (client, token) = code_requested(&fake, "15550001").await;
     assert!(matches!(
         client.client.sign_in(&token, "00000").await,
         Err(SignInError::InvalidCode)
@@ -289,12 +268,7 @@ async fn expired_code() {
     let fake = FakeTelegram::start().await;
     add_user(&fake, user("Alice", "15550001"));
     fake.set_login_code("15550001", "13579");
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .unwrap();
+    let (client, token) = code_requested(&fake, "15550001").await;
     fake.expire_login_codes("15550001");
     assert!(matches!(
         client.client.sign_in(&token, "13579").await,
@@ -310,12 +284,7 @@ async fn expired_code() {
 async fn unregistered_number_needs_a_sign_up_that_is_refused() {
     let fake = FakeTelegram::start().await;
     fake.set_login_code("15550999", "11111");
-    let client = connect(fake.session());
-    let token = client
-        .client
-        .request_login_code("15550999", API_HASH)
-        .await
-        .unwrap();
+    let (client, token) = code_requested(&fake, "15550999").await;
     assert!(matches!(
         client.client.sign_in(&token, "11111").await,
         Err(SignInError::SignUpRequired)
@@ -339,19 +308,12 @@ async fn flood_wait_on_send_code_surfaces() {
     let fake = FakeTelegram::start().await;
     add_user(&fake, user("Alice", "15550001"));
     let client = connect(fake.session());
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     fake.fail_next("auth.sendCode", RpcError::flood_wait(86_400));
-    let err = client
-        .client
-        .request_login_code("15550001", API_HASH)
-        .await
-        .err()
-        .expect("the request must fail");
-    assert_eq!(rpc_error(&err), Some((420, "FLOOD_WAIT_86400".into())));
+    assert_eq!(
+        send_code_error(&client, "15550001").await,
+        Some((420, "FLOOD_WAIT_86400".into()))
+    );
 }
 
 #[tokio::test]
@@ -362,11 +324,7 @@ async fn qr_login_with_two_factor() {
         with_password(user("Alice", "15550001"), "correct horse", "horse"),
     );
     let client = connect(fake.session());
-    let export = tl::functions::auth::ExportLoginToken {
-        api_id: 1,
-        api_hash: API_HASH.into(),
-        except_ids: vec![],
-    };
+    let export = export_login_token();
     client.client.invoke(&export).await.unwrap();
     fake.scan_login_token(alice).unwrap();
     // After the scan, Telegram asks for the 2FA password before logging in.
@@ -382,13 +340,8 @@ async fn qr_login_with_two_factor() {
         .await
         .unwrap();
     assert_eq!(password.hint.as_deref(), Some("horse"));
-    let token = grammers_client::client::PasswordToken::new(password);
-    let me = client
-        .client
-        .check_password(token, "correct horse")
-        .await
-        .unwrap();
-    assert_eq!(me.id().bare_id(), Some(alice));
+    let token = PasswordToken::new(password);
+    right_password_logs_in(&client, token, alice).await;
 }
 
 #[tokio::test]

@@ -8,19 +8,26 @@ use std::time::{Duration, Instant};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_client::tl;
 use grammers_client::InvocationError;
-use grammers_session::Session;
 
-use common::{connect, logged_in_client, rpc_error, user};
+use common::{
+    connect, get_config, key_of, logged_in_client, recovers_after_dropped_connections, rpc_error,
+    user,
+};
+
+/// The error the fake answered the first `method` call with, from its request log.
+fn first_logged_error(fake: &FakeTelegram, method: &str) -> Option<String> {
+    fake.calls()
+        .into_iter()
+        .find(|c| c.method == method)
+        .expect("the method was called")
+        .error
+}
 
 #[tokio::test]
 async fn first_call_gets_a_loopback_config() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
-    let tl::enums::Config::Config(config) = client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    let tl::enums::Config::Config(config) = get_config(&client).await.unwrap();
     assert_eq!(config.dc_options.len(), 5);
     for option in &config.dc_options {
         let tl::enums::DcOption::Option(o) = option;
@@ -36,13 +43,8 @@ async fn fresh_key_is_not_authorized() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
     assert!(!client.client.is_authorized().await.unwrap());
-    let calls = fake.calls();
-    let get_state = calls
-        .iter()
-        .find(|c| c.method == "updates.getState")
-        .unwrap();
     assert_eq!(
-        get_state.error.as_deref(),
+        first_logged_error(&fake, "updates.getState").as_deref(),
         Some("401 AUTH_KEY_UNREGISTERED")
     );
 }
@@ -60,13 +62,8 @@ async fn unknown_methods_answer_loudly_and_are_logged() {
         rpc_error(&err),
         Some((400, "FAKE_METHOD_NOT_IMPLEMENTED".into()))
     );
-    let logged = fake
-        .calls()
-        .into_iter()
-        .find(|c| c.method == "help.getNearestDc")
-        .unwrap();
     assert_eq!(
-        logged.error.as_deref(),
+        first_logged_error(&fake, "help.getNearestDc").as_deref(),
         Some("400 FAKE_METHOD_NOT_IMPLEMENTED")
     );
 }
@@ -75,13 +72,7 @@ async fn unknown_methods_answer_loudly_and_are_logged() {
 async fn log_out_unbinds_the_key() {
     let fake = FakeTelegram::start().await;
     let (client, me) = logged_in_client(&fake, user("Alice", "15550001")).await;
-    let key = client
-        .session
-        .dc_option(2)
-        .unwrap()
-        .unwrap()
-        .auth_key
-        .unwrap();
+    let key = key_of(&client);
     assert_eq!(fake.account_of(&key), Some(me));
     client.client.sign_out().await.unwrap();
     assert_eq!(fake.account_of(&key), None);
@@ -94,18 +85,10 @@ async fn log_out_unbinds_the_key() {
 async fn flood_wait_below_the_threshold_is_slept_and_retried() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     fake.fail_next("help.getConfig", RpcError::flood_wait(1));
     let started = Instant::now();
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "grammers did not sleep"
@@ -118,18 +101,10 @@ async fn flood_wait_below_the_threshold_is_slept_and_retried() {
 async fn flood_wait_above_the_threshold_surfaces() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     fake.fail_next("help.getConfig", RpcError::flood_wait(3600));
     let started = Instant::now();
-    let result = client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await;
-    let err = result.unwrap_err();
+    let err = get_config(&client).await.unwrap_err();
     assert!(
         matches!(&err, InvocationError::Rpc(e) if e.code == 420 && e.value == Some(3600)),
         "{err:?}"
@@ -152,11 +127,7 @@ async fn delayed_method_does_not_hold_up_others() {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(600));
     assert!(slow.await.unwrap() >= Duration::from_millis(800));
 }
@@ -165,30 +136,13 @@ async fn delayed_method_does_not_hold_up_others() {
 async fn dropped_connections_are_reestablished() {
     let fake = FakeTelegram::start().await;
     let client = connect(fake.session());
-    client
-        .client
-        .invoke(&tl::functions::help::GetConfig {})
-        .await
-        .unwrap();
+    get_config(&client).await.unwrap();
     let before = fake.call_count("help.getConfig");
     fake.drop_connections();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // grammers reconnects on demand; give it a few tries as its first
-    // attempt may still use the closed socket.
-    let mut ok = false;
-    for _ in 0..5 {
-        if client
-            .client
-            .invoke(&tl::functions::help::GetConfig {})
-            .await
-            .is_ok()
-        {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(ok, "client did not recover from the dropped connection");
+    assert!(
+        recovers_after_dropped_connections(&client).await,
+        "client did not recover from the dropped connection"
+    );
     assert!(fake.call_count("help.getConfig") > before);
 }
 
@@ -197,11 +151,7 @@ async fn unknown_auth_key_is_refused() {
     let fake = FakeTelegram::start().await;
     let stranger = fake_telegram::seed::session_data(fake.addr(), [7u8; 256]);
     let client = connect(fake_telegram::seed::FakeSession::new(stranger));
-    let result = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.client.invoke(&tl::functions::help::GetConfig {}),
-    )
-    .await;
+    let result = tokio::time::timeout(Duration::from_secs(5), get_config(&client)).await;
     assert!(
         !matches!(result, Ok(Ok(_))),
         "an unknown key must not be served"

@@ -354,14 +354,14 @@ impl World {
         viewer: UserId,
         photo: &tl::enums::InputPhoto,
     ) -> Result<PhotoId, RpcError> {
+        let invalid = || RpcError::bad_request("PHOTO_INVALID");
         match photo {
-            tl::enums::InputPhoto::Photo(p)
-                if self.files.photo(p.id).is_some()
-                    && p.access_hash == access_hash(Kind::Photo, p.id, viewer) =>
-            {
+            tl::enums::InputPhoto::Photo(p) => {
+                let found = self.files.photo(p.id);
+                checked(found, Kind::Photo, p.id, p.access_hash, viewer).ok_or_else(invalid)?;
                 Ok(p.id)
             }
-            _ => Err(RpcError::bad_request("PHOTO_INVALID")),
+            tl::enums::InputPhoto::Empty => Err(invalid()),
         }
     }
 
@@ -371,14 +371,14 @@ impl World {
         viewer: UserId,
         doc: &tl::enums::InputDocument,
     ) -> Result<DocumentId, RpcError> {
+        let invalid = || RpcError::bad_request("DOCUMENT_INVALID");
         match doc {
-            tl::enums::InputDocument::Document(d)
-                if self.files.document(d.id).is_some()
-                    && d.access_hash == access_hash(Kind::Document, d.id, viewer) =>
-            {
+            tl::enums::InputDocument::Document(d) => {
+                let found = self.files.document(d.id);
+                checked(found, Kind::Document, d.id, d.access_hash, viewer).ok_or_else(invalid)?;
                 Ok(d.id)
             }
-            _ => Err(RpcError::bad_request("DOCUMENT_INVALID")),
+            tl::enums::InputDocument::Empty => Err(invalid()),
         }
     }
 
@@ -394,10 +394,9 @@ impl World {
         let invalid = || RpcError::bad_request("LOCATION_INVALID");
         let (bytes, file_type): (&[u8], tl::enums::storage::FileType) = match location {
             L::InputPhotoFileLocation(loc) => {
-                let photo = self.files.photo(loc.id).ok_or_else(invalid)?;
-                if loc.access_hash != access_hash(Kind::Photo, loc.id, viewer) {
-                    return Err(invalid());
-                }
+                let found = self.files.photo(loc.id);
+                let photo = checked(found, Kind::Photo, loc.id, loc.access_hash, viewer)
+                    .ok_or_else(invalid)?;
                 let size = photo
                     .sizes
                     .iter()
@@ -406,10 +405,9 @@ impl World {
                 (&size.bytes, tl::enums::storage::FileType::FileJpeg)
             }
             L::InputDocumentFileLocation(loc) => {
-                let doc = self.files.document(loc.id).ok_or_else(invalid)?;
-                if loc.access_hash != access_hash(Kind::Document, loc.id, viewer) {
-                    return Err(invalid());
-                }
+                let found = self.files.document(loc.id);
+                let doc = checked(found, Kind::Document, loc.id, loc.access_hash, viewer)
+                    .ok_or_else(invalid)?;
                 (&doc.bytes, tl::enums::storage::FileType::FileUnknown)
             }
             L::InputPeerPhotoFileLocation(loc) => {
@@ -446,6 +444,13 @@ impl World {
     ) -> Result<(), RpcError> {
         self.files.save_part(owner, file_id, part, bytes)
     }
+}
+
+/// The stored object, if there is one and `viewer` named it with the access
+/// hash it was given: one check for every photo and document lookup, whose
+/// callers differ only in the error they answer.
+fn checked<T>(found: Option<T>, kind: Kind, id: i64, given_hash: i64, viewer: UserId) -> Option<T> {
+    found.filter(|_| given_hash == access_hash(kind, id, viewer))
 }
 
 /// A stable file reference (clients only echo it back).

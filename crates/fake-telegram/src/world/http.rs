@@ -149,6 +149,16 @@ fn resolve_user(world: &World, name: &Name) -> Result<UserId, ApiError> {
     }
 }
 
+/// The acting user and the peer acted on, as most routes name them.
+fn resolve_by_peer(world: &World, by: &Name, peer: &Name) -> Result<(UserId, Peer), ApiError> {
+    Ok((resolve_user(world, by)?, resolve(world, peer)?))
+}
+
+/// Every user of a member list; the first unknown name fails the call.
+fn resolve_users(world: &World, names: &[Name]) -> Result<Vec<UserId>, ApiError> {
+    names.iter().map(|m| resolve_user(world, m)).collect()
+}
+
 fn done() -> Answer {
     Ok(Json(json!({})))
 }
@@ -238,7 +248,7 @@ struct EditBody {
 
 async fn edit(State(world): State<SharedWorld>, Json(b): Json<EditBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.edit_text(by, peer, b.id, &b.text)?;
         done()
     })
@@ -259,7 +269,7 @@ fn yes() -> bool {
 
 async fn delete(State(world): State<SharedWorld>, Json(b): Json<DeleteBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.delete(by, peer, &b.ids, b.revoke)?;
         done()
     })
@@ -275,7 +285,7 @@ struct ReactBody {
 
 async fn react(State(world): State<SharedWorld>, Json(b): Json<ReactBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.react(by, peer, b.id, b.emoji.as_deref())?;
         done()
     })
@@ -292,7 +302,7 @@ struct PinBody {
 
 async fn pin(State(world): State<SharedWorld>, Json(b): Json<PinBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.pin(by, peer, b.id, b.pinned)?;
         done()
     })
@@ -308,7 +318,7 @@ struct ByPeer {
 
 async fn typing(State(world): State<SharedWorld>, Json(b): Json<ByPeer>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.typing(by, peer)?;
         done()
     })
@@ -316,7 +326,7 @@ async fn typing(State(world): State<SharedWorld>, Json(b): Json<ByPeer>) -> Answ
 
 async fn read(State(world): State<SharedWorld>, Json(b): Json<ByPeer>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.read(by, peer, b.max_id)?;
         done()
     })
@@ -332,7 +342,7 @@ struct DialogBody {
 
 async fn dialog(State(world): State<SharedWorld>, Json(b): Json<DialogBody>) -> Answer {
     with_world(&world, |w| {
-        let (user, peer) = (resolve_user(w, &b.user)?, resolve(w, &b.peer)?);
+        let (user, peer) = resolve_by_peer(w, &b.user, &b.peer)?;
         if let Some(pinned) = b.pinned {
             w.set_dialog_pinned(user, peer, pinned);
         }
@@ -351,7 +361,7 @@ struct HistoryBody {
 
 async fn history(State(world): State<SharedWorld>, Json(b): Json<HistoryBody>) -> Answer {
     with_world(&world, |w| {
-        let (viewer, peer) = (resolve_user(w, &b.viewer)?, resolve(w, &b.peer)?);
+        let (viewer, peer) = resolve_by_peer(w, &b.viewer, &b.peer)?;
         Ok(Json(json!(w.history(viewer, peer))))
     })
 }
@@ -367,11 +377,7 @@ struct GroupBody {
 async fn create_group(State(world): State<SharedWorld>, Json(b): Json<GroupBody>) -> Answer {
     with_world(&world, |w| {
         let creator = resolve_user(w, &b.creator)?;
-        let members = b
-            .members
-            .iter()
-            .map(|m| resolve_user(w, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let members = resolve_users(w, &b.members)?;
         let id = w.create_group(creator, &b.title, &members)?;
         Ok(Json(json!({ "id": id })))
     })
@@ -393,11 +399,7 @@ struct ChannelBody {
 async fn create_channel(State(world): State<SharedWorld>, Json(b): Json<ChannelBody>) -> Answer {
     with_world(&world, |w| {
         let creator = resolve_user(w, &b.creator)?;
-        let members = b
-            .members
-            .iter()
-            .map(|m| resolve_user(w, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let members = resolve_users(w, &b.members)?;
         let id = w.create_channel(creator, &b.title, &b.about, b.broadcast)?;
         w.set_channel_username(id, b.username.as_deref())?;
         let others: Vec<UserId> = members.into_iter().filter(|&m| m != creator).collect();
@@ -417,12 +419,8 @@ struct MembersBody {
 
 async fn add_members(State(world): State<SharedWorld>, Json(b): Json<MembersBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
-        let users = b
-            .users
-            .iter()
-            .map(|m| resolve_user(w, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
+        let users = resolve_users(w, &b.users)?;
         match peer {
             Peer::Chat(chat) => w
                 .add_chat_members(Origin::control(by), chat, &users)
@@ -445,11 +443,8 @@ struct RemoveBody {
 
 async fn remove_member(State(world): State<SharedWorld>, Json(b): Json<RemoveBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer, user) = (
-            resolve_user(w, &b.by)?,
-            resolve(w, &b.peer)?,
-            resolve_user(w, &b.user)?,
-        );
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
+        let user = resolve_user(w, &b.user)?;
         match peer {
             Peer::Chat(chat) => w
                 .remove_chat_member(Origin::control(by), chat, user)
@@ -479,11 +474,8 @@ struct AdminBody {
 
 async fn admins(State(world): State<SharedWorld>, Json(b): Json<AdminBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer, user) = (
-            resolve_user(w, &b.by)?,
-            resolve(w, &b.channel)?,
-            resolve_user(w, &b.user)?,
-        );
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.channel)?;
+        let user = resolve_user(w, &b.user)?;
         match peer {
             Peer::Channel(channel) => {
                 let rights = if b.admin {
@@ -509,7 +501,7 @@ struct TitleBody {
 
 async fn title(State(world): State<SharedWorld>, Json(b): Json<TitleBody>) -> Answer {
     with_world(&world, |w| {
-        let (by, peer) = (resolve_user(w, &b.by)?, resolve(w, &b.peer)?);
+        let (by, peer) = resolve_by_peer(w, &b.by, &b.peer)?;
         w.edit_title(Origin::control(by), peer, &b.title)?;
         done()
     })
@@ -592,29 +584,33 @@ mod tests {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
+    /// Calls a route that must succeed; returns its answer.
+    async fn call_ok(app: &Router, path: &str, body: Value) -> Value {
+        let (status, answer) = call(app, path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer
+    }
+
     #[tokio::test]
     async fn control_routes_drive_the_world() {
         let world: SharedWorld = Arc::new(Mutex::new(World::new()));
         let app = router(world.clone());
         for key in ["alice", "bob"] {
-            let (status, _) = call(&app, "/users", json!({ "key": key, "first_name": key })).await;
-            assert_eq!(status, StatusCode::OK);
+            call_ok(&app, "/users", json!({ "key": key, "first_name": key })).await;
         }
-        let (status, group) = call(
+        let group = call_ok(
             &app,
             "/groups",
             json!({ "creator": "alice", "title": "G", "members": ["bob"] }),
         )
         .await;
-        assert_eq!(status, StatusCode::OK);
         let group_id = group["id"].as_i64().unwrap();
-        let (status, sent) = call(
+        call_ok(
             &app,
             "/messages",
             json!({ "from": "bob", "to": group_id, "text": "hi" }),
         )
         .await;
-        assert_eq!(status, StatusCode::OK, "{sent}");
         let (_, history) = call(
             &app,
             "/history",
@@ -640,20 +636,18 @@ mod tests {
             (status, err["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("MESSAGE_AUTHOR_REQUIRED"))
         );
-        let (status, _) = call(
+        call_ok(
             &app,
             "/dialogs",
             json!({ "user": "alice", "peer": group_id, "pinned": true, "archived": true }),
         )
         .await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, _) = call(
+        call_ok(
             &app,
             "/users/rename",
             json!({ "user": "bob", "first_name": "Robert" }),
         )
         .await;
-        assert_eq!(status, StatusCode::OK);
         let w = world.lock().unwrap();
         let state = w.dialog_state(
             w.peer_by_name("alice")

@@ -15,6 +15,14 @@ fn user(world: &mut World, name: &str, phone: &str) -> UserId {
     })
 }
 
+/// A world with Alice and Bob, who are not contacts.
+fn alice_and_bob() -> (World, UserId, UserId) {
+    let mut world = World::new();
+    let alice = user(&mut world, "Alice", "100");
+    let bob = user(&mut world, "Bob", "200");
+    (world, alice, bob)
+}
+
 fn ctx(account: UserId) -> CallCtx {
     CallCtx {
         account,
@@ -35,65 +43,104 @@ fn input_user(world: &World, id: UserId, viewer: UserId) -> tl::enums::InputPeer
     world.input_peer(Peer::User(id), viewer)
 }
 
+/// `messages.sendMessage` with every option off.
+fn send_message_request(
+    peer: tl::enums::InputPeer,
+    text: &str,
+    random_id: i64,
+    entities: Option<Vec<tl::enums::MessageEntity>>,
+) -> f::messages::SendMessage {
+    f::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer,
+        reply_to: None,
+        message: text.into(),
+        random_id,
+        reply_markup: None,
+        entities,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    }
+}
+
 fn send(
     world: &mut World,
     from: UserId,
     peer: tl::enums::InputPeer,
     text: &str,
 ) -> Result<tl::enums::Updates, RpcError> {
-    call(
-        world,
-        from,
-        &f::messages::SendMessage {
-            no_webpage: false,
-            silent: false,
-            background: false,
-            clear_draft: false,
-            noforwards: false,
-            update_stickersets_order: false,
-            invert_media: false,
-            allow_paid_floodskip: false,
-            peer,
-            reply_to: None,
-            message: text.into(),
-            random_id: 42,
-            reply_markup: None,
-            entities: None,
-            schedule_date: None,
-            schedule_repeat_period: None,
-            send_as: None,
-            quick_reply_shortcut: None,
-            effect: None,
-            allow_paid_stars: None,
-            suggested_post: None,
-            rich_message: None,
-        },
-    )
+    call(world, from, &send_message_request(peer, text, 42, None))
 }
 
-fn history(world: &mut World, viewer: UserId, peer: tl::enums::InputPeer) -> Vec<(i32, String)> {
-    let result = call(
-        world,
-        viewer,
-        &f::messages::GetHistory {
-            peer,
-            offset_id: 0,
-            offset_date: 0,
-            add_offset: 0,
-            limit: 100,
-            max_id: 0,
-            min_id: 0,
-            hash: 0,
-        },
-    )
-    .unwrap();
-    let messages = match result {
+/// `messages.getHistory` for the newest `limit` messages.
+fn history_request(peer: tl::enums::InputPeer, limit: i32) -> f::messages::GetHistory {
+    f::messages::GetHistory {
+        peer,
+        offset_id: 0,
+        offset_date: 0,
+        add_offset: 0,
+        limit,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    }
+}
+
+/// `upload.getFile` for `limit` bytes of `location` from `offset`.
+fn get_file_request(
+    location: impl Into<tl::enums::InputFileLocation>,
+    offset: i64,
+    limit: i32,
+) -> f::upload::GetFile {
+    f::upload::GetFile {
+        precise: false,
+        cdn_supported: false,
+        location: location.into(),
+        offset,
+        limit,
+    }
+}
+
+/// Where a document's bytes are, as a client names it.
+fn document_location(
+    id: i64,
+    access_hash: i64,
+    file_reference: Vec<u8>,
+) -> tl::types::InputDocumentFileLocation {
+    tl::types::InputDocumentFileLocation {
+        id,
+        access_hash,
+        file_reference,
+        thumb_size: String::new(),
+    }
+}
+
+/// Every message of a `messages.Messages` answer, whatever its variant.
+fn message_list(result: tl::enums::messages::Messages) -> Vec<tl::enums::Message> {
+    match result {
         tl::enums::messages::Messages::Messages(m) => m.messages,
         tl::enums::messages::Messages::Slice(m) => m.messages,
         tl::enums::messages::Messages::ChannelMessages(m) => m.messages,
         tl::enums::messages::Messages::NotModified(_) => Vec::new(),
-    };
-    messages
+    }
+}
+
+fn history(world: &mut World, viewer: UserId, peer: tl::enums::InputPeer) -> Vec<(i32, String)> {
+    let result = call(world, viewer, &history_request(peer, 100)).unwrap();
+    message_list(result)
         .into_iter()
         .map(|m| match m {
             tl::enums::Message::Message(m) => (m.id, m.message),
@@ -113,9 +160,7 @@ fn drain(rx: &mut tokio::sync::broadcast::Receiver<Push>) -> Vec<Push> {
 
 #[test]
 fn tl_user_marks_self_and_gives_each_viewer_its_own_access_hash() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (world, alice, bob) = alice_and_bob();
     let Some(tl::enums::User::User(me)) = world.tl_user(alice, alice) else {
         panic!("alice exists")
     };
@@ -133,9 +178,7 @@ fn tl_user_marks_self_and_gives_each_viewer_its_own_access_hash() {
 
 #[test]
 fn private_chat_ids_are_scoped_per_account() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let carol = user(&mut world, "Carol", "300");
     // Bob's box moves ahead so both sides number differently.
     world.send_text(carol, Peer::User(bob), "hi bob").unwrap();
@@ -169,9 +212,7 @@ fn private_chat_ids_are_scoped_per_account() {
 
 #[test]
 fn wrong_access_hashes_are_rejected() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let carol = user(&mut world, "Carol", "300");
     // Carol's hash for Bob is not Alice's.
     let carols_view = input_user(&world, bob, carol);
@@ -204,9 +245,7 @@ fn wrong_access_hashes_are_rejected() {
 
 #[test]
 fn basic_group_members_see_their_own_ids_and_short_pushes() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     world
         .send_text(bob, Peer::User(bob), "note to self")
         .unwrap();
@@ -249,9 +288,7 @@ fn basic_group_members_see_their_own_ids_and_short_pushes() {
 
 #[test]
 fn channel_messages_share_one_id_and_channel_pts() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let group = world.create_supergroup(alice, "Big", &[bob]).unwrap();
     let mut rx = world.subscribe();
     let pts_before = world.channel(group).unwrap().updates.pts;
@@ -288,9 +325,7 @@ fn channel_messages_share_one_id_and_channel_pts() {
 
 #[test]
 fn get_difference_returns_exact_slices() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let state = call(&mut world, alice, &f::updates::GetState {}).unwrap();
     let tl::enums::updates::State::State(state) = state;
     for i in 0..5 {
@@ -357,9 +392,7 @@ fn get_difference_returns_exact_slices() {
 
 #[test]
 fn channel_difference_pages_by_limit_and_can_be_too_long() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let channel = world.create_supergroup(alice, "Big", &[bob]).unwrap();
     let start = world.channel(channel).unwrap().updates.pts;
     for i in 0..4 {
@@ -404,9 +437,7 @@ fn channel_difference_pages_by_limit_and_can_be_too_long() {
 
 #[test]
 fn edits_deletions_and_reactions_reach_every_copy() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     world
         .send_text(bob, Peer::User(bob), "offset bob's ids")
         .unwrap();
@@ -473,9 +504,7 @@ fn edits_deletions_and_reactions_reach_every_copy() {
 
 #[test]
 fn reading_moves_the_senders_outbox() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let a1 = world.send_text(alice, Peer::User(bob), "one").unwrap();
     world.send_text(alice, Peer::User(bob), "two").unwrap();
     assert_eq!(world.unread_count(bob, Peer::User(alice)), 2);
@@ -503,9 +532,7 @@ fn reading_moves_the_senders_outbox() {
 
 #[test]
 fn upload_then_download_round_trips_bytes() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let bytes: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     for (part, chunk) in bytes.chunks(1024).enumerate() {
         let req = f::upload::SaveFilePart {
@@ -547,19 +574,8 @@ fn upload_then_download_round_trips_bytes() {
     };
     let mut downloaded = Vec::new();
     loop {
-        let location = tl::types::InputDocumentFileLocation {
-            id: doc.id,
-            access_hash: doc.access_hash,
-            file_reference: doc.file_reference.clone(),
-            thumb_size: String::new(),
-        };
-        let req = f::upload::GetFile {
-            precise: false,
-            cdn_supported: false,
-            location: location.into(),
-            offset: downloaded.len() as i64,
-            limit: 1024,
-        };
+        let location = document_location(doc.id, doc.access_hash, doc.file_reference.clone());
+        let req = get_file_request(location, downloaded.len() as i64, 1024);
         let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
             panic!("file")
         };
@@ -571,19 +587,8 @@ fn upload_then_download_round_trips_bytes() {
     }
     assert_eq!(downloaded, bytes);
     // Another viewer's access hash does not open the document.
-    let location = tl::types::InputDocumentFileLocation {
-        id: doc.id,
-        access_hash: doc.access_hash,
-        file_reference: Vec::new(),
-        thumb_size: String::new(),
-    };
-    let req = f::upload::GetFile {
-        precise: false,
-        cdn_supported: false,
-        location: location.into(),
-        offset: 0,
-        limit: 1024,
-    };
+    let location = document_location(doc.id, doc.access_hash, Vec::new());
+    let req = get_file_request(location, 0, 1024);
     assert_eq!(
         call(&mut world, bob, &req).unwrap_err().name,
         "LOCATION_INVALID"
@@ -643,9 +648,7 @@ fn dialogs_list_pinned_first_then_newest_and_page() {
 
 #[test]
 fn migration_moves_members_to_a_supergroup() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let chat = world.create_group(alice, "Small", &[bob]).unwrap();
     world.send_text(bob, Peer::Chat(chat), "before").unwrap();
     let channel = world.migrate_chat(Origin::control(alice), chat).unwrap();
@@ -682,13 +685,8 @@ fn unknown_methods_are_left_to_the_protocol_layer() {
 }
 
 fn messages_of(result: tl::enums::messages::Messages) -> Vec<tl::types::Message> {
-    let list = match result {
-        tl::enums::messages::Messages::Messages(m) => m.messages,
-        tl::enums::messages::Messages::Slice(m) => m.messages,
-        tl::enums::messages::Messages::ChannelMessages(m) => m.messages,
-        tl::enums::messages::Messages::NotModified(_) => Vec::new(),
-    };
-    list.into_iter()
+    message_list(result)
+        .into_iter()
         .filter_map(|m| match m {
             tl::enums::Message::Message(m) => Some(m),
             _ => None,
@@ -723,9 +721,7 @@ fn upload_photo(world: &mut World, account: UserId, file_id: i64) -> tl::enums::
 
 #[test]
 fn users_resolve_by_username_and_phone_with_the_callers_hash() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     world.add_contact(alice, bob);
     let photo = world
         .set_profile_photo(
@@ -833,13 +829,7 @@ fn users_resolve_by_username_and_phone_with_the_callers_hash() {
         peer: input_user(&world, bob, alice),
         photo_id: photo,
     };
-    let req = f::upload::GetFile {
-        precise: false,
-        cdn_supported: false,
-        location: location.into(),
-        offset: 0,
-        limit: 4096,
-    };
+    let req = get_file_request(location, 0, 4096);
     let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
         panic!("a file")
     };
@@ -848,9 +838,7 @@ fn users_resolve_by_username_and_phone_with_the_callers_hash() {
 
 #[test]
 fn albums_keep_one_grouped_id_and_forwards_carry_their_origin() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let channel = world.create_supergroup(alice, "Big", &[bob]).unwrap();
     let to_bob = input_user(&world, bob, alice);
     let multi_media = (1..=2)
@@ -938,9 +926,7 @@ fn albums_keep_one_grouped_id_and_forwards_carry_their_origin() {
 
 #[test]
 fn channel_invites_bans_and_leaving() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let channel = world.create_channel(alice, "News", "about", true).unwrap();
     world
         .send_text(alice, Peer::Channel(channel), "post")
@@ -961,16 +947,7 @@ fn channel_invites_bans_and_leaving() {
     };
     let hash = invite.link.rsplit('+').next().unwrap().to_owned();
     let bob_peer = world.input_peer(Peer::Channel(channel), bob);
-    let history_req = |peer| f::messages::GetHistory {
-        peer,
-        offset_id: 0,
-        offset_date: 0,
-        add_offset: 0,
-        limit: 10,
-        max_id: 0,
-        min_id: 0,
-        hash: 0,
-    };
+    let history_req = |peer| history_request(peer, 10);
     assert_eq!(
         call(&mut world, bob, &history_req(bob_peer.clone()))
             .unwrap_err()
@@ -1056,9 +1033,7 @@ fn participants_or_error(world: &mut World, viewer: UserId, channel: ChannelId) 
 
 #[test]
 fn basic_group_management_posts_service_messages() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let carol = user(&mut world, "Carol", "300");
     let chat = world.create_group(alice, "Team", &[bob]).unwrap();
     let carol_input = tl::types::InputUser {
@@ -1146,9 +1121,7 @@ fn basic_group_management_posts_service_messages() {
 
 #[test]
 fn typing_pins_and_search() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     world
         .send_text(bob, Peer::User(alice), "find the needle here")
         .unwrap();
@@ -1228,9 +1201,7 @@ fn typing_pins_and_search() {
 #[test]
 fn malformed_requests_are_errors_not_panics() {
     use grammers_tl_types::Identifiable;
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     world.create_supergroup(alice, "Big", &[bob]).unwrap();
     world.send_text(bob, Peer::User(alice), "hi").unwrap();
     let ids = [
@@ -1276,27 +1247,17 @@ fn malformed_requests_are_errors_not_panics() {
         hash: 0,
     };
     assert!(call(&mut world, alice, &history).is_ok());
-    let file = f::upload::GetFile {
-        precise: false,
-        cdn_supported: false,
-        location: tl::types::InputDocumentFileLocation {
-            id: 1,
-            access_hash: 1,
-            file_reference: Vec::new(),
-            thumb_size: String::new(),
-        }
-        .into(),
-        offset: i64::MAX - 1023,
-        limit: i32::MIN,
-    };
+    let file = get_file_request(
+        document_location(1, 1, Vec::new()),
+        i64::MAX - 1023,
+        i32::MIN,
+    );
     assert!(call(&mut world, alice, &file).is_err());
 }
 
 #[test]
 fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let carol = user(&mut world, "Carol", "300");
     let chat = world.create_group(alice, "Team", &[bob, carol]).unwrap();
     let mention: tl::enums::MessageEntity = tl::types::InputMessageEntityMentionName {
@@ -1309,30 +1270,12 @@ fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
         .into(),
     }
     .into();
-    let request = f::messages::SendMessage {
-        no_webpage: false,
-        silent: false,
-        background: false,
-        clear_draft: false,
-        noforwards: false,
-        update_stickersets_order: false,
-        invert_media: false,
-        allow_paid_floodskip: false,
-        peer: tl::types::InputPeerChat { chat_id: chat }.into(),
-        reply_to: None,
-        message: "Bob, look".into(),
-        random_id: 1,
-        reply_markup: None,
-        entities: Some(vec![mention]),
-        schedule_date: None,
-        schedule_repeat_period: None,
-        send_as: None,
-        quick_reply_shortcut: None,
-        effect: None,
-        allow_paid_stars: None,
-        suggested_post: None,
-        rich_message: None,
-    };
+    let request = send_message_request(
+        tl::types::InputPeerChat { chat_id: chat }.into(),
+        "Bob, look",
+        1,
+        Some(vec![mention]),
+    );
     let mut rx = world.subscribe();
     call(&mut world, alice, &request).unwrap();
     let flags: Vec<(UserId, bool, bool)> = drain(&mut rx)
@@ -1378,9 +1321,7 @@ fn mentions_are_stored_with_plain_ids_and_flag_the_mentioned() {
 
 #[test]
 fn photo_sizes_are_served_by_type() {
-    let mut world = World::new();
-    let alice = user(&mut world, "Alice", "100");
-    let bob = user(&mut world, "Bob", "200");
+    let (mut world, alice, bob) = alice_and_bob();
     let size = |kind: &str, w, bytes: &[u8]| files::PhotoSize {
         kind: kind.into(),
         w,
@@ -1401,21 +1342,9 @@ fn photo_sizes_are_served_by_type() {
         )
         .unwrap();
     let to_bob = input_user(&world, bob, alice);
-    let tl::enums::messages::Messages::Messages(got) = call(
-        &mut world,
-        alice,
-        &f::messages::GetHistory {
-            peer: to_bob,
-            offset_id: 0,
-            offset_date: 0,
-            add_offset: 0,
-            limit: 1,
-            max_id: 0,
-            min_id: 0,
-            hash: 0,
-        },
-    )
-    .unwrap() else {
+    let tl::enums::messages::Messages::Messages(got) =
+        call(&mut world, alice, &history_request(to_bob, 1)).unwrap()
+    else {
         panic!("messages")
     };
     let tl::enums::Message::Message(m) = &got.messages[0] else {
@@ -1436,13 +1365,7 @@ fn photo_sizes_are_served_by_type() {
             file_reference: photo.file_reference.clone(),
             thumb_size: kind.into(),
         };
-        let req = f::upload::GetFile {
-            precise: false,
-            cdn_supported: false,
-            location: location.into(),
-            offset: 0,
-            limit: 4096,
-        };
+        let req = get_file_request(location, 0, 4096);
         let tl::enums::upload::File::File(file) = call(&mut world, alice, &req).unwrap() else {
             panic!("a file")
         };

@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fake_telegram::seed::{FakeSession, TestClient};
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::FakeTelegram;
-use grammers_client::InvocationError;
+use grammers_client::{tl, InvocationError};
+use grammers_session::Session;
 
 /// Logs at `RUST_LOG` level when set, quietly otherwise.
 pub fn init_tracing() {
@@ -63,4 +65,46 @@ pub fn rpc_error(err: &InvocationError) -> Option<(i32, String)> {
         }
         _ => None,
     }
+}
+
+/// The auth key the client's session holds for the home datacenter.
+pub fn key_of(client: &TestClient) -> [u8; 256] {
+    client
+        .session
+        .dc_option(2)
+        .expect("the session knows the home datacenter")
+        .expect("the home datacenter has an option")
+        .auth_key
+        .expect("the client holds a key")
+}
+
+/// `help.getConfig`: the cheapest call that needs a working connection.
+pub async fn get_config(client: &TestClient) -> Result<tl::enums::Config, InvocationError> {
+    client
+        .client
+        .invoke(&tl::functions::help::GetConfig {})
+        .await
+}
+
+/// Whether the client is answered again after the fake dropped its
+/// connections. grammers reconnects on demand; it gets a few tries as its
+/// first attempt may still use the closed socket.
+pub async fn recovers_after_dropped_connections(client: &TestClient) -> bool {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..5 {
+        if get_config(client).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// The error the fake answered the last `method` call with, from its request log.
+pub fn logged_error(fake: &FakeTelegram, method: &str) -> Option<String> {
+    fake.calls()
+        .into_iter()
+        .rev()
+        .find(|c| c.method == method)
+        .and_then(|c| c.error)
 }
