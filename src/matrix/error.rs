@@ -93,6 +93,16 @@ impl MatrixError {
         }
     }
 
+    /// Whether the failure says nothing about the request itself: the
+    /// homeserver was unreachable, failing (5xx) or rate limiting (429), so
+    /// the same request can succeed once it recovers.
+    pub fn is_outage(&self) -> bool {
+        self.is_network()
+            || self
+                .status()
+                .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
+    }
+
     /// Builds an [`MatrixError::Api`] from an error response of the homeserver.
     ///
     /// Bodies that are not Matrix errors (a reverse proxy's HTML page, say) still

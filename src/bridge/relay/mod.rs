@@ -245,6 +245,9 @@ struct Side {
     /// The Matrix → Telegram worker of each portal room, see [`outbound`].
     outbound:
         std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
+    /// Becomes `true` when the bridge shuts down; ends waits for a
+    /// homeserver that is down.
+    stop: watch::Receiver<bool>,
 }
 
 impl Side {
@@ -268,6 +271,7 @@ impl Side {
             outbound: std::sync::Mutex::new(HashMap::new()),
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
             inbound: inbound::InboundState::default(),
+            stop: ready.stop.clone(),
         }
     }
 
