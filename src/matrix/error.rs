@@ -93,6 +93,16 @@ impl MatrixError {
         }
     }
 
+    /// Whether the failure says nothing about the request itself: the
+    /// homeserver was unreachable, failing (5xx) or rate limiting (429), so
+    /// the same request can succeed once it recovers.
+    pub fn is_outage(&self) -> bool {
+        self.is_network()
+            || self
+                .status()
+                .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
+    }
+
     /// Builds an [`MatrixError::Api`] from an error response of the homeserver.
     ///
     /// Bodies that are not Matrix errors (a reverse proxy's HTML page, say) still
@@ -133,6 +143,30 @@ impl MatrixError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outages_are_server_failures_and_rate_limits_never_refusals() {
+        let api = |status: u16| {
+            MatrixError::from_response(
+                "room::send",
+                StatusCode::from_u16(status).unwrap(),
+                None,
+                br#"{"errcode":"M_UNKNOWN","error":"x"}"#,
+            )
+        };
+        for status in [500, 502, 503, 504, 429] {
+            assert!(api(status).is_outage(), "{status}");
+            let gave_up = MatrixError::GaveUp {
+                endpoint: "room::send",
+                attempts: 8,
+                last: Box::new(api(status)),
+            };
+            assert!(gave_up.is_outage(), "{status} after retries");
+        }
+        for status in [400, 403, 404, 413] {
+            assert!(!api(status).is_outage(), "{status}");
+        }
+    }
 
     #[test]
     fn parses_a_matrix_error_body_with_retry_after() {

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     /// Source of connection ids, which push subscriptions are keyed by.
     next_connection: AtomicU64,
     withheld: std::sync::Mutex<Withheld>,
+    /// While set, new connections are closed as soon as they are accepted.
+    offline: std::sync::atomic::AtomicBool,
 }
 
 /// Pushes emitted while pushes were withheld. Connections read the world's
@@ -120,6 +122,7 @@ impl FakeTelegram {
             drops: watch::channel(0).0,
             next_connection: AtomicU64::new(1),
             withheld: std::sync::Mutex::default(),
+            offline: std::sync::atomic::AtomicBool::new(false),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         info!(%addr, "fake Telegram listening");
@@ -200,6 +203,19 @@ impl FakeTelegram {
     /// Closes every open connection; clients reconnect and see a gap.
     pub fn drop_connections(&self) {
         self.shared.drops.send_modify(|n| *n += 1);
+    }
+
+    /// While true, the datacenter is unreachable: open connections are
+    /// closed and new ones are closed as soon as they are accepted, so every
+    /// call fails with an I/O error. Messages sent meanwhile by users of the
+    /// world are a gap for the client once it is back.
+    pub fn set_offline(&self, offline: bool) {
+        self.shared
+            .offline
+            .store(offline, std::sync::atomic::Ordering::SeqCst);
+        if offline {
+            self.drop_connections();
+        }
     }
 
     /// While true, pushes are dropped instead of delivered (a gap for the
@@ -286,6 +302,10 @@ fn unix_now() -> i32 {
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
+            Ok((stream, peer)) if shared.offline.load(std::sync::atomic::Ordering::SeqCst) => {
+                debug!(%peer, "offline: connection closed at once");
+                drop(stream);
+            }
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 debug!(%peer, "connection accepted");

@@ -188,3 +188,43 @@ mod across_runtimes {
         }
     }
 }
+
+/// A stopped server refuses connections; restarted, it answers on the same
+/// port with the same users, rooms and messages.
+#[tokio::test]
+async fn a_stopped_server_comes_back_with_its_data() {
+    let mut synapse = Synapse::start(SynapseOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let alice = synapse
+        .register_user(&unique_localpart("alice"), false)
+        .await
+        .unwrap();
+    let room = alice
+        .create_room(&json!({ "name": "outage" }))
+        .await
+        .unwrap();
+    alice.send_text(&room, "before").await.unwrap();
+
+    synapse.stop().unwrap();
+    assert!(!synapse.is_running());
+    let refused = alice
+        .api()
+        .call(Method::GET, "/_matrix/client/versions", None)
+        .await;
+    assert!(refused.is_err(), "a stopped server answered: {refused:?}");
+
+    synapse.restart().await.unwrap();
+    assert!(synapse.is_running());
+    alice.send_text(&room, "after").await.unwrap();
+    let mut bodies: Vec<String> = alice
+        .room_messages(&room, 50)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect();
+    bodies.reverse();
+    assert_eq!(bodies, ["before", "after"]);
+}

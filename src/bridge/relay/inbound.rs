@@ -13,6 +13,10 @@ use ruma::events::Mentions;
 use super::*;
 use crate::convert::MentionResolver;
 
+/// The pause between delivery attempts while the homeserver is down, on
+/// top of the client's own backoff.
+const OUTAGE_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the Telegram → Matrix side remembers across messages (this run
 /// only: everything durable is in the store).
 #[derive(Debug, Default)]
@@ -179,7 +183,7 @@ impl Side {
             self.store.messages().mark_handled(chat, message.id())?;
             return Ok(());
         }
-        match self.deliver_to_matrix(portal, message, scope).await {
+        match self.deliver_through_outage(portal, message, scope).await {
             Ok(event_id) => {
                 self.store.messages().insert(&MessageMapping {
                     scope,
@@ -192,7 +196,48 @@ impl Side {
                 })?;
                 Ok(())
             }
+            // Only a shutdown ends the wait: nothing is recorded, so the
+            // catch-up at the next start bridges the message.
+            Err(PortalError::Matrix(error)) if error.is_outage() => Err(error.into()),
             Err(error) => self.report_failure(portal, message, scope, error).await,
+        }
+    }
+
+    /// Delivers a message, waiting out a homeserver outage. While the
+    /// homeserver is unreachable or failing beyond the client's own
+    /// retries, the chat's queue waits here instead of moving on: a later
+    /// message delivered first would move the chat's catch-up point past
+    /// this one and lose it. The transaction id stays the same, so a send
+    /// the homeserver took just before it went down is not repeated.
+    async fn deliver_through_outage(
+        &self,
+        portal: &Portal,
+        message: &Message,
+        scope: MessageScope,
+    ) -> Result<ruma::OwnedEventId, PortalError> {
+        let mut stop = self.stop.clone();
+        let mut waited = false;
+        loop {
+            let error = match self.deliver_to_matrix(portal, message, scope).await {
+                Err(PortalError::Matrix(error)) if error.is_outage() => error,
+                other => {
+                    if waited {
+                        info!(room_id = %portal.room_id, "the homeserver is back; the chat's messages flow again");
+                    }
+                    return other;
+                }
+            };
+            if !waited {
+                warn!(room_id = %portal.room_id, %error, "the homeserver is unavailable; the chat's messages wait until it is back");
+                waited = true;
+            }
+            if *stop.borrow() {
+                return Err(error.into());
+            }
+            tokio::select! {
+                () = tokio::time::sleep(OUTAGE_PAUSE) => {}
+                _ = stop.wait_for(|stop| *stop) => return Err(error.into()),
+            }
         }
     }
 

@@ -284,6 +284,9 @@ struct Side {
         std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
     /// Upload limits for media, the homeserver's read once per run.
     media_limits: super::media::MediaLimits,
+    /// Becomes `true` when the bridge shuts down; ends waits for a
+    /// homeserver that is down.
+    stop: watch::Receiver<bool>,
 }
 
 impl Side {
@@ -315,6 +318,7 @@ impl Side {
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
             inbound: inbound::InboundState::default(),
             media_limits,
+            stop: ready.stop.clone(),
         }
     }
 

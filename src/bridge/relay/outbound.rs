@@ -50,6 +50,9 @@ const TRANSIENT_TRIES: u32 = 5;
 /// The first pause after a transient failure; it grows with each try.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// The longest pause between tries while Telegram is out of reach.
+const UNREACHABLE_PAUSE: Duration = Duration::from_secs(10);
+
 /// Key prefix in the key-value table for the pinned events last bridged in a
 /// room, used when the homeserver does not include the previous state.
 const PINS_KEY_PREFIX: &str = "outbound_pins:";
@@ -169,6 +172,7 @@ impl Side {
     /// Delivers the room's queued events in order until none is left.
     async fn drain_outbox(&self, room_id: &RoomId, held: &mut Option<OwnedMutexGuard<()>>) {
         let mut tries = 0;
+        let mut unreachable: u32 = 0;
         loop {
             let entry = match self.store.outbox().next_in_room(room_id) {
                 Ok(Some(entry)) => entry,
@@ -179,7 +183,17 @@ impl Side {
                 }
             };
             match self.deliver(&entry, held.is_some()).await {
-                Ok(()) => tries = 0,
+                Ok(()) => {
+                    tries = 0;
+                    unreachable = 0;
+                }
+                Err(error) if error.waits_for_telegram() => {
+                    unreachable += 1;
+                    if unreachable == 1 {
+                        info!(%room_id, %error, "Telegram is out of reach; the room's events wait until it is back");
+                    }
+                    tokio::time::sleep((RETRY_PAUSE * unreachable).min(UNREACHABLE_PAUSE)).await;
+                }
                 Err(error) if error.is_transient() && tries < TRANSIENT_TRIES => {
                     tries += 1;
                     debug!(%room_id, %error, tries, "delivery to Telegram failed; retrying");

@@ -42,6 +42,9 @@ pub enum OutboundError {
     /// The connection failed; worth retrying.
     #[error("the connection to Telegram failed ({0})")]
     Network(String),
+    /// Telegram could not be reached at all; the event waits until it can.
+    #[error("Telegram could not be reached ({0})")]
+    Unreachable(String),
     /// More parts than [`MAX_PARTS`].
     #[error("the message is too long for Telegram ({parts} messages of 4096 characters; at most {MAX_PARTS} are sent)")]
     TooLong {
@@ -70,7 +73,20 @@ impl OutboundError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            OutboundError::NotConnected | OutboundError::Network(_) | OutboundError::Store(_)
+            OutboundError::NotConnected
+                | OutboundError::Network(_)
+                | OutboundError::Unreachable(_)
+                | OutboundError::Store(_)
+        )
+    }
+
+    /// Whether the failure is Telegram being out of reach, which says
+    /// nothing about the event: it waits however long the outage lasts
+    /// instead of being given up after a few tries.
+    pub fn waits_for_telegram(&self) -> bool {
+        matches!(
+            self,
+            OutboundError::NotConnected | OutboundError::Unreachable(_)
         )
     }
 }
@@ -79,9 +95,9 @@ impl From<InvocationError> for OutboundError {
     fn from(error: InvocationError) -> Self {
         match error {
             InvocationError::Rpc(rpc) => classify_rpc(rpc.code, &rpc.name, rpc.value),
-            InvocationError::Io(e) => OutboundError::Network(e.to_string()),
-            InvocationError::Dropped(e) => OutboundError::Network(e.to_owned()),
-            InvocationError::Transport(e) => OutboundError::Network(e.to_string()),
+            InvocationError::Io(e) => OutboundError::Unreachable(e.to_string()),
+            InvocationError::Dropped(e) => OutboundError::Unreachable(e.to_owned()),
+            InvocationError::Transport(e) => OutboundError::Unreachable(e.to_string()),
             other => OutboundError::Refused(other.to_string()),
         }
     }
@@ -384,6 +400,15 @@ mod tests {
             OutboundError::ChatGone(_)
         ));
         assert!(classify_rpc(500, "INTERNAL", None).is_transient());
+        assert!(
+            !classify_rpc(500, "INTERNAL", None).waits_for_telegram(),
+            "a server error is retried a few times, not forever"
+        );
+        let io = OutboundError::from(InvocationError::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert!(io.waits_for_telegram() && io.is_transient(), "{io}");
+        assert!(OutboundError::NotConnected.waits_for_telegram());
         let refused = classify_rpc(400, "MESSAGE_EMPTY", None);
         assert!(!refused.is_transient());
         assert_eq!(refused.to_string(), "Telegram refused it (MESSAGE_EMPTY)");

@@ -54,7 +54,9 @@ pub struct Synapse {
     shared_secret: String,
     data_dir: PathBuf,
     log_path: PathBuf,
-    /// `None` only while dropping.
+    /// The venv interpreter, kept for [`Synapse::restart`].
+    python: PathBuf,
+    /// `None` while stopped by [`Synapse::stop`] and while dropping.
     process: Option<Supervised>,
 }
 
@@ -123,8 +125,49 @@ impl Synapse {
             shared_secret,
             data_dir,
             log_path,
+            python,
             process: Some(supervised),
         })
+    }
+
+    /// Stops Synapse and waits until it has exited, keeping its data
+    /// directory, log and port: a homeserver outage. [`Synapse::restart`]
+    /// brings it back. Stopping a stopped server does nothing.
+    pub fn stop(&mut self) -> Result<()> {
+        let Some(mut supervised) = self.process.take() else {
+            return Ok(());
+        };
+        supervised.stop(true);
+        supervised
+            .child
+            .wait()
+            .map_err(|e| Error::io("waiting for", &self.python, e))?;
+        Ok(())
+    }
+
+    /// Starts a stopped Synapse again on the same port with the same data
+    /// directory (users, rooms and queued appservice transactions survive)
+    /// and waits until its client API answers. Does nothing if it runs.
+    pub async fn restart(&mut self) -> Result<()> {
+        if self.process.is_some() {
+            return Ok(());
+        }
+        let mut supervised = spawn(&self.python, &self.data_dir, &self.log_path)?;
+        if let Err(reason) = wait_until_ready(&self.base_url, &mut supervised.child).await {
+            supervised.stop(true);
+            return Err(Error::Startup {
+                reason,
+                log_tail: tail(&self.log_path, LOG_TAIL_LINES),
+                log_path: self.log_path.clone(),
+            });
+        }
+        self.process = Some(supervised);
+        Ok(())
+    }
+
+    /// Whether Synapse is running (not stopped by [`Synapse::stop`]).
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -294,7 +337,12 @@ fn write_config(
 }
 
 fn spawn(python: &Path, data_dir: &Path, log_path: &Path) -> Result<Supervised> {
-    let log = File::create(log_path).map_err(|e| Error::io("creating", log_path, e))?;
+    // Appended, so a restart keeps the log of the run before it.
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| Error::io("opening", log_path, e))?;
     let log_err = log
         .try_clone()
         .map_err(|e| Error::io("duplicating", log_path, e))?;

@@ -1,0 +1,504 @@
+//! End to end, across outages: the bridge binary logged into the fake
+//! Telegram datacenter next to a real Synapse, while one side or the other
+//! goes away. A homeserver down for longer than the client's retries (and
+//! the bridge killed during a second outage), Telegram unreachable while
+//! messages flow both ways (longer than the bridge's retries of a send), and Telegram refusing sends with a transient
+//! and then a permanent error. After each, every message exists exactly
+//! once on the other side, in order, and the bridge process kept running.
+
+mod appservice_support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
+use appservice_support::{is_notice_from, BridgeInstance};
+use fake_telegram::world::{OutgoingMessage, Peer, UserId};
+use fake_telegram::{FakeTelegram, RpcError};
+use grammers_session::types::PeerId;
+use grammers_tl_types as tl;
+use serde_json::Value;
+use testkit::{free_port, SharedSynapse, Synapse, SynapseOptions, TestUser};
+use tgbridge::store::Store;
+
+struct Bridges {
+    telegram_outage: Mutex<Option<BridgeInstance>>,
+    send_errors: Mutex<Option<BridgeInstance>>,
+}
+
+/// Shared by the tests that keep the homeserver running; the homeserver
+/// outage test stops its own.
+static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+
+/// How long one bridged event may take to show up in normal operation.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longer than the Matrix client's own retries of one request (about
+/// 32 s), so the outage is one the bridge itself has to wait out.
+const LONG_OUTAGE: Duration = Duration::from_secs(40);
+
+/// Longer than the bridge's tries of a send that failed for a network
+/// reason (about 15 s), so the outage is one it has to wait out.
+const TELEGRAM_OUTAGE: Duration = Duration::from_secs(25);
+
+/// No initial history: only what happens while the test watches.
+const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
+
+async fn shared_synapse() -> (&'static Synapse, &'static Bridges) {
+    SYNAPSE
+        .get_or_start(|| async {
+            let port = free_port().expect("free port for Synapse");
+            let telegram_outage = BridgeInstance::prepare("tgo", port);
+            let send_errors = BridgeInstance::prepare("sne", port);
+            let options = SynapseOptions {
+                registrations: vec![
+                    telegram_outage.registration_path.clone(),
+                    send_errors.registration_path.clone(),
+                ],
+                port: Some(port),
+                ..SynapseOptions::default()
+            };
+            Ok((
+                options,
+                Bridges {
+                    telegram_outage: Mutex::new(Some(telegram_outage)),
+                    send_errors: Mutex::new(Some(send_errors)),
+                },
+            ))
+        })
+        .await
+        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// Whether `event` is an `m.room.message` in `room` with body `body`.
+fn message_in(event: &Value, room: &str, body: &str) -> bool {
+    event["room_id"] == room
+        && event["type"] == "m.room.message"
+        && event["content"]["body"] == body
+}
+
+/// Waits for the first event `owner` sees that satisfies `matches`.
+async fn expect_event(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    what: &str,
+    matches: impl FnMut(&Value) -> bool,
+) -> Value {
+    match owner.sync_until(matches, EVENT_TIMEOUT).await {
+        Ok(found) => found[0].clone(),
+        Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
+    }
+}
+
+/// The portal room of `chat`, waiting until the sync created it.
+async fn room_of(store: &Store, chat: PeerId, bridge: &BridgeInstance) -> String {
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    loop {
+        if let Some(portal) = store.portals().by_peer(chat).unwrap() {
+            return portal.room_id.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no portal for {chat:?}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The bodies of a room's text messages sent by `sender`, oldest first.
+async fn bodies_from(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {
+    let mut events = owner.room_messages(room, 300).await.unwrap();
+    events.reverse();
+    events
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Waits until `sender` has sent at least as many messages to `room` as
+/// `expected` lists (or `timeout` passes), then lets a late duplicate show
+/// up before asserting the exact list.
+async fn assert_bodies(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    room: &str,
+    sender: &str,
+    expected: &[String],
+    timeout: Duration,
+) {
+    let deadline = Instant::now() + timeout;
+    while bodies_from(owner, room, sender).await.len() < expected.len() && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        bodies_from(owner, room, sender).await,
+        expected,
+        "messages of {sender} in {room}\n{}",
+        bridge.log_tail()
+    );
+}
+
+/// The owner's own messages in a chat as Telegram shows them to the owner.
+fn own_texts(fake: &FakeTelegram, owner: UserId, peer: Peer) -> Vec<String> {
+    fake.world()
+        .lock()
+        .unwrap()
+        .history(owner, peer)
+        .into_iter()
+        .filter(|m| m.out && m.service.is_none())
+        .map(|m| m.text)
+        .collect()
+}
+
+/// Waits until Telegram shows `expected` as the owner's messages in `peer`
+/// (at least as many), then gives a duplicate a moment before asserting.
+async fn assert_own_texts(
+    fake: &FakeTelegram,
+    bridge: &BridgeInstance,
+    owner: UserId,
+    peer: Peer,
+    expected: &[String],
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while own_texts(fake, owner, peer).len() < expected.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        own_texts(fake, owner, peer),
+        expected,
+        "the owner's messages on Telegram\n{}",
+        bridge.log_tail()
+    );
+}
+
+fn send(fake: &FakeTelegram, from: UserId, peer: Peer, text: &str) -> i32 {
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(from, peer, text)
+        .unwrap()
+}
+
+fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|n| format!("{prefix} {n}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homeserver_outage_loses_and_repeats_nothing() {
+    let port = free_port().expect("free port for Synapse");
+    let mut bridge = BridgeInstance::prepare("hso", port);
+    configure(&bridge, NO_HISTORY);
+    let mut synapse = Synapse::start(SynapseOptions {
+        registrations: vec![bridge.registration_path.clone()],
+        port: Some(port),
+        ..SynapseOptions::default()
+    })
+    .await
+    .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, carol, first, second) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550301"));
+        let bob = w.add_user(user("Bob", "15550302"));
+        let carol = w.add_user(user("Carol", "15550303"));
+        let first = w.create_group(bob, "First", &[alice, carol]).unwrap();
+        let second = w.create_group(carol, "Second", &[alice, bob]).unwrap();
+        (alice, bob, carol, Peer::Chat(first), Peer::Chat(second))
+    };
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+
+    let store = Store::open(&bridge.database_path).unwrap();
+    let chat_id = |peer: Peer| match peer {
+        Peer::Chat(id) => PeerId::chat(id).unwrap(),
+        other => panic!("not a basic group: {other:?}"),
+    };
+    let rooms = [
+        room_of(&store, chat_id(first), &bridge).await,
+        room_of(&store, chat_id(second), &bridge).await,
+    ];
+    let chats = [(first, bob), (second, carol)];
+    let ghosts = [
+        format!("@hsotg_{bob}:localhost"),
+        format!("@hsotg_{carol}:localhost"),
+    ];
+    for (room, (chat, from)) in rooms.iter().zip(chats) {
+        owner.join(room).await.unwrap();
+        send(&fake, from, chat, "warm-up");
+        expect_event(&owner, &bridge, "warm-up", |e| {
+            message_in(e, room, "warm-up")
+        })
+        .await;
+    }
+
+    // A long outage: Telegram users keep writing to both chats.
+    synapse.stop().unwrap();
+    for n in 1..=10 {
+        for (chat, from) in chats {
+            send(&fake, from, chat, &format!("during {n}"));
+        }
+    }
+    tokio::time::sleep(LONG_OUTAGE).await;
+    assert!(
+        bridge.is_running(),
+        "the bridge exited during the outage\n{}",
+        bridge.log_tail()
+    );
+    synapse.restart().await.unwrap();
+    let mut expected = vec!["warm-up".to_owned()];
+    expected.extend(numbered("during", 1..=10));
+    for (room, ghost) in rooms.iter().zip(&ghosts) {
+        assert_bodies(
+            &owner,
+            &bridge,
+            room,
+            ghost,
+            &expected,
+            Duration::from_secs(90),
+        )
+        .await;
+    }
+    assert!(bridge.is_running(), "{}", bridge.log_tail());
+    assert!(
+        bridge.log().contains("the homeserver is back"),
+        "the bridge waited the outage out itself\n{}",
+        bridge.log_tail()
+    );
+
+    // A second outage during which the bridge crashes; it starts again
+    // once the homeserver is back.
+    synapse.stop().unwrap();
+    for n in 1..=5 {
+        for (chat, from) in chats {
+            send(&fake, from, chat, &format!("crash {n}"));
+        }
+    }
+    // Let the messages reach the bridge (and the stuck sends begin).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bridge.kill();
+    synapse.restart().await.unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
+    for (chat, from) in chats {
+        send(&fake, from, chat, "after");
+    }
+    expected.extend(numbered("crash", 1..=5));
+    expected.push("after".to_owned());
+    for (room, ghost) in rooms.iter().zip(&ghosts) {
+        assert_bodies(&owner, &bridge, room, ghost, &expected, EVENT_TIMEOUT).await;
+    }
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_outage_loses_and_repeats_nothing_either_way() {
+    let (synapse, bridges) = shared_synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.telegram_outage.lock().unwrap().take().unwrap();
+    configure(&bridge, NO_HISTORY);
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, chat) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550401"));
+        let bob = w.add_user(user("Bob", "15550402"));
+        let chat = w.create_group(bob, "Outage", &[alice]).unwrap();
+        (alice, bob, chat)
+    };
+    let peer = Peer::Chat(chat);
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
+    owner.join(&room).await.unwrap();
+    send(&fake, bob, peer, "warm-up");
+    expect_event(&owner, &bridge, "warm-up", |e| {
+        message_in(e, &room, "warm-up")
+    })
+    .await;
+
+    // Telegram goes away for longer than the bridge's retries of a failed
+    // send: every connection is refused.
+    fake.set_offline(true);
+    let from_matrix = numbered("from matrix", 1..=5);
+    let from_telegram = numbered("from telegram", 1..=5);
+    for (matrix, telegram) in from_matrix.iter().zip(&from_telegram) {
+        owner.send_text(&room, matrix).await.unwrap();
+        send(&fake, bob, peer, telegram);
+    }
+    tokio::time::sleep(TELEGRAM_OUTAGE).await;
+    assert!(bridge.is_running(), "{}", bridge.log_tail());
+    assert_eq!(own_texts(&fake, alice, peer), Vec::<String>::new());
+    fake.set_offline(false);
+    send(&fake, bob, peer, "after");
+
+    assert_own_texts(&fake, &bridge, alice, peer, &from_matrix).await;
+    let mut expected = vec!["warm-up".to_owned()];
+    expected.extend(from_telegram);
+    expected.push("after".to_owned());
+    let bob_ghost = format!("@tgotg_{bob}:localhost");
+    assert_bodies(&owner, &bridge, &room, &bob_ghost, &expected, EVENT_TIMEOUT).await;
+    // The owner's messages are in the room once each: none came back from
+    // Telegram as a second copy.
+    assert_eq!(
+        bodies_from(&owner, &room, &owner.user_id).await,
+        from_matrix
+    );
+    // Nothing was given up: no failure notice.
+    assert_eq!(
+        bodies_from(&owner, &room, &bridge.bot_user_id).await,
+        Vec::<String>::new()
+    );
+    assert!(bridge.is_running(), "{}", bridge.log_tail());
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
+    let (synapse, bridges) = shared_synapse().await;
+    let _log = synapse.log_on_panic();
+    let mut bridge = bridges.send_errors.lock().unwrap().take().unwrap();
+    configure(&bridge, NO_HISTORY);
+
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, chat) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550501"));
+        let bob = w.add_user(user("Bob", "15550502"));
+        let chat = w.create_group(bob, "Errors", &[alice]).unwrap();
+        (alice, bob, chat)
+    };
+    let peer = Peer::Chat(chat);
+    seed_login(&bridge, &fake, alice).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
+    owner.join(&room).await.unwrap();
+
+    // A transient error is retried: the message arrives once.
+    fake.fail_next("messages.sendMessage", RpcError::new(500, "INTERNAL"));
+    owner.send_text(&room, "one").await.unwrap();
+    assert_own_texts(&fake, &bridge, alice, peer, &["one".to_owned()]).await;
+
+    // A permanent refusal becomes a notice in the room; the next message
+    // goes through.
+    fake.fail_next(
+        "messages.sendMessage",
+        RpcError::bad_request("CHAT_WRITE_FORBIDDEN"),
+    );
+    owner.send_text(&room, "two").await.unwrap();
+    let notice = expect_event(&owner, &bridge, "failure notice", |e| {
+        e["room_id"] == room.as_str()
+            && is_notice_from(e, &bridge.bot_user_id, "could not be delivered to Telegram")
+    })
+    .await;
+    let text = notice["content"]["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("Your message could not be delivered to Telegram")
+            && text.contains("CHAT_WRITE_FORBIDDEN"),
+        "{text}"
+    );
+    owner.send_text(&room, "three").await.unwrap();
+    assert_own_texts(
+        &fake,
+        &bridge,
+        alice,
+        peer,
+        &["one".to_owned(), "three".to_owned()],
+    )
+    .await;
+    let failed: Vec<String> = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "messages.sendMessage")
+        .filter_map(|c| c.error.clone())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+
+    // Hostile input from Telegram: entities pointing past the end of the
+    // text, and a text far beyond Telegram's own limit. Both are bridged.
+    let bad_entities = OutgoingMessage {
+        text: "short".into(),
+        entities: vec![
+            tl::types::MessageEntityBold {
+                offset: 3,
+                length: 400,
+            }
+            .into(),
+            tl::types::MessageEntityItalic {
+                offset: 1000,
+                length: 5,
+            }
+            .into(),
+            tl::types::MessageEntityBold {
+                offset: -4,
+                length: 2,
+            }
+            .into(),
+        ],
+        ..OutgoingMessage::default()
+    };
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_message(bob, peer, bad_entities)
+        .unwrap();
+    let event = expect_event(&owner, &bridge, "entities out of range", |e| {
+        message_in(e, &room, "short")
+    })
+    .await;
+    assert_eq!(event["content"]["msgtype"], "m.text");
+    let huge = "x".repeat(30_000);
+    send(&fake, bob, peer, &huge);
+    send(&fake, bob, peer, "still here");
+    let bob_ghost = format!("@snetg_{bob}:localhost");
+    assert_bodies(
+        &owner,
+        &bridge,
+        &room,
+        &bob_ghost,
+        &["short".to_owned(), huge, "still here".to_owned()],
+        EVENT_TIMEOUT,
+    )
+    .await;
+    // Nothing the owner sent came back as a duplicate.
+    assert_eq!(
+        bodies_from(&owner, &room, &owner.user_id).await,
+        ["one", "two", "three"]
+    );
+    assert!(bridge.is_running(), "{}", bridge.log_tail());
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}");
+}
