@@ -11,27 +11,20 @@
 
 mod appservice_support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
-use appservice_support::BridgeInstance;
+use appservice_support::{shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::seed::TestClient;
 use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
-use testkit::{free_port, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{SharedSynapse, TestUser};
 use tgbridge::bridge::media::{MatrixToTelegram, MediaError, MediaLimits};
 use tgbridge::convert::media::{encode_waveform, outgoing_media};
 use tgbridge::matrix::{ClientSettings, MatrixClient, RetryPolicy};
 use tgbridge::store::{Store, TelegramFileKind};
-
-struct Bridges {
-    inbound: Mutex<Option<BridgeInstance>>,
-    outbound: Mutex<Option<BridgeInstance>>,
-    portal: Mutex<Option<BridgeInstance>>,
-}
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 
@@ -39,34 +32,13 @@ static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 const HOMESERVER_LIMIT: u64 = 2 * 1024 * 1024;
 
 async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let inbound = BridgeInstance::prepare("min", port);
-            let outbound = BridgeInstance::prepare("mout", port);
-            let portal = BridgeInstance::prepare("mpor", port);
-            let mut extra = serde_json::Map::new();
-            extra.insert("max_upload_size".into(), json!(HOMESERVER_LIMIT));
-            let options = SynapseOptions {
-                registrations: vec![
-                    inbound.registration_path.clone(),
-                    outbound.registration_path.clone(),
-                    portal.registration_path.clone(),
-                ],
-                port: Some(port),
-                extra_config: extra,
-            };
-            Ok((
-                options,
-                Bridges {
-                    inbound: Mutex::new(Some(inbound)),
-                    outbound: Mutex::new(Some(outbound)),
-                    portal: Mutex::new(Some(portal)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+    shared_synapse(
+        &SYNAPSE,
+        &["min", "mout", "mpor"],
+        serde_json::Map::from_iter([("max_upload_size".to_owned(), json!(HOMESERVER_LIMIT))]),
+        |_, _| {},
+    )
+    .await
 }
 
 /// Deterministic bytes that do not compress (so sizes are real).
@@ -165,7 +137,7 @@ async fn events_from(
 async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.inbound.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("min");
     configure(&bridge, "  initial_history:\n    group: 0\n");
 
     let fake = FakeTelegram::start().await;
@@ -620,7 +592,7 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
     // Only the registration is used: the send function is called directly.
-    let bridge = bridges.outbound.lock().unwrap().take().unwrap();
+    let bridge = bridges.take("mout");
     let owner = synapse
         .register_user(&bridge.owner_localpart, false)
         .await
@@ -816,7 +788,7 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
 async fn owner_files_in_a_portal_reach_telegram_through_the_bridge() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.portal.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("mpor");
     configure(
         &bridge,
         "  initial_history:\n    group: 0\n  max_upload_size_mb: 1\n",

@@ -8,24 +8,18 @@
 
 mod appservice_support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
-use appservice_support::BridgeInstance;
+use appservice_support::{shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::{PeerId, UpdateState, UpdatesState};
 use grammers_session::Session as _;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{Method, SharedSynapse, TestUser};
 use tgbridge::store::{Portal, Store};
-
-struct Bridges {
-    table: Mutex<Option<BridgeInstance>>,
-    restart: Mutex<Option<BridgeInstance>>,
-}
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 
@@ -37,32 +31,19 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
 async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let table = BridgeInstance::prepare("inb", port);
-            let restart = BridgeInstance::prepare("rst", port);
+    shared_synapse(
+        &SYNAPSE,
+        &["inb", "rst"],
+        serde_json::Map::new(),
+        |name, bridge| {
             // This bridge may not act as the owner: their own messages come
             // from the ghost of their Telegram account.
-            drop_owner_namespace(&restart);
-            let options = SynapseOptions {
-                registrations: vec![
-                    table.registration_path.clone(),
-                    restart.registration_path.clone(),
-                ],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((
-                options,
-                Bridges {
-                    table: Mutex::new(Some(table)),
-                    restart: Mutex::new(Some(restart)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+            if name == "rst" {
+                drop_owner_namespace(bridge);
+            }
+        },
+    )
+    .await
 }
 
 /// Removes the owner (the non-exclusive user namespace) from a registration,
@@ -132,7 +113,7 @@ async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
 async fn telegram_actions_become_the_exact_matrix_events() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.table.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("inb");
     configure(&bridge, NO_HISTORY);
 
     let fake = FakeTelegram::start().await;
@@ -558,7 +539,7 @@ async fn telegram_actions_become_the_exact_matrix_events() {
 async fn restart_mid_burst_bridges_each_message_once() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.restart.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("rst");
     configure(&bridge, NO_HISTORY);
 
     let fake = FakeTelegram::start().await;

@@ -9,50 +9,22 @@
 
 mod appservice_support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{seed_login, user, wait_for_log};
-use appservice_support::{is_notice_from, BridgeInstance};
+use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{MessageView, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{Method, SharedSynapse, TestUser};
 use tgbridge::store::Store;
-
-struct Bridges {
-    table: Mutex<Option<BridgeInstance>>,
-    restart: Mutex<Option<BridgeInstance>>,
-}
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 
 async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let table = BridgeInstance::prepare("out", port);
-            let restart = BridgeInstance::prepare("rst", port);
-            let options = SynapseOptions {
-                registrations: vec![
-                    table.registration_path.clone(),
-                    restart.registration_path.clone(),
-                ],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((
-                options,
-                Bridges {
-                    table: Mutex::new(Some(table)),
-                    restart: Mutex::new(Some(restart)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+    shared_synapse(&SYNAPSE, &["out", "rst"], serde_json::Map::new(), |_, _| {}).await
 }
 
 /// Polls `probe` until it returns something, failing with the bridge log.
@@ -184,7 +156,7 @@ fn room_of(store: &Store, peer: PeerId) -> String {
 async fn every_kind_of_owner_event_reaches_telegram_once() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.table.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("out");
 
     let fake = FakeTelegram::start().await;
     let (alice, bob, crew, deck) = {
@@ -569,7 +541,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
 async fn restart_mid_burst_sends_each_message_once() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.restart.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("rst");
 
     let fake = FakeTelegram::start().await;
     let (alice, burst) = {

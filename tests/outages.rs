@@ -8,11 +8,10 @@
 
 mod appservice_support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
-use appservice_support::{is_notice_from, BridgeInstance};
+use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
@@ -20,11 +19,6 @@ use grammers_tl_types as tl;
 use serde_json::Value;
 use testkit::{free_port, SharedSynapse, Synapse, SynapseOptions, TestUser};
 use tgbridge::store::Store;
-
-struct Bridges {
-    telegram_outage: Mutex<Option<BridgeInstance>>,
-    send_errors: Mutex<Option<BridgeInstance>>,
-}
 
 /// Shared by the tests that keep the homeserver running; the homeserver
 /// outage test stops its own.
@@ -44,30 +38,8 @@ const TELEGRAM_OUTAGE: Duration = Duration::from_secs(25);
 /// No initial history: only what happens while the test watches.
 const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
-async fn shared_synapse() -> (&'static Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let telegram_outage = BridgeInstance::prepare("tgo", port);
-            let send_errors = BridgeInstance::prepare("sne", port);
-            let options = SynapseOptions {
-                registrations: vec![
-                    telegram_outage.registration_path.clone(),
-                    send_errors.registration_path.clone(),
-                ],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((
-                options,
-                Bridges {
-                    telegram_outage: Mutex::new(Some(telegram_outage)),
-                    send_errors: Mutex::new(Some(send_errors)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+async fn synapse() -> (&'static Synapse, &'static Bridges) {
+    shared_synapse(&SYNAPSE, &["tgo", "sne"], serde_json::Map::new(), |_, _| {}).await
 }
 
 /// Whether `event` is an `m.room.message` in `room` with body `body`.
@@ -308,9 +280,9 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_outage_loses_and_repeats_nothing_either_way() {
-    let (synapse, bridges) = shared_synapse().await;
+    let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.telegram_outage.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("tgo");
     configure(&bridge, NO_HISTORY);
 
     let fake = FakeTelegram::start().await;
@@ -380,9 +352,9 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
-    let (synapse, bridges) = shared_synapse().await;
+    let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.send_errors.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("sne");
     configure(&bridge, NO_HISTORY);
 
     let fake = FakeTelegram::start().await;

@@ -9,54 +9,26 @@
 mod appservice_support;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
-use appservice_support::{command, BridgeInstance};
+use appservice_support::{command, shared_synapse, Bridges};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::{FakeTelegram, RpcError};
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions};
+use testkit::{Method, SharedSynapse};
 use tgbridge::store::{PortalKind, Store};
-
-struct Bridges {
-    sync: Mutex<Option<BridgeInstance>>,
-    errors: Mutex<Option<BridgeInstance>>,
-}
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 
 async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let sync = BridgeInstance::prepare("por", port);
-            let errors = BridgeInstance::prepare("err", port);
-            let options = SynapseOptions {
-                registrations: vec![
-                    sync.registration_path.clone(),
-                    errors.registration_path.clone(),
-                ],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((
-                options,
-                Bridges {
-                    sync: Mutex::new(Some(sync)),
-                    errors: Mutex::new(Some(errors)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+    shared_synapse(&SYNAPSE, &["por", "err"], serde_json::Map::new(), |_, _| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.sync.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("por");
     configure(
         &bridge,
         "  max_new_portals_per_sync: 4\n  federate_rooms: false\n  initial_history:\n    private: 5\n    group: 2\n    channel: 0\n",
@@ -489,7 +461,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
 async fn telegram_errors_neither_crash_nor_lose_portals() {
     let (synapse, bridges) = synapse().await;
     let _log = synapse.log_on_panic();
-    let mut bridge = bridges.errors.lock().unwrap().take().unwrap();
+    let mut bridge = bridges.take("err");
     let fake = FakeTelegram::start().await;
     let alice = {
         let shared = fake.world();

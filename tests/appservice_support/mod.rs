@@ -328,3 +328,54 @@ pub fn registration(instance: &BridgeInstance) -> PathBuf {
 pub fn database(instance: &BridgeInstance) -> &Path {
     &instance.database_path
 }
+
+/// Bridge instances registered with one shared Synapse, each taken once by
+/// the test that runs it.
+pub struct Bridges {
+    instances: std::sync::Mutex<std::collections::HashMap<&'static str, BridgeInstance>>,
+}
+
+impl Bridges {
+    /// The bridge prepared under `name`; each is handed out once.
+    pub fn take(&self, name: &str) -> BridgeInstance {
+        self.instances
+            .lock()
+            .unwrap()
+            .remove(name)
+            .unwrap_or_else(|| panic!("no bridge {name:?} left (each is taken once)"))
+    }
+}
+
+/// The test binary's shared Synapse, started on first use with one bridge
+/// registered per name (the name is also its localpart prefix). `adjust`
+/// may change a bridge's files before Synapse reads its registration;
+/// `extra_config` replaces Synapse defaults.
+pub async fn shared_synapse(
+    cell: &'static testkit::SharedSynapse<Bridges>,
+    names: &[&'static str],
+    extra_config: serde_json::Map<String, Value>,
+    adjust: fn(&str, &BridgeInstance),
+) -> (&'static testkit::Synapse, &'static Bridges) {
+    cell.get_or_start(|| async {
+        let port = free_port().expect("free port for Synapse");
+        let mut instances = std::collections::HashMap::new();
+        let mut registrations = Vec::new();
+        for &name in names {
+            let bridge = BridgeInstance::prepare(name, port);
+            adjust(name, &bridge);
+            registrations.push(bridge.registration_path.clone());
+            instances.insert(name, bridge);
+        }
+        let options = testkit::SynapseOptions {
+            registrations,
+            port: Some(port),
+            extra_config,
+        };
+        let bridges = Bridges {
+            instances: std::sync::Mutex::new(instances),
+        };
+        Ok((options, bridges))
+    })
+    .await
+    .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
