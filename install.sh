@@ -181,6 +181,11 @@ build_binary() {
     (cd "$SOURCE_DIR" && cargo build --release --locked) ||
         die "the build failed (see cargo's output above)."
     BINARY="$SOURCE_DIR/target/release/$NAME"
+    # The linker can leave the symbol table in; it is a fifth of the file
+    # and nothing at run time needs it.
+    if command -v strip >/dev/null 2>&1; then
+        strip --strip-all "$BINARY" || die "strip $BINARY failed."
+    fi
 }
 
 create_user() {

@@ -25,6 +25,7 @@ case "$TARGET_DIR" in
     *) echo "build-footprint: the target directory must be under $ROOT/target/" >&2; exit 2 ;;
 esac
 command -v /usr/bin/time >/dev/null || { echo "build-footprint: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+command -v strip >/dev/null || { echo "build-footprint: strip is missing (apt-get install binutils)" >&2; exit 1; }
 
 rm -rf "$TARGET_DIR"
 mkdir -p "$TARGET_DIR"
@@ -88,13 +89,19 @@ if [ "$status" -ne 0 ]; then
 fi
 
 binary="$TARGET_DIR/release/tgbridge"
-size=$(stat -c %s "$binary")
+built_size=$(stat -c %s "$binary")
+# What install.sh installs: the symbol table removed with binutils.
+stripped="$REPORT/tgbridge.stripped"
+cp "$binary" "$stripped"
+strip --strip-all "$stripped"
+size=$(stat -c %s "$stripped")
 whole_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$REPORT/time-v.txt")
 tree_kb=$(cat "$REPORT/tree-peak-kb" 2>/dev/null || echo 0)
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 echo "build footprint ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(rustc -V)):"
 echo "  clean release build, -j2:        ${elapsed} s"
+echo "  binary as cargo built it:        $built_size bytes"
 echo "  binary (stripped):               $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f", b / 1048576 }') MiB)"
 echo "  peak RSS, largest process:       $(mib "$whole_kb") MiB (/usr/bin/time -v on cargo)"
 echo "  peak RSS, sum of the build tree: $(mib "$tree_kb") MiB (sampled every 200 ms)"
