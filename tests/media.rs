@@ -13,7 +13,7 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
+use appservice_support::telegram::{configure, start_logged_in, user};
 use appservice_support::{shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::seed::TestClient;
 use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
@@ -150,14 +150,7 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
         let other = w.create_group(bob, "Chat", &[alice]).unwrap();
         (alice, bob, group, other)
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let portal = store
         .portals()
@@ -802,14 +795,7 @@ async fn owner_files_in_a_portal_reach_telegram_through_the_bridge() {
         let group = w.create_group(bob, "Files", &[alice]).unwrap();
         (alice, group)
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = store
         .portals()

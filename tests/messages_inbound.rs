@@ -10,7 +10,7 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
+use appservice_support::telegram::{configure, start_logged_in, state, user, wait_for_log};
 use appservice_support::{shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
@@ -137,14 +137,7 @@ async fn telegram_actions_become_the_exact_matrix_events() {
         .unwrap()
         .create_supergroup(bob, "Super", &[alice])
         .unwrap();
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let portal = portal_of(&store, PeerId::chat(group).unwrap(), &bridge).await;
@@ -552,14 +545,7 @@ async fn restart_mid_burst_bridges_each_message_once() {
         let quiet = w.create_group(bob, "Quiet", &[alice]).unwrap();
         (alice, bob, group, quiet)
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "double puppeting not available", 1, EVENT_TIMEOUT).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
 

@@ -11,7 +11,7 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{seed_login, user, wait_for_log};
+use appservice_support::telegram::{start_logged_in, user};
 use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{MessageView, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
@@ -172,14 +172,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once() {
             .insert(Peer::Channel(deck), vec!["👍".into()]);
         (alice, bob, Peer::Chat(crew), Peer::Channel(deck))
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let crew_room = room_of(&store, PeerId::chat(crew_id(crew)).unwrap());
     let deck_room = room_of(&store, PeerId::channel(channel_id(deck)).unwrap());
@@ -552,14 +545,7 @@ async fn restart_mid_burst_sends_each_message_once() {
         let burst = w.create_group(bob, "Burst", &[alice]).unwrap();
         (alice, Peer::Chat(burst))
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let room = {
         let store = Store::open(&bridge.database_path).unwrap();
         room_of(&store, PeerId::chat(crew_id(burst)).unwrap())

@@ -10,7 +10,7 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
+use appservice_support::telegram::{configure, start_logged_in, user, wait_for_log};
 use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
@@ -184,14 +184,7 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         let second = w.create_group(carol, "Second", &[alice, bob]).unwrap();
         (alice, bob, carol, Peer::Chat(first), Peer::Chat(second))
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(&synapse, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
@@ -295,14 +288,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way() {
         (alice, bob, chat)
     };
     let peer = Peer::Chat(chat);
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
@@ -367,14 +353,7 @@ async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
         (alice, bob, chat)
     };
     let peer = Peer::Chat(chat);
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
     owner.join(&room).await.unwrap();

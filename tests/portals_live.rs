@@ -17,7 +17,7 @@ mod appservice_support;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
+use appservice_support::telegram::{configure, start_logged_in, state, user, wait_for_log};
 use appservice_support::{command, BridgeInstance};
 use fake_telegram::world::chats::{all_admin_rights, no_banned_rights};
 use fake_telegram::world::{Origin, Peer};
@@ -140,14 +140,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         w.set_channel_username(news, Some("dailynews")).unwrap();
         (alice, bob, carol, dave, hikers, sup, news)
     };
-    seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let room_of = |peer: PeerId| {

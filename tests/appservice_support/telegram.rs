@@ -72,3 +72,22 @@ pub async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) ->
         .await
         .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
 }
+
+/// Seeds a login into `account`, registers the owner, starts the bridge and
+/// waits for its first chat sync; returns the owner.
+pub async fn start_logged_in(
+    synapse: &testkit::Synapse,
+    bridge: &mut BridgeInstance,
+    fake: &FakeTelegram,
+    account: UserId,
+) -> TestUser {
+    seed_login(bridge, fake, account).await;
+    let owner = synapse
+        .register_user(&bridge.owner_localpart, false)
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    owner
+}
