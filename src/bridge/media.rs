@@ -33,6 +33,7 @@ use crate::convert::media::{
 use crate::convert::{split_for_telegram, MatrixText, TelegramText};
 use crate::matrix::{MatrixClient, MatrixError};
 use crate::store::{CachedMedia, Store, StoreError, TelegramFileKind};
+use crate::telegram::answer;
 
 /// Telegram's limit for files of ordinary accounts (2000 MiB).
 pub const DEFAULT_MAX_TELEGRAM_UPLOAD: u64 = 2000 * 1024 * 1024;
@@ -548,7 +549,7 @@ impl MatrixToTelegram<'_> {
             invert_media: false,
             allow_paid_floodskip: false,
             peer: (&chat).into(),
-            reply_to: reply_to.map(reply_header),
+            reply_to: reply_to.map(answer::reply_to),
             media: input,
             message: caption.map(|c| c.text.clone()).unwrap_or_default(),
             random_id,
@@ -718,51 +719,24 @@ fn input_media(
     .into()
 }
 
-fn reply_header(reply_to_msg_id: i32) -> tl::enums::InputReplyTo {
-    tl::types::InputReplyToMessage {
-        reply_to_msg_id,
-        top_msg_id: None,
-        reply_to_peer_id: None,
-        quote_text: None,
-        quote_entities: None,
-        quote_offset: None,
-        monoforum_peer_id: None,
-        todo_item_id: None,
-        poll_option: None,
-    }
-    .into()
-}
-
 /// The sent message's id (found by `random_id`) and its file in the
 /// answer to `messages.sendMedia`.
 fn sent_media(updates: &tl::enums::Updates, random_id: i64) -> Option<SentMedia> {
-    use tl::enums::Update as U;
-    let (list, short) = match updates {
-        tl::enums::Updates::Updates(u) => (u.updates.as_slice(), None),
-        tl::enums::Updates::Combined(u) => (u.updates.as_slice(), None),
-        tl::enums::Updates::UpdateShortSentMessage(u) => (&[][..], Some(u)),
-        _ => return None,
-    };
-    if let Some(short) = short {
+    if let tl::enums::Updates::UpdateShortSentMessage(short) = updates {
         return Some(SentMedia {
             message_id: short.id,
             file: short.media.as_ref().and_then(file_of),
         });
     }
-    let id = list.iter().find_map(|update| match update {
-        U::MessageId(u) if u.random_id == random_id => Some(u.id),
-        _ => None,
-    })?;
-    let file = list.iter().find_map(|update| {
-        let message = match update {
-            U::NewMessage(u) => &u.message,
-            U::NewChannelMessage(u) => &u.message,
-            _ => return None,
-        };
-        match message {
-            tl::enums::Message::Message(m) if m.id == id => m.media.as_ref().and_then(file_of),
+    let id = answer::updates_in(updates)
+        .iter()
+        .find_map(|update| match update {
+            tl::enums::Update::MessageId(u) if u.random_id == random_id => Some(u.id),
             _ => None,
-        }
+        })?;
+    let file = answer::new_messages(updates).find_map(|message| match message {
+        tl::enums::Message::Message(m) if m.id == id => m.media.as_ref().and_then(file_of),
+        _ => None,
     });
     Some(SentMedia {
         message_id: id,
@@ -782,18 +756,6 @@ fn file_of(media: &tl::enums::MessageMedia) -> Option<(TelegramFileKind, i64)> {
             tl::enums::Document::Empty(_) => None,
         },
         _ => None,
-    }
-}
-
-/// The failure notice for a Matrix file that did not reach Telegram.
-pub fn outgoing_failure_text(file_name: &str, error: &MediaError) -> String {
-    match error {
-        MediaError::TooLarge { size, limit } => format!(
-            "📎 {file_name} ({}) was not sent to Telegram: it is larger than the bridge sends ({}).",
-            convert::format_size(*size),
-            convert::format_size(*limit)
-        ),
-        other => format!("📎 {file_name} was not sent to Telegram: {other}"),
     }
 }
 
@@ -873,20 +835,5 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(joined.split_whitespace().count(), 400);
-    }
-
-    #[test]
-    fn outgoing_failures_name_the_file_and_the_limit() {
-        let text = outgoing_failure_text(
-            "movie.mkv",
-            &MediaError::TooLarge {
-                size: 3_000_000_000,
-                limit: 2_097_152_000,
-            },
-        );
-        assert_eq!(
-            text,
-            "📎 movie.mkv (3 GB) was not sent to Telegram: it is larger than the bridge sends (2.1 GB)."
-        );
     }
 }

@@ -275,28 +275,16 @@ impl Side {
 /// The id of the photo a chat-photo edit produced, from the service message
 /// in Telegram's answer; `None` when the photo was removed.
 fn edited_photo_id(updates: &grammers_tl_types::enums::Updates) -> Option<i64> {
-    use grammers_tl_types::enums::{Message, MessageAction, Photo, Update, Updates};
-    let list = match updates {
-        Updates::Updates(u) => &u.updates,
-        Updates::Combined(u) => &u.updates,
-        _ => return None,
-    };
-    list.iter().find_map(|update| {
-        let message = match update {
-            Update::NewMessage(u) => &u.message,
-            Update::NewChannelMessage(u) => &u.message,
-            _ => return None,
-        };
-        match message {
-            Message::Service(service) => match &service.action {
-                MessageAction::ChatEditPhoto(edit) => match &edit.photo {
-                    Photo::Photo(photo) => Some(photo.id),
-                    Photo::Empty(_) => None,
-                },
-                _ => None,
+    use grammers_tl_types::enums::{Message, MessageAction, Photo};
+    crate::telegram::answer::new_messages(updates).find_map(|message| match message {
+        Message::Service(service) => match &service.action {
+            MessageAction::ChatEditPhoto(edit) => match &edit.photo {
+                Photo::Photo(photo) => Some(photo.id),
+                Photo::Empty(_) => None,
             },
             _ => None,
-        }
+        },
+        _ => None,
     })
 }
 

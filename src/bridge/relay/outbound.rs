@@ -398,7 +398,7 @@ impl Side {
             invert_media: false,
             allow_paid_floodskip: false,
             peer: (&delivery.chat).into(),
-            reply_to: reply_to.map(reply_header),
+            reply_to: reply_to.map(crate::telegram::answer::reply_to),
             message: text.clone(),
             random_id,
             reply_markup: None,
@@ -847,22 +847,6 @@ impl Side {
     }
 }
 
-/// A reply header pointing at message `id` of the same chat.
-fn reply_header(id: i32) -> tl::enums::InputReplyTo {
-    tl::types::InputReplyToMessage {
-        reply_to_msg_id: id,
-        top_msg_id: None,
-        reply_to_peer_id: None,
-        quote_text: None,
-        quote_entities: None,
-        quote_offset: None,
-        monoforum_peer_id: None,
-        todo_item_id: None,
-        poll_option: None,
-    }
-    .into()
-}
-
 /// `MESSAGE_NOT_MODIFIED` means Telegram already shows what was asked (a
 /// resend after a restart, or the echo of a change made on Telegram).
 fn ignore_not_modified<T>(result: Result<T, InvocationError>) -> Result<(), OutboundError> {
@@ -936,13 +920,5 @@ mod tests {
         assert_eq!(ghost_telegram_id(elsewhere, "telegram_", server), None);
         let human: &ruma::UserId = "@alice:localhost".try_into().unwrap();
         assert_eq!(ghost_telegram_id(human, "telegram_", server), None);
-    }
-
-    #[test]
-    fn reply_headers_point_at_the_message() {
-        let tl::enums::InputReplyTo::Message(header) = reply_header(7) else {
-            panic!("a message reply header");
-        };
-        assert_eq!(header.reply_to_msg_id, 7);
     }
 }

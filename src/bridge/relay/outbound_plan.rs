@@ -13,6 +13,7 @@ use ruma::{EventId, OwnedEventId};
 use sha2::{Digest, Sha256};
 
 use crate::store::StoreError;
+use crate::telegram::answer;
 
 /// A Matrix message is split into at most this many Telegram messages;
 /// longer ones are refused with a notice rather than flooding the chat.
@@ -146,41 +147,25 @@ pub fn random_id(event_id: &EventId, part: usize) -> i64 {
 
 /// The id of the message sent with `random_id`, read from Telegram's answer.
 pub fn sent_message_id(updates: &tl::enums::Updates, random_id: i64) -> Option<i32> {
-    use tl::enums::{Update, Updates};
-    let list = match updates {
-        Updates::UpdateShortSentMessage(sent) => return Some(sent.id),
-        Updates::Updates(u) => &u.updates,
-        Updates::Combined(u) => &u.updates,
-        Updates::UpdateShort(u) => std::slice::from_ref(&u.update),
-        _ => return None,
-    };
-    let by_random_id = list.iter().find_map(|update| match update {
-        Update::MessageId(u) if u.random_id == random_id => Some(u.id),
-        _ => None,
-    });
-    by_random_id.or_else(|| {
-        list.iter().find_map(|update| match update {
-            Update::NewMessage(u) => message_id(&u.message),
-            Update::NewChannelMessage(u) => message_id(&u.message),
+    if let tl::enums::Updates::UpdateShortSentMessage(sent) = updates {
+        return Some(sent.id);
+    }
+    let by_random_id = answer::updates_in(updates)
+        .iter()
+        .find_map(|update| match update {
+            tl::enums::Update::MessageId(u) if u.random_id == random_id => Some(u.id),
             _ => None,
-        })
-    })
+        });
+    by_random_id.or_else(|| answer::new_messages(updates).find_map(message_id))
 }
 
 /// The edit date Telegram gave message `id` in the answer to an edit, so the
 /// echo of that edit is recognised as already bridged.
 pub fn edit_date_of(updates: &tl::enums::Updates, id: i32) -> Option<i32> {
-    use tl::enums::{Update, Updates};
-    let list = match updates {
-        Updates::Updates(u) => &u.updates,
-        Updates::Combined(u) => &u.updates,
-        Updates::UpdateShort(u) => std::slice::from_ref(&u.update),
-        _ => return None,
-    };
-    list.iter().find_map(|update| {
+    answer::updates_in(updates).iter().find_map(|update| {
         let message = match update {
-            Update::EditMessage(u) => &u.message,
-            Update::EditChannelMessage(u) => &u.message,
+            tl::enums::Update::EditMessage(u) => &u.message,
+            tl::enums::Update::EditChannelMessage(u) => &u.message,
             _ => return None,
         };
         match message {

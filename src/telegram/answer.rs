@@ -1,0 +1,55 @@
+//! Small pieces of Telegram's request and answer shapes that several parts
+//! of the bridge need: the reply header of a send, and the updates an answer
+//! to a send or edit carries. Pure; no network.
+
+use grammers_tl_types as tl;
+
+/// A reply header pointing at message `id` of the same chat.
+pub fn reply_to(id: i32) -> tl::enums::InputReplyTo {
+    tl::types::InputReplyToMessage {
+        reply_to_msg_id: id,
+        top_msg_id: None,
+        reply_to_peer_id: None,
+        quote_text: None,
+        quote_entities: None,
+        quote_offset: None,
+        monoforum_peer_id: None,
+        todo_item_id: None,
+        poll_option: None,
+    }
+    .into()
+}
+
+/// The updates an answer carries; empty for the short forms that carry
+/// none (e.g. `updateShortSentMessage`, which callers read themselves).
+pub fn updates_in(answer: &tl::enums::Updates) -> &[tl::enums::Update] {
+    match answer {
+        tl::enums::Updates::Updates(u) => &u.updates,
+        tl::enums::Updates::Combined(u) => &u.updates,
+        tl::enums::Updates::UpdateShort(u) => std::slice::from_ref(&u.update),
+        _ => &[],
+    }
+}
+
+/// The new messages (of any chat kind, service messages included) an
+/// answer carries.
+pub fn new_messages(answer: &tl::enums::Updates) -> impl Iterator<Item = &tl::enums::Message> {
+    updates_in(answer).iter().filter_map(|update| match update {
+        tl::enums::Update::NewMessage(u) => Some(&u.message),
+        tl::enums::Update::NewChannelMessage(u) => Some(&u.message),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_headers_point_at_the_message() {
+        let tl::enums::InputReplyTo::Message(header) = reply_to(7) else {
+            panic!("a message reply header");
+        };
+        assert_eq!(header.reply_to_msg_id, 7);
+    }
+}
