@@ -15,6 +15,10 @@
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
+#[path = "support/stats.rs"]
+mod stats;
+
+use stats::{ms, percentile};
 
 use std::time::{Duration, Instant};
 
@@ -22,18 +26,6 @@ use appservice_support::{is_notice_from, management_room_of, BridgeInstance};
 use testkit::{free_port, Synapse, SynapseOptions};
 
 const WARMUP: usize = 20;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// `own_share_us=<n>` values the bridge logged, in order.
 fn own_shares(log: &str) -> Vec<Duration> {

@@ -28,6 +28,10 @@
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
+#[path = "support/stats.rs"]
+mod stats;
+
+use stats::{ms, percentile};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -420,18 +424,6 @@ fn utc_now() -> String {
         secs / 3600,
         secs % 3600 / 60
     )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// The portal rooms of `subject`'s groups, in group order.
