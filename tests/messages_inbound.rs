@@ -10,7 +10,9 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, start_logged_in, state, user, wait_for_log};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, state, user, wait_for_log,
+};
 use appservice_support::{shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
@@ -19,7 +21,7 @@ use grammers_session::Session as _;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
 use testkit::{Method, SharedSynapse, TestUser};
-use tgbridge::store::{Portal, Store};
+use tgbridge::store::Store;
 
 static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
 
@@ -78,22 +80,6 @@ fn message_in(event: &Value, room: &str, body: &str) -> bool {
     event["room_id"] == room
         && event["type"] == "m.room.message"
         && event["content"]["body"] == body
-}
-
-/// Waits until the chat `chat` has a portal and returns it.
-async fn portal_of(store: &Store, chat: PeerId, bridge: &BridgeInstance) -> Portal {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    loop {
-        if let Some(portal) = store.portals().by_peer(chat).unwrap() {
-            return portal;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no portal for {chat:?}\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The text message events of a room, oldest first.

@@ -10,7 +10,7 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, start_logged_in, user, wait_for_log};
+use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
 use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
@@ -59,22 +59,6 @@ async fn expect_event(
     match owner.sync_until(matches, EVENT_TIMEOUT).await {
         Ok(found) => found[0].clone(),
         Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
-    }
-}
-
-/// The portal room of `chat`, waiting until the sync created it.
-async fn room_of(store: &Store, chat: PeerId, bridge: &BridgeInstance) -> String {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    loop {
-        if let Some(portal) = store.portals().by_peer(chat).unwrap() {
-            return portal.room_id.to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no portal for {chat:?}\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -193,8 +177,14 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         other => panic!("not a basic group: {other:?}"),
     };
     let rooms = [
-        room_of(&store, chat_id(first), &bridge).await,
-        room_of(&store, chat_id(second), &bridge).await,
+        portal_of(&store, chat_id(first), &bridge)
+            .await
+            .room_id
+            .to_string(),
+        portal_of(&store, chat_id(second), &bridge)
+            .await
+            .room_id
+            .to_string(),
     ];
     let chats = [(first, bob), (second, carol)];
     let ghosts = [
@@ -291,7 +281,10 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way() {
     let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
     let store = Store::open(&bridge.database_path).unwrap();
-    let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
+    let room = portal_of(&store, PeerId::chat(chat).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
     owner.join(&room).await.unwrap();
     send(&fake, bob, peer, "warm-up");
     expect_event(&owner, &bridge, "warm-up", |e| {
@@ -355,7 +348,10 @@ async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
     let peer = Peer::Chat(chat);
     let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
-    let room = room_of(&store, PeerId::chat(chat).unwrap(), &bridge).await;
+    let room = portal_of(&store, PeerId::chat(chat).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
     owner.join(&room).await.unwrap();
 
     // A transient error is retried: the message arrives once.

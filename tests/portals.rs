@@ -11,7 +11,7 @@ mod appservice_support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, state, user, wait_for_log};
+use appservice_support::telegram::{configure, portal_of, seed_login, state, user, wait_for_log};
 use appservice_support::{command, shared_synapse, Bridges};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::{FakeTelegram, RpcError};
@@ -182,18 +182,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     // The private message gave Bob's chat a portal: a direct chat whose
     // message comes from Bob's ghost.
     let bob_peer = grammers_session::types::PeerId::user(bob).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let private = loop {
-        if let Some(portal) = store.portals().by_peer(bob_peer).unwrap() {
-            break portal;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no private portal\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let private = portal_of(&store, bob_peer, &bridge).await;
     assert_eq!(private.kind, PortalKind::Private);
     let dm = private.room_id.to_string();
     let found = owner
@@ -335,18 +324,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
         .unwrap();
     owner.invite(&adopted, &carol_ghost).await.unwrap();
     let carol_peer = grammers_session::types::PeerId::user(carol).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let carol_portal = loop {
-        if let Some(portal) = store.portals().by_peer(carol_peer).unwrap() {
-            break portal;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the invite made no portal\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let carol_portal = portal_of(&store, carol_peer, &bridge).await;
     assert_eq!(carol_portal.room_id.as_str(), adopted);
     assert_eq!(carol_portal.kind, PortalKind::Private);
     let members = owner.joined_members(&adopted).await.unwrap();

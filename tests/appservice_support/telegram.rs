@@ -91,3 +91,23 @@ pub async fn start_logged_in(
     wait_for_log(bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
     owner
 }
+
+/// The portal of `chat`, waiting (up to 30 s) until the bridge stored it.
+pub async fn portal_of(
+    store: &Store,
+    chat: grammers_session::types::PeerId,
+    bridge: &BridgeInstance,
+) -> tgbridge::store::Portal {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(portal) = store.portals().by_peer(chat).unwrap() {
+            return portal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no portal for {chat:?}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
