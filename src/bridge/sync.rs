@@ -63,6 +63,10 @@ pub struct SyncReport {
     pub failed: u32,
     /// The chats that got a new portal, in creation order (for history).
     pub new_portals: Vec<grammers_session::types::PeerId>,
+    /// Every listed chat with its newest message id, so the catch-up after
+    /// a restart knows which portals missed messages without listing the
+    /// dialogs again.
+    pub top_messages: Vec<(grammers_session::types::PeerId, i32)>,
 }
 
 /// Why a chat is or is not bridged by a sync.
@@ -306,6 +310,7 @@ pub async fn sync_chats(
     let candidates = collect_candidates(context.client, context.rooms, settings).await?;
     let mut report = SyncReport {
         skipped: candidates.skipped,
+        top_messages: candidates.top_messages,
         ..SyncReport::default()
     };
     let limit = match scope {
@@ -355,6 +360,7 @@ struct Candidates {
     existing: Vec<(Peer, ChatInfo)>,
     new_chats: Vec<(Peer, ChatInfo)>,
     skipped: u32,
+    top_messages: Vec<(grammers_session::types::PeerId, i32)>,
 }
 
 async fn collect_candidates(
@@ -366,9 +372,15 @@ async fn collect_candidates(
         existing: Vec::new(),
         new_chats: Vec::new(),
         skipped: 0,
+        top_messages: Vec::new(),
     };
     let mut dialogs = client.iter_dialogs();
     while let Some(dialog) = dialogs.next().await? {
+        if let tl::enums::Dialog::Dialog(raw) = &dialog.raw {
+            candidates
+                .top_messages
+                .push((dialog.peer_id(), raw.top_message));
+        }
         let Some(info) = chat_info(&dialog.peer) else {
             continue;
         };

@@ -2,13 +2,11 @@
 //! stream is read, which can be ahead of what the chat workers bridged:
 //! updates handed to a worker but not yet bridged when the process died are
 //! not replayed by Telegram. At start, before live events are handled, the
-//! dialog list tells each chat's newest message; a portal whose newest
-//! handled message is older gets the missing messages from the chat's
-//! history, oldest first. Chats that are up to date cost nothing beyond the
-//! dialog list. Deterministic transaction ids make a repeated Matrix send
+//! dialog list the start-up sync read tells each chat's newest message; a
+//! portal whose newest handled message is older gets the missing messages
+//! from the chat's history, oldest first. Chats that are up to date cost
+//! nothing. Deterministic transaction ids make a repeated Matrix send
 //! after a crash a no-op on the homeserver.
-
-use grammers_tl_types as tl;
 
 use super::*;
 
@@ -38,38 +36,20 @@ fn baseline(top: i32, handled: Option<i32>) -> Option<i32> {
 
 impl Side {
     /// Bridges, in order, every message that reached a portal's chat after
-    /// the newest one the bridge handled. Runs before live events.
-    pub(super) async fn catch_up(&self, runtime: &TelegramRuntime) {
-        if runtime.me().is_bot() {
-            // Bots cannot list dialogs; their gaps are Telegram's difference.
-            return;
-        }
-        let behind = match self.chats_behind(runtime.client()).await {
-            Ok(behind) => behind,
-            Err(error) => {
-                warn!(%error, "could not check the chats for missed messages");
-                return;
-            }
-        };
+    /// the newest one the bridge handled. Runs before live events, on the
+    /// newest message ids the start-up sync read from the dialog list.
+    pub(super) async fn catch_up(&self, runtime: &TelegramRuntime, top_messages: &[(PeerId, i32)]) {
         let mut total = 0;
-        for chat in behind {
+        for chat in self.chats_behind(top_messages) {
             total += self.fill_gap(runtime.client(), &chat).await;
         }
         info!(messages = total, "caught up with missed messages");
     }
 
-    /// The portals whose chats have unhandled messages, from the dialog list.
-    async fn chats_behind(
-        &self,
-        client: &grammers_client::Client,
-    ) -> Result<Vec<Behind>, grammers_mtsender::InvocationError> {
+    /// The portals whose chats have unhandled messages.
+    fn chats_behind(&self, top_messages: &[(PeerId, i32)]) -> Vec<Behind> {
         let mut behind = Vec::new();
-        let mut dialogs = client.iter_dialogs();
-        while let Some(dialog) = dialogs.next().await? {
-            let tl::enums::Dialog::Dialog(raw) = &dialog.raw else {
-                continue;
-            };
-            let chat = dialog.peer_id();
+        for &(chat, top) in top_messages {
             let portal = match self.store.portals().by_peer(chat) {
                 Ok(Some(portal)) => portal,
                 Ok(None) => continue,
@@ -85,15 +65,15 @@ impl Side {
                     continue;
                 }
             };
-            if let Some(handled) = is_behind(raw.top_message, handled) {
+            if let Some(handled) = is_behind(top, handled) {
                 behind.push(Behind { portal, handled });
-            } else if let Some(top) = baseline(raw.top_message, handled) {
+            } else if let Some(top) = baseline(top, handled) {
                 if let Err(error) = self.store.messages().mark_handled(chat, top) {
                     warn!(%error, "could not record where a chat's catch-up starts");
                 }
             }
         }
-        Ok(behind)
+        behind
     }
 
     /// Bridges one chat's messages newer than `chat.handled`; returns how

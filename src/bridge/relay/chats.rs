@@ -259,7 +259,13 @@ impl Side {
     }
 
     /// Runs one chat sync with progress notices.
-    pub(super) async fn sync(&self, runtime: &TelegramRuntime, scope: SyncScope) {
+    /// Returns each listed chat's newest message id (empty when the sync
+    /// failed), for the catch-up.
+    pub(super) async fn sync(
+        &self,
+        runtime: &TelegramRuntime,
+        scope: SyncScope,
+    ) -> Vec<(PeerId, i32)> {
         let space = match space::ensure_space(&self.client, &self.store, &self.portal_settings)
             .await
         {
@@ -279,7 +285,7 @@ impl Side {
             space: space.as_deref(),
             self_id: runtime.self_id(),
         };
-        let result = sync::sync_chats(
+        let mut result = sync::sync_chats(
             &context,
             &self.sync_settings(),
             scope,
@@ -293,6 +299,10 @@ impl Side {
         for text in announcements {
             self.notify(&text).await;
         }
+        let top_messages = match &mut result {
+            Ok(report) => std::mem::take(&mut report.top_messages),
+            Err(_) => Vec::new(),
+        };
         if let Ok(report) = &result {
             for chat in &report.new_portals {
                 let portal = self.store.portals().by_peer(*chat).ok().flatten();
@@ -324,6 +334,7 @@ impl Side {
                 self.notify(&format!("Chat sync failed: {error}")).await
             }
         }
+        top_messages
     }
 }
 

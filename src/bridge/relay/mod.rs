@@ -393,14 +393,14 @@ impl Side {
         if runtime.me().is_bot() {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
         } else {
+            let top_messages = tokio::select! {
+                top_messages = self.sync(&runtime, SyncScope::Limited) => top_messages,
+                _ = stop.wait_for(|stop| *stop) => Vec::new(),
+            };
             tokio::select! {
-                () = self.sync(&runtime, SyncScope::Limited) => {}
+                () = self.catch_up(&runtime, &top_messages) => {}
                 _ = stop.wait_for(|stop| *stop) => {}
             }
-        }
-        tokio::select! {
-            () = self.catch_up(&runtime) => {}
-            _ = stop.wait_for(|stop| *stop) => {}
         }
         let mut queues = ChatQueues::default();
         loop {
@@ -448,6 +448,7 @@ impl Side {
             }
             TelegramRequest::Sync { all } => {
                 let scope = if all { SyncScope::All } else { SyncScope::Limited };
+                // The catch-up runs once, at start; a later sync only syncs.
                 self.sync(runtime, scope).await;
             }
             TelegramRequest::Pm { target, reply_in } => {
