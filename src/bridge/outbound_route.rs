@@ -38,16 +38,16 @@ pub fn is_bridged_kind(event: &AnyTimelineEvent, is_command: impl Fn(&str) -> bo
 }
 
 /// Whether the raw event was sent by this bridge itself, as far as the event
-/// tells: double-puppeting bridges mark what they send as the user, and a
-/// homeserver that shows `unsigned.transaction_id` in appservice pushes only
-/// does so for the appservice's own sends (Synapse shows it to no one there).
-/// Events without either sign are recognised later through the message map.
+/// tells: everything the bridge sends as the owner carries the double-puppet
+/// marker in its content. `unsigned.transaction_id` proves nothing here:
+/// Synapse hides it from appservices, but Conduit passes it on for every
+/// event any client sent with a transaction id, the owner's own included.
+/// Events without the marker are recognised later through the message map.
 pub fn sent_by_bridge(event_json: &str) -> bool {
     let Ok(event) = serde_json::from_str::<Value>(event_json) else {
         return false;
     };
-    event["unsigned"].get("transaction_id").is_some()
-        || event["content"].get(DOUBLE_PUPPET_MARKER).is_some()
+    event["content"].get(DOUBLE_PUPPET_MARKER).is_some()
 }
 
 /// The requests an ephemeral event (typing, receipts) makes of the Telegram
@@ -142,9 +142,11 @@ mod tests {
     }
 
     #[test]
-    fn the_bridges_own_sends_are_recognised() {
-        assert!(sent_by_bridge(
-            r#"{"unsigned":{"transaction_id":"tg-1"},"content":{}}"#
+    fn the_bridges_own_sends_are_recognised_by_the_marker_alone() {
+        // Conduit shows every client's transaction id to appservices: the
+        // owner's own message from Element must still go to Telegram.
+        assert!(!sent_by_bridge(
+            r#"{"unsigned":{"transaction_id":"m1700000000.0"},"content":{"body":"hi"}}"#
         ));
         assert!(sent_by_bridge(
             r#"{"content":{"fi.mau.double_puppet_source":"x"}}"#
