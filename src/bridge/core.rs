@@ -89,12 +89,23 @@ pub struct Core<P> {
     login: OnceLock<Arc<LoginHub>>,
     /// Requests to the running Telegram side, once it runs.
     telegram: OnceLock<mpsc::UnboundedSender<TelegramRequest>>,
+    /// The event watermark as the last run left it, read before any
+    /// transaction of this run: where reading for missed events starts.
+    startup_watermark: Option<u64>,
+    /// Whether a transaction has brought ephemeral events (typing,
+    /// receipts): then the homeserver pushes them and the bot's own sync is
+    /// not needed for them.
+    ephemeral_pushed: AtomicBool,
 }
 
 impl<P: BridgePersistence> Core<P> {
     /// Creates the core; nothing is sent until [`Core::ensure_management_room`]
     /// or the first transaction.
     pub fn new(client: MatrixClient, store: Arc<P>, ids: Identities) -> Self {
+        let startup_watermark = store.event_watermark().unwrap_or_else(|error| {
+            warn!(%error, "could not read the event watermark; missed events are not read back");
+            None
+        });
         Self {
             client,
             store,
@@ -106,7 +117,43 @@ impl<P: BridgePersistence> Core<P> {
             double_puppet: AtomicBool::new(false),
             login: OnceLock::new(),
             telegram: OnceLock::new(),
+            startup_watermark,
+            ephemeral_pushed: AtomicBool::new(false),
         }
+    }
+
+    /// The event watermark the last run left (see [`Core::catch_up_missed`]).
+    pub fn startup_watermark(&self) -> Option<u64> {
+        self.startup_watermark
+    }
+
+    /// The newest event watermark recorded, for reading back after an outage.
+    pub fn event_watermark(&self) -> Option<u64> {
+        self.store.event_watermark().unwrap_or_else(|error| {
+            warn!(%error, "could not read the event watermark");
+            None
+        })
+    }
+
+    /// Whether the homeserver has pushed ephemeral events in a transaction.
+    pub fn ephemeral_pushed(&self) -> bool {
+        self.ephemeral_pushed.load(Ordering::Acquire)
+    }
+
+    /// The homeserver client.
+    pub(super) fn client(&self) -> &MatrixClient {
+        &self.client
+    }
+
+    /// The database.
+    pub(super) fn persistence(&self) -> &P {
+        &self.store
+    }
+
+    /// Held while a transaction (or anything that must not interleave with
+    /// one, like reading a room for missed events) is processed.
+    pub(super) async fn transaction_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.transactions.lock().await
     }
 
     /// Announcements of completed logins, for the Telegram side to start from
@@ -305,16 +352,21 @@ impl<P: BridgePersistence> Core<P> {
             return Ok(());
         }
         let mut queued = Vec::new();
+        let mut newest_ts = None;
         for raw in &transaction.events {
             match raw.deserialize() {
-                Ok(event) => match self.queue_for_telegram(raw, &event)? {
-                    Some(event) => queued.push(event),
-                    None => self.handle_event(event, received).await?,
-                },
+                Ok(event) => {
+                    newest_ts = newest_ts.max(Some(u64::from(event.origin_server_ts().get())));
+                    match self.queue_for_telegram(raw, &event)? {
+                        Some(event) => queued.push(event),
+                        None => self.handle_event(event, received).await?,
+                    }
+                }
                 Err(error) => debug!(txn_id, %error, "skipping an event that does not parse"),
             }
         }
-        self.store.record_transaction_with_outbox(txn_id, &queued)?;
+        self.store
+            .record_transaction_with_outbox(txn_id, &queued, newest_ts)?;
         self.announce_queued(&queued);
         self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
@@ -323,7 +375,7 @@ impl<P: BridgePersistence> Core<P> {
     /// The owner's event in a portal room, ready for the outbox; `None` for
     /// anything else (commands, other senders, other rooms, the bridge's
     /// own double-puppeted sends), which the core handles itself.
-    fn queue_for_telegram(
+    pub(super) fn queue_for_telegram(
         &self,
         raw: &Raw<AnyTimelineEvent>,
         event: &AnyTimelineEvent,
@@ -347,7 +399,7 @@ impl<P: BridgePersistence> Core<P> {
     }
 
     /// Wakes the Telegram side's worker of each room that got new events.
-    fn announce_queued(&self, queued: &[QueuedEvent]) {
+    pub(super) fn announce_queued(&self, queued: &[QueuedEvent]) {
         let mut rooms: Vec<&RoomId> = queued.iter().map(|q| q.room_id.as_ref()).collect();
         rooms.dedup();
         for room_id in rooms {
@@ -361,13 +413,22 @@ impl<P: BridgePersistence> Core<P> {
     /// which ignores rooms that are not portals. Not persisted: a lost
     /// typing notification or receipt is superseded by the next one.
     fn forward_ephemeral(&self, ephemeral: &[Raw<EphemeralData>]) {
+        if !ephemeral.is_empty() {
+            self.ephemeral_pushed.store(true, Ordering::Release);
+        }
         for raw in ephemeral {
             let Ok(event) = serde_json::from_str::<serde_json::Value>(raw.json().get()) else {
                 continue;
             };
-            for request in outbound_route::ephemeral_requests(&event, &self.ids.owner) {
-                self.forward_to_telegram(request);
-            }
+            self.forward_ephemeral_event(&event);
+        }
+    }
+
+    /// Passes one ephemeral event (with its `room_id`) on to the Telegram
+    /// side, whether it was pushed or read from the bot's sync.
+    pub(super) fn forward_ephemeral_event(&self, event: &serde_json::Value) {
+        for request in outbound_route::ephemeral_requests(event, &self.ids.owner) {
+            self.forward_to_telegram(request);
         }
     }
 
@@ -803,6 +864,22 @@ mod tests {
         logged_in: AtomicBool,
         portals: Mutex<HashSet<String>>,
         outbox: Mutex<Vec<QueuedEvent>>,
+        watermark: Mutex<Option<u64>>,
+        device_token: Mutex<Option<String>>,
+    }
+
+    impl MemoryStore {
+        /// Queues the events not seen before, as the real store does.
+        fn queue_new(&self, queued: &[QueuedEvent]) -> Vec<QueuedEvent> {
+            let mut outbox = self.outbox.lock().unwrap();
+            let fresh: Vec<QueuedEvent> = queued
+                .iter()
+                .filter(|q| !outbox.iter().any(|o| o.event_id == q.event_id))
+                .cloned()
+                .collect();
+            outbox.extend_from_slice(&fresh);
+            fresh
+        }
     }
 
     impl BridgePersistence for MemoryStore {
@@ -817,9 +894,51 @@ mod tests {
             &self,
             txn_id: &str,
             queued: &[QueuedEvent],
+            newest_event_ts: Option<u64>,
         ) -> Result<(), PersistenceError> {
-            self.outbox.lock().unwrap().extend_from_slice(queued);
+            self.queue_new(queued);
+            let mut watermark = self.watermark.lock().unwrap();
+            *watermark = (*watermark).max(newest_event_ts);
             self.record_transaction(txn_id)
+        }
+        fn queue_missed(
+            &self,
+            queued: &[QueuedEvent],
+        ) -> Result<Vec<QueuedEvent>, PersistenceError> {
+            Ok(self.queue_new(queued))
+        }
+        fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError> {
+            Ok(self
+                .outbox
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|q| q.event_id == event_id))
+        }
+        fn event_watermark(&self) -> Result<Option<u64>, PersistenceError> {
+            Ok(*self.watermark.lock().unwrap())
+        }
+        fn bot_device_token(&self) -> Result<Option<String>, PersistenceError> {
+            Ok(self.device_token.lock().unwrap().clone())
+        }
+        fn set_bot_device_token(&self, token: &str) -> Result<(), PersistenceError> {
+            *self.device_token.lock().unwrap() = Some(token.to_owned());
+            Ok(())
+        }
+        fn bot_sync_position(&self) -> Result<Option<String>, PersistenceError> {
+            Ok(None)
+        }
+        fn set_bot_sync_position(&self, _position: &str) -> Result<(), PersistenceError> {
+            Ok(())
+        }
+        fn portal_rooms(&self) -> Result<Vec<ruma::OwnedRoomId>, PersistenceError> {
+            Ok(self
+                .portals
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|room| ruma::OwnedRoomId::try_from(room.as_str()).ok())
+                .collect())
         }
         fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
             Ok(self.portals.lock().unwrap().contains(room_id))
@@ -1225,9 +1344,12 @@ mod tests {
         let (requests, mut received) = mpsc::unbounded_channel();
         core.set_telegram_requests(requests);
         let mut echo = message("!portal:localhost", "@owner:localhost", "$echo", "from tg");
-        echo["unsigned"] = json!({ "transaction_id": "tg-u1-5" });
+        echo["content"][outbound_route::DOUBLE_PUPPET_MARKER] = json!("tgbridge");
+        // Conduit shows the transaction id of the owner's own client.
+        let mut hi = message("!portal:localhost", "@owner:localhost", "$hi", "hi");
+        hi["unsigned"] = json!({ "transaction_id": "m1700000000.1" });
         let events = [
-            message("!portal:localhost", "@owner:localhost", "$hi", "hi"),
+            hi,
             message(
                 "!portal:localhost",
                 "@owner:localhost",

@@ -7,11 +7,13 @@
 //! ([`core`], [`commands`]).
 
 pub mod avatar;
+mod bot_sync;
 pub mod commands;
 pub mod core;
 pub mod ghost;
 pub mod login;
 pub mod media;
+mod missed;
 pub mod notice;
 pub mod outbound_route;
 pub mod persistence;

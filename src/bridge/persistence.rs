@@ -59,14 +59,43 @@ pub trait BridgePersistence: Send + Sync + 'static {
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError>;
 
     /// Remembers that transaction `txn_id` was processed and, in the same
-    /// database transaction, queues `queued` for delivery to Telegram: either
-    /// both happen or neither, so a crash makes the homeserver resend the
-    /// transaction and no event is lost or queued twice.
+    /// database transaction, queues `queued` for delivery to Telegram (each
+    /// event only the first time it is seen) and moves the event watermark
+    /// up to `newest_event_ts`: either all happen or none, so a crash makes
+    /// the homeserver resend the transaction and no event is lost or queued
+    /// twice.
     fn record_transaction_with_outbox(
         &self,
         txn_id: &str,
         queued: &[QueuedEvent],
+        newest_event_ts: Option<u64>,
     ) -> Result<(), PersistenceError>;
+
+    /// Queues events found in a room's timeline after the fact, each only if
+    /// it was never queued before; returns those that were queued now.
+    fn queue_missed(&self, queued: &[QueuedEvent]) -> Result<Vec<QueuedEvent>, PersistenceError>;
+
+    /// Whether the owner's event `event_id` was ever queued for Telegram.
+    fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError>;
+
+    /// The newest `origin_server_ts` (ms) of any event in a processed
+    /// transaction: everything older reached the bridge.
+    fn event_watermark(&self) -> Result<Option<u64>, PersistenceError>;
+
+    /// The access token of the bot's own device, if it logged one in.
+    fn bot_device_token(&self) -> Result<Option<String>, PersistenceError>;
+
+    /// Records the bot's device token.
+    fn set_bot_device_token(&self, token: &str) -> Result<(), PersistenceError>;
+
+    /// Where the bot's own `/sync` left off, if it ever ran.
+    fn bot_sync_position(&self) -> Result<Option<String>, PersistenceError>;
+
+    /// Records where the bot's own `/sync` left off.
+    fn set_bot_sync_position(&self, position: &str) -> Result<(), PersistenceError>;
+
+    /// Every portal room.
+    fn portal_rooms(&self) -> Result<Vec<ruma::OwnedRoomId>, PersistenceError>;
 
     /// Whether `room_id` is a portal room (the owner's events there are
     /// bridged to Telegram).
@@ -110,6 +139,15 @@ pub struct QueuedEvent {
 /// Key of the management room's id in the store's key-value table.
 pub const MANAGEMENT_ROOM_KEY: &str = "management_room";
 
+/// Key of the event watermark (see [`BridgePersistence::event_watermark`]).
+pub const EVENT_WATERMARK_KEY: &str = "matrix_event_watermark";
+
+/// Key of the bot's device token (a secret, like the `as_token`).
+pub const BOT_DEVICE_TOKEN_KEY: &str = "matrix_bot_device_token";
+
+/// Key of the bot's sync position.
+pub const BOT_SYNC_POSITION_KEY: &str = "matrix_bot_sync_position";
+
 /// How to reach Telegram for a remote logout.
 #[derive(Debug, Clone)]
 pub struct TelegramEndpoint {
@@ -150,6 +188,7 @@ impl BridgePersistence for StorePersistence {
         &self,
         txn_id: &str,
         queued: &[QueuedEvent],
+        newest_event_ts: Option<u64>,
     ) -> Result<(), PersistenceError> {
         self.store
             .transaction(|tx| {
@@ -157,9 +196,84 @@ impl BridgePersistence for StorePersistence {
                     tx.outbox()
                         .push(&event.room_id, &event.event_id, &event.event_json)?;
                 }
+                if let Some(ts) = newest_event_ts {
+                    let known = tx
+                        .kv_get(EVENT_WATERMARK_KEY)?
+                        .and_then(|value| value.parse::<u64>().ok());
+                    if known.is_none_or(|known| ts > known) {
+                        tx.kv_set(EVENT_WATERMARK_KEY, &ts.to_string())?;
+                    }
+                }
                 tx.record_transaction(txn_id)
             })
             .map_err(|e: crate::store::StoreError| PersistenceError::new(e))
+    }
+
+    fn queue_missed(&self, queued: &[QueuedEvent]) -> Result<Vec<QueuedEvent>, PersistenceError> {
+        self.store
+            .transaction(|tx| {
+                let mut fresh = Vec::new();
+                for event in queued {
+                    if tx
+                        .outbox()
+                        .push(&event.room_id, &event.event_id, &event.event_json)?
+                    {
+                        fresh.push(event.clone());
+                    }
+                }
+                Ok(fresh)
+            })
+            .map_err(|e: crate::store::StoreError| PersistenceError::new(e))
+    }
+
+    fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError> {
+        self.store
+            .outbox()
+            .was_queued(event_id)
+            .map_err(PersistenceError::new)
+    }
+
+    fn event_watermark(&self) -> Result<Option<u64>, PersistenceError> {
+        Ok(self
+            .store
+            .kv_get(EVENT_WATERMARK_KEY)
+            .map_err(PersistenceError::new)?
+            .and_then(|value| value.parse().ok()))
+    }
+
+    fn bot_device_token(&self) -> Result<Option<String>, PersistenceError> {
+        self.store
+            .kv_get(BOT_DEVICE_TOKEN_KEY)
+            .map_err(PersistenceError::new)
+    }
+
+    fn set_bot_device_token(&self, token: &str) -> Result<(), PersistenceError> {
+        self.store
+            .kv_set(BOT_DEVICE_TOKEN_KEY, token)
+            .map_err(PersistenceError::new)
+    }
+
+    fn bot_sync_position(&self) -> Result<Option<String>, PersistenceError> {
+        self.store
+            .kv_get(BOT_SYNC_POSITION_KEY)
+            .map_err(PersistenceError::new)
+    }
+
+    fn set_bot_sync_position(&self, position: &str) -> Result<(), PersistenceError> {
+        self.store
+            .kv_set(BOT_SYNC_POSITION_KEY, position)
+            .map_err(PersistenceError::new)
+    }
+
+    fn portal_rooms(&self) -> Result<Vec<ruma::OwnedRoomId>, PersistenceError> {
+        Ok(self
+            .store
+            .portals()
+            .all()
+            .map_err(PersistenceError::new)?
+            .into_iter()
+            .map(|portal| portal.room_id)
+            .collect())
     }
 
     fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {

@@ -19,7 +19,7 @@ use ruma::{OwnedMxcUri, OwnedUserId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::core::{Core, CoreError, Identities};
 use super::login::{LoginHub, LoginSettings};
@@ -142,6 +142,7 @@ pub async fn serve_with<P: BridgePersistence>(
     let outcome = match started {
         Some(Ok(())) => {
             let (stop_side, side_stopped) = watch::channel(false);
+            let bot_sync = tokio::spawn(super::bot_sync::run(core.clone(), stop_side.subscribe()));
             let side = after_ready.map(|start| {
                 let (requests_tx, requests) = tokio::sync::mpsc::unbounded_channel();
                 core.set_telegram_requests(requests_tx);
@@ -163,6 +164,13 @@ pub async fn serve_with<P: BridgePersistence>(
                     Ok(Err(join_error)) => warn!(%join_error, "the Telegram side ended abnormally"),
                     Err(_) => warn!("the Telegram side did not stop in time"),
                 }
+            }
+            // Sending fails only if every receiver is gone, which is stopping too.
+            let _ = stop_side.send(true);
+            match tokio::time::timeout(TELEGRAM_STOP_TIMEOUT, bot_sync).await {
+                Ok(Ok(())) => {}
+                Ok(Err(join_error)) => warn!(%join_error, "the bot's sync ended abnormally"),
+                Err(_) => debug!("the bot's sync did not stop in time"),
             }
             Ok(())
         }

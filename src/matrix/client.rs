@@ -22,6 +22,8 @@ use ruma::api::client::account::whoami;
 use ruma::api::client::appservice::request_ping;
 use ruma::api::client::discovery::get_supported_versions;
 use ruma::api::client::profile::{set_avatar_url, set_display_name};
+use ruma::api::client::session::login;
+use ruma::api::client::uiaa::{MatrixUserIdentifier, UserIdentifier};
 use ruma::api::path_builder::{PathBuilder, SinglePath, VersionHistory};
 use ruma::api::{
     AppserviceUserIdentity, IncomingResponseExt, MatrixVersion, OutgoingRequest,
@@ -75,6 +77,10 @@ struct Inner {
     /// Users known to exist, so "register on first use" costs one request per
     /// user and process, not one per message.
     registered: Mutex<HashSet<OwnedUserId>>,
+    /// The access token of the bot's own device (secret: never logged), for
+    /// the endpoints some homeservers refuse to a bare `as_token` (`/sync`,
+    /// `/messages` on Conduit). `None` until [`MatrixClient::set_bot_device_token`].
+    bot_device_token: RwLock<Option<String>>,
 }
 
 /// The client acting as one particular Matrix user.
@@ -83,7 +89,12 @@ pub struct Acting<'a> {
     client: &'a MatrixClient,
     /// `None` acts as the bot (the registration's sender) without `user_id=`.
     user_id: Option<&'a UserId>,
+    /// Authenticate with the bot's device token instead of the `as_token`.
+    bot_device: bool,
 }
+
+/// The bot's one device, for the endpoints that need a device.
+const BOT_DEVICE_ID: &str = "TGBRIDGE";
 
 /// How long [`MatrixClient::wait_for_homeserver`] waits between probes at most.
 const MAX_STARTUP_PROBE_DELAY: Duration = Duration::from_secs(10);
@@ -114,6 +125,7 @@ impl MatrixClient {
                 retry: settings.retry,
                 versions: RwLock::new(assumed_versions()),
                 registered: Mutex::new(HashSet::new()),
+                bot_device_token: RwLock::new(None),
             }),
         })
     }
@@ -128,7 +140,29 @@ impl MatrixClient {
         Acting {
             client: self,
             user_id: None,
+            bot_device: false,
         }
+    }
+
+    /// Calls as the bridge bot through its own device, for endpoints that
+    /// need a device (`/sync`, `/messages` on Conduit). Before a device token
+    /// is set this is the same as [`MatrixClient::as_bot`].
+    pub fn as_bot_device(&self) -> Acting<'_> {
+        Acting {
+            client: self,
+            user_id: None,
+            bot_device: true,
+        }
+    }
+
+    /// Uses `token` (the bot's device, from a `m.login.application_service`
+    /// login) for [`MatrixClient::as_bot_device`] calls from now on.
+    pub fn set_bot_device_token(&self, token: String) {
+        *self
+            .inner
+            .bot_device_token
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(token);
     }
 
     /// Calls as `user_id`: a ghost, or the owner when double puppeting.
@@ -139,6 +173,7 @@ impl MatrixClient {
         Acting {
             client: self,
             user_id: Some(user_id),
+            bot_device: false,
         }
     }
 
@@ -268,6 +303,55 @@ impl MatrixClient {
             .http
             .request(method, format!("{}{path}", self.inner.base_url))
             .bearer_auth(&self.inner.as_token)
+    }
+
+    /// Logs the bot in as a device of its own with
+    /// `m.login.application_service` and returns the device's access token
+    /// (a secret). The device id is fixed, so a new login replaces the old
+    /// device instead of adding one.
+    pub async fn log_in_bot_device(&self) -> Result<String, MatrixError> {
+        let identifier = UserIdentifier::Matrix(MatrixUserIdentifier::new(
+            self.bot_user_id().localpart().to_owned(),
+        ));
+        let mut request = login::v3::Request::new(login::v3::LoginInfo::ApplicationService(
+            login::v3::ApplicationService::new(identifier),
+        ));
+        request.device_id = Some(BOT_DEVICE_ID.into());
+        request.initial_device_display_name = Some(env!("CARGO_PKG_NAME").to_owned());
+        Ok(self.as_bot().send(request).await?.access_token)
+    }
+
+    /// Whether the bot's device token (set with
+    /// [`MatrixClient::set_bot_device_token`]) is still accepted.
+    pub async fn bot_device_works(&self) -> Result<bool, MatrixError> {
+        match self
+            .as_bot_device()
+            .send_with(whoami::v3::Request::new(), RetryPolicy::no_retry())
+            .await
+        {
+            Ok(response) => Ok(response.user_id == self.bot_user_id()),
+            Err(error) if error.status() == Some(StatusCode::UNAUTHORIZED) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Like [`MatrixClient::raw_request`], through the bot's own device.
+    pub(crate) fn raw_request_as_bot_device(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        let token = self
+            .inner
+            .bot_device_token
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.inner.as_token.clone());
+        self.inner
+            .http
+            .request(method, format!("{}{path}", self.inner.base_url))
+            .bearer_auth(token)
     }
 
     /// Whether the homeserver lets the appservice act as `user_id`, i.e. the
@@ -413,10 +497,18 @@ impl<'a> Acting<'a> {
             .versions
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        let device_token = inner
+            .bot_device_token
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let token = match (self.bot_device, device_token.as_deref()) {
+            (true, Some(token)) => SendAccessToken::Always(token),
+            _ => SendAccessToken::Appservice(&inner.as_token),
+        };
         request
             .try_into_http_request_with_identity::<Vec<u8>>(
                 &inner.base_url,
-                SendAccessToken::Appservice(&inner.as_token),
+                token,
                 identity,
                 R::PathBuilder::input(&versions),
             )

@@ -49,8 +49,10 @@ impl<'a> Outbox<'a> {
         Outbox { db }
     }
 
-    /// Queues an event; `false` (and nothing changes) when it is already
-    /// queued, as after a homeserver retry.
+    /// Queues an event; `false` (and nothing changes) when it was queued
+    /// before, even if it was delivered and left the outbox since: the same
+    /// event can arrive again through a homeserver retry or when the bridge
+    /// reads a room's timeline for what it missed.
     pub fn push(
         &self,
         room_id: &RoomId,
@@ -58,6 +60,16 @@ impl<'a> Outbox<'a> {
         event_json: &str,
     ) -> Result<bool, StoreError> {
         self.db.run(|conn| {
+            let first_time = conn
+                .prepare_cached(
+                    "INSERT INTO owner_event (event_id, room_id, seen_at)
+                     VALUES (?1, ?2, unixepoch()) ON CONFLICT DO NOTHING",
+                )?
+                .execute((event_id.as_str(), room_id.as_str()))?
+                == 1;
+            if !first_time {
+                return Ok(false);
+            }
             let inserted = conn
                 .prepare_cached(
                     "INSERT INTO outbox (room_id, event_id, event, queued_at)
@@ -65,6 +77,15 @@ impl<'a> Outbox<'a> {
                 )?
                 .execute((room_id.as_str(), event_id.as_str(), event_json))?;
             Ok(inserted == 1)
+        })
+    }
+
+    /// Whether `event_id` was ever queued (and not yet pruned).
+    pub fn was_queued(&self, event_id: &EventId) -> Result<bool, StoreError> {
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM owner_event WHERE event_id = ?1)")?
+                .query_row([event_id.as_str()], |row| row.get(0))?)
         })
     }
 

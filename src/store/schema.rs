@@ -220,6 +220,23 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             CREATE INDEX media_cache_mxc ON media_cache (mxc);
         "#,
     },
+    Migration {
+        version: 6,
+        description:
+            "the owner's portal events ever queued for Telegram, for exactly-once catch-up",
+        sql: r#"
+            -- Every owner event in a portal that was queued for Telegram, so
+            -- that the same event read again (a homeserver retry, or the
+            -- bridge reading a room's timeline for what it missed) is never
+            -- queued twice. Pruned with the appservice transaction log.
+            CREATE TABLE owner_event (
+                event_id TEXT PRIMARY KEY,
+                room_id  TEXT NOT NULL,
+                seen_at  INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX owner_event_seen_at ON owner_event (seen_at);
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

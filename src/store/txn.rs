@@ -23,8 +23,13 @@ pub(crate) fn record(conn: &Connection, txn_id: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Removes ids recorded before `before_unix_secs`; returns how many.
+/// Removes ids recorded before `before_unix_secs`, and the owner's queued
+/// events seen before then (a homeserver retries only recent transactions,
+/// and the catch-up reads back no further than the last event it saw);
+/// returns how many transaction ids were removed.
 pub(crate) fn prune(conn: &Connection, before_unix_secs: i64) -> Result<usize, StoreError> {
+    conn.prepare_cached("DELETE FROM owner_event WHERE seen_at < ?1")?
+        .execute([before_unix_secs])?;
     Ok(conn
         .prepare_cached("DELETE FROM appservice_txn WHERE processed_at < ?1")?
         .execute([before_unix_secs])?)

@@ -1,0 +1,334 @@
+//! The bot's own view of the homeserver, for what appservice transactions do
+//! not bring on every server. Started once the bridge is ready; it never
+//! delays readiness and never touches Telegram except through the core.
+//!
+//! - **The bot's device.** Conduit refuses `/sync` and `/messages` to a bare
+//!   `as_token`, so the bot logs in once with `m.login.application_service`;
+//!   the token is kept in the database and checked at every start.
+//! - **Missed events.** At start, the owner's portal events the bridge never
+//!   received are read back and queued ([`Core::catch_up_missed`]).
+//! - **Typing and read receipts.** Synapse pushes them to appservices
+//!   (MSC2409); Conduit does not. The bot therefore follows its own `/sync`
+//!   for them until a transaction proves that the homeserver pushes them (a
+//!   typing notification of the bot's, sent at start, is the probe). Both
+//!   sources may overlap for a moment; the Telegram side ignores a repeat.
+//! - **Outages.** When the sync fails and later succeeds again, the
+//!   homeserver was away: what the owner sent meanwhile is read back again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ruma::api::client::typing::create_typing_event;
+use ruma::{OwnedRoomId, RoomId};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::core::Core;
+use super::persistence::BridgePersistence;
+use crate::matrix::{MatrixClient, MatrixError};
+
+/// How long one `/sync` long-poll waits for news.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The shortest time between two syncs. Conduit ignores sync filters, so in
+/// a burst of bridged messages every sync returns at once with timeline
+/// events the bot does not need; this bounds what that costs both sides.
+const MIN_SYNC_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The longest pause between tries while the homeserver is unreachable.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15);
+
+/// How long the start-up probe waits for the homeserver to push it back.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+
+/// How often the sync position is written to the database at most.
+const SAVE_POSITION_EVERY: Duration = Duration::from_secs(30);
+
+/// Only typing and receipts matter. Synapse honours this; Conduit ignores
+/// it (hence [`MIN_SYNC_INTERVAL`]).
+const SYNC_FILTER: &str = r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"state":{"types":[]},"timeline":{"limit":1,"types":["org.tgbridge.none"]},"account_data":{"types":[]},"ephemeral":{"types":["m.typing","m.receipt"]}}}"#;
+
+/// The part of a `/sync` answer the bot reads.
+#[derive(Debug, Deserialize)]
+struct SyncAnswer {
+    next_batch: String,
+    #[serde(default)]
+    rooms: SyncRooms,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SyncRooms {
+    #[serde(default)]
+    join: HashMap<OwnedRoomId, JoinedRoom>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JoinedRoom {
+    #[serde(default)]
+    ephemeral: Events,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Events {
+    #[serde(default)]
+    events: Vec<Value>,
+}
+
+/// Runs until `stop` turns `true`: the bot's device, the catch-up, then
+/// typing and receipts through the bot's sync where the homeserver does not
+/// push them.
+pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Receiver<bool>) {
+    if !ensure_bot_device(&core).await {
+        return;
+    }
+    let rooms = portal_rooms(&core);
+    core.catch_up_missed(core.startup_watermark(), &rooms).await;
+    probe_ephemeral_push(&core).await;
+    sleep_or_stop(PROBE_WAIT, &mut stop).await;
+    if *stop.borrow() {
+        return;
+    }
+    if core.ephemeral_pushed() {
+        info!("the homeserver pushes typing and read receipts");
+        return;
+    }
+    info!("the homeserver does not push typing and read receipts: following the bot's sync");
+    follow_sync(&core, &mut stop).await;
+}
+
+/// Makes sure the client has a working device token for the bot; `false`
+/// (after a warning) when the homeserver refuses the bot a device.
+async fn ensure_bot_device<P: BridgePersistence>(core: &Core<P>) -> bool {
+    let client = core.client();
+    if let Ok(Some(token)) = core.persistence().bot_device_token() {
+        client.set_bot_device_token(token);
+        match client.bot_device_works().await {
+            Ok(true) => return true,
+            Ok(false) => info!("the bot's device was logged out; logging it in again"),
+            Err(error) => debug!(%error, "could not check the bot's device"),
+        }
+    }
+    match client.log_in_bot_device().await {
+        Ok(token) => {
+            if let Err(error) = core.persistence().set_bot_device_token(&token) {
+                warn!(%error, "could not store the bot's device token");
+            }
+            client.set_bot_device_token(token);
+            true
+        }
+        Err(error) => {
+            warn!(
+                %error,
+                "the homeserver did not log the bot in as a device: events sent while the \
+                 bridge was stopped are not read back, and typing and receipts depend on the \
+                 homeserver pushing them"
+            );
+            false
+        }
+    }
+}
+
+fn portal_rooms<P: BridgePersistence>(core: &Core<P>) -> Vec<OwnedRoomId> {
+    core.persistence().portal_rooms().unwrap_or_else(|error| {
+        warn!(%error, "could not list the portals");
+        Vec::new()
+    })
+}
+
+/// The bot types for a moment in the management room: a homeserver that
+/// pushes ephemeral events to appservices hands that back in a transaction.
+async fn probe_ephemeral_push<P: BridgePersistence>(core: &Core<P>) {
+    let Some(room_id) = core.management_room() else {
+        return;
+    };
+    let client = core.client();
+    let typing = create_typing_event::v3::Typing::Yes(create_typing_event::v3::TypingInfo::new(
+        Duration::from_secs(1),
+    ));
+    let request = create_typing_event::v3::Request::new(
+        client.bot_user_id().to_owned(),
+        room_id.clone(),
+        typing,
+    );
+    if let Err(error) = client.as_bot().send(request).await {
+        debug!(%error, "could not send the typing probe");
+        return;
+    }
+    let request = create_typing_event::v3::Request::new(
+        client.bot_user_id().to_owned(),
+        room_id,
+        create_typing_event::v3::Typing::No,
+    );
+    let _ = client.as_bot().send(request).await;
+}
+
+/// Follows the bot's `/sync` for typing and receipts until `stop`, or until
+/// the homeserver turns out to push them after all.
+async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
+    let client = core.client();
+    let mut position = core.persistence().bot_sync_position().ok().flatten();
+    let mut saved_at = Instant::now();
+    let mut failures: u32 = 0;
+    let mut watermark_at_failure = None;
+    while !*stop.borrow() && !core.ephemeral_pushed() {
+        let started = Instant::now();
+        let answer = tokio::select! {
+            answer = sync_once(client, position.as_deref()) => answer,
+            _ = stop.changed() => return,
+        };
+        match answer {
+            Ok(answer) => {
+                if failures > 0 {
+                    info!("the homeserver is back: reading what the owner sent meanwhile");
+                    let rooms = portal_rooms(core);
+                    core.catch_up_missed(watermark_at_failure.take(), &rooms)
+                        .await;
+                    failures = 0;
+                }
+                // The first answer without a position is the current state,
+                // not news.
+                if position.is_some() {
+                    forward(core, answer.rooms);
+                }
+                position = Some(answer.next_batch);
+                if saved_at.elapsed() >= SAVE_POSITION_EVERY {
+                    save_position(core, position.as_deref());
+                    saved_at = Instant::now();
+                }
+            }
+            Err(error) => {
+                if failures == 0 {
+                    watermark_at_failure = core.event_watermark();
+                    warn!(%error, "the bot's sync failed; retrying");
+                } else {
+                    debug!(%error, failures, "the bot's sync failed again");
+                }
+                failures = failures.saturating_add(1);
+                let pause = retry_pause(failures);
+                sleep_or_stop(pause, stop).await;
+                continue;
+            }
+        }
+        let rest = MIN_SYNC_INTERVAL.saturating_sub(started.elapsed());
+        sleep_or_stop(rest, stop).await;
+    }
+    save_position(core, position.as_deref());
+}
+
+fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
+    if let Some(position) = position {
+        if let Err(error) = core.persistence().set_bot_sync_position(position) {
+            debug!(%error, "could not store the bot's sync position");
+        }
+    }
+}
+
+/// Forwards the owner's typing and receipts of every room in the answer.
+fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms) {
+    for (room_id, room) in rooms.join {
+        for event in room.ephemeral.events {
+            core.forward_ephemeral_event(&with_room_id(event, &room_id));
+        }
+    }
+}
+
+/// Ephemeral events in a sync answer name no room; pushed ones do.
+fn with_room_id(mut event: Value, room_id: &RoomId) -> Value {
+    if let Value::Object(fields) = &mut event {
+        fields.insert("room_id".to_owned(), Value::String(room_id.to_string()));
+    }
+    event
+}
+
+/// 1 s, 2 s, 4 s … up to [`MAX_RETRY_PAUSE`].
+fn retry_pause(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(8);
+    Duration::from_secs(1u64 << exponent).min(MAX_RETRY_PAUSE)
+}
+
+async fn sleep_or_stop(duration: Duration, stop: &mut watch::Receiver<bool>) {
+    if duration.is_zero() {
+        return;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(duration) => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// One `/sync` long-poll through the bot's device.
+async fn sync_once(client: &MatrixClient, since: Option<&str>) -> Result<SyncAnswer, MatrixError> {
+    let endpoint = "sync";
+    let timeout = SYNC_TIMEOUT.as_millis().to_string();
+    let mut query = vec![("timeout", timeout.as_str()), ("filter", SYNC_FILTER)];
+    if let Some(since) = since {
+        query.push(("since", since));
+    }
+    let response = client
+        .raw_request_as_bot_device(reqwest::Method::GET, "/_matrix/client/v3/sync")
+        .query(&query)
+        .send()
+        .await
+        .map_err(|source| MatrixError::Network {
+            endpoint,
+            source: source.without_url(),
+        })?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|source| MatrixError::Network {
+            endpoint,
+            source: source.without_url(),
+        })?;
+    if !status.is_success() {
+        return Err(MatrixError::from_response(endpoint, status, None, &body));
+    }
+    serde_json::from_slice(&body).map_err(|error| MatrixError::Response {
+        endpoint,
+        message: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn sync_ephemeral_events_get_their_room() {
+        let answer: SyncAnswer = serde_json::from_value(json!({
+            "next_batch": "s2",
+            "rooms": { "join": { "!r:localhost": {
+                "timeline": { "events": [], "limited": true },
+                "ephemeral": { "events": [
+                    { "type": "m.typing", "content": { "user_ids": ["@o:localhost"] } }
+                ] }
+            } } }
+        }))
+        .unwrap();
+        assert_eq!(answer.next_batch, "s2");
+        let (room_id, room) = answer.rooms.join.into_iter().next().unwrap();
+        let event = with_room_id(room.ephemeral.events[0].clone(), &room_id);
+        assert_eq!(event["room_id"], "!r:localhost");
+        assert_eq!(event["type"], "m.typing");
+    }
+
+    #[test]
+    fn an_answer_without_rooms_is_fine() {
+        let answer: SyncAnswer = serde_json::from_value(json!({ "next_batch": "s1" })).unwrap();
+        assert!(answer.rooms.join.is_empty());
+    }
+
+    #[test]
+    fn retries_back_off_up_to_a_cap() {
+        assert_eq!(retry_pause(1), Duration::from_secs(1));
+        assert_eq!(retry_pause(2), Duration::from_secs(2));
+        assert_eq!(retry_pause(3), Duration::from_secs(4));
+        assert_eq!(retry_pause(30), MAX_RETRY_PAUSE);
+    }
+}

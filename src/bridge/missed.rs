@@ -1,0 +1,129 @@
+//! The owner's portal events the bridge did not hear about: sent while it
+//! was stopped, or while the homeserver could not reach it. Synapse retries
+//! such transactions by itself; Conduit retries only when a later event
+//! arrives, and then only after 30 s × tries², so a message the owner sent
+//! during a restart could otherwise wait for hours. At start, and after the
+//! homeserver comes back, each portal's timeline is read back to the newest
+//! event the bridge had seen, and what the owner sent since is queued for
+//! Telegram in timeline order. Every queued event is remembered by id, so the
+//! homeserver's own retry of the same event is never sent twice.
+//!
+//! It reads through the bot's own device (Conduit refuses `/messages` to a
+//! bare `as_token`) and queues only through [`BridgePersistence`]; what is
+//! bridged is decided by the same rule as for transactions.
+
+use ruma::api::client::message::get_message_events;
+use ruma::api::Direction;
+use ruma::events::AnyTimelineEvent;
+use ruma::serde::Raw;
+use ruma::{OwnedRoomId, RoomId, UInt};
+use tracing::{debug, info, warn};
+
+use super::core::{Core, CoreError};
+use super::persistence::{BridgePersistence, QueuedEvent};
+
+/// How far before the watermark the reading still goes: events reach the
+/// bridge roughly, not strictly, in the order of their timestamps.
+const WATERMARK_SLACK_MS: u64 = 60_000;
+
+/// Events asked for per `/messages` page.
+const PAGE_SIZE: u32 = 50;
+
+/// Pages read per room at most. A restart or an outage leaves far fewer
+/// events than this behind; a room busier than that is read only this far.
+const MAX_PAGES: usize = 20;
+
+/// What one page of a room's timeline, newest first, says.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PageOutcome {
+    /// The owner's events to queue, newest first.
+    found: Vec<QueuedEvent>,
+    /// An event older than the horizon was reached: no need to read further.
+    reached_horizon: bool,
+}
+
+impl<P: BridgePersistence> Core<P> {
+    /// Reads every portal room's timeline back to `since_ms` (the event
+    /// watermark when the bridge last heard the homeserver) for the owner's
+    /// events the bridge missed, and queues them; returns how many were
+    /// queued. Without a watermark (no transaction processed yet) there is
+    /// nothing to catch up. One room at a time under the transaction lock, so
+    /// an event arriving meanwhile is queued after what came before it.
+    pub async fn catch_up_missed(
+        &self,
+        since_ms: Option<u64>,
+        portal_rooms: &[OwnedRoomId],
+    ) -> usize {
+        let Some(watermark) = since_ms else {
+            debug!("no event processed yet: nothing to catch up");
+            return 0;
+        };
+        let horizon = watermark.saturating_sub(WATERMARK_SLACK_MS);
+        let mut queued = 0;
+        for room_id in portal_rooms {
+            match self.catch_up_room(room_id, horizon).await {
+                Ok(count) => queued += count,
+                Err(error) => warn!(%room_id, %error, "could not read what was missed in a portal"),
+            }
+        }
+        if queued > 0 {
+            info!(
+                queued,
+                "queued the owner's events sent while the bridge was away"
+            );
+        }
+        queued
+    }
+
+    async fn catch_up_room(&self, room_id: &RoomId, horizon: u64) -> Result<usize, CoreError> {
+        let _one_at_a_time = self.transaction_lock().await;
+        let mut found = Vec::new();
+        let mut from = None;
+        for _ in 0..MAX_PAGES {
+            let mut request =
+                get_message_events::v3::Request::new(room_id.to_owned(), Direction::Backward);
+            request.from = from.take();
+            request.limit = UInt::from(PAGE_SIZE);
+            let response = self.client().as_bot_device().send(request).await?;
+            let outcome = self.read_page(&response.chunk, horizon)?;
+            found.extend(outcome.found);
+            if outcome.reached_horizon || response.chunk.is_empty() {
+                break;
+            }
+            match response.end {
+                Some(end) => from = Some(end),
+                None => break,
+            }
+        }
+        found.reverse();
+        let fresh = self.persistence().queue_missed(&found)?;
+        self.announce_queued(&fresh);
+        Ok(fresh.len())
+    }
+
+    /// The owner's bridged events on one page, and whether it went past the
+    /// horizon. Events already queued are left out here and again by the
+    /// store.
+    fn read_page(
+        &self,
+        page: &[Raw<AnyTimelineEvent>],
+        horizon: u64,
+    ) -> Result<PageOutcome, CoreError> {
+        let mut outcome = PageOutcome::default();
+        for raw in page {
+            let Ok(event) = raw.deserialize() else {
+                continue;
+            };
+            if u64::from(event.origin_server_ts().get()) < horizon {
+                outcome.reached_horizon = true;
+                break;
+            }
+            if let Some(queued) = self.queue_for_telegram(raw, &event)? {
+                if !self.persistence().was_queued(&queued.event_id)? {
+                    outcome.found.push(queued);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
