@@ -148,10 +148,15 @@ impl Side {
         // Typing notifications list everyone typing in the room; only a
         // change of the owner's own state is worth a call.
         let mut owner_typing = false;
+        // The same receipt can arrive twice: pushed by the homeserver and
+        // read from the bot's sync while the bridge finds out which it gets.
+        let mut last_read: Option<OwnedEventId> = None;
         while let Some(signal) = signals.recv().await {
             match signal {
                 OutboundSignal::Drain => self.drain_outbox(&room_id, &mut held).await,
+                OutboundSignal::ReadUpTo(event_id) if last_read.as_ref() == Some(&event_id) => {}
                 OutboundSignal::ReadUpTo(event_id) => {
+                    last_read = Some(event_id.clone());
                     // Events before the receipt first, so it can point at them.
                     self.drain_outbox(&room_id, &mut held).await;
                     if let Err(error) = self.mark_read(&room_id, &event_id).await {
