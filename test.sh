@@ -5,10 +5,10 @@
 #   ./test.sh test [ARGS...]     provision, then only `cargo test --workspace ARGS...`
 #   ./test.sh provision          provision and print the environment the tests read
 #
-# Provisioning installs everything the tests need that cargo does not (a real
-# Synapse from PyPI, Chromium from Debian) into a cache outside the repository, keyed on the
-# pinned versions, so a fresh machine needs no manual step and a machine where
-# this already ran only checks the cache. Each provisioning step is one
+# Provisioning installs what the tests need that cargo does not (Synapse from
+# PyPI, a prebuilt Conduit from ../shared/, Chromium from Debian) into a cache
+# outside the repository, keyed on the pinned versions: a fresh machine needs
+# no manual step, a provisioned one only checks the cache. Each step is one
 # `provision_*` function listed in PROVISIONERS.
 set -euo pipefail
 
@@ -17,10 +17,15 @@ cd "$ROOT"
 
 CACHE_DIR="${TGBRIDGE_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$ROOT/target}/.cache}/tgbridge-test}"
 SYNAPSE_CONSTRAINTS="$ROOT/tests/synapse/constraints.txt"
+# The prebuilt Conduit (see ../shared/homeservers/conduit/README.md for its
+# provenance) and the sha256 of the unpacked binary that README gives.
+CONDUIT_DIR="$ROOT/../shared/homeservers/conduit"
+CONDUIT_XZ="$CONDUIT_DIR/conduit-x86_64-linux-gnu.xz"
+CONDUIT_SHA256="debc27d9a76354181b5b836055040afb25d3eb673d261de2bdd2e31fe06c8d85"
 
 # Steps that make the tests' outside dependencies available. Each one exports
 # what the tests read; add a function and list it here to provision more.
-PROVISIONERS=(provision_synapse provision_chromium)
+PROVISIONERS=(provision_synapse provision_conduit provision_chromium)
 
 say() { printf '\n==> %s\n' "$*" >&2; }
 die() {
@@ -93,6 +98,55 @@ provision_synapse() {
     # A stable name lets a plain `cargo test` find the venv after one ./test.sh run.
     ln -sfn "$venv" "$CACHE_DIR/synapse-current"
     export TGBRIDGE_TEST_SYNAPSE_PYTHON="$venv/bin/python"
+}
+
+# The Conduit binary: $TGBRIDGE_TEST_CONDUIT when set, else the prebuilt one
+# from ../shared/ unpacked into the cache under its hash (reused when there)
+# and checked against the pinned sha256. Conduit is on no registry, so there
+# is nothing to download.
+provision_conduit() {
+    if [[ -n "${TGBRIDGE_TEST_CONDUIT:-}" ]]; then
+        [[ -x "$TGBRIDGE_TEST_CONDUIT" ]] ||
+            die "TGBRIDGE_TEST_CONDUIT=$TGBRIDGE_TEST_CONDUIT is not an executable file." \
+                "Point it at a Conduit binary (0.11, built with the backend_sqlite feature)."
+        say "Conduit: $TGBRIDGE_TEST_CONDUIT (from TGBRIDGE_TEST_CONDUIT)"
+        export TGBRIDGE_TEST_CONDUIT
+        return
+    fi
+    [[ -f "$CONDUIT_XZ" ]] ||
+        die "no Conduit binary: TGBRIDGE_TEST_CONDUIT is not set and $CONDUIT_XZ does not exist." \
+            "Build Conduit 0.11 with the backend_sqlite feature (or take a release binary) and run:" \
+            "  TGBRIDGE_TEST_CONDUIT=/path/to/conduit ./test.sh"
+    require_command xz "On Debian/Ubuntu: apt-get install xz-utils"
+    local dir binary actual
+    dir="$CACHE_DIR/conduit-${CONDUIT_SHA256:0:16}"
+    binary="$dir/conduit"
+    mkdir -p "$CACHE_DIR"
+    if [[ -x "$binary" ]] && [[ "$(sha256sum "$binary" | cut -d' ' -f1)" == "$CONDUIT_SHA256" ]]; then
+        say "Conduit: cached at $binary"
+    else
+        say "Conduit: unpacking $CONDUIT_XZ into $dir"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        xz -dc "$CONDUIT_XZ" >"$binary.partial" ||
+            die "unpacking $CONDUIT_XZ failed."
+        actual="$(sha256sum "$binary.partial" | cut -d' ' -f1)"
+        if [[ "$actual" != "$CONDUIT_SHA256" ]]; then
+            rm -rf "$dir"
+            die "the unpacked Conduit has sha256 $actual, expected $CONDUIT_SHA256." \
+                "$CONDUIT_XZ is not the binary its README describes; restore it or set TGBRIDGE_TEST_CONDUIT."
+        fi
+        chmod +x "$binary.partial"
+        mv "$binary.partial" "$binary"
+    fi
+    # Stale unpacks of older pins only take disk space.
+    local old
+    for old in "$CACHE_DIR"/conduit-*; do
+        [[ -d "$old" && ! -L "$old" && "$old" != "$dir" ]] && rm -rf "$old"
+    done
+    # A stable name lets a plain `cargo test` find it after one ./test.sh run.
+    ln -sfn "$dir" "$CACHE_DIR/conduit-current"
+    export TGBRIDGE_TEST_CONDUIT="$binary"
 }
 
 # Headless Chromium and its WebDriver for the web-login browser tests, from
@@ -170,6 +224,7 @@ main() {
     case "$mode" in
         provision)
             echo "export TGBRIDGE_TEST_SYNAPSE_PYTHON=$TGBRIDGE_TEST_SYNAPSE_PYTHON"
+            echo "export TGBRIDGE_TEST_CONDUIT=$TGBRIDGE_TEST_CONDUIT"
             echo "export TGBRIDGE_TEST_CHROMIUM=$TGBRIDGE_TEST_CHROMIUM"
             echo "export TGBRIDGE_TEST_CHROMEDRIVER=$TGBRIDGE_TEST_CHROMEDRIVER"
             ;;
