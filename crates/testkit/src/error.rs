@@ -19,6 +19,47 @@ pub enum Error {
         env: &'static str,
     },
 
+    /// No Conduit binary was found; the message says how to provide one.
+    #[error(
+        "Conduit is not provisioned: {reason}. Run the tests with ./test.sh, which unpacks the \
+         prebuilt Conduit from ../shared/homeservers/conduit/ into its cache, or point {env} at \
+         a Conduit binary (./test.sh provision prints it)"
+    )]
+    ConduitNotProvisioned {
+        /// What was looked at and missing.
+        reason: String,
+        /// The environment variable that names the binary.
+        env: &'static str,
+    },
+
+    /// Conduit's admin bot did not confirm an appservice registration.
+    #[error("Conduit did not register the appservice in {}: it answered {answer:?}", registration.display())]
+    AppserviceRefused {
+        /// The registration file that was sent.
+        registration: PathBuf,
+        /// The admin bot's answer.
+        answer: String,
+    },
+
+    /// Synapse reads appservice registrations only at start.
+    #[error(
+        "Synapse reads appservice registrations only at start: pass {} in the options it starts with",
+        registration.display()
+    )]
+    RegistrationOnlyAtStart {
+        /// The registration file a running Synapse was handed.
+        registration: PathBuf,
+    },
+
+    /// A homeserver cannot do what was asked of it.
+    #[error("{server} cannot {what}")]
+    Unsupported {
+        /// Which homeserver.
+        server: &'static str,
+        /// What it cannot do.
+        what: &'static str,
+    },
+
     /// A local file operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -31,9 +72,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Synapse exited or never answered while starting.
-    #[error("Synapse did not start: {reason}\n--- last lines of {} ---\n{log_tail}", log_path.display())]
+    /// The homeserver exited or never answered while starting.
+    #[error("{server} did not start: {reason}\n--- last lines of {} ---\n{log_tail}", log_path.display())]
     Startup {
+        /// Which homeserver.
+        server: &'static str,
         /// Why the start is considered failed.
         reason: String,
         /// Synapse's full log.

@@ -1,7 +1,9 @@
-//! One Synapse per test binary, started by whichever test needs it first.
+//! One homeserver of each kind per test binary, started by whichever test
+//! needs it first.
 //!
 //! The value lives in a `static` and is never dropped; the supervisor stops
-//! Synapse when the test process exits (see [`crate::Synapse`]). Nothing in
+//! the server when the test process exits (see [`crate::Synapse`],
+//! [`crate::Conduit`]). Nothing in
 //! it is tied to the runtime of the test that started it, so every
 //! `#[tokio::test]` can use it from its own runtime.
 
@@ -9,7 +11,7 @@ use std::future::Future;
 
 use tokio::sync::OnceCell;
 
-use crate::{Result, Synapse, SynapseOptions};
+use crate::{Homeserver, HomeserverKind, HomeserverOptions, Result, Synapse, SynapseOptions};
 
 /// A lazily started Synapse shared by the tests of one binary, together with
 /// whatever `T` was prepared for it before it started (typically the
@@ -66,6 +68,56 @@ impl<T> SharedSynapse<T> {
 }
 
 impl<T> Default for SharedSynapse<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A lazily started homeserver of each kind shared by the tests of one
+/// binary, each with whatever `T` was prepared for it before it started
+/// (typically the bridge instances whose registrations it carries).
+pub struct SharedHomeserver<T = ()> {
+    synapse: OnceCell<(Homeserver, T)>,
+    conduit: OnceCell<(Homeserver, T)>,
+}
+
+impl<T> SharedHomeserver<T> {
+    /// Empty slots for a `static`.
+    pub const fn new() -> Self {
+        Self {
+            synapse: OnceCell::const_new(),
+            conduit: OnceCell::const_new(),
+        }
+    }
+
+    /// Returns the shared server of `kind`, starting it first if no test
+    /// has. `prepare` runs once per kind, before the start, and says which
+    /// registrations the server gets; if it or the start fails, the error is
+    /// returned to this caller and the next caller tries again.
+    pub async fn get_or_start<F, Fut>(
+        &self,
+        kind: HomeserverKind,
+        prepare: F,
+    ) -> Result<(&Homeserver, &T)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(HomeserverOptions, T)>>,
+    {
+        let cell = match kind {
+            HomeserverKind::Synapse => &self.synapse,
+            HomeserverKind::Conduit => &self.conduit,
+        };
+        let (server, prepared) = cell
+            .get_or_try_init(|| async {
+                let (options, prepared) = prepare().await?;
+                Ok::<_, crate::Error>((Homeserver::start(kind, options).await?, prepared))
+            })
+            .await?;
+        Ok((server, prepared))
+    }
+}
+
+impl<T> Default for SharedHomeserver<T> {
     fn default() -> Self {
         Self::new()
     }

@@ -1,6 +1,7 @@
 //! A Matrix user driven by a test: the person on the Matrix side of the
 //! bridge. Only client-API calls a real client would make.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,25 @@ use crate::{Error, Result};
 /// deadline is noticed promptly.
 const SYNC_POLL: Duration = Duration::from_secs(10);
 
+/// Events per `/messages` page when filling a gap in a timeline.
+const GAP_PAGE: u32 = 100;
+
+/// Most events one gap is filled with: a bound against paging through a
+/// whole room's history when no event in it was seen before.
+const GAP_LIMIT: usize = 5000;
+
+/// Where `/sync` stopped and what it delivered, so a limited timeline can
+/// be completed from `/messages` up to the last event already seen.
+#[derive(Default)]
+struct SyncState {
+    /// Where the next `/sync` continues; `None` before the first one.
+    since: Option<String>,
+    /// Ids of the timeline events delivered so far.
+    seen: HashSet<String>,
+    /// Rooms that appeared as joined in an earlier `/sync`.
+    joined: HashSet<String>,
+}
+
 /// A registered user with an access token.
 pub struct TestUser {
     /// Full Matrix id, e.g. `@alice-3:localhost`.
@@ -21,8 +41,7 @@ pub struct TestUser {
     /// The user's access token.
     pub access_token: String,
     api: ApiClient,
-    /// Where the next `/sync` continues; `None` before the first one.
-    since: tokio::sync::Mutex<Option<String>>,
+    sync: tokio::sync::Mutex<SyncState>,
 }
 
 /// A localpart nobody else in this process has, built from `base`: tests
@@ -46,7 +65,7 @@ impl TestUser {
             user_id,
             access_token,
             api,
-            since: tokio::sync::Mutex::new(None),
+            sync: tokio::sync::Mutex::new(SyncState::default()),
         }
     }
 
@@ -147,23 +166,34 @@ impl TestUser {
     /// those (each with its `room_id` filled in). Successive calls continue
     /// where the previous one stopped, so an event is seen once; the first
     /// call starts with an initial sync, which includes recent history.
+    ///
+    /// A timeline the server cut short (`limited`, as Conduit does beyond
+    /// 10 events whatever the filter says) is completed from `/messages`
+    /// back to the last event seen before, so no event of a burst is missed
+    /// in a room this user already had.
     pub async fn sync_until<F>(&self, mut matches: F, timeout: Duration) -> Result<Vec<Value>>
     where
         F: FnMut(&Value) -> bool,
     {
-        let mut since = self.since.lock().await;
+        let mut state = self.sync.lock().await;
+        let state = &mut *state;
         let deadline = Instant::now() + timeout;
         let mut seen = 0usize;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let poll = remaining.min(SYNC_POLL).as_millis();
             let mut path = format!("/_matrix/client/v3/sync?timeout={poll}&set_presence=offline");
-            if let Some(token) = since.as_deref() {
+            if let Some(token) = state.since.as_deref() {
                 path.push_str("&since=");
                 path.push_str(&segment(token));
             }
-            let response = self.api.ok(Method::GET, &path, None).await?;
-            *since = Some(string_field(&response, "next_batch", "sync")?);
+            let mut response = self.api.ok(Method::GET, &path, None).await?;
+            let next_batch = string_field(&response, "next_batch", "sync")?;
+            if state.since.is_some() {
+                self.fill_gaps(&mut response, state).await?;
+            }
+            remember_delivered(&response, state);
+            state.since = Some(next_batch);
             let events = sync_events(&response);
             seen += events.len();
             let found: Vec<Value> = events.into_iter().filter(|e| matches(e)).collect();
@@ -178,6 +208,99 @@ impl TestUser {
                     ),
                     after: timeout,
                 });
+            }
+        }
+    }
+}
+
+impl TestUser {
+    /// Puts the events a `limited` timeline left out in front of it, for
+    /// every room this user had joined before this `/sync`.
+    async fn fill_gaps(&self, response: &mut Value, state: &SyncState) -> Result<()> {
+        let Some(rooms) = response["rooms"]["join"].as_object_mut() else {
+            return Ok(());
+        };
+        for (room_id, room) in rooms.iter_mut() {
+            let timeline = &mut room["timeline"];
+            if timeline["limited"] != true || !state.joined.contains(room_id) {
+                continue;
+            }
+            let Some(prev_batch) = timeline["prev_batch"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            let mut missed = self
+                .events_before(room_id, &prev_batch, &state.seen)
+                .await?;
+            if missed.is_empty() {
+                continue;
+            }
+            let shown = timeline["events"].as_array().cloned().unwrap_or_default();
+            // A server may count the boundary event on both sides of the token.
+            let shown_ids: HashSet<&str> = shown
+                .iter()
+                .filter_map(|e| e["event_id"].as_str())
+                .collect();
+            missed.retain(|e| {
+                e["event_id"]
+                    .as_str()
+                    .is_none_or(|id| !shown_ids.contains(id))
+            });
+            missed.extend(shown.iter().cloned());
+            timeline["events"] = Value::Array(missed);
+        }
+        Ok(())
+    }
+
+    /// The events of `room_id` before the token `from`, oldest first, back
+    /// to (not including) the newest event already in `seen`.
+    async fn events_before(
+        &self,
+        room_id: &str,
+        from: &str,
+        seen: &HashSet<String>,
+    ) -> Result<Vec<Value>> {
+        let mut newest_first = Vec::new();
+        let mut from = from.to_owned();
+        'pages: while newest_first.len() < GAP_LIMIT {
+            let path = format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit={GAP_PAGE}&from={}",
+                segment(room_id),
+                segment(&from)
+            );
+            let page = self.api.ok(Method::GET, &path, None).await?;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            if chunk.is_empty() {
+                break;
+            }
+            for event in chunk {
+                if event["event_id"]
+                    .as_str()
+                    .is_some_and(|id| seen.contains(id))
+                {
+                    break 'pages;
+                }
+                newest_first.push(event);
+            }
+            match page["end"].as_str() {
+                Some(end) if end != from => from = end.to_owned(),
+                _ => break,
+            }
+        }
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+}
+
+/// Records which timeline events and joined rooms a `/sync` delivered.
+fn remember_delivered(response: &Value, state: &mut SyncState) {
+    let Some(rooms) = response["rooms"]["join"].as_object() else {
+        return;
+    };
+    for (room_id, room) in rooms {
+        state.joined.insert(room_id.clone());
+        for event in room["timeline"]["events"].as_array().into_iter().flatten() {
+            if let Some(id) = event["event_id"].as_str() {
+                state.seen.insert(id.to_owned());
             }
         }
     }

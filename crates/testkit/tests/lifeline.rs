@@ -1,8 +1,8 @@
-//! Synapse must not outlive the test process, however that process ends.
+//! A homeserver must not outlive the test process, however that process ends.
 //!
-//! The test re-runs this binary as a child that starts Synapse, reports its
-//! port and aborts (no destructors, like a crash or a kill); the server must
-//! then stop on its own and its data directory disappear.
+//! Each test re-runs this binary as a child that starts the server, reports
+//! its port and aborts (no destructors, like a crash or a kill); the server
+//! must then stop on its own and its data directory disappear.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpStream};
@@ -10,28 +10,41 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::{Synapse, SynapseOptions};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions};
 
 const CHILD_ENV: &str = "TESTKIT_LIFELINE_CHILD";
 
 #[tokio::test]
 async fn synapse_stops_when_the_test_process_aborts() {
+    stops_when_the_test_process_aborts(
+        HomeserverKind::Synapse,
+        "synapse_stops_when_the_test_process_aborts",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn conduit_stops_when_the_test_process_aborts() {
+    stops_when_the_test_process_aborts(
+        HomeserverKind::Conduit,
+        "conduit_stops_when_the_test_process_aborts",
+    )
+    .await;
+}
+
+async fn stops_when_the_test_process_aborts(kind: HomeserverKind, test_name: &str) {
     if std::env::var_os(CHILD_ENV).is_some() {
-        let synapse = Synapse::start(SynapseOptions::default())
+        let server = Homeserver::start(kind, HomeserverOptions::default())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let port = synapse.base_url().rsplit(':').next().unwrap().to_owned();
-        println!("READY {port} {}", synapse.data_dir().display());
+        let port = server.base_url().rsplit(':').next().unwrap().to_owned();
+        println!("READY {port} {}", server.data_dir().display());
         std::process::abort();
     }
 
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "synapse_stops_when_the_test_process_aborts",
-            "--nocapture",
-        ])
+        .args(["--exact", test_name, "--nocapture"])
         .env(CHILD_ENV, "1")
         .stdout(Stdio::piped())
         .spawn()
@@ -41,11 +54,11 @@ async fn synapse_stops_when_the_test_process_aborts() {
         .lines()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("READY ").map(str::to_owned))
-        .expect("the child never reported a running Synapse");
+        .unwrap_or_else(|| panic!("the child never reported a running {kind}"));
     let status = child.wait().unwrap();
     assert!(!status.success(), "the child was meant to abort");
     eprintln!(
-        "child started Synapse and aborted after {:?}",
+        "child started {kind} and aborted after {:?}",
         started.elapsed()
     );
 
@@ -56,7 +69,7 @@ async fn synapse_stops_when_the_test_process_aborts() {
     while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() || data_dir.exists() {
         assert!(
             Instant::now() < deadline,
-            "Synapse on port {port} (data in {}) outlived its test process",
+            "{kind} on port {port} (data in {}) outlived its test process",
             data_dir.display()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,7 +1,8 @@
-//! Without a provisioned Synapse the kit fails loudly and says how to fix it.
+//! Without a provisioned Synapse or Conduit the kit fails loudly and says how
+//! to fix it.
 //! (Its own test binary: it changes the process environment.)
 
-use testkit::{Error, Synapse, SynapseOptions, PYTHON_ENV};
+use testkit::{Conduit, ConduitOptions, Error, Synapse, SynapseOptions, CONDUIT_ENV, PYTHON_ENV};
 
 #[tokio::test]
 async fn a_missing_interpreter_is_a_clear_error() {
@@ -16,5 +17,19 @@ async fn a_missing_interpreter_is_a_clear_error() {
         message.contains("/nonexistent/venv/bin/python"),
         "{message}"
     );
+    assert!(message.contains("./test.sh"), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_conduit_binary_is_a_clear_error() {
+    std::env::set_var(CONDUIT_ENV, "/nonexistent/conduit");
+    let err = match Conduit::start(ConduitOptions::default()).await {
+        Ok(_) => panic!("Conduit started without a binary"),
+        Err(err) => err,
+    };
+    assert!(matches!(err, Error::ConduitNotProvisioned { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("/nonexistent/conduit"), "{message}");
+    assert!(message.contains(CONDUIT_ENV), "{message}");
     assert!(message.contains("./test.sh"), "{message}");
 }

@@ -6,29 +6,23 @@
 mod config;
 
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use hmac::{KeyInit as _, Mac as _};
-use rand::distr::{Alphanumeric, SampleString as _};
 use rand::RngCore as _;
 use serde_json::{json, Map, Value};
 
 use crate::client::{string_field, ApiClient};
+use crate::process::{
+    provision_cache, random_secret, tail, wait_until_ready, LogOnPanic, Supervised, LOG_TAIL_LINES,
+};
 use crate::{free_port, Error, Result, TestUser};
 
 /// Environment variable naming the python interpreter of a venv with
 /// matrix-synapse installed (`./test.sh` sets it).
 pub const PYTHON_ENV: &str = "TGBRIDGE_TEST_SYNAPSE_PYTHON";
-
-/// How long a start may take before it is declared failed. Generous: on a
-/// busy 2-core machine that is also compiling, a ~1 s start can stretch.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Lines of log shown when a start or a test fails.
-const LOG_TAIL_LINES: usize = 60;
 
 const SUPERVISOR: &str = include_str!("supervise.py");
 
@@ -58,24 +52,6 @@ pub struct Synapse {
     python: PathBuf,
     /// `None` while stopped by [`Synapse::stop`] and while dropping.
     process: Option<Supervised>,
-}
-
-struct Supervised {
-    child: Child,
-    /// Closing this pipe is the signal to stop Synapse.
-    lifeline: Option<ChildStdin>,
-}
-
-impl Supervised {
-    /// Stops Synapse; with `keep_data` its directory (and log) survive.
-    fn stop(&mut self, keep_data: bool) {
-        if let Some(mut lifeline) = self.lifeline.take() {
-            if keep_data {
-                // Best effort: the supervisor keeps the data on a crash anyway.
-                let _ = lifeline.write_all(b"keep");
-            }
-        }
-    }
 }
 
 impl Synapse {
@@ -109,6 +85,7 @@ impl Synapse {
         if let Err(reason) = wait_until_ready(&base_url, &mut supervised.child).await {
             supervised.stop(true);
             return Err(Error::Startup {
+                server: "Synapse",
                 reason,
                 log_tail: tail(&log_path, LOG_TAIL_LINES),
                 log_path,
@@ -156,6 +133,7 @@ impl Synapse {
         if let Err(reason) = wait_until_ready(&self.base_url, &mut supervised.child).await {
             supervised.stop(true);
             return Err(Error::Startup {
+                server: "Synapse",
                 reason,
                 log_tail: tail(&self.log_path, LOG_TAIL_LINES),
                 log_path: self.log_path.clone(),
@@ -198,7 +176,10 @@ impl Synapse {
     /// A guard that prints the end of Synapse's log if the test panics while
     /// it is alive: hold one for the length of each test.
     pub fn log_on_panic(&self) -> LogOnPanic<'_> {
-        LogOnPanic { synapse: self }
+        LogOnPanic {
+            server: "Synapse",
+            log_path: &self.log_path,
+        }
     }
 
     /// A client for this server, authenticated with `token` when given (an
@@ -247,23 +228,6 @@ impl Drop for Synapse {
     }
 }
 
-/// Prints the end of Synapse's log when dropped during a panic.
-pub struct LogOnPanic<'a> {
-    synapse: &'a Synapse,
-}
-
-impl Drop for LogOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "--- last {LOG_TAIL_LINES} lines of Synapse's log ({}) ---\n{}",
-                self.synapse.log_path.display(),
-                self.synapse.log_tail(LOG_TAIL_LINES)
-            );
-        }
-    }
-}
-
 /// Finds the python of the provisioned Synapse venv: the environment
 /// variable first, then the venv `./test.sh` last provisioned.
 fn synapse_python() -> Result<PathBuf> {
@@ -295,19 +259,14 @@ fn synapse_python() -> Result<PathBuf> {
     }
 }
 
-/// Mirrors the cache location in `test.sh`.
+/// The venv `./test.sh` last provisioned.
 fn provisioned_venv_python() -> Option<PathBuf> {
-    let cache = match std::env::var_os("TGBRIDGE_TEST_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let base = match std::env::var_os("XDG_CACHE_HOME") {
-                Some(dir) => PathBuf::from(dir),
-                None => PathBuf::from(std::env::var_os("HOME")?).join(".cache"),
-            };
-            base.join("tgbridge-test")
-        }
-    };
-    Some(cache.join("synapse-current").join("bin").join("python"))
+    Some(
+        provision_cache()?
+            .join("synapse-current")
+            .join("bin")
+            .join("python"),
+    )
 }
 
 fn write_config(
@@ -346,7 +305,7 @@ fn spawn(python: &Path, data_dir: &Path, log_path: &Path) -> Result<Supervised> 
     let log_err = log
         .try_clone()
         .map_err(|e| Error::io("duplicating", log_path, e))?;
-    let mut child = Command::new(python)
+    let child = Command::new(python)
         .arg("-c")
         .arg(SUPERVISOR)
         .arg(data_dir)
@@ -357,35 +316,7 @@ fn spawn(python: &Path, data_dir: &Path, log_path: &Path) -> Result<Supervised> 
         .stderr(log_err)
         .spawn()
         .map_err(|e| Error::io("running", python, e))?;
-    let lifeline = child.stdin.take();
-    Ok(Supervised { child, lifeline })
-}
-
-/// Polls `/_matrix/client/versions` until it answers 200; fails as soon as
-/// the process exits, or after [`START_TIMEOUT`].
-async fn wait_until_ready(base_url: &str, child: &mut Child) -> std::result::Result<(), String> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| format!("building an HTTP client: {e}"))?;
-    let url = format!("{base_url}/_matrix/client/versions");
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Err(format!("it exited while starting ({status})")),
-            Ok(None) => {}
-            Err(e) => return Err(format!("cannot check the process: {e}")),
-        }
-        if let Ok(response) = http.get(&url).send().await {
-            if response.status().is_success() {
-                return Ok(());
-            }
-        }
-        if started.elapsed() > START_TIMEOUT {
-            return Err(format!("{url} did not answer within {START_TIMEOUT:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok(Supervised::new(child))
 }
 
 /// `hex(HMAC-SHA1(secret, nonce \0 user \0 password \0 admin|notadmin))`,
@@ -405,21 +336,6 @@ fn registration_mac(secret: &str, nonce: &str, user: &str, password: &str, admin
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn random_secret() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 32)
-}
-
-/// The last `lines` lines of a file, or a note saying why there are none.
-fn tail(path: &Path, lines: usize) -> String {
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,15 +351,5 @@ mod tests {
             registration_mac("secret", "nonce", "alice", "pw", true),
             "d7b3ebc9fec30d9bed19eb81e3902aa4ad214333"
         );
-    }
-
-    #[test]
-    fn tail_keeps_only_the_last_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        fs::write(&path, "a\nb\nc\nd\n").unwrap();
-        assert_eq!(tail(&path, 2), "c\nd");
-        assert_eq!(tail(&path, 10), "a\nb\nc\nd");
-        assert!(tail(&dir.path().join("missing"), 2).starts_with("(cannot read"));
     }
 }
