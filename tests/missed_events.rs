@@ -10,18 +10,25 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{portal_of, start_logged_in, user};
-use appservice_support::{shared_synapse, BridgeInstance, Bridges};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{SharedSynapse, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    shared_synapse(&SYNAPSE, &["mis"], serde_json::Map::new(), |_, _| {}).await
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["mis"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
 }
 
 /// The owner's own texts in `chat`, as Telegram shows them to the owner.
@@ -70,10 +77,11 @@ async fn send_text(owner: &TestUser, room: &str, body: &str) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_the_owner_sends_while_the_bridge_is_stopped_arrives_once() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+on_both_servers!(what_the_owner_sends_while_the_bridge_is_stopped_arrives_once);
+
+async fn what_the_owner_sends_while_the_bridge_is_stopped_arrives_once(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("mis");
 
     let fake = FakeTelegram::start().await;
@@ -86,7 +94,7 @@ async fn what_the_owner_sends_while_the_bridge_is_stopped_arrives_once() {
         (alice, group)
     };
     let chat = Peer::Chat(group);
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let room = {
         let store = Store::open(&bridge.database_path).unwrap();
         let portal = portal_of(&store, PeerId::chat(group).unwrap(), &bridge).await;

@@ -12,6 +12,11 @@
 //!   for them until a transaction proves that the homeserver pushes them (a
 //!   typing notification of the bot's, sent at start, is the probe). Both
 //!   sources may overlap for a moment; the Telegram side ignores a repeat.
+//! - **Held-back transactions.** The same homeserver that pushes no typing
+//!   (Conduit) also holds back every transaction for 30 s × tries² after one
+//!   failed, until a new event comes. The owner's timeline events from the
+//!   sync therefore go to the core too, which queues or handles each event
+//!   once whichever way it came first ([`Core::take_synced_timeline`]).
 //! - **Outages.** When the sync fails and later succeeds again, the
 //!   homeserver was away: what the owner sent meanwhile is read back again.
 
@@ -47,9 +52,24 @@ const PROBE_WAIT: Duration = Duration::from_secs(2);
 /// How often the sync position is written to the database at most.
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(30);
 
-/// Only typing and receipts matter. Synapse honours this; Conduit ignores
-/// it (hence [`MIN_SYNC_INTERVAL`]).
-const SYNC_FILTER: &str = r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"state":{"types":[]},"timeline":{"limit":1,"types":["org.tgbridge.none"]},"account_data":{"types":[]},"ephemeral":{"types":["m.typing","m.receipt"]}}}"#;
+/// Timeline events per room and sync; a busier room is read back instead.
+const TIMELINE_LIMIT: u32 = 50;
+
+/// Only the owner's timeline events, typing and receipts matter. Synapse
+/// honours this; Conduit ignores it (hence [`MIN_SYNC_INTERVAL`]).
+fn sync_filter(owner: &str) -> String {
+    serde_json::json!({
+        "presence": { "types": [] },
+        "account_data": { "types": [] },
+        "room": {
+            "state": { "types": [] },
+            "timeline": { "limit": TIMELINE_LIMIT, "senders": [owner] },
+            "account_data": { "types": [] },
+            "ephemeral": { "types": ["m.typing", "m.receipt"] },
+        },
+    })
+    .to_string()
+}
 
 /// The part of a `/sync` answer the bot reads.
 #[derive(Debug, Deserialize)]
@@ -68,6 +88,8 @@ struct SyncRooms {
 #[derive(Debug, Default, Deserialize)]
 struct JoinedRoom {
     #[serde(default)]
+    timeline: Events,
+    #[serde(default)]
     ephemeral: Events,
 }
 
@@ -75,6 +97,9 @@ struct JoinedRoom {
 struct Events {
     #[serde(default)]
     events: Vec<Value>,
+    /// Set on a timeline that left events out.
+    #[serde(default)]
+    limited: bool,
 }
 
 /// Runs until `stop` turns `true`: the bot's device, the catch-up, then
@@ -169,6 +194,7 @@ async fn probe_ephemeral_push<P: BridgePersistence>(core: &Core<P>) {
 /// the homeserver turns out to push them after all.
 async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
     let client = core.client();
+    let filter = sync_filter(core.owner().as_str());
     let mut position = core.persistence().bot_sync_position().ok().flatten();
     let mut saved_at = Instant::now();
     let mut failures: u32 = 0;
@@ -176,7 +202,7 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
     while !*stop.borrow() && !core.ephemeral_pushed() {
         let started = Instant::now();
         let answer = tokio::select! {
-            answer = sync_once(client, position.as_deref()) => answer,
+            answer = sync_once(client, &filter, position.as_deref()) => answer,
             _ = stop.changed() => return,
         };
         match answer {
@@ -188,11 +214,10 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
                         .await;
                     failures = 0;
                 }
-                // The first answer without a position is the current state,
-                // not news.
-                if position.is_some() {
-                    forward(core, answer.rooms);
-                }
+                // The first answer without a position is the current state:
+                // its typing and receipts are stale, but its timeline may
+                // hold what the owner sent since the catch-up read.
+                forward(core, answer.rooms, position.is_some()).await;
                 position = Some(answer.next_batch);
                 if saved_at.elapsed() >= SAVE_POSITION_EVERY {
                     save_position(core, position.as_deref());
@@ -226,17 +251,34 @@ fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
     }
 }
 
-/// Forwards the owner's typing and receipts of every room in the answer.
-fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms) {
+/// Hands the owner's timeline events of every room in the answer to the
+/// core, and their typing and receipts when `ephemeral` is news.
+async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, ephemeral: bool) {
     for (room_id, room) in rooms.join {
-        for event in room.ephemeral.events {
-            core.forward_ephemeral_event(&with_room_id(event, &room_id));
+        if !room.timeline.events.is_empty() || room.timeline.limited {
+            let taken = core
+                .take_synced_timeline(&room_id, room.timeline.events, room.timeline.limited)
+                .await;
+            match taken {
+                Ok(0) => {}
+                Ok(queued) => {
+                    debug!(%room_id, queued, "queued the owner's events from the bot's sync")
+                }
+                Err(error) => {
+                    warn!(%room_id, %error, "could not take the owner's events from the bot's sync")
+                }
+            }
+        }
+        if ephemeral {
+            for event in room.ephemeral.events {
+                core.forward_ephemeral_event(&with_room_id(event, &room_id));
+            }
         }
     }
 }
 
-/// Ephemeral events in a sync answer name no room; pushed ones do.
-fn with_room_id(mut event: Value, room_id: &RoomId) -> Value {
+/// Events in a sync answer name no room; pushed ones do.
+pub(super) fn with_room_id(mut event: Value, room_id: &RoomId) -> Value {
     if let Value::Object(fields) = &mut event {
         fields.insert("room_id".to_owned(), Value::String(room_id.to_string()));
     }
@@ -260,10 +302,14 @@ async fn sleep_or_stop(duration: Duration, stop: &mut watch::Receiver<bool>) {
 }
 
 /// One `/sync` long-poll through the bot's device.
-async fn sync_once(client: &MatrixClient, since: Option<&str>) -> Result<SyncAnswer, MatrixError> {
+async fn sync_once(
+    client: &MatrixClient,
+    filter: &str,
+    since: Option<&str>,
+) -> Result<SyncAnswer, MatrixError> {
     let endpoint = "sync";
     let timeout = SYNC_TIMEOUT.as_millis().to_string();
-    let mut query = vec![("timeout", timeout.as_str()), ("filter", SYNC_FILTER)];
+    let mut query = vec![("timeout", timeout.as_str()), ("filter", filter)];
     if let Some(since) = since {
         query.push(("since", since));
     }

@@ -199,6 +199,11 @@ impl<P: BridgePersistence> Core<P> {
         }
     }
 
+    /// The owner's Matrix id.
+    pub(super) fn owner(&self) -> &UserId {
+        &self.ids.owner
+    }
+
     /// The management room currently in use, if any.
     pub fn management_room(&self) -> Option<OwnedRoomId> {
         self.management_room
@@ -359,7 +364,7 @@ impl<P: BridgePersistence> Core<P> {
                     newest_ts = newest_ts.max(Some(u64::from(event.origin_server_ts().get())));
                     match self.queue_for_telegram(raw, &event)? {
                         Some(event) => queued.push(event),
-                        None => self.handle_event(event, received).await?,
+                        None => self.handle_once(event, received).await?,
                     }
                 }
                 Err(error) => debug!(txn_id, %error, "skipping an event that does not parse"),
@@ -430,6 +435,29 @@ impl<P: BridgePersistence> Core<P> {
         for request in outbound_route::ephemeral_requests(event, &self.ids.owner) {
             self.forward_to_telegram(request);
         }
+    }
+
+    /// Handles an event the core acts on itself. The owner's events can
+    /// arrive twice, pushed and read from the bot's sync, so each is
+    /// remembered once handled and skipped when it comes again; everyone
+    /// else's arrive only pushed.
+    pub(super) async fn handle_once(
+        &self,
+        event: AnyTimelineEvent,
+        received: Instant,
+    ) -> Result<(), CoreError> {
+        if event.sender() != self.ids.owner {
+            return self.handle_event(event, received).await;
+        }
+        let room_id = event.room_id().to_owned();
+        let event_id = event.event_id().to_owned();
+        if self.store.was_queued(&event_id)? {
+            debug!(%event_id, "the owner's event was handled already");
+            return Ok(());
+        }
+        self.handle_event(event, received).await?;
+        self.store.remember_handled(&room_id, &event_id)?;
+        Ok(())
     }
 
     async fn handle_event(
@@ -866,6 +894,7 @@ mod tests {
         outbox: Mutex<Vec<QueuedEvent>>,
         watermark: Mutex<Option<u64>>,
         device_token: Mutex<Option<String>>,
+        handled: Mutex<HashSet<String>>,
     }
 
     impl MemoryStore {
@@ -908,12 +937,22 @@ mod tests {
             Ok(self.queue_new(queued))
         }
         fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError> {
-            Ok(self
-                .outbox
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|q| q.event_id == event_id))
+            Ok(self.handled.lock().unwrap().contains(event_id.as_str())
+                || self
+                    .outbox
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|q| q.event_id == event_id))
+        }
+        fn remember_handled(
+            &self,
+            room_id: &ruma::RoomId,
+            event_id: &ruma::EventId,
+        ) -> Result<(), PersistenceError> {
+            let _ = room_id;
+            self.handled.lock().unwrap().insert(event_id.to_string());
+            Ok(())
         }
         fn event_watermark(&self) -> Result<Option<u64>, PersistenceError> {
             Ok(*self.watermark.lock().unwrap())
@@ -1067,7 +1106,7 @@ mod tests {
 
     fn invite(room: &str, inviter: &str, is_direct: bool) -> Value {
         json!({
-            "type": "m.room.member", "room_id": room, "sender": inviter, "event_id": "$inv",
+            "type": "m.room.member", "room_id": room, "sender": inviter, "event_id": format!("$inv{room}"),
             "state_key": "@telegrambot:localhost", "origin_server_ts": 1,
             "content": { "membership": "invite", "is_direct": is_direct }
         })
@@ -1419,10 +1458,12 @@ mod tests {
         core.ensure_management_room().await.unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         core.set_telegram_requests(tx);
+        let serial = std::cell::Cell::new(0);
         let state = |sender: &str, kind: &str, content: Value| {
+            serial.set(serial.get() + 1);
             json!({
                 "type": kind, "room_id": "!p:localhost", "sender": sender,
-                "event_id": format!("${kind}{sender}"), "state_key": "", "origin_server_ts": 1,
+                "event_id": format!("$state{}", serial.get()), "state_key": "", "origin_server_ts": 1,
                 "content": content
             })
         };

@@ -17,6 +17,8 @@ use ruma::api::Direction;
 use ruma::events::AnyTimelineEvent;
 use ruma::serde::Raw;
 use ruma::{OwnedRoomId, RoomId, UInt};
+use serde_json::Value;
+use std::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::core::{Core, CoreError};
@@ -75,6 +77,56 @@ impl<P: BridgePersistence> Core<P> {
         queued
     }
 
+    /// Takes the owner's events that the bot's own `/sync` saw in `room_id`.
+    /// On a homeserver that holds back its transactions after the bridge
+    /// was unreachable (Conduit waits 30 s × tries² and for a new event),
+    /// this is how what the owner sends reaches Telegram meanwhile; when the
+    /// transactions come, every event in them was queued or handled already
+    /// and is skipped. A `limited` timeline left events out: while the
+    /// transactions lag behind, the room is read back to the event watermark
+    /// instead. Returns how many events were queued for Telegram.
+    pub async fn take_synced_timeline(
+        &self,
+        room_id: &RoomId,
+        events: Vec<Value>,
+        limited: bool,
+    ) -> Result<usize, CoreError> {
+        let watermark = self.event_watermark();
+        if limited
+            && transactions_lag(watermark, &events)
+            && self.persistence().is_portal_room(room_id.as_str())?
+        {
+            return self.catch_up_room(room_id, sync_horizon(watermark)).await;
+        }
+        let owner = self.owner().as_str();
+        // Older events reached the bridge before (or are so old that what it
+        // remembers of them may have been pruned): never sent again.
+        let horizon = sync_horizon(watermark);
+        let _one_at_a_time = self.transaction_lock().await;
+        let mut found = Vec::new();
+        for value in events {
+            let old = value["origin_server_ts"]
+                .as_u64()
+                .is_none_or(|ts| ts < horizon);
+            if value["sender"].as_str() != Some(owner) || old {
+                continue;
+            }
+            let Some(raw) = timeline_event(value, room_id) else {
+                continue;
+            };
+            let Ok(event) = raw.deserialize() else {
+                continue;
+            };
+            match self.queue_for_telegram(&raw, &event)? {
+                Some(queued) => found.push(queued),
+                None => self.handle_once(event, Instant::now()).await?,
+            }
+        }
+        let fresh = self.persistence().queue_missed(&found)?;
+        self.announce_queued(&fresh);
+        Ok(fresh.len())
+    }
+
     async fn catch_up_room(&self, room_id: &RoomId, horizon: u64) -> Result<usize, CoreError> {
         let _one_at_a_time = self.transaction_lock().await;
         let mut found = Vec::new();
@@ -125,5 +177,81 @@ impl<P: BridgePersistence> Core<P> {
             }
         }
         Ok(outcome)
+    }
+}
+
+/// How far back the bot's sync is read: to the watermark, or, before any
+/// transaction was processed, to now (a bridge that never heard the
+/// homeserver has nothing older to send), with the usual slack.
+fn sync_horizon(watermark: Option<u64>) -> u64 {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    watermark
+        .unwrap_or_else(now_ms)
+        .saturating_sub(WATERMARK_SLACK_MS)
+}
+
+/// Whether the homeserver's transactions are behind what the sync shows:
+/// its newest event is newer than anything pushed. In a busy room whose
+/// transactions keep up, a limited timeline costs no read-back.
+fn transactions_lag(watermark: Option<u64>, events: &[Value]) -> bool {
+    let newest = events
+        .iter()
+        .filter_map(|e| e["origin_server_ts"].as_u64())
+        .max();
+    match (watermark, newest) {
+        (Some(pushed), Some(newest)) => newest > pushed,
+        (None, _) | (_, None) => true,
+    }
+}
+
+/// A `/sync` timeline event as a room event: sync leaves out the `room_id`
+/// that the event types need.
+fn timeline_event(value: Value, room_id: &RoomId) -> Option<Raw<AnyTimelineEvent>> {
+    let value = super::bot_sync::with_room_id(value, room_id);
+    serde_json::value::to_raw_value(&value)
+        .ok()
+        .map(Raw::from_json)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_limited_timeline_is_read_back_only_while_transactions_lag() {
+        let events = vec![
+            json!({ "origin_server_ts": 1_000 }),
+            json!({ "origin_server_ts": 2_000 }),
+        ];
+        assert!(!transactions_lag(Some(2_000), &events));
+        assert!(transactions_lag(Some(1_500), &events));
+        assert!(transactions_lag(None, &events));
+        assert!(transactions_lag(Some(2_000), &[]));
+    }
+
+    #[test]
+    fn sync_events_get_the_room_the_event_types_need() {
+        let room_id: OwnedRoomId = "!r:localhost".try_into().unwrap();
+        let raw = timeline_event(
+            json!({
+                "type": "m.room.message",
+                "event_id": "$e",
+                "sender": "@o:localhost",
+                "origin_server_ts": 1,
+                "content": { "msgtype": "m.text", "body": "hi" },
+            }),
+            &room_id,
+        )
+        .unwrap();
+        let event = raw.deserialize().unwrap();
+        assert_eq!(event.room_id(), room_id);
+        assert!(timeline_event(json!("not an event"), &room_id)
+            .is_some_and(|r| r.deserialize().is_err()));
     }
 }

@@ -75,8 +75,17 @@ pub trait BridgePersistence: Send + Sync + 'static {
     /// it was never queued before; returns those that were queued now.
     fn queue_missed(&self, queued: &[QueuedEvent]) -> Result<Vec<QueuedEvent>, PersistenceError>;
 
-    /// Whether the owner's event `event_id` was ever queued for Telegram.
+    /// Whether the owner's event `event_id` was ever queued for Telegram or
+    /// remembered as handled.
     fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError>;
+
+    /// Remembers an owner's event handled without the outbox (a command, a
+    /// rename), so it is not handled again when it arrives a second time.
+    fn remember_handled(
+        &self,
+        room_id: &ruma::RoomId,
+        event_id: &ruma::EventId,
+    ) -> Result<(), PersistenceError>;
 
     /// The newest `origin_server_ts` (ms) of any event in a processed
     /// transaction: everything older reached the bridge.
@@ -230,6 +239,18 @@ impl BridgePersistence for StorePersistence {
         self.store
             .outbox()
             .was_queued(event_id)
+            .map_err(PersistenceError::new)
+    }
+
+    fn remember_handled(
+        &self,
+        room_id: &ruma::RoomId,
+        event_id: &ruma::EventId,
+    ) -> Result<(), PersistenceError> {
+        self.store
+            .outbox()
+            .remember(room_id, event_id)
+            .map(drop)
             .map_err(PersistenceError::new)
     }
 

@@ -80,7 +80,22 @@ impl<'a> Outbox<'a> {
         })
     }
 
-    /// Whether `event_id` was ever queued (and not yet pruned).
+    /// Remembers an owner's event the bridge handled without queueing it (a
+    /// command, a rename): `false` when it was remembered or queued before,
+    /// so the same event read again from the bot's sync is not handled twice.
+    pub fn remember(&self, room_id: &RoomId, event_id: &EventId) -> Result<bool, StoreError> {
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "INSERT INTO owner_event (event_id, room_id, seen_at)
+                     VALUES (?1, ?2, unixepoch()) ON CONFLICT DO NOTHING",
+                )?
+                .execute((event_id.as_str(), room_id.as_str()))?
+                == 1)
+        })
+    }
+
+    /// Whether `event_id` was ever queued or remembered (and not yet pruned).
     pub fn was_queued(&self, event_id: &EventId) -> Result<bool, StoreError> {
         self.db.run(|conn| {
             Ok(conn

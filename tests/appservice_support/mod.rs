@@ -1,6 +1,7 @@
 //! Shared helpers for the appservice end-to-end tests: a bridge instance with
 //! its own config, registration, database and port, run as the real
-//! `tgbridge` binary in a child process next to a real Synapse.
+//! `tgbridge` binary in a child process next to a real homeserver (Synapse
+//! or Conduit).
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
-use testkit::{free_port, TestUser};
+use testkit::{
+    free_port, Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser,
+};
 
 /// Bot display name written into every test config.
 pub const BOT_DISPLAYNAME: &str = "Telegram bridge bot (test)";
@@ -358,24 +361,86 @@ pub async fn shared_synapse(
 ) -> (&'static testkit::Synapse, &'static Bridges) {
     cell.get_or_start(|| async {
         let port = free_port().expect("free port for Synapse");
-        let mut instances = std::collections::HashMap::new();
-        let mut registrations = Vec::new();
-        for &name in names {
-            let bridge = BridgeInstance::prepare(name, port);
-            adjust(name, &bridge);
-            registrations.push(bridge.registration_path.clone());
-            instances.insert(name, bridge);
-        }
+        let (registrations, bridges) = prepare_bridges(names, port, adjust);
         let options = testkit::SynapseOptions {
             registrations,
             port: Some(port),
             extra_config,
         };
-        let bridges = Bridges {
-            instances: std::sync::Mutex::new(instances),
-        };
         Ok((options, bridges))
     })
     .await
     .expect("Synapse starts (run ./test.sh provision if it is not installed)")
+}
+
+/// The test binary's shared homeserver of `kind`, started on first use with
+/// one bridge registered per name (the name is also its localpart prefix):
+/// Synapse reads the registrations at start, Conduit gets each through its
+/// admin room as the README tells its users. `adjust` may change a bridge's
+/// files before the server reads its registration.
+pub async fn shared_homeserver(
+    cell: &'static SharedHomeserver<Bridges>,
+    kind: HomeserverKind,
+    names: &[&'static str],
+    options: HomeserverOptions,
+    adjust: fn(&str, &BridgeInstance),
+) -> (&'static Homeserver, &'static Bridges) {
+    cell.get_or_start(kind, || async {
+        let port = free_port().expect("free port for the homeserver");
+        let (registrations, bridges) = prepare_bridges(names, port, adjust);
+        let options = HomeserverOptions {
+            registrations,
+            port: Some(port),
+            ..options
+        };
+        Ok((options, bridges))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+    })
+}
+
+/// One bridge instance per name for a homeserver on `port`, with the
+/// registration files the server must load.
+fn prepare_bridges(
+    names: &[&'static str],
+    port: u16,
+    adjust: fn(&str, &BridgeInstance),
+) -> (Vec<PathBuf>, Bridges) {
+    let mut instances = std::collections::HashMap::new();
+    let mut registrations = Vec::new();
+    for &name in names {
+        let bridge = BridgeInstance::prepare(name, port);
+        adjust(name, &bridge);
+        registrations.push(bridge.registration_path.clone());
+        instances.insert(name, bridge);
+    }
+    let bridges = Bridges {
+        instances: std::sync::Mutex::new(instances),
+    };
+    (registrations, bridges)
+}
+
+/// Declares, for each scenario `async fn name(kind: HomeserverKind)`, a
+/// module `name` with the tests `on_synapse` and `on_conduit`, so every
+/// Matrix-facing scenario runs on both homeservers and its test names say
+/// which (`name::on_conduit`).
+#[macro_export]
+macro_rules! on_both_servers {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_synapse() {
+                    super::$scenario(testkit::HomeserverKind::Synapse).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_conduit() {
+                    super::$scenario(testkit::HomeserverKind::Conduit).await
+                }
+            }
+        )*
+    };
 }

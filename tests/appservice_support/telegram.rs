@@ -76,13 +76,13 @@ pub async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) ->
 /// Seeds a login into `account`, registers the owner, starts the bridge and
 /// waits for its first chat sync; returns the owner.
 pub async fn start_logged_in(
-    synapse: &testkit::Synapse,
+    server: &testkit::Homeserver,
     bridge: &mut BridgeInstance,
     fake: &FakeTelegram,
     account: UserId,
 ) -> TestUser {
     seed_login(bridge, fake, account).await;
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
