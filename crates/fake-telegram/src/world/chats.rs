@@ -116,6 +116,9 @@ pub struct Channel {
     pub photo: Option<PhotoId>,
     /// `true` for a broadcast channel, `false` for a supergroup.
     pub broadcast: bool,
+    /// "Sign messages": posts of a broadcast channel carry their author's
+    /// name (`post_author`).
+    pub signatures: bool,
     /// Who created it.
     pub creator: UserId,
     /// Creation date.
@@ -344,6 +347,7 @@ impl World {
             username: None,
             photo: None,
             broadcast,
+            signatures: false,
             creator,
             date,
             participants,

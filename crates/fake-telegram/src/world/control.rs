@@ -478,10 +478,12 @@ impl World {
         self.check_can_post(author, place, draft.action.is_some())?;
         let entities = self.stored_entities(author, draft.entities)?;
         let date = self.now();
+        let post_author = self.signature(author, place);
         let key = self.messages.insert(Message {
             place,
             from: author,
             date,
+            post_author,
             text: draft.text,
             entities,
             reply_to: draft.reply_to,
@@ -541,6 +543,23 @@ impl World {
             }
         }
         Ok(key)
+    }
+
+    /// The signature a new message in `place` carries: the author's name in
+    /// a broadcast channel that signs its posts, nothing elsewhere.
+    fn signature(&self, author: UserId, place: Place) -> Option<String> {
+        let Place::Channel(channel) = place else {
+            return None;
+        };
+        let c = self.channel(channel)?;
+        if !(c.broadcast && c.signatures) {
+            return None;
+        }
+        let spec = &self.user(author)?.spec;
+        Some(match &spec.last_name {
+            Some(last) => format!("{} {last}", spec.first_name),
+            None => spec.first_name.clone(),
+        })
     }
 
     /// Entities as Telegram stores them: a mention the client sent as

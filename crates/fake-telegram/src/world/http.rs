@@ -22,7 +22,7 @@
 //! | `/read` | `{by, peer, max_id}` | `{}` |
 //! | `/history` | `{viewer, peer}` | `[message]`, oldest first |
 //! | `/groups` | `{creator, title, members}` | `{id}` |
-//! | `/channels` | `{creator, title, about?, broadcast, members?, username?}` | `{id}` |
+//! | `/channels` | `{creator, title, about?, broadcast, members?, username?, signatures?}` | `{id}` |
 //! | `/members/add` | `{by, peer, users}` | `{}` |
 //! | `/members/remove` | `{by, peer, user}` | `{}` |
 //! | `/admins` | `{by, channel, user, admin}` | `{}` |
@@ -394,6 +394,8 @@ struct ChannelBody {
     #[serde(default)]
     members: Vec<Name>,
     username: Option<String>,
+    #[serde(default)]
+    signatures: bool,
 }
 
 async fn create_channel(State(world): State<SharedWorld>, Json(b): Json<ChannelBody>) -> Answer {
@@ -402,6 +404,9 @@ async fn create_channel(State(world): State<SharedWorld>, Json(b): Json<ChannelB
         let members = resolve_users(w, &b.members)?;
         let id = w.create_channel(creator, &b.title, &b.about, b.broadcast)?;
         w.set_channel_username(id, b.username.as_deref())?;
+        if b.signatures {
+            w.set_channel_signatures(id, true)?;
+        }
         let others: Vec<UserId> = members.into_iter().filter(|&m| m != creator).collect();
         if !others.is_empty() {
             w.channel_invite(Origin::control(creator), id, &others)?;

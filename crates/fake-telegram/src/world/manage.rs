@@ -113,6 +113,23 @@ impl World {
         Ok(id)
     }
 
+    /// Turns "sign messages" of a broadcast channel on or off: later posts
+    /// carry their author's name. Members are told the channel changed.
+    pub fn set_channel_signatures(
+        &mut self,
+        channel: ChannelId,
+        signatures: bool,
+    ) -> Result<(), RpcError> {
+        let c = self.channel_mut(channel).ok_or_else(channel_invalid)?;
+        if !c.broadcast {
+            return Err(RpcError::bad_request("CHANNEL_INVALID"));
+        }
+        c.signatures = signatures;
+        let creator = c.creator;
+        self.announce_chat_change(Peer::Channel(channel), Origin::control(creator));
+        Ok(())
+    }
+
     /// Gives a channel a public username (anyone may then read and join it).
     pub fn set_channel_username(
         &mut self,

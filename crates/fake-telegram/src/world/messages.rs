@@ -102,6 +102,9 @@ pub struct Message {
     pub from: UserId,
     /// Sending date.
     pub date: i32,
+    /// The signature of a post in a broadcast channel that signs its
+    /// messages: the author's name as it was when they posted.
+    pub post_author: Option<String>,
     /// Text (caption for media).
     pub text: String,
     /// Formatting entities of `text`.

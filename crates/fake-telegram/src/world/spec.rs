@@ -115,6 +115,9 @@ pub struct ChatEntry {
     pub members: Vec<String>,
     /// Keys of members who are admins.
     pub admins: Vec<String>,
+    /// Broadcast channels: "sign messages" is on (posts carry their
+    /// author's name).
+    pub signatures: bool,
 }
 
 /// A message in a world file.
@@ -325,6 +328,9 @@ impl World {
                 let about = entry.about.as_deref().unwrap_or_default();
                 let channel = self.create_channel(creator, &entry.title, about, broadcast)?;
                 self.set_channel_username(channel, entry.username.as_deref())?;
+                if entry.signatures {
+                    self.set_channel_signatures(channel, true)?;
+                }
                 let others: Vec<_> = members.iter().copied().filter(|&m| m != creator).collect();
                 if !others.is_empty() {
                     self.channel_invite(Origin::control(creator), channel, &others)?;

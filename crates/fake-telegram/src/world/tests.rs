@@ -1480,3 +1480,45 @@ fn media_without_files_survives_serialization() {
         assert_eq!(back, tl_media);
     }
 }
+
+#[test]
+fn signed_channel_posts_carry_their_authors_name() {
+    let (mut world, alice, bob) = alice_and_bob();
+    let channel = world.create_channel(alice, "News", "", true).unwrap();
+    world
+        .channel_invite(Origin::control(alice), channel, &[bob])
+        .unwrap();
+    world
+        .send_text(alice, Peer::Channel(channel), "unsigned")
+        .unwrap();
+    world.set_channel_signatures(channel, true).unwrap();
+    world
+        .send_text(alice, Peer::Channel(channel), "signed")
+        .unwrap();
+    let peer = world.input_peer(Peer::Channel(channel), bob);
+    let posts: Vec<(String, Option<String>, bool)> =
+        message_list(call(&mut world, bob, &history_request(peer, 10)).unwrap())
+            .into_iter()
+            .filter_map(|m| match m {
+                tl::enums::Message::Message(m) => {
+                    Some((m.message, m.post_author, m.post && m.from_id.is_none()))
+                }
+                _ => None,
+            })
+            .collect();
+    assert_eq!(
+        posts,
+        vec![
+            ("signed".to_owned(), Some("Alice".to_owned()), true),
+            ("unsigned".to_owned(), None, true),
+        ]
+    );
+    let supergroup = world.create_supergroup(alice, "Talk", &[bob]).unwrap();
+    assert_eq!(
+        world
+            .set_channel_signatures(supergroup, true)
+            .unwrap_err()
+            .name,
+        "CHANNEL_INVALID"
+    );
+}
