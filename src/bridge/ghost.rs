@@ -17,7 +17,7 @@ use ruma::api::client::profile::set_avatar_url;
 use ruma::api::client::state::{get_state_event_for_key, send_state_event};
 use ruma::events::room::power_levels::RoomPowerLevelsEventContent;
 use ruma::events::{EmptyStateKey, StateEventType};
-use ruma::{OwnedMxcUri, OwnedUserId, RoomId, UserId};
+use ruma::{OwnedMxcUri, OwnedUserId, RoomId, ServerName, UserId};
 use serde_json::Value;
 use tracing::{debug, warn};
 
@@ -59,6 +59,12 @@ pub fn peer_displayname(config: &BridgeConfig, peer: &Peer) -> String {
     }
 }
 
+/// The Matrix id of the ghost of Telegram user (or channel) `telegram_id`:
+/// `@<prefix><id>:<server>`; `None` if that is not a valid user id.
+pub fn ghost_user_id(prefix: &str, telegram_id: i64, server: &ServerName) -> Option<OwnedUserId> {
+    UserId::parse(format!("@{prefix}{telegram_id}:{server}")).ok()
+}
+
 /// Ghost operations on the homeserver and the store.
 pub struct Puppets<'a> {
     /// The homeserver client.
@@ -75,11 +81,8 @@ impl Puppets<'_> {
         let server = self.client.bot_user_id().server_name();
         // The prefix was validated as a localpart and digits keep it one;
         // the fallback (the bot) is therefore never used.
-        UserId::parse(format!(
-            "@{}{telegram_id}:{server}",
-            self.config.ghost_prefix
-        ))
-        .unwrap_or_else(|_| self.client.bot_user_id().to_owned())
+        ghost_user_id(&self.config.ghost_prefix, telegram_id, server)
+            .unwrap_or_else(|| self.client.bot_user_id().to_owned())
     }
 
     /// Registers the ghost of `telegram_id` if needed and sets its display
@@ -147,7 +150,15 @@ impl Puppets<'_> {
     /// Mirrors a Telegram user's profile photo onto their ghost; failures
     /// are logged, since a missing avatar never blocks bridging.
     pub async fn mirror_photo(&self, telegram: &Client, user: &User) {
-        let telegram_id = user.id().bare_id().unwrap_or_default();
+        self.mirror_peer_photo(telegram, &Peer::User(user.clone()))
+            .await;
+    }
+
+    /// Mirrors the photo of a user, or of a channel posting as itself, onto
+    /// its ghost; failures are logged, since a missing avatar never blocks
+    /// bridging.
+    pub async fn mirror_peer_photo(&self, telegram: &Client, peer: &Peer) {
+        let telegram_id = peer.id().bare_id().unwrap_or_default();
         let known = self
             .store
             .ghosts()
@@ -155,14 +166,14 @@ impl Puppets<'_> {
             .ok()
             .flatten()
             .and_then(|g| g.avatar_photo_id);
-        let current = user.photo().map(|p| p.photo_id);
+        let current = avatar::photo_id(peer);
         if known == current {
             return;
         }
-        let avatar = match (current, user.to_ref().await) {
+        let avatar = match (current, peer.to_ref().await) {
             (None, _) => None,
             (Some(_), Ok(Some(input))) => {
-                let Some(photo) = avatar::peer_photo(&Peer::User(user.clone()), input) else {
+                let Some(photo) = avatar::peer_photo(peer, input) else {
                     return;
                 };
                 match avatar::mxc_for(self.client, self.store, telegram, &photo).await {

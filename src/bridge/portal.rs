@@ -32,6 +32,9 @@ pub const BOT_LEVEL: i64 = 100;
 pub const CREATOR_LEVEL: i64 = 95;
 /// The owner's level when they are a Telegram admin.
 pub const ADMIN_LEVEL: i64 = 50;
+/// The level of a broadcast channel's own ghost in its portal: what the
+/// room asks of anyone who posts (only admins post in such a channel).
+pub const CHANNEL_GHOST_LEVEL: i64 = ADMIN_LEVEL;
 
 /// Type of the state event that marks a room as the portal of a Telegram
 /// chat. It is part of the room from its creation, so a room created just
@@ -85,6 +88,20 @@ pub struct PortalSettings {
     pub creator_outranks_levels: bool,
     /// `bridge.alias_template`: the alias localpart of public chats' portals.
     pub alias_template: Option<String>,
+    /// `bridge.ghost_prefix`: names the ghost a broadcast channel posts as.
+    pub ghost_prefix: String,
+}
+
+impl PortalSettings {
+    /// The ghost that posts a broadcast channel's messages in its portal;
+    /// `None` for every other kind of chat.
+    pub fn channel_ghost(&self, info: &ChatInfo) -> Option<OwnedUserId> {
+        if info.kind != PortalKind::Channel {
+            return None;
+        }
+        let id = info.peer.bare_id()?;
+        super::ghost::ghost_user_id(&self.ghost_prefix, id, &self.server_name)
+    }
 }
 
 /// The alias localpart of a public chat's portal from the template; `None`
@@ -159,9 +176,15 @@ pub fn parse_portal_marker(content: &Value) -> Option<(PeerId, PortalKind)> {
 }
 
 /// The power levels of a portal: the bot on top, the owner by their Telegram
-/// role, broadcast channels read-only for everyone below admin.
+/// role, broadcast channels read-only for everyone below admin except for
+/// the channel's own ghost (see [`grant_channel_posting`]).
 /// `bot` is `None` when the room version already makes the bot all-powerful.
-pub fn power_levels(info: &ChatInfo, bot: Option<&ruma::UserId>, owner: &ruma::UserId) -> Value {
+pub fn power_levels(
+    info: &ChatInfo,
+    bot: Option<&ruma::UserId>,
+    owner: &ruma::UserId,
+    channel_ghost: Option<&ruma::UserId>,
+) -> Value {
     let owner_level = match info.owner_role {
         OwnerRole::Creator => CREATOR_LEVEL,
         OwnerRole::Admin => ADMIN_LEVEL,
@@ -179,7 +202,7 @@ pub fn power_levels(info: &ChatInfo, bot: Option<&ruma::UserId>, owner: &ruma::U
     if owner_level > 0 {
         users.insert(owner.to_string(), json!(owner_level));
     }
-    json!({
+    let mut levels = json!({
         "users": users,
         "users_default": 0,
         "events_default": events_default,
@@ -196,7 +219,39 @@ pub fn power_levels(info: &ChatInfo, bot: Option<&ruma::UserId>, owner: &ruma::U
             "m.space.parent": BOT_LEVEL,
             "m.room.tombstone": BOT_LEVEL,
         },
-    })
+    });
+    if let Some(ghost) = channel_ghost {
+        grant_channel_posting(&mut levels, ghost);
+    }
+    levels
+}
+
+/// What a broadcast channel's portal needs beyond being read-only: its
+/// ghost may post (the channel's posts come from it), and everyone may
+/// react and take their own reactions back, as subscribers do on Telegram.
+/// Changes `levels` (a power levels content) only where it falls short and
+/// returns whether it changed anything, so portals made before can be
+/// brought in line without a needless state event.
+pub fn grant_channel_posting(levels: &mut Value, ghost: &ruma::UserId) -> bool {
+    let mut changed = false;
+    if !levels["users"].is_object() {
+        levels["users"] = json!({});
+    }
+    let slot = &mut levels["users"][ghost.as_str()];
+    if slot.as_i64().unwrap_or(0) < CHANNEL_GHOST_LEVEL {
+        *slot = json!(CHANNEL_GHOST_LEVEL);
+        changed = true;
+    }
+    if !levels["events"].is_object() {
+        levels["events"] = json!({});
+    }
+    for event_type in ["m.reaction", "m.room.redaction"] {
+        if levels["events"].get(event_type).is_none() {
+            levels["events"][event_type] = json!(0);
+            changed = true;
+        }
+    }
+    changed
 }
 
 fn raw<T>(value: &Value) -> Result<Raw<T>, PortalError> {
@@ -220,8 +275,13 @@ pub fn create_request(
     request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
     request.creation_content = Some(raw(&json!({ "m.federate": settings.federate }))?);
     let listed_bot = (!settings.creator_outranks_levels).then_some(bot);
-    request.power_level_content_override =
-        Some(raw(&power_levels(info, listed_bot, &settings.owner))?);
+    let channel_ghost = settings.channel_ghost(info);
+    request.power_level_content_override = Some(raw(&power_levels(
+        info,
+        listed_bot,
+        &settings.owner,
+        channel_ghost.as_deref(),
+    ))?);
     request.initial_state = vec![raw(&json!({
         "type": PORTAL_EVENT_TYPE,
         "state_key": "",
@@ -391,6 +451,38 @@ impl PortalRooms<'_> {
         Ok(())
     }
 
+    /// Brings a broadcast channel portal's power levels in line with
+    /// [`grant_channel_posting`] for `ghost`; sends nothing when they are.
+    pub async fn grant_channel_posting(
+        &self,
+        room_id: &RoomId,
+        ghost: &ruma::UserId,
+    ) -> Result<(), PortalError> {
+        let current = self
+            .client
+            .as_bot()
+            .send(get_state_event_for_key::v3::Request::new(
+                room_id.to_owned(),
+                StateEventType::RoomPowerLevels,
+                String::new(),
+            ))
+            .await?;
+        let mut levels: Value = serde_json::from_str(current.event_or_content.get())
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        if !grant_channel_posting(&mut levels, ghost) {
+            return Ok(());
+        }
+        let request = send_state_event::v3::Request::new_raw(
+            room_id.to_owned(),
+            StateEventType::RoomPowerLevels,
+            String::new(),
+            raw(&levels)?,
+        );
+        self.client.as_bot().send(request).await?;
+        info!(%room_id, "the channel's ghost may post in its portal");
+        Ok(())
+    }
+
     /// The room's topic as the homeserver has it (empty when unset).
     pub async fn topic(&self, room_id: &RoomId) -> Result<String, PortalError> {
         let request = get_state_event_for_key::v3::Request::new(
@@ -447,6 +539,7 @@ mod tests {
             server_name: "localhost".try_into().unwrap(),
             creator_outranks_levels: false,
             alias_template: None,
+            ghost_prefix: "tg_".into(),
         }
     }
 
@@ -470,6 +563,7 @@ mod tests {
             &info(PortalKind::Channel, OwnerRole::Member),
             Some(&bot),
             &owner,
+            None,
         );
         assert_eq!(channel["events_default"], ADMIN_LEVEL);
         assert!(channel["users"].get(owner.as_str()).is_none());
@@ -477,10 +571,50 @@ mod tests {
             &info(PortalKind::Group, OwnerRole::Creator),
             Some(&bot),
             &owner,
+            None,
         );
         assert_eq!(group["events_default"], 0);
         assert_eq!(group["users"][owner.as_str()], CREATOR_LEVEL);
         assert_eq!(group["users"][bot.as_str()], BOT_LEVEL);
+    }
+
+    #[test]
+    fn a_channel_posts_as_its_ghost_and_subscribers_react() {
+        let bot: OwnedUserId = "@bot:localhost".try_into().unwrap();
+        let owner: OwnedUserId = "@owner:localhost".try_into().unwrap();
+        let mut channel = info(PortalKind::Channel, OwnerRole::Member);
+        channel.peer = PeerId::channel(77).unwrap();
+        let ghost = settings().channel_ghost(&channel).unwrap();
+        assert_eq!(ghost.as_str(), "@tg_77:localhost");
+        let request = create_request(&channel, &settings(), &bot, None).unwrap();
+        let levels: Value = serde_json::from_str(
+            request
+                .power_level_content_override
+                .as_ref()
+                .unwrap()
+                .json()
+                .get(),
+        )
+        .unwrap();
+        assert_eq!(levels["users"][ghost.as_str()], CHANNEL_GHOST_LEVEL);
+        assert!(CHANNEL_GHOST_LEVEL >= levels["events_default"].as_i64().unwrap());
+        assert_eq!(levels["events"]["m.reaction"], 0);
+        assert_eq!(levels["events"]["m.room.redaction"], 0);
+        assert!(levels["users"].get(owner.as_str()).is_none());
+        assert_eq!(
+            settings().channel_ghost(&info(PortalKind::Supergroup, OwnerRole::Member)),
+            None
+        );
+
+        // A portal made before: fixed once, then left alone.
+        let mut old = power_levels(&channel, Some(&bot), &owner, None);
+        assert!(grant_channel_posting(&mut old, &ghost));
+        assert_eq!(old, levels);
+        assert!(!grant_channel_posting(&mut old, &ghost));
+        // A higher level someone gave the ghost is kept.
+        old["users"][ghost.as_str()] = json!(75);
+        assert!(!grant_channel_posting(&mut old, &ghost));
+        assert_eq!(old["users"][ghost.as_str()], 75);
     }
 
     #[test]

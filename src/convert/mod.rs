@@ -20,7 +20,7 @@ mod utf16;
 
 pub use mention::{MentionResolver, NoMentions, TelegramMention};
 pub use split::{split_for_telegram, TELEGRAM_TEXT_LIMIT};
-pub use to_matrix::{telegram_to_matrix, MatrixText};
+pub use to_matrix::{telegram_to_matrix, with_signature, MatrixText};
 pub use to_telegram::{
     matrix_to_telegram, strip_reply_fallback, TelegramText, MAX_HTML_BYTES, MAX_HTML_NESTING,
 };

@@ -60,6 +60,35 @@ pub fn telegram_to_matrix(
     }
 }
 
+/// `text` with the signature a broadcast channel puts under a signed post:
+/// the author's name on a line of its own, after the text (alone when the
+/// post has no text, e.g. media without a caption).
+pub fn with_signature(text: MatrixText, author: &str) -> MatrixText {
+    let mut signature_html = String::from("<em>— ");
+    escape_into(&mut signature_html, author, true);
+    signature_html.push_str("</em>");
+    if text.body.is_empty() {
+        return MatrixText {
+            body: format!("— {author}"),
+            html: Some(signature_html),
+            mentions: text.mentions,
+        };
+    }
+    let html = match text.html {
+        Some(html) => html,
+        None => {
+            let mut escaped = String::new();
+            escape_into(&mut escaped, &text.body, true);
+            escaped
+        }
+    };
+    MatrixText {
+        body: format!("{}\n— {author}", text.body),
+        html: Some(format!("{html}<br>{signature_html}")),
+        mentions: text.mentions,
+    }
+}
+
 /// What an entity becomes in HTML.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Markup {
@@ -338,6 +367,38 @@ fn escape_into(out: &mut String, text: &str, break_lines: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_follow_the_text_on_their_own_line() {
+        let plain = MatrixText {
+            body: "a < b\nc".into(),
+            html: None,
+            mentions: Vec::new(),
+        };
+        let signed = with_signature(plain, "Bob & Co");
+        assert_eq!(signed.body, "a < b\nc\n— Bob & Co");
+        assert_eq!(
+            signed.html.as_deref(),
+            Some("a &lt; b<br>c<br><em>— Bob &amp; Co</em>")
+        );
+        let formatted = MatrixText {
+            body: "hi".into(),
+            html: Some("<strong>hi</strong>".into()),
+            mentions: Vec::new(),
+        };
+        assert_eq!(
+            with_signature(formatted, "Bob").html.as_deref(),
+            Some("<strong>hi</strong><br><em>— Bob</em>")
+        );
+        let empty = MatrixText {
+            body: String::new(),
+            html: None,
+            mentions: Vec::new(),
+        };
+        let signed = with_signature(empty, "Bob");
+        assert_eq!(signed.body, "— Bob");
+        assert_eq!(signed.html.as_deref(), Some("<em>— Bob</em>"));
+    }
 
     #[test]
     fn languages_are_sanitised() {

@@ -43,6 +43,7 @@ impl Side {
             return Ok(());
         }
         let sender = self.sender_of(message).await?;
+        self.let_channel_post(&portal, &sender).await;
         let txn_id = txn::derived(
             "tgedit",
             &[

@@ -27,6 +27,9 @@ pub(super) struct InboundState {
     /// Ids (account numbering) deleted before their message was bridged,
     /// see [`Side::deleted_before_bridged`].
     pub(super) early_deletions: std::sync::Mutex<std::collections::HashSet<i32>>,
+    /// Broadcast channel portals whose power levels were checked this run,
+    /// see [`Side::let_channel_post`].
+    pub(super) channel_levels_checked: std::sync::Mutex<std::collections::HashSet<OwnedRoomId>>,
 }
 
 impl Side {
@@ -249,13 +252,9 @@ impl Side {
         scope: MessageScope,
     ) -> Result<ruma::OwnedEventId, PortalError> {
         let sender = self.sender_of(message).await?;
+        self.let_channel_post(portal, &sender).await;
         self.ensure_joined(&portal.room_id, &sender).await;
-        let entities = message
-            .fmt_entities()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mentions = self.mentions_for(message.text(), entities).await;
-        let text = telegram_to_matrix(message.text(), entities, &mentions);
+        let text = self.matrix_text(message).await;
         // Media (with the text as caption) becomes its own event type.
         let media = match self.telegram.get() {
             Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
@@ -293,12 +292,22 @@ impl Side {
     /// The Matrix content of a message: its text with formatting and
     /// mentions. (Media engineers extend this one function.)
     pub(super) async fn message_content(&self, message: &Message) -> RoomMessageEventContent {
+        matrix_text_content(self.matrix_text(message).await)
+    }
+
+    /// A message's text (or caption) in Matrix form: formatting, mentions,
+    /// and the signature of a signed channel post.
+    pub(super) async fn matrix_text(&self, message: &Message) -> crate::convert::MatrixText {
         let entities = message
             .fmt_entities()
             .map(Vec::as_slice)
             .unwrap_or_default();
         let mentions = self.mentions_for(message.text(), entities).await;
-        text_content(message.text(), entities, &mentions)
+        let text = telegram_to_matrix(message.text(), entities, &mentions);
+        match post_signature(message) {
+            Some(author) => crate::convert::with_signature(text, author),
+            None => text,
+        }
     }
 
     /// The event a message replies to, when that message was bridged; a
@@ -386,12 +395,7 @@ impl Side {
         if !crate::bridge::media::has_bridged_media(message) {
             return None;
         }
-        let entities = message
-            .fmt_entities()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mentions = self.mentions_for(message.text(), entities).await;
-        let caption = telegram_to_matrix(message.text(), entities, &mentions);
+        let caption = self.matrix_text(message).await;
         let media = self
             .media_bridge(telegram)
             .media_event(message, &caption)
@@ -416,6 +420,9 @@ impl Side {
     /// first use), the channel's own ghost for a broadcast post, or the
     /// owner for their own messages when double puppeting.
     pub(super) async fn sender_of(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
+        if is_channel_post(message) {
+            return self.channel_ghost(message).await;
+        }
         let sender_peer = message.sender_id().unwrap_or(message.peer_id());
         let telegram_id = sender_peer.bare_id().unwrap_or_default();
         let own = message.outgoing() || telegram_id == self.self_id();
@@ -435,6 +442,66 @@ impl Side {
         };
         let name = sender.map(|peer| ghost::peer_displayname(&self.settings.bridge, &peer));
         puppets.ensure(telegram_id, name.as_deref()).await
+    }
+
+    /// The ghost a broadcast channel posts as, as Telegram shows its posts:
+    /// named after the channel and showing its photo, whoever wrote the
+    /// post (a signed post names its author in the text instead).
+    async fn channel_ghost(&self, message: &Message) -> Result<OwnedUserId, PortalError> {
+        let channel = message.peer_id();
+        let telegram_id = channel.bare_id().unwrap_or_default();
+        let puppets = self.puppets();
+        let peer = match message.peer() {
+            Some(peer) => Some(peer.clone()),
+            None if !puppets.has_name(telegram_id) => {
+                self.resolve(self.cached_ref(channel).await).await
+            }
+            None => None,
+        };
+        let name = peer
+            .as_ref()
+            .map(|peer| ghost::peer_displayname(&self.settings.bridge, peer));
+        let ghost = puppets.ensure(telegram_id, name.as_deref()).await?;
+        if let (Some(peer), Some(client)) = (&peer, self.telegram.get()) {
+            puppets.mirror_peer_photo(client, peer).await;
+        }
+        Ok(ghost)
+    }
+
+    /// Lets a broadcast channel's ghost post in the channel's portal: a
+    /// portal made before the ghost had a level gets one now. Checked once
+    /// per run and portal; anyone else sending is left to the room's rules.
+    pub(super) async fn let_channel_post(&self, portal: &Portal, sender: &ruma::UserId) {
+        if portal.kind != PortalKind::Channel {
+            return;
+        }
+        let Some(channel_id) = portal.peer.bare_id() else {
+            return;
+        };
+        if self.puppets().user_id(channel_id) != sender {
+            return;
+        }
+        let checked = || {
+            self.inbound
+                .channel_levels_checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if checked().contains(&portal.room_id) {
+            return;
+        }
+        match self
+            .rooms()
+            .grant_channel_posting(&portal.room_id, sender)
+            .await
+        {
+            Ok(()) => {
+                checked().insert(portal.room_id.clone());
+            }
+            Err(error) => {
+                warn!(room_id = %portal.room_id, %error, "could not let the channel's ghost post in its portal")
+            }
+        }
     }
 
     /// The Matrix user acting for Telegram user (or channel) `telegram_id`
@@ -487,21 +554,29 @@ impl Side {
     }
 }
 
+/// Whether a message is a broadcast channel post by someone else: Telegram
+/// shows it as coming from the channel itself. (The owner's own posts stay
+/// the owner's, like everything they write.)
+fn is_channel_post(message: &Message) -> bool {
+    message.post() && !message.outgoing() && message.peer_id().kind() == PeerKind::Channel
+}
+
+/// Whose name a signed channel post carries: the signature Telegram sends
+/// (`post_author`). Unsigned posts and everything else carry none.
+fn post_signature(message: &Message) -> Option<&str> {
+    if !is_channel_post(message) {
+        return None;
+    }
+    message
+        .post_author()
+        .filter(|author| !author.trim().is_empty())
+}
+
 /// The message's Telegram date for the appservice `ts` parameter, so
 /// backfilled history keeps its original times.
 fn original_timestamp(message: &Message) -> Option<ruma::MilliSecondsSinceUnixEpoch> {
     let millis = u64::try_from(message.date().as_millisecond()).ok()?;
     ruma::UInt::new(millis).map(ruma::MilliSecondsSinceUnixEpoch)
-}
-
-/// The Matrix text of a Telegram text with its entities: HTML when there is
-/// any formatting, and `m.mentions` naming every pilled user.
-pub(super) fn text_content(
-    text: &str,
-    entities: &[tl::enums::MessageEntity],
-    mentions: &dyn MentionResolver,
-) -> RoomMessageEventContent {
-    matrix_text_content(telegram_to_matrix(text, entities, mentions))
 }
 
 /// A text message's Matrix content: body, HTML when there is formatting,
@@ -531,6 +606,14 @@ pub(super) fn scope_key(scope: MessageScope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text_content(
+        text: &str,
+        entities: &[tl::enums::MessageEntity],
+        mentions: &dyn MentionResolver,
+    ) -> RoomMessageEventContent {
+        matrix_text_content(telegram_to_matrix(text, entities, mentions))
+    }
 
     struct Known;
 

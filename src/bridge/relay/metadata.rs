@@ -78,8 +78,11 @@ impl Side {
             Err(error) => debug!(%error, "could not read the chat's about text"),
         }
         sync::mirror_chat_photo(&rooms, client, &mut portal, &peer).await?;
-        if portal.kind != PortalKind::Channel {
-            self.refresh_levels(&portal).await?;
+        match self.portal_settings.channel_ghost(&info) {
+            // A subscriber cannot list a channel's admins, and only its
+            // ghost posts there: that is what must survive a change.
+            Some(ghost) => rooms.grant_channel_posting(&portal.room_id, &ghost).await?,
+            None => self.refresh_levels(&portal).await?,
         }
         Ok(())
     }

@@ -298,6 +298,7 @@ impl Side {
             server_name: ready.client.bot_user_id().server_name().to_owned(),
             creator_outranks_levels: false,
             alias_template: settings.bridge.alias_template.clone(),
+            ghost_prefix: settings.bridge.ghost_prefix.clone(),
         };
         let media_limits = super::media::MediaLimits::new(
             settings
