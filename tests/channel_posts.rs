@@ -12,15 +12,15 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
-use appservice_support::{shared_synapse, BridgeInstance, Bridges};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{Method, SharedSynapse, TestUser};
+use testkit::{HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
 /// How long one bridged event may take to show up.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,19 +38,19 @@ const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broadcast_channel_posts_reach_the_room_on_synapse() {
-    let (synapse, bridges) =
-        shared_synapse(&SYNAPSE, &["chn"], serde_json::Map::new(), |_, _| {}).await;
-    let _log = synapse.log_on_panic();
-    broadcast_channel_posts_reach_the_room(synapse, bridges.take("chn")).await;
-}
+on_both_servers!(broadcast_channel_posts_reach_the_room);
 
-/// The scenario, for any homeserver the bridge is registered with.
-async fn broadcast_channel_posts_reach_the_room(
-    homeserver: &testkit::Synapse,
-    mut bridge: BridgeInstance,
-) {
+async fn broadcast_channel_posts_reach_the_room(kind: HomeserverKind) {
+    let (homeserver, bridges) = shared_homeserver(
+        &SERVERS,
+        kind,
+        &["chn"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await;
+    let _log = homeserver.log_on_panic();
+    let mut bridge: BridgeInstance = bridges.take("chn");
     configure(&bridge, NO_HISTORY);
     let fake = FakeTelegram::start().await;
     let tg = |f: &dyn Fn(&mut fake_telegram::world::World) -> i32| {

@@ -11,7 +11,6 @@ use ruma::events::room::message::Relation;
 use ruma::events::Mentions;
 
 use super::*;
-use crate::convert::MentionResolver;
 
 /// The pause between delivery attempts while the homeserver is down, on
 /// top of the client's own backoff.
@@ -606,6 +605,7 @@ pub(super) fn scope_key(scope: MessageScope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::MentionResolver;
 
     fn text_content(
         text: &str,
