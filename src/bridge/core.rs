@@ -1197,6 +1197,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_owner_command_that_arrives_twice_is_answered_once() {
+        let (core, fake, store) = setup().await;
+        store.set_management_room(Some("!m:localhost")).unwrap();
+        core.ensure_management_room().await.unwrap();
+        let events = [message(
+            "!m:localhost",
+            "@owner:localhost",
+            "$c2",
+            "version",
+        )];
+        // The same event twice, as when the bot's sync brought it before a
+        // held-back transaction did.
+        push(&core, "t1", &events).await;
+        push(&core, "t2", &events).await;
+        assert_eq!(fake.requests("PUT", "/send/m.room.message/").len(), 1);
+        // A different command is still answered.
+        let next = [message(
+            "!m:localhost",
+            "@owner:localhost",
+            "$c3",
+            "version",
+        )];
+        push(&core, "t3", &next).await;
+        assert_eq!(fake.requests("PUT", "/send/m.room.message/").len(), 2);
+    }
+
+    #[tokio::test]
     async fn prefix_is_needed_outside_the_management_room() {
         let (core, fake, store) = setup().await;
         store.set_management_room(Some("!m:localhost")).unwrap();
