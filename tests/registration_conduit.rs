@@ -5,8 +5,9 @@
 //! by Conduit's admin in `#admins:localhost` as a user would. Conduit must
 //! answer that the appservice is registered; then, without restarting
 //! Conduit, the namespaces are enforced, the owner can be acted as, `tgbridge
-//! check` passes, and the bridge, started from the same config, registers its
-//! bot itself and answers the owner in the management room.
+//! check` passes, and the bridge, started from the same config, is reached at
+//! the registration's URL (Conduit's appservice ping), registers its bot
+//! itself and answers the owner in the management room.
 
 mod appservice_support;
 mod cli_support;
@@ -302,8 +303,26 @@ async fn the_readme_registers_the_generated_registration_with_conduit() {
         .await
         .expect("the appservice may act as the owner");
     assert_eq!(whoami["user_id"], owner_id.as_str());
+    let ping_path = format!("/_matrix/client/v1/appservice/{id}/ping");
+    let unanswered = appservice
+        .call(Method::POST, &ping_path, Some(&json!({})))
+        .await
+        .expect("the ping answers");
+    // Conduit tries the registration's URL, where nobody listens yet.
+    assert_eq!(unanswered.status, 502, "{unanswered:?}");
+    assert_eq!(
+        unanswered.errcode(),
+        Some("M_CONNECTION_FAILED"),
+        "{unanswered:?}"
+    );
     let mut bridge = RunningBridge::start(dir.path(), bridge_port);
     bridge.wait_ready().await;
+    let answered = appservice
+        .call(Method::POST, &ping_path, Some(&json!({})))
+        .await
+        .expect("the ping answers");
+    assert_eq!(answered.status, 200, "{answered:?}\n{}", bridge.log());
+    assert!(answered.body["duration_ms"].is_u64(), "{answered:?}");
     let room = management_room_of(&owner, &bot).await;
     command(&owner, &room, &bot, "ping", "Not logged into Telegram").await;
 }
