@@ -104,19 +104,26 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": chromium, "args": args }
         }}});
-        let created: Value = http
+        let created: Option<Value> = match http
             .post(format!("{base}/session"))
             .json(&caps)
             .send()
             .await
-            .expect("create a browser session")
-            .json()
-            .await
-            .expect("session answer");
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no browser session: {created}"))
-            .to_owned();
+        {
+            Ok(answer) => answer.json().await.ok(),
+            Err(_) => None,
+        };
+        let session = created
+            .as_ref()
+            .and_then(|created| created["value"]["sessionId"].as_str())
+            .map(str::to_owned);
+        let Some(session) = session else {
+            // No browser to close; the driver must not outlive the test.
+            let mut driver = driver;
+            let _ = driver.kill();
+            let _ = driver.wait();
+            panic!("no browser session: {created:?}");
+        };
         Browser {
             driver,
             base,
@@ -208,10 +215,30 @@ impl Browser {
     async fn url(&self) -> String {
         self.text_at("/url").await
     }
+
+    /// Ends the WebDriver session, which closes Chromium: a killed
+    /// chromedriver leaves its browser running. Runs in `drop` (also while a
+    /// failed test unwinds), so it blocks its worker thread meanwhile.
+    fn quit(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let url = format!("{}/session/{}", self.base, self.session);
+        let request = self
+            .http
+            .delete(url)
+            .timeout(Duration::from_secs(20))
+            .send();
+        tokio::task::block_in_place(|| {
+            // The answer comes once Chromium has quit.
+            let _ = runtime.block_on(request);
+        });
+    }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        self.quit();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
