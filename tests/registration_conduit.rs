@@ -126,7 +126,8 @@ async fn admin_bot_answer(
     }
 }
 
-/// `tgbridge run`, killed when dropped.
+/// `tgbridge run`, killed when dropped; its log is printed if the test
+/// fails meanwhile.
 struct RunningBridge {
     child: Child,
     log_path: std::path::PathBuf,
@@ -182,6 +183,9 @@ impl RunningBridge {
 
 impl Drop for RunningBridge {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- the bridge's log ----\n{}", self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
