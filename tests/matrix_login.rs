@@ -1,5 +1,6 @@
 //! `login` in the management room, end to end: the real bridge binary next to
-//! a real Synapse and the fake Telegram datacenter. Every test reads what the
+//! a real homeserver (each scenario on Synapse and on Conduit) and the fake
+//! Telegram datacenter. Every test reads what the
 //! owner sees: the bot's answers, and the room's history in which every
 //! message that carried a secret has been redacted.
 
@@ -8,15 +9,15 @@ mod matrix_login_support;
 use std::time::Duration;
 
 use matrix_login_support::*;
-use testkit::unique_localpart;
+use testkit::{unique_localpart, Homeserver, HomeserverKind};
 use tgbridge::store::Store;
 
 const NAMES: [&str; 5] = ["mphone", "mbot", "mcancel", "merrors", "mshared"];
 
-static SYNAPSE: Bridges = Bridges::new();
+static SERVERS: Bridges = Bridges::new();
 
-async fn bridge(name: &'static str) -> (&'static testkit::Synapse, BridgeInstance) {
-    take_bridge(&SYNAPSE, &NAMES, name, BridgeInstance::prepare).await
+async fn bridge(kind: HomeserverKind, name: &'static str) -> (&'static Homeserver, BridgeInstance) {
+    take_bridge(&SERVERS, kind, &NAMES, name, BridgeInstance::prepare).await
 }
 
 fn logged_in(bridge: &BridgeInstance) -> bool {
@@ -26,9 +27,16 @@ fn logged_in(bridge: &BridgeInstance) -> bool {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn phone_and_code_log_in_and_the_answers_are_redacted() {
-    let (synapse, bridge) = bridge("mphone").await;
+on_both_servers!(
+    phone_and_code_log_in_and_the_answers_are_redacted,
+    a_bot_token_logs_in_and_is_redacted,
+    cancel_aborts_at_the_code_step_and_2fa_points_to_the_terminal,
+    every_error_gets_a_specific_answer,
+    login_is_refused_in_a_room_with_other_members,
+);
+
+async fn phone_and_code_log_in_and_the_answers_are_redacted(kind: HomeserverKind) {
+    let (server, bridge) = bridge(kind, "mphone").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(None), charles()]).await;
     {
         let world = telegram.fake.world();
@@ -37,7 +45,7 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
             .create_group(telegram.users[1], "Analytical Engine", &[telegram.users[0]])
             .unwrap();
     }
-    let scene = Scene::start(synapse, bridge, telegram).await;
+    let scene = Scene::start(server, bridge, telegram).await;
 
     let (_, intro) = scene.say("login", "Log into Telegram").await;
     assert!(
@@ -116,11 +124,10 @@ async fn phone_and_code_log_in_and_the_answers_are_redacted() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bot_token_logs_in_and_is_redacted() {
-    let (synapse, bridge) = bridge("mbot").await;
+async fn a_bot_token_logs_in_and_is_redacted(kind: HomeserverKind) {
+    let (server, bridge) = bridge(kind, "mbot").await;
     let telegram = fake_telegram_for(&bridge, vec![bot()]).await;
-    let scene = Scene::start(synapse, bridge, telegram).await;
+    let scene = Scene::start(server, bridge, telegram).await;
 
     scene.say("login", "Log into Telegram").await;
     let (bad, answer) = scene.say("123:short", "not a bot token").await;
@@ -134,11 +141,10 @@ async fn a_bot_token_logs_in_and_is_redacted() {
     assert!(logged_in(&scene.bridge));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_aborts_at_the_code_step_and_2fa_points_to_the_terminal() {
-    let (synapse, bridge) = bridge("mcancel").await;
+async fn cancel_aborts_at_the_code_step_and_2fa_points_to_the_terminal(kind: HomeserverKind) {
+    let (server, bridge) = bridge(kind, "mcancel").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(Some(PASSWORD))]).await;
-    let scene = Scene::start(synapse, bridge, telegram).await;
+    let scene = Scene::start(server, bridge, telegram).await;
 
     scene.say("cancel", "Nothing to cancel").await;
     scene.say("login", "Log into Telegram").await;
@@ -169,11 +175,10 @@ async fn cancel_aborts_at_the_code_step_and_2fa_points_to_the_terminal() {
     assert!(!scene.bridge.log().contains(PASSWORD));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_error_gets_a_specific_answer() {
-    let (synapse, bridge) = bridge("merrors").await;
+async fn every_error_gets_a_specific_answer(kind: HomeserverKind) {
+    let (server, bridge) = bridge(kind, "merrors").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
-    let scene = Scene::start(synapse, bridge, telegram).await;
+    let scene = Scene::start(server, bridge, telegram).await;
     let fake = &scene.telegram.fake;
 
     scene.say("login", "Log into Telegram").await;
@@ -199,12 +204,11 @@ async fn every_error_gets_a_specific_answer() {
     assert!(!logged_in(&scene.bridge));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_is_refused_in_a_room_with_other_members() {
-    let (synapse, bridge) = bridge("mshared").await;
+async fn login_is_refused_in_a_room_with_other_members(kind: HomeserverKind) {
+    let (server, bridge) = bridge(kind, "mshared").await;
     let telegram = fake_telegram_for(&bridge, vec![ada(None)]).await;
-    let scene = Scene::start(synapse, bridge, telegram).await;
-    let friend = synapse
+    let scene = Scene::start(server, bridge, telegram).await;
+    let friend = server
         .register_user(&unique_localpart("friend"), false)
         .await
         .unwrap();

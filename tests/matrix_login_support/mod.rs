@@ -1,6 +1,6 @@
 //! Shared helpers for the in-Matrix and web login tests: a bridge binary whose
-//! database points at a fake Telegram datacenter, next to a real Synapse, and
-//! the owner's view of the management room.
+//! database points at a fake Telegram datacenter, next to a real homeserver
+//! (Synapse or Conduit), and the owner's view of the management room.
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use fake_telegram::world::{UserId, UserSpec};
 use fake_telegram::FakeTelegram;
 use serde_json::Value;
-use testkit::{LogOnPanic, Method, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, LogOnPanic, Method, TestUser};
 use tgbridge::store::Store;
 
 #[path = "../appservice_support/mod.rs"]
@@ -83,10 +83,10 @@ pub async fn fake_telegram_for(bridge: &BridgeInstance, users: Vec<UserSpec>) ->
 /// Starts the bridge, registers the owner, and returns the owner and the
 /// joined management room.
 pub async fn start_with_owner(
-    synapse: &testkit::Synapse,
+    server: &Homeserver,
     bridge: &mut BridgeInstance,
 ) -> (TestUser, String) {
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .expect("register the owner");
@@ -96,10 +96,11 @@ pub async fn start_with_owner(
     (owner, room)
 }
 
-/// One login test's setting: the bridge running next to Synapse, the owner
-/// in its management room, and the fake Telegram the bridge is seeded for.
+/// One login test's setting: the bridge running next to a homeserver, the
+/// owner in its management room, and the fake Telegram the bridge is seeded
+/// for.
 pub struct Scene {
-    pub synapse: &'static testkit::Synapse,
+    pub server: &'static Homeserver,
     pub bridge: BridgeInstance,
     pub telegram: Telegram,
     pub owner: TestUser,
@@ -112,17 +113,18 @@ pub struct Scene {
 
 impl Scene {
     /// Starts `bridge` with its database seeded for `telegram`, and the owner
-    /// in the management room; Synapse's log is printed if the test fails.
+    /// in the management room; the homeserver's log is printed if the test
+    /// fails.
     pub async fn start(
-        synapse: &'static testkit::Synapse,
+        server: &'static Homeserver,
         mut bridge: BridgeInstance,
         telegram: Telegram,
     ) -> Scene {
-        let log = synapse.log_on_panic();
-        let (owner, room) = start_with_owner(synapse, &mut bridge).await;
+        let log = server.log_on_panic();
+        let (owner, room) = start_with_owner(server, &mut bridge).await;
         let bot = bridge.bot_user_id.clone();
         Scene {
-            synapse,
+            server,
             bridge,
             telegram,
             owner,
@@ -196,6 +198,13 @@ pub async fn is_redacted(owner: &TestUser, room: &str, event_id: &str) -> bool {
 /// The room's whole history as the owner sees it, as one JSON text.
 pub async fn history_text(owner: &TestUser, room: &str) -> String {
     let events: Vec<Value> = owner.room_messages(room, 500).await.expect("room history");
+    // Servers cap a page (Conduit at 100 events): reaching the room's
+    // creation proves no older message escaped the caller's checks.
+    assert!(
+        events.iter().any(|e| e["type"] == "m.room.create"),
+        "the history of {room} did not fit one page of {} events",
+        events.len()
+    );
     serde_json::to_string(&events).expect("serialise history")
 }
 
@@ -209,42 +218,47 @@ pub fn link_in(body: &str) -> String {
 }
 
 /// Bridges of one test binary, each with its registration loaded into the
-/// binary's one Synapse (which reads registrations only at start).
-pub type Bridges = testkit::SharedSynapse<
+/// binary's homeserver of each kind (Synapse reads registrations only at
+/// start; Conduit gets them through its admin room right after).
+pub type Bridges = testkit::SharedHomeserver<
     std::sync::Mutex<std::collections::HashMap<&'static str, BridgeInstance>>,
 >;
 
-/// Starts the shared Synapse with a bridge prepared by `prepare` for every
-/// name in `names` (on first use), and hands out the bridge called `name`.
+/// Starts the shared homeserver of `kind` with a bridge prepared by
+/// `prepare` for every name in `names` (on first use), and hands out the
+/// bridge called `name`.
 pub async fn take_bridge(
     shared: &'static Bridges,
+    kind: HomeserverKind,
     names: &[&'static str],
     name: &'static str,
     prepare: impl Fn(&'static str, u16) -> BridgeInstance,
-) -> (&'static testkit::Synapse, BridgeInstance) {
-    let (synapse, bridges) = shared
-        .get_or_start(|| async {
-            let port = testkit::free_port().expect("free port for Synapse");
+) -> (&'static Homeserver, BridgeInstance) {
+    let (server, bridges) = shared
+        .get_or_start(kind, || async {
+            let port = testkit::free_port().expect("free port for the homeserver");
             let bridges: std::collections::HashMap<_, _> = names
                 .iter()
                 .map(|name| (*name, prepare(name, port)))
                 .collect();
-            let options = testkit::SynapseOptions {
+            let options = HomeserverOptions {
                 registrations: bridges
                     .values()
                     .map(|b| b.registration_path.clone())
                     .collect(),
                 port: Some(port),
-                ..testkit::SynapseOptions::default()
+                ..HomeserverOptions::default()
             };
             Ok((options, std::sync::Mutex::new(bridges)))
         })
         .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+        .unwrap_or_else(|e| {
+            panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+        });
     let bridge = bridges
         .lock()
         .unwrap()
         .remove(name)
         .expect("each bridge is used once");
-    (synapse, bridge)
+    (server, bridge)
 }
