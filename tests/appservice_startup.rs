@@ -1,9 +1,10 @@
 //! End to end against a real homeserver, Synapse and Conduit each, that
 //! starts after the bridge: the bridge waits for it (never exiting because
-//! the homeserver is still starting or does not know the appservice yet),
-//! then becomes ready and greets the owner; SIGTERM while waiting also
-//! exits 0. Synapse reads the registration at start; Conduit gets it through
-//! its admin room once it runs, as its operators do.
+//! the homeserver is still starting), then becomes ready and greets the
+//! owner; SIGTERM while waiting also exits 0. Synapse reads the registration
+//! at start; Conduit gets it through its admin room once it runs, as its
+//! operators do (until then Conduit refuses the bridge's token, which the
+//! bridge waits out like an unreachable server).
 
 mod appservice_support;
 
