@@ -1,74 +1,47 @@
-//! End to end against a real Synapse: the bridge binary starts after the
-//! homeserver, registers its bot with a profile, creates the management room
-//! and greets the owner, answers commands, refuses strangers, and handles
-//! appservice transactions correctly (authentication, deduplication across a
-//! restart, malformed bodies) and exits cleanly on SIGTERM.
+//! End to end against a real homeserver, Synapse and Conduit each: the
+//! bridge binary starts after the homeserver, registers its bot with a
+//! profile, creates the management room and greets the owner, answers
+//! commands, refuses strangers, and handles appservice transactions
+//! correctly (authentication, deduplication across a restart, malformed
+//! bodies) and exits cleanly on SIGTERM.
 
 mod appservice_support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use appservice_support::{
-    command, is_notice_from, management_room_of, BridgeInstance, BOT_DISPLAYNAME,
+    command, is_notice_from, management_room_of, shared_homeserver, Bridges, BOT_DISPLAYNAME,
 };
 use grammers_session::types::PeerInfo;
 use grammers_session::Session as _;
 use serde_json::json;
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
 use tgbridge::store::Store;
 
-/// The bridges this binary's tests use; Synapse loads their registrations at start.
-struct Bridges {
-    commands: Mutex<Option<BridgeInstance>>,
-    strangers: Mutex<Option<BridgeInstance>>,
-    transactions: Mutex<Option<BridgeInstance>>,
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["cmd", "str", "txn"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
 }
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+on_both_servers!(
+    bot_profile_management_room_and_commands,
+    strangers_cannot_invite_the_bot_or_run_commands,
+    transactions_are_authenticated_deduplicated_and_survive_restarts,
+);
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    SYNAPSE
-        .get_or_start(|| async {
-            let port = free_port().expect("free port for Synapse");
-            let commands = BridgeInstance::prepare("cmd", port);
-            let strangers = BridgeInstance::prepare("str", port);
-            let transactions = BridgeInstance::prepare("txn", port);
-            let options = SynapseOptions {
-                registrations: vec![
-                    commands.registration_path.clone(),
-                    strangers.registration_path.clone(),
-                    transactions.registration_path.clone(),
-                ],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((
-                options,
-                Bridges {
-                    commands: Mutex::new(Some(commands)),
-                    strangers: Mutex::new(Some(strangers)),
-                    transactions: Mutex::new(Some(transactions)),
-                },
-            ))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)")
-}
-
-fn take(slot: &Mutex<Option<BridgeInstance>>) -> BridgeInstance {
-    slot.lock()
-        .unwrap()
-        .take()
-        .expect("each bridge is used by one test")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bot_profile_management_room_and_commands() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    let mut bridge = take(&bridges.commands);
-    let owner = synapse
+async fn bot_profile_management_room_and_commands(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("cmd");
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
@@ -144,16 +117,15 @@ async fn bot_profile_management_room_and_commands() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_cannot_invite_the_bot_or_run_commands() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    let mut bridge = take(&bridges.strangers);
-    let owner = synapse
+async fn strangers_cannot_invite_the_bot_or_run_commands(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("str");
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
-    let stranger = synapse
+    let stranger = server
         .register_user(&testkit::unique_localpart("stranger"), false)
         .await
         .unwrap();
@@ -253,12 +225,11 @@ fn logout_transaction(room: &str, owner: &str) -> String {
     .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transactions_are_authenticated_deduplicated_and_survive_restarts() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    let mut bridge = take(&bridges.transactions);
-    let owner = synapse
+async fn transactions_are_authenticated_deduplicated_and_survive_restarts(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("txn");
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();

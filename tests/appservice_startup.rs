@@ -1,16 +1,21 @@
-//! End to end against a real Synapse that starts after the bridge: the bridge
-//! waits for it (never exiting because the homeserver is still starting),
-//! then becomes ready and greets the owner; SIGTERM while waiting also exits 0.
+//! End to end against a real homeserver, Synapse and Conduit each, that
+//! starts after the bridge: the bridge waits for it (never exiting because
+//! the homeserver is still starting), then becomes ready and greets the
+//! owner; SIGTERM while waiting also exits 0. Synapse reads the registration
+//! at start; Conduit gets it through its admin room once it runs, as its
+//! operators do (until then Conduit refuses the bridge's token, which the
+//! bridge waits out like an unreachable server).
 
 mod appservice_support;
 
 use std::time::Duration;
 
 use appservice_support::{management_room_of, BridgeInstance};
-use testkit::{free_port, Synapse, SynapseOptions};
+use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bridge_started_before_synapse_becomes_ready_once_it_is_up() {
+on_both_servers!(bridge_started_before_the_homeserver_becomes_ready_once_it_is_up);
+
+async fn bridge_started_before_the_homeserver_becomes_ready_once_it_is_up(kind: HomeserverKind) {
     let port = free_port().unwrap();
     let mut early = BridgeInstance::prepare("early", port);
     let mut quitter = BridgeInstance::prepare("quit", port);
@@ -38,15 +43,20 @@ async fn bridge_started_before_synapse_becomes_ready_once_it_is_up() {
         quitter.log_tail()
     );
 
-    let synapse = Synapse::start(SynapseOptions {
-        registrations: vec![early.registration_path.clone()],
-        port: Some(port),
-        ..SynapseOptions::default()
-    })
+    let server = Homeserver::start(
+        kind,
+        HomeserverOptions {
+            registrations: vec![early.registration_path.clone()],
+            port: Some(port),
+            ..HomeserverOptions::default()
+        },
+    )
     .await
-    .expect("Synapse starts (run ./test.sh provision if it is not installed)");
-    let _log = synapse.log_on_panic();
-    let owner = synapse
+    .unwrap_or_else(|e| {
+        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+    });
+    let _log = server.log_on_panic();
+    let owner = server
         .register_user(&early.owner_localpart, false)
         .await
         .unwrap();

@@ -1,45 +1,55 @@
 //! End to end: media between the fake Telegram datacenter and a real
-//! Synapse (whose upload limit is set to 2 MB).
+//! homeserver, Synapse and Conduit each (whose upload limit is set to 2 MB).
 //!
 //! Telegram → Matrix runs through the bridge binary: every kind of Telegram
 //! media arrives as the Matrix event users expect, with exact metadata, and
-//! the bytes downloaded from Synapse equal those Telegram served; a file
-//! over the homeserver's limit becomes a notice; the same Telegram file sent
-//! twice is uploaded once. Matrix → Telegram calls the bridge's send
-//! function with Synapse's media repository and the fake: the bytes stored
-//! on Telegram equal those uploaded to Matrix.
+//! the bytes downloaded from the homeserver equal those Telegram served; a
+//! file over the homeserver's limit becomes a notice; the same Telegram file
+//! sent twice is uploaded once. Matrix → Telegram calls the bridge's send
+//! function with the homeserver's media repository and the fake: the bytes
+//! stored on Telegram equal those uploaded to Matrix.
 
 mod appservice_support;
 
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, start_logged_in, user};
-use appservice_support::{shared_synapse, BridgeInstance, Bridges};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::seed::TestClient;
 use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
-use testkit::{SharedSynapse, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
 use tgbridge::bridge::media::{MatrixToTelegram, MediaError, MediaLimits};
 use tgbridge::convert::media::{encode_waveform, outgoing_media};
 use tgbridge::matrix::{ClientSettings, MatrixClient, RetryPolicy};
 use tgbridge::store::{Store, TelegramFileKind};
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
-/// Synapse's upload limit in these tests.
+/// The homeserver's upload limit in these tests.
 const HOMESERVER_LIMIT: u64 = 2 * 1024 * 1024;
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    shared_synapse(
-        &SYNAPSE,
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
         &["min", "mout", "mpor"],
-        serde_json::Map::from_iter([("max_upload_size".to_owned(), json!(HOMESERVER_LIMIT))]),
+        HomeserverOptions {
+            max_upload_size: Some(HOMESERVER_LIMIT),
+            ..HomeserverOptions::default()
+        },
         |_, _| {},
     )
     .await
 }
+
+on_both_servers!(
+    telegram_media_arrives_as_matrix_media_with_equal_bytes,
+    matrix_media_reaches_telegram_with_equal_bytes,
+    owner_files_in_a_portal_reach_telegram_through_the_bridge,
+);
 
 /// Deterministic bytes that do not compress (so sizes are real).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -133,10 +143,9 @@ async fn events_from(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn telegram_media_arrives_as_matrix_media_with_equal_bytes(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("min");
     configure(&bridge, "  initial_history:\n    group: 0\n");
 
@@ -150,7 +159,7 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
         let other = w.create_group(bob, "Chat", &[alice]).unwrap();
         (alice, bob, group, other)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let portal = store
         .portals()
@@ -453,7 +462,7 @@ async fn telegram_media_arrives_as_matrix_media_with_equal_bytes() {
     assert_eq!(content(14)["body"], "🎲 rolled 5");
     assert_eq!(content(15)["body"], "🎮 Game: Snake (Eat the apples)");
 
-    // Bigger than Synapse accepts: a notice naming the file and both sizes.
+    // Bigger than the homeserver accepts: a notice naming the file and both sizes.
     assert_eq!(
         content(16),
         json!({ "msgtype": "m.notice", "body": "📎 big.zip (2.6 MB) is larger than this homeserver accepts (2.1 MB)" })
@@ -580,13 +589,12 @@ fn url_of(event: &Value) -> String {
     event["content"]["url"].as_str().expect("a url").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_media_reaches_telegram_with_equal_bytes() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn matrix_media_reaches_telegram_with_equal_bytes(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     // Only the registration is used: the send function is called directly.
     let bridge = bridges.take("mout");
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
@@ -602,12 +610,19 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
     };
     let telegram = TestClient::connect(fake.logged_in_session(alice).unwrap());
     let matrix = MatrixClient::new(ClientSettings {
-        homeserver_url: synapse.base_url().parse().unwrap(),
+        homeserver_url: server.base_url().parse().unwrap(),
         as_token: bridge.as_token.clone(),
         bot_user_id: bridge.bot_user_id.as_str().try_into().unwrap(),
         retry: RetryPolicy::default(),
     })
     .unwrap();
+    // The bridge registers its bot at start; this test never starts the
+    // bridge, and Conduit (unlike Synapse) acts for no appservice user that
+    // does not exist, the bot included.
+    matrix
+        .ensure_registered(matrix.bot_user_id())
+        .await
+        .expect("the bot is registered");
     let store = Store::open(&bridge.dir.path().join("send.db")).unwrap();
     // Telegram's own limit made small to test the refusal.
     let limits = MediaLimits::new(1_000_000);
@@ -777,10 +792,9 @@ async fn matrix_media_reaches_telegram_with_equal_bytes() {
 /// The owner's files in a portal go through the running bridge: queued,
 /// streamed from the homeserver to Telegram, recorded, and a file larger
 /// than the bridge sends is answered with a notice instead of silence.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owner_files_in_a_portal_reach_telegram_through_the_bridge() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn owner_files_in_a_portal_reach_telegram_through_the_bridge(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("mpor");
     configure(
         &bridge,
@@ -795,7 +809,7 @@ async fn owner_files_in_a_portal_reach_telegram_through_the_bridge() {
         let group = w.create_group(bob, "Files", &[alice]).unwrap();
         (alice, group)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = store
         .portals()

@@ -1,9 +1,9 @@
 //! Media is streamed, not held in memory: the bridge binary moves a 40 MB
-//! Telegram file into Synapse's media repository while its peak resident
-//! memory grows by a small fraction of the file's size, and the bytes
-//! Synapse serves equal Telegram's; a 12 MB Matrix file reaches Telegram in
-//! big-file parts, byte for byte. Runs its own Synapse, whose upload limit
-//! admits the files.
+//! Telegram file into the homeserver's media repository (Synapse's and
+//! Conduit's each) while its peak resident memory grows by a small fraction
+//! of the file's size, and the bytes the homeserver serves equal Telegram's;
+//! a 12 MB Matrix file reaches Telegram in big-file parts, byte for byte.
+//! Each run has its own homeserver, whose upload limit admits the files.
 
 mod appservice_support;
 
@@ -14,7 +14,7 @@ use appservice_support::BridgeInstance;
 use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use serde_json::{json, Value};
-use testkit::{free_port, Synapse, SynapseOptions};
+use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions};
 use tgbridge::store::Store;
 
 const FILE_SIZE: usize = 40 * 1024 * 1024;
@@ -34,20 +34,24 @@ fn memory_kb(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
-    let port = free_port().expect("free port for Synapse");
+on_both_servers!(a_large_telegram_file_is_streamed_into_the_media_repository);
+
+async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: HomeserverKind) {
+    let port = free_port().expect("free port for the homeserver");
     let mut bridge = BridgeInstance::prepare("mstr", port);
-    let mut extra = serde_json::Map::new();
-    extra.insert("max_upload_size".into(), json!(2 * FILE_SIZE));
-    let synapse = Synapse::start(SynapseOptions {
-        registrations: vec![bridge.registration_path.clone()],
-        port: Some(port),
-        extra_config: extra,
-    })
+    let server = Homeserver::start(
+        kind,
+        HomeserverOptions {
+            registrations: vec![bridge.registration_path.clone()],
+            port: Some(port),
+            max_upload_size: Some(2 * FILE_SIZE as u64),
+        },
+    )
     .await
-    .expect("Synapse starts (run ./test.sh provision if it is not installed)");
-    let _log = synapse.log_on_panic();
+    .unwrap_or_else(|e| {
+        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+    });
+    let _log = server.log_on_panic();
     configure(&bridge, "  initial_history:\n    group: 0\n");
 
     let fake = FakeTelegram::start().await;
@@ -60,7 +64,7 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
         (alice, bob, group)
     };
     seed_login(&bridge, &fake, alice).await;
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
@@ -131,7 +135,7 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
     let downloaded = reqwest::Client::new()
         .get(format!(
             "{}/_matrix/client/v1/media/download/{}",
-            synapse.base_url(),
+            server.base_url(),
             mxc.trim_start_matches("mxc://")
         ))
         .bearer_auth(&owner.access_token)
@@ -147,10 +151,10 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
 
     // The other way: a file over Telegram's 10 MB "big file" threshold goes
-    // up in parallel parts, straight from Synapse's download.
+    // up in parallel parts, straight from the homeserver's download.
     let big: Vec<u8> = bytes[..12 * 1024 * 1024].iter().rev().copied().collect();
     let uploaded: Value = reqwest::Client::new()
-        .post(format!("{}/_matrix/media/v3/upload", synapse.base_url()))
+        .post(format!("{}/_matrix/media/v3/upload", server.base_url()))
         .bearer_auth(&owner.access_token)
         .header("content-type", "video/mp4")
         .body(big.clone())
@@ -165,7 +169,7 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository() {
     let media = tgbridge::convert::media::outgoing_media("m.room.message", &content).unwrap();
     let telegram = fake_telegram::seed::TestClient::connect(fake.logged_in_session(alice).unwrap());
     let matrix = tgbridge::matrix::MatrixClient::new(tgbridge::matrix::ClientSettings {
-        homeserver_url: synapse.base_url().parse().unwrap(),
+        homeserver_url: server.base_url().parse().unwrap(),
         as_token: bridge.as_token.clone(),
         bot_user_id: bridge.bot_user_id.as_str().try_into().unwrap(),
         retry: tgbridge::matrix::RetryPolicy::default(),

@@ -1,5 +1,6 @@
 //! End to end: the bridge binary, logged in from a seeded session against the
-//! fake Telegram datacenter, next to a real Synapse. An account with basic
+//! fake Telegram datacenter, next to a real homeserver (Synapse and Conduit
+//! each). An account with basic
 //! groups, a supergroup, a broadcast channel, a migrated group and a private
 //! chat gets exactly the group/supergroup/channel portals (respecting the
 //! per-sync limit), named and configured after the chats, gathered in the
@@ -12,22 +13,33 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, seed_login, state, user, wait_for_log};
-use appservice_support::{command, shared_synapse, Bridges};
+use appservice_support::{command, shared_homeserver, Bridges};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::{FakeTelegram, RpcError};
-use testkit::{Method, SharedSynapse};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
 use tgbridge::store::{PortalKind, Store};
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    shared_synapse(&SYNAPSE, &["por", "err"], serde_json::Map::new(), |_, _| {}).await
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["por", "err"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+on_both_servers!(
+    chat_sync_creates_group_portals_in_a_space_and_bridges_messages,
+    telegram_errors_neither_crash_nor_lose_portals,
+);
+
+async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("por");
     configure(
         &bridge,
@@ -64,7 +76,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     };
     seed_login(&bridge, &fake, alice).await;
 
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
@@ -435,10 +447,9 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_errors_neither_crash_nor_lose_portals() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("err");
     let fake = FakeTelegram::start().await;
     let alice = {
@@ -453,7 +464,7 @@ async fn telegram_errors_neither_crash_nor_lose_portals() {
     // A short flood wait on the first dialog listing is slept through.
     fake.fail_next("messages.getDialogs", RpcError::flood_wait(1));
 
-    let owner = synapse
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();

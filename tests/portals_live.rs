@@ -1,6 +1,6 @@
 //! End to end: portals follow their Telegram chats while the bridge runs,
 //! and the owner manages portals from Matrix. Against the fake Telegram
-//! datacenter and a real Synapse:
+//! datacenter and a real homeserver, Synapse and Conduit each:
 //! - chat and profile photos become room and ghost avatars; a new or removed
 //!   photo, an
 //!   about text, members joining, leaving, kicked or banned, and admins
@@ -18,16 +18,27 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, start_logged_in, state, user, wait_for_log};
-use appservice_support::{command, BridgeInstance};
+use appservice_support::{command, shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::chats::{all_admin_rights, no_banned_rights};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{free_port, Method, SharedSynapse, SynapseOptions, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
-static SYNAPSE: SharedSynapse<std::sync::Mutex<Option<BridgeInstance>>> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["live"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
+}
 
 /// A valid 1×1 PNG, so the homeserver can thumbnail what it stores.
 const PNG: &[u8] = &[
@@ -91,7 +102,7 @@ async fn upload(owner: &TestUser, bytes: &[u8]) -> String {
         .body(bytes.to_vec())
         .send()
         .await
-        .expect("upload reaches Synapse");
+        .expect("upload reaches the homeserver");
     let body: Value = response.json().await.expect("upload answer");
     body["content_uri"]
         .as_str()
@@ -99,23 +110,12 @@ async fn upload(owner: &TestUser, bytes: &[u8]) -> String {
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn portals_follow_their_chats_and_the_owner_manages_them() {
-    let (synapse, slot) = SYNAPSE
-        .get_or_start(|| async move {
-            let port = free_port().expect("free port for Synapse");
-            let bridge = BridgeInstance::prepare("live", port);
-            let options = SynapseOptions {
-                registrations: vec![bridge.registration_path.clone()],
-                port: Some(port),
-                ..SynapseOptions::default()
-            };
-            Ok((options, std::sync::Mutex::new(Some(bridge))))
-        })
-        .await
-        .expect("Synapse starts (run ./test.sh provision if it is not installed)");
-    let _log = synapse.log_on_panic();
-    let mut bridge = slot.lock().unwrap().take().unwrap();
+on_both_servers!(portals_follow_their_chats_and_the_owner_manages_them);
+
+async fn portals_follow_their_chats_and_the_owner_manages_them(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("live");
     configure(
         &bridge,
         "  alias_template: \"livetg_{username}\"\n  max_new_portals_per_sync: 10\n  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
@@ -140,7 +140,7 @@ async fn portals_follow_their_chats_and_the_owner_manages_them() {
         w.set_channel_username(news, Some("dailynews")).unwrap();
         (alice, bob, carol, dave, hikers, sup, news)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let room_of = |peer: PeerId| {

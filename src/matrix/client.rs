@@ -99,6 +99,35 @@ const BOT_DEVICE_ID: &str = "TGBRIDGE";
 /// How long [`MatrixClient::wait_for_homeserver`] waits between probes at most.
 const MAX_STARTUP_PROBE_DELAY: Duration = Duration::from_secs(10);
 
+/// What [`MatrixClient::wait_for_homeserver`] is waiting for, judged from
+/// the last failed probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StartupWait {
+    /// The homeserver does not answer (yet), or answers with an error.
+    Reachable,
+    /// The homeserver answers but refuses the `as_token`, as Conduit does
+    /// from its start until the registration is given in its admin room.
+    Registration,
+}
+
+impl StartupWait {
+    fn of(error: &MatrixError) -> StartupWait {
+        match error.errcode() {
+            Some("M_UNKNOWN_TOKEN") => StartupWait::Registration,
+            _ => StartupWait::Reachable,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            StartupWait::Reachable => "homeserver not reachable yet",
+            StartupWait::Registration => {
+                "the homeserver does not know the as_token yet: waiting for the appservice registration to be loaded (Synapse reads it at start, Conduit takes it through its admin room)"
+            }
+        }
+    }
+}
+
 impl MatrixClient {
     /// Creates the client. No request is sent yet.
     pub fn new(settings: ClientSettings) -> Result<Self, MatrixError> {
@@ -187,6 +216,7 @@ impl MatrixClient {
             max_delay: MAX_STARTUP_PROBE_DELAY,
         };
         let mut attempt: u32 = 0;
+        let mut last_wait = None;
         loop {
             attempt = attempt.saturating_add(1);
             let request = get_supported_versions::Request::new();
@@ -209,12 +239,15 @@ impl MatrixClient {
                 }
                 Err(error) => {
                     let delay = policy.backoff(attempt);
-                    // Log the first failure and then about every half minute.
-                    if attempt == 1 || attempt % 8 == 0 {
-                        warn!(%error, attempt, "homeserver not reachable yet, retrying");
+                    let waiting = StartupWait::of(&error);
+                    // Log the first failure of each kind and then about
+                    // every half minute.
+                    if attempt == 1 || attempt % 8 == 0 || last_wait != Some(waiting) {
+                        warn!(%error, attempt, "{}, retrying", waiting.describe());
                     } else {
-                        debug!(%error, attempt, "homeserver not reachable yet");
+                        debug!(%error, attempt, "{}", waiting.describe());
                     }
+                    last_wait = Some(waiting);
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -824,6 +857,54 @@ mod tests {
         );
         let owner: OwnedUserId = "@owner:localhost".try_into().unwrap();
         assert!(!client.can_act_as(&owner).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn waits_while_the_homeserver_refuses_the_as_token() {
+        // Conduit, started before its operator registers the appservice in
+        // its admin room, answers every request with the as_token so.
+        let (client, fake) = start_fake().await;
+        let refused = r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Unknown access token."}"#;
+        fake.answer(
+            "/_matrix/client/versions",
+            &[
+                (401, refused),
+                (401, refused),
+                (200, r#"{"versions":["v1.12"],"unstable_features":{}}"#),
+            ],
+        );
+        let versions = tokio::time::timeout(Duration::from_secs(10), client.wait_for_homeserver())
+            .await
+            .expect("the homeserver is used once it knows the appservice");
+        assert!(versions.versions.contains(&"v1.12".to_owned()));
+        assert_eq!(fake.calls("/_matrix/client/versions"), 3);
+    }
+
+    #[test]
+    fn a_refused_as_token_is_told_apart_from_an_absent_homeserver() {
+        let refused = MatrixError::Api {
+            status: StatusCode::UNAUTHORIZED,
+            errcode: "M_UNKNOWN_TOKEN".into(),
+            message: "Unknown access token.".into(),
+            endpoint: "discovery::get_supported_versions",
+            retry_after: None,
+        };
+        assert_eq!(StartupWait::of(&refused), StartupWait::Registration);
+        assert!(StartupWait::Registration
+            .describe()
+            .contains("registration"));
+        let unavailable = MatrixError::Api {
+            status: StatusCode::BAD_GATEWAY,
+            errcode: "M_UNKNOWN".into(),
+            message: String::new(),
+            endpoint: "discovery::get_supported_versions",
+            retry_after: None,
+        };
+        assert_eq!(StartupWait::of(&unavailable), StartupWait::Reachable);
+        assert_eq!(
+            StartupWait::Reachable.describe(),
+            "homeserver not reachable yet"
+        );
     }
 
     #[tokio::test]
