@@ -120,6 +120,7 @@ check_prerequisites() {
                     "Build as your own user first, then install that binary:" \
                     "  cargo build --release --locked" \
                     "  sudo ./install.sh --binary target/release/$NAME" \
+                    "(with CARGO_TARGET_DIR set, the binary is in \$CARGO_TARGET_DIR/release)" \
                     "(Rust itself comes from https://rustup.rs.)"
             fi
             die "cargo was not found." "Install the Rust toolchain from https://rustup.rs, open a new shell, and run ./install.sh again."
@@ -172,15 +173,37 @@ sed_escape() { printf '%s' "$1" | sed 's/[&#\\]/\\&/g'; }
 
 # ------------------------------------------------------------------ steps ---
 
+# The path of the bridge's executable in cargo's JSON messages (one object a
+# line). Cargo decides where it goes: CARGO_TARGET_DIR, a build.target-dir or
+# a build.target triple in a cargo config all move it away from
+# target/release, so it is read from cargo's report rather than assumed.
+built_executable() {
+    local found
+    found="$(printf '%s\n' "$1" | sed -n \
+        '/"reason":"compiler-artifact"/{/"kind":\["bin"\]/{/"name":"'"$NAME"'"/{s/.*"executable":"\([^"]*\)".*/\1/p;};};}')"
+    # One line per artifact; the last one is the final binary.
+    printf '%s' "${found##*$'\n'}"
+}
+
 build_binary() {
     if [[ -n "$BINARY" ]]; then
         step "Using the binary $BINARY"
         return
     fi
     step "Building the release binary (this takes a few minutes the first time)"
-    (cd "$SOURCE_DIR" && cargo build --release --locked) ||
+    local messages
+    # Cargo's progress and diagnostics still reach the terminal on stderr;
+    # stdout carries its machine-readable report of what it built.
+    messages="$(cd "$SOURCE_DIR" &&
+        cargo build --release --locked --bin "$NAME" --message-format=json-render-diagnostics)" ||
         die "the build failed (see cargo's output above)."
-    BINARY="$SOURCE_DIR/target/release/$NAME"
+    BINARY="$(built_executable "$messages")"
+    [[ -n "$BINARY" ]] ||
+        die "cargo built nothing it calls the $NAME executable." \
+            "Build it yourself and install that file: ./install.sh --binary PATH"
+    [[ -f "$BINARY" ]] ||
+        die "cargo reported $BINARY as the built $NAME, but there is no such file." \
+            "Install the binary by hand: ./install.sh --binary PATH"
     # The linker can leave the symbol table in; it is a fifth of the file
     # and nothing at run time needs it.
     if command -v strip >/dev/null 2>&1; then

@@ -4,7 +4,8 @@
 //! systemd accepts.
 //!
 //! The build step is skipped with `--binary` (a release build takes
-//! minutes); everything else is the script a user runs.
+//! minutes), or given a stand-in `cargo` that reports a build the way cargo
+//! does; everything else is the script a user runs.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -514,4 +515,102 @@ fn without_cargo_it_says_where_rust_comes_from() {
         0,
         "nothing may be installed"
     );
+}
+
+/// A `cargo` for `install.sh` to find first on PATH: it records its
+/// arguments and the CARGO_TARGET_DIR it was given, puts a copy of the test
+/// build where cargo would (under that directory), and reports the build on
+/// stdout in cargo's JSON message format when asked to: a build script, the
+/// library and the bridge's binary. Only `build --release` is supported.
+fn fake_cargo(dir: &Path) -> PathBuf {
+    let calls = dir.join("calls");
+    let script = format!(
+        r#"#!/bin/bash
+set -eu
+printf '%s\n' "$*" "CARGO_TARGET_DIR=${{CARGO_TARGET_DIR:-}}" >>{calls}
+[[ "$1" == build && " $* " == *" --release "* ]] ||
+    {{ echo "fake cargo: unsupported: $*" >&2; exit 101; }}
+out="${{CARGO_TARGET_DIR:?}}/release"
+mkdir -p "$out/deps" "$out/build/rusqlite-1"
+cp {binary} "$out/tgbridge"
+echo "   Compiling tgbridge v0.1.0 ($PWD)" >&2
+[[ " $* " == *" --message-format=json-render-diagnostics "* ]] || exit 0
+pkg="path+file://$PWD#tgbridge@0.1.0"
+echo '{{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#libsqlite3-sys@0.35.0","manifest_path":"/x/Cargo.toml","target":{{"kind":["custom-build"],"crate_types":["bin"],"name":"build-script-build","src_path":"/x/build.rs","edition":"2021","doc":false,"doctest":false,"test":false}},"profile":{{"opt_level":"s","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false}},"features":[],"filenames":["'"$out"'/build/rusqlite-1/build-script-build"],"executable":null,"fresh":true}}'
+echo '{{"reason":"compiler-artifact","package_id":"'"$pkg"'","manifest_path":"'"$PWD"'/Cargo.toml","target":{{"kind":["lib"],"crate_types":["lib"],"name":"tgbridge","src_path":"'"$PWD"'/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true}},"profile":{{"opt_level":"z","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false}},"features":[],"filenames":["'"$out"'/deps/libtgbridge-0.rlib"],"executable":null,"fresh":false}}'
+echo '{{"reason":"compiler-artifact","package_id":"'"$pkg"'","manifest_path":"'"$PWD"'/Cargo.toml","target":{{"kind":["bin"],"crate_types":["bin"],"name":"tgbridge","src_path":"'"$PWD"'/src/main.rs","edition":"2021","doc":true,"doctest":false,"test":true}},"profile":{{"opt_level":"z","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false}},"features":[],"filenames":["'"$out"'/tgbridge"],"executable":"'"$out"'/tgbridge","fresh":false}}'
+echo '{{"reason":"build-finished","success":true}}'
+"#,
+        calls = calls.display(),
+        binary = BINARY,
+    );
+    let cargo = dir.join("cargo");
+    fs::write(&cargo, script).unwrap();
+    fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+    calls
+}
+
+#[test]
+fn the_build_step_installs_the_binary_from_wherever_cargo_put_it() {
+    let tools = tempfile::tempdir().unwrap();
+    let calls = fake_cargo(tools.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target_dir = elsewhere.path().join("cargo-target");
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("opt");
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("bash")
+        .arg(repo().join("install.sh"))
+        .args(["--no-root", "--prefix"])
+        .arg(&prefix)
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("DESTDIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "install.sh failed ({})\n{stdout}\n{stderr}",
+        output.status
+    );
+
+    let recorded = fs::read_to_string(&calls).unwrap();
+    assert!(
+        recorded.contains(&format!("CARGO_TARGET_DIR={}", target_dir.display())),
+        "cargo ran without the user's CARGO_TARGET_DIR:\n{recorded}"
+    );
+    // The machine-readable report is on stdout only; the user still sees
+    // cargo's progress.
+    assert!(!stdout.contains("compiler-artifact"), "{stdout}");
+    assert!(stderr.contains("Compiling tgbridge"), "{stderr}");
+
+    let built = target_dir.join("release/tgbridge");
+    let installed = prefix.join("bin/tgbridge");
+    assert_eq!(mode(&installed), 0o755);
+    assert_eq!(
+        fs::read(&installed).unwrap(),
+        fs::read(&built).unwrap(),
+        "the installed binary is not the one cargo built"
+    );
+    let strip_found = Command::new("bash")
+        .args(["-c", "command -v strip"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if strip_found {
+        assert!(
+            fs::metadata(&installed).unwrap().len() < fs::metadata(BINARY).unwrap().len(),
+            "the binary cargo built was not stripped"
+        );
+    }
+    // The rest of the install went on as usual.
+    assert!(prefix.join("etc/tgbridge/config.yaml").is_file());
+    assert!(stdout.contains("telegram.api_id"), "{stdout}");
 }
