@@ -137,7 +137,7 @@ async fn run() {
         process::load_average()
     );
     let mut columns = Vec::new();
-    for kind in ServerKind::selected() {
+    for kind in server::selected() {
         println!("\n=== {} ===", kind.name());
         columns.push(measure_server(kind, &fake, &settings).await);
         println!("(load average {})", process::load_average());
@@ -289,9 +289,7 @@ fn seed_portals(fake: &FakeTelegram, subject: &Subject) {
 /// Registers the owner, starts the bridge for the first time (management
 /// room, space, portals) and waits for the start-up chat sync.
 async fn first_start(server: &Server, binary: &Path, subject: &mut Subject) {
-    let owner = server
-        .register_user(&subject.bridge.owner_localpart)
-        .await;
+    let owner = server.register_user(&subject.bridge.owner_localpart).await;
     subject
         .bridge
         .start_binary_with_log_filter(binary, LOG_FILTER);
@@ -402,7 +400,6 @@ async fn restarts(binary: &Path, subject: &mut Subject) -> Starts {
         ms(percentile(&to_sync, 50.0))
     );
     Starts {
-        portals,
         to_health_p50: percentile(&external, 50.0),
         to_health_max: percentile(&external, 100.0),
         logged_ready: median.map(|(_, to_ready)| to_ready),
@@ -503,9 +500,7 @@ async fn latency_and_load(
     baseline.sort();
     figures.to_matrix = Some(latency(&to_matrix));
     figures.own_message = Some(latency(&baseline));
-    println!(
-        "\nTelegram -> Matrix, one chat, a text until the owner sees it ({rounds} rounds):"
-    );
+    println!("\nTelegram -> Matrix, one chat, a text until the owner sees it ({rounds} rounds):");
     println!(
         "  bridged:   p50 {:7.2} ms   p99 {:7.2} ms",
         ms(percentile(&to_matrix, 50.0)),
@@ -661,4 +656,3 @@ async fn matrix_to_telegram(
     );
     Some(latency(&samples))
 }
-

@@ -66,9 +66,7 @@ pub async fn measure(
     let figures = NonPortal {
         events: events as u64,
         transactions,
-        logged_transactions: db_after
-            .transactions
-            .saturating_sub(db_before.transactions),
+        logged_transactions: db_after.transactions.saturating_sub(db_before.transactions),
         cpu,
         sends,
         delivered: last_received.saturating_sub(since_epoch),

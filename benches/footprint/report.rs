@@ -16,7 +16,6 @@ pub struct Latency {
 /// Start → ready of one bridge, over its restarts.
 #[derive(Debug, Clone, Copy)]
 pub struct Starts {
-    pub portals: usize,
     pub to_health_p50: Duration,
     pub to_health_max: Duration,
     /// The log's first line → "ready" of the median start.
@@ -63,7 +62,10 @@ pub struct Figures {
 
 /// Prints the side-by-side table in Markdown, one column per server.
 pub fn print_table(columns: &[Figures]) {
-    println!("\n| figure | {} |", join(columns.iter().map(|f| f.server.clone())));
+    println!(
+        "\n| figure | {} |",
+        join(columns.iter().map(|f| f.server.clone()))
+    );
     println!("| --- |{}", " --- |".repeat(columns.len()));
     for (label, cell) in rows() {
         let cells: Vec<String> = columns.iter().map(cell).collect();
@@ -85,26 +87,67 @@ fn rows() -> Vec<(&'static str, Cell)> {
         ("idle RSS, 0 portals (anonymous)", |f| idle(f, 0)),
         ("idle RSS, 5 portals (anonymous)", |f| idle(f, 1)),
         ("idle RSS, 500 portals (anonymous)", |f| idle(f, 2)),
-        ("spawn → `/health` 200, p50 (max), 0 portals", |f| start(f, 0)),
-        ("spawn → `/health` 200, p50 (max), 5 portals", |f| start(f, 1)),
-        ("spawn → `/health` 200, p50 (max), 500 portals", |f| start(f, 2)),
-        ("log: first line → \"ready\", 0 / 5 / 500 portals", logged_ready),
-        ("spawn → chat sync finished, p50, 0 / 5 / 500 portals", to_chat_sync),
-        ("idle RSS after 5 restarts, 0 / 5 / 500 portals", after_restarts),
+        ("spawn → `/health` 200, p50 (max), 0 portals", |f| {
+            start(f, 0)
+        }),
+        ("spawn → `/health` 200, p50 (max), 5 portals", |f| {
+            start(f, 1)
+        }),
+        ("spawn → `/health` 200, p50 (max), 500 portals", |f| {
+            start(f, 2)
+        }),
+        (
+            "log: first line → \"ready\", 0 / 5 / 500 portals",
+            logged_ready,
+        ),
+        (
+            "spawn → chat sync finished, p50, 0 / 5 / 500 portals",
+            to_chat_sync,
+        ),
+        (
+            "idle RSS after 5 restarts, 0 / 5 / 500 portals",
+            after_restarts,
+        ),
         ("Telegram → Matrix, p50 / p99", |f| latency(f.to_matrix)),
-        ("baseline: the owner's own message, p50 / p99", |f| latency(f.own_message)),
+        ("baseline: the owner's own message, p50 / p99", |f| {
+            latency(f.own_message)
+        }),
         ("ratio bridged / own (p50)", latency_ratio),
-        ("burst: texts over 5 chats, all seen", |f| rate(f.bridged_rate, f.burst)),
-        ("baseline: the owner sending as many, one sender per room", |f| rate(f.own_rate, f.burst)),
+        ("burst: texts over 5 chats, all seen", |f| {
+            rate(f.bridged_rate, f.burst)
+        }),
+        (
+            "baseline: the owner sending as many, one sender per room",
+            |f| rate(f.own_rate, f.burst),
+        ),
         ("ratio bridged / own", rate_ratio),
         ("Matrix → Telegram, p50 / p99", |f| latency(f.to_telegram)),
-        ("database growth per bridged message (file / pages in use)", db_per_message),
-        ("RSS after the burst, 5 portals (anonymous)", |f| memory(f.after_burst)),
-        ("idle RSS after the burst (anonymous)", |f| memory(f.idle_after_burst)),
-        ("non-portal room: events the owner sent / transactions", non_portal_counts),
-        ("non-portal room: bridge CPU time (per event)", non_portal_cpu),
-        ("non-portal room: sends done / all delivered to the bridge", non_portal_wall),
-        ("non-portal room: database growth, file / pages in use (transaction-log rows)", non_portal_db),
+        (
+            "database growth per bridged message (file / pages in use)",
+            db_per_message,
+        ),
+        ("RSS after the burst, 5 portals (anonymous)", |f| {
+            memory(f.after_burst)
+        }),
+        ("idle RSS after the burst (anonymous)", |f| {
+            memory(f.idle_after_burst)
+        }),
+        (
+            "non-portal room: events the owner sent / transactions",
+            non_portal_counts,
+        ),
+        (
+            "non-portal room: bridge CPU time (per event)",
+            non_portal_cpu,
+        ),
+        (
+            "non-portal room: sends done / all delivered to the bridge",
+            non_portal_wall,
+        ),
+        (
+            "non-portal room: database growth, file / pages in use (transaction-log rows)",
+            non_portal_db,
+        ),
     ]
 }
 
@@ -122,11 +165,7 @@ fn idle(f: &Figures, i: usize) -> String {
 
 fn start(f: &Figures, i: usize) -> String {
     f.starts.get(i).map_or(NONE.into(), |s| {
-        format!(
-            "{:.1} ms ({:.1})",
-            ms(s.to_health_p50),
-            ms(s.to_health_max)
-        )
+        format!("{:.1} ms ({:.1})", ms(s.to_health_p50), ms(s.to_health_max))
     })
 }
 
