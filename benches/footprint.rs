@@ -1,19 +1,23 @@
-//! Benchmark: what the bridge costs a small machine, in one run against a
-//! real Synapse and the fake Telegram datacenter (in this process), with the
-//! bridge binary of this build (optimised under `cargo bench`) as a child
-//! process. Reports, never asserts:
+//! Benchmark: what the bridge costs a small machine, in one run against
+//! each real homeserver (Synapse and Conduit, one after the other) and the
+//! fake Telegram datacenter (in this process), with the bridge binary of
+//! this build (optimised under `cargo bench`) as a child process. Reports,
+//! never asserts; every figure is measured on each server, next to that
+//! server's own baseline from the same run, and the end of the output is
+//! one table with a column per server:
 //!
 //! - start → ready (spawn until `/health` answers 200, and the same span in
 //!   the bridge's own log timestamps) with 0, 5 and 500 portals;
 //! - idle RSS (`VmRSS`/`VmHWM` from `/proc`) logged in with 0, 5 and 500
 //!   portals, and after a message load;
 //! - Telegram → Matrix latency p50/p99 (a Telegram user sends a text, until
-//!   the owner sees it through `/sync`) and sustained messages/s, each next
-//!   to a baseline on the same Synapse (the owner's own messages), so the
-//!   figures compare as ratios within one run;
-//! - Matrix → Telegram latency, when the bridge sends Matrix messages to
-//!   Telegram at all (it prints "not available" otherwise);
-//! - database bytes per bridged message (file growth between checkpoints).
+//!   the owner sees it) and sustained messages/s, each next to a baseline on
+//!   the same server (the owner's own messages), so the figures compare as
+//!   ratios within one run;
+//! - Matrix → Telegram latency (the owner's text until the fake datacenter
+//!   holds it);
+//! - database bytes per bridged message (file growth between checkpoints);
+//! - the cost of the owner's rooms that are not portals (see `non_portal`).
 //!
 //! The 500-portal account is seeded: 500 basic groups in the fake world and
 //! 500 portal rows whose titles match, so the start-up sync finds every chat
@@ -21,28 +25,49 @@
 //! no request ever reaches).
 //!
 //! Run with `cargo bench --bench footprint` after `./test.sh provision`.
+//! `FOOTPRINT_SERVERS` picks the servers (comma-separated, default all),
 //! `FOOTPRINT_ROUNDS` sets the latency rounds (default 200),
-//! `FOOTPRINT_BURST` the sustained-load message count (default 500), and
-//! `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to measure, and
-//! `FOOTPRINT_QUICK=1` stops after the idle RSS figures.
+//! `FOOTPRINT_BURST` the sustained-load message count (default 500),
+//! `FOOTPRINT_OTHER_ROOM` the owner's texts in a room that is not a portal
+//! (default 1000), `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to
+//! measure, and `FOOTPRINT_QUICK=1` stops after the idle RSS figures.
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
+#[path = "footprint/clock.rs"]
+mod clock;
+#[path = "footprint/db.rs"]
+mod db;
+#[path = "footprint/non_portal.rs"]
+mod non_portal;
+#[path = "footprint/process.rs"]
+mod process;
+#[path = "footprint/report.rs"]
+mod report;
+#[path = "footprint/server.rs"]
+mod server;
 #[path = "support/stats.rs"]
 mod stats;
+#[path = "footprint/timeline.rs"]
+mod timeline;
 
 use stats::{ms, percentile};
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use appservice_support::telegram::{seed_login, user, wait_for_log};
 use appservice_support::{management_room_of, BridgeInstance};
+use db::DbSize;
 use fake_telegram::world::{ChatId, Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
-use testkit::{free_port, Synapse, SynapseOptions, TestUser};
+use process::{mib, Memory};
+use report::{Figures, Latency, Starts};
+use server::{Server, ServerKind};
+use testkit::{free_port, TestUser};
 use tgbridge::store::{Portal, PortalKind, Store};
+use timeline::Timeline;
 
 const LOG_FILTER: &str = "info";
 const SMALL_PORTALS: usize = 5;
@@ -63,6 +88,27 @@ fn main() {
     runtime.block_on(run());
 }
 
+/// What one run measures, from the environment.
+struct Settings {
+    binary: PathBuf,
+    rounds: usize,
+    burst: usize,
+    other_room: usize,
+    quick: bool,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        Settings {
+            binary: bridge_binary(),
+            rounds: env_usize("FOOTPRINT_ROUNDS", 200),
+            burst: env_usize("FOOTPRINT_BURST", 500),
+            other_room: env_usize("FOOTPRINT_OTHER_ROOM", 1000),
+            quick: std::env::var_os("FOOTPRINT_QUICK").is_some(),
+        }
+    }
+}
+
 /// One bridge under measurement, with the Telegram account behind it.
 struct Subject {
     name: &'static str,
@@ -72,66 +118,97 @@ struct Subject {
     owner: Option<TestUser>,
 }
 
+impl Subject {
+    fn pid(&self) -> u32 {
+        self.bridge.pid().expect("bridge running")
+    }
+}
+
 async fn run() {
-    let binary = bridge_binary();
-    let rounds = env_usize("FOOTPRINT_ROUNDS", 200);
-    let burst = env_usize("FOOTPRINT_BURST", 500);
+    let settings = Settings::from_env();
+    let fake = FakeTelegram::start().await;
+    println!(
+        "tgbridge footprint ({}, binary {}, {} bytes, load average {})",
+        clock::utc_now(),
+        settings.binary.display(),
+        std::fs::metadata(&settings.binary)
+            .map(|m| m.len())
+            .unwrap_or(0),
+        process::load_average()
+    );
+    let mut columns = Vec::new();
+    for kind in server::selected() {
+        println!("\n=== {} ===", kind.name());
+        columns.push(measure_server(kind, &fake, &settings).await);
+        println!("(load average {})", process::load_average());
+    }
+    println!("\nside by side ({}):", clock::utc_now());
+    report::print_table(&columns);
+}
+
+/// Every figure against one homeserver, with three bridges of its own.
+async fn measure_server(kind: ServerKind, fake: &FakeTelegram, settings: &Settings) -> Figures {
+    let mut figures = Figures {
+        server: kind.name().to_owned(),
+        burst: settings.burst,
+        ..Figures::default()
+    };
     let port = free_port().expect("free port");
     let [zero, small, large] =
         ["zero", "small", "large"].map(|name| BridgeInstance::prepare(name, port));
-    let synapse = Synapse::start(SynapseOptions {
-        registrations: [&zero, &small, &large]
-            .iter()
-            .map(|b| b.registration_path.clone())
-            .collect(),
-        port: Some(port),
-        ..SynapseOptions::default()
-    })
-    .await
-    .expect("Synapse starts (run ./test.sh provision first)");
+    let registrations = [&zero, &small, &large]
+        .iter()
+        .map(|b| b.registration_path.clone())
+        .collect();
+    let server = Server::start(kind, port, registrations).await;
+    let mut zero = account(fake, "zero", zero, 0).await;
+    let mut small = account(fake, "small", small, SMALL_PORTALS).await;
+    let mut large = account(fake, "large", large, LARGE_PORTALS).await;
+    seed_portals(fake, &large);
 
-    let fake = FakeTelegram::start().await;
-    let mut zero = account(&fake, "zero", zero, 0).await;
-    let mut small = account(&fake, "small", small, SMALL_PORTALS).await;
-    let mut large = account(&fake, "large", large, LARGE_PORTALS).await;
-    seed_portals(&fake, &large);
-
-    println!(
-        "tgbridge footprint ({}, binary {}, {} bytes)",
-        utc_now(),
-        binary.display(),
-        std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0)
-    );
     for subject in [&mut zero, &mut small, &mut large] {
-        first_start(&synapse, &binary, subject).await;
+        first_start(&server, &settings.binary, subject).await;
     }
-
     println!("\nidle, logged in (after the start-up chat sync, {SETTLE:?} idle):");
     for subject in [&zero, &small, &large] {
-        print_rss(
-            &format!("{} portals", subject.groups.len()),
-            &subject.bridge,
-        );
+        let label = format!("{} portals", subject.groups.len());
+        figures
+            .idle
+            .push((subject.groups.len(), print_rss(&label, subject.pid())));
     }
-
-    if std::env::var_os("FOOTPRINT_QUICK").is_some() {
+    if settings.quick {
         for subject in [&mut zero, &mut small, &mut large] {
             stop(subject);
         }
-        return;
+        return figures;
     }
+
     println!(
         "\nstart -> ready ({RESTARTS} restarts each, homeserver and management room in place):"
     );
     for subject in [&mut zero, &mut small, &mut large] {
-        restarts(&binary, subject).await;
+        figures
+            .starts
+            .push(restarts(&settings.binary, subject).await);
     }
     for subject in [&mut zero, &mut large] {
         stop(subject);
     }
 
-    latency_and_load(&fake, &synapse, &mut small, rounds, burst).await;
+    let owner = small.owner.take().expect("owner registered");
+    latency_and_load(fake, &owner, &small, settings, &mut figures).await;
+    figures.non_portal = Some(
+        non_portal::measure(
+            &settings.binary,
+            &mut small.bridge,
+            &owner,
+            settings.other_room,
+        )
+        .await,
+    );
     stop(&mut small);
+    drop(server);
+    figures
 }
 
 /// The binary under measurement: `TGBRIDGE_BENCH_BIN`, else this build's.
@@ -211,11 +288,8 @@ fn seed_portals(fake: &FakeTelegram, subject: &Subject) {
 
 /// Registers the owner, starts the bridge for the first time (management
 /// room, space, portals) and waits for the start-up chat sync.
-async fn first_start(synapse: &Synapse, binary: &Path, subject: &mut Subject) {
-    let owner = synapse
-        .register_user(&subject.bridge.owner_localpart, false)
-        .await
-        .expect("owner");
+async fn first_start(server: &Server, binary: &Path, subject: &mut Subject) {
+    let owner = server.register_user(&subject.bridge.owner_localpart).await;
     subject
         .bridge
         .start_binary_with_log_filter(binary, LOG_FILTER);
@@ -242,38 +316,8 @@ fn stop(subject: &mut Subject) {
     );
 }
 
-/// `/proc/<pid>/status` fields, in kB.
-#[derive(Debug, Default, Clone, Copy)]
-struct Memory {
-    rss: u64,
-    hwm: u64,
-    anon: u64,
-    file: u64,
-    threads: u64,
-}
-
-fn memory(bridge: &BridgeInstance) -> Memory {
-    let pid = bridge.pid().expect("bridge running");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Memory {
-        rss: field("VmRSS:"),
-        hwm: field("VmHWM:"),
-        anon: field("RssAnon:"),
-        file: field("RssFile:"),
-        threads: field("Threads:"),
-    }
-}
-
-fn print_rss(label: &str, bridge: &BridgeInstance) -> Memory {
-    let m = memory(bridge);
+fn print_rss(label: &str, pid: u32) -> Memory {
+    let m = Memory::of(pid);
     println!(
         "  {label:<26} VmRSS {:6.2} MiB   VmHWM {:6.2} MiB   (anon {:5.2}, file {:5.2} MiB, {} threads)",
         mib(m.rss),
@@ -285,13 +329,9 @@ fn print_rss(label: &str, bridge: &BridgeInstance) -> Memory {
     m
 }
 
-fn mib(kb: u64) -> f64 {
-    kb as f64 / 1024.0
-}
-
 /// Restarts the bridge and reports spawn → `/health` 200 and the log's
 /// first line → "ready" line; then waits for the chat sync of each start.
-async fn restarts(binary: &Path, subject: &mut Subject) {
+async fn restarts(binary: &Path, subject: &mut Subject) -> Starts {
     let mut external = Vec::new();
     let mut logged = Vec::new();
     let mut to_sync = Vec::new();
@@ -333,7 +373,7 @@ async fn restarts(binary: &Path, subject: &mut Subject) {
         to_sync.push(spawned.elapsed());
         let log = subject.bridge.log();
         let this_start = &log[log_before.min(log.len())..];
-        if let Some(span) = log_span(this_start, spawned_at) {
+        if let Some(span) = clock::log_span(this_start, spawned_at) {
             logged.push(span);
         }
     }
@@ -347,7 +387,8 @@ async fn restarts(binary: &Path, subject: &mut Subject) {
         ms(percentile(&external, 50.0)),
         ms(percentile(&external, 100.0))
     );
-    if let Some(&(to_first, to_ready)) = logged.get(logged.len() / 2) {
+    let median = logged.get(logged.len() / 2).copied();
+    if let Some((to_first, to_ready)) = median {
         println!(
             "               log: spawn -> first line {:6.2} ms, first line -> \"ready\" {:6.2} ms (median start)",
             ms(to_first),
@@ -358,72 +399,13 @@ async fn restarts(binary: &Path, subject: &mut Subject) {
         "               spawn -> chat sync finished  p50 {:7.2} ms",
         ms(percentile(&to_sync, 50.0))
     );
-    print_rss("               idle after restarts", &subject.bridge);
-}
-
-/// From the log of one start: spawn → first line, first line → "ready".
-fn log_span(log: &str, spawned_at: SystemTime) -> Option<(Duration, Duration)> {
-    let first = log.lines().find_map(line_time)?;
-    let ready = log
-        .lines()
-        .find(|line| line.contains(": ready"))
-        .and_then(line_time)?;
-    let spawned = spawned_at.duration_since(UNIX_EPOCH).ok()?;
-    Some((first.saturating_sub(spawned), ready.saturating_sub(first)))
-}
-
-/// The timestamp at the start of a log line (`2026-01-02T03:04:05.678901Z`),
-/// since the Unix epoch.
-fn line_time(line: &str) -> Option<Duration> {
-    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
-    let (date, time) = stamp.split_once('T')?;
-    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    let mut hms = time.split(':');
-    let (h, min) = (
-        hms.next()?.parse::<u64>().ok()?,
-        hms.next()?.parse::<u64>().ok()?,
-    );
-    let seconds: f64 = hms.next()?.parse().ok()?;
-    let days = days_from_civil(y, m, d);
-    let whole = u64::try_from(days).ok()? * 86_400 + h * 3600 + min * 60;
-    Some(Duration::from_secs(whole) + Duration::from_secs_f64(seconds))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn utc_now() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let days = (now / 86_400) as i64;
-    let secs = now % 86_400;
-    // Inverse of days_from_civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    Starts {
+        to_health_p50: percentile(&external, 50.0),
+        to_health_max: percentile(&external, 100.0),
+        logged_ready: median.map(|(_, to_ready)| to_ready),
+        to_chat_sync_p50: percentile(&to_sync, 50.0),
+        idle_after: print_rss("               idle after restarts", subject.pid()),
+    }
 }
 
 /// The portal rooms of `subject`'s groups, in group order.
@@ -445,16 +427,24 @@ fn portal_rooms(subject: &Subject) -> Vec<String> {
         .collect()
 }
 
+fn latency(sorted: &[Duration]) -> Latency {
+    Latency {
+        p50: percentile(sorted, 50.0),
+        p99: percentile(sorted, 99.0),
+    }
+}
+
 /// Telegram → Matrix latency and sustained rate, Matrix → Telegram latency,
 /// database bytes per message and RSS under load, on the 5-portal bridge.
 async fn latency_and_load(
     fake: &FakeTelegram,
-    synapse: &Synapse,
-    subject: &mut Subject,
-    rounds: usize,
-    burst: usize,
+    owner: &TestUser,
+    subject: &Subject,
+    settings: &Settings,
+    figures: &mut Figures,
 ) {
-    let owner = subject.owner.take().expect("owner registered");
+    let rounds = settings.rounds;
+    let burst = settings.burst;
     let rooms = portal_rooms(subject);
     for room in &rooms {
         owner.join(room).await.expect("the owner was invited");
@@ -469,20 +459,17 @@ async fn latency_and_load(
             .find(|&u| u != subject.account)
             .expect("a friend in the group")
     };
-    let quiet: Vec<String> = {
-        let mut quiet = Vec::new();
-        for i in 0..rooms.len() {
-            quiet.push(
-                owner
-                    .create_room(&serde_json::json!({ "name": format!("baseline {i}") }))
-                    .await
-                    .expect("baseline room"),
-            );
-        }
-        quiet
-    };
-    // Catch up with everything so far: later syncs see only new events.
-    let _ = owner.sync_until(|_| true, Duration::from_secs(5)).await;
+    let mut quiet = Vec::new();
+    for i in 0..rooms.len() {
+        quiet.push(
+            owner
+                .create_room(&serde_json::json!({ "name": format!("baseline {i}") }))
+                .await
+                .expect("baseline room"),
+        );
+    }
+    // Later syncs see only new events.
+    let mut timeline = Timeline::start(owner).await;
     let db = DbSize::new(&subject.bridge.database_path);
     let before = db.measure();
 
@@ -492,7 +479,7 @@ async fn latency_and_load(
         let marker = format!("own {round}");
         let started = Instant::now();
         owner.send_text(&quiet[0], &marker).await.expect("send");
-        wait_for_bodies(&owner, &[marker]).await;
+        timeline.wait_for_bodies(&[marker]).await;
         if round >= WARMUP {
             baseline.push(started.elapsed());
         }
@@ -504,29 +491,25 @@ async fn latency_and_load(
             .expect("world lock")
             .send_text(friend, Peer::Chat(subject.groups[0]), &marker)
             .expect("send on Telegram");
-        wait_for_bodies(&owner, &[marker]).await;
+        timeline.wait_for_bodies(&[marker]).await;
         if round >= WARMUP {
             to_matrix.push(started.elapsed());
         }
     }
     to_matrix.sort();
     baseline.sort();
-    println!(
-        "\nTelegram -> Matrix, one chat, a text until the owner sees it through /sync ({rounds} rounds):"
-    );
+    figures.to_matrix = Some(latency(&to_matrix));
+    figures.own_message = Some(latency(&baseline));
+    println!("\nTelegram -> Matrix, one chat, a text until the owner sees it ({rounds} rounds):");
     println!(
         "  bridged:   p50 {:7.2} ms   p99 {:7.2} ms",
         ms(percentile(&to_matrix, 50.0)),
         ms(percentile(&to_matrix, 99.0))
     );
     println!(
-        "  baseline:  p50 {:7.2} ms   p99 {:7.2} ms   (the owner's own message through /sync)",
+        "  baseline:  p50 {:7.2} ms   p99 {:7.2} ms   (the owner's own message)",
         ms(percentile(&baseline, 50.0)),
         ms(percentile(&baseline, 99.0))
-    );
-    println!(
-        "  ratio bridged / baseline (p50): {:.2}",
-        ms(percentile(&to_matrix, 50.0)) / ms(percentile(&baseline, 50.0)).max(f64::EPSILON)
     );
 
     // Sustained: `burst` texts over the portals at once, until all are seen;
@@ -543,14 +526,13 @@ async fn latency_and_load(
                 .expect("send on Telegram");
         }
     }
-    wait_for_bodies(&owner, &markers).await;
+    timeline.wait_for_bodies(&markers).await;
     let bridged_rate = burst as f64 / started.elapsed().as_secs_f64();
-    let under_load = memory(&subject.bridge);
+    figures.after_burst = Some(Memory::of(subject.pid()));
 
     let own_markers: Vec<String> = (0..burst).map(|i| format!("own burst {i}")).collect();
     let started = Instant::now();
     let senders = quiet.iter().enumerate().map(|(r, room)| {
-        let owner = &owner;
         let mine: Vec<&String> = own_markers.iter().skip(r).step_by(quiet.len()).collect();
         async move {
             for marker in mine {
@@ -560,45 +542,33 @@ async fn latency_and_load(
     });
     let (_, ()) = tokio::join!(
         futures_join_all(senders),
-        wait_for_bodies(&owner, &own_markers)
+        timeline.wait_for_bodies(&own_markers)
     );
     let own_rate = burst as f64 / started.elapsed().as_secs_f64();
+    figures.bridged_rate = Some(bridged_rate);
+    figures.own_rate = Some(own_rate);
     println!(
-        "\nsustained, {burst} texts over {} chats until all are seen through /sync:",
+        "\nsustained, {burst} texts over {} chats until all are seen:",
         chats.len()
     );
     println!("  bridged:   {bridged_rate:7.1} msgs/s");
     println!(
         "  baseline:  {own_rate:7.1} msgs/s   (the owner sending as many, one sender per room)"
     );
-    println!(
-        "  ratio bridged / baseline: {:.2}",
-        bridged_rate / own_rate.max(f64::EPSILON)
-    );
 
     let after = db.measure();
     let messages = after.messages.saturating_sub(before.messages);
-    println!("\ndatabase growth over {messages} bridged messages (after a WAL checkpoint):");
     if messages > 0 {
+        let (file, used) = after.growth_per(&before, messages);
+        figures.db_per_message = Some((file, used, messages));
         println!(
-            "  file {:.0} bytes/message, pages in use {:.0} bytes/message ({} -> {} bytes)",
-            after.file_bytes.saturating_sub(before.file_bytes) as f64 / messages as f64,
-            after.used_bytes.saturating_sub(before.used_bytes) as f64 / messages as f64,
-            before.file_bytes,
-            after.file_bytes
+            "\ndatabase growth over {messages} bridged messages (after a WAL checkpoint): file {file:.0} bytes/message, pages in use {used:.0} bytes/message"
         );
     }
-    println!("\nmemory under that load:");
-    println!(
-        "  5 portals, after the burst  VmRSS {:6.2} MiB   VmHWM {:6.2} MiB",
-        mib(under_load.rss),
-        mib(under_load.hwm)
-    );
     tokio::time::sleep(SETTLE).await;
-    print_rss("5 portals, idle after", &subject.bridge);
+    figures.idle_after_burst = Some(print_rss("5 portals, idle after the burst", subject.pid()));
 
-    matrix_to_telegram(fake, &owner, subject, &rooms[0], rounds).await;
-    let _ = synapse;
+    figures.to_telegram = matrix_to_telegram(fake, owner, subject, &rooms[0], rounds).await;
 }
 
 /// Runs the futures to completion, one after another's await points
@@ -629,38 +599,6 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Ite
     .await;
 }
 
-/// Waits until the owner saw a message with each of `bodies`.
-async fn wait_for_bodies(owner: &TestUser, bodies: &[String]) {
-    let mut missing: std::collections::HashSet<&str> = bodies.iter().map(String::as_str).collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !missing.is_empty() {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !remaining.is_zero(),
-            "{} messages never arrived, e.g. {:?}",
-            missing.len(),
-            missing.iter().next()
-        );
-        let found = owner
-            .sync_until(
-                |e| {
-                    e["type"] == "m.room.message"
-                        && e["content"]["body"]
-                            .as_str()
-                            .is_some_and(|b| missing.contains(b))
-                },
-                remaining,
-            )
-            .await
-            .expect("sync");
-        for event in found {
-            if let Some(body) = event["content"]["body"].as_str() {
-                missing.remove(body);
-            }
-        }
-    }
-}
-
 /// Matrix → Telegram: the owner's text in a portal until the fake datacenter
 /// holds it. Reported as not available when the bridge sends nothing.
 async fn matrix_to_telegram(
@@ -669,7 +607,7 @@ async fn matrix_to_telegram(
     subject: &Subject,
     room: &str,
     rounds: usize,
-) {
+) -> Option<Latency> {
     let chat = Peer::Chat(subject.groups[0]);
     let arrived = |text: &str| {
         fake.world()
@@ -695,7 +633,7 @@ async fn matrix_to_telegram(
     owner.send_text(room, "probe").await.expect("send");
     if !wait("probe".into(), Duration::from_secs(5)).await {
         println!("  not available (nothing reached Telegram within 5 s: this build does not bridge Matrix messages to Telegram)");
-        return;
+        return None;
     }
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..WARMUP + rounds {
@@ -716,58 +654,5 @@ async fn matrix_to_telegram(
         ms(percentile(&samples, 50.0)),
         ms(percentile(&samples, 99.0))
     );
-}
-
-/// The database's size after a checkpoint, and its message count.
-struct DbSize {
-    path: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct DbFigures {
-    file_bytes: u64,
-    used_bytes: u64,
-    messages: u64,
-}
-
-impl DbSize {
-    fn new(path: &Path) -> Self {
-        DbSize {
-            path: path.to_path_buf(),
-        }
-    }
-
-    /// Checkpoints the WAL into the main file (the bridge keeps running), so
-    /// the file size holds everything committed.
-    fn measure(&self) -> DbFigures {
-        let conn = rusqlite::Connection::open(&self.path).expect("open the database");
-        conn.busy_timeout(Duration::from_secs(10))
-            .expect("busy timeout");
-        let (busy, _, _): (i64, i64, i64) = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .expect("checkpoint");
-        if busy != 0 {
-            println!("  (the checkpoint was blocked by a reader; sizes include the WAL)");
-        }
-        let pragma = |name: &str| -> u64 {
-            conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
-                .map(|v| u64::try_from(v).unwrap_or(0))
-                .expect("pragma")
-        };
-        let page = pragma("page_size");
-        let used = (pragma("page_count") - pragma("freelist_count")) * page;
-        let messages: i64 = conn
-            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
-            .expect("count messages");
-        let wal = std::fs::metadata(self.path.with_extension("db-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        DbFigures {
-            file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0) + wal,
-            used_bytes: used,
-            messages: u64::try_from(messages).unwrap_or(0),
-        }
-    }
+    Some(latency(&samples))
 }
