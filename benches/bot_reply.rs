@@ -1,17 +1,20 @@
 //! Benchmark: the time from a command sent by the owner to the bot's reply
-//! seen through `/sync`, on a real Synapse, plus the bridge's own share
-//! (transaction received → reply handed to the HTTP client) as the bridge
-//! measures it. Prints p50/p99; not a timed test.
+//! seen through `/sync`, on each real homeserver (Synapse, then Conduit, in
+//! one run), plus the bridge's own share (transaction received → reply
+//! handed to the HTTP client) as the bridge measures it. Prints p50/p99; not
+//! a timed test.
 //!
-//! Each round also measures a baseline on the same Synapse, interleaved so
+//! Each round also measures a baseline on the same server, interleaved so
 //! both see the same machine load: the owner's own message in a room without
 //! the bot, seen through `/sync`. The bot's reply needs two sends through
-//! Synapse plus an appservice push, so a ratio near 2 means the bridge adds
-//! next to nothing.
+//! the server plus an appservice push, so a ratio near 2 means the bridge
+//! adds next to nothing.
 //!
 //! Run with `cargo bench --bench bot_reply` (optimised build) or
 //! `cargo bench --profile dev --bench bot_reply`. `BOT_REPLY_ROUNDS` sets the
-//! number of measured commands (default 200).
+//! number of measured commands (default 200), `BOT_REPLY_SERVERS` the
+//! servers (comma-separated, default both), `TGBRIDGE_BENCH_BIN` another
+//! `tgbridge` binary to measure.
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
@@ -23,7 +26,7 @@ use stats::{ms, percentile};
 use std::time::{Duration, Instant};
 
 use appservice_support::{is_notice_from, management_room_of, BridgeInstance};
-use testkit::{free_port, Synapse, SynapseOptions};
+use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions};
 
 const WARMUP: usize = 20;
 
@@ -44,20 +47,33 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    for kind in HomeserverKind::selected_by("BOT_REPLY_SERVERS") {
+        measure(kind, rounds).await;
+    }
+}
+
+async fn measure(kind: HomeserverKind, rounds: usize) {
     let port = free_port().expect("free port");
     let mut bridge = BridgeInstance::prepare("bench", port);
-    let synapse = Synapse::start(SynapseOptions {
-        registrations: vec![bridge.registration_path.clone()],
-        port: Some(port),
-        ..SynapseOptions::default()
-    })
+    let server = Homeserver::start(
+        kind,
+        HomeserverOptions {
+            registrations: vec![bridge.registration_path.clone()],
+            port: Some(port),
+            ..HomeserverOptions::default()
+        },
+    )
     .await
-    .expect("Synapse starts (run ./test.sh provision first)");
-    let owner = synapse
+    .unwrap_or_else(|e| panic!("{kind} starts (run ./test.sh provision first): {e}"));
+    let owner = server
         .register_user(&bridge.owner_localpart, false)
         .await
         .expect("owner");
-    bridge.start_with_log_filter("info,tgbridge::timing=debug");
+    let binary = std::env::var_os("TGBRIDGE_BENCH_BIN").map_or_else(
+        || env!("CARGO_BIN_EXE_tgbridge").into(),
+        std::path::PathBuf::from,
+    );
+    bridge.start_binary_with_log_filter(&binary, "info,tgbridge::timing=debug");
     bridge.wait_ready(Duration::from_secs(60)).await;
     let bot = bridge.bot_user_id.clone();
     let room = management_room_of(&owner, &bot).await;
@@ -103,14 +119,14 @@ async fn main() {
     own.drain(..own.len().min(WARMUP));
     own.sort();
 
-    println!("bot reply, owner command -> reply seen through /sync ({rounds} rounds, Synapse on 127.0.0.1):");
+    println!("\nbot reply, owner command -> reply seen through /sync ({rounds} rounds, {kind} on 127.0.0.1):");
     println!(
         "  end to end:   p50 {:7.2} ms   p99 {:7.2} ms",
         ms(percentile(&end_to_end, 50.0)),
         ms(percentile(&end_to_end, 99.0))
     );
     println!(
-        "  baseline:     p50 {:7.2} ms   p99 {:7.2} ms   (owner's own message through /sync, same Synapse)",
+        "  baseline:     p50 {:7.2} ms   p99 {:7.2} ms   (owner's own message through /sync, same server)",
         ms(percentile(&baseline, 50.0)),
         ms(percentile(&baseline, 99.0))
     );

@@ -13,20 +13,7 @@ pub type ServerKind = HomeserverKind;
 
 /// `FOOTPRINT_SERVERS` (comma-separated names), else every server.
 pub fn selected() -> Vec<ServerKind> {
-    let Ok(wanted) = std::env::var("FOOTPRINT_SERVERS") else {
-        return HomeserverKind::ALL.to_vec();
-    };
-    let chosen: Vec<ServerKind> = wanted
-        .split(',')
-        .map(|name| {
-            HomeserverKind::ALL
-                .into_iter()
-                .find(|kind| kind.name().eq_ignore_ascii_case(name.trim()))
-                .unwrap_or_else(|| panic!("FOOTPRINT_SERVERS: no server {name:?}"))
-        })
-        .collect();
-    assert!(!chosen.is_empty(), "FOOTPRINT_SERVERS names no server");
-    chosen
+    HomeserverKind::selected_by("FOOTPRINT_SERVERS")
 }
 
 /// A running homeserver.

@@ -24,6 +24,26 @@ impl HomeserverKind {
     /// Every kind, in the order tests run them.
     pub const ALL: [HomeserverKind; 2] = [HomeserverKind::Synapse, HomeserverKind::Conduit];
 
+    /// The kinds named in the environment variable `var` (comma-separated,
+    /// any case), else every kind: how a benchmark is pointed at one server.
+    /// Panics on a name that is no server, so a typo never measures nothing.
+    pub fn selected_by(var: &str) -> Vec<HomeserverKind> {
+        let Ok(wanted) = std::env::var(var) else {
+            return Self::ALL.to_vec();
+        };
+        let chosen: Vec<HomeserverKind> = wanted
+            .split(',')
+            .map(|name| {
+                Self::ALL
+                    .into_iter()
+                    .find(|kind| kind.name().eq_ignore_ascii_case(name.trim()))
+                    .unwrap_or_else(|| panic!("{var}: no server {name:?}"))
+            })
+            .collect();
+        assert!(!chosen.is_empty(), "{var} names no server");
+        chosen
+    }
+
     /// `"Synapse"` or `"Conduit"`.
     pub fn name(self) -> &'static str {
         match self {
