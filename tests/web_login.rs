@@ -10,6 +10,7 @@
 mod matrix_login_support;
 
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,8 +64,12 @@ impl Browser {
         let chromium = provisioned("TGBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = provisioned("TGBRIDGE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         let port = free_port().expect("free port for chromedriver");
+        // Its own process group: Chromium and its helpers join it, so the
+        // group can be killed whole even if the WebDriver session cannot be
+        // closed (a hung browser).
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -239,6 +244,10 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         self.quit();
+        // The group id is chromedriver's pid (see `start`).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
