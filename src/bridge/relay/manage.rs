@@ -135,7 +135,11 @@ impl Side {
 
     /// Ghosts leave; with `everyone`, the owner and any other member are
     /// kicked (and invites withdrawn) too. The bot leaves last.
-    async fn empty_room(&self, room_id: &ruma::RoomId, everyone: bool) -> Result<(), PortalError> {
+    pub(super) async fn empty_room(
+        &self,
+        room_id: &ruma::RoomId,
+        everyone: bool,
+    ) -> Result<(), PortalError> {
         let request = get_member_events::v3::Request::new(room_id.to_owned());
         let members = self.client.as_bot().send(request).await?.chunk;
         let bot = self.client.bot_user_id();
@@ -177,7 +181,7 @@ impl Side {
     }
 
     /// Takes `room_id` out of the Telegram space (an empty `m.space.child`).
-    async fn leave_space(&self, room_id: &ruma::RoomId) {
+    pub(super) async fn leave_space(&self, room_id: &ruma::RoomId) {
         let space = self
             .store
             .kv_get(space::SPACE_KEY)
@@ -203,7 +207,7 @@ impl Side {
     }
 
     /// Forgets which ghosts this run saw joined to `room_id`.
-    fn forget_joined(&self, room_id: &ruma::RoomId) {
+    pub(super) fn forget_joined(&self, room_id: &ruma::RoomId) {
         self.joined
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

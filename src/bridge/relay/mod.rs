@@ -18,6 +18,7 @@
 mod catchup;
 mod changes;
 mod chats;
+mod encrypted;
 mod inbound;
 mod manage;
 mod members;
@@ -103,6 +104,12 @@ pub enum TelegramRequest {
         room_id: OwnedRoomId,
         /// The ghost.
         ghost: OwnedUserId,
+    },
+    /// Encryption was turned on in a portal room: the bridge cannot read
+    /// it any more, so the portal is detached from its chat.
+    PortalEncrypted {
+        /// The portal room.
+        room_id: OwnedRoomId,
     },
     /// The owner renamed a room (a portal, if it is one).
     Rename {
@@ -472,6 +479,11 @@ impl Side {
             TelegramRequest::GhostInvited { room_id, ghost } => {
                 if let Err(error) = self.adopt_invited_room(&room_id, &ghost).await {
                     warn!(%room_id, %error, "could not turn the room into a private portal");
+                }
+            }
+            TelegramRequest::PortalEncrypted { room_id } => {
+                if let Err(error) = self.detach_encrypted_portal(&room_id).await {
+                    warn!(%room_id, %error, "could not detach the encrypted portal");
                 }
             }
             TelegramRequest::Rename { room_id, name } => {
