@@ -591,7 +591,7 @@ impl<P: BridgePersistence> Core<P> {
         }
         let invite_state = &invite.unsigned.invite_room_state;
         if self
-            .decline_encrypted_bot_invite(room_id, &invite.event_id, invite_state)
+            .decline_encrypted_bot_invite(room_id, inviter, &invite.event_id, invite_state)
             .await?
         {
             return Ok(());

@@ -124,6 +124,40 @@ pub fn encrypted_message_not_bridged() -> Notice {
         .paragraph("Send messages to this chat without encryption (this notice is shown once per room until the bridge restarts).")
 }
 
+/// What the bridge does about an `m.room.encrypted` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncryptedEventAnswer {
+    /// Nothing: not the owner's, not in a portal, or already answered in
+    /// this room during this run.
+    Ignore,
+    /// The portal's room is encrypted (its `m.room.encryption` event was
+    /// missed): the portal is detached, as when that event arrives.
+    DetachPortal,
+    /// The room is not encrypted (or could not be checked): the owner is
+    /// told that the message was not bridged.
+    NotBridged,
+}
+
+/// Decides the answer to an encrypted event: `from_owner` and `is_portal`
+/// describe it, `first_in_room` is whether this room was not answered yet
+/// this run, and `room_encrypted` is the room's state when it could be read.
+pub fn answer_encrypted_event(
+    from_owner: bool,
+    is_portal: bool,
+    first_in_room: bool,
+    room_encrypted: Option<bool>,
+) -> EncryptedEventAnswer {
+    if !(from_owner && is_portal && first_in_room) {
+        return EncryptedEventAnswer::Ignore;
+    }
+    match room_encrypted {
+        Some(true) => EncryptedEventAnswer::DetachPortal,
+        // Unknown is answered like unencrypted: the owner still learns that
+        // the message was lost, which is the point.
+        Some(false) | None => EncryptedEventAnswer::NotBridged,
+    }
+}
+
 /// The rooms whose owner was already told, once per run, that an encrypted
 /// message could not be bridged.
 #[derive(Debug, Default)]
@@ -172,6 +206,51 @@ mod tests {
         assert!(warned.first_time(&a));
         assert!(!warned.first_time(&a));
         assert!(warned.first_time(&b));
+    }
+
+    #[test]
+    fn encrypted_events_are_answered_once_and_only_for_the_owner_in_portals() {
+        use EncryptedEventAnswer::*;
+        assert_eq!(
+            answer_encrypted_event(false, true, true, Some(false)),
+            Ignore
+        );
+        assert_eq!(
+            answer_encrypted_event(true, false, true, Some(true)),
+            Ignore
+        );
+        assert_eq!(
+            answer_encrypted_event(true, true, false, Some(true)),
+            Ignore
+        );
+        assert_eq!(
+            answer_encrypted_event(true, true, true, Some(false)),
+            NotBridged
+        );
+        assert_eq!(answer_encrypted_event(true, true, true, None), NotBridged);
+        assert_eq!(
+            answer_encrypted_event(true, true, true, Some(true)),
+            DetachPortal
+        );
+    }
+
+    #[test]
+    fn notices_say_what_happened_and_what_to_do() {
+        let room: OwnedRoomId = "!r:localhost".try_into().unwrap();
+        let portal = portal_encrypted().plain;
+        assert!(portal.contains("no longer reaches Telegram"), "{portal}");
+        let detached = portal_detached(&room, "Hikers", "To open it now, send `sync` here.").plain;
+        assert!(
+            detached.contains("\"Hikers\"") && detached.contains("`sync`"),
+            "{detached}"
+        );
+        let message = encrypted_message_not_bridged().plain;
+        assert!(
+            message.contains("not bridged") && message.contains("without encryption"),
+            "{message}"
+        );
+        let management = management_room_replaced(&room).plain;
+        assert!(management.contains("!r:localhost"), "{management}");
     }
 
     #[test]

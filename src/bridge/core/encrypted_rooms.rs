@@ -4,6 +4,12 @@
 //! notices when a portal or the management room turns encrypted, and
 //! answers the owner's encrypted messages in portals, once per room and run.
 //!
+//! An invite is checked before anyone joins: by its stripped state when the
+//! homeserver includes `m.room.encryption` there (Synapse does, Conduit
+//! does not), else by reading the room's state as the owner who sent it
+//! (the bridge may act as the owner, who is in the room). Only when neither
+//! is possible does the invitee join, look, and leave again at once.
+//!
 //! It decides nothing about Telegram chats: detaching a portal is the
 //! Telegram side's job ([`TelegramRequest::PortalEncrypted`]). It never
 //! touches transaction bookkeeping, which stays in the core.
@@ -12,24 +18,54 @@ use ruma::api::client::membership::leave_room;
 use ruma::events::AnyStrippedStateEvent;
 use ruma::serde::Raw;
 use ruma::{EventId, RoomId, UserId};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{BridgePersistence, Core, CoreError};
-use crate::bridge::encryption;
+use crate::bridge::encryption::{self, EncryptedEventAnswer};
 use crate::bridge::notice::Notice;
 use crate::bridge::relay::TelegramRequest;
 use crate::matrix::txn;
 
 impl<P: BridgePersistence> Core<P> {
-    /// Declines the bot's invite when its stripped state shows the room is
-    /// encrypted; `true` when declined (the invite is then dealt with).
+    /// Whether the room of an invite sent by `inviter` is known to be
+    /// encrypted before the invitee joins: from the invite's stripped state,
+    /// else from the room's state read as the owner, when the owner sent the
+    /// invite and the bridge may act as them. `false` means "not known", so
+    /// callers check again after joining.
+    async fn invited_room_is_encrypted(
+        &self,
+        room_id: &RoomId,
+        inviter: &UserId,
+        invite_state: &[Raw<AnyStrippedStateEvent>],
+    ) -> bool {
+        if encryption::invite_state_is_encrypted(invite_state) {
+            return true;
+        }
+        if inviter != self.ids.owner || !self.double_puppet() {
+            return false;
+        }
+        match encryption::room_is_encrypted(&self.client, inviter, room_id).await {
+            Ok(encrypted) => encrypted,
+            Err(error) => {
+                debug!(%room_id, %error, "could not read the invited room's encryption as the owner");
+                false
+            }
+        }
+    }
+
+    /// Declines the bot's invite when the room is known to be encrypted
+    /// before joining; `true` when declined (the invite is then dealt with).
     pub(super) async fn decline_encrypted_bot_invite(
         &self,
         room_id: &RoomId,
+        inviter: &UserId,
         invite: &EventId,
         invite_state: &[Raw<AnyStrippedStateEvent>],
     ) -> Result<bool, CoreError> {
-        if !encryption::invite_state_is_encrypted(invite_state) {
+        if !self
+            .invited_room_is_encrypted(room_id, inviter, invite_state)
+            .await
+        {
             return Ok(false);
         }
         self.refuse_encrypted_room(room_id, invite).await?;
@@ -37,7 +73,7 @@ impl<P: BridgePersistence> Core<P> {
     }
 
     /// After the bot joined: leaves again when the room turns out to be
-    /// encrypted (the invite did not say); `true` when it left. A failed
+    /// encrypted (nothing before the join could tell); `true` when it left. A failed
     /// check keeps the bot in the room, as before the check existed: the
     /// room's encryption event still reaches the bridge if it is set later.
     pub(super) async fn leave_if_encrypted(
@@ -74,10 +110,10 @@ impl<P: BridgePersistence> Core<P> {
         .await
     }
 
-    /// Declines a ghost's invite when its stripped state shows the room is
-    /// encrypted, instead of letting the Telegram side adopt the room as a
-    /// private portal; `true` when declined. Rooms whose invite does not
-    /// show it are checked again by the Telegram side once the ghost joined.
+    /// Declines the owner's invite of a ghost when the room is known to be
+    /// encrypted before joining, instead of letting the Telegram side adopt
+    /// the room as a private portal; `true` when declined. Other rooms are
+    /// checked again by the Telegram side once the ghost joined.
     pub(super) async fn decline_encrypted_ghost_invite(
         &self,
         room_id: &RoomId,
@@ -85,7 +121,10 @@ impl<P: BridgePersistence> Core<P> {
         invite: &EventId,
         invite_state: &[Raw<AnyStrippedStateEvent>],
     ) -> Result<bool, CoreError> {
-        if !encryption::invite_state_is_encrypted(invite_state) {
+        if !self
+            .invited_room_is_encrypted(room_id, &self.ids.owner, invite_state)
+            .await
+        {
             return Ok(false);
         }
         info!(%room_id, %ghost, "declined a ghost's invite into an end-to-end encrypted room");
@@ -128,6 +167,13 @@ impl<P: BridgePersistence> Core<P> {
             return Ok(());
         }
         info!(%room_id, "encryption was turned on in a portal; it is detached");
+        self.detach_encrypted_portal(room_id).await
+    }
+
+    /// Tells the portal's room, in plaintext, that it is no longer bridged,
+    /// and has the Telegram side detach it (which explains the rest in the
+    /// management room).
+    async fn detach_encrypted_portal(&self, room_id: &RoomId) -> Result<(), CoreError> {
         let txn_id = txn::derived("portal-encrypted", &[room_id.as_str()]);
         self.send_notice(room_id, txn_id, &encryption::portal_encrypted())
             .await?;
@@ -149,41 +195,53 @@ impl<P: BridgePersistence> Core<P> {
         Ok(())
     }
 
-    /// The owner sent an encrypted event (`m.room.encrypted`) to `room_id`:
-    /// in a portal, they are told once per room and run that it was not
-    /// bridged. A portal whose room is encrypted (its encryption event was
-    /// missed, e.g. while the Telegram side was not running) is detached.
+    /// The owner sent an encrypted event (`m.room.encrypted`) to `room_id`.
+    /// In a portal whose room is encrypted (its encryption event was missed,
+    /// e.g. while the bridge was down), the portal is detached as if the
+    /// event had arrived; in any other portal (a client that encrypts in an
+    /// unencrypted room), the owner is told it was not bridged. Either
+    /// happens once per room and run, not per message.
     pub(super) async fn on_encrypted_event(
         &self,
         room_id: &RoomId,
         sender: &UserId,
         event_id: &EventId,
     ) -> Result<(), CoreError> {
-        if sender != self.ids.owner
-            || !self.store.is_portal_room(room_id.as_str())?
-            || !self.encryption_warned.first_time(room_id)
+        let from_owner = sender == self.ids.owner;
+        let is_portal = from_owner && self.store.is_portal_room(room_id.as_str())?;
+        let first_time = is_portal && self.encryption_warned.first_time(room_id);
+        let room_encrypted = if first_time {
+            let bot = self.client.bot_user_id();
+            match encryption::room_is_encrypted(&self.client, bot, room_id).await {
+                Ok(encrypted) => Some(encrypted),
+                Err(error) => {
+                    warn!(%room_id, %error, "could not check whether the portal is encrypted");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        match encryption::answer_encrypted_event(from_owner, is_portal, first_time, room_encrypted)
         {
-            return Ok(());
+            EncryptedEventAnswer::Ignore => Ok(()),
+            EncryptedEventAnswer::DetachPortal => {
+                info!(%room_id, "an encrypted message shows the portal is encrypted; it is detached");
+                self.detach_encrypted_portal(room_id).await
+            }
+            EncryptedEventAnswer::NotBridged => {
+                info!(%room_id, "the owner's encrypted message could not be bridged");
+                // Keyed on the event: after a restart the notice is due again.
+                let txn_id = txn::derived("encrypted-message", &[event_id.as_str()]);
+                self.send_notice(
+                    room_id,
+                    txn_id,
+                    &encryption::encrypted_message_not_bridged(),
+                )
+                .await?;
+                Ok(())
+            }
         }
-        info!(%room_id, "the owner's encrypted message could not be bridged");
-        // Keyed on the event: after a restart the notice is due again.
-        let txn_id = txn::derived("encrypted-message", &[event_id.as_str()]);
-        self.send_notice(
-            room_id,
-            txn_id,
-            &encryption::encrypted_message_not_bridged(),
-        )
-        .await?;
-        let bot = self.client.bot_user_id();
-        if matches!(
-            encryption::room_is_encrypted(&self.client, bot, room_id).await,
-            Ok(true)
-        ) {
-            self.forward_to_telegram(TelegramRequest::PortalEncrypted {
-                room_id: room_id.to_owned(),
-            });
-        }
-        Ok(())
     }
 
     /// Sends `notice` to the management room, opening one if there is none
