@@ -1,5 +1,6 @@
 //! End to end: the bridge binary, logged into the fake Telegram datacenter,
-//! next to a real Synapse, facing end-to-end encrypted rooms it cannot read.
+//! next to a real homeserver (each scenario runs on Synapse and on Conduit),
+//! facing end-to-end encrypted rooms it cannot read.
 //! Invites of the bot or a ghost into an encrypted room are declined with a
 //! reason and explained in the management room (no portal is adopted); a
 //! portal the owner encrypts is detached with notices, and its chat
@@ -8,8 +9,7 @@
 //!
 //! The owner sets `m.room.encryption` and sends `m.room.encrypted` events
 //! with made-up ciphertext through the client API: the bridge reacts to the
-//! events, so no real cryptography is needed. Each scenario is one `async fn`
-//! taking the homeserver and a bridge, run by a small `#[tokio::test]`.
+//! events, so no real cryptography is needed.
 
 mod appservice_support;
 
@@ -17,26 +17,33 @@ use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{portal_of, start_logged_in, user};
 use appservice_support::{
-    command, is_notice_from, management_room_of, shared_synapse, BridgeInstance, Bridges,
+    command, is_notice_from, management_room_of, shared_homeserver, BridgeInstance, Bridges,
 };
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{Method, SharedSynapse, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    shared_synapse(
-        &SYNAPSE,
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
         &["encinv", "encpor", "encmsg"],
-        serde_json::Map::new(),
+        HomeserverOptions::default(),
         |_, _| {},
     )
     .await
 }
+
+on_both_servers!(
+    invites_into_encrypted_rooms_are_declined,
+    a_portal_that_turns_encrypted_is_detached,
+    encrypted_messages_are_answered_once_per_room,
+);
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -168,10 +175,10 @@ async fn portal_gone(store: &Store, chat: PeerId, bridge: &BridgeInstance) {
 /// The owner invites the bot into an encrypted room, then a Telegram user's
 /// ghost into an encrypted direct chat: both invites are declined with a
 /// reason, the management room explains each, and no portal is adopted.
-async fn invites_into_encrypted_rooms_are_declined(
-    synapse: &testkit::Synapse,
-    mut bridge: BridgeInstance,
-) {
+async fn invites_into_encrypted_rooms_are_declined(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("encinv");
     let fake = FakeTelegram::start().await;
     let (alice, carol) = {
         let shared = fake.world();
@@ -182,7 +189,7 @@ async fn invites_into_encrypted_rooms_are_declined(
         w.create_group(carol, "Walks", &[alice]).unwrap();
         (alice, carol)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let bot = bridge.bot_user_id.clone();
     let management = management_room_of(&owner, &bot).await;
 
@@ -270,21 +277,14 @@ async fn invites_into_encrypted_rooms_are_declined(
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invites_into_encrypted_rooms_are_declined_on_synapse() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    invites_into_encrypted_rooms_are_declined(synapse, bridges.take("encinv")).await;
-}
-
 /// The owner turns encryption on in a group's portal: the portal says so in
 /// plaintext, the management room says how the chat continues, ghosts and
 /// bot leave, the portal is forgotten, and the group's next Telegram
 /// message opens a new room.
-async fn a_portal_that_turns_encrypted_is_detached(
-    synapse: &testkit::Synapse,
-    mut bridge: BridgeInstance,
-) {
+async fn a_portal_that_turns_encrypted_is_detached(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("encpor");
     let fake = FakeTelegram::start().await;
     let (alice, bob, hikers) = {
         let shared = fake.world();
@@ -296,7 +296,7 @@ async fn a_portal_that_turns_encrypted_is_detached(
         w.send_text(bob, Peer::Chat(hikers), "before").unwrap();
         (alice, bob, hikers)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let bot = bridge.bot_user_id.clone();
     let management = management_room_of(&owner, &bot).await;
     let store = Store::open(&bridge.database_path).unwrap();
@@ -376,20 +376,13 @@ async fn a_portal_that_turns_encrypted_is_detached(
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_portal_that_turns_encrypted_is_detached_on_synapse() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    a_portal_that_turns_encrypted_is_detached(synapse, bridges.take("encpor")).await;
-}
-
 /// The owner sends encrypted events into a portal: the first is answered
 /// with a notice, later ones are not (once per room and run), and nothing
 /// reaches Telegram while plain messages still do.
-async fn encrypted_messages_are_answered_once_per_room(
-    synapse: &testkit::Synapse,
-    mut bridge: BridgeInstance,
-) {
+async fn encrypted_messages_are_answered_once_per_room(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("encmsg");
     let fake = FakeTelegram::start().await;
     let (alice, bob, hikers) = {
         let shared = fake.world();
@@ -400,7 +393,7 @@ async fn encrypted_messages_are_answered_once_per_room(
         w.send_text(bob, Peer::Chat(hikers), "hello").unwrap();
         (alice, bob, hikers)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let bot = bridge.bot_user_id.clone();
     let store = Store::open(&bridge.database_path).unwrap();
     let chat = PeerId::chat(hikers).unwrap();
@@ -472,11 +465,4 @@ async fn encrypted_messages_are_answered_once_per_room(
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn encrypted_messages_are_answered_once_per_room_on_synapse() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
-    encrypted_messages_are_answered_once_per_room(synapse, bridges.take("encmsg")).await;
 }
