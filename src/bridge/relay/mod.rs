@@ -638,11 +638,23 @@ impl Side {
 
     /// Sends a notice to the management room, if there is one.
     pub(super) async fn notify(&self, text: &str) {
-        let Some(room_id) = &self.management_room else {
+        let Some(room_id) = self.current_management_room() else {
             info!(text, "no management room for this notice");
             return;
         };
-        self.notify_in(room_id, text).await;
+        self.notify_in(&room_id, text).await;
+    }
+
+    /// The management room as recorded now: the Matrix side may have
+    /// replaced the one of the start (e.g. after encryption was turned on
+    /// in it); the start's is the fallback when there is no usable record.
+    fn current_management_room(&self) -> Option<OwnedRoomId> {
+        self.store
+            .kv_get(crate::bridge::persistence::MANAGEMENT_ROOM_KEY)
+            .ok()
+            .flatten()
+            .and_then(|recorded| OwnedRoomId::try_from(recorded).ok())
+            .or_else(|| self.management_room.clone())
     }
 
     /// Sends a notice as the bot to `room_id`.
