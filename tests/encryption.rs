@@ -5,7 +5,8 @@
 //! reason and explained in the management room (no portal is adopted); a
 //! portal the owner encrypts is detached with notices, and its chat
 //! continues in a new room; the owner's encrypted messages in a portal are
-//! answered once per room, and nothing reaches Telegram.
+//! answered once per room, and nothing reaches Telegram; a management room
+//! the owner encrypts is replaced by a new one, where later notices go.
 //!
 //! The owner sets `m.room.encryption` and sends `m.room.encrypted` events
 //! with made-up ciphertext through the client API: the bridge reacts to the
@@ -32,7 +33,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["encinv", "encpor", "encmsg"],
+        &["encinv", "encpor", "encmsg", "encmgt"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -43,6 +44,7 @@ on_both_servers!(
     invites_into_encrypted_rooms_are_declined,
     a_portal_that_turns_encrypted_is_detached,
     encrypted_messages_are_answered_once_per_room,
+    an_encrypted_management_room_is_replaced,
 );
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -103,6 +105,19 @@ fn notice_in<'a>(room: &'a str, bot: &'a str, parts: &'a [&'a str]) -> Wanted<'a
             e["room_id"] == room && parts.iter().all(|part| is_notice_from(e, bot, part))
         }),
     )
+}
+
+/// The owner turns `m.room.encryption` on in `room`.
+async fn turn_on_encryption(owner: &TestUser, room: &str) {
+    owner
+        .api()
+        .ok(
+            Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{room}/state/m.room.encryption/"),
+            Some(&encryption_content()),
+        )
+        .await
+        .expect("the owner turns encryption on");
 }
 
 /// Waits until the owner's `/sync` showed an event for each of `wanted`
@@ -306,15 +321,7 @@ async fn a_portal_that_turns_encrypted_is_detached(kind: HomeserverKind) {
     owner.join(&room).await.expect("the owner was invited");
     let bob_ghost = format!("@encportg_{bob}:localhost");
 
-    owner
-        .api()
-        .ok(
-            Method::PUT,
-            &format!("/_matrix/client/v3/rooms/{room}/state/m.room.encryption/"),
-            Some(&encryption_content()),
-        )
-        .await
-        .expect("the owner turns encryption on");
+    turn_on_encryption(&owner, &room).await;
 
     let seen = wait_all(
         &owner,
@@ -335,6 +342,11 @@ async fn a_portal_that_turns_encrypted_is_detached(kind: HomeserverKind) {
     assert!(
         told.contains("\"Hikers\"") && told.contains("`sync`"),
         "{told}"
+    );
+    assert!(
+        reason(&seen[2]).contains("end-to-end encrypted"),
+        "the bot says why it leaves: {}",
+        seen[2]
     );
     portal_gone(&store, chat, &bridge).await;
     let members = owner.joined_members(&room).await.unwrap();
@@ -462,6 +474,91 @@ async fn encrypted_messages_are_answered_once_per_room(kind: HomeserverKind) {
         store.portals().by_peer(chat).unwrap().is_some(),
         "an unencrypted portal stays bridged"
     );
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+}
+
+/// The owner turns encryption on in the management room: the bot leaves it
+/// with a reason and opens a new, unencrypted one that says why, where
+/// commands work and where the Telegram side's notices go from then on
+/// (here: the account of a portal that turned encrypted).
+async fn an_encrypted_management_room_is_replaced(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("encmgt");
+    let fake = FakeTelegram::start().await;
+    let (alice, hikers) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15554001"));
+        let bob = w.add_user(user("Bob", "15554002"));
+        let hikers = w.create_group(alice, "Hikers", &[bob]).unwrap();
+        w.send_text(bob, Peer::Chat(hikers), "hello").unwrap();
+        (alice, hikers)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let bot = bridge.bot_user_id.clone();
+    let old = management_room_of(&owner, &bot).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let chat = PeerId::chat(hikers).unwrap();
+    let room = portal_of(&store, chat, &bridge).await.room_id.to_string();
+    owner.join(&room).await.expect("the owner was invited");
+
+    turn_on_encryption(&owner, &old).await;
+    let replaced: Wanted = (
+        "the new management room's notice",
+        Box::new(|e: &Value| {
+            e["room_id"] != old.as_str()
+                && is_notice_from(
+                    e,
+                    &bot,
+                    "Encryption was turned on in the previous management room",
+                )
+                && body(e).contains(old.as_str())
+        }),
+    );
+    let seen = wait_all(&owner, &bridge, &[leave_of(&old, &bot), replaced]).await;
+    assert!(
+        reason(&seen[0]).contains("end-to-end encrypted"),
+        "{}",
+        seen[0]
+    );
+    let new = seen[1]["room_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        store.kv_get("management_room").unwrap().as_deref(),
+        Some(new.as_str()),
+        "the new room is the management room"
+    );
+    let encryption = owner
+        .api()
+        .call(
+            Method::GET,
+            &format!("/_matrix/client/v3/rooms/{new}/state/m.room.encryption/"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(encryption.status, 404, "the new room is not encrypted");
+    let members = owner.joined_members(&new).await.unwrap_or_default();
+    if !members.contains(&owner.user_id) {
+        owner.join(&new).await.expect("the owner was invited");
+    }
+    command(&owner, &new, &bot, "version", "tgbridge").await;
+
+    // The Telegram side tells the new management room, not the old one.
+    turn_on_encryption(&owner, &room).await;
+    wait_all(
+        &owner,
+        &bridge,
+        &[notice_in(
+            &new,
+            &bot,
+            &["Encryption was turned on in", &room],
+        )],
+    )
+    .await;
+    portal_gone(&store, chat, &bridge).await;
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());

@@ -34,7 +34,8 @@ impl Side {
         let title = portal.title.as_deref().unwrap_or_default();
         let notice = encryption::portal_detached(room_id, title, &reopen);
         self.notify(&notice.plain).await;
-        self.empty_room(room_id, false).await?;
+        self.empty_room(room_id, false, Some(encryption::DETACHED_REASON))
+            .await?;
         info!(%room_id, "encrypted portal detached from its Telegram chat");
         Ok(())
     }

@@ -104,7 +104,7 @@ impl Side {
         if reply_in != room_id {
             self.notify_in(reply_in, &goodbye).await;
         }
-        self.empty_room(&room_id, delete).await?;
+        self.empty_room(&room_id, delete, None).await?;
         info!(%room_id, delete, "portal removed by the owner");
         Ok(())
     }
@@ -134,11 +134,13 @@ impl Side {
     }
 
     /// Ghosts leave; with `everyone`, the owner and any other member are
-    /// kicked (and invites withdrawn) too. The bot leaves last.
+    /// kicked (and invites withdrawn) too. The bot leaves last, giving
+    /// `reason` when there is one.
     pub(super) async fn empty_room(
         &self,
         room_id: &ruma::RoomId,
         everyone: bool,
+        reason: Option<&str>,
     ) -> Result<(), PortalError> {
         let request = get_member_events::v3::Request::new(room_id.to_owned());
         let members = self.client.as_bot().send(request).await?.chunk;
@@ -167,7 +169,9 @@ impl Side {
                 warn!(%room_id, %user, %error, "could not remove a member from the old portal");
             }
         }
-        let leave = ruma::api::client::membership::leave_room::v3::Request::new(room_id.to_owned());
+        let mut leave =
+            ruma::api::client::membership::leave_room::v3::Request::new(room_id.to_owned());
+        leave.reason = reason.map(str::to_owned);
         self.client.as_bot().send(leave).await?;
         Ok(())
     }
