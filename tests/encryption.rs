@@ -6,7 +6,9 @@
 //! portal the owner encrypts is detached with notices, and its chat
 //! continues in a new room; the owner's encrypted messages in a portal are
 //! answered once per room, and nothing reaches Telegram; a management room
-//! the owner encrypts is replaced by a new one, where later notices go.
+//! the owner encrypts is replaced by a new one, where later notices go; a
+//! homeserver that encrypts the rooms the bridge creates is explained, and
+//! its portals are not replaced in a loop by rooms it would encrypt again.
 //!
 //! The owner sets `m.room.encryption` and sends `m.room.encrypted` events
 //! with made-up ciphertext through the client API: the bridge reacts to the
@@ -24,7 +26,9 @@ use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
+use testkit::{
+    ApiClient, Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser,
+};
 use tgbridge::store::Store;
 
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
@@ -33,7 +37,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["encinv", "encpor", "encmsg", "encmgt"],
+        &["encinv", "encpor", "encmsg", "encmgt", "encsrv"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -45,6 +49,7 @@ on_both_servers!(
     a_portal_that_turns_encrypted_is_detached,
     encrypted_messages_are_answered_once_per_room,
     an_encrypted_management_room_is_replaced,
+    a_homeserver_that_encrypts_the_bridges_rooms_is_explained,
 );
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -559,6 +564,103 @@ async fn an_encrypted_management_room_is_replaced(kind: HomeserverKind) {
     )
     .await;
     portal_gone(&store, chat, &bridge).await;
+
+    let status = bridge.terminate();
+    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+}
+
+/// Encryption set in a portal by the bridge's own bot, as a homeserver that
+/// encrypts new rooms by default does at creation (Synapse's
+/// `encryption_enabled_by_default_for_room_type`; the test acts as the bot
+/// through the appservice token, which works the same on both servers):
+/// the management room explains the homeserver setting once, the portal
+/// stays bridged (a new room would be encrypted again), and the owner's
+/// encrypted message there is answered with the same explanation.
+async fn a_homeserver_that_encrypts_the_bridges_rooms_is_explained(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("encsrv");
+    let fake = FakeTelegram::start().await;
+    let (alice, hikers) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15555001"));
+        let bob = w.add_user(user("Bob", "15555002"));
+        let hikers = w.create_group(bob, "Hikers", &[alice]).unwrap();
+        w.send_text(bob, Peer::Chat(hikers), "hello").unwrap();
+        (alice, hikers)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let bot = bridge.bot_user_id.clone();
+    let management = management_room_of(&owner, &bot).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let chat = PeerId::chat(hikers).unwrap();
+    let room = portal_of(&store, chat, &bridge).await.room_id.to_string();
+    owner.join(&room).await.expect("the owner was invited");
+
+    let appservice = ApiClient::new(server.base_url(), Some(bridge.as_token.clone()));
+    appservice
+        .ok(
+            Method::PUT,
+            &format!(
+                "/_matrix/client/v3/rooms/{room}/state/m.room.encryption/?user_id={}",
+                bot.replace('@', "%40").replace(':', "%3A")
+            ),
+            Some(&encryption_content()),
+        )
+        .await
+        .expect("the bot's side turns encryption on");
+    let seen = wait_all(
+        &owner,
+        &bridge,
+        &[notice_in(
+            &management,
+            &bot,
+            &["Your homeserver turned on end-to-end encryption in", &room],
+        )],
+    )
+    .await;
+    assert!(
+        body(&seen[0]).contains("encryption_enabled_by_default_for_room_type"),
+        "{}",
+        seen[0]
+    );
+
+    owner
+        .send_event(&room, "m.room.encrypted", &encrypted_content(0))
+        .await
+        .expect("send an encrypted event");
+    wait_all(
+        &owner,
+        &bridge,
+        &[notice_in(
+            &room,
+            &bot,
+            &["Your homeserver turned on end-to-end encryption in"],
+        )],
+    )
+    .await;
+    // Answered, not detached: the portal and its members stay.
+    command(&owner, &room, &bot, "!tg version", "tgbridge").await;
+    assert_eq!(
+        store
+            .portals()
+            .by_peer(chat)
+            .unwrap()
+            .map(|p| p.room_id.to_string()),
+        Some(room.clone()),
+        "the portal stays"
+    );
+    let members = owner.joined_members(&room).await.unwrap();
+    assert!(members.contains(&bot), "{members:?}");
+    let told = owner
+        .room_messages(&management, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| is_notice_from(e, &bot, "Your homeserver turned on end-to-end encryption"))
+        .count();
+    assert_eq!(told, 1, "the management room is told once per run");
 
     let status = bridge.terminate();
     assert!(status.success(), "{status}\n{}", bridge.log_tail());

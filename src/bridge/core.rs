@@ -31,7 +31,7 @@ use tracing::{debug, error, info, warn};
 mod encrypted_rooms;
 
 use super::commands::{self, Command};
-use super::encryption::WarnedRooms;
+use super::encryption::EncryptionWarnings;
 use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
 use super::outbound_route;
@@ -97,9 +97,9 @@ pub struct Core<P> {
     /// receipts): then the homeserver pushes them and the bot's own sync is
     /// not needed for them.
     ephemeral_pushed: AtomicBool,
-    /// Portals whose owner was told this run that encrypted messages are
-    /// not bridged.
-    encryption_warned: WarnedRooms,
+    /// What the owner was told this run about encryption (see
+    /// [`EncryptionWarnings`]).
+    encryption_warned: EncryptionWarnings,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -123,7 +123,7 @@ impl<P: BridgePersistence> Core<P> {
             telegram: OnceLock::new(),
             startup_watermark,
             ephemeral_pushed: AtomicBool::new(false),
-            encryption_warned: WarnedRooms::default(),
+            encryption_warned: EncryptionWarnings::default(),
         }
     }
 
@@ -508,7 +508,7 @@ impl<P: BridgePersistence> Core<P> {
             AnyTimelineEvent::State(AnyStateEvent::RoomEncryption(StateEvent::Original(
                 encryption,
             ))) => {
-                self.on_encryption_enabled(&room_id, &encryption.sender)
+                self.on_encryption_enabled(&room_id, &encryption.sender, &encryption.event_id)
                     .await
             }
             AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomEncrypted(

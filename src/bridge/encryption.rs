@@ -18,6 +18,7 @@
 //! answer from the owner goes there.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use ruma::api::client::state::get_state_event_for_key;
@@ -117,6 +118,16 @@ pub fn management_room_replaced(old: &RoomId) -> Notice {
     ))
 }
 
+/// The homeserver turned encryption on in a room the bridge created
+/// (Synapse's `encryption_enabled_by_default_for_room_type`), so every new
+/// portal will be encrypted too; told once per run.
+pub fn homeserver_encrypts_new_rooms(room_id: &RoomId) -> Notice {
+    Notice::text(&format!(
+        "Your homeserver turned on end-to-end encryption in {room_id}, a room tgbridge created. tgbridge cannot encrypt or decrypt messages, so nothing you send in such rooms reaches Telegram."
+    ))
+    .paragraph("Turn off encryption by default for new rooms on the homeserver (Synapse: `encryption_enabled_by_default_for_room_type: off`). After that, `delete-portal <room id> confirm`, sent in an unencrypted room with me, retires an encrypted portal: its chat opens a new room at its next message.")
+}
+
 /// Answers the owner's first encrypted message in a portal (once per room
 /// and run, not per message).
 pub fn encrypted_message_not_bridged() -> Notice {
@@ -136,21 +147,28 @@ pub enum EncryptedEventAnswer {
     /// The room is not encrypted (or could not be checked): the owner is
     /// told that the message was not bridged.
     NotBridged,
+    /// The room is encrypted, but so is every room the bridge creates on
+    /// this homeserver: a new room would not help, so the owner is told
+    /// how to change the homeserver instead of the portal being detached.
+    ServerEncrypts,
 }
 
 /// Decides the answer to an encrypted event: `from_owner` and `is_portal`
 /// describe it, `first_in_room` is whether this room was not answered yet
-/// this run, and `room_encrypted` is the room's state when it could be read.
+/// this run, `room_encrypted` is the room's state when it could be read,
+/// and `server_encrypts` whether the homeserver encrypts the bridge's rooms.
 pub fn answer_encrypted_event(
     from_owner: bool,
     is_portal: bool,
     first_in_room: bool,
     room_encrypted: Option<bool>,
+    server_encrypts: bool,
 ) -> EncryptedEventAnswer {
     if !(from_owner && is_portal && first_in_room) {
         return EncryptedEventAnswer::Ignore;
     }
     match room_encrypted {
+        Some(true) if server_encrypts => EncryptedEventAnswer::ServerEncrypts,
         Some(true) => EncryptedEventAnswer::DetachPortal,
         // Unknown is answered like unencrypted: the owner still learns that
         // the message was lost, which is the point.
@@ -158,18 +176,34 @@ pub fn answer_encrypted_event(
     }
 }
 
-/// The rooms whose owner was already told, once per run, that an encrypted
-/// message could not be bridged.
+/// What the owner was already told during this run, so that encryption
+/// is explained once, not at every message.
 #[derive(Debug, Default)]
-pub struct WarnedRooms(Mutex<HashSet<OwnedRoomId>>);
+pub struct EncryptionWarnings {
+    /// Portals answered once for an encrypted message.
+    rooms: Mutex<HashSet<OwnedRoomId>>,
+    /// Whether the homeserver was seen encrypting a room the bridge created.
+    server_encrypts: AtomicBool,
+}
 
-impl WarnedRooms {
+impl EncryptionWarnings {
     /// Records `room_id`; `true` the first time only.
     pub fn first_time(&self, room_id: &RoomId) -> bool {
-        self.0
+        self.rooms
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(room_id.to_owned())
+    }
+
+    /// Records that the homeserver encrypts the bridge's rooms; `true` the
+    /// first time only.
+    pub fn note_server_encrypts(&self) -> bool {
+        !self.server_encrypts.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the homeserver was seen encrypting a room the bridge created.
+    pub fn server_encrypts(&self) -> bool {
+        self.server_encrypts.load(Ordering::Acquire)
     }
 }
 
@@ -200,38 +234,31 @@ mod tests {
 
     #[test]
     fn each_room_is_warned_once() {
-        let warned = WarnedRooms::default();
+        let warned = EncryptionWarnings::default();
         let a: OwnedRoomId = "!a:localhost".try_into().unwrap();
         let b: OwnedRoomId = "!b:localhost".try_into().unwrap();
         assert!(warned.first_time(&a));
         assert!(!warned.first_time(&a));
         assert!(warned.first_time(&b));
+        assert!(!warned.server_encrypts());
+        assert!(warned.note_server_encrypts());
+        assert!(!warned.note_server_encrypts());
+        assert!(warned.server_encrypts());
     }
 
     #[test]
     fn encrypted_events_are_answered_once_and_only_for_the_owner_in_portals() {
         use EncryptedEventAnswer::*;
-        assert_eq!(
-            answer_encrypted_event(false, true, true, Some(false)),
-            Ignore
-        );
-        assert_eq!(
-            answer_encrypted_event(true, false, true, Some(true)),
-            Ignore
-        );
-        assert_eq!(
-            answer_encrypted_event(true, true, false, Some(true)),
-            Ignore
-        );
-        assert_eq!(
-            answer_encrypted_event(true, true, true, Some(false)),
-            NotBridged
-        );
-        assert_eq!(answer_encrypted_event(true, true, true, None), NotBridged);
-        assert_eq!(
-            answer_encrypted_event(true, true, true, Some(true)),
-            DetachPortal
-        );
+        let answer = answer_encrypted_event;
+        assert_eq!(answer(false, true, true, Some(false), false), Ignore);
+        assert_eq!(answer(true, false, true, Some(true), false), Ignore);
+        assert_eq!(answer(true, true, false, Some(true), false), Ignore);
+        assert_eq!(answer(true, true, true, Some(false), false), NotBridged);
+        assert_eq!(answer(true, true, true, None, false), NotBridged);
+        assert_eq!(answer(true, true, true, Some(false), true), NotBridged);
+        assert_eq!(answer(true, true, true, Some(true), false), DetachPortal);
+        // A new room would be encrypted again: no detaching in a loop.
+        assert_eq!(answer(true, true, true, Some(true), true), ServerEncrypts);
     }
 
     #[test]
@@ -248,6 +275,11 @@ mod tests {
         assert!(
             message.contains("not bridged") && message.contains("without encryption"),
             "{message}"
+        );
+        let server = homeserver_encrypts_new_rooms(&room).plain;
+        assert!(
+            server.contains("encryption_enabled_by_default_for_room_type"),
+            "{server}"
         );
         let management = management_room_replaced(&room).plain;
         assert!(management.contains("!r:localhost"), "{management}");

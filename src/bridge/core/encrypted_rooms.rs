@@ -147,17 +147,28 @@ impl<P: BridgePersistence> Core<P> {
         Ok(true)
     }
 
-    /// `m.room.encryption` arrived for `room_id`, set by `sender`.
+    /// `m.room.encryption` arrived for `room_id`, set by `sender` in
+    /// `event`.
     pub(super) async fn on_encryption_enabled(
         &self,
         room_id: &RoomId,
         sender: &UserId,
+        event: &EventId,
     ) -> Result<(), CoreError> {
         if self.is_bot(sender) || self.is_ghost(sender) {
-            // The homeserver encrypts rooms the bridge creates (Synapse's
+            // The homeserver encrypts the rooms the bridge creates (Synapse's
             // `encryption_enabled_by_default_for_room_type`): replacing them
-            // would only create more encrypted rooms.
+            // would only create more encrypted rooms, so the owner is told
+            // how to change the homeserver instead, once per run.
             warn!(%room_id, "the homeserver turned on encryption in a room the bridge created; tgbridge cannot read encrypted rooms: turn off encryption by default for new rooms");
+            if self.encryption_warned.note_server_encrypts() {
+                self.tell_owner(
+                    "server-encrypts",
+                    event,
+                    &encryption::homeserver_encrypts_new_rooms(room_id),
+                )
+                .await?;
+            }
             return Ok(());
         }
         if self.management_room().as_deref() == Some(room_id) {
@@ -222,12 +233,29 @@ impl<P: BridgePersistence> Core<P> {
         } else {
             None
         };
-        match encryption::answer_encrypted_event(from_owner, is_portal, first_time, room_encrypted)
-        {
+        let answer = encryption::answer_encrypted_event(
+            from_owner,
+            is_portal,
+            first_time,
+            room_encrypted,
+            self.encryption_warned.server_encrypts(),
+        );
+        match answer {
             EncryptedEventAnswer::Ignore => Ok(()),
             EncryptedEventAnswer::DetachPortal => {
                 info!(%room_id, "an encrypted message shows the portal is encrypted; it is detached");
                 self.detach_encrypted_portal(room_id).await
+            }
+            EncryptedEventAnswer::ServerEncrypts => {
+                info!(%room_id, "the owner's encrypted message could not be bridged; the homeserver encrypts new rooms");
+                let txn_id = txn::derived("encrypted-message", &[event_id.as_str()]);
+                self.send_notice(
+                    room_id,
+                    txn_id,
+                    &encryption::homeserver_encrypts_new_rooms(room_id),
+                )
+                .await?;
+                Ok(())
             }
             EncryptedEventAnswer::NotBridged => {
                 info!(%room_id, "the owner's encrypted message could not be bridged");
