@@ -73,9 +73,10 @@ impl<P: BridgePersistence> Core<P> {
     }
 
     /// After the bot joined: leaves again when the room turns out to be
-    /// encrypted (nothing before the join could tell); `true` when it left. A failed
-    /// check keeps the bot in the room, as before the check existed: the
-    /// room's encryption event still reaches the bridge if it is set later.
+    /// encrypted (nothing before the join could tell); `true` when it left.
+    /// A failed check keeps the bot in the room, as before the check
+    /// existed: the room's encryption event still reaches the bridge if it
+    /// is set later.
     pub(super) async fn leave_if_encrypted(
         &self,
         room_id: &RoomId,
