@@ -16,9 +16,7 @@ use ruma::api::client::membership::{join_room_by_id, leave_room};
 use ruma::api::client::message::send_message_event;
 use ruma::api::client::room::create_room;
 use ruma::api::client::state::get_state_event_for_key;
-use ruma::events::room::member::{
-    MembershipState, OriginalSyncRoomMemberEvent, RoomMemberEventContent,
-};
+use ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent};
 use ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
@@ -30,7 +28,10 @@ use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomI
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
+mod encrypted_rooms;
+
 use super::commands::{self, Command};
+use super::encryption::EncryptionWarnings;
 use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
 use super::outbound_route;
@@ -96,6 +97,9 @@ pub struct Core<P> {
     /// receipts): then the homeserver pushes them and the bot's own sync is
     /// not needed for them.
     ephemeral_pushed: AtomicBool,
+    /// What the owner was told this run about encryption (see
+    /// [`EncryptionWarnings`]).
+    encryption_warned: EncryptionWarnings,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -119,6 +123,7 @@ impl<P: BridgePersistence> Core<P> {
             telegram: OnceLock::new(),
             startup_watermark,
             ephemeral_pushed: AtomicBool::new(false),
+            encryption_warned: EncryptionWarnings::default(),
         }
     }
 
@@ -500,6 +505,18 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
+            AnyTimelineEvent::State(AnyStateEvent::RoomEncryption(StateEvent::Original(
+                encryption,
+            ))) => {
+                self.on_encryption_enabled(&room_id, &encryption.sender, &encryption.event_id)
+                    .await
+            }
+            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomEncrypted(
+                MessageLikeEvent::Original(encrypted),
+            )) => {
+                self.on_encrypted_event(&room_id, &encrypted.sender, &encrypted.event_id)
+                    .await
+            }
             _ => Ok(()),
         }
     }
@@ -522,10 +539,7 @@ impl<P: BridgePersistence> Core<P> {
         let membership = &event.content.membership;
         if target == self.client.bot_user_id().as_str() {
             return match membership {
-                MembershipState::Invite => {
-                    self.on_bot_invited(room_id, &event.sender, &event.content)
-                        .await
-                }
+                MembershipState::Invite => self.on_bot_invited(room_id, &event).await,
                 MembershipState::Leave | MembershipState::Ban => {
                     self.forget_if_management(room_id, "the bot was removed")
                 }
@@ -537,6 +551,13 @@ impl<P: BridgePersistence> Core<P> {
             && self.is_valid_ghost_str(target)
         {
             if let Ok(ghost) = OwnedUserId::try_from(target) {
+                let invite_state = &event.unsigned.invite_room_state;
+                if self
+                    .decline_encrypted_ghost_invite(room_id, &ghost, &event.event_id, invite_state)
+                    .await?
+                {
+                    return Ok(());
+                }
                 self.forward_to_telegram(TelegramRequest::GhostInvited {
                     room_id: room_id.to_owned(),
                     ghost,
@@ -557,13 +578,22 @@ impl<P: BridgePersistence> Core<P> {
     async fn on_bot_invited(
         &self,
         room_id: &RoomId,
-        inviter: &UserId,
-        content: &RoomMemberEventContent,
+        invite: &OriginalSyncRoomMemberEvent,
     ) -> Result<(), CoreError> {
-        if inviter != self.ids.owner {
+        let inviter = &invite.sender;
+        // A ghost invites the bot into a room the owner invited it to; only
+        // the bridge can act as its ghosts.
+        if *inviter != self.ids.owner && !self.is_valid_ghost(inviter) {
             self.log_ignored_once(inviter, "invite refused: only the owner may invite the bot");
             self.leave(room_id, "This bridge only accepts invites from its owner.")
                 .await;
+            return Ok(());
+        }
+        let invite_state = &invite.unsigned.invite_room_state;
+        if self
+            .decline_encrypted_bot_invite(room_id, inviter, &invite.event_id, invite_state)
+            .await?
+        {
             return Ok(());
         }
         let request = join_room_by_id::v3::Request::new(room_id.to_owned());
@@ -571,7 +601,14 @@ impl<P: BridgePersistence> Core<P> {
             warn!(%room_id, %error, "could not join the room the owner invited the bot to");
             return Ok(());
         }
-        let adopt = content.is_direct == Some(true) && self.management_room().is_none();
+        if self.leave_if_encrypted(room_id, &invite.event_id).await? {
+            return Ok(());
+        }
+        if *inviter != self.ids.owner {
+            // The Telegram side adopts the room as a portal; no greeting.
+            return Ok(());
+        }
+        let adopt = invite.content.is_direct == Some(true) && self.management_room().is_none();
         if adopt {
             self.store.set_management_room(Some(room_id.as_str()))?;
             self.set_cached_management_room(Some(room_id.to_owned()));

@@ -10,6 +10,7 @@ pub mod avatar;
 mod bot_sync;
 pub mod commands;
 pub mod core;
+pub mod encryption;
 pub mod ghost;
 pub mod login;
 pub mod media;

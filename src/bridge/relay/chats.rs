@@ -231,6 +231,12 @@ impl Side {
                 ),
             )
             .await?;
+        if self
+            .left_encrypted_room(room_id, &ghost, telegram_id)
+            .await?
+        {
+            return Ok(());
+        }
         // The ghost brings the bot, which manages the portal from now on.
         let bot = self.client.bot_user_id().to_owned();
         let invite = ruma::api::client::membership::invite_user::v3::Request::new(

@@ -104,7 +104,7 @@ impl Side {
         if reply_in != room_id {
             self.notify_in(reply_in, &goodbye).await;
         }
-        self.empty_room(&room_id, delete).await?;
+        self.empty_room(&room_id, delete, None).await?;
         info!(%room_id, delete, "portal removed by the owner");
         Ok(())
     }
@@ -134,8 +134,14 @@ impl Side {
     }
 
     /// Ghosts leave; with `everyone`, the owner and any other member are
-    /// kicked (and invites withdrawn) too. The bot leaves last.
-    async fn empty_room(&self, room_id: &ruma::RoomId, everyone: bool) -> Result<(), PortalError> {
+    /// kicked (and invites withdrawn) too. The bot leaves last, giving
+    /// `reason` when there is one.
+    pub(super) async fn empty_room(
+        &self,
+        room_id: &ruma::RoomId,
+        everyone: bool,
+        reason: Option<&str>,
+    ) -> Result<(), PortalError> {
         let request = get_member_events::v3::Request::new(room_id.to_owned());
         let members = self.client.as_bot().send(request).await?.chunk;
         let bot = self.client.bot_user_id();
@@ -163,7 +169,9 @@ impl Side {
                 warn!(%room_id, %user, %error, "could not remove a member from the old portal");
             }
         }
-        let leave = ruma::api::client::membership::leave_room::v3::Request::new(room_id.to_owned());
+        let mut leave =
+            ruma::api::client::membership::leave_room::v3::Request::new(room_id.to_owned());
+        leave.reason = reason.map(str::to_owned);
         self.client.as_bot().send(leave).await?;
         Ok(())
     }
@@ -177,7 +185,7 @@ impl Side {
     }
 
     /// Takes `room_id` out of the Telegram space (an empty `m.space.child`).
-    async fn leave_space(&self, room_id: &ruma::RoomId) {
+    pub(super) async fn leave_space(&self, room_id: &ruma::RoomId) {
         let space = self
             .store
             .kv_get(space::SPACE_KEY)
@@ -203,7 +211,7 @@ impl Side {
     }
 
     /// Forgets which ghosts this run saw joined to `room_id`.
-    fn forget_joined(&self, room_id: &ruma::RoomId) {
+    pub(super) fn forget_joined(&self, room_id: &ruma::RoomId) {
         self.joined
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -18,6 +18,7 @@
 mod catchup;
 mod changes;
 mod chats;
+mod encrypted;
 mod inbound;
 mod manage;
 mod members;
@@ -103,6 +104,12 @@ pub enum TelegramRequest {
         room_id: OwnedRoomId,
         /// The ghost.
         ghost: OwnedUserId,
+    },
+    /// Encryption was turned on in a portal room: the bridge cannot read
+    /// it any more, so the portal is detached from its chat.
+    PortalEncrypted {
+        /// The portal room.
+        room_id: OwnedRoomId,
     },
     /// The owner renamed a room (a portal, if it is one).
     Rename {
@@ -474,6 +481,11 @@ impl Side {
                     warn!(%room_id, %error, "could not turn the room into a private portal");
                 }
             }
+            TelegramRequest::PortalEncrypted { room_id } => {
+                if let Err(error) = self.detach_encrypted_portal(&room_id).await {
+                    warn!(%room_id, %error, "could not detach the encrypted portal");
+                }
+            }
             TelegramRequest::Rename { room_id, name } => {
                 if let Err(error) = self.rename_on_telegram(runtime, &room_id, &name).await {
                     warn!(%room_id, %error, "could not rename the Telegram chat");
@@ -626,11 +638,23 @@ impl Side {
 
     /// Sends a notice to the management room, if there is one.
     pub(super) async fn notify(&self, text: &str) {
-        let Some(room_id) = &self.management_room else {
+        let Some(room_id) = self.current_management_room() else {
             info!(text, "no management room for this notice");
             return;
         };
-        self.notify_in(room_id, text).await;
+        self.notify_in(&room_id, text).await;
+    }
+
+    /// The management room as recorded now: the Matrix side may have
+    /// replaced the one of the start (e.g. after encryption was turned on
+    /// in it); the start's is the fallback when there is no usable record.
+    fn current_management_room(&self) -> Option<OwnedRoomId> {
+        self.store
+            .kv_get(crate::bridge::persistence::MANAGEMENT_ROOM_KEY)
+            .ok()
+            .flatten()
+            .and_then(|recorded| OwnedRoomId::try_from(recorded).ok())
+            .or_else(|| self.management_room.clone())
     }
 
     /// Sends a notice as the bot to `room_id`.
