@@ -106,11 +106,14 @@ struct Events {
 /// typing and receipts through the bot's sync where the homeserver does not
 /// push them.
 pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Receiver<bool>) {
-    if !ensure_bot_device(&core).await {
+    if unless_stopped(ensure_bot_device(&core), &mut stop).await != Some(true) {
         return;
     }
     let rooms = portal_rooms(&core);
-    core.catch_up_missed(core.startup_watermark(), &rooms).await;
+    let catch_up = core.catch_up_missed(core.startup_watermark(), &rooms);
+    if unless_stopped(catch_up, &mut stop).await.is_none() {
+        return;
+    }
     probe_ephemeral_push(&core).await;
     sleep_or_stop(PROBE_WAIT, &mut stop).await;
     if *stop.borrow() {
@@ -210,14 +213,19 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
                 if failures > 0 {
                     info!("the homeserver is back: reading what the owner sent meanwhile");
                     let rooms = portal_rooms(core);
-                    core.catch_up_missed(watermark_at_failure.take(), &rooms)
-                        .await;
+                    let catch_up = core.catch_up_missed(watermark_at_failure.take(), &rooms);
+                    if unless_stopped(catch_up, stop).await.is_none() {
+                        return;
+                    }
                     failures = 0;
                 }
                 // The first answer without a position is the current state:
                 // its typing and receipts are stale, but its timeline may
                 // hold what the owner sent since the catch-up read.
-                forward(core, answer.rooms, position.is_some()).await;
+                let forwarded = forward(core, answer.rooms, position.is_some());
+                if unless_stopped(forwarded, stop).await.is_none() {
+                    return;
+                }
                 position = Some(answer.next_batch);
                 if saved_at.elapsed() >= SAVE_POSITION_EVERY {
                     save_position(core, position.as_deref());
@@ -289,6 +297,23 @@ pub(super) fn with_room_id(mut event: Value, room_id: &RoomId) -> Value {
 fn retry_pause(failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(8);
     Duration::from_secs(1u64 << exponent).min(MAX_RETRY_PAUSE)
+}
+
+/// Runs `work` unless `stop` turns `true` first, in which case `work` is
+/// dropped where it stands: reading back and queueing are safe to cut short
+/// (what was not queued is read again at the next start), and a shutdown
+/// must not wait for hundreds of portals to be read.
+async fn unless_stopped<F: std::future::Future>(
+    work: F,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<F::Output> {
+    if *stop.borrow() {
+        return None;
+    }
+    tokio::select! {
+        output = work => Some(output),
+        _ = stop.changed() => None,
+    }
 }
 
 async fn sleep_or_stop(duration: Duration, stop: &mut watch::Receiver<bool>) {

@@ -87,6 +87,10 @@ pub type AfterReady = Box<dyn FnOnce(ReadyContext) -> JoinHandle<()> + Send>;
 /// How long the Telegram side may take to stop (saving its update state).
 const TELEGRAM_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the bot's own sync may take to stop. It stops at its next await
+/// point; this only bounds a stuck request.
+const BOT_SYNC_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Runs the bridge until `shutdown` resolves. Returns `Ok` after a graceful
 /// shutdown, also when the signal came while still starting.
 pub async fn serve<P: BridgePersistence>(
@@ -167,10 +171,14 @@ pub async fn serve_with<P: BridgePersistence>(
             }
             // Sending fails only if every receiver is gone, which is stopping too.
             let _ = stop_side.send(true);
-            match tokio::time::timeout(TELEGRAM_STOP_TIMEOUT, bot_sync).await {
+            let abort = bot_sync.abort_handle();
+            match tokio::time::timeout(BOT_SYNC_STOP_TIMEOUT, bot_sync).await {
                 Ok(Ok(())) => {}
                 Ok(Err(join_error)) => warn!(%join_error, "the bot's sync ended abnormally"),
-                Err(_) => debug!("the bot's sync did not stop in time"),
+                Err(_) => {
+                    debug!("the bot's sync did not stop in time");
+                    abort.abort();
+                }
             }
             Ok(())
         }
