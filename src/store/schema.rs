@@ -237,6 +237,24 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             CREATE INDEX owner_event_seen_at ON owner_event (seen_at);
         "#,
     },
+    Migration {
+        version: 7,
+        description: "quarantine: items that failed while being bridged, never retried",
+        sql: r#"
+            -- One row per Telegram update, Matrix event or outbox entry whose
+            -- handling failed in a way a retry would repeat (a panic). The
+            -- item itself was marked handled or removed from its queue; this
+            -- table is what is left to tell the owner and to diagnose.
+            CREATE TABLE quarantine (
+                id          INTEGER PRIMARY KEY,
+                direction   TEXT NOT NULL CHECK (direction IN ('telegram', 'matrix', 'outbox')),
+                item        TEXT NOT NULL,
+                room_id     TEXT,
+                reason      TEXT NOT NULL,
+                failed_at   INTEGER NOT NULL
+            ) STRICT;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.
