@@ -67,24 +67,58 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// The environment variable naming the text that makes a message panic
-/// while it is bridged; read only by debug builds.
+/// The environment variable that makes chosen messages panic while they
+/// are bridged, read only by debug builds: comma-separated `site:marker`
+/// pairs, e.g. `telegram:POISON-1,outbox:POISON-2`. A message whose text
+/// contains `marker` panics when it reaches `site` ([`PanicSite`]). Naming
+/// the site lets a test poison an owner's message in the outbox without the
+/// core, which sees the same text first, panicking on it.
 pub const TEST_PANIC_VAR: &str = "TGBRIDGE_TEST_PANIC_ON";
 
-/// Panics when `text` contains the value of [`TEST_PANIC_VAR`], so tests can
-/// prove with the real binary that one poisoned message is contained.
-/// Release builds compile this to nothing.
+/// Where the debug-only test hook can make a message panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicSite {
+    /// A Telegram message being bridged to Matrix.
+    Telegram,
+    /// A Matrix event handled by the core.
+    Matrix,
+    /// An outbox entry being delivered to Telegram.
+    Outbox,
+}
+
+impl PanicSite {
+    #[cfg_attr(not(debug_assertions), allow(dead_code))]
+    fn name(self) -> &'static str {
+        match self {
+            PanicSite::Telegram => "telegram",
+            PanicSite::Matrix => "matrix",
+            PanicSite::Outbox => "outbox",
+        }
+    }
+}
+
+/// The markers of [`TEST_PANIC_VAR`]'s value that apply to `site`.
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
+fn markers_for(spec: &str, site: PanicSite) -> impl Iterator<Item = &str> {
+    spec.split(',').filter_map(move |pair| {
+        let (name, marker) = pair.split_once(':')?;
+        (name.trim() == site.name() && !marker.is_empty()).then_some(marker)
+    })
+}
+
+/// Panics when `text` contains a marker [`TEST_PANIC_VAR`] sets for `site`,
+/// so tests can prove with the real binary that one poisoned message is
+/// contained. Without the variable nothing panics, whatever the text;
+/// release builds compile this to nothing.
 #[cfg(debug_assertions)]
-pub fn test_panic_point(text: &str) {
-    static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let marker = MARKER.get_or_init(|| {
-        std::env::var(TEST_PANIC_VAR)
-            .ok()
-            .filter(|marker| !marker.is_empty())
-    });
-    if let Some(marker) = marker {
-        if text.contains(marker.as_str()) {
-            panic!("test panic on a message containing {marker:?}");
+pub fn test_panic_point(site: PanicSite, text: &str) {
+    static SPEC: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| std::env::var(TEST_PANIC_VAR).ok());
+    if let Some(spec) = spec {
+        // The message names the site, not the marker: the reason reaches
+        // the owner's notice, which must not carry the marker on.
+        if markers_for(spec, site).any(|marker| text.contains(marker)) {
+            panic!("test panic at the {} site", site.name());
         }
     }
 }
@@ -92,7 +126,7 @@ pub fn test_panic_point(text: &str) {
 /// Release builds have no test hook.
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub fn test_panic_point(_text: &str) {}
+pub fn test_panic_point(_site: PanicSite, _text: &str) {}
 
 #[cfg(test)]
 mod tests {
@@ -128,6 +162,15 @@ mod tests {
         assert_eq!(short.chars().count(), MAX_REASON_CHARS + 1);
         assert!(short.ends_with('…'));
         assert_eq!(shorten("short"), "short");
+    }
+
+    #[test]
+    fn test_panic_markers_apply_to_their_site_only() {
+        let spec = "telegram:TG-POISON, outbox:OUT-POISON,broken,matrix:";
+        let markers = |site| markers_for(spec, site).collect::<Vec<_>>();
+        assert_eq!(markers(PanicSite::Telegram), vec!["TG-POISON"]);
+        assert_eq!(markers(PanicSite::Outbox), vec!["OUT-POISON"]);
+        assert!(markers(PanicSite::Matrix).is_empty());
     }
 
     #[tokio::test]

@@ -4,8 +4,10 @@
 //! its queue; this table keeps what failed and why, for the owner and for
 //! diagnosis. It stores text only and decides nothing.
 
+use grammers_session::types::PeerId;
 use rusqlite::Connection;
 
+use super::portal::peer_key;
 use super::{Db, StoreError};
 
 /// Where a quarantined item came from.
@@ -63,7 +65,33 @@ impl<'a> Quarantine<'a> {
 
     /// Records a failed item.
     pub fn record(&self, item: &QuarantinedItem) -> Result<(), StoreError> {
-        self.db.run(|conn| insert(conn, item))
+        self.db.run(|conn| insert(conn, item, None))
+    }
+
+    /// Records a failed Telegram message, `tg_msg_id` of `chat`, so that a
+    /// repeat of its update is recognised by [`Quarantine::holds_message`].
+    pub fn record_message(
+        &self,
+        item: &QuarantinedItem,
+        chat: PeerId,
+        tg_msg_id: i32,
+    ) -> Result<(), StoreError> {
+        let chat = peer_key(chat)?;
+        self.db
+            .run(|conn| insert(conn, item, Some((chat, tg_msg_id))))
+    }
+
+    /// Whether message `tg_msg_id` of `chat` is quarantined.
+    pub fn holds_message(&self, chat: PeerId, tg_msg_id: i32) -> Result<bool, StoreError> {
+        let chat = peer_key(chat)?;
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM quarantine
+                     WHERE chat_peer_id = ?1 AND tg_msg_id = ?2)",
+                )?
+                .query_row((chat, tg_msg_id), |row| row.get(0))?)
+        })
     }
 
     /// Every quarantined item, oldest first.
@@ -100,16 +128,23 @@ impl<'a> Quarantine<'a> {
     }
 }
 
-fn insert(conn: &Connection, item: &QuarantinedItem) -> Result<(), StoreError> {
+fn insert(
+    conn: &Connection,
+    item: &QuarantinedItem,
+    message: Option<(i64, i32)>,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO quarantine (direction, item, room_id, reason, failed_at)
-         VALUES (?1, ?2, ?3, ?4, unixepoch())",
+        "INSERT INTO quarantine
+             (direction, item, room_id, reason, failed_at, chat_peer_id, tg_msg_id)
+         VALUES (?1, ?2, ?3, ?4, unixepoch(), ?5, ?6)",
     )?
     .execute((
         item.direction.as_str(),
         &item.item,
         &item.room_id,
         &item.reason,
+        message.map(|(chat, _)| chat),
+        message.map(|(_, id)| id),
     ))?;
     Ok(())
 }
@@ -135,8 +170,13 @@ mod tests {
             room_id: None,
             reason: "bang".into(),
         };
-        store.quarantine().record(&first).unwrap();
+        let chat = PeerId::chat(7).unwrap();
+        store.quarantine().record_message(&first, chat, 5).unwrap();
         store.quarantine().record(&second).unwrap();
         assert_eq!(store.quarantine().list().unwrap(), vec![first, second]);
+        assert!(store.quarantine().holds_message(chat, 5).unwrap());
+        assert!(!store.quarantine().holds_message(chat, 6).unwrap());
+        let other = PeerId::chat(8).unwrap();
+        assert!(!store.quarantine().holds_message(other, 5).unwrap());
     }
 }

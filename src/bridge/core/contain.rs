@@ -9,11 +9,11 @@
 use std::time::Instant;
 
 use ruma::events::{AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent};
-use ruma::{OwnedEventId, OwnedRoomId};
+use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use tracing::{error, warn};
 
 use super::{Core, CoreError};
-use crate::bridge::containment::{contain, test_panic_point, Panicked};
+use crate::bridge::containment::{contain, test_panic_point, PanicSite, Panicked};
 use crate::bridge::notice::Notice;
 use crate::bridge::persistence::{BridgePersistence, FailedEvent};
 use crate::matrix::txn;
@@ -27,9 +27,10 @@ impl<P: BridgePersistence> Core<P> {
     ) -> Result<(), CoreError> {
         let room_id = event.room_id().to_owned();
         let event_id = event.event_id().to_owned();
+        let sender = event.sender().to_owned();
         let handled = contain(async move {
             if let Some(body) = message_body(&event) {
-                test_panic_point(body);
+                test_panic_point(PanicSite::Matrix, body);
             }
             self.handle_event(event, received).await
         })
@@ -37,13 +38,20 @@ impl<P: BridgePersistence> Core<P> {
         match handled {
             Ok(result) => result,
             Err(panicked) => {
-                self.give_up_event(room_id, event_id, &panicked).await;
+                self.give_up_event(room_id, event_id, &sender, &panicked)
+                    .await;
                 Ok(())
             }
         }
     }
 
-    async fn give_up_event(&self, room_id: OwnedRoomId, event_id: OwnedEventId, panicked: &Panicked) {
+    async fn give_up_event(
+        &self,
+        room_id: OwnedRoomId,
+        event_id: OwnedEventId,
+        sender: &UserId,
+        panicked: &Panicked,
+    ) {
         error!(%room_id, %event_id, reason = %panicked.reason, "handling a Matrix event panicked; it is skipped");
         let failed = FailedEvent {
             room_id: room_id.clone(),
@@ -52,6 +60,12 @@ impl<P: BridgePersistence> Core<P> {
         };
         if let Err(error) = self.store.quarantine_event(&failed) {
             warn!(%error, "could not record a failed event in the quarantine");
+        }
+        // The bridge's own events (the bot's notices, ghosts' messages) are
+        // given up silently: a notice about one is itself an event of the
+        // bot, which could fail the same way and start a loop of notices.
+        if self.is_bot(sender) || self.is_ghost(sender) {
+            return;
         }
         let management = self.management_room();
         let in_place = management.as_deref() == Some(&*room_id)

@@ -29,6 +29,11 @@ struct TelegramItem {
 impl Side {
     /// Handles one event of a chat's queue; a panic gives up this event.
     pub(super) async fn on_chat_event_contained(&self, event: TgEvent) {
+        if let TgEvent::NewMessage(message) = &event {
+            if self.is_quarantined(message) {
+                return;
+            }
+        }
         let item = self.telegram_item(&event);
         if let Err(panicked) = contain(self.on_chat_event(event)).await {
             self.give_up_telegram(&item, &panicked).await;
@@ -42,6 +47,9 @@ impl Side {
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
+        if self.is_quarantined(message) {
+            return Ok(());
+        }
         match contain(self.handle_message(portal, message)).await {
             Ok(result) => result,
             Err(panicked) => {
@@ -58,6 +66,9 @@ impl Side {
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
+        if self.is_quarantined(message) {
+            return Ok(());
+        }
         match contain(self.bridge_message(portal, message)).await {
             Ok(result) => result,
             Err(panicked) => {
@@ -123,11 +134,36 @@ impl Side {
         self.notify_in(
             &entry.room_id,
             &format!(
-                "Your {what} could not be delivered to Telegram because of an {panicked}. It was skipped and will not be retried."
+                "Your {what} {} could not be delivered to Telegram because of an {panicked}. It was skipped and will not be retried.",
+                entry.event_id
             ),
         )
         .await;
         removed
+    }
+
+    /// Whether `message` was given up before: Telegram delivers an update
+    /// again after a restart when its update state was not saved yet, and
+    /// a new portal's history may include the message.
+    fn is_quarantined(&self, message: &Message) -> bool {
+        match self
+            .store
+            .quarantine()
+            .holds_message(message.peer_id(), message.id())
+        {
+            Ok(true) => {
+                debug!(
+                    message = message.id(),
+                    "a quarantined Telegram message came again; skipped"
+                );
+                true
+            }
+            Ok(false) => false,
+            Err(error) => {
+                warn!(%error, "could not read the quarantine");
+                false
+            }
+        }
     }
 
     fn telegram_item(&self, event: &TgEvent) -> TelegramItem {
@@ -181,12 +217,23 @@ impl Side {
             room_id: room_id.as_ref().map(ToString::to_string),
             reason: panicked.reason.clone(),
         };
-        if let Err(error) = self.store.quarantine().record(&record) {
+        let recorded = match (item.chat, item.message) {
+            (Some(chat), Some(message)) => self
+                .store
+                .quarantine()
+                .record_message(&record, chat, message),
+            _ => self.store.quarantine().record(&record),
+        };
+        if let Err(error) = recorded {
             warn!(%error, "could not record a failed update in the quarantine");
         }
+        // The message id lets the owner find the message on Telegram.
+        let named = match item.message {
+            Some(id) => format!("{} (message {id})", item.what),
+            None => item.what.clone(),
+        };
         let text = format!(
-            "A Telegram {} could not be bridged because of an {panicked}. It was skipped and will not be retried.",
-            item.what
+            "A Telegram {named} could not be bridged because of an {panicked}. It was skipped and will not be retried."
         );
         match &room_id {
             Some(room_id) => self.notify_in(room_id, &text).await,
@@ -247,9 +294,6 @@ mod tests {
             }),
             "pin"
         );
-        assert_eq!(
-            request_name(&TelegramRequest::Sync { all: false }),
-            "sync"
-        );
+        assert_eq!(request_name(&TelegramRequest::Sync { all: false }), "sync");
     }
 }

@@ -250,7 +250,10 @@ impl Side {
         message: &Message,
         scope: MessageScope,
     ) -> Result<ruma::OwnedEventId, PortalError> {
-        crate::bridge::containment::test_panic_point(message.text());
+        crate::bridge::containment::test_panic_point(
+            crate::bridge::containment::PanicSite::Telegram,
+            message.text(),
+        );
         let sender = self.sender_of(message).await?;
         self.let_channel_post(portal, &sender).await;
         self.ensure_joined(&portal.room_id, &sender).await;

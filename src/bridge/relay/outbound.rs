@@ -25,8 +25,8 @@ use ruma::{EventId, OwnedEventId, RoomId};
 use tokio::sync::OwnedMutexGuard;
 
 use super::outbound_plan::{self, AllowedReactions, OutboundError, MAX_PARTS};
-use crate::bridge::containment::{contain, test_panic_point};
 use super::*;
+use crate::bridge::containment::{contain, test_panic_point, PanicSite};
 use crate::convert::{
     matrix_to_telegram, split_for_telegram, strip_reply_fallback, MentionResolver, TelegramMention,
     TELEGRAM_TEXT_LIMIT,
@@ -333,7 +333,7 @@ impl Side {
                 content.msgtype.msgtype()
             )));
         };
-        test_panic_point(&body);
+        test_panic_point(PanicSite::Outbox, &body);
         let reply_to_id = match reply_to {
             Some(event_id) => self.telegram_id_of(event_id)?,
             None => None,
