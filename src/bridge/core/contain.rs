@@ -67,13 +67,18 @@ impl<P: BridgePersistence> Core<P> {
         if self.is_bot(sender) || self.is_ghost(sender) {
             return;
         }
+        let whose = if *sender == self.ids.owner {
+            "Your event".to_owned()
+        } else {
+            format!("The event of {sender}")
+        };
         let management = self.management_room();
         let in_place = management.as_deref() == Some(&*room_id)
             || self.store.is_portal_room(room_id.as_str()).unwrap_or(false);
         let (notify_in, text) = if in_place {
             (
                 room_id,
-                format!("Your event {event_id} could not be handled because of an {panicked}. It was skipped and will not be retried."),
+                format!("{whose} {event_id} could not be handled because of an {panicked}. It was skipped and will not be retried."),
             )
         } else {
             let Some(management) = management else {
@@ -81,7 +86,7 @@ impl<P: BridgePersistence> Core<P> {
             };
             (
                 management,
-                format!("Your event {event_id} in {room_id} could not be handled because of an {panicked}. It was skipped and will not be retried."),
+                format!("{whose} {event_id} in {room_id} could not be handled because of an {panicked}. It was skipped and will not be retried."),
             )
         };
         let txn_id = txn::derived("contained", &[event_id.as_str()]);
