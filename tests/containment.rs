@@ -7,7 +7,9 @@
 //! of the burst arrives, in the poisoned chat and the others, the process
 //! stays up, the item is recorded in the quarantine with its reason, the
 //! owner is told in the room, and after a crash and a restart the poisoned
-//! item is not tried again while the chat goes on.
+//! item is not tried again while the chat goes on. And an update the
+//! client cannot even read (the fake datacenter pushes one on request) is
+//! skipped, its message recovered from Telegram, and the chats go on.
 
 mod appservice_support;
 
@@ -56,7 +58,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["cti", "cto"],
+        &["cti", "cto", "ctu"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -279,7 +281,8 @@ async fn crash_and_restart(bridge: &mut BridgeInstance, syncs_so_far: usize) {
 
 on_both_servers!(
     a_telegram_message_that_panics_is_given_up_alone,
-    an_owner_message_that_panics_is_given_up_alone
+    an_owner_message_that_panics_is_given_up_alone,
+    an_unreadable_telegram_update_is_skipped_and_its_message_recovered
 );
 
 async fn a_telegram_message_that_panics_is_given_up_alone(kind: HomeserverKind) {
@@ -494,6 +497,49 @@ async fn an_owner_message_that_panics_is_given_up_alone(kind: HomeserverKind) {
             .await
             .len(),
         1
+    );
+    assert_alive(&mut bridge).await;
+    bridge.terminate();
+}
+
+async fn an_unreadable_telegram_update_is_skipped_and_its_message_recovered(kind: HomeserverKind) {
+    let (homeserver, bridges) = server(kind).await;
+    let _log = homeserver.log_on_panic();
+    let mut bridge = bridges.take("ctu");
+    configure(&bridge, NO_HISTORY);
+    let fake = FakeTelegram::start().await;
+    let chats = two_groups(&fake, 4300);
+    let (owner, first, second) = start(homeserver, &mut bridge, &fake, &chats).await;
+    let bob = format!("@ctutg_{}:localhost", chats.bob);
+    let carol = format!("@ctutg_{}:localhost", chats.carol);
+
+    // The update of the first message reaches the client unreadable, as an
+    // update of a newer layer would; the other chat goes on meanwhile.
+    fake.malform_next_push(chats.owner);
+    send_on_telegram(&fake, chats.bob, chats.first, "unreadable when pushed");
+    send_on_telegram(&fake, chats.carol, chats.second, "second 1");
+    send_on_telegram(&fake, chats.bob, chats.first, "first 2");
+    send_on_telegram(&fake, chats.carol, chats.second, "second 2");
+
+    wait_for_bodies(&owner, &bridge, &second, &carol, &["second 1", "second 2"]).await;
+    wait_for_bodies(
+        &owner,
+        &bridge,
+        &first,
+        &bob,
+        &["unreadable when pushed", "first 2"],
+    )
+    .await;
+    let log = bridge.log();
+    let unreadable: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("failed to be deserialized"))
+        .collect();
+    assert_eq!(unreadable.len(), 1, "{}", bridge.log_tail());
+    // The log names what could not be read, not what it carried.
+    assert!(
+        !unreadable[0].contains("unreadable when pushed"),
+        "{unreadable:?}"
     );
     assert_alive(&mut bridge).await;
     bridge.terminate();
