@@ -9,7 +9,8 @@
 //! owner is told in the room, and after a crash and a restart the poisoned
 //! item is not tried again while the chat goes on. And an update the
 //! client cannot even read (the fake datacenter pushes one on request) is
-//! skipped, its message recovered from Telegram, and the chats go on.
+//! logged without its content and skipped, its message recovered from
+//! Telegram, the owner told, and the chats go on.
 
 mod appservice_support;
 
@@ -541,6 +542,14 @@ async fn an_unreadable_telegram_update_is_skipped_and_its_message_recovered(kind
         !unreadable[0].contains("unreadable when pushed"),
         "{unreadable:?}"
     );
+    let management = appservice_support::management_room_of(&owner, &bridge.bot_user_id).await;
+    wait_for_notice(
+        &owner,
+        &bridge,
+        &management,
+        "Telegram sent 1 update(s) the bridge could not read",
+    )
+    .await;
     assert_alive(&mut bridge).await;
     bridge.terminate();
 }

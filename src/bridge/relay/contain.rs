@@ -258,6 +258,7 @@ fn event_name(event: &TgEvent) -> &'static str {
         TgEvent::Pinned { .. } => "pin",
         TgEvent::FloodWait(_) => "flood wait",
         TgEvent::SessionEnded { .. } => "session end",
+        TgEvent::UpdatesUnreadable { .. } => "unreadable update",
     }
 }
 

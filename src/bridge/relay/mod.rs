@@ -538,6 +538,12 @@ impl Side {
             }
             TgEvent::FloodWait(wait) => chats::remember_flood_wait(&self.store, wait),
             TgEvent::SessionEnded { reason } => self.session_ended(&reason).await,
+            TgEvent::UpdatesUnreadable { count } => {
+                self.notify(&format!(
+                    "Telegram sent {count} update(s) the bridge could not read (perhaps from a newer Telegram version). They were skipped and the bridge asked Telegram for everything since, so the chats should miss nothing; `sync` refreshes the chat list."
+                ))
+                .await
+            }
             other => debug!(?other, "account event not bridged"),
         }
     }
