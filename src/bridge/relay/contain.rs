@@ -3,7 +3,8 @@
 //! bot request is handled inside [`contain`], so a panic while bridging one
 //! of them affects that item only. The item is then given up for good: a
 //! Telegram message is marked handled (the catch-up after a restart does not
-//! replay it), an outbox entry is removed, the store's quarantine records
+//! replay it) and a repeat of its update is recognised in the quarantine
+//! and skipped, an outbox entry is removed, the store's quarantine records
 //! what failed and why, and the owner is told in the portal room (or the
 //! management room).
 //!
