@@ -7,7 +7,11 @@
 use std::fmt;
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::telegram::unreadable::Watcher;
 
 /// Environment variable whose filter overrides the configured level.
 pub const ENV_FILTER_VAR: &str = "RUST_LOG";
@@ -32,13 +36,21 @@ pub enum LoggingError {
 
 /// Installs the global subscriber writing to stderr. `level` comes from the
 /// config (`logging.level`); a non-empty `RUST_LOG` takes precedence.
+///
+/// Next to it, with a filter of its own so the log level does not matter,
+/// runs the watcher that counts Telegram updates the client could not read
+/// ([`crate::telegram::unreadable`]).
 pub fn init(level: &str) -> Result<(), LoggingError> {
     let rust_log = std::env::var(ENV_FILTER_VAR).ok();
     let filter = build_filter(rust_log.as_deref(), level)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter);
+    let watcher = Watcher.with_filter(Watcher::filter());
+    tracing_subscriber::registry()
+        .with(log)
+        .with(watcher)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInitialised)
 }

@@ -43,6 +43,8 @@ use ruma::api::appservice::event::push_events::v1::EphemeralData;
 use ruma::serde::Raw;
 use tokio::sync::mpsc;
 
+mod contain;
+
 /// The management room's name, as the owner sees it in the room list.
 pub const MANAGEMENT_ROOM_NAME: &str = "Telegram bridge";
 
@@ -452,7 +454,7 @@ impl<P: BridgePersistence> Core<P> {
         received: Instant,
     ) -> Result<(), CoreError> {
         if event.sender() != self.ids.owner {
-            return self.handle_event(event, received).await;
+            return self.handle_event_contained(event, received).await;
         }
         let room_id = event.room_id().to_owned();
         let event_id = event.event_id().to_owned();
@@ -460,7 +462,7 @@ impl<P: BridgePersistence> Core<P> {
             debug!(%event_id, "the owner's event was handled already");
             return Ok(());
         }
-        self.handle_event(event, received).await?;
+        self.handle_event_contained(event, received).await?;
         self.store.remember_handled(&room_id, &event_id)?;
         Ok(())
     }

@@ -9,6 +9,7 @@
 pub mod avatar;
 mod bot_sync;
 pub mod commands;
+pub mod containment;
 pub mod core;
 pub mod encryption;
 pub mod ghost;

@@ -132,6 +132,24 @@ pub trait BridgePersistence: Send + Sync + 'static {
     fn log_out_telegram(
         &self,
     ) -> impl Future<Output = Result<Option<String>, PersistenceError>> + Send;
+
+    /// Records a Matrix event whose handling failed for good (it panicked)
+    /// in the quarantine. Stores without a quarantine (in-memory test
+    /// doubles) keep nothing.
+    fn quarantine_event(&self, _failed: &FailedEvent) -> Result<(), PersistenceError> {
+        Ok(())
+    }
+}
+
+/// A Matrix event the core gave up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEvent {
+    /// The room it was sent in.
+    pub room_id: ruma::OwnedRoomId,
+    /// The event.
+    pub event_id: ruma::OwnedEventId,
+    /// Why it failed.
+    pub reason: String,
 }
 
 /// An owner's event in a portal room, waiting for delivery to Telegram.
@@ -315,6 +333,19 @@ impl BridgePersistence for StorePersistence {
         let cutoff = now.saturating_sub(age).as_secs();
         self.store
             .prune_transactions(i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .map_err(PersistenceError::new)
+    }
+
+    fn quarantine_event(&self, failed: &FailedEvent) -> Result<(), PersistenceError> {
+        let item = crate::store::QuarantinedItem {
+            direction: crate::store::QuarantineDirection::Matrix,
+            item: failed.event_id.to_string(),
+            room_id: Some(failed.room_id.to_string()),
+            reason: failed.reason.clone(),
+        };
+        self.store
+            .quarantine()
+            .record(&item)
             .map_err(PersistenceError::new)
     }
 

@@ -17,6 +17,7 @@ mod media;
 mod message;
 mod outbox;
 mod portal;
+mod quarantine;
 mod reaction;
 mod schema;
 mod session;
@@ -35,6 +36,7 @@ pub use media::{CachedMedia, MediaCache, TelegramFileKind};
 pub use message::{MessageMapping, MessageScope, Messages};
 pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
 pub use portal::{Portal, PortalKind, Portals};
+pub use quarantine::{Quarantine, QuarantineDirection, QuarantinedItem};
 pub use reaction::{ReactionMapping, Reactions};
 pub use session::TelegramSession;
 
@@ -267,6 +269,11 @@ impl Store {
     /// The media cache (Telegram files ⇄ Matrix content URIs).
     pub fn media(&self) -> MediaCache<'_> {
         MediaCache::new(self.db())
+    }
+
+    /// Items whose handling failed and that are never retried.
+    pub fn quarantine(&self) -> Quarantine<'_> {
+        Quarantine::new(self.db())
     }
 
     /// Runs `f` in one IMMEDIATE write transaction: everything it does

@@ -237,6 +237,32 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             CREATE INDEX owner_event_seen_at ON owner_event (seen_at);
         "#,
     },
+    Migration {
+        version: 7,
+        description: "quarantine: items that failed while being bridged, never retried",
+        sql: r#"
+            -- One row per Telegram update, Matrix event or outbox entry whose
+            -- handling failed in a way a retry would repeat (a panic). The
+            -- item itself was marked handled or removed from its queue; this
+            -- table is what is left to tell the owner and to diagnose. A
+            -- Telegram message also keeps its chat (Bot API dialog id) and
+            -- id: Telegram may deliver the same update again after a restart
+            -- (its update state is saved later than the message is handled),
+            -- and such a repeat is recognised here and skipped.
+            CREATE TABLE quarantine (
+                id           INTEGER PRIMARY KEY,
+                direction    TEXT NOT NULL CHECK (direction IN ('telegram', 'matrix', 'outbox')),
+                item         TEXT NOT NULL,
+                room_id      TEXT,
+                reason       TEXT NOT NULL,
+                failed_at    INTEGER NOT NULL,
+                chat_peer_id INTEGER,
+                tg_msg_id    INTEGER
+            ) STRICT;
+            CREATE INDEX quarantine_telegram_message ON quarantine (chat_peer_id, tg_msg_id)
+                WHERE chat_peer_id IS NOT NULL;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

@@ -9,6 +9,7 @@ pub mod logout;
 
 pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};
 pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginStep, QrCode};
+pub mod unreadable;
 pub mod updates;
 
 pub use updates::{RuntimeError, TelegramRuntime, TgEvent};

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::client::{ClientOptions, TelegramClient};
+use super::unreadable;
 
 /// How often the update state is written to the session while updates flow,
 /// so a crash repeats at most this much of the stream (deduplicated later by
@@ -125,6 +126,12 @@ pub enum TgEvent {
         /// Telegram's error name, e.g. `SESSION_REVOKED`.
         reason: String,
     },
+    /// Telegram pushed updates the client could not read; they were skipped
+    /// and their content fetched again (see [`super::unreadable`]).
+    UpdatesUnreadable {
+        /// How many since the last such event.
+        count: u64,
+    },
 }
 
 impl TgEvent {
@@ -144,7 +151,9 @@ impl TgEvent {
             | TgEvent::Typing { chat, .. }
             | TgEvent::Read { chat, .. }
             | TgEvent::Pinned { chat, .. } => Some(*chat),
-            TgEvent::FloodWait(_) | TgEvent::SessionEnded { .. } => None,
+            TgEvent::FloodWait(_)
+            | TgEvent::SessionEnded { .. }
+            | TgEvent::UpdatesUnreadable { .. } => None,
         }
     }
 }
@@ -299,6 +308,7 @@ async fn read_updates(
 ) {
     let mut failures = 0u32;
     let mut last_sync = tokio::time::Instant::now();
+    let mut unreadable = unreadable::Notices::default();
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
@@ -307,7 +317,12 @@ async fn read_updates(
         let step = match next {
             Ok(update) => {
                 failures = 0;
-                for event in translate(update) {
+                // An unreadable update shows up as grammers' difference
+                // bringing its content, i.e. as this next update.
+                let unread = unreadable
+                    .due(unreadable::seen(), std::time::Instant::now())
+                    .map(|count| TgEvent::UpdatesUnreadable { count });
+                for event in unread.into_iter().chain(translate(update)) {
                     if events.send(event).is_err() {
                         // Nobody listens any more: the bridge is stopping.
                         return save_state(&stream).await;

@@ -33,6 +33,8 @@ pub struct BridgeInstance {
     pub owner_localpart: String,
     pub hs_token: String,
     pub as_token: String,
+    /// Extra environment variables for every start of the process.
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -113,8 +115,15 @@ logging:
             registration_path,
             database_path,
             dir,
+            env: Vec::new(),
             child: None,
         }
+    }
+
+    /// Sets an environment variable for this and every later start of the
+    /// bridge (e.g. a debug-only test hook).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// The owner's user id.
@@ -152,6 +161,7 @@ logging:
             .arg(&self.config_path)
             .arg("run")
             .env("RUST_LOG", filter)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)

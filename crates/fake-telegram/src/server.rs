@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     withheld: std::sync::Mutex<Withheld>,
     /// While set, new connections are closed as soon as they are accepted.
     offline: std::sync::atomic::AtomicBool,
+    /// How many of each account's next pushes go out unreadable.
+    malformed: std::sync::Mutex<std::collections::HashMap<UserId, u32>>,
 }
 
 /// Pushes emitted while pushes were withheld. Connections read the world's
@@ -66,6 +68,19 @@ impl Shared {
     }
 
     /// Whether a push must be dropped: withheld now, or emitted in a window.
+    /// Whether this push of `account` is to go out unreadable (and counts
+    /// it as done).
+    fn take_malformed(&self, account: UserId) -> bool {
+        let mut malformed = self.malformed.lock().unwrap_or_else(|e| e.into_inner());
+        match malformed.get_mut(&account) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn is_withheld(&self, account: UserId, body: &[u8]) -> bool {
         self.control.pushes_withheld()
             || self.withheld().dropped.contains(&(account, body.to_vec()))
@@ -123,6 +138,7 @@ impl FakeTelegram {
             next_connection: AtomicU64::new(1),
             withheld: std::sync::Mutex::default(),
             offline: std::sync::atomic::AtomicBool::new(false),
+            malformed: std::sync::Mutex::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         info!(%addr, "fake Telegram listening");
@@ -216,6 +232,20 @@ impl FakeTelegram {
         if offline {
             self.drop_connections();
         }
+    }
+
+    /// Makes the next push to `account`'s connections unreadable: its
+    /// constructor id is one no layer defines, as an update of a newer layer
+    /// would look to the client. The update itself stays in the account's
+    /// event log, so `updates.getDifference` serves it as usual.
+    pub fn malform_next_push(&self, account: UserId) {
+        *self
+            .shared
+            .malformed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(account)
+            .or_default() += 1;
     }
 
     /// While true, pushes are dropped instead of delivered (a gap for the
@@ -540,6 +570,17 @@ async fn write_loop(
     }
 }
 
+/// A constructor id no TL layer defines.
+const UNKNOWN_CONSTRUCTOR: u32 = 0x0bad_c0de;
+
+/// `body` with its constructor id replaced by [`UNKNOWN_CONSTRUCTOR`].
+fn malformed(mut body: Vec<u8>) -> Vec<u8> {
+    if body.len() >= 4 {
+        body[..4].copy_from_slice(&UNKNOWN_CONSTRUCTOR.to_le_bytes());
+    }
+    body
+}
+
 /// Forwards the world's pushes (and direct pushes) meant for this connection.
 async fn push_loop(
     shared: Arc<Shared>,
@@ -575,6 +616,11 @@ async fn push_loop(
                     let body = updates.to_bytes();
                     if shared.is_withheld(account, &body) {
                         debug!("push withheld");
+                        continue;
+                    }
+                    if shared.take_malformed(account) {
+                        debug!("push malformed");
+                        send(malformed(body));
                         continue;
                     }
                     send(body);

@@ -107,7 +107,7 @@ impl Side {
         }
         let count = missed.len();
         for message in missed.iter().rev() {
-            if let Err(error) = self.handle_message(&chat.portal, message).await {
+            if let Err(error) = self.handle_message_contained(&chat.portal, message).await {
                 warn!(%error, "could not bridge a missed message");
             }
         }

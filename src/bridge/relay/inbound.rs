@@ -148,7 +148,7 @@ impl Side {
         }
         let count = messages.len();
         for message in messages.iter().rev().filter(|m| m.action().is_none()) {
-            if let Err(error) = self.bridge_message(portal, message).await {
+            if let Err(error) = self.bridge_message_contained(portal, message).await {
                 warn!(%error, "could not bridge a message of the chat's history");
             }
         }
@@ -250,6 +250,10 @@ impl Side {
         message: &Message,
         scope: MessageScope,
     ) -> Result<ruma::OwnedEventId, PortalError> {
+        crate::bridge::containment::test_panic_point(
+            crate::bridge::containment::PanicSite::Telegram,
+            message.text(),
+        );
         let sender = self.sender_of(message).await?;
         self.let_channel_post(portal, &sender).await;
         self.ensure_joined(&portal.room_id, &sender).await;
@@ -360,7 +364,7 @@ impl Side {
 
     /// How a notice names a message's sender: their Telegram name, else
     /// their ghost's display name.
-    fn sender_name(&self, message: &Message) -> String {
+    pub(super) fn sender_name(&self, message: &Message) -> String {
         if let Some(name) = message.sender().and_then(|peer| peer.name()) {
             return name.to_owned();
         }

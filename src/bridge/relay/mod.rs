@@ -18,6 +18,7 @@
 mod catchup;
 mod changes;
 mod chats;
+mod contain;
 mod encrypted;
 mod inbound;
 mod manage;
@@ -402,7 +403,12 @@ impl Side {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
         } else {
             let top_messages = tokio::select! {
-                top_messages = self.sync(&runtime, SyncScope::Limited) => top_messages,
+                synced = crate::bridge::containment::contain(self.sync(&runtime, SyncScope::Limited)) => {
+                    synced.unwrap_or_else(|panicked| {
+                        warn!(reason = %panicked.reason, "the start-up sync panicked; live events are bridged without it");
+                        Vec::new()
+                    })
+                }
                 _ = stop.wait_for(|stop| *stop) => Vec::new(),
             };
             tokio::select! {
@@ -422,7 +428,7 @@ impl Side {
                 Some(Next::Request(request)) => {
                     // Events keep queueing meanwhile; the stream is never blocked.
                     if let Some(request) = self.route_outbound(request) {
-                        self.on_request(&runtime, request).await;
+                        self.on_request_contained(&runtime, request).await;
                     }
                     continue;
                 }
@@ -435,10 +441,10 @@ impl Side {
                         let side = Arc::clone(self);
                         queues.push(chat, event, move |event| {
                             let side = Arc::clone(&side);
-                            async move { side.on_chat_event(event).await }
+                            async move { side.on_chat_event_contained(event).await }
                         });
                     }
-                    None => self.on_account_event(event).await,
+                    None => self.on_account_event_contained(event).await,
                 }
             }
         }
@@ -544,6 +550,12 @@ impl Side {
             }
             TgEvent::FloodWait(wait) => chats::remember_flood_wait(&self.store, wait),
             TgEvent::SessionEnded { reason } => self.session_ended(&reason).await,
+            TgEvent::UpdatesUnreadable { count } => {
+                self.notify(&format!(
+                    "Telegram sent {count} update(s) the bridge could not read (perhaps from a newer Telegram version). They were skipped and the bridge asked Telegram for everything since, so the chats should miss nothing; `sync` refreshes the chat list."
+                ))
+                .await
+            }
             other => debug!(?other, "account event not bridged"),
         }
     }

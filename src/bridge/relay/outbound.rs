@@ -26,6 +26,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::outbound_plan::{self, AllowedReactions, OutboundError, MAX_PARTS};
 use super::*;
+use crate::bridge::containment::{contain, test_panic_point, PanicSite};
 use crate::convert::{
     matrix_to_telegram, split_for_telegram, strip_reply_fallback, MentionResolver, TelegramMention,
     TELEGRAM_TEXT_LIMIT,
@@ -159,15 +160,27 @@ impl Side {
                     last_read = Some(event_id.clone());
                     // Events before the receipt first, so it can point at them.
                     self.drain_outbox(&room_id, &mut held).await;
-                    if let Err(error) = self.mark_read(&room_id, &event_id).await {
-                        debug!(%room_id, %error, "could not mark the Telegram chat read");
+                    match contain(self.mark_read(&room_id, &event_id)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            debug!(%room_id, %error, "could not mark the Telegram chat read")
+                        }
+                        Err(panicked) => {
+                            warn!(%room_id, reason = %panicked.reason, "marking the Telegram chat read panicked")
+                        }
                     }
                 }
                 OutboundSignal::Typing(typing) if typing == owner_typing && !typing => {}
                 OutboundSignal::Typing(typing) => {
                     owner_typing = typing;
-                    if let Err(error) = self.send_typing(&room_id, typing).await {
-                        debug!(%room_id, %error, "could not send typing to Telegram");
+                    match contain(self.send_typing(&room_id, typing)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            debug!(%room_id, %error, "could not send typing to Telegram")
+                        }
+                        Err(panicked) => {
+                            warn!(%room_id, reason = %panicked.reason, "sending typing to Telegram panicked")
+                        }
                     }
                 }
             }
@@ -187,7 +200,17 @@ impl Side {
                     break;
                 }
             };
-            match self.deliver(&entry, held.is_some()).await {
+            let delivered = match contain(self.deliver(&entry, held.is_some())).await {
+                Ok(delivered) => delivered,
+                Err(panicked) => {
+                    tries = 0;
+                    if self.give_up_outbox_entry(&entry, &panicked).await {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            match delivered {
                 Ok(()) => {
                     tries = 0;
                     unreachable = 0;
@@ -310,6 +333,7 @@ impl Side {
                 content.msgtype.msgtype()
             )));
         };
+        test_panic_point(PanicSite::Outbox, &body);
         let reply_to_id = match reply_to {
             Some(event_id) => self.telegram_id_of(event_id)?,
             None => None,
