@@ -278,6 +278,7 @@ fn request_name(request: &TelegramRequest) -> &'static str {
         TelegramRequest::Avatar { .. } => "avatar change",
         TelegramRequest::Unbridge { .. } => "unbridge command",
         TelegramRequest::Filter { .. } => "filter command",
+        TelegramRequest::PortalEncrypted { .. } => "encrypted portal",
     }
 }
 
