@@ -215,8 +215,9 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
                     failures = 0;
                 }
                 // The first answer without a position is the current state:
-                // its typing and receipts are stale, but its timeline may
-                // hold what the owner sent since the catch-up read.
+                // its receipts are stale (the owner typing is not: see
+                // `worth_forwarding`), but its timeline may hold what the
+                // owner sent since the catch-up read.
                 forward(core, answer.rooms, position.is_some()).await;
                 position = Some(answer.next_batch);
                 if saved_at.elapsed() >= SAVE_POSITION_EVERY {
@@ -252,8 +253,9 @@ fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
 }
 
 /// Hands the owner's timeline events of every room in the answer to the
-/// core, and their typing and receipts when `ephemeral` is news.
-async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, ephemeral: bool) {
+/// core, and their typing and receipts when `news` (see
+/// [`worth_forwarding`]).
+async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, news: bool) {
     for (room_id, room) in rooms.join {
         if !room.timeline.events.is_empty() || room.timeline.limited {
             let taken = core
@@ -269,12 +271,24 @@ async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, ephemer
                 }
             }
         }
-        if ephemeral {
-            for event in room.ephemeral.events {
+        for event in room.ephemeral.events {
+            if worth_forwarding(&event, core.owner().as_str(), news) {
                 core.forward_ephemeral_event(&with_room_id(event, &room_id));
             }
         }
     }
+}
+
+/// Whether an ephemeral event of the bot's sync goes to Telegram. Everything
+/// in an answer to a sync with a position is news. The first answer shows
+/// the current state instead: its receipts may be long read, but the owner
+/// typing there is typing now, and may have started in the moments between
+/// the start and this first sync, which no later answer repeats.
+fn worth_forwarding(event: &Value, owner: &str, news: bool) -> bool {
+    news || (event["type"] == "m.typing"
+        && event["content"]["user_ids"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(owner))))
 }
 
 /// Events in a sync answer name no room; pushed ones do.
@@ -362,6 +376,25 @@ mod tests {
         let event = with_room_id(room.ephemeral.events[0].clone(), &room_id);
         assert_eq!(event["room_id"], "!r:localhost");
         assert_eq!(event["type"], "m.typing");
+    }
+
+    #[test]
+    fn the_first_answer_forwards_only_the_owner_typing_now() {
+        let owner = "@o:localhost";
+        let typing = |ids: Value| json!({ "type": "m.typing", "content": { "user_ids": ids } });
+        let receipt = json!({ "type": "m.receipt", "content": {
+            "$e": { "m.read": { "@o:localhost": { "ts": 1 } } }
+        } });
+        assert!(worth_forwarding(&typing(json!([owner])), owner, false));
+        assert!(!worth_forwarding(&typing(json!([])), owner, false));
+        assert!(!worth_forwarding(
+            &typing(json!(["@someone:localhost"])),
+            owner,
+            false
+        ));
+        assert!(!worth_forwarding(&receipt, owner, false));
+        assert!(worth_forwarding(&typing(json!([])), owner, true));
+        assert!(worth_forwarding(&receipt, owner, true));
     }
 
     #[test]
