@@ -19,6 +19,10 @@
 //!   once whichever way it came first ([`Core::take_synced_timeline`]).
 //! - **Outages.** When the sync fails and later succeeds again, the
 //!   homeserver was away: what the owner sent meanwhile is read back again.
+//!   A homeserver that pushes everything still follows a sync that reads
+//!   nothing, only for this: Synapse strands a transaction it created just
+//!   before it stopped (it retries only for appservices it had marked down),
+//!   so the owner's last message before an outage would never arrive.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +58,21 @@ const SAVE_POSITION_EVERY: Duration = Duration::from_secs(30);
 
 /// Timeline events per room and sync; a busier room is read back instead.
 const TIMELINE_LIMIT: u32 = 50;
+
+/// What the bot's sync is followed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Following {
+    /// The owner's timeline events, typing and receipts, which the
+    /// homeserver does not (or not yet provably) push.
+    Everything,
+    /// Only whether the homeserver is there, which its pushes cannot tell.
+    Outages,
+}
+
+/// A filter for no room at all: a long-poll that waits out its timeout
+/// unless the homeserver goes away.
+const NOTHING_FILTER: &str =
+    r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"rooms":[]}}"#;
 
 /// Only the owner's timeline events, typing and receipts matter. Synapse
 /// honours this; Conduit ignores it (hence [`MIN_SYNC_INTERVAL`]).
@@ -116,12 +135,17 @@ pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Rece
     if *stop.borrow() {
         return;
     }
-    if core.ephemeral_pushed() {
-        info!("the homeserver pushes typing and read receipts");
-        return;
+    if !core.ephemeral_pushed() {
+        info!("the homeserver does not push typing and read receipts: following the bot's sync");
+        follow_sync(&core, &mut stop, Following::Everything).await;
+        if *stop.borrow() {
+            return;
+        }
     }
-    info!("the homeserver does not push typing and read receipts: following the bot's sync");
-    follow_sync(&core, &mut stop).await;
+    info!(
+        "the homeserver pushes typing and read receipts; the bot's sync only watches for outages"
+    );
+    follow_sync(&core, &mut stop, Following::Outages).await;
 }
 
 /// Makes sure the client has a working device token for the bot; `false`
@@ -190,16 +214,33 @@ async fn probe_ephemeral_push<P: BridgePersistence>(core: &Core<P>) {
     let _ = client.as_bot().send(request).await;
 }
 
-/// Follows the bot's `/sync` for typing and receipts until `stop`, or until
-/// the homeserver turns out to push them after all.
-async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
+/// Follows the bot's `/sync` until `stop`: for everything until the
+/// homeserver turns out to push typing and receipts after all, or for
+/// outages only. Either way, what the owner sent while the homeserver was
+/// away is read back once it answers again.
+async fn follow_sync<P: BridgePersistence>(
+    core: &Core<P>,
+    stop: &mut watch::Receiver<bool>,
+    following: Following,
+) {
     let client = core.client();
-    let filter = sync_filter(core.owner().as_str());
-    let mut position = core.persistence().bot_sync_position().ok().flatten();
+    let everything = following == Following::Everything;
+    let filter = if everything {
+        sync_filter(core.owner().as_str())
+    } else {
+        NOTHING_FILTER.to_owned()
+    };
+    // The saved position is where the owner's events were read up to; a
+    // sync that reads nothing starts afresh and saves nothing.
+    let mut position = if everything {
+        core.persistence().bot_sync_position().ok().flatten()
+    } else {
+        None
+    };
     let mut saved_at = Instant::now();
     let mut failures: u32 = 0;
     let mut watermark_at_failure = None;
-    while !*stop.borrow() && !core.ephemeral_pushed() {
+    while !*stop.borrow() && !(everything && core.ephemeral_pushed()) {
         let started = Instant::now();
         let answer = tokio::select! {
             answer = sync_once(client, &filter, position.as_deref()) => answer,
@@ -218,9 +259,11 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
                 // its receipts are stale (the owner typing is not: see
                 // `worth_forwarding`), but its timeline may hold what the
                 // owner sent since the catch-up read.
-                forward(core, answer.rooms, position.is_some()).await;
+                if everything {
+                    forward(core, answer.rooms, position.is_some()).await;
+                }
                 position = Some(answer.next_batch);
-                if saved_at.elapsed() >= SAVE_POSITION_EVERY {
+                if everything && saved_at.elapsed() >= SAVE_POSITION_EVERY {
                     save_position(core, position.as_deref());
                     saved_at = Instant::now();
                 }
@@ -241,7 +284,9 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
         let rest = MIN_SYNC_INTERVAL.saturating_sub(started.elapsed());
         sleep_or_stop(rest, stop).await;
     }
-    save_position(core, position.as_deref());
+    if everything {
+        save_position(core, position.as_deref());
+    }
 }
 
 fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
