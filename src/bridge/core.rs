@@ -352,7 +352,8 @@ impl<P: BridgePersistence> Core<P> {
         received: Instant,
     ) -> Result<(), CoreError> {
         let _one_at_a_time = self.transactions.lock().await;
-        if self.store.transaction_processed(txn_id)? {
+        let key = transaction_key(txn_id, &transaction);
+        if self.store.transaction_processed(&key)? {
             debug!(txn_id, "transaction already processed");
             return Ok(());
         }
@@ -371,7 +372,7 @@ impl<P: BridgePersistence> Core<P> {
             }
         }
         self.store
-            .record_transaction_with_outbox(txn_id, &queued, newest_ts)?;
+            .record_transaction_with_outbox(&key, &queued, newest_ts)?;
         self.announce_queued(&queued);
         self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
@@ -873,6 +874,36 @@ impl<P: BridgePersistence> AppserviceHandler for Core<P> {
     }
 }
 
+/// What a transaction is remembered by: its id and what it carries. A
+/// homeserver retrying a transaction sends the same events under the same
+/// id; but Synapse on SQLite numbers its transactions from 1 again after a
+/// restart once every earlier one was delivered, and an id alone would make
+/// its new transactions look like ones already processed. A retry may leave
+/// the ephemeral events out, so they count only when there are no events.
+fn transaction_key(txn_id: &str, transaction: &Transaction) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    if transaction.events.is_empty() {
+        for raw in &transaction.ephemeral {
+            digest.update(raw.json().get());
+            digest.update(b"\n");
+        }
+    } else {
+        for raw in &transaction.events {
+            match raw.get_field::<String>("event_id") {
+                Ok(Some(event_id)) => digest.update(event_id),
+                _ => digest.update(raw.json().get()),
+            }
+            digest.update(b"\n");
+        }
+    }
+    let hash: String = digest.finalize()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{txn_id}#{hash}")
+}
+
 #[cfg(test)]
 mod tests {
     use axum::extract::Request;
@@ -1167,6 +1198,34 @@ mod tests {
         *fake.member_status.lock().unwrap() = 502;
         assert!(core.ensure_management_room().await.is_err());
         assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+    }
+
+    #[test]
+    fn a_reused_transaction_id_with_new_events_is_a_new_transaction() {
+        let parse = |body: Value| {
+            crate::matrix::appservice::parse_transaction(body.to_string().as_bytes()).unwrap()
+        };
+        let event = |id: &str| {
+            json!({ "type": "m.room.message", "event_id": id, "room_id": "!r:localhost",
+                    "sender": "@o:localhost", "origin_server_ts": 1,
+                    "content": { "msgtype": "m.text", "body": "hi" } })
+        };
+        let typing = json!({ "type": "m.typing", "room_id": "!r:localhost",
+                             "content": { "user_ids": ["@o:localhost"] } });
+        let first = parse(json!({ "events": [event("$a")], "ephemeral": [typing] }));
+        // A retry may leave the ephemeral events out: still the same.
+        let retried = parse(json!({ "events": [event("$a")] }));
+        let reused = parse(json!({ "events": [event("$b")] }));
+        assert_eq!(transaction_key("7", &first), transaction_key("7", &retried));
+        assert_ne!(transaction_key("7", &first), transaction_key("7", &reused));
+        assert_ne!(transaction_key("7", &first), transaction_key("8", &first));
+        let typing_only = parse(json!({ "events": [], "ephemeral": [typing] }));
+        let nothing = parse(json!({ "events": [] }));
+        assert_ne!(
+            transaction_key("7", &typing_only),
+            transaction_key("7", &nothing)
+        );
+        assert!(transaction_key("7", &first).starts_with("7#"));
     }
 
     #[tokio::test]
