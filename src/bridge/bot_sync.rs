@@ -19,10 +19,11 @@
 //!   once whichever way it came first ([`Core::take_synced_timeline`]).
 //! - **Outages.** When the sync fails and later succeeds again, the
 //!   homeserver was away: what the owner sent meanwhile is read back again.
-//!   A homeserver that pushes everything still follows a sync that reads
-//!   nothing, only for this: Synapse strands a transaction it created just
-//!   before it stopped (it retries only for appservices it had marked down),
-//!   so the owner's last message before an outage would never arrive.
+//!   A homeserver that pushes everything is still asked every second
+//!   whether it is there, only for this: Synapse never sends a transaction
+//!   it created just before it stopped (it retries only for appservices it
+//!   had marked down), so the owner's last message before a restart would
+//!   never arrive. Synapse refuses `/sync` to appservice users, hence a poll.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,26 +54,15 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15);
 /// How long the start-up probe waits for the homeserver to push it back.
 const PROBE_WAIT: Duration = Duration::from_secs(2);
 
+/// How often a homeserver that pushes everything is asked whether it is
+/// there: shorter than a restart of one takes.
+const OUTAGE_POLL: Duration = Duration::from_secs(1);
+
 /// How often the sync position is written to the database at most.
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(30);
 
 /// Timeline events per room and sync; a busier room is read back instead.
 const TIMELINE_LIMIT: u32 = 50;
-
-/// What the bot's sync is followed for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Following {
-    /// The owner's timeline events, typing and receipts, which the
-    /// homeserver does not (or not yet provably) push.
-    Everything,
-    /// Only whether the homeserver is there, which its pushes cannot tell.
-    Outages,
-}
-
-/// A filter for no room at all: a long-poll that waits out its timeout
-/// unless the homeserver goes away.
-const NOTHING_FILTER: &str =
-    r#"{"presence":{"types":[]},"account_data":{"types":[]},"room":{"rooms":[]}}"#;
 
 /// Only the owner's timeline events, typing and receipts matter. Synapse
 /// honours this; Conduit ignores it (hence [`MIN_SYNC_INTERVAL`]).
@@ -137,15 +127,48 @@ pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Rece
     }
     if !core.ephemeral_pushed() {
         info!("the homeserver does not push typing and read receipts: following the bot's sync");
-        follow_sync(&core, &mut stop, Following::Everything).await;
+        follow_sync(&core, &mut stop).await;
         if *stop.borrow() {
             return;
         }
     }
-    info!(
-        "the homeserver pushes typing and read receipts; the bot's sync only watches for outages"
-    );
-    follow_sync(&core, &mut stop, Following::Outages).await;
+    info!("the homeserver pushes typing and read receipts; watching it for outages");
+    watch_for_outages(&core, &mut stop).await;
+}
+
+/// Asks the homeserver every [`OUTAGE_POLL`] whether it is there, until
+/// `stop`; once it answers again after it did not, reads back what the
+/// owner sent that it may never pass on.
+async fn watch_for_outages<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
+    let client = core.client();
+    // Set while the homeserver is away: the event watermark when it went.
+    let mut away_since: Option<Option<u64>> = None;
+    while !*stop.borrow() {
+        let answered = tokio::select! {
+            answer = client.bot_device_works() => answer.is_ok(),
+            _ = stop.changed() => return,
+        };
+        match (answered, away_since) {
+            (true, Some(watermark)) => {
+                read_back_after_outage(core, watermark).await;
+                away_since = None;
+            }
+            (false, None) => {
+                warn!("the homeserver does not answer; waiting for it");
+                away_since = Some(core.event_watermark());
+            }
+            _ => {}
+        }
+        sleep_or_stop(OUTAGE_POLL, stop).await;
+    }
+}
+
+/// Queues what the owner sent since `watermark` (the event watermark when
+/// the homeserver went away), now that it answers again.
+async fn read_back_after_outage<P: BridgePersistence>(core: &Core<P>, watermark: Option<u64>) {
+    info!("the homeserver is back: reading what the owner sent meanwhile");
+    let rooms = portal_rooms(core);
+    core.catch_up_missed(watermark, &rooms).await;
 }
 
 /// Makes sure the client has a working device token for the bot; `false`
@@ -214,33 +237,16 @@ async fn probe_ephemeral_push<P: BridgePersistence>(core: &Core<P>) {
     let _ = client.as_bot().send(request).await;
 }
 
-/// Follows the bot's `/sync` until `stop`: for everything until the
-/// homeserver turns out to push typing and receipts after all, or for
-/// outages only. Either way, what the owner sent while the homeserver was
-/// away is read back once it answers again.
-async fn follow_sync<P: BridgePersistence>(
-    core: &Core<P>,
-    stop: &mut watch::Receiver<bool>,
-    following: Following,
-) {
+/// Follows the bot's `/sync` for typing and receipts until `stop`, or until
+/// the homeserver turns out to push them after all.
+async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
     let client = core.client();
-    let everything = following == Following::Everything;
-    let filter = if everything {
-        sync_filter(core.owner().as_str())
-    } else {
-        NOTHING_FILTER.to_owned()
-    };
-    // The saved position is where the owner's events were read up to; a
-    // sync that reads nothing starts afresh and saves nothing.
-    let mut position = if everything {
-        core.persistence().bot_sync_position().ok().flatten()
-    } else {
-        None
-    };
+    let filter = sync_filter(core.owner().as_str());
+    let mut position = core.persistence().bot_sync_position().ok().flatten();
     let mut saved_at = Instant::now();
     let mut failures: u32 = 0;
     let mut watermark_at_failure = None;
-    while !*stop.borrow() && !(everything && core.ephemeral_pushed()) {
+    while !*stop.borrow() && !core.ephemeral_pushed() {
         let started = Instant::now();
         let answer = tokio::select! {
             answer = sync_once(client, &filter, position.as_deref()) => answer,
@@ -249,21 +255,16 @@ async fn follow_sync<P: BridgePersistence>(
         match answer {
             Ok(answer) => {
                 if failures > 0 {
-                    info!("the homeserver is back: reading what the owner sent meanwhile");
-                    let rooms = portal_rooms(core);
-                    core.catch_up_missed(watermark_at_failure.take(), &rooms)
-                        .await;
+                    read_back_after_outage(core, watermark_at_failure.take()).await;
                     failures = 0;
                 }
                 // The first answer without a position is the current state:
                 // its receipts are stale (the owner typing is not: see
                 // `worth_forwarding`), but its timeline may hold what the
                 // owner sent since the catch-up read.
-                if everything {
-                    forward(core, answer.rooms, position.is_some()).await;
-                }
+                forward(core, answer.rooms, position.is_some()).await;
                 position = Some(answer.next_batch);
-                if everything && saved_at.elapsed() >= SAVE_POSITION_EVERY {
+                if saved_at.elapsed() >= SAVE_POSITION_EVERY {
                     save_position(core, position.as_deref());
                     saved_at = Instant::now();
                 }
@@ -284,9 +285,7 @@ async fn follow_sync<P: BridgePersistence>(
         let rest = MIN_SYNC_INTERVAL.saturating_sub(started.elapsed());
         sleep_or_stop(rest, stop).await;
     }
-    if everything {
-        save_position(core, position.as_deref());
-    }
+    save_position(core, position.as_deref());
 }
 
 fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
