@@ -141,34 +141,21 @@ pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Rece
 /// owner sent that it may never pass on.
 async fn watch_for_outages<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
     let client = core.client();
-    // Set while the homeserver is away: the event watermark when it went.
-    let mut away_since: Option<Option<u64>> = None;
+    let mut away = false;
     while !*stop.borrow() {
         let answered = tokio::select! {
             answer = client.bot_device_works() => answer.is_ok(),
             _ = stop.changed() => return,
         };
-        match (answered, away_since) {
-            (true, Some(watermark)) => {
-                read_back_after_outage(core, watermark).await;
-                away_since = None;
-            }
-            (false, None) => {
-                warn!("the homeserver does not answer; waiting for it");
-                away_since = Some(core.event_watermark());
-            }
-            _ => {}
+        if answered && away {
+            core.homeserver_is_back().await;
+        } else if !answered && !away {
+            warn!("the homeserver does not answer; waiting for it");
+            core.homeserver_went_away();
         }
+        away = !answered;
         sleep_or_stop(OUTAGE_POLL, stop).await;
     }
-}
-
-/// Queues what the owner sent since `watermark` (the event watermark when
-/// the homeserver went away), now that it answers again.
-async fn read_back_after_outage<P: BridgePersistence>(core: &Core<P>, watermark: Option<u64>) {
-    info!("the homeserver is back: reading what the owner sent meanwhile");
-    let rooms = portal_rooms(core);
-    core.catch_up_missed(watermark, &rooms).await;
 }
 
 /// Makes sure the client has a working device token for the bot; `false`
@@ -245,7 +232,6 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
     let mut position = core.persistence().bot_sync_position().ok().flatten();
     let mut saved_at = Instant::now();
     let mut failures: u32 = 0;
-    let mut watermark_at_failure = None;
     while !*stop.borrow() && !core.ephemeral_pushed() {
         let started = Instant::now();
         let answer = tokio::select! {
@@ -255,7 +241,7 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
         match answer {
             Ok(answer) => {
                 if failures > 0 {
-                    read_back_after_outage(core, watermark_at_failure.take()).await;
+                    core.homeserver_is_back().await;
                     failures = 0;
                 }
                 // The first answer without a position is the current state:
@@ -271,7 +257,7 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
             }
             Err(error) => {
                 if failures == 0 {
-                    watermark_at_failure = core.event_watermark();
+                    core.homeserver_went_away();
                     warn!(%error, "the bot's sync failed; retrying");
                 } else {
                     debug!(%error, failures, "the bot's sync failed again");

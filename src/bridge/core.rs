@@ -96,6 +96,10 @@ pub struct Core<P> {
     /// receipts): then the homeserver pushes them and the bot's own sync is
     /// not needed for them.
     ephemeral_pushed: AtomicBool,
+    /// Set while the homeserver is known to have been away and what the
+    /// owner sent meanwhile was not read back yet: the event watermark of
+    /// when it went (see [`Core::homeserver_went_away`]).
+    pub(super) away_since: Mutex<Option<Option<u64>>>,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -119,6 +123,7 @@ impl<P: BridgePersistence> Core<P> {
             telegram: OnceLock::new(),
             startup_watermark,
             ephemeral_pushed: AtomicBool::new(false),
+            away_since: Mutex::new(None),
         }
     }
 
@@ -352,6 +357,10 @@ impl<P: BridgePersistence> Core<P> {
         received: Instant,
     ) -> Result<(), CoreError> {
         let _one_at_a_time = self.transactions.lock().await;
+        // The first transaction after an outage may carry what the owner
+        // sent after something the homeserver never passed on: read that
+        // back first, so it is queued in the order it was sent.
+        self.read_back_if_away().await;
         let key = transaction_key(txn_id, &transaction);
         if self.store.transaction_processed(&key)? {
             debug!(txn_id, "transaction already processed");
@@ -1198,6 +1207,37 @@ mod tests {
         *fake.member_status.lock().unwrap() = 502;
         assert!(core.ensure_management_room().await.is_err());
         assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn after_an_outage_the_portals_are_read_back_once_before_the_next_transaction() {
+        let (core, fake, store) = setup().await;
+        store
+            .portals
+            .lock()
+            .unwrap()
+            .insert("!portal:localhost".into());
+        *store.watermark.lock().unwrap() = Some(1_000);
+        let reads = || {
+            fake.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|seen| seen.path.ends_with("/messages"))
+                .count()
+        };
+        push(&core, "t1", &[]).await;
+        assert_eq!(reads(), 0, "no outage, nothing to read back");
+        core.homeserver_went_away();
+        core.homeserver_went_away();
+        push(&core, "t2", &[]).await;
+        assert_eq!(reads(), 1, "the first transaction after the outage");
+        core.homeserver_is_back().await;
+        push(&core, "t3", &[]).await;
+        assert_eq!(reads(), 1, "once per outage");
+        core.homeserver_went_away();
+        core.homeserver_is_back().await;
+        assert_eq!(reads(), 2, "the next outage");
     }
 
     #[test]
