@@ -1,5 +1,6 @@
 //! End to end, Telegram → Matrix: the bridge binary logged into the fake
-//! Telegram datacenter next to a real Synapse. A table of Telegram actions
+//! Telegram datacenter next to a real homeserver (each scenario runs on
+//! Synapse and on Conduit). A table of Telegram actions
 //! (formatted text with mentions, replies, edits, reactions, deletions,
 //! pins, the owner writing from another app, calls, typing, read receipts,
 //! a message Matrix refuses) and the exact Matrix events each must produce;
@@ -13,17 +14,17 @@ use std::time::{Duration, Instant};
 use appservice_support::telegram::{
     configure, portal_of, start_logged_in, state, user, wait_for_log,
 };
-use appservice_support::{shared_synapse, BridgeInstance, Bridges};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::{PeerId, UpdateState, UpdatesState};
 use grammers_session::Session as _;
 use grammers_tl_types as tl;
 use serde_json::{json, Value};
-use testkit::{Method, SharedSynapse, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
 /// How long one bridged event may take to show up.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,11 +33,12 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// happens while the test watches reaches the rooms.
 const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
-async fn synapse() -> (&'static testkit::Synapse, &'static Bridges) {
-    shared_synapse(
-        &SYNAPSE,
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
         &["inb", "rst"],
-        serde_json::Map::new(),
+        HomeserverOptions::default(),
         |name, bridge| {
             // This bridge may not act as the owner: their own messages come
             // from the ghost of their Telegram account.
@@ -95,10 +97,14 @@ async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
     events
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_actions_become_the_exact_matrix_events() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+on_both_servers!(
+    telegram_actions_become_the_exact_matrix_events,
+    restart_mid_burst_bridges_each_message_once,
+);
+
+async fn telegram_actions_become_the_exact_matrix_events(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("inb");
     configure(&bridge, NO_HISTORY);
 
@@ -123,7 +129,7 @@ async fn telegram_actions_become_the_exact_matrix_events() {
         .unwrap()
         .create_supergroup(bob, "Super", &[alice])
         .unwrap();
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let portal = portal_of(&store, PeerId::chat(group).unwrap(), &bridge).await;
@@ -436,7 +442,7 @@ async fn telegram_actions_become_the_exact_matrix_events() {
 
     // A message Matrix refuses (Carol's ghost is banned from the room)
     // becomes a notice saying so.
-    let bot = synapse.client(Some(&bridge.as_token));
+    let bot = server.client(Some(&bridge.as_token));
     bot.ok(
         Method::POST,
         &format!("/_matrix/client/v3/rooms/{room}/ban"),
@@ -514,10 +520,9 @@ async fn telegram_actions_become_the_exact_matrix_events() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_mid_burst_bridges_each_message_once() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn restart_mid_burst_bridges_each_message_once(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("rst");
     configure(&bridge, NO_HISTORY);
 
@@ -531,7 +536,7 @@ async fn restart_mid_burst_bridges_each_message_once() {
         let quiet = w.create_group(bob, "Quiet", &[alice]).unwrap();
         (alice, bob, group, quiet)
     };
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "double puppeting not available", 1, EVENT_TIMEOUT).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
 

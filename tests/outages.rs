@@ -1,8 +1,10 @@
 //! End to end, across outages: the bridge binary logged into the fake
-//! Telegram datacenter next to a real Synapse, while one side or the other
-//! goes away. A homeserver down for longer than the client's retries (and
-//! the bridge killed during a second outage), Telegram unreachable while
-//! messages flow both ways (longer than the bridge's retries of a send), and Telegram refusing sends with a transient
+//! Telegram datacenter next to a real homeserver (each scenario runs on
+//! Synapse and on Conduit), while one side or the other goes away. A
+//! homeserver down for longer than the client's retries (and the bridge
+//! killed during a second outage, the owner writing before it is back),
+//! Telegram unreachable while messages flow both ways (longer than the
+//! bridge's retries of a send), and Telegram refusing sends with a transient
 //! and then a permanent error. After each, every message exists exactly
 //! once on the other side, in order, and the bridge process kept running.
 
@@ -11,18 +13,20 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{is_notice_from, shared_synapse, BridgeInstance, Bridges};
+use appservice_support::{is_notice_from, shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
 use serde_json::Value;
-use testkit::{free_port, SharedSynapse, Synapse, SynapseOptions, TestUser};
+use testkit::{
+    free_port, Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser,
+};
 use tgbridge::store::Store;
 
 /// Shared by the tests that keep the homeserver running; the homeserver
 /// outage test stops its own.
-static SYNAPSE: SharedSynapse<Bridges> = SharedSynapse::new();
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
 /// How long one bridged event may take to show up in normal operation.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,9 +42,22 @@ const TELEGRAM_OUTAGE: Duration = Duration::from_secs(25);
 /// No initial history: only what happens while the test watches.
 const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
-async fn synapse() -> (&'static Synapse, &'static Bridges) {
-    shared_synapse(&SYNAPSE, &["tgo", "sne"], serde_json::Map::new(), |_, _| {}).await
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["tgo", "sne"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
 }
+
+on_both_servers!(
+    homeserver_outage_loses_and_repeats_nothing,
+    telegram_outage_loses_and_repeats_nothing_either_way,
+    telegram_errors_are_retried_or_reported_and_bad_input_is_bridged,
+);
 
 /// Whether `event` is an `m.room.message` in `room` with body `body`.
 fn message_in(event: &Value, room: &str, body: &str) -> bool {
@@ -144,18 +161,23 @@ fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
     range.map(|n| format!("{prefix} {n}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn homeserver_outage_loses_and_repeats_nothing() {
-    let port = free_port().expect("free port for Synapse");
+async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
+    let port = free_port().expect("free port for the homeserver");
     let mut bridge = BridgeInstance::prepare("hso", port);
     configure(&bridge, NO_HISTORY);
-    let mut synapse = Synapse::start(SynapseOptions {
-        registrations: vec![bridge.registration_path.clone()],
-        port: Some(port),
-        ..SynapseOptions::default()
-    })
+    // Its own server, since this test stops it.
+    let mut server = Homeserver::start(
+        kind,
+        HomeserverOptions {
+            registrations: vec![bridge.registration_path.clone()],
+            port: Some(port),
+            ..HomeserverOptions::default()
+        },
+    )
     .await
-    .expect("Synapse starts (run ./test.sh provision if it is not installed)");
+    .unwrap_or_else(|e| {
+        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+    });
 
     let fake = FakeTelegram::start().await;
     let (alice, bob, carol, first, second) = {
@@ -168,7 +190,7 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         let second = w.create_group(carol, "Second", &[alice, bob]).unwrap();
         (alice, bob, carol, Peer::Chat(first), Peer::Chat(second))
     };
-    let owner = start_logged_in(&synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(&server, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
@@ -200,8 +222,11 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         .await;
     }
 
+    // The owner writes in First and the homeserver goes away at once,
+    // perhaps before it passed the message on to the bridge.
+    owner.send_text(&rooms[0], "just before").await.unwrap();
     // A long outage: Telegram users keep writing to both chats.
-    synapse.stop().unwrap();
+    server.stop().unwrap();
     for n in 1..=10 {
         for (chat, from) in chats {
             send(&fake, from, chat, &format!("during {n}"));
@@ -213,7 +238,13 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         "the bridge exited during the outage\n{}",
         bridge.log_tail()
     );
-    synapse.restart().await.unwrap();
+    server.restart().await.unwrap();
+    // The owner writes again as soon as the homeserver is back.
+    let mut owner_expected = vec!["just before".to_owned()];
+    for text in numbered("back", 1..=3) {
+        owner.send_text(&rooms[0], &text).await.unwrap();
+        owner_expected.push(text);
+    }
     let mut expected = vec!["warm-up".to_owned()];
     expected.extend(numbered("during", 1..=10));
     for (room, ghost) in rooms.iter().zip(&ghosts) {
@@ -227,6 +258,7 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         )
         .await;
     }
+    assert_own_texts(&fake, &bridge, alice, first, &owner_expected).await;
     assert!(bridge.is_running(), "{}", bridge.log_tail());
     assert!(
         bridge.log().contains("the homeserver is back"),
@@ -234,9 +266,10 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
         bridge.log_tail()
     );
 
-    // A second outage during which the bridge crashes; it starts again
-    // once the homeserver is back.
-    synapse.stop().unwrap();
+    // A second outage during which the bridge crashes; the owner writes
+    // once the homeserver is back but before the bridge is, and the bridge
+    // starts again.
+    server.stop().unwrap();
     for n in 1..=5 {
         for (chat, from) in chats {
             send(&fake, from, chat, &format!("crash {n}"));
@@ -245,26 +278,44 @@ async fn homeserver_outage_loses_and_repeats_nothing() {
     // Let the messages reach the bridge (and the stuck sends begin).
     tokio::time::sleep(Duration::from_secs(3)).await;
     bridge.kill();
-    synapse.restart().await.unwrap();
+    server.restart().await.unwrap();
+    for text in numbered("unheard", 1..=3) {
+        owner.send_text(&rooms[0], &text).await.unwrap();
+        owner_expected.push(text);
+    }
     bridge.start();
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
     for (chat, from) in chats {
         send(&fake, from, chat, "after");
     }
+    owner.send_text(&rooms[0], "owner after").await.unwrap();
+    owner_expected.push("owner after".to_owned());
     expected.extend(numbered("crash", 1..=5));
     expected.push("after".to_owned());
     for (room, ghost) in rooms.iter().zip(&ghosts) {
         assert_bodies(&owner, &bridge, room, ghost, &expected, EVENT_TIMEOUT).await;
     }
+    assert_own_texts(&fake, &bridge, alice, first, &owner_expected).await;
+    // The owner's messages are in the room once each (none came back from
+    // Telegram as a second copy), and nothing was given up with a notice.
+    assert_eq!(
+        bodies_from(&owner, &rooms[0], &owner.user_id).await,
+        owner_expected
+    );
+    for room in &rooms {
+        assert_eq!(
+            bodies_from(&owner, room, &bridge.bot_user_id).await,
+            Vec::<String>::new()
+        );
+    }
     let status = bridge.terminate();
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_outage_loses_and_repeats_nothing_either_way() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("tgo");
     configure(&bridge, NO_HISTORY);
 
@@ -278,7 +329,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way() {
         (alice, bob, chat)
     };
     let peer = Peer::Chat(chat);
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = portal_of(&store, PeerId::chat(chat).unwrap(), &bridge)
@@ -329,10 +380,9 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
-    let (synapse, bridges) = synapse().await;
-    let _log = synapse.log_on_panic();
+async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
     let mut bridge = bridges.take("sne");
     configure(&bridge, NO_HISTORY);
 
@@ -346,7 +396,7 @@ async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged() {
         (alice, bob, chat)
     };
     let peer = Peer::Chat(chat);
-    let owner = start_logged_in(synapse, &mut bridge, &fake, alice).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
     let store = Store::open(&bridge.database_path).unwrap();
     let room = portal_of(&store, PeerId::chat(chat).unwrap(), &bridge)
         .await

@@ -19,6 +19,11 @@
 //!   once whichever way it came first ([`Core::take_synced_timeline`]).
 //! - **Outages.** When the sync fails and later succeeds again, the
 //!   homeserver was away: what the owner sent meanwhile is read back again.
+//!   A homeserver that pushes everything is still asked every second
+//!   whether it is there, only for this: Synapse never sends a transaction
+//!   it created just before it stopped (it retries only for appservices it
+//!   had marked down), so the owner's last message before a restart would
+//!   never arrive. Synapse refuses `/sync` to appservice users, hence a poll.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +53,10 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15);
 
 /// How long the start-up probe waits for the homeserver to push it back.
 const PROBE_WAIT: Duration = Duration::from_secs(2);
+
+/// How often a homeserver that pushes everything is asked whether it is
+/// there: shorter than a restart of one takes.
+const OUTAGE_POLL: Duration = Duration::from_secs(1);
 
 /// How often the sync position is written to the database at most.
 const SAVE_POSITION_EVERY: Duration = Duration::from_secs(30);
@@ -119,12 +128,42 @@ pub async fn run<P: BridgePersistence>(core: Arc<Core<P>>, mut stop: watch::Rece
     if *stop.borrow() {
         return;
     }
-    if core.ephemeral_pushed() {
-        info!("the homeserver pushes typing and read receipts");
-        return;
+    if !core.ephemeral_pushed() {
+        info!("the homeserver does not push typing and read receipts: following the bot's sync");
+        follow_sync(&core, &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
     }
-    info!("the homeserver does not push typing and read receipts: following the bot's sync");
-    follow_sync(&core, &mut stop).await;
+    info!("the homeserver pushes typing and read receipts; watching it for outages");
+    watch_for_outages(&core, &mut stop).await;
+}
+
+/// Asks the homeserver every [`OUTAGE_POLL`] whether it is there, until
+/// `stop`; once it answers again after it did not, reads back what the
+/// owner sent that it may never pass on.
+async fn watch_for_outages<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Receiver<bool>) {
+    let client = core.client();
+    let mut away = false;
+    while !*stop.borrow() {
+        let answered = tokio::select! {
+            answer = client.bot_device_works() => answer.is_ok(),
+            _ = stop.changed() => return,
+        };
+        if answered && away {
+            if unless_stopped(core.homeserver_is_back(), stop)
+                .await
+                .is_none()
+            {
+                return;
+            }
+        } else if !answered && !away {
+            warn!("the homeserver does not answer; waiting for it");
+            core.homeserver_went_away();
+        }
+        away = !answered;
+        sleep_or_stop(OUTAGE_POLL, stop).await;
+    }
 }
 
 /// Makes sure the client has a working device token for the bot; `false`
@@ -201,7 +240,6 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
     let mut position = core.persistence().bot_sync_position().ok().flatten();
     let mut saved_at = Instant::now();
     let mut failures: u32 = 0;
-    let mut watermark_at_failure = None;
     while !*stop.borrow() && !core.ephemeral_pushed() {
         let started = Instant::now();
         let answer = tokio::select! {
@@ -211,17 +249,18 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
         match answer {
             Ok(answer) => {
                 if failures > 0 {
-                    info!("the homeserver is back: reading what the owner sent meanwhile");
-                    let rooms = portal_rooms(core);
-                    let catch_up = core.catch_up_missed(watermark_at_failure.take(), &rooms);
-                    if unless_stopped(catch_up, stop).await.is_none() {
+                    if unless_stopped(core.homeserver_is_back(), stop)
+                        .await
+                        .is_none()
+                    {
                         return;
                     }
                     failures = 0;
                 }
                 // The first answer without a position is the current state:
-                // its typing and receipts are stale, but its timeline may
-                // hold what the owner sent since the catch-up read.
+                // its receipts are stale (the owner typing is not: see
+                // `worth_forwarding`), but its timeline may hold what the
+                // owner sent since the catch-up read.
                 let forwarded = forward(core, answer.rooms, position.is_some());
                 if unless_stopped(forwarded, stop).await.is_none() {
                     return;
@@ -234,7 +273,7 @@ async fn follow_sync<P: BridgePersistence>(core: &Core<P>, stop: &mut watch::Rec
             }
             Err(error) => {
                 if failures == 0 {
-                    watermark_at_failure = core.event_watermark();
+                    core.homeserver_went_away();
                     warn!(%error, "the bot's sync failed; retrying");
                 } else {
                     debug!(%error, failures, "the bot's sync failed again");
@@ -260,8 +299,9 @@ fn save_position<P: BridgePersistence>(core: &Core<P>, position: Option<&str>) {
 }
 
 /// Hands the owner's timeline events of every room in the answer to the
-/// core, and their typing and receipts when `ephemeral` is news.
-async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, ephemeral: bool) {
+/// core, and their typing and receipts when `news` (see
+/// [`worth_forwarding`]).
+async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, news: bool) {
     for (room_id, room) in rooms.join {
         if !room.timeline.events.is_empty() || room.timeline.limited {
             let taken = core
@@ -277,12 +317,24 @@ async fn forward<P: BridgePersistence>(core: &Core<P>, rooms: SyncRooms, ephemer
                 }
             }
         }
-        if ephemeral {
-            for event in room.ephemeral.events {
+        for event in room.ephemeral.events {
+            if worth_forwarding(&event, core.owner().as_str(), news) {
                 core.forward_ephemeral_event(&with_room_id(event, &room_id));
             }
         }
     }
+}
+
+/// Whether an ephemeral event of the bot's sync goes to Telegram. Everything
+/// in an answer to a sync with a position is news. The first answer shows
+/// the current state instead: its receipts may be long read, but the owner
+/// typing there is typing now, and may have started in the moments between
+/// the start and this first sync, which no later answer repeats.
+fn worth_forwarding(event: &Value, owner: &str, news: bool) -> bool {
+    news || (event["type"] == "m.typing"
+        && event["content"]["user_ids"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(owner))))
 }
 
 /// Events in a sync answer name no room; pushed ones do.
@@ -387,6 +439,25 @@ mod tests {
         let event = with_room_id(room.ephemeral.events[0].clone(), &room_id);
         assert_eq!(event["room_id"], "!r:localhost");
         assert_eq!(event["type"], "m.typing");
+    }
+
+    #[test]
+    fn the_first_answer_forwards_only_the_owner_typing_now() {
+        let owner = "@o:localhost";
+        let typing = |ids: Value| json!({ "type": "m.typing", "content": { "user_ids": ids } });
+        let receipt = json!({ "type": "m.receipt", "content": {
+            "$e": { "m.read": { "@o:localhost": { "ts": 1 } } }
+        } });
+        assert!(worth_forwarding(&typing(json!([owner])), owner, false));
+        assert!(!worth_forwarding(&typing(json!([])), owner, false));
+        assert!(!worth_forwarding(
+            &typing(json!(["@someone:localhost"])),
+            owner,
+            false
+        ));
+        assert!(!worth_forwarding(&receipt, owner, false));
+        assert!(worth_forwarding(&typing(json!([])), owner, true));
+        assert!(worth_forwarding(&receipt, owner, true));
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub struct Core<P> {
     /// What the owner was told this run about encryption (see
     /// [`EncryptionWarnings`]).
     encryption_warned: EncryptionWarnings,
+    /// Set while the homeserver is known to have been away and what the
+    /// owner sent meanwhile was not read back yet: the event watermark of
+    /// when it went (see [`Core::homeserver_went_away`]).
+    pub(super) away_since: Mutex<Option<Option<u64>>>,
 }
 
 impl<P: BridgePersistence> Core<P> {
@@ -126,6 +130,7 @@ impl<P: BridgePersistence> Core<P> {
             startup_watermark,
             ephemeral_pushed: AtomicBool::new(false),
             encryption_warned: EncryptionWarnings::default(),
+            away_since: Mutex::new(None),
         }
     }
 
@@ -359,7 +364,12 @@ impl<P: BridgePersistence> Core<P> {
         received: Instant,
     ) -> Result<(), CoreError> {
         let _one_at_a_time = self.transactions.lock().await;
-        if self.store.transaction_processed(txn_id)? {
+        // The first transaction after an outage may carry what the owner
+        // sent after something the homeserver never passed on: read that
+        // back first, so it is queued in the order it was sent.
+        self.read_back_if_away().await;
+        let key = transaction_key(txn_id, &transaction);
+        if self.store.transaction_processed(&key)? {
             debug!(txn_id, "transaction already processed");
             return Ok(());
         }
@@ -378,7 +388,7 @@ impl<P: BridgePersistence> Core<P> {
             }
         }
         self.store
-            .record_transaction_with_outbox(txn_id, &queued, newest_ts)?;
+            .record_transaction_with_outbox(&key, &queued, newest_ts)?;
         self.announce_queued(&queued);
         self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
@@ -912,6 +922,36 @@ impl<P: BridgePersistence> AppserviceHandler for Core<P> {
     }
 }
 
+/// What a transaction is remembered by: its id and what it carries. A
+/// homeserver retrying a transaction sends the same events under the same
+/// id; but Synapse on SQLite numbers its transactions from 1 again after a
+/// restart once every earlier one was delivered, and an id alone would make
+/// its new transactions look like ones already processed. A retry may leave
+/// the ephemeral events out, so they count only when there are no events.
+fn transaction_key(txn_id: &str, transaction: &Transaction) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    if transaction.events.is_empty() {
+        for raw in &transaction.ephemeral {
+            digest.update(raw.json().get());
+            digest.update(b"\n");
+        }
+    } else {
+        for raw in &transaction.events {
+            match raw.get_field::<String>("event_id") {
+                Ok(Some(event_id)) => digest.update(event_id),
+                _ => digest.update(raw.json().get()),
+            }
+            digest.update(b"\n");
+        }
+    }
+    let hash: String = digest.finalize()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{txn_id}#{hash}")
+}
+
 #[cfg(test)]
 mod tests {
     use axum::extract::Request;
@@ -1206,6 +1246,65 @@ mod tests {
         *fake.member_status.lock().unwrap() = 502;
         assert!(core.ensure_management_room().await.is_err());
         assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn after_an_outage_the_portals_are_read_back_once_before_the_next_transaction() {
+        let (core, fake, store) = setup().await;
+        store
+            .portals
+            .lock()
+            .unwrap()
+            .insert("!portal:localhost".into());
+        *store.watermark.lock().unwrap() = Some(1_000);
+        let reads = || {
+            fake.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|seen| seen.path.ends_with("/messages"))
+                .count()
+        };
+        push(&core, "t1", &[]).await;
+        assert_eq!(reads(), 0, "no outage, nothing to read back");
+        core.homeserver_went_away();
+        core.homeserver_went_away();
+        push(&core, "t2", &[]).await;
+        assert_eq!(reads(), 1, "the first transaction after the outage");
+        core.homeserver_is_back().await;
+        push(&core, "t3", &[]).await;
+        assert_eq!(reads(), 1, "once per outage");
+        core.homeserver_went_away();
+        core.homeserver_is_back().await;
+        assert_eq!(reads(), 2, "the next outage");
+    }
+
+    #[test]
+    fn a_reused_transaction_id_with_new_events_is_a_new_transaction() {
+        let parse = |body: Value| {
+            crate::matrix::appservice::parse_transaction(body.to_string().as_bytes()).unwrap()
+        };
+        let event = |id: &str| {
+            json!({ "type": "m.room.message", "event_id": id, "room_id": "!r:localhost",
+                    "sender": "@o:localhost", "origin_server_ts": 1,
+                    "content": { "msgtype": "m.text", "body": "hi" } })
+        };
+        let typing = json!({ "type": "m.typing", "room_id": "!r:localhost",
+                             "content": { "user_ids": ["@o:localhost"] } });
+        let first = parse(json!({ "events": [event("$a")], "ephemeral": [typing] }));
+        // A retry may leave the ephemeral events out: still the same.
+        let retried = parse(json!({ "events": [event("$a")] }));
+        let reused = parse(json!({ "events": [event("$b")] }));
+        assert_eq!(transaction_key("7", &first), transaction_key("7", &retried));
+        assert_ne!(transaction_key("7", &first), transaction_key("7", &reused));
+        assert_ne!(transaction_key("7", &first), transaction_key("8", &first));
+        let typing_only = parse(json!({ "events": [], "ephemeral": [typing] }));
+        let nothing = parse(json!({ "events": [] }));
+        assert_ne!(
+            transaction_key("7", &typing_only),
+            transaction_key("7", &nothing)
+        );
+        assert!(transaction_key("7", &first).starts_with("7#"));
     }
 
     #[tokio::test]

@@ -56,6 +56,56 @@ impl<P: BridgePersistence> Core<P> {
         since_ms: Option<u64>,
         portal_rooms: &[OwnedRoomId],
     ) -> usize {
+        self.catch_up(since_ms, portal_rooms, false).await
+    }
+
+    /// Remembers that the homeserver does not answer, with the event
+    /// watermark of the moment it was first found away.
+    pub fn homeserver_went_away(&self) {
+        let mut away = self
+            .away_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if away.is_none() {
+            *away = Some(self.event_watermark());
+        }
+    }
+
+    /// The homeserver answers again: reads back what the owner sent while
+    /// it was away, unless the first transaction since did already.
+    pub async fn homeserver_is_back(&self) {
+        let _one_at_a_time = self.transaction_lock().await;
+        self.read_back_if_away().await;
+    }
+
+    /// Reads back every portal after an outage, once; the caller holds the
+    /// transaction lock, so nothing pushed meanwhile is queued before what
+    /// was sent earlier.
+    pub(super) async fn read_back_if_away(&self) {
+        let away = self
+            .away_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(watermark) = away else {
+            return;
+        };
+        info!("the homeserver is back: reading what the owner sent meanwhile");
+        let rooms = self.persistence().portal_rooms().unwrap_or_else(|error| {
+            warn!(%error, "could not list the portals");
+            Vec::new()
+        });
+        self.catch_up(watermark, &rooms, true).await;
+    }
+
+    /// [`Core::catch_up_missed`], taking the transaction lock room by room
+    /// unless the caller holds it already.
+    async fn catch_up(
+        &self,
+        since_ms: Option<u64>,
+        portal_rooms: &[OwnedRoomId],
+        lock_held: bool,
+    ) -> usize {
         let Some(watermark) = since_ms else {
             debug!("no event processed yet: nothing to catch up");
             return 0;
@@ -63,7 +113,13 @@ impl<P: BridgePersistence> Core<P> {
         let horizon = watermark.saturating_sub(WATERMARK_SLACK_MS);
         let mut queued = 0;
         for room_id in portal_rooms {
-            match self.catch_up_room(room_id, horizon).await {
+            let read = if lock_held {
+                self.read_back_room(room_id, horizon).await
+            } else {
+                let _one_at_a_time = self.transaction_lock().await;
+                self.read_back_room(room_id, horizon).await
+            };
+            match read {
                 Ok(count) => queued += count,
                 Err(error) => warn!(%room_id, %error, "could not read what was missed in a portal"),
             }
@@ -96,7 +152,8 @@ impl<P: BridgePersistence> Core<P> {
             && transactions_lag(watermark, &events)
             && self.persistence().is_portal_room(room_id.as_str())?
         {
-            return self.catch_up_room(room_id, sync_horizon(watermark)).await;
+            let _one_at_a_time = self.transaction_lock().await;
+            return self.read_back_room(room_id, sync_horizon(watermark)).await;
         }
         let owner = self.owner().as_str();
         // Older events reached the bridge before (or are so old that what it
@@ -127,8 +184,9 @@ impl<P: BridgePersistence> Core<P> {
         Ok(fresh.len())
     }
 
-    async fn catch_up_room(&self, room_id: &RoomId, horizon: u64) -> Result<usize, CoreError> {
-        let _one_at_a_time = self.transaction_lock().await;
+    /// Reads one room back to `horizon` and queues what the owner sent
+    /// that was never queued; the caller holds the transaction lock.
+    async fn read_back_room(&self, room_id: &RoomId, horizon: u64) -> Result<usize, CoreError> {
         let mut found = Vec::new();
         let mut from = None;
         for _ in 0..MAX_PAGES {
