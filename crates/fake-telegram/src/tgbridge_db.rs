@@ -13,8 +13,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 /// Schema versions whose `telegram_dc` and `telegram_home_dc` tables have the
-/// shape written here (they were created in version 1, unchanged since).
-const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=5;
+/// shape written here (they were created in version 1, unchanged since;
+/// versions 6 and 7 added the owner-event log and the quarantine).
+const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=7;
 
 /// The home DC tgbridge's `seed_dc` sets, as Telegram's "nearest DC" usually is.
 const SEEDED_HOME_DC: i32 = 2;
@@ -179,7 +180,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let text = err.to_string();
         assert!(
-            text.contains("version 9") && text.contains("1..=5"),
+            text.contains("version 9") && text.contains("1..=7"),
             "{text}"
         );
     }
