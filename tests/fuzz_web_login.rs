@@ -51,6 +51,9 @@ struct Answer {
     status: StatusCode,
     cookie: Option<String>,
     body: String,
+    /// Whether it is one of the page's own HTML pages, with the headers that
+    /// keep it out of caches and other sites' frames.
+    page: bool,
 }
 
 impl Page {
@@ -118,8 +121,18 @@ impl Page {
                 .await
                 .expect("infallible router");
             let status = response.status();
-            let cookie = response
-                .headers()
+            let headers = response.headers();
+            let has = |name: header::HeaderName, value: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with(value))
+            };
+            let page = has(header::CONTENT_TYPE, "text/html")
+                && has(header::CACHE_CONTROL, "no-store")
+                && has(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                && has(header::X_FRAME_OPTIONS, "DENY");
+            let cookie = headers
                 .get(header::SET_COOKIE)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned);
@@ -130,6 +143,7 @@ impl Page {
                 status,
                 cookie,
                 body: String::from_utf8_lossy(&body).into_owned(),
+                page,
             }
         })
     }
@@ -382,7 +396,7 @@ fn render_body(body: &Result<Vec<(String, Option<String>)>, Vec<u8>>, csrf: &str
     }
 }
 
-/// A refusal: a 4xx, and the database as it was.
+/// A refusal: a 4xx page of the page's own, and the database as it was.
 fn assert_refused(page: &Page, before: &[String], answer: &Answer) -> Result<(), TestCaseError> {
     prop_assert!(
         answer.status.is_client_error(),
@@ -390,7 +404,11 @@ fn assert_refused(page: &Page, before: &[String], answer: &Answer) -> Result<(),
         answer.status,
         answer.body
     );
-    prop_assert!(!answer.body.is_empty(), "a refusal without an explanation");
+    prop_assert!(
+        answer.page && answer.body.contains("<h1>"),
+        "a refusal that is not the page's own: {}",
+        answer.body
+    );
     prop_assert!(answer.cookie.is_none(), "a refusal opened a session");
     prop_assert_eq!(
         page.snapshot(),
@@ -575,4 +593,53 @@ fn expired_links_and_sessions_are_refused_with_gone() {
     assert!(answer.body.contains("expired"), "{}", answer.body);
     assert_eq!(page.snapshot(), before);
     assert!(!page.logged_in());
+}
+
+/// Found by the properties above: a token path that is not UTF-8 and a body
+/// that is not a form got the web framework's plain-text rejection, without
+/// the page's headers; they get the page's own 4xx page now.
+#[test]
+fn requests_the_page_never_sends_get_its_own_refusal_page() {
+    let page = Page::new(Duration::from_secs(600));
+    let (cookie, csrf) = page.open_session(&page.fresh_link());
+    let link = page.fresh_link();
+    let before = page.snapshot();
+    let cases = [
+        (get_request("/login/%FF", None), StatusCode::BAD_REQUEST),
+        (
+            post_request("/login/%C3%28", Some(FORM), None, b"csrf=x".to_vec()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post_request(
+                &format!("/login/{link}"),
+                Some("application/json"),
+                None,
+                b"{}".to_vec(),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            post_request(
+                "/login",
+                None,
+                Some(&cookie),
+                encode(&[("step", "phone"), ("value", "+1"), ("csrf", &csrf)]).into_bytes(),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (request, status) in cases {
+        let uri = request.uri().to_string();
+        let answer = page.call(request);
+        assert_eq!(answer.status, status, "{uri}: {}", answer.body);
+        assert!(answer.page, "{uri}: {}", answer.body);
+        assert!(
+            answer.body.contains("Not understood"),
+            "{uri}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(page.snapshot(), before);
+    assert!(page.link_csrf(&link).is_some());
 }
