@@ -382,6 +382,15 @@ fn check_body(bridge: &Bridge, txn_id: &str, body: Vec<u8>) -> Result<(), TestCa
     check_body_with(bridge, txn_id, body, false)
 }
 
+/// `body` as a stream of `chunk`-byte pieces without a known length, as a
+/// chunked upload arrives: the size limit must hold without a
+/// `Content-Length` to check up front.
+fn streamed(body: Vec<u8>, chunk: usize) -> Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect();
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
 /// Like [`check_body`]; with `parser_may_refuse`, a transaction the JSON
 /// parser cannot take (nesting past its recursion limit) may also be refused
 /// with a 400, as long as the refusal is clean.
@@ -500,6 +509,35 @@ fn plausible_but_wrong_transactions_never_fail_the_server() {
     let bridge = Bridge::new();
     proptest!(config(), |(value in plausible_transaction(), id in txn_id())| {
         check_body(&bridge, &id, serde_json::to_vec(&value).expect("serialize"))?;
+    });
+}
+
+#[test]
+fn streamed_bodies_are_judged_like_whole_ones() {
+    let bridge = Bridge::new();
+    let body = prop_oneof![
+        plausible_transaction().prop_map(|v| serde_json::to_vec(&v).expect("serialize")),
+        prop::collection::vec(any::<u8>(), 0..512),
+    ];
+    proptest!(config(), |(body in body, chunk in 1usize..70_000, id in "[a-z0-9]{1,24}")| {
+        let before = bridge.snapshot();
+        let uri = format!("/_matrix/app/v1/transactions/s{id}");
+        let request = Request::put(&uri)
+            .header("authorization", bearer())
+            .body(streamed(body.clone(), chunk))
+            .expect("request");
+        let (status, answer) = bridge.call(request);
+        if body.len() > MAX_BODY {
+            assert_refused(&bridge, &before, status, &answer)?;
+            prop_assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        } else if is_transaction(&body) {
+            prop_assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer));
+            let txn_id = format!("s{id}");
+            prop_assert!(bridge.recorded_transactions().contains(&txn_id));
+        } else {
+            assert_refused(&bridge, &before, status, &answer)?;
+            prop_assert_eq!(status, StatusCode::BAD_REQUEST);
+        }
     });
 }
 
