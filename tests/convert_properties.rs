@@ -1,6 +1,9 @@
 //! Property tests of the formatting converters and the splitter: arbitrary
 //! input never panics and always yields valid ranges; well-formed Telegram
-//! messages survive a round trip through Matrix HTML.
+//! messages survive a round trip through Matrix HTML. The extremes are
+//! covered too: entity offsets anywhere in `i32`, HTML nested around the
+//! depth limit and sized around the byte limit, arbitrary plain bodies and
+//! reply fallbacks, and channel signatures with any author name.
 
 mod convert_support;
 
@@ -407,4 +410,149 @@ fn well_formed_inline(
         kept.push(with_range(&entity, start as i32, (end - start) as i32));
     }
     kept
+}
+
+// ---- extremes the properties above do not reach ---------------------------
+
+/// Any entity kind with offsets and lengths anywhere in `i32`: a forged or
+/// corrupt update may carry anything, and `offset + length` must not
+/// overflow.
+fn extreme_entity() -> impl Strategy<Value = MessageEntity> {
+    let edge = prop_oneof![
+        Just(i32::MIN),
+        Just(i32::MIN + 1),
+        Just(-1),
+        Just(0),
+        Just(1),
+        Just(i32::MAX - 1),
+        Just(i32::MAX),
+        any::<i32>(),
+    ];
+    (edge.clone(), edge, 0..6u8).prop_map(|(offset, length, kind)| match kind {
+        0 => bold(offset, length),
+        1 => pre(offset, length, "rust"),
+        2 => blockquote(offset, length),
+        3 => text_url(offset, length, "https://example.org"),
+        4 => mention_name(offset, length, ALICE),
+        _ => url(offset, length),
+    })
+}
+
+/// Markup nested `depth` levels deep with `tag`, around some text.
+fn nested_html(tag: &str, depth: usize, text: &str) -> String {
+    format!(
+        "{}{text}{}",
+        format!("<{tag}>").repeat(depth),
+        format!("</{tag}>").repeat(depth)
+    )
+}
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    #[test]
+    fn telegram_to_matrix_survives_entities_at_the_ends_of_i32(
+        text in any_text(),
+        entities in prop::collection::vec(extreme_entity(), 0..6),
+    ) {
+        let resolver = MapResolver::default();
+        let matrix = telegram_to_matrix(&text, &entities, &resolver);
+        prop_assert_eq!(&matrix.body, &text);
+        let parts = split_for_telegram(TelegramText { text: text.clone(), entities }, 10);
+        for part in &parts {
+            assert_entities_valid(&part.text, &part.entities);
+        }
+    }
+
+    /// Nesting around the converter's depth limit: below it the text is
+    /// converted, above it the plain body is sent; never a panic or a stack
+    /// overflow.
+    #[test]
+    fn deeply_nested_html_converts_or_falls_back_to_the_body(
+        tag in prop::sample::select(vec!["b", "blockquote", "ul><li", "span data-mx-spoiler", "a href=\"https://e.org\"", "div", "table"]),
+        depth in prop_oneof![1usize..20, 480usize..520, 2_000usize..4_000],
+        text in "[a-z]{1,8}",
+    ) {
+        let html = nested_html(tag, depth, &text);
+        let result = matrix_to_telegram("plain body", Some(&html), &MapResolver::default());
+        assert_entities_valid(&result.text, &result.entities);
+        if html.len() > tgbridge::convert::MAX_HTML_BYTES {
+            prop_assert_eq!(&result.text, "plain body");
+        }
+        if depth > 2 * tgbridge::convert::MAX_HTML_NESTING {
+            prop_assert_eq!(&result.text, "plain body");
+        }
+        if depth < 20 {
+            prop_assert!(result.text.contains(&text), "{:?}", result.text);
+        }
+    }
+
+}
+
+proptest! {
+    // Each case parses 64 KiB of HTML; a few dozen cover the six pieces on
+    // both sides of the limit.
+    #![proptest_config(config(24))]
+
+    /// HTML around the size limit, from many small elements.
+    #[test]
+    fn html_around_the_size_limit_never_fails(
+        piece in prop::sample::select(vec!["<b>x</b>", "<p>é</p>", "&amp;", "a<br>", "😀", "<a href=\"https://e.org\">l</a>"]),
+        extra in 0usize..64,
+    ) {
+        let copies = tgbridge::convert::MAX_HTML_BYTES / piece.len() - 32 + extra;
+        let html = piece.repeat(copies);
+        let result = matrix_to_telegram("plain body", Some(&html), &MapResolver::default());
+        assert_entities_valid(&result.text, &result.entities);
+        if html.len() > tgbridge::convert::MAX_HTML_BYTES {
+            prop_assert_eq!(&result.text, "plain body");
+        } else {
+            prop_assert_ne!(&result.text, "plain body");
+        }
+    }
+
+}
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// Any body, with or without HTML, and reply fallbacks of any shape.
+    #[test]
+    fn any_body_and_reply_fallback_is_accepted(body in any_text(), html in prop::option::of(any_html()), quoted in any_text()) {
+        let result = matrix_to_telegram(&body, html.as_deref(), &MapResolver::default());
+        assert_entities_valid(&result.text, &result.entities);
+        if html.is_none() {
+            prop_assert_eq!(&result.text, &body);
+            prop_assert!(result.entities.is_empty());
+        }
+        let reply = format!("> <@alice:example.org> {quoted}\n\n{body}");
+        let stripped = tgbridge::convert::strip_reply_fallback(&reply);
+        prop_assert!(reply.ends_with(stripped));
+        // A one-line fallback is removed whole, and nothing of the reply.
+        if !quoted.contains(['\n', '\r']) && !body.starts_with(['>', '\n']) {
+            prop_assert_eq!(stripped, body.as_str());
+        }
+        let stripped = tgbridge::convert::strip_reply_fallback(&body);
+        prop_assert!(body.ends_with(stripped));
+    }
+
+    /// A channel signature never lets the author's name inject markup.
+    #[test]
+    fn signatures_escape_any_author(
+        (text, entities) in any_message(),
+        author in any_text(),
+    ) {
+        let resolver = MapResolver::default();
+        let signed = tgbridge::convert::with_signature(telegram_to_matrix(&text, &entities, &resolver), &author);
+        prop_assert!(signed.body.contains(&author));
+        let html = signed.html.expect("a signed post has HTML");
+        prop_assert!(!html.contains("<script"), "{}", html);
+        let back = matrix_to_telegram(&signed.body, Some(&html), &resolver);
+        assert_entities_valid(&back.text, &back.entities);
+        // The name reads back as it was (line breaks and other control
+        // characters may be turned into spaces by HTML, so those are left out).
+        if !author.chars().any(char::is_control) {
+            prop_assert!(back.text.contains(author.trim()), "{:?} lost the author {:?}", back.text, author);
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -243,6 +243,14 @@ pub fn parse_transaction(body: &[u8]) -> Result<Transaction, BodyError> {
         serde_json::error::Category::Data => BodyError::BadJson(e.to_string()),
         _ => BodyError::NotJson(e.to_string()),
     })?;
+    // Serde also reads a struct from a JSON array of its fields in order
+    // (`[[]]` would be a transaction without events); the specification's
+    // transaction is an object, and anything else is the sender's mistake.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(BodyError::BadJson(
+            "a transaction is a JSON object".to_owned(),
+        ));
+    }
     let ephemeral = match (parsed.ephemeral, parsed.ephemeral_msc2409) {
         (Some(stable), _) if !stable.is_empty() => stable,
         (_, Some(msc2409)) => msc2409,
@@ -256,9 +264,13 @@ pub fn parse_transaction(body: &[u8]) -> Result<Transaction, BodyError> {
 
 async fn put_transaction<H: AppserviceHandler>(
     State(state): State<Arc<ServerState<H>>>,
-    Path(txn_id): Path<String>,
+    txn_id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Path(txn_id) = match txn_id {
+        Ok(txn_id) => txn_id,
+        Err(rejection) => return path_rejection(&rejection),
+    };
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejection(rejection),
@@ -297,6 +309,17 @@ async fn put_transaction<H: AppserviceHandler>(
     }
 }
 
+/// A path parameter that is not text (percent-encoded bytes that are not
+/// UTF-8): the sender's mistake, answered in the Matrix error format rather
+/// than axum's plain-text rejection.
+fn path_rejection(rejection: &PathRejection) -> Response {
+    matrix_error(
+        StatusCode::BAD_REQUEST,
+        "M_INVALID_PARAM",
+        &rejection.body_text(),
+    )
+}
+
 fn body_rejection(rejection: BytesRejection) -> Response {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         matrix_error(
@@ -315,8 +338,12 @@ fn body_rejection(rejection: BytesRejection) -> Response {
 
 async fn get_user<H: AppserviceHandler>(
     State(state): State<Arc<ServerState<H>>>,
-    Path(user_id): Path<String>,
+    user_id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Path(user_id) = match user_id {
+        Ok(user_id) => user_id,
+        Err(rejection) => return path_rejection(&rejection),
+    };
     let Ok(user_id) = OwnedUserId::try_from(user_id) else {
         return not_found("No such user");
     };
@@ -336,8 +363,12 @@ async fn get_user<H: AppserviceHandler>(
 
 async fn get_room_alias<H: AppserviceHandler>(
     State(state): State<Arc<ServerState<H>>>,
-    Path(alias): Path<String>,
+    alias: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Path(alias) = match alias {
+        Ok(alias) => alias,
+        Err(rejection) => return path_rejection(&rejection),
+    };
     let Ok(alias) = OwnedRoomAliasId::try_from(alias) else {
         return not_found("No such room alias");
     };
@@ -553,6 +584,9 @@ mod tests {
             (r#"{"events": 5}"#, "M_BAD_JSON"),
             (r#"{"ephemeral": []}"#, "M_BAD_JSON"),
             (r#"[1,2]"#, "M_BAD_JSON"),
+            // Found by tests/fuzz_transactions.rs: serde reads a struct from
+            // an array of its fields, which made this a transaction.
+            (r#" [[]]"#, "M_BAD_JSON"),
         ];
         for (body, errcode) in cases {
             let (status, answer) = call(
@@ -564,6 +598,30 @@ mod tests {
             assert_eq!(answer["errcode"], errcode, "{body}");
         }
         assert!(handler.accepted.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn path_parameters_that_are_not_utf8_are_400_in_the_matrix_format() {
+        let handler = Arc::new(RecordingHandler::default());
+        let get = |uri: &str| {
+            axum::http::Request::get(uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let requests = [
+            put_txn("/_matrix/app/v1/transactions/%80", Some(TOKEN), TXN),
+            get("/_matrix/app/v1/users/%FF"),
+            get("/_matrix/app/v1/rooms/%C3"),
+        ];
+        for request in requests {
+            let uri = request.uri().to_string();
+            let (status, body) = call(app(&handler), request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(body["errcode"], "M_INVALID_PARAM", "{uri}");
+        }
+        assert!(handler.accepted.lock().unwrap().is_empty());
+        assert!(handler.queries.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

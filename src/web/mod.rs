@@ -14,6 +14,7 @@ pub mod page;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +46,14 @@ pub fn router(hub: Arc<LoginHub>, secure_cookie: bool) -> Router {
         .with_state(state)
 }
 
-async fn open_link(State(web): State<Arc<WebState>>, Path(token): Path<String>) -> Response {
+async fn open_link(
+    State(web): State<Arc<WebState>>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Path(token) = match token {
+        Ok(token) => token,
+        Err(rejection) => return not_understood(rejection.status()),
+    };
     match web.hub.web_open(&token) {
         Ok(csrf) => html(StatusCode::OK, &Page::Continue { csrf: &csrf }),
         Err(refusal) => refused(refusal),
@@ -54,9 +62,14 @@ async fn open_link(State(web): State<Arc<WebState>>, Path(token): Path<String>) 
 
 async fn redeem_link(
     State(web): State<Arc<WebState>>,
-    Path(token): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    let (Path(token), Form(form)) = match (token, form) {
+        (Ok(token), Ok(form)) => (token, form),
+        (Err(rejection), _) => return not_understood(rejection.status()),
+        (_, Err(rejection)) => return not_understood(rejection.status()),
+    };
     let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
     match web.hub.web_redeem(&token, csrf) {
         Ok(session) => {
@@ -97,8 +110,12 @@ async fn show_step(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Resp
 async fn submit_step(
     State(web): State<Arc<WebState>>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(rejection) => return not_understood(rejection.status()),
+    };
     let Some(session) = session_cookie(&headers) else {
         return refused(Refusal::Unknown);
     };
@@ -108,13 +125,7 @@ async fn submit_step(
         "bot_token" => WebInput::BotToken(field("value")),
         "code" => WebInput::Code(field("value")),
         "password" => WebInput::Password(field("value")),
-        _ => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Not understood",
-                "The form was not understood. Reload the page.",
-            )
-        }
+        _ => return not_understood(StatusCode::BAD_REQUEST),
     };
     let outcome = match web.hub.web_submit(&session, &field("csrf"), input).await {
         Ok(Some(outcome)) => outcome,
@@ -148,6 +159,17 @@ fn step_page(awaiting: &Awaiting, csrf: &str, error: Option<&str>) -> Response {
             csrf,
             error,
         },
+    )
+}
+
+/// A request the page never sends (a path that is not text, a body that is
+/// not a form, a form without a known step): answered with the page's own
+/// 4xx page and headers, under the status the refusal carries.
+fn not_understood(status: StatusCode) -> Response {
+    message(
+        status,
+        "Not understood",
+        "The form was not understood. Reload the page.",
     )
 }
 
