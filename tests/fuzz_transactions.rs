@@ -123,17 +123,26 @@ impl Bridge {
         snapshot(&self.path)
     }
 
+    /// The ids of the transactions the bridge recorded as processed. The
+    /// log keys each by `<id>#<hash of its events>` (a homeserver may reuse
+    /// an id for new events); the hash holds no `#`, so the id is what comes
+    /// before the last one.
     fn recorded_transactions(&self) -> Vec<String> {
         let db = rusqlite::Connection::open(&self.path).expect("open db");
         let mut statement = db
             .prepare("SELECT txn_id FROM appservice_txn")
             .expect("select txn ids");
-        let ids = statement
+        let keys = statement
             .query_map([], |row| row.get::<_, String>(0))
             .expect("query txn ids")
             .collect::<Result<Vec<_>, _>>()
             .expect("txn ids");
-        ids
+        keys.into_iter()
+            .map(|key| match key.rsplit_once('#') {
+                Some((id, _hash)) => id.to_owned(),
+                None => key,
+            })
+            .collect()
     }
 }
 
