@@ -12,18 +12,17 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
-use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::{
+    expect_event, message_in, shared_homeserver, timeline, BridgeInstance, Bridges,
+};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
+use testkit::{HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
 use tgbridge::store::Store;
 
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// How long one bridged event may take to show up.
-const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// No initial history: only what happens while the test watches reaches
 /// the room.
@@ -269,37 +268,4 @@ async fn broadcast_channel_posts_reach_the_room(kind: HomeserverKind) {
     assert_eq!(texts, ["Signed post, corrected"]);
     let status = bridge.terminate();
     assert!(status.success(), "{status}");
-}
-
-/// Waits for the first event `owner` sees that satisfies `matches`.
-async fn expect_event(
-    owner: &TestUser,
-    bridge: &BridgeInstance,
-    what: &str,
-    matches: impl FnMut(&Value) -> bool,
-) -> Value {
-    match owner.sync_until(matches, EVENT_TIMEOUT).await {
-        Ok(found) => found[0].clone(),
-        Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
-    }
-}
-
-/// Whether `event` is an `m.room.message` in `room` with body `body`.
-fn message_in(event: &Value, room: &str, body: &str) -> bool {
-    event["room_id"] == room
-        && event["type"] == "m.room.message"
-        && event["content"]["body"] == body
-}
-
-/// The message events of a room, oldest first.
-async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
-    let mut events: Vec<Value> = owner
-        .room_messages(room, 200)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e["type"] == "m.room.message")
-        .collect();
-    events.reverse();
-    events
 }

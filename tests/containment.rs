@@ -17,7 +17,7 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
@@ -27,9 +27,6 @@ use tgbridge::bridge::containment::TEST_PANIC_VAR;
 use tgbridge::store::{QuarantineDirection, QuarantinedItem, Store};
 
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// How long one bridged message may take to show up.
-const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// No initial history: only what the test sends reaches the rooms.
 const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";

@@ -13,12 +13,14 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{is_notice_from, shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::{
+    expect_event, is_notice_from, message_in, shared_homeserver, BridgeInstance, Bridges,
+    EVENT_TIMEOUT,
+};
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
-use serde_json::Value;
 use testkit::{
     free_port, Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser,
 };
@@ -27,9 +29,6 @@ use tgbridge::store::Store;
 /// Shared by the tests that keep the homeserver running; the homeserver
 /// outage test stops its own.
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// How long one bridged event may take to show up in normal operation.
-const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Longer than the Matrix client's own retries of one request (about
 /// 32 s), so the outage is one the bridge itself has to wait out.
@@ -58,26 +57,6 @@ on_both_servers!(
     telegram_outage_loses_and_repeats_nothing_either_way,
     telegram_errors_are_retried_or_reported_and_bad_input_is_bridged,
 );
-
-/// Whether `event` is an `m.room.message` in `room` with body `body`.
-fn message_in(event: &Value, room: &str, body: &str) -> bool {
-    event["room_id"] == room
-        && event["type"] == "m.room.message"
-        && event["content"]["body"] == body
-}
-
-/// Waits for the first event `owner` sees that satisfies `matches`.
-async fn expect_event(
-    owner: &TestUser,
-    bridge: &BridgeInstance,
-    what: &str,
-    matches: impl FnMut(&Value) -> bool,
-) -> Value {
-    match owner.sync_until(matches, EVENT_TIMEOUT).await {
-        Ok(found) => found[0].clone(),
-        Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
-    }
-}
 
 /// The bodies of a room's text messages sent by `sender`, oldest first.
 async fn bodies_from(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {

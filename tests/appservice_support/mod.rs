@@ -292,6 +292,43 @@ impl Drop for BridgeInstance {
     }
 }
 
+/// How long one bridged event may take to reach the owner.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits for the first event `owner` sees that satisfies `matches`; panics
+/// with `what` and the bridge's log otherwise.
+pub async fn expect_event(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    what: &str,
+    matches: impl FnMut(&Value) -> bool,
+) -> Value {
+    match owner.sync_until(matches, EVENT_TIMEOUT).await {
+        Ok(found) => found[0].clone(),
+        Err(error) => panic!("{what}: {error}\n{}", bridge.log_tail()),
+    }
+}
+
+/// Whether `event` is an `m.room.message` in `room` with body `body`.
+pub fn message_in(event: &Value, room: &str, body: &str) -> bool {
+    event["room_id"] == room
+        && event["type"] == "m.room.message"
+        && event["content"]["body"] == body
+}
+
+/// The message events of a room, oldest first (the last 200).
+pub async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
+    let mut events: Vec<Value> = owner
+        .room_messages(room, 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .collect();
+    events.reverse();
+    events
+}
+
 /// Whether a synced event is an `m.notice` from `sender` whose body contains `text`.
 pub fn is_notice_from(event: &Value, sender: &str, text: &str) -> bool {
     event["type"] == "m.room.message"
