@@ -10,12 +10,15 @@
 //! once. No homeserver runs: the core's client points at a closed loopback
 //! port, and none of the generated input needs it.
 
-use std::path::{Path, PathBuf};
+mod fuzz_support;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use fuzz_support::snapshot;
 use grammers_session::types::PeerId;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -143,51 +146,6 @@ impl Bridge {
                 None => key,
             })
             .collect()
-    }
-}
-
-fn snapshot(path: &Path) -> Vec<String> {
-    let db = rusqlite::Connection::open(path).expect("open db");
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .expect("list tables")
-        .query_map([], |row| row.get(0))
-        .expect("query tables")
-        .collect::<Result<_, _>>()
-        .expect("table names");
-    let mut rows = Vec::new();
-    for table in tables {
-        let mut statement = db
-            .prepare(&format!("SELECT * FROM \"{table}\""))
-            .expect("select table");
-        let columns = statement.column_count();
-        let mut table_rows: Vec<String> = statement
-            .query_map([], |row| {
-                let mut line = format!("{table}:");
-                for column in 0..columns {
-                    line.push(' ');
-                    line.push_str(&render(row.get_ref(column)?));
-                }
-                Ok(line)
-            })
-            .expect("query rows")
-            .collect::<Result<_, _>>()
-            .expect("rows");
-        table_rows.sort();
-        rows.extend(table_rows);
-    }
-    rows
-}
-
-/// A column value as text; strings as they are, so tests can look for an id.
-fn render(value: rusqlite::types::ValueRef<'_>) -> String {
-    use rusqlite::types::ValueRef;
-    match value {
-        ValueRef::Null => "NULL".into(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
-        ValueRef::Blob(blob) => blob.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }
 

@@ -10,7 +10,9 @@
 //! link or session it named; only the right token in a form the page would
 //! send is let through.
 
-use std::path::{Path, PathBuf};
+mod fuzz_support;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use fake_telegram::FakeTelegram;
+use fuzz_support::snapshot;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use ruma::OwnedRoomId;
@@ -216,38 +219,6 @@ async fn stub_homeserver() -> std::net::SocketAddr {
     let addr = listener.local_addr().expect("stub address");
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
-}
-
-fn snapshot(path: &Path) -> Vec<String> {
-    let db = rusqlite::Connection::open(path).expect("open db");
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .expect("list tables")
-        .query_map([], |row| row.get(0))
-        .expect("query tables")
-        .collect::<Result<_, _>>()
-        .expect("table names");
-    let mut rows = Vec::new();
-    for table in tables {
-        let mut statement = db
-            .prepare(&format!("SELECT * FROM \"{table}\""))
-            .expect("select table");
-        let columns = statement.column_count();
-        let mut table_rows: Vec<String> = statement
-            .query_map([], |row| {
-                let mut line = format!("{table}:");
-                for column in 0..columns {
-                    line.push_str(&format!(" {:?}", row.get_ref(column)?));
-                }
-                Ok(line)
-            })
-            .expect("query rows")
-            .collect::<Result<_, _>>()
-            .expect("rows");
-        table_rows.sort();
-        rows.extend(table_rows);
-    }
-    rows
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";

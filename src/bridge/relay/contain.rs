@@ -48,17 +48,8 @@ impl Side {
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
-        if self.is_quarantined(message) {
-            return Ok(());
-        }
-        match contain(self.handle_message(portal, message)).await {
-            Ok(result) => result,
-            Err(panicked) => {
-                let item = self.message_item(message);
-                self.give_up_telegram(&item, &panicked).await;
-                Ok(())
-            }
-        }
+        self.message_contained(message, self.handle_message(portal, message))
+            .await
     }
 
     /// [`Side::bridge_message`] for a new portal's initial history.
@@ -67,10 +58,21 @@ impl Side {
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
+        self.message_contained(message, self.bridge_message(portal, message))
+            .await
+    }
+
+    /// Runs `work` on `message` unless it is quarantined; a panic gives up
+    /// this message alone.
+    async fn message_contained(
+        &self,
+        message: &Message,
+        work: impl std::future::Future<Output = Result<(), PortalError>>,
+    ) -> Result<(), PortalError> {
         if self.is_quarantined(message) {
             return Ok(());
         }
-        match contain(self.bridge_message(portal, message)).await {
+        match contain(work).await {
             Ok(result) => result,
             Err(panicked) => {
                 let item = self.message_item(message);
