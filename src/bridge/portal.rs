@@ -144,6 +144,14 @@ pub enum PortalError {
     Avatar(#[from] super::avatar::AvatarError),
 }
 
+impl PortalError {
+    /// Whether the homeserver was out (unreachable, failing or rate
+    /// limiting): the same step can succeed once it is back.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, PortalError::Matrix(error) if error.is_outage())
+    }
+}
+
 /// The text form of a portal kind in the portal marker.
 fn kind_name(kind: PortalKind) -> &'static str {
     match kind {

@@ -12,6 +12,7 @@
 mod error;
 mod fs;
 mod ghost;
+mod inbox;
 mod kv;
 mod media;
 mod message;
@@ -32,6 +33,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
+pub use inbox::{Inbox, InboxEntry};
 pub use media::{CachedMedia, MediaCache, TelegramFileKind};
 pub use message::{MessageMapping, MessageScope, Messages};
 pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
@@ -269,6 +271,11 @@ impl Store {
     /// The media cache (Telegram files ⇄ Matrix content URIs).
     pub fn media(&self) -> MediaCache<'_> {
         MediaCache::new(self.db())
+    }
+
+    /// Telegram events waiting to be applied to Matrix, and early deletions.
+    pub fn inbox(&self) -> Inbox<'_> {
+        Inbox::new(self.db())
     }
 
     /// Items whose handling failed and that are never retried.

@@ -263,6 +263,31 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
                 WHERE chat_peer_id IS NOT NULL;
         "#,
     },
+    Migration {
+        version: 8,
+        description: "inbox: Telegram events read but not yet applied to Matrix; early deletions",
+        sql: r#"
+            -- Telegram events in the order the update stream delivered them,
+            -- written before the update state covering them is saved and
+            -- removed once applied to Matrix: what is left at start was read
+            -- by an earlier run and never applied. `event` is the Telegram
+            -- side's durable form of the event (JSON).
+            CREATE TABLE inbox (
+                seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                event       TEXT NOT NULL,
+                received_at INTEGER NOT NULL
+            ) STRICT;
+            -- Messages (in the numbering private chats and basic groups
+            -- share) deleted on Telegram before they were bridged: their
+            -- message is skipped when it comes up, even after a restart.
+            CREATE TABLE early_deletion (
+                account_id INTEGER NOT NULL,
+                tg_msg_id  INTEGER NOT NULL,
+                noted_at   INTEGER NOT NULL,
+                PRIMARY KEY (account_id, tg_msg_id)
+            ) STRICT;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

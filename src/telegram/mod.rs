@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod client;
+pub mod journal;
 pub mod login;
 pub mod logout;
 
@@ -12,4 +13,5 @@ pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginSte
 pub mod unreadable;
 pub mod updates;
 
+pub use journal::{DurableEvent, EventJournal, JournalError, JournalId, Received, Revived};
 pub use updates::{RuntimeError, TelegramRuntime, TgEvent};

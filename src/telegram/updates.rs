@@ -1,8 +1,10 @@
 //! The running Telegram side: starts the grammers client on the stored
 //! session, reads the update stream (catching up on what happened while the
 //! bridge was offline) and turns it into [`TgEvent`]s on an unbounded channel,
-//! so the stream is never blocked by Matrix I/O. It persists the update state
-//! into the session as it goes, sleeps through flood waits instead of
+//! so the stream is never blocked by Matrix I/O. Each lasting event is
+//! recorded in the caller's journal (see [`super::journal`]) before the
+//! update state that covers it is saved into the session, so an event read
+//! is never lost to a crash. It sleeps through flood waits instead of
 //! crash-looping, and stops for good when Telegram says the session is gone.
 //!
 //! It knows nothing about Matrix or portals: what to do with an event is the
@@ -25,11 +27,12 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::client::{ClientOptions, TelegramClient};
+use super::journal::{DurableEvent, EventJournal, Received};
 use super::unreadable;
 
 /// How often the update state is written to the session while updates flow,
 /// so a crash repeats at most this much of the stream (deduplicated later by
-/// the message map).
+/// the message map). Every event the saved state covers is in the journal.
 const STATE_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The longest single pause after a flood wait or a failing stream; longer
@@ -182,12 +185,14 @@ pub struct TelegramRuntime {
 
 impl TelegramRuntime {
     /// Starts the client on `session`, checks the login (`users.getSelf`) and
-    /// starts the update reader. Events arrive on the returned channel.
+    /// starts the update reader. Events arrive on the returned channel, each
+    /// lasting one recorded in `journal` first.
     pub async fn start<S>(
         session: Arc<S>,
         api_id: i32,
         options: &ClientOptions,
-    ) -> Result<(Self, mpsc::UnboundedReceiver<TgEvent>), RuntimeError>
+        journal: Arc<dyn EventJournal>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Received>), RuntimeError>
     where
         S: Session + Sized,
         S::Error: std::error::Error + Send + Sync + 'static,
@@ -217,7 +222,12 @@ impl TelegramRuntime {
         };
         let (events, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let reader = tokio::spawn(read_updates(stream, events, stopped));
+        let outlet = Outlet {
+            events,
+            journal,
+            journal_failed: false,
+        };
+        let reader = tokio::spawn(read_updates(stream, outlet, stopped));
         info!(
             telegram_user = me.id().bare_id().unwrap_or_default(),
             "Telegram connected"
@@ -301,9 +311,37 @@ enum Step {
     Stop,
 }
 
+/// Where the reader hands events over: recorded in the journal first, then
+/// sent to the bridge.
+struct Outlet {
+    events: mpsc::UnboundedSender<Received>,
+    journal: Arc<dyn EventJournal>,
+    /// Set when an event could not be recorded: from then on the update
+    /// state is not saved, so the next start reads it from Telegram again.
+    journal_failed: bool,
+}
+
+impl Outlet {
+    /// Records and sends one event; `false` when nobody listens any more.
+    fn deliver(&mut self, event: TgEvent) -> bool {
+        let journal = match DurableEvent::of(&event).map(|durable| self.journal.record(&durable)) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(error)) => {
+                if !self.journal_failed {
+                    tracing::error!(%error, "a Telegram event could not be recorded; the update state is no longer saved, so Telegram repeats the events after a restart");
+                }
+                self.journal_failed = true;
+                None
+            }
+            None => None,
+        };
+        self.events.send(Received { event, journal }).is_ok()
+    }
+}
+
 async fn read_updates(
     mut stream: grammers_client::client::UpdateStream,
-    events: mpsc::UnboundedSender<TgEvent>,
+    mut outlet: Outlet,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
@@ -323,35 +361,35 @@ async fn read_updates(
                     .due(unreadable::seen(), std::time::Instant::now())
                     .map(|count| TgEvent::UpdatesUnreadable { count });
                 for event in unread.into_iter().chain(translate(update)) {
-                    if events.send(event).is_err() {
+                    if !outlet.deliver(event) {
                         // Nobody listens any more: the bridge is stopping.
-                        return save_state(&stream).await;
+                        return save_state(&stream, &outlet).await;
                     }
                 }
                 Step::Continue
             }
-            Err(error) => on_stream_error(&error, &events, &mut failures, &mut stopped).await,
+            Err(error) => on_stream_error(&error, &mut outlet, &mut failures, &mut stopped).await,
         };
         if matches!(step, Step::Stop) {
             break;
         }
         if last_sync.elapsed() >= STATE_SYNC_INTERVAL {
-            save_state(&stream).await;
+            save_state(&stream, &outlet).await;
             last_sync = tokio::time::Instant::now();
         }
     }
-    save_state(&stream).await;
+    save_state(&stream, &outlet).await;
 }
 
 async fn on_stream_error(
     error: &InvocationError,
-    events: &mpsc::UnboundedSender<TgEvent>,
+    outlet: &mut Outlet,
     failures: &mut u32,
     stopped: &mut watch::Receiver<bool>,
 ) -> Step {
     if let Some(reason) = session_gone(error) {
         warn!(%reason, "Telegram ended the session; the bridge stops using it");
-        let _ = events.send(TgEvent::SessionEnded { reason });
+        outlet.deliver(TgEvent::SessionEnded { reason });
         return Step::Stop;
     }
     let pause = match flood_wait(error) {
@@ -360,7 +398,7 @@ async fn on_stream_error(
                 seconds = wait.as_secs(),
                 "Telegram asked to wait (flood wait)"
             );
-            let _ = events.send(TgEvent::FloodWait(wait));
+            outlet.deliver(TgEvent::FloodWait(wait));
             wait
         }
         None => {
@@ -376,7 +414,10 @@ async fn on_stream_error(
     }
 }
 
-async fn save_state(stream: &grammers_client::client::UpdateStream) {
+async fn save_state(stream: &grammers_client::client::UpdateStream, outlet: &Outlet) {
+    if outlet.journal_failed {
+        return;
+    }
     if let Err(error) = stream.sync_update_state().await {
         warn!(%error, "could not save the Telegram update state");
     }

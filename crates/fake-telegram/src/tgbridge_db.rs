@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 /// Schema versions whose `telegram_dc` and `telegram_home_dc` tables have the
 /// shape written here (they were created in version 1, unchanged since;
 /// versions 6 and 7 added the owner-event log and the quarantine).
-const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=7;
+const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=8;
 
 /// The home DC tgbridge's `seed_dc` sets, as Telegram's "nearest DC" usually is.
 const SEEDED_HOME_DC: i32 = 2;
@@ -168,11 +168,11 @@ mod tests {
 
     #[test]
     fn an_unknown_version_is_refused_naming_both() {
-        let path = std::env::temp_dir().join(format!("fake-tg-v9-{}.db", std::process::id()));
+        let path = std::env::temp_dir().join(format!("fake-tg-v99-{}.db", std::process::id()));
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "CREATE TABLE schema_version (version INTEGER PRIMARY KEY);
-             INSERT INTO schema_version VALUES (9);",
+             INSERT INTO schema_version VALUES (99);",
         )
         .unwrap();
         drop(conn);
@@ -180,7 +180,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let text = err.to_string();
         assert!(
-            text.contains("version 9") && text.contains("1..=7"),
+            text.contains("version 99") && text.contains("1..=8"),
             "{text}"
         );
     }

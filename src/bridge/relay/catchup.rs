@@ -1,13 +1,12 @@
-//! Filling the gap after a crash. grammers saves the update state as the
-//! stream is read, which can be ahead of what the chat workers bridged:
-//! updates handed to a worker but not yet bridged when the process died are
-//! not replayed by Telegram. At start, before live events are handled, the
-//! dialog list the start-up sync read tells each chat's newest message; a
-//! portal whose newest handled message is older gets the missing messages
-//! from the chat's history, oldest first. Chats that are up to date cost
-//! nothing. Deterministic transaction ids make a repeated Matrix send
-//! after a crash a no-op on the homeserver.
-
+//! Filling the gap after a crash. Events read from the update stream are
+//! kept in the inbox until applied (see [`super::inbox`]); this covers what
+//! the inbox cannot, such as a database written by a release without one,
+//! or a gap Telegram itself could not fill. At start, before live events
+//! are handled, the dialog list the start-up sync read tells each chat's
+//! newest message; a portal whose newest handled message is older gets the
+//! missing messages from the chat's history, oldest first. Chats that are
+//! up to date cost nothing. Deterministic transaction ids make a repeated
+//! Matrix send after a crash a no-op on the homeserver.
 use super::*;
 
 /// At most this many missed messages are fetched per chat; older ones are

@@ -85,9 +85,8 @@ impl Side {
                     txn_id,
                 );
                 request.reason = Some("Deleted on Telegram".to_owned());
-                if let Err(error) = self.client.as_bot().send(request).await {
-                    warn!(%error, "could not redact a message deleted on Telegram");
-                }
+                let redacted = self.client.as_bot().send(request).await.map(drop);
+                outage_or_warn(redacted, "could not redact a message deleted on Telegram")?;
             }
             if !parts.is_empty() {
                 self.store.reactions().delete_message(scope, id)?;
@@ -136,34 +135,28 @@ impl Side {
     }
 }
 
-/// At most this many early deletions are remembered; most belong to chats
-/// without a portal and are never asked about.
-const EARLY_DELETIONS_LIMIT: usize = 1024;
-
 impl Side {
+    /// Notes (in the store, so a restart keeps it) that a message in the
+    /// account's numbering was deleted before it was bridged.
     fn remember_early_deletion(&self, id: i32) {
-        let mut early = self
-            .inbound
-            .early_deletions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if early.len() >= EARLY_DELETIONS_LIMIT {
-            early.clear();
+        if let Err(error) = self.store.inbox().note_early_deletion(self.self_id(), id) {
+            warn!(%error, "could not note a deletion that came before its message");
         }
-        early.insert(id);
     }
 
     /// Whether a message in the account's numbering was deleted on Telegram
     /// while it waited to be bridged (it is then skipped, once).
     pub(super) fn deleted_before_bridged(&self, scope: MessageScope, id: i32) -> bool {
-        if !matches!(scope, MessageScope::Account(_)) {
+        let MessageScope::Account(account) = scope else {
             return false;
-        }
-        self.inbound
-            .early_deletions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id)
+        };
+        self.store
+            .inbox()
+            .take_early_deletion(account, id)
+            .unwrap_or_else(|error| {
+                warn!(%error, "could not read the deletions that came before their message");
+                false
+            })
     }
 }
 

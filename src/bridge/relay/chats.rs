@@ -59,7 +59,7 @@ impl Side {
             if let grammers_client::peer::Peer::User(user) = &peer {
                 puppets.mirror_photo(runtime.client(), user).await;
             }
-            self.ensure_joined(&portal.room_id, &ghost).await;
+            self.ensure_joined(&portal.room_id, &ghost).await?;
             self.backfill(&portal).await;
             Ok(format!(
                 "Created the private chat with {}: {}",

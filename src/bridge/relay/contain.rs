@@ -29,15 +29,21 @@ struct TelegramItem {
 
 impl Side {
     /// Handles one event of a chat's queue; a panic gives up this event.
-    pub(super) async fn on_chat_event_contained(&self, event: TgEvent) {
+    /// The handler's own error (an outage, say) is returned for the
+    /// caller to wait out or report.
+    pub(super) async fn on_chat_event_contained(&self, event: TgEvent) -> Result<(), PortalError> {
         if let TgEvent::NewMessage(message) = &event {
             if self.is_quarantined(message) {
-                return;
+                return Ok(());
             }
         }
         let item = self.telegram_item(&event);
-        if let Err(panicked) = contain(self.on_chat_event(event)).await {
-            self.give_up_telegram(&item, &panicked).await;
+        match contain(self.on_chat_event(event)).await {
+            Ok(result) => result,
+            Err(panicked) => {
+                self.give_up_telegram(&item, &panicked).await;
+                Ok(())
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use super::*;
 
 /// The pause between delivery attempts while the homeserver is down, on
 /// top of the client's own backoff.
-const OUTAGE_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+pub(super) const OUTAGE_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the Telegram → Matrix side remembers across messages (this run
 /// only: everything durable is in the store).
@@ -23,9 +23,6 @@ pub(super) struct InboundState {
     /// Lower-cased username → Telegram user id (`None`: not a user), for
     /// mentions.
     pub(super) usernames: std::sync::Mutex<HashMap<String, Option<i64>>>,
-    /// Ids (account numbering) deleted before their message was bridged,
-    /// see [`Side::deleted_before_bridged`].
-    pub(super) early_deletions: std::sync::Mutex<std::collections::HashSet<i32>>,
     /// Broadcast channel portals whose power levels were checked this run,
     /// see [`Side::let_channel_post`].
     pub(super) channel_levels_checked: std::sync::Mutex<std::collections::HashSet<OwnedRoomId>>,
@@ -256,7 +253,7 @@ impl Side {
         );
         let sender = self.sender_of(message).await?;
         self.let_channel_post(portal, &sender).await;
-        self.ensure_joined(&portal.room_id, &sender).await;
+        self.ensure_joined(&portal.room_id, &sender).await?;
         let text = self.matrix_text(message).await;
         // Media (with the text as caption) becomes its own event type.
         let media = match self.telegram.get() {
@@ -534,8 +531,14 @@ impl Side {
     }
 
     /// Makes `user` a member of `room` once per run (each later message
-    /// would otherwise cost an invite and a join).
-    pub(super) async fn ensure_joined(&self, room: &ruma::RoomId, user: &ruma::UserId) {
+    /// would otherwise cost an invite and a join). Only a homeserver outage
+    /// is an error: whatever needed the member waits it out; any other
+    /// failure shows in the send that follows.
+    pub(super) async fn ensure_joined(
+        &self,
+        room: &ruma::RoomId,
+        user: &ruma::UserId,
+    ) -> Result<(), PortalError> {
         let key = (room.to_owned(), user.to_owned());
         if self
             .joined
@@ -543,7 +546,7 @@ impl Side {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&key)
         {
-            return;
+            return Ok(());
         }
         match self.puppets().join(room, user).await {
             Ok(()) => {
@@ -551,8 +554,13 @@ impl Side {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(key);
+                Ok(())
             }
-            Err(error) => warn!(room_id = %room, %error, "the sender could not join the portal"),
+            Err(error) if error.is_outage() => Err(error),
+            Err(error) => {
+                warn!(room_id = %room, %error, "the sender could not join the portal");
+                Ok(())
+            }
         }
     }
 }

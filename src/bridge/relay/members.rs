@@ -55,7 +55,7 @@ impl Side {
         {
             puppets.mirror_photo(client, user).await;
         }
-        self.ensure_joined(&portal.room_id, &ghost).await;
+        self.ensure_joined(&portal.room_id, &ghost).await?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ mod chats;
 mod contain;
 mod encrypted;
 mod inbound;
+mod inbox;
 mod manage;
 mod members;
 mod mentions;
@@ -55,7 +56,7 @@ use crate::convert::telegram_to_matrix;
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
 use crate::store::{MessageMapping, MessageScope, Portal, PortalKind};
-use crate::telegram::{ClientOptions, RuntimeError, TelegramRuntime, TgEvent};
+use crate::telegram::{ClientOptions, Received, RuntimeError, TelegramRuntime, TgEvent};
 
 /// Flood waits longer than this are announced in the management room.
 const ANNOUNCED_FLOOD_WAIT: Duration = Duration::from_secs(60);
@@ -220,11 +221,34 @@ async fn run(settings: TelegramSideSettings, store: Arc<Store>, mut ready: Ready
         if !chats::wait_out_flood(&side.store, &mut ready.stop).await {
             return;
         }
+        // What an earlier run recorded and never applied; newer entries are
+        // this run's, which arrive through the event channel.
+        let unapplied = match side.store.inbox().newest() {
+            Ok(newest) => newest,
+            Err(error) => {
+                warn!(%error, "could not read the inbox");
+                None
+            }
+        };
         let session = Arc::new(side.store.telegram_session());
-        match TelegramRuntime::start(session, side.settings.api_id, &side.settings.client).await {
+        let journal = Arc::new(inbox::StoreJournal(Arc::clone(&side.store)));
+        match TelegramRuntime::start(
+            session,
+            side.settings.api_id,
+            &side.settings.client,
+            journal,
+        )
+        .await
+        {
             Ok((runtime, events)) => {
-                side.serve(runtime, events, &mut ready.stop, &mut ready.requests)
-                    .await;
+                side.serve(
+                    runtime,
+                    events,
+                    unapplied,
+                    &mut ready.stop,
+                    &mut ready.requests,
+                )
+                .await;
                 return;
             }
             Err(RuntimeError::SessionEnded(reason)) => {
@@ -267,7 +291,7 @@ async fn wait_for_login(
 
 /// What woke the event loop.
 enum Next {
-    Event(TgEvent),
+    Event(Received),
     Request(TelegramRequest),
 }
 
@@ -388,7 +412,8 @@ impl Side {
     async fn serve(
         self: &Arc<Self>,
         runtime: TelegramRuntime,
-        mut events: mpsc::UnboundedReceiver<TgEvent>,
+        mut events: mpsc::UnboundedReceiver<Received>,
+        unapplied: Option<i64>,
         stop: &mut watch::Receiver<bool>,
         requests: &mut mpsc::UnboundedReceiver<TelegramRequest>,
     ) {
@@ -417,6 +442,13 @@ impl Side {
             }
         }
         let mut queues = ChatQueues::default();
+        let earlier = tokio::select! {
+            earlier = self.unapplied(&runtime, unapplied) => earlier,
+            _ = stop.wait_for(|stop| *stop) => Vec::new(),
+        };
+        for received in earlier {
+            self.dispatch(&mut queues, received).await;
+        }
         loop {
             let next = tokio::select! {
                 event = events.recv() => event.map(Next::Event),
@@ -435,23 +467,33 @@ impl Side {
                 None => None,
             };
             let Some(event) = event else { break };
-            for event in self.deletions_by_chat(event) {
-                match event.chat() {
-                    Some(chat) => {
-                        let side = Arc::clone(self);
-                        queues.push(chat, event, move |event| {
-                            let side = Arc::clone(&side);
-                            async move { side.on_chat_event_contained(event).await }
-                        });
-                    }
-                    None => self.on_account_event_contained(event).await,
-                }
-            }
+            self.dispatch(&mut queues, event).await;
         }
         queues.close().await;
         match Arc::try_unwrap(runtime) {
             Ok(runtime) => runtime.shutdown().await,
             Err(_) => warn!("the Telegram client is still in use at shutdown"),
+        }
+    }
+
+    /// Hands an event to its chat's queue (account-wide events are
+    /// handled here and now).
+    async fn dispatch(self: &Arc<Self>, queues: &mut ChatQueues<Received>, received: Received) {
+        for received in self.route(received) {
+            match received.event.chat() {
+                Some(chat) => {
+                    let side = Arc::clone(self);
+                    queues.push(chat, received, move |received| {
+                        let side = Arc::clone(&side);
+                        async move { side.apply_durably(received).await }
+                    });
+                }
+                None => {
+                    let journal = received.journal;
+                    self.on_account_event_contained(received.event).await;
+                    self.applied(journal);
+                }
+            }
         }
     }
 
@@ -573,8 +615,8 @@ impl Side {
         .await;
     }
 
-    async fn on_chat_event(&self, event: TgEvent) {
-        let result = match event {
+    async fn on_chat_event(&self, event: TgEvent) -> Result<(), PortalError> {
+        match event {
             TgEvent::NewMessage(message) => self.on_message(&message).await,
             TgEvent::MessageEdited(message) => self.on_edit(&message).await,
             TgEvent::MessagesDeleted {
@@ -586,7 +628,13 @@ impl Side {
                 msg_id,
                 reactions,
             } => self.on_reactions(chat, msg_id, reactions).await,
-            TgEvent::Typing { chat, user, typing } => self.on_typing(chat, user, typing).await,
+            // Typing is momentary: in an outage it is dropped, not waited for.
+            TgEvent::Typing { chat, user, typing } => {
+                match self.on_typing(chat, user, typing).await {
+                    Err(error) if error.is_outage() => Ok(()),
+                    other => other,
+                }
+            }
             TgEvent::Read {
                 chat,
                 max_id,
@@ -601,9 +649,6 @@ impl Side {
                 debug!(?other, "chat event not bridged yet");
                 Ok(())
             }
-        };
-        if let Err(error) = result {
-            warn!(%error, "could not bridge a Telegram event");
         }
     }
 
@@ -697,6 +742,19 @@ impl Side {
     }
 }
 
+/// Passes a homeserver outage on (the caller's queue waits it out) and
+/// only logs any other failure of a step that must not stop the rest.
+fn outage_or_warn(result: Result<(), MatrixError>, what: &str) -> Result<(), PortalError> {
+    match result {
+        Err(error) if error.is_outage() => Err(error.into()),
+        Err(error) => {
+            warn!(%error, "{what}");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
 /// Adds the double-puppet marker to an event's content. The content was
 /// serialized from a typed value, so it is a JSON object; if it ever were
 /// not, the event is sent unmarked rather than not at all.
@@ -716,20 +774,27 @@ fn mark_double_puppet(request: &mut send_message_event::v3::Request) {
 }
 
 /// One worker task per chat, each draining its own unbounded queue in order.
-#[derive(Default)]
-struct ChatQueues {
-    queues: HashMap<PeerId, (mpsc::UnboundedSender<TgEvent>, JoinHandle<()>)>,
+struct ChatQueues<T> {
+    queues: HashMap<PeerId, (mpsc::UnboundedSender<T>, JoinHandle<()>)>,
 }
 
-impl ChatQueues {
+impl<T> Default for ChatQueues<T> {
+    fn default() -> Self {
+        Self {
+            queues: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Send + 'static> ChatQueues<T> {
     /// Queues `event` for `chat`, starting the chat's worker on first use.
-    fn push<F, Fut>(&mut self, chat: PeerId, event: TgEvent, handle: F)
+    fn push<F, Fut>(&mut self, chat: PeerId, event: T, handle: F)
     where
-        F: Fn(TgEvent) -> Fut + Send + 'static,
+        F: Fn(T) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
         let (queue, _) = self.queues.entry(chat).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<TgEvent>();
+            let (tx, mut rx) = mpsc::unbounded_channel::<T>();
             let worker = tokio::spawn(async move {
                 while let Some(event) = rx.recv().await {
                     handle(event).await;

@@ -146,9 +146,8 @@ impl Side {
             let txn_id = txn::derived("tgunreact", &[gone.event_id.as_str()]);
             let request =
                 redact_event::v3::Request::new(gone.room_id.clone(), gone.event_id.clone(), txn_id);
-            if let Err(error) = self.client.as_bot().send(request).await {
-                warn!(%error, "could not redact a reaction removed on Telegram");
-            }
+            let redacted = self.client.as_bot().send(request).await.map(drop);
+            super::outage_or_warn(redacted, "could not redact a reaction removed on Telegram")?;
             self.store
                 .reactions()
                 .delete(scope, msg_id, gone.reactor, &gone.emoji)?;
@@ -158,7 +157,7 @@ impl Side {
                 continue;
             };
             let sender = self.matrix_user_of(reactor_id).await?;
-            self.ensure_joined(&target.room_id, &sender).await;
+            self.ensure_joined(&target.room_id, &sender).await?;
             let content = ReactionEventContent::new(Annotation::new(
                 target.event_id.clone(),
                 reaction.emoji.clone(),

@@ -34,7 +34,7 @@ impl Side {
             return Ok(());
         };
         let ghost = self.puppets().ensure(user_id, None).await?;
-        self.ensure_joined(&portal.room_id, &ghost).await;
+        self.ensure_joined(&portal.room_id, &ghost).await?;
         let state = if typing {
             create_typing_event::v3::Typing::Yes(create_typing_event::v3::TypingInfo::new(
                 TYPING_TIMEOUT,

@@ -148,7 +148,7 @@ impl Side {
         match service_outcome(action) {
             ServiceOutcome::Notice(text) => {
                 let sender = self.sender_of(message).await?;
-                self.ensure_joined(&portal.room_id, &sender).await;
+                self.ensure_joined(&portal.room_id, &sender).await?;
                 let content = RoomMessageEventContent::notice_plain(text);
                 let txn_id = txn::derived("tg", &[&scope_key(scope), &message.id().to_string()]);
                 let request =
