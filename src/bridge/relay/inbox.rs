@@ -110,35 +110,40 @@ impl Side {
         self.applied(journal);
     }
 
-    /// The events an earlier run recorded and never applied, up to `seq`
-    /// (the newest when this run started), made ready to apply, oldest
-    /// first. Messages are read again from Telegram.
-    pub(super) async fn unapplied(
-        &self,
-        runtime: &TelegramRuntime,
-        seq: Option<i64>,
-    ) -> Vec<Received> {
-        let Some(seq) = seq else { return Vec::new() };
+    /// Applies an account-wide event and removes it from the inbox.
+    pub(super) async fn apply_account_event(&self, received: Received) {
+        self.on_account_event_contained(received.event).await;
+        self.applied(received.journal);
+    }
+
+    /// Applies, one after the other in the order they were read, the
+    /// events an earlier run recorded and never applied, up to `seq` (the
+    /// newest when this run started). Messages are read again from
+    /// Telegram. Later events wait meanwhile, so nothing overtakes them.
+    pub(super) async fn apply_unapplied(&self, runtime: &TelegramRuntime, seq: Option<i64>) {
+        let Some(seq) = seq else { return };
         let entries = match self.store.inbox().up_to(seq) {
             Ok(entries) => entries,
-            Err(error) => {
-                warn!(%error, "could not read the inbox");
-                return Vec::new();
-            }
+            Err(error) => return warn!(%error, "could not read the inbox"),
         };
-        let mut ready = Vec::with_capacity(entries.len());
+        if entries.is_empty() {
+            return;
+        }
+        info!(
+            events = entries.len(),
+            "applying Telegram events an earlier run had not applied"
+        );
         for entry in entries {
-            if let Some(received) = self.revive_entry(runtime, entry).await {
-                ready.push(received);
+            let Some(received) = self.revive_entry(runtime, entry).await else {
+                continue;
+            };
+            for received in self.route(received) {
+                match received.event.chat() {
+                    Some(_) => self.apply_durably(received).await,
+                    None => self.apply_account_event(received).await,
+                }
             }
         }
-        if !ready.is_empty() {
-            info!(
-                events = ready.len(),
-                "applying Telegram events an earlier run had not applied"
-            );
-        }
-        ready
     }
 
     async fn revive_entry(&self, runtime: &TelegramRuntime, entry: InboxEntry) -> Option<Received> {

@@ -424,6 +424,12 @@ impl Side {
         let runtime = Arc::new(runtime);
         self.resume_outbox().await;
         self.adopt_orphans().await;
+        // Before the sync and the catch-up, which would otherwise bring the
+        // rooms to today's state ahead of the changes still to apply.
+        tokio::select! {
+            () = self.apply_unapplied(&runtime, unapplied) => {}
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
         if runtime.me().is_bot() {
             info!("logged in as a bot: Telegram does not let bots list their chats, so portals appear when the bot is added to a group or receives a message");
         } else {
@@ -442,13 +448,6 @@ impl Side {
             }
         }
         let mut queues = ChatQueues::default();
-        let earlier = tokio::select! {
-            earlier = self.unapplied(&runtime, unapplied) => earlier,
-            _ = stop.wait_for(|stop| *stop) => Vec::new(),
-        };
-        for received in earlier {
-            self.dispatch(&mut queues, received).await;
-        }
         loop {
             let next = tokio::select! {
                 event = events.recv() => event.map(Next::Event),
@@ -488,11 +487,7 @@ impl Side {
                         async move { side.apply_durably(received).await }
                     });
                 }
-                None => {
-                    let journal = received.journal;
-                    self.on_account_event_contained(received.event).await;
-                    self.applied(journal);
-                }
+                None => self.apply_account_event(received).await,
             }
         }
     }
