@@ -4,7 +4,8 @@
 //! homeserver down for longer than the client's retries (and the bridge
 //! killed during a second outage, the owner writing before it is back),
 //! Telegram unreachable while messages flow both ways (longer than the
-//! bridge's retries of a send), and Telegram refusing sends with a transient
+//! bridge's retries of a send, the owner renaming the room meanwhile), and
+//! Telegram refusing sends with a transient
 //! and then a permanent error. After each, every message exists exactly
 //! once on the other side, in order, and the bridge process kept running.
 
@@ -21,8 +22,9 @@ use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
+use serde_json::json;
 use testkit::{
-    free_port, Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser,
+    free_port, Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser,
 };
 use tgbridge::store::Store;
 
@@ -304,7 +306,8 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
         let mut w = shared.lock().unwrap();
         let alice = w.add_user(user("Alice", "15550401"));
         let bob = w.add_user(user("Bob", "15550402"));
-        let chat = w.create_group(bob, "Outage", &[alice]).unwrap();
+        // The owner's own group, so their portal rights allow renaming it.
+        let chat = w.create_group(alice, "Outage", &[bob]).unwrap();
         (alice, bob, chat)
     };
     let peer = Peer::Chat(chat);
@@ -331,6 +334,24 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
         owner.send_text(&room, matrix).await.unwrap();
         send(&fake, bob, peer, telegram);
     }
+    // The owner also renames the room and changes its topic meanwhile.
+    for (event_type, content) in [
+        ("m.room.name", json!({ "name": "Outage, renamed" })),
+        (
+            "m.room.topic",
+            json!({ "topic": "Written while Telegram was away" }),
+        ),
+    ] {
+        owner
+            .api()
+            .ok(
+                Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/"),
+                Some(&content),
+            )
+            .await
+            .unwrap();
+    }
     tokio::time::sleep(TELEGRAM_OUTAGE).await;
     assert!(bridge.is_running(), "{}", bridge.log_tail());
     assert_eq!(own_texts(&fake, alice, peer), Vec::<String>::new());
@@ -338,6 +359,25 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
     send(&fake, bob, peer, "after");
 
     assert_own_texts(&fake, &bridge, alice, peer, &from_matrix).await;
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    let chat_info = || {
+        let world = fake.world();
+        let w = world.lock().unwrap();
+        let group = w.chat(chat).unwrap();
+        (group.title.clone(), group.about.clone())
+    };
+    while chat_info().0 != "Outage, renamed" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        chat_info(),
+        (
+            "Outage, renamed".to_owned(),
+            "Written while Telegram was away".to_owned()
+        ),
+        "{}",
+        bridge.log_tail()
+    );
     let mut expected = vec!["warm-up".to_owned()];
     expected.extend(from_telegram);
     expected.push("after".to_owned());

@@ -1,6 +1,7 @@
 //! Which of the owner's Matrix events go to Telegram, decided from the event
-//! alone: messages (not commands), edits, reactions, redactions, stickers and
-//! pin changes are queued; typing and read receipts become requests. Pure
+//! alone: messages (not commands), edits, reactions, redactions, stickers,
+//! pin changes and changes of the room's name, topic and avatar are queued;
+//! typing and read receipts become requests. Pure
 //! functions: the core asks the store whether a room is a portal and does
 //! the queueing; nothing here touches the network or the database.
 
@@ -32,7 +33,12 @@ pub fn is_bridged_kind(event: &AnyTimelineEvent, is_command: impl Fn(&str) -> bo
             | AnyMessageLikeEvent::RoomRedaction(_)
             | AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(_)),
         ) => true,
-        AnyTimelineEvent::State(AnyStateEvent::RoomPinnedEvents(StateEvent::Original(_))) => true,
+        AnyTimelineEvent::State(
+            AnyStateEvent::RoomPinnedEvents(StateEvent::Original(_))
+            | AnyStateEvent::RoomName(StateEvent::Original(_))
+            | AnyStateEvent::RoomTopic(StateEvent::Original(_))
+            | AnyStateEvent::RoomAvatar(StateEvent::Original(_)),
+        ) => true,
         _ => false,
     }
 }
@@ -138,7 +144,13 @@ mod tests {
             "type": "m.room.name", "room_id": "!r:localhost", "sender": "@owner:localhost",
             "event_id": "$n", "origin_server_ts": 1, "state_key": "", "content": { "name": "x" }
         }));
-        assert!(!is_bridged_kind(&name, is_command));
+        assert!(is_bridged_kind(&name, is_command));
+        let member = timeline(json!({
+            "type": "m.room.member", "room_id": "!r:localhost", "sender": "@owner:localhost",
+            "event_id": "$j", "origin_server_ts": 1, "state_key": "@owner:localhost",
+            "content": { "membership": "join" }
+        }));
+        assert!(!is_bridged_kind(&member, is_command));
     }
 
     #[test]

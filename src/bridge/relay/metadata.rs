@@ -1,8 +1,12 @@
 //! Chat metadata both ways: Telegram title, about text and photo changes and
 //! group → supergroup migration update the portal; the owner renaming a
 //! portal, changing its topic or its avatar changes the Telegram chat (or
-//! says why Telegram refused). Messages and members are not touched here.
+//! says why Telegram refused). Those owner changes come through the outbox:
+//! when Telegram cannot be reached the error is passed up, so the change
+//! waits in the outbox until it can. Messages and members are not touched
+//! here.
 
+use super::outbound_plan;
 use super::*;
 use crate::bridge::avatar;
 
@@ -11,7 +15,7 @@ impl Side {
     /// the owner when Telegram refuses (no right to change the title).
     pub(super) async fn rename_on_telegram(
         &self,
-        runtime: &TelegramRuntime,
+        client: &grammers_client::Client,
         room_id: &ruma::RoomId,
         name: &str,
     ) -> Result<(), PortalError> {
@@ -24,12 +28,13 @@ impl Side {
             return Ok(());
         }
         let channel = self.cached_ref(portal.peer).await;
-        match edit_title(runtime, portal.peer, channel, name).await {
+        match edit_title(client, portal.peer, channel, name).await {
             Ok(()) => {
                 portal.title = Some(name.to_owned());
                 self.store.portals().upsert(&portal)?;
                 info!(%room_id, "Telegram chat renamed after the room");
             }
+            Err(error) if outbound_plan::is_unreachable(&error) => return Err(error.into()),
             Err(error) => {
                 let why = match &error {
                     grammers_mtsender::InvocationError::Rpc(rpc) => rpc.name.clone(),
@@ -91,7 +96,7 @@ impl Side {
     /// portal's topic; tells the owner when Telegram refuses.
     pub(super) async fn topic_on_telegram(
         &self,
-        runtime: &TelegramRuntime,
+        client: &grammers_client::Client,
         room_id: &ruma::RoomId,
         topic: &str,
     ) -> Result<(), PortalError> {
@@ -109,9 +114,10 @@ impl Side {
             peer: peer.into(),
             about: topic.to_owned(),
         };
-        match runtime.client().invoke(&request).await {
+        match client.invoke(&request).await {
             Ok(_) => info!(%room_id, "Telegram about text follows the room topic"),
             Err(error) if error.is("CHAT_ABOUT_NOT_MODIFIED") => {}
+            Err(error) if outbound_plan::is_unreachable(&error) => return Err(error.into()),
             Err(error) => {
                 self.refused(&portal, "change the description of", &error)
                     .await
@@ -126,7 +132,7 @@ impl Side {
     /// not come back as another avatar change.
     pub(super) async fn avatar_on_telegram(
         &self,
-        runtime: &TelegramRuntime,
+        client: &grammers_client::Client,
         room_id: &ruma::RoomId,
         url: Option<ruma::OwnedMxcUri>,
     ) -> Result<(), PortalError> {
@@ -138,7 +144,6 @@ impl Side {
             // A private chat has no photo of its own; an equal URL is our echo.
             return Ok(());
         }
-        let client = runtime.client();
         let photo = match &url {
             Some(mxc) => {
                 let bytes = avatar::download_mxc(&self.client, mxc).await?;
@@ -193,6 +198,7 @@ impl Side {
                 info!(%room_id, "Telegram chat photo follows the room avatar");
             }
             Err(error) if error.is("PHOTO_NOT_MODIFIED") || error.is("CHAT_NOT_MODIFIED") => {}
+            Err(error) if outbound_plan::is_unreachable(&error) => return Err(error.into()),
             Err(error) => self.refused(&portal, "change the photo of", &error).await,
         }
         Ok(())
@@ -294,13 +300,12 @@ fn edited_photo_id(updates: &grammers_tl_types::enums::Updates) -> Option<i64> {
 /// Sets a group's or channel's title on Telegram.
 /// `channel` is the cached reference of a channel chat (its access hash).
 async fn edit_title(
-    runtime: &TelegramRuntime,
+    client: &grammers_client::Client,
     chat: PeerId,
     channel: Option<PeerRef>,
     title: &str,
 ) -> Result<(), grammers_mtsender::InvocationError> {
     use grammers_tl_types as tl;
-    let client = runtime.client();
     match (chat.kind(), chat.bare_id()) {
         (PeerKind::Chat, Some(chat_id)) => {
             client

@@ -530,7 +530,7 @@ impl Side {
                 }
             }
             TelegramRequest::Rename { room_id, name } => {
-                if let Err(error) = self.rename_on_telegram(runtime, &room_id, &name).await {
+                if let Err(error) = self.rename_on_telegram(runtime.client(), &room_id, &name).await {
                     warn!(%room_id, %error, "could not rename the Telegram chat");
                 }
             }
@@ -539,12 +539,12 @@ impl Side {
             | TelegramRequest::ReadUpTo { .. }
             | TelegramRequest::Typing { .. } => {}
             TelegramRequest::Topic { room_id, topic } => {
-                if let Err(error) = self.topic_on_telegram(runtime, &room_id, &topic).await {
+                if let Err(error) = self.topic_on_telegram(runtime.client(), &room_id, &topic).await {
                     warn!(%room_id, %error, "could not change the Telegram chat's description");
                 }
             }
             TelegramRequest::Avatar { room_id, url } => {
-                if let Err(error) = self.avatar_on_telegram(runtime, &room_id, url).await {
+                if let Err(error) = self.avatar_on_telegram(runtime.client(), &room_id, url).await {
                     warn!(%room_id, %error, "could not change the Telegram chat's photo");
                 }
             }

@@ -296,11 +296,45 @@ impl Side {
             AnyTimelineEvent::State(AnyStateEvent::RoomPinnedEvents(StateEvent::Original(
                 pins,
             ))) => self.deliver_pins(&delivery, &pins.content.pinned).await,
+            AnyTimelineEvent::State(AnyStateEvent::RoomName(StateEvent::Original(name))) => {
+                let changed = self
+                    .rename_on_telegram(client, &entry.room_id, &name.content.name)
+                    .await;
+                self.chat_info_changed(&delivery, changed)
+            }
+            AnyTimelineEvent::State(AnyStateEvent::RoomTopic(StateEvent::Original(topic))) => {
+                let changed = self
+                    .topic_on_telegram(client, &entry.room_id, &topic.content.topic)
+                    .await;
+                self.chat_info_changed(&delivery, changed)
+            }
+            AnyTimelineEvent::State(AnyStateEvent::RoomAvatar(StateEvent::Original(avatar))) => {
+                let changed = self
+                    .avatar_on_telegram(client, &entry.room_id, avatar.content.url)
+                    .await;
+                self.chat_info_changed(&delivery, changed)
+            }
             _ => self.done(&delivery),
         }
     }
 
     /// Removes a handled event from the outbox.
+    /// The outcome of a change of the chat's title, description or photo:
+    /// done when applied or refused (the owner was told), kept queued
+    /// while Telegram is out of reach.
+    fn chat_info_changed(
+        &self,
+        delivery: &Delivery<'_>,
+        changed: Result<(), PortalError>,
+    ) -> Result<(), OutboundError> {
+        match changed {
+            Ok(()) => self.done(delivery),
+            Err(PortalError::Telegram(error)) => Err(error.into()),
+            Err(PortalError::Store(error)) => Err(error.into()),
+            Err(other) => Err(OutboundError::Refused(other.to_string())),
+        }
+    }
+
     fn done(&self, delivery: &Delivery<'_>) -> Result<(), OutboundError> {
         self.store.outbox().remove(delivery.entry.seq)?;
         Ok(())

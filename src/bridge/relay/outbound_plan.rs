@@ -92,6 +92,15 @@ impl OutboundError {
     }
 }
 
+/// Whether a failed call says only that Telegram could not be reached
+/// (the connection failed or was dropped), nothing about the request.
+pub fn is_unreachable(error: &InvocationError) -> bool {
+    matches!(
+        error,
+        InvocationError::Io(_) | InvocationError::Dropped(_) | InvocationError::Transport(_)
+    )
+}
+
 impl From<InvocationError> for OutboundError {
     fn from(error: InvocationError) -> Self {
         match error {
@@ -311,6 +320,9 @@ pub fn describe_event(event_json: &str) -> &'static str {
         Some("m.room.redaction") => "deletion",
         Some("m.room.pinned_events") => "pin change",
         Some("m.sticker") => "sticker",
+        Some("m.room.name") => "rename",
+        Some("m.room.topic") => "topic change",
+        Some("m.room.avatar") => "avatar change",
         _ if event["content"]["m.relates_to"]["rel_type"] == "m.replace" => "edit",
         _ => "message",
     }
@@ -461,6 +473,11 @@ mod tests {
             "edit"
         );
         assert_eq!(describe_event(r#"{"type":"m.room.message"}"#), "message");
+        assert_eq!(describe_event(r#"{"type":"m.room.name"}"#), "rename");
+        assert_eq!(
+            describe_event(r#"{"type":"m.room.avatar"}"#),
+            "avatar change"
+        );
     }
 
     #[test]
