@@ -1,14 +1,41 @@
 //! tgbridge: a Matrix ↔ Telegram puppeting bridge for one person's homeserver.
 //!
-//! The crate is laid out as two adapters around a core:
-//! - [`telegram`] speaks MTProto through grammers and turns updates into bridge events;
+//! # Source map
+//!
+//! Two adapters around a core, plus the edges that assemble them:
+//! - [`telegram`] speaks MTProto through grammers: the client, the logins,
+//!   and the update stream turned into [`telegram::TgEvent`]s, each recorded
+//!   in a journal before the update state moves past it;
 //! - [`matrix`] serves the appservice API and calls the homeserver's client API;
-//! - [`bridge`] is the core: portals, ghosts, messages, commands; it never touches
-//!   HTTP or MTProto bytes;
-//! - [`store`] owns the one SQLite file (Telegram session, portals, message map);
-//! - [`convert`] holds pure conversions (formatting, media metadata);
+//! - [`bridge`] is the core: portals, ghosts, messages, commands (see its map);
+//! - [`store`] owns the one SQLite file (Telegram session, portals, message
+//!   map, the inbox of Telegram events and the outbox of Matrix events);
+//! - [`convert`] holds pure conversions (formatting, media metadata, ids);
+//! - [`cli`] is the command line and the composition root ([`cli::run`]);
 //! - [`web`] serves the optional web-login page;
-//! - [`config`] loads and validates the YAML configuration.
+//! - [`config`] loads and validates the YAML configuration; [`logging`]
+//!   sets up tracing and the redaction of secrets.
+//!
+//! # The path of a Telegram update
+//!
+//! grammers → `telegram/updates.rs` (read, translated into a `TgEvent`,
+//! recorded through `telegram/journal.rs` into the store's inbox) →
+//! `bridge/relay/mod.rs` (`dispatch`: one queue per chat) →
+//! `bridge/relay/inbox.rs` (`apply_durably`: waits out homeserver outages,
+//! removes the event from the inbox once applied) → the handler of its kind:
+//! a new message in `bridge/relay/inbound.rs` (`bridge_message`), an edit
+//! becoming an `m.replace` or a deletion a redaction in
+//! `bridge/relay/changes.rs`, reactions in `bridge/relay/reactions.rs`,
+//! pins and service messages in `bridge/relay/service.rs`, titles and photos
+//! in `bridge/relay/metadata.rs`.
+//!
+//! # The path of the owner's Matrix event
+//!
+//! homeserver transaction → `matrix/appservice.rs` → `bridge/core.rs`
+//! (`process_transaction`: portal events are queued in the store's outbox in
+//! the transaction that records the homeserver's transaction id) →
+//! `bridge/relay/outbound.rs` (one worker per portal room drains the outbox
+//! in order: `deliver`) → Telegram.
 
 pub mod bridge;
 pub mod cli;

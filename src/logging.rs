@@ -11,7 +11,11 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
-use crate::telegram::unreadable::Watcher;
+/// A layer installed next to the log output, with a filter of its own (so
+/// the log level does not matter to it), e.g. the watcher that counts
+/// Telegram updates the client could not read.
+pub type ExtraLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
 
 /// Environment variable whose filter overrides the configured level.
 pub const ENV_FILTER_VAR: &str = "RUST_LOG";
@@ -35,22 +39,20 @@ pub enum LoggingError {
 }
 
 /// Installs the global subscriber writing to stderr. `level` comes from the
-/// config (`logging.level`); a non-empty `RUST_LOG` takes precedence.
-///
-/// Next to it, with a filter of its own so the log level does not matter,
-/// runs the watcher that counts Telegram updates the client could not read
-/// ([`crate::telegram::unreadable`]).
-pub fn init(level: &str) -> Result<(), LoggingError> {
+/// config (`logging.level`); a non-empty `RUST_LOG` takes precedence. The
+/// `extra` layers run next to it (see [`ExtraLayer`]).
+pub fn init(level: &str, extra: Vec<ExtraLayer>) -> Result<(), LoggingError> {
     let rust_log = std::env::var(ENV_FILTER_VAR).ok();
     let filter = build_filter(rust_log.as_deref(), level)?;
     let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(filter);
-    let watcher = Watcher.with_filter(Watcher::filter());
+        .with_filter(filter)
+        .boxed();
+    let mut layers = vec![log];
+    layers.extend(extra);
     tracing_subscriber::registry()
-        .with(log)
-        .with(watcher)
+        .with(layers)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInitialised)
 }

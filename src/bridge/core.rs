@@ -36,7 +36,7 @@ use super::login::{LoginHub, TelegramLoggedIn};
 use super::notice::Notice;
 use super::outbound_route;
 use super::persistence::{BridgePersistence, PersistenceError, QueuedEvent};
-use super::relay::TelegramRequest;
+use super::requests::TelegramRequest;
 use crate::matrix::appservice::{AppserviceHandler, HandlerError, Transaction};
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use ruma::api::appservice::event::push_events::v1::EphemeralData;

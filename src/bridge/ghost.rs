@@ -17,7 +17,7 @@ use ruma::api::client::profile::set_avatar_url;
 use ruma::api::client::state::{get_state_event_for_key, send_state_event};
 use ruma::events::room::power_levels::RoomPowerLevelsEventContent;
 use ruma::events::{EmptyStateKey, StateEventType};
-use ruma::{OwnedMxcUri, OwnedUserId, RoomId, ServerName, UserId};
+use ruma::{OwnedMxcUri, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 use tracing::{debug, warn};
 
@@ -59,11 +59,7 @@ pub fn peer_displayname(config: &BridgeConfig, peer: &Peer) -> String {
     }
 }
 
-/// The Matrix id of the ghost of Telegram user (or channel) `telegram_id`:
-/// `@<prefix><id>:<server>`; `None` if that is not a valid user id.
-pub fn ghost_user_id(prefix: &str, telegram_id: i64, server: &ServerName) -> Option<OwnedUserId> {
-    UserId::parse(format!("@{prefix}{telegram_id}:{server}")).ok()
-}
+pub use crate::convert::ghost_user_id;
 
 /// Ghost operations on the homeserver and the store.
 pub struct Puppets<'a> {

@@ -22,10 +22,10 @@ use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
+use super::login_links::{OpenedSession, Refusal, WebLinks};
 use super::notice::Notice;
 use crate::matrix::{txn, MatrixClient};
 use crate::telegram::login::{Account, CodeSent, LoginError, LoginFlow, LoginStep};
-use crate::web::links::{OpenedSession, Refusal, WebLinks};
 
 /// Builds a login flow on the bridge's stored Telegram session.
 pub type FlowFactory = Arc<dyn Fn() -> LoginFlow + Send + Sync>;

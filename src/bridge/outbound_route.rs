@@ -12,7 +12,7 @@ use ruma::events::{
 use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use serde_json::Value;
 
-use super::relay::TelegramRequest;
+use super::requests::TelegramRequest;
 
 /// Marker that double-puppeting bridges put into events they send as the
 /// user; such events came from Telegram and must not go back.

@@ -100,7 +100,7 @@ impl PortalSettings {
             return None;
         }
         let id = info.peer.bare_id()?;
-        super::ghost::ghost_user_id(&self.ghost_prefix, id, &self.server_name)
+        crate::convert::ghost_user_id(&self.ghost_prefix, id, &self.server_name)
     }
 }
 

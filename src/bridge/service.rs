@@ -47,7 +47,15 @@ pub struct ServiceSettings {
     pub bot_avatar: Option<OwnedMxcUri>,
     /// Logins from Matrix and the web page; `None` leaves only the terminal.
     pub login: Option<LoginSettings>,
+    /// The web-login page's routes, served when the web login is enabled.
+    /// The page lives outside the core and is handed in by whoever
+    /// assembles the service.
+    pub web_page: Option<WebPage>,
 }
+
+/// Builds the web-login page's routes on the login hub; the flag says
+/// whether the page is served over HTTPS (its cookie is then `Secure`).
+pub type WebPage = fn(Arc<LoginHub>, bool) -> axum::Router;
 
 /// Why the service stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +137,15 @@ pub async fn serve_with<P: BridgePersistence>(
             .as_deref()
             .is_some_and(|url| url.starts_with("https:"));
         let hub = LoginHub::start(login, client.clone(), settings.identities.owner.clone());
-        if hub.web_enabled() {
-            router = router.merge(crate::web::router(hub.clone(), secure_cookie));
+        match settings.web_page {
+            Some(page) if hub.web_enabled() => {
+                router = router.merge(page(hub.clone(), secure_cookie))
+            }
+            Some(_) => {}
+            None if hub.web_enabled() => {
+                warn!("the web login is enabled but no web-login page was handed to the service");
+            }
+            None => {}
         }
         core.set_login_hub(hub);
     }

@@ -7,6 +7,7 @@ mod check;
 mod generate_registration;
 pub(crate) mod login;
 mod logout;
+pub mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,7 +103,7 @@ pub fn main() -> ExitCode {
     let config_path = cli.config_path();
     match cli.command {
         Command::Run => match load_config_and_init_logging(&config_path) {
-            Ok(config) => match crate::bridge::run(&config) {
+            Ok(config) => match run::run(&config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("tgbridge run: {err:#}");
@@ -141,10 +142,16 @@ fn load_config_and_init_logging(path: &std::path::Path) -> Result<Config, ExitCo
     }
 }
 
-/// Starts logging; a broken filter is reported and logging stays off rather
-/// than stopping a command that does not depend on it.
+/// Starts logging, with the watcher that counts Telegram updates the
+/// client could not read ([`crate::telegram::unreadable`]) next to it; a
+/// broken filter is reported and logging stays off rather than stopping a
+/// command that does not depend on it.
 fn init_logging(level: &str) {
-    if let Err(err) = crate::logging::init(level) {
+    use tracing_subscriber::Layer as _;
+    let watcher = crate::telegram::unreadable::Watcher
+        .with_filter(crate::telegram::unreadable::Watcher::filter())
+        .boxed();
+    if let Err(err) = crate::logging::init(level, vec![watcher]) {
         eprintln!("tgbridge: {err}; logging is off");
     }
 }

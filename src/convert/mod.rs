@@ -11,6 +11,7 @@
 
 mod entity;
 mod html_tree;
+mod ids;
 pub mod media;
 mod mention;
 mod split;
@@ -18,6 +19,7 @@ mod to_matrix;
 mod to_telegram;
 mod utf16;
 
+pub use ids::ghost_user_id;
 pub use mention::{MentionResolver, NoMentions, TelegramMention};
 pub use split::{split_for_telegram, TELEGRAM_TEXT_LIMIT};
 pub use to_matrix::{telegram_to_matrix, with_signature, MatrixText};

@@ -19,7 +19,7 @@ use grammers_session::types::{PeerId, PeerRef};
 use grammers_tl_types::{self as tl, Deserializable as _, Serializable as _};
 use serde::{Deserialize, Serialize};
 
-use super::updates::TgEvent;
+use super::event::TgEvent;
 
 /// Where the update reader records events before it moves past them.
 pub trait EventJournal: Send + Sync + 'static {

@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod client;
+pub mod event;
 pub mod journal;
 pub mod login;
 pub mod logout;
@@ -13,5 +14,6 @@ pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginSte
 pub mod unreadable;
 pub mod updates;
 
+pub use event::TgEvent;
 pub use journal::{DurableEvent, EventJournal, JournalError, JournalId, Received, Revived};
-pub use updates::{RuntimeError, TelegramRuntime, TgEvent};
+pub use updates::{RuntimeError, TelegramRuntime};

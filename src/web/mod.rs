@@ -8,7 +8,6 @@
 //! and opens a browser session (an `HttpOnly`, `SameSite=Strict` cookie).
 //! `GET /login` shows the step the login waits for; its forms POST there.
 
-pub mod links;
 pub mod page;
 
 use std::collections::HashMap;
@@ -22,7 +21,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 
 use crate::bridge::login::{Awaiting, LoginHub, Outcome, WebInput};
-use links::Refusal;
+use crate::bridge::login_links::Refusal;
 use page::Page;
 
 /// Name of the browser-session cookie.

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::{BridgePersistence, Core, CoreError};
 use crate::bridge::encryption::{self, EncryptedEventAnswer};
 use crate::bridge::notice::Notice;
-use crate::bridge::relay::TelegramRequest;
+use crate::bridge::requests::TelegramRequest;
 use crate::matrix::txn;
 
 impl<P: BridgePersistence> Core<P> {

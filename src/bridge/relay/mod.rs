@@ -13,7 +13,9 @@
 //! private chats on request). Telegram → Matrix also has [`changes`] (edits,
 //! deletions), [`reactions`], [`service`] (service messages, pins),
 //! [`receipts`] (typing, read receipts), [`mentions`] and [`catchup`]
-//! (messages missed across a crash).
+//! (messages missed across a crash). [`inbox`] keeps every lasting Telegram
+//! event from the moment it is read until it is applied, and holds a chat's
+//! queue through a homeserver outage.
 
 mod catchup;
 mod changes;
@@ -51,6 +53,7 @@ use super::login::TelegramLoggedIn;
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSettings};
 use super::space;
 use super::sync::{self, SyncScope, SyncSettings};
+pub use crate::bridge::requests::TelegramRequest;
 use crate::config::BridgeConfig;
 use crate::convert::telegram_to_matrix;
 use crate::matrix::{txn, MatrixClient, MatrixError};
@@ -78,99 +81,6 @@ pub struct TelegramSideSettings {
     pub bridge: BridgeConfig,
     /// The owner.
     pub owner: OwnedUserId,
-}
-
-/// What the bot commands ask of the Telegram side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TelegramRequest {
-    /// `sync [all]`.
-    Sync {
-        /// Lift the per-sync limit.
-        all: bool,
-    },
-    /// `pm <target>`, answered in `reply_in`.
-    Pm {
-        /// `@username`, `+phone` or a numeric id.
-        target: String,
-        /// Where the command was sent.
-        reply_in: OwnedRoomId,
-    },
-    /// `id` in `room_id`.
-    Id {
-        /// Where the command was sent.
-        room_id: OwnedRoomId,
-    },
-    /// The owner invited a Telegram user's ghost to a room.
-    GhostInvited {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// The ghost.
-        ghost: OwnedUserId,
-    },
-    /// Encryption was turned on in a portal room: the bridge cannot read
-    /// it any more, so the portal is detached from its chat.
-    PortalEncrypted {
-        /// The portal room.
-        room_id: OwnedRoomId,
-    },
-    /// The owner renamed a room (a portal, if it is one).
-    Rename {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// The new name.
-        name: String,
-    },
-    /// The owner's events in a portal were queued in the outbox.
-    OutboxQueued {
-        /// The portal room.
-        room_id: OwnedRoomId,
-    },
-    /// The owner read a room up to an event (a portal, if it is one).
-    ReadUpTo {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// The newest event read.
-        event_id: ruma::OwnedEventId,
-    },
-    /// The owner started or stopped typing in a room (a portal, if it is one).
-    Typing {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// Whether the owner is typing now.
-        typing: bool,
-    },
-    /// The owner changed a room's topic (a portal's, if it is one).
-    Topic {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// The new topic.
-        topic: String,
-    },
-    /// The owner changed or removed a room's avatar.
-    Avatar {
-        /// The room.
-        room_id: OwnedRoomId,
-        /// The new picture; `None` when removed.
-        url: Option<ruma::OwnedMxcUri>,
-    },
-    /// `unbridge` or `delete-portal` in `room_id`.
-    Unbridge {
-        /// Where the command was sent.
-        room_id: OwnedRoomId,
-        /// `delete-portal`: everyone is removed.
-        delete: bool,
-        /// The owner confirmed.
-        confirmed: bool,
-        /// A chat id or room id naming the portal, if not `room_id`'s.
-        target: Option<String>,
-    },
-    /// `filter [allow|deny <chat>]`, answered in `room_id`.
-    Filter {
-        /// Where the command was sent.
-        room_id: OwnedRoomId,
-        /// The change; `None` shows the filter.
-        change: Option<crate::bridge::commands::FilterChange>,
-    },
 }
 
 /// What the service hands over once the Matrix side is ready.

@@ -1,6 +1,8 @@
-//! `tgbridge run`: turns the configuration into the service's settings, opens
-//! the store, and runs the service on a Tokio runtime until SIGTERM or SIGINT.
-//! This is the one place where configuration types meet the core.
+//! `tgbridge run`: the composition root. It turns the configuration into the
+//! service's settings, opens the store, hands the core its edges (the
+//! Telegram side, the web-login page) and runs the service on a Tokio
+//! runtime until SIGTERM or SIGINT. This is the one place where
+//! configuration types meet the core; the core never reaches back here.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -9,11 +11,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ruma::OwnedMxcUri;
 
-use super::core::Identities;
-use super::login::{FlowFactory, LoginSettings};
-use super::persistence::{StorePersistence, TelegramEndpoint};
-use super::relay;
-use super::service::{self, ServiceSettings};
+use crate::bridge::core::Identities;
+use crate::bridge::login::{FlowFactory, LoginSettings};
+use crate::bridge::persistence::{StorePersistence, TelegramEndpoint};
+use crate::bridge::relay;
+use crate::bridge::service::{self, ServiceSettings};
 use crate::config::Config;
 use crate::matrix::appservice::{AppserviceSettings, DEFAULT_MAX_BODY_BYTES};
 use crate::matrix::{ClientSettings, RetryPolicy};
@@ -117,6 +119,7 @@ pub fn service_settings(config: &Config) -> anyhow::Result<ServiceSettings> {
         bot_displayname,
         bot_avatar,
         login: None,
+        web_page: Some(crate::web::router),
     })
 }
 
@@ -134,7 +137,7 @@ fn login_settings(config: &Config, store: Arc<Store>) -> Option<LoginSettings> {
     }
     let api_id = config.telegram.api_id;
     let api_hash = config.telegram.api_hash.clone();
-    let options = crate::cli::login::client_options(config);
+    let options = super::login::client_options(config);
     let new_flow: FlowFactory = Arc::new(move || {
         let client = TelegramClient::start(Arc::new(store.telegram_session()), api_id, &options);
         LoginFlow::new(client, api_id, api_hash.clone())
@@ -149,14 +152,8 @@ fn login_settings(config: &Config, store: Arc<Store>) -> Option<LoginSettings> {
 
 /// Client options for calls the service makes to Telegram (the remote logout).
 fn telegram_options(config: &Config) -> ClientOptions {
-    let telegram = &config.telegram;
     ClientOptions {
-        device: DeviceInfo {
-            device_model: telegram.device_model.clone(),
-            system_version: telegram.system_version.clone(),
-            app_version: telegram.app_version.clone(),
-            lang_code: telegram.lang_code.clone(),
-        },
+        device: DeviceInfo::from_config(&config.telegram),
         ..ClientOptions::default()
     }
 }
