@@ -13,10 +13,10 @@
 
 mod appservice_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use appservice_support::telegram::{start_logged_in, user};
-use appservice_support::{is_notice_from, shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::{is_notice_from, poll_until, shared_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{MessageView, Peer, Push, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
@@ -43,27 +43,6 @@ on_both_servers!(
     restart_mid_burst_sends_each_message_once,
 );
 
-/// Polls `probe` until it returns something, failing with the bridge log.
-async fn eventually<T>(
-    what: &str,
-    bridge: &BridgeInstance,
-    timeout: Duration,
-    mut probe: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn history(fake: &FakeTelegram, viewer: UserId, peer: Peer) -> Vec<MessageView> {
     fake.world().lock().unwrap().history(viewer, peer)
 }
@@ -85,7 +64,7 @@ async fn wait_sent(
     peer: Peer,
     text: &str,
 ) -> MessageView {
-    eventually(
+    poll_until(
         &format!("{text:?} on Telegram"),
         bridge,
         Duration::from_secs(20),
@@ -251,7 +230,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
     .await;
     let hello_tg = wait_sent(&fake, &bridge, alice, crew, "hello").await;
     // The map row follows Telegram's answer.
-    eventually(
+    poll_until(
         "the message map row",
         &bridge,
         Duration::from_secs(10),
@@ -331,7 +310,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
                 "m.relates_to": { "rel_type": "m.replace", "event_id": hello } }),
     )
     .await;
-    let edited = eventually("the edit", &bridge, Duration::from_secs(20), || {
+    let edited = poll_until("the edit", &bridge, Duration::from_secs(20), || {
         history(&fake, alice, crew)
             .into_iter()
             .find(|m| m.id == hello_tg.id && m.text == "hello again")
@@ -357,7 +336,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
                 .filter(|m| m.reactions.contains(&(alice, "👍".to_owned())) == want)
         }
     };
-    eventually(
+    poll_until(
         "the reaction",
         &bridge,
         Duration::from_secs(20),
@@ -365,7 +344,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
     )
     .await;
     redact(&owner, &crew_room, &reaction).await;
-    let unreacted = eventually(
+    let unreacted = poll_until(
         "the reaction's removal",
         &bridge,
         Duration::from_secs(20),
@@ -383,7 +362,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
     .await;
     let doomed_tg = wait_sent(&fake, &bridge, alice, crew, "oops").await;
     redact(&owner, &crew_room, &doomed).await;
-    eventually("the deletion", &bridge, Duration::from_secs(20), || {
+    poll_until("the deletion", &bridge, Duration::from_secs(20), || {
         (!history(&fake, alice, crew)
             .iter()
             .any(|m| m.id == doomed_tg.id))
@@ -402,7 +381,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
                 "info": { "mimetype": "application/octet-stream", "size": file_bytes.len() } }),
     )
     .await;
-    let file_tg = eventually("the file", &bridge, Duration::from_secs(30), || {
+    let file_tg = poll_until("the file", &bridge, Duration::from_secs(30), || {
         history(&fake, alice, crew)
             .into_iter()
             .find(|m| m.out && m.media.is_some())
@@ -424,7 +403,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
         json!({ "msgtype": "m.text", "body": long }),
     )
     .await;
-    let parts = eventually("both parts", &bridge, Duration::from_secs(20), || {
+    let parts = poll_until("both parts", &bridge, Duration::from_secs(20), || {
         let texts = own_texts(&fake, alice, crew);
         let start = texts.iter().position(|t| t.starts_with("w000"))?;
         (texts.len() >= start + 2).then(|| texts[start..start + 2].to_vec())
@@ -443,7 +422,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
         )
         .await
         .unwrap();
-    eventually("the pin", &bridge, Duration::from_secs(20), || {
+    poll_until("the pin", &bridge, Duration::from_secs(20), || {
         history(&fake, alice, crew)
             .into_iter()
             .find(|m| m.id == hello_tg.id && m.pinned)
@@ -556,7 +535,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
         )
         .await
         .unwrap();
-    eventually("the read receipt", &bridge, Duration::from_secs(20), || {
+    poll_until("the read receipt", &bridge, Duration::from_secs(20), || {
         let state = fake.world().lock().unwrap().dialog_state(alice, deck);
         (state.read_inbox_max_id >= news_tg.id).then_some(())
     })
@@ -569,7 +548,7 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
     .await;
     let temp_tg = wait_sent(&fake, &bridge, alice, deck, "deck temp").await;
     redact(&owner, &deck_room, &temp).await;
-    eventually(
+    poll_until(
         "the channel deletion",
         &bridge,
         Duration::from_secs(20),
@@ -708,7 +687,7 @@ async fn restart_mid_burst_sends_each_message_once(kind: HomeserverKind) {
     for text in &expected {
         send(&owner, &room, json!({ "msgtype": "m.text", "body": text })).await;
     }
-    eventually(
+    poll_until(
         "a few delivered messages",
         &bridge,
         Duration::from_secs(30),
@@ -732,7 +711,7 @@ async fn restart_mid_burst_sends_each_message_once(kind: HomeserverKind) {
     fake.delay_answer("messages.sendMessage", Duration::ZERO);
     bridge.start();
     bridge.wait_ready(Duration::from_secs(60)).await;
-    eventually("all 40 messages", &bridge, Duration::from_secs(60), || {
+    poll_until("all 40 messages", &bridge, Duration::from_secs(60), || {
         (own_texts(&fake, alice, burst).len() >= 40).then_some(())
     })
     .await;

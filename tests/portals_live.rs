@@ -14,11 +14,10 @@
 
 mod appservice_support;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use appservice_support::telegram::{configure, start_logged_in, state, user, wait_for_log, PNG};
-use appservice_support::{command, shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::{command, eventually, shared_homeserver, Bridges};
 use fake_telegram::world::chats::{all_admin_rights, no_banned_rights};
 use fake_telegram::world::{Origin, Peer};
 use fake_telegram::FakeTelegram;
@@ -41,26 +40,6 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
 }
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Polls `check` until it returns `Some`, failing with `what` and the log.
-async fn eventually<T, F, Fut>(bridge: &BridgeInstance, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen\n{}",
-            bridge.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
 
 /// A state event's content as `owner` reads it, `Value::Null` when unset.
 async fn try_state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {

@@ -309,6 +309,52 @@ pub async fn expect_event(
     }
 }
 
+/// Polls `check` until it returns `Some` (for up to [`EVENT_TIMEOUT`]),
+/// failing with `what` and the bridge's log.
+pub async fn eventually<T, F, Fut>(bridge: &BridgeInstance, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_within(bridge, what, EVENT_TIMEOUT, check).await
+}
+
+/// [`eventually`] with a timeout of its own.
+pub async fn eventually_within<T, F, Fut>(
+    bridge: &BridgeInstance,
+    what: &str,
+    timeout: Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// [`eventually_within`] for a check that needs no waiting itself (a look
+/// at the fake datacenter or the store).
+pub async fn poll_until<T>(
+    what: &str,
+    bridge: &BridgeInstance,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    eventually_within(bridge, what, timeout, || std::future::ready(probe())).await
+}
+
 /// Whether `event` is an `m.room.message` in `room` with body `body`.
 pub fn message_in(event: &Value, room: &str, body: &str) -> bool {
     event["room_id"] == room
