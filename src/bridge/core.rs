@@ -265,16 +265,13 @@ impl<P: BridgePersistence> Core<P> {
     /// the bot is in it and the owner has not left, otherwise creates a new
     /// direct room with the owner, records it and greets.
     pub async fn ensure_management_room(&self) -> Result<OwnedRoomId, CoreError> {
-        if let Some(recorded) = self.store.management_room()? {
-            match OwnedRoomId::try_from(recorded.as_str()) {
-                Ok(room_id) if self.management_room_usable(&room_id).await? => {
-                    debug!(%room_id, "management room in place");
-                    self.set_cached_management_room(Some(room_id.clone()));
-                    return Ok(room_id);
-                }
-                Ok(room_id) => info!(%room_id, "management room is gone; creating a new one"),
-                Err(_) => warn!("recorded management room id is invalid; creating a new one"),
+        if let Some(room_id) = self.store.management_room()? {
+            if self.management_room_usable(&room_id).await? {
+                debug!(%room_id, "management room in place");
+                self.set_cached_management_room(Some(room_id.clone()));
+                return Ok(room_id);
             }
+            info!(%room_id, "management room is gone; creating a new one");
         }
         self.create_management_room().await
     }
@@ -318,7 +315,7 @@ impl<P: BridgePersistence> Core<P> {
         request.invite = vec![self.ids.owner.clone()];
         request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
         let room_id = self.client.as_bot().send(request).await?.room_id;
-        self.store.set_management_room(Some(room_id.as_str()))?;
+        self.store.set_management_room(Some(&room_id))?;
         self.set_cached_management_room(Some(room_id.clone()));
         info!(%room_id, owner = %self.ids.owner, "management room created");
         if self.double_puppet.load(Ordering::Acquire) {
@@ -409,7 +406,7 @@ impl<P: BridgePersistence> Core<P> {
                 commands::parse(body, false).is_some()
             })
             || outbound_route::sent_by_bridge(raw.json().get())
-            || !self.store.is_portal_room(room_id.as_str())?
+            || !self.store.is_portal_room(room_id)?
         {
             return Ok(None);
         }
@@ -622,7 +619,7 @@ impl<P: BridgePersistence> Core<P> {
         }
         let adopt = invite.content.is_direct == Some(true) && self.management_room().is_none();
         if adopt {
-            self.store.set_management_room(Some(room_id.as_str()))?;
+            self.store.set_management_room(Some(room_id))?;
             self.set_cached_management_room(Some(room_id.to_owned()));
             info!(%room_id, "the owner's direct room is now the management room");
             self.greet(room_id).await?;
@@ -1058,17 +1055,22 @@ mod tests {
                 .filter_map(|room| ruma::OwnedRoomId::try_from(room.as_str()).ok())
                 .collect())
         }
-        fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
-            Ok(self.portals.lock().unwrap().contains(room_id))
+        fn is_portal_room(&self, room_id: &RoomId) -> Result<bool, PersistenceError> {
+            Ok(self.portals.lock().unwrap().contains(room_id.as_str()))
         }
         fn prune_transactions(&self, _age: Duration) -> Result<usize, PersistenceError> {
             Ok(0)
         }
-        fn management_room(&self) -> Result<Option<String>, PersistenceError> {
-            Ok(self.management_room.lock().unwrap().clone())
+        fn management_room(&self) -> Result<Option<OwnedRoomId>, PersistenceError> {
+            Ok(self
+                .management_room
+                .lock()
+                .unwrap()
+                .clone()
+                .map(|room| OwnedRoomId::try_from(room).unwrap()))
         }
-        fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
-            *self.management_room.lock().unwrap() = room_id.map(str::to_owned);
+        fn set_management_room(&self, room_id: Option<&RoomId>) -> Result<(), PersistenceError> {
+            *self.management_room.lock().unwrap() = room_id.map(ToString::to_string);
             Ok(())
         }
         async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
@@ -1211,7 +1213,7 @@ mod tests {
         assert_eq!(room, "!new:localhost");
         assert_eq!(
             store.management_room().unwrap().as_deref(),
-            Some("!new:localhost")
+            Some(ruma::room_id!("!new:localhost"))
         );
         let create = &fake.requests("POST", "/createRoom")[0].body;
         assert_eq!(create["name"], MANAGEMENT_ROOM_NAME);
@@ -1228,7 +1230,9 @@ mod tests {
     #[tokio::test]
     async fn reuses_a_usable_management_room_and_replaces_a_gone_one() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!old:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!old:localhost")))
+            .unwrap();
         assert_eq!(
             core.ensure_management_room().await.unwrap(),
             "!old:localhost"
@@ -1310,7 +1314,9 @@ mod tests {
     #[tokio::test]
     async fn owner_commands_are_answered_once_per_transaction() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         let events = [message(
             "!m:localhost",
@@ -1337,7 +1343,9 @@ mod tests {
     #[tokio::test]
     async fn an_owner_command_that_arrives_twice_is_answered_once() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         let events = [message(
             "!m:localhost",
@@ -1364,7 +1372,9 @@ mod tests {
     #[tokio::test]
     async fn prefix_is_needed_outside_the_management_room() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         push(
             &core,
@@ -1400,7 +1410,9 @@ mod tests {
     #[tokio::test]
     async fn strangers_are_ignored_and_their_invites_declined() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         push(
             &core,
@@ -1446,7 +1458,7 @@ mod tests {
         assert_eq!(fake.requests("POST", "/join").len(), 1);
         assert_eq!(
             store.management_room().unwrap().as_deref(),
-            Some("!dm:localhost")
+            Some(ruma::room_id!("!dm:localhost"))
         );
         assert_eq!(
             core.management_room().as_deref().map(|r| r.as_str()),
@@ -1463,14 +1475,16 @@ mod tests {
         assert_eq!(fake.requests("POST", "/join").len(), 2);
         assert_eq!(
             store.management_room().unwrap().as_deref(),
-            Some("!dm:localhost")
+            Some(ruma::room_id!("!dm:localhost"))
         );
     }
 
     #[tokio::test]
     async fn the_owner_leaving_the_management_room_retires_it() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         let leave = json!({
             "type": "m.room.member", "room_id": "!m:localhost", "sender": "@owner:localhost",
@@ -1494,7 +1508,9 @@ mod tests {
     #[tokio::test]
     async fn logout_clears_the_login_and_ping_reports_it() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         store.logged_in.store(true, Ordering::SeqCst);
         push(
@@ -1538,7 +1554,9 @@ mod tests {
     #[tokio::test]
     async fn owner_events_in_portals_are_queued_with_the_transaction() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         store
             .portals
@@ -1619,7 +1637,9 @@ mod tests {
     #[tokio::test]
     async fn the_owners_room_changes_and_portal_commands_go_to_the_telegram_side() {
         let (core, fake, store) = setup().await;
-        store.set_management_room(Some("!m:localhost")).unwrap();
+        store
+            .set_management_room(Some(ruma::room_id!("!m:localhost")))
+            .unwrap();
         core.ensure_management_room().await.unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         core.set_telegram_requests(tx);

@@ -150,7 +150,7 @@ impl<P: BridgePersistence> Core<P> {
         let watermark = self.event_watermark();
         if limited
             && transactions_lag(watermark, &events)
-            && self.persistence().is_portal_room(room_id.as_str())?
+            && self.persistence().is_portal_room(room_id)?
         {
             let _one_at_a_time = self.transaction_lock().await;
             return self.read_back_room(room_id, sync_horizon(watermark)).await;

@@ -8,19 +8,28 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::telegram::logout::end_stored_login;
 use crate::telegram::ClientOptions;
 
-/// A failure of the database; the message never contains secrets.
+/// Why a persistence call failed; the message never contains secrets.
 #[derive(Debug, thiserror::Error)]
-#[error("database: {0}")]
-pub struct PersistenceError(pub String);
+pub enum PersistenceError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// Ending the Telegram login failed.
+    #[error("{0}")]
+    Logout(String),
+    /// Another implementation's failure (an in-memory double, say).
+    #[error("database: {0}")]
+    Other(String),
+}
 
 impl PersistenceError {
-    /// Wraps any displayable store error.
+    /// Wraps a failure of an implementation other than the store.
     pub fn new(error: impl fmt::Display) -> Self {
-        Self(error.to_string())
+        Self::Other(error.to_string())
     }
 }
 
@@ -108,17 +117,17 @@ pub trait BridgePersistence: Send + Sync + 'static {
 
     /// Whether `room_id` is a portal room (the owner's events there are
     /// bridged to Telegram).
-    fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError>;
+    fn is_portal_room(&self, room_id: &ruma::RoomId) -> Result<bool, PersistenceError>;
 
     /// Forgets transaction ids recorded more than `age` ago (homeservers only
     /// retry recent transactions); returns how many were forgotten.
     fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError>;
 
     /// The management room recorded in the database, if any.
-    fn management_room(&self) -> Result<Option<String>, PersistenceError>;
+    fn management_room(&self) -> Result<Option<ruma::OwnedRoomId>, PersistenceError>;
 
     /// Records `room_id` as the management room, or forgets it (`None`).
-    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError>;
+    fn set_management_room(&self, room_id: Option<&ruma::RoomId>) -> Result<(), PersistenceError>;
 
     /// The Telegram account logged in, if any.
     fn telegram_account(
@@ -202,13 +211,13 @@ impl BridgePersistence for StorePersistence {
     fn transaction_processed(&self, txn_id: &str) -> Result<bool, PersistenceError> {
         self.store
             .transaction_processed(txn_id)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn record_transaction(&self, txn_id: &str) -> Result<(), PersistenceError> {
         self.store
             .record_transaction(txn_id)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn record_transaction_with_outbox(
@@ -233,7 +242,7 @@ impl BridgePersistence for StorePersistence {
                 }
                 tx.record_transaction(txn_id)
             })
-            .map_err(|e: crate::store::StoreError| PersistenceError::new(e))
+            .map_err(PersistenceError::from)
     }
 
     fn queue_missed(&self, queued: &[QueuedEvent]) -> Result<Vec<QueuedEvent>, PersistenceError> {
@@ -248,16 +257,16 @@ impl BridgePersistence for StorePersistence {
                         fresh.push(event.clone());
                     }
                 }
-                Ok(fresh)
+                Ok::<_, StoreError>(fresh)
             })
-            .map_err(|e: crate::store::StoreError| PersistenceError::new(e))
+            .map_err(PersistenceError::from)
     }
 
     fn was_queued(&self, event_id: &ruma::EventId) -> Result<bool, PersistenceError> {
         self.store
             .outbox()
             .was_queued(event_id)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn remember_handled(
@@ -269,39 +278,39 @@ impl BridgePersistence for StorePersistence {
             .outbox()
             .remember(room_id, event_id)
             .map(drop)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn event_watermark(&self) -> Result<Option<u64>, PersistenceError> {
         Ok(self
             .store
             .kv_get(EVENT_WATERMARK_KEY)
-            .map_err(PersistenceError::new)?
+            .map_err(PersistenceError::from)?
             .and_then(|value| value.parse().ok()))
     }
 
     fn bot_device_token(&self) -> Result<Option<String>, PersistenceError> {
         self.store
             .kv_get(BOT_DEVICE_TOKEN_KEY)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn set_bot_device_token(&self, token: &str) -> Result<(), PersistenceError> {
         self.store
             .kv_set(BOT_DEVICE_TOKEN_KEY, token)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn bot_sync_position(&self) -> Result<Option<String>, PersistenceError> {
         self.store
             .kv_get(BOT_SYNC_POSITION_KEY)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn set_bot_sync_position(&self, position: &str) -> Result<(), PersistenceError> {
         self.store
             .kv_set(BOT_SYNC_POSITION_KEY, position)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn portal_rooms(&self) -> Result<Vec<ruma::OwnedRoomId>, PersistenceError> {
@@ -309,21 +318,18 @@ impl BridgePersistence for StorePersistence {
             .store
             .portals()
             .all()
-            .map_err(PersistenceError::new)?
+            .map_err(PersistenceError::from)?
             .into_iter()
             .map(|portal| portal.room_id)
             .collect())
     }
 
-    fn is_portal_room(&self, room_id: &str) -> Result<bool, PersistenceError> {
-        let Ok(room_id) = <&ruma::RoomId>::try_from(room_id) else {
-            return Ok(false);
-        };
+    fn is_portal_room(&self, room_id: &ruma::RoomId) -> Result<bool, PersistenceError> {
         self.store
             .portals()
             .by_room(room_id)
             .map(|portal| portal.is_some())
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn prune_transactions(&self, age: Duration) -> Result<usize, PersistenceError> {
@@ -333,7 +339,7 @@ impl BridgePersistence for StorePersistence {
         let cutoff = now.saturating_sub(age).as_secs();
         self.store
             .prune_transactions(i64::try_from(cutoff).unwrap_or(i64::MAX))
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
     fn quarantine_event(&self, failed: &FailedEvent) -> Result<(), PersistenceError> {
@@ -346,21 +352,24 @@ impl BridgePersistence for StorePersistence {
         self.store
             .quarantine()
             .record(&item)
-            .map_err(PersistenceError::new)
+            .map_err(PersistenceError::from)
     }
 
-    fn management_room(&self) -> Result<Option<String>, PersistenceError> {
-        self.store
-            .kv_get(MANAGEMENT_ROOM_KEY)
-            .map_err(PersistenceError::new)
+    fn management_room(&self) -> Result<Option<ruma::OwnedRoomId>, PersistenceError> {
+        // A recorded value that is not a room id (hand-edited, say) counts
+        // as no management room: the bot then sets up a new one.
+        Ok(self
+            .store
+            .kv_get(MANAGEMENT_ROOM_KEY)?
+            .and_then(|room| ruma::OwnedRoomId::try_from(room).ok()))
     }
 
-    fn set_management_room(&self, room_id: Option<&str>) -> Result<(), PersistenceError> {
+    fn set_management_room(&self, room_id: Option<&ruma::RoomId>) -> Result<(), PersistenceError> {
         match room_id {
-            Some(room_id) => self.store.kv_set(MANAGEMENT_ROOM_KEY, room_id),
+            Some(room_id) => self.store.kv_set(MANAGEMENT_ROOM_KEY, room_id.as_str()),
             None => self.store.kv_delete(MANAGEMENT_ROOM_KEY),
         }
-        .map_err(PersistenceError::new)
+        .map_err(PersistenceError::from)
     }
 
     async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
@@ -370,7 +379,7 @@ impl BridgePersistence for StorePersistence {
         if !self
             .store
             .has_telegram_login()
-            .map_err(PersistenceError::new)?
+            .map_err(PersistenceError::from)?
         {
             return Ok(None);
         }
@@ -379,7 +388,7 @@ impl BridgePersistence for StorePersistence {
             .telegram_session()
             .peer(PeerId::self_user())
             .await
-            .map_err(PersistenceError::new)?;
+            .map_err(PersistenceError::from)?;
         Ok(match self_user {
             Some(PeerInfo::User { id, bot, .. }) => Some(TelegramAccount {
                 user_id: id,
@@ -395,12 +404,12 @@ impl BridgePersistence for StorePersistence {
         let logged_in = self
             .store
             .has_telegram_login()
-            .map_err(PersistenceError::new)?;
+            .map_err(PersistenceError::from)?;
         let (remote, scrub_failed) = match (&self.telegram, logged_in) {
             (Some(endpoint), true) => {
                 let ended = end_stored_login(&self.store, endpoint.api_id, &endpoint.options)
                     .await
-                    .map_err(PersistenceError::new)?;
+                    .map_err(PersistenceError::from)?;
                 (Some(ended.remote.describe()), ended.scrub_failed)
             }
             _ => {
@@ -408,7 +417,7 @@ impl BridgePersistence for StorePersistence {
                 // removing from the file either way.
                 self.store
                     .clear_telegram_login()
-                    .map_err(PersistenceError::new)?;
+                    .map_err(PersistenceError::from)?;
                 (None, self.store.scrub_deleted_data().err())
             }
         };

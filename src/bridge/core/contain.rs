@@ -74,7 +74,7 @@ impl<P: BridgePersistence> Core<P> {
         };
         let management = self.management_room();
         let in_place = management.as_deref() == Some(&*room_id)
-            || self.store.is_portal_room(room_id.as_str()).unwrap_or(false);
+            || self.store.is_portal_room(&room_id).unwrap_or(false);
         let (notify_in, text) = if in_place {
             (
                 room_id,

@@ -175,7 +175,7 @@ impl<P: BridgePersistence> Core<P> {
         if self.management_room().as_deref() == Some(room_id) {
             return self.replace_encrypted_management_room(room_id).await;
         }
-        if !self.store.is_portal_room(room_id.as_str())? {
+        if !self.store.is_portal_room(room_id)? {
             return Ok(());
         }
         info!(%room_id, "encryption was turned on in a portal; it is detached");
@@ -220,7 +220,7 @@ impl<P: BridgePersistence> Core<P> {
         event_id: &EventId,
     ) -> Result<(), CoreError> {
         let from_owner = sender == self.ids.owner;
-        let is_portal = from_owner && self.store.is_portal_room(room_id.as_str())?;
+        let is_portal = from_owner && self.store.is_portal_room(room_id)?;
         let first_time = is_portal && self.encryption_warned.first_time(room_id);
         let room_encrypted = if first_time {
             let bot = self.client.bot_user_id();
