@@ -14,14 +14,14 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{
-    configure, portal_of, start_logged_in, user, wait_for_log, PNG,
+    portal_of, start_logged_in, user, wait_for_log, with_own_homeserver, PNG,
 };
 use appservice_support::{expect_event, message_in, timeline, BridgeInstance, EVENT_TIMEOUT};
 use fake_telegram::world::{ChatId, Origin, Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::Value;
-use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions, TestUser};
+use testkit::{HomeserverKind, TestUser};
 use tgbridge::store::Store;
 
 /// The outage: far beyond any retry of a single request.
@@ -80,22 +80,8 @@ fn event_id(event: &Value) -> String {
 }
 
 async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: HomeserverKind) {
-    let port = free_port().expect("free port for the homeserver");
-    let mut bridge = BridgeInstance::prepare("eko", port);
-    configure(&bridge, NO_HISTORY);
     // Its own server, since this test stops it.
-    let mut server = Homeserver::start(
-        kind,
-        HomeserverOptions {
-            registrations: vec![bridge.registration_path.clone()],
-            port: Some(port),
-            ..HomeserverOptions::default()
-        },
-    )
-    .await
-    .unwrap_or_else(|e| {
-        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
-    });
+    let (mut bridge, mut server) = with_own_homeserver(kind, "eko", NO_HISTORY).await;
     let fake = FakeTelegram::start().await;
     let c = cast(&fake);
     let group = Peer::Chat(c.group);

@@ -13,7 +13,9 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, user, wait_for_log, with_own_homeserver,
+};
 use appservice_support::{
     expect_event, is_notice_from, message_in, shared_homeserver, BridgeInstance, Bridges,
     EVENT_TIMEOUT,
@@ -23,9 +25,7 @@ use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
 use serde_json::json;
-use testkit::{
-    free_port, Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser,
-};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::Store;
 
 /// Shared by the tests that keep the homeserver running; the homeserver
@@ -143,22 +143,8 @@ fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
 }
 
 async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
-    let port = free_port().expect("free port for the homeserver");
-    let mut bridge = BridgeInstance::prepare("hso", port);
-    configure(&bridge, NO_HISTORY);
     // Its own server, since this test stops it.
-    let mut server = Homeserver::start(
-        kind,
-        HomeserverOptions {
-            registrations: vec![bridge.registration_path.clone()],
-            port: Some(port),
-            ..HomeserverOptions::default()
-        },
-    )
-    .await
-    .unwrap_or_else(|e| {
-        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
-    });
+    let (mut bridge, mut server) = with_own_homeserver(kind, "hso", NO_HISTORY).await;
 
     let fake = FakeTelegram::start().await;
     let (alice, bob, carol, first, second) = {

@@ -130,17 +130,11 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<InboxEntry> {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::Store;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        (dir, store)
-    }
+    use crate::store::temp_store;
 
     #[test]
     fn events_come_back_in_order_until_removed() {
-        let (_dir, store) = store();
+        let (_dir, store) = temp_store();
         let inbox = store.inbox();
         assert_eq!(inbox.newest().unwrap(), None);
         let a = inbox.push("a").unwrap();
@@ -169,7 +163,7 @@ mod tests {
 
     #[test]
     fn sequence_numbers_are_never_reused() {
-        let (_dir, store) = store();
+        let (_dir, store) = temp_store();
         let inbox = store.inbox();
         let a = inbox.push("a").unwrap();
         inbox.remove(a).unwrap();
@@ -179,7 +173,7 @@ mod tests {
 
     #[test]
     fn an_early_deletion_is_taken_once_per_account() {
-        let (_dir, store) = store();
+        let (_dir, store) = temp_store();
         let inbox = store.inbox();
         inbox.note_early_deletion(1, 10).unwrap();
         inbox.note_early_deletion(1, 10).unwrap();
@@ -190,7 +184,7 @@ mod tests {
 
     #[test]
     fn early_deletions_are_bounded() {
-        let (_dir, store) = store();
+        let (_dir, store) = temp_store();
         let inbox = store.inbox();
         for id in 0..(super::EARLY_DELETIONS_KEPT as i32 + 10) {
             inbox.note_early_deletion(1, id).unwrap();

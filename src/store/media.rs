@@ -138,17 +138,11 @@ fn row_to_media(row: &Row<'_>) -> rusqlite::Result<Option<CachedMedia>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        (dir, store)
-    }
+    use crate::store::temp_store;
 
     #[test]
     fn cached_files_are_found_both_ways_and_replaced() {
-        let (_dir, store) = store();
+        let (_dir, store) = temp_store();
         let cache = store.media();
         assert_eq!(cache.by_telegram(TelegramFileKind::Photo, 7).unwrap(), None);
         let photo = CachedMedia {

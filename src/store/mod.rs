@@ -420,3 +420,11 @@ fn classify_open_error(path: &Path, err: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests;
+
+/// A store in a fresh temporary directory, kept as long as the directory.
+#[cfg(test)]
+pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(&dir.path().join("tgbridge.db")).expect("a new store opens");
+    (dir, store)
+}

@@ -73,6 +73,32 @@ pub async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) ->
         .unwrap_or_else(|e| panic!("{event_type} in {room}: {e}"))
 }
 
+/// A bridge prepared as `name` with `options` (see [`configure`]) and a
+/// homeserver of `kind` of its own that knows its registration, for the
+/// tests that stop the homeserver.
+pub async fn with_own_homeserver(
+    kind: testkit::HomeserverKind,
+    name: &str,
+    options: &str,
+) -> (BridgeInstance, testkit::Homeserver) {
+    let port = testkit::free_port().expect("free port for the homeserver");
+    let bridge = BridgeInstance::prepare(name, port);
+    configure(&bridge, options);
+    let server = testkit::Homeserver::start(
+        kind,
+        testkit::HomeserverOptions {
+            registrations: vec![bridge.registration_path.clone()],
+            port: Some(port),
+            ..testkit::HomeserverOptions::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
+    });
+    (bridge, server)
+}
+
 /// Seeds a login into `account`, registers the owner, starts the bridge and
 /// waits for its first chat sync; returns the owner.
 pub async fn start_logged_in(
