@@ -565,6 +565,10 @@ async fn latency_and_load(
             "\ndatabase growth over {messages} bridged messages (after a WAL checkpoint): file {file:.0} bytes/message, pages in use {used:.0} bytes/message"
         );
     }
+    println!(
+        "Telegram events still waiting in the inbox after the burst: {}",
+        after.inbox
+    );
     tokio::time::sleep(SETTLE).await;
     figures.idle_after_burst = Some(print_rss("5 portals, idle after the burst", subject.pid()));
 

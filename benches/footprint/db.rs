@@ -22,6 +22,8 @@ pub struct DbFigures {
     pub messages: u64,
     /// Rows of the appservice transaction log.
     pub transactions: u64,
+    /// Telegram events read but not yet applied to Matrix.
+    pub inbox: u64,
 }
 
 impl DbFigures {
@@ -78,6 +80,7 @@ impl DbSize {
             used_bytes: used,
             messages: count("message"),
             transactions: count("appservice_txn"),
+            inbox: count("inbox"),
         }
     }
 }

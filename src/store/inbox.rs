@@ -110,6 +110,20 @@ impl<'a> Inbox<'a> {
     /// Whether message `tg_msg_id` of `account` was deleted before it was
     /// bridged; the note is consumed.
     pub fn take_early_deletion(&self, account: i64, tg_msg_id: i32) -> Result<bool, StoreError> {
+        // Asked for every message of a private chat or basic group, and
+        // almost always answered "no": a read then, and a write only for
+        // the rare message that was deleted early.
+        let noted: bool = self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM early_deletion
+                     WHERE account_id = ?1 AND tg_msg_id = ?2)",
+                )?
+                .query_row((account, tg_msg_id), |row| row.get(0))?)
+        })?;
+        if !noted {
+            return Ok(false);
+        }
         self.db.run(|conn| {
             Ok(conn
                 .prepare_cached(
