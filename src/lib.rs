@@ -26,7 +26,7 @@
 //! a new message in `bridge/relay/inbound.rs` (`bridge_message`), an edit
 //! becoming an `m.replace` or a deletion a redaction in
 //! `bridge/relay/changes.rs`, reactions in `bridge/relay/reactions.rs`,
-//! pins and service messages in `bridge/relay/service.rs`, titles and photos
+//! pins and service messages in `bridge/relay/service_messages.rs`, titles and photos
 //! in `bridge/relay/metadata.rs`.
 //!
 //! # The path of the owner's Matrix event

@@ -11,7 +11,7 @@
 //! Submodules split the work by direction: [`inbound`] (Telegram → Matrix
 //! messages), [`metadata`] (chat metadata both ways) and [`chats`] (sync and
 //! private chats on request). Telegram → Matrix also has [`changes`] (edits,
-//! deletions), [`reactions`], [`service`] (service messages, pins),
+//! deletions), [`reactions`], [`service_messages`] (service messages, pins),
 //! [`receipts`] (typing, read receipts), [`mentions`] and [`catchup`]
 //! (messages missed across a crash). [`inbox`] keeps every lasting Telegram
 //! event from the moment it is read until it is applied, and holds a chat's
@@ -33,7 +33,7 @@ mod outbound_media;
 mod outbound_plan;
 mod reactions;
 mod receipts;
-mod service;
+mod service_messages;
 
 use std::collections::HashMap;
 use std::sync::Arc;
