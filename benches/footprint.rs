@@ -13,7 +13,8 @@
 //! - Telegram → Matrix latency p50/p99 (a Telegram user sends a text, until
 //!   the owner sees it) and sustained messages/s, each next to a baseline on
 //!   the same server (the owner's own messages), so the figures compare as
-//!   ratios within one run;
+//!   ratios within one run; the sustained rate over 5 chats and into one
+//!   chat (one queue, strictly in order);
 //! - Matrix → Telegram latency (the owner's text until the fake datacenter
 //!   holds it);
 //! - database bytes per bridged message (file growth between checkpoints);
@@ -556,6 +557,18 @@ async fn latency_and_load(
         "  baseline:  {own_rate:7.1} msgs/s   (the owner sending as many, one sender per room)"
     );
 
+    one_chat_burst(
+        fake,
+        owner,
+        subject,
+        friend,
+        &quiet[0],
+        &mut timeline,
+        burst,
+        figures,
+    )
+    .await;
+
     let after = db.measure();
     let messages = after.messages.saturating_sub(before.messages);
     if messages > 0 {
@@ -573,6 +586,51 @@ async fn latency_and_load(
     figures.idle_after_burst = Some(print_rss("5 portals, idle after the burst", subject.pid()));
 
     figures.to_telegram = matrix_to_telegram(fake, owner, subject, &rooms[0], rounds).await;
+}
+
+/// The burst into one chat (one queue, strictly in order), against the
+/// owner's sequential sends into one room of the same server.
+#[allow(clippy::too_many_arguments)]
+async fn one_chat_burst(
+    fake: &FakeTelegram,
+    owner: &TestUser,
+    subject: &Subject,
+    friend: UserId,
+    quiet: &str,
+    timeline: &mut Timeline<'_>,
+    burst: usize,
+    figures: &mut Figures,
+) {
+    let markers: Vec<String> = (0..burst).map(|i| format!("one-chat burst {i}")).collect();
+    let started = Instant::now();
+    {
+        let world = fake.world();
+        let mut world = world.lock().expect("world lock");
+        for marker in &markers {
+            world
+                .send_text(friend, Peer::Chat(subject.groups[0]), marker)
+                .expect("send on Telegram");
+        }
+    }
+    timeline.wait_for_bodies(&markers).await;
+    let bridged = burst as f64 / started.elapsed().as_secs_f64();
+    let own_markers: Vec<String> = (0..burst).map(|i| format!("one-room own {i}")).collect();
+    let started = Instant::now();
+    let sends = async {
+        for marker in &own_markers {
+            owner.send_text(quiet, marker).await.expect("send");
+        }
+    };
+    let ((), ()) = tokio::join!(sends, timeline.wait_for_bodies(&own_markers));
+    let own = burst as f64 / started.elapsed().as_secs_f64();
+    figures.one_chat_rate = Some(bridged);
+    figures.one_room_own_rate = Some(own);
+    println!(
+        "
+sustained, {burst} texts into one chat until all are seen:"
+    );
+    println!("  bridged:   {bridged:7.1} msgs/s");
+    println!("  baseline:  {own:7.1} msgs/s   (the owner's sequential sends into one room)");
 }
 
 /// Runs the futures to completion, one after another's await points

@@ -51,6 +51,10 @@ pub struct Figures {
     pub own_message: Option<Latency>,
     pub bridged_rate: Option<f64>,
     pub own_rate: Option<f64>,
+    /// The same burst into one chat, and the owner's sequential sends
+    /// into one room.
+    pub one_chat_rate: Option<f64>,
+    pub one_room_own_rate: Option<f64>,
     pub burst: usize,
     /// (file, pages in use) bytes per bridged message, and the messages.
     pub db_per_message: Option<(f64, f64, u64)>,
@@ -121,6 +125,16 @@ fn rows() -> Vec<(&'static str, Cell)> {
             |f| rate(f.own_rate, f.burst),
         ),
         ("ratio bridged / own", rate_ratio),
+        ("burst: texts into one chat, all seen", |f| {
+            rate(f.one_chat_rate, f.burst)
+        }),
+        (
+            "baseline: the owner's sequential sends into one room",
+            |f| rate(f.one_room_own_rate, f.burst),
+        ),
+        ("ratio bridged / own, one chat", |f| {
+            ratio(f.one_chat_rate, f.one_room_own_rate)
+        }),
         ("Matrix → Telegram, p50 / p99", |f| latency(f.to_telegram)),
         (
             "database growth per bridged message (file / pages in use)",
@@ -209,7 +223,11 @@ fn rate(r: Option<f64>, burst: usize) -> String {
 }
 
 fn rate_ratio(f: &Figures) -> String {
-    match (f.bridged_rate, f.own_rate) {
+    ratio(f.bridged_rate, f.own_rate)
+}
+
+fn ratio(bridged: Option<f64>, own: Option<f64>) -> String {
+    match (bridged, own) {
         (Some(b), Some(o)) => format!("{:.2}", b / o.max(f64::EPSILON)),
         _ => NONE.into(),
     }
