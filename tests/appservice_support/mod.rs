@@ -289,6 +289,18 @@ impl Drop for BridgeInstance {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // A failure's whole log outlives the temporary directory, for
+        // diagnosis beyond the tail a panic message shows.
+        if std::thread::panicking() && self.log_path.exists() {
+            let kept = std::env::temp_dir().join(format!(
+                "tgbridge-{}-{}.log",
+                self.id,
+                std::process::id()
+            ));
+            if std::fs::copy(&self.log_path, &kept).is_ok() {
+                eprintln!("the bridge's log is kept in {}", kept.display());
+            }
+        }
     }
 }
 
