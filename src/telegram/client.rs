@@ -4,7 +4,7 @@
 //! datacenter migrations. It owns no login logic and never reads the session's
 //! secrets itself.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -248,6 +248,14 @@ fn migration_target(rpc: &grammers_mtsender::RpcError) -> Option<i32> {
     }
 }
 
+/// Updates the connection may hold for the reader. grammers drops what
+/// does not fit (its default keeps 100), and a dropped update at the end
+/// of a burst leaves a gap nothing reveals until the next update arrives,
+/// possibly many minutes later. Telegram pushes a busy group's burst far
+/// faster than a small machine records and translates it; the queue only
+/// holds memory while a burst is being read.
+const UPDATES_QUEUE: usize = 100_000;
+
 /// The sender pool configuration for `options`.
 fn connection_params(options: &ClientOptions) -> ConnectionParams {
     let device = &options.device;
@@ -262,6 +270,7 @@ fn connection_params(options: &ClientOptions) -> ConnectionParams {
             threshold: options.flood_sleep_threshold,
             io_errors_as_flood_of: Some(Duration::from_secs(1)),
         }),
+        updates_channel_capacity: NonZeroUsize::new(UPDATES_QUEUE).unwrap_or(NonZeroUsize::MIN),
         ..ConnectionParams::default()
     }
 }
@@ -294,6 +303,7 @@ mod tests {
         assert_eq!(params.app_version, "9.9");
         assert_eq!(params.lang_code, "de");
         assert_eq!(params.system_lang_code, "de");
+        assert_eq!(params.updates_channel_capacity.get(), UPDATES_QUEUE);
     }
 
     #[test]

@@ -625,8 +625,13 @@ async fn push_loop(
                     }
                     send(body);
                 }
-                // Lost pushes are a gap the client fills with getDifference.
-                Err(broadcast::error::RecvError::Lagged(n)) => warn!(n, "pushes lagged"),
+                // As Telegram does when it has more to push than it will:
+                // `updatesTooLong` sends the client to getDifference at once,
+                // instead of leaving the gap until some later update shows it.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(n, "pushes lagged; the client is told to fetch the difference");
+                    send(tl::enums::Updates::TooLong.to_bytes());
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             push = direct.recv() => match push {
