@@ -343,6 +343,17 @@ async fn every_kind_of_owner_event_reaches_telegram_once(kind: HomeserverKind) {
         reacted(true),
     )
     .await;
+    // Telegram's reaction summary echoes it at once: it must not come back
+    // into the room as a second reaction of the owner's.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let reactions: Vec<Value> = owner
+        .room_messages(&crew_room, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "m.reaction")
+        .collect();
+    assert_eq!(reactions.len(), 1, "{reactions:#?}\n{}", bridge.log_tail());
     redact(&owner, &crew_room, &reaction).await;
     let unreacted = poll_until(
         "the reaction's removal",

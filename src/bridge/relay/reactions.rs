@@ -139,6 +139,12 @@ impl Side {
         let Some(me) = PeerId::user(self.self_id()) else {
             return Ok(());
         };
+        // The owner's reaction set from Matrix is recorded under the chat's
+        // send lock once Telegram took it; Telegram's summary with it can
+        // arrive first, and must wait, or it would come back as a second
+        // reaction from the owner.
+        let send_lock = self.send_lock(chat);
+        let _sending = send_lock.lock().await;
         let bridged = self.store.reactions().of_message(scope, msg_id)?;
         let now = reaction_list(&reactions, me);
         let (added, removed) = diff(&bridged, &now, me);
@@ -183,7 +189,16 @@ impl Side {
             let request =
                 send_message_event::v3::Request::new(target.room_id.clone(), txn_id, &content)
                     .map_err(|e| PortalError::Build(e.to_string()))?;
-            let event_id = self.send_as(&sender, request).await?;
+            // One refused reaction (the homeserver may already hold the
+            // same annotation) must not cost the others of the summary.
+            let event_id = match self.send_as(&sender, request).await {
+                Ok(event_id) => event_id,
+                Err(error) if error.is_outage() => return Err(error.into()),
+                Err(error) => {
+                    warn!(%error, "could not bridge a reaction");
+                    continue;
+                }
+            };
             self.store.reactions().insert(&ReactionMapping {
                 scope,
                 tg_msg_id: msg_id,
