@@ -10,6 +10,10 @@
 # outside the repository, keyed on the pinned versions: a fresh machine needs
 # no manual step, a provisioned one only checks the cache. Each step is one
 # `provision_*` function listed in PROVISIONERS.
+#
+# Every process a run starts inherits TGBRIDGE_TEST_RUN, a marker unique to
+# the run; once the tests are over (passed or not), the run fails and lists
+# any process that still carries it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
