@@ -29,10 +29,17 @@ Options:
   --prefix DIR   Install the binary into DIR/bin (default: /usr/local). With any
                  prefix other than /usr/local or /usr, everything goes under DIR:
                  DIR/etc/tgbridge, DIR/var/lib/tgbridge, DIR/etc/systemd/system.
-  --binary PATH  Install this already built binary instead of building one.
+  --binary PATH  Install this already built binary instead of building one
+                 (e.g. built on a bigger machine for the same CPU and C library:
+                 cargo build --release --locked, then copy the tgbridge file).
   --no-root      Do not create the user, change owners or call systemctl (for
                  unprivileged installs and packaging). Implied when not root.
   -h, --help     Show this help.
+
+Building takes about 7 minutes on a 2-core x86-64 machine, and several
+times that on a Raspberry Pi; the compiler needs up to 1.3 GB of memory per
+job. With less than 2.6 GB of memory available the build runs one job at a
+time (set CARGO_BUILD_JOBS to choose), so a 2 GB Raspberry Pi can build it.
 
 Environment:
   DESTDIR        Stage the whole installation under this directory (packaging).
@@ -190,7 +197,11 @@ build_binary() {
         step "Using the binary $BINARY"
         return
     fi
-    step "Building the release binary (this takes a few minutes the first time)"
+    step "Building the release binary"
+    say "  This takes about 7 minutes on a 2-core x86-64 machine and several times"
+    say "  that on a Raspberry Pi; each compiler job needs up to 1.3 GB of memory."
+    say "  (To skip it, build elsewhere and run ./install.sh --binary PATH.)"
+    limit_build_jobs
     local messages
     # Cargo's progress and diagnostics still reach the terminal on stderr;
     # stdout carries its machine-readable report of what it built.
@@ -208,6 +219,26 @@ build_binary() {
     # and nothing at run time needs it.
     if command -v strip >/dev/null 2>&1; then
         strip --strip-all "$BINARY" || die "strip $BINARY failed."
+    fi
+}
+
+# Memory the kernel could hand the build right now, in MiB (0 if unknown).
+available_mib() {
+    local kib
+    kib="$(sed -n 's/^MemAvailable: *\([0-9]*\) kB$/\1/p' /proc/meminfo 2>/dev/null || true)"
+    printf '%s' "$(((${kib:-0}) / 1024))"
+}
+
+# One compiler job at a time when memory is short: the largest job (the
+# final link with LTO) peaks at about 1.3 GB, and two jobs at once at about
+# 1.9 GB. The user's own CARGO_BUILD_JOBS always wins.
+limit_build_jobs() {
+    [[ -z "${CARGO_BUILD_JOBS:-}" ]] || return 0
+    local available
+    available="$(available_mib)"
+    if ((available > 0 && available < 2600)); then
+        export CARGO_BUILD_JOBS=1
+        say "  Only ${available} MiB of memory are available: building one job at a time."
     fi
 }
 

@@ -10,6 +10,10 @@
 # outside the repository, keyed on the pinned versions: a fresh machine needs
 # no manual step, a provisioned one only checks the cache. Each step is one
 # `provision_*` function listed in PROVISIONERS.
+#
+# Every process a run starts inherits TGBRIDGE_TEST_RUN, a marker unique to
+# the run; once the tests are over (passed or not), the run fails and lists
+# any process that still carries it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -197,6 +201,68 @@ provision_all() {
     exec 9>&-
 }
 
+# Every process the tests start inherits TGBRIDGE_TEST_RUN, a marker unique
+# to this run; whatever still carries it once the tests are over outlived
+# the test that started it. Prints "PID COMMAND" for each, except this shell.
+run_leftovers() {
+    local marker="TGBRIDGE_TEST_RUN=$1" dir pid
+    for dir in /proc/[0-9]*; do
+        pid="${dir#/proc/}"
+        [[ "$pid" == "$$" ]] && continue
+        # A process that is gone meanwhile, or not ours to read, is skipped.
+        if grep -qzxF -- "$marker" "$dir/environ" 2>/dev/null; then
+            printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | cut -c1-200)"
+        fi
+    done
+}
+
+# Fails the run if anything the tests started is still running. Processes
+# killed on the way out (a parent-death signal, a supervisor stopping its
+# server) may take a few seconds to go, so it waits up to 30 s first.
+check_no_leftovers() {
+    local run="$1" left deadline=$((SECONDS + 30))
+    # The scan's own processes must not carry the marker.
+    unset TGBRIDGE_TEST_RUN
+    while left="$(run_leftovers "$run")" && [[ -n "$left" ]]; do
+        ((SECONDS < deadline)) || break
+        sleep 0.5
+    done
+    if [[ -n "$left" ]]; then
+        local lines=()
+        mapfile -t lines <<<"$left"
+        die "${#lines[@]} process(es) started by the tests are still running:" "${lines[@]}" \
+            "Every test must stop what it starts (see testkit::spawn_tied). To stop them:" \
+            "  kill $(cut -d' ' -f1 <<<"$left" | tr '\n' ' ')"
+    fi
+}
+
+# Proves the leftover scan sees a marked process, so that an empty scan at
+# the end means something.
+self_check_leftover_scan() {
+    local run="selfcheck-$$-$RANDOM" pid found
+    TGBRIDGE_TEST_RUN="$run" sleep 30 &
+    pid=$!
+    found=""
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        found="$(run_leftovers "$run")"
+        [[ -n "$found" ]] && break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [[ "$found" == "$pid "* ]] ||
+        die "the leftover-process scan did not find a marked process (pid $pid): '$found'"
+}
+
+# Marks every process of this run and checks, however the run ends, that
+# none outlived it. The exit status of a failed run is kept.
+watch_for_leftovers() {
+    self_check_leftover_scan
+    TGBRIDGE_TEST_RUN="$(cat /proc/sys/kernel/random/uuid)"
+    export TGBRIDGE_TEST_RUN
+    trap 'status=$?; check_no_leftovers "'"$TGBRIDGE_TEST_RUN"'"; exit $status' EXIT
+}
+
 run_step() {
     local title="$1"
     shift
@@ -229,10 +295,12 @@ main() {
             echo "export TGBRIDGE_TEST_CHROMEDRIVER=$TGBRIDGE_TEST_CHROMEDRIVER"
             ;;
         test)
+            watch_for_leftovers
             run_step "cargo test" cargo test --workspace --locked "$@"
             ;;
         all)
             [[ $# -eq 0 ]] || die "extra arguments need the 'test' command: ./test.sh test $*"
+            watch_for_leftovers
             run_step "cargo fmt --check" cargo fmt --all -- --check
             run_step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
             run_step "cargo test" cargo test --workspace --locked

@@ -74,12 +74,12 @@ fn readme_world() -> String {
 
 /// Starts the fake with `args` and waits for its announcement line.
 fn start_fake(binary: &Path, args: &[&std::ffi::OsStr]) -> Fake {
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the fake-telegram binary starts");
+        .stderr(Stdio::piped());
+    let mut child = testkit::spawn_tied(command).expect("the fake-telegram binary starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut line)

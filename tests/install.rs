@@ -613,4 +613,60 @@ fn the_build_step_installs_the_binary_from_wherever_cargo_put_it() {
     // The rest of the install went on as usual.
     assert!(prefix.join("etc/tgbridge/config.yaml").is_file());
     assert!(stdout.contains("telegram.api_id"), "{stdout}");
+    // Before building, the user learns what the build costs and how to skip it.
+    let building = stdout
+        .find("Building the release binary")
+        .unwrap_or_else(|| panic!("no build step announced:\n{stdout}"));
+    let notice = &stdout[building..];
+    assert!(notice.contains("minutes"), "{notice}");
+    assert!(notice.contains("1.3 GB"), "{notice}");
+    assert!(notice.contains("--binary"), "{notice}");
+}
+
+#[test]
+fn a_binary_built_elsewhere_is_installed_as_is_without_building() {
+    // A cargo that would record any call: none may happen.
+    let tools = tempfile::tempdir().unwrap();
+    let calls = fake_cargo(tools.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::copy(BINARY, elsewhere.path().join("tgbridge")).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("opt");
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // A path relative to where the user runs the script.
+    let output = Command::new("bash")
+        .arg(repo().join("install.sh"))
+        .args(["--no-root", "--binary", "./tgbridge", "--prefix"])
+        .arg(&prefix)
+        .current_dir(elsewhere.path())
+        .env("PATH", path)
+        .env_remove("DESTDIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "install.sh failed ({})\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !calls.exists(),
+        "cargo was run: {:?}",
+        fs::read_to_string(&calls)
+    );
+    assert!(stdout.contains("Using the binary"), "{stdout}");
+    assert!(!stdout.contains("Building the release binary"), "{stdout}");
+    let installed = prefix.join("bin/tgbridge");
+    assert_eq!(mode(&installed), 0o755);
+    assert_eq!(
+        fs::read(&installed).unwrap(),
+        fs::read(BINARY).unwrap(),
+        "the given binary must be installed unchanged (not stripped, not rebuilt)"
+    );
+    assert!(prefix.join("etc/tgbridge/config.yaml").is_file());
 }

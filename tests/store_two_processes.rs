@@ -158,7 +158,8 @@ fn child_writer() {
 async fn two_processes_share_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data").join("tgbridge.db");
-    let child = Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
             "child_writer",
@@ -168,9 +169,8 @@ async fn two_processes_share_the_database() {
         ])
         .env(CHILD_ENV, &path)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    let child = testkit::spawn_tied(command).unwrap();
 
     write_rounds("parent", "child", &path).await;
 

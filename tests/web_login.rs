@@ -11,7 +11,7 @@ mod matrix_login_support;
 
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use matrix_login_support::*;
@@ -38,9 +38,31 @@ async fn bridge(kind: HomeserverKind, name: &'static str) -> (&'static Homeserve
 const ENTER: &str = "\u{E007}";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// Runs chromedriver for this test process and takes it down, with every
+/// browser process it started, when that process ends: the watcher reads
+/// the lifeline on its stdin (the test process holds the write end, and the
+/// kernel closes it however the test process ends, SIGKILL included), then
+/// kills the whole process group, which the script leads and Chromium and
+/// its helpers join. A parent-death signal on chromedriver alone would not
+/// do: Chromium is its child and would be left running.
+///
+/// Usage: sh -c SCRIPT browser CHROMEDRIVER PORT
+const BROWSER_SUPERVISOR: &str = r#"
+trap '' INT
+exec 3<&0
+"$1" --port="$2" </dev/null >/dev/null 2>&1 &
+( cat <&3 >/dev/null; kill -KILL 0 ) &
+exec 3<&-
+wait
+"#;
+
 /// One headless Chromium session through its own chromedriver.
 struct Browser {
+    /// The supervisor's shell, leader of the group chromedriver and
+    /// Chromium run in.
     driver: Child,
+    /// Closing it makes the supervisor kill the whole group.
+    lifeline: Option<ChildStdin>,
     base: String,
     session: String,
     http: reqwest::Client,
@@ -66,14 +88,19 @@ impl Browser {
         let port = free_port().expect("free port for chromedriver");
         // Its own process group: Chromium and its helpers join it, so the
         // group can be killed whole even if the WebDriver session cannot be
-        // closed (a hung browser).
-        let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
+        // closed (a hung browser), and the supervisor does so when this
+        // process ends.
+        let mut driver = Command::new("sh")
+            .args(["-c", BROWSER_SUPERVISOR, "browser"])
+            .arg(chromedriver)
+            .arg(port.to_string())
             .process_group(0)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
+        let lifeline = driver.stdin.take();
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -124,13 +151,16 @@ impl Browser {
             .map(str::to_owned);
         let Some(session) = session else {
             // No browser to close; the driver must not outlive the test.
-            let mut driver = driver;
-            let _ = driver.kill();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", driver.id())])
+                .status();
+            drop(lifeline);
             let _ = driver.wait();
             panic!("no browser session: {created:?}");
         };
         Browser {
             driver,
+            lifeline,
             base,
             session,
             http,
@@ -244,11 +274,13 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         self.quit();
-        // The group id is chromedriver's pid (see `start`).
+        // The group id is the supervisor's pid (see `start`); killing the
+        // group at once spares waiting for the supervisor to see its
+        // lifeline close.
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.driver.id())])
             .status();
-        let _ = self.driver.kill();
+        self.lifeline.take();
         let _ = self.driver.wait();
     }
 }
@@ -466,4 +498,138 @@ async fn expired_links_and_forged_forms_are_refused(kind: HomeserverKind) {
     assert_eq!(made_up.status().as_u16(), 404);
     browser.goto(&link).await;
     browser.wait_for("already used").await;
+}
+
+// ---- nothing outlives a killed test process -----------------------------------
+
+/// Marks every process the probe child starts: they inherit it through the
+/// environment, so they can be found in `/proc` whoever their parent is now.
+const PROBE_ENV: &str = "TGBRIDGE_TEST_ORPHAN_PROBE";
+
+/// The processes whose environment holds `PROBE_ENV=marker`, with their
+/// command lines.
+fn marked_processes(marker: &str) -> Vec<(u32, String)> {
+    let wanted = format!("{PROBE_ENV}={marker}");
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Unreadable or gone meanwhile: not ours to judge.
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// A test process that started a bridge and a browser the way the tests
+/// above do is killed with SIGKILL (no destructor runs): the bridge, the
+/// browser's supervisor, chromedriver and every Chromium process must go
+/// with it.
+#[tokio::test]
+async fn a_killed_test_process_leaves_no_bridge_or_browser_behind() {
+    let marker = testkit::unique_localpart("probe");
+    let mut command = Command::new(std::env::current_exe().expect("this test binary"));
+    command
+        .args([
+            "--exact",
+            "orphan_probe_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE_ENV, &marker)
+        .stdout(Stdio::piped());
+    // Tied itself, so that a failure here does not leave it waiting.
+    let mut child = testkit::spawn_tied(command).expect("start the probe child");
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let ready = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        stdout
+            .lines()
+            .map_while(Result::ok)
+            // libtest may have begun the line with "test orphan_probe_child ... ".
+            .any(|line| line.ends_with("PROBE READY"))
+    })
+    .await
+    .expect("reading the probe child");
+    if !ready {
+        let status = child.wait();
+        panic!("the probe child ended before starting everything: {status:?}");
+    }
+
+    let running = marked_processes(&marker);
+    let listed = |processes: &[(u32, String)]| {
+        processes
+            .iter()
+            .map(|(pid, cmdline)| format!("  {pid} {cmdline}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let has = |needle: &str| running.iter().any(|(_, cmdline)| cmdline.contains(needle));
+    assert!(
+        has("chromedriver --port") && has("--user-data-dir") && has(" run"),
+        "the probe child should be running a bridge, chromedriver and Chromium:\n{}",
+        listed(&running)
+    );
+
+    child.kill().expect("SIGKILL the probe child");
+    child.wait().expect("reap the probe child");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = marked_processes(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} processes outlived the killed test process:\n{}",
+            left.len(),
+            running.len(),
+            listed(&left)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The child half of `a_killed_test_process_leaves_no_bridge_or_browser_behind`:
+/// starts a bridge and a browser, says so, and waits to be killed.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "run by a_killed_test_process_leaves_no_bridge_or_browser_behind"]
+async fn orphan_probe_child() {
+    assert!(
+        std::env::var_os(PROBE_ENV).is_some(),
+        "orphan_probe_child only runs as the child of a_killed_test_process_leaves_no_bridge_or_browser_behind"
+    );
+    // No homeserver listens on that port: the bridge keeps running and
+    // retrying, which is all the probe needs.
+    let homeserver_port = free_port().expect("a free port");
+    let mut bridge = BridgeInstance::prepare("probe", homeserver_port);
+    bridge.start();
+    let browser = Browser::start().await;
+    browser.goto("about:blank").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(bridge.is_running(), "{}", bridge.log_tail());
+    println!("PROBE READY");
+    // The parent kills this process; nothing here ends on its own.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    drop(browser);
+    panic!("the probe child was not killed within 120 s");
 }

@@ -156,7 +156,8 @@ logging:
             .append(true)
             .open(&self.log_path)
             .expect("open bridge log");
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("--config")
             .arg(&self.config_path)
             .arg("run")
@@ -164,8 +165,9 @@ logging:
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
+            .stderr(log);
+        // Tied to this test process: a killed test run leaves no bridge.
+        let child = testkit::spawn_tied(command)
             .unwrap_or_else(|e| panic!("spawn {} run: {e}", binary.display()));
         self.child = Some(child);
     }

@@ -76,7 +76,8 @@ impl Pty {
                 Ok(())
             });
         }
-        let child = command.spawn().expect("spawn the command on the pty");
+        // Tied to this test process, so a killed test run leaves no login.
+        let child = testkit::spawn_tied(command).expect("spawn the command on the pty");
         let master = File::from(OwnedFd::from(master));
         let screen = Arc::new((Mutex::new(Screen::default()), Condvar::new()));
         let reader = master.try_clone().expect("dup pty master");

@@ -44,13 +44,13 @@ fn start_binary(world: &str) -> Running {
     let path: PathBuf =
         std::env::temp_dir().join(format!("fake-telegram-world-{}.yaml", std::process::id()));
     std::fs::write(&path, world).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-telegram"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fake-telegram"));
+    command
         .arg("--world")
         .arg(&path)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    let mut child = testkit::spawn_tied(command).unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -9,8 +9,10 @@
 //! its first user (Conduit's admin) right after start and registers
 //! appservices through the admin room, as Conduit's operators do. A
 //! supervisor takes each server down with the test process even when it
-//! panics or is killed. The crate owns nothing of the bridge: it only drives
-//! the servers and their client API.
+//! panics or is killed, and [`spawn_tied`] starts a test's own long-running
+//! processes (the bridge, a fake datacenter) so that they die with it too.
+//! The crate owns nothing of the bridge: it only drives the servers, their
+//! client API and the processes handed to it.
 //!
 //! Where the servers come from: `./test.sh` installs a pinned Synapse into a
 //! cached virtualenv and exports its interpreter as
@@ -49,6 +51,7 @@
 //! crashed or `TGBRIDGE_TEST_KEEP_SYNAPSE=1` / `TGBRIDGE_TEST_KEEP_CONDUIT=1`
 //! is set.
 
+mod children;
 mod client;
 mod conduit;
 mod error;
@@ -59,6 +62,7 @@ mod shared;
 mod synapse;
 mod user;
 
+pub use children::spawn_tied;
 pub use client::{ApiClient, ApiResponse};
 pub use conduit::{Conduit, ConduitOptions, CONDUIT_ENV};
 pub use error::Error;
