@@ -254,11 +254,13 @@ async fn soak(kind: HomeserverKind, settings: &Settings) -> Figures {
     // The traffic phase.
     let traffic_time = Duration::from_secs_f64(settings.minutes * 60.0);
     println!(
-        "traffic for {traffic_time:?} in {} chats; bridge log {}",
+        "traffic from {} UTC (the bridge log's clock) for {traffic_time:?} in {} chats; bridge log {}",
+        utc_time_of_day(),
         ctx.ledger.lock().expect("ledger lock").chats.len(),
         bridge.log_path.display()
     );
     let started = Instant::now();
+    ctx.ledger.lock().expect("ledger lock").started = Some(started);
     let deadline = started + traffic_time;
     // Each task its own stream of choices, all from the one seed.
     let server_salt = match kind {
@@ -317,6 +319,14 @@ async fn soak(kind: HomeserverKind, settings: &Settings) -> Figures {
     observer.await.expect("observer");
     let samples = rss.await.expect("RSS sampler");
 
+    // Injected flood waits are queued per method and served at its next
+    // call; one the bridge never called is still queued.
+    let floods_served = ctx
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.error.as_deref().is_some_and(|e| e.contains("FLOOD_WAIT")))
+        .count();
     let figures = {
         let ledger = ctx.ledger.lock().expect("ledger lock");
         Figures::new(
@@ -329,10 +339,15 @@ async fn soak(kind: HomeserverKind, settings: &Settings) -> Figures {
             alive,
         )
     };
+    let figures = Figures {
+        floods_served,
+        ..figures
+    };
     report::print_server(&figures, &verdict);
     if figures.failed() {
         let kept = keep_evidence(&bridge, &server, kind, settings.seed);
-        report::print_problems(&verdict, &bridge.log(), &kept.join("bridge.log"));
+        let ledger = ctx.ledger.lock().expect("ledger lock");
+        report::print_problems(&verdict, &ledger, &bridge.log(), &kept.join("bridge.log"));
         println!("evidence kept in {}", kept.display());
     }
     if bridge.is_running() {
@@ -341,6 +356,20 @@ async fn soak(kind: HomeserverKind, settings: &Settings) -> Figures {
     }
     drop(server);
     figures
+}
+
+/// Now as `HH:MM:SS` UTC, to find the traffic phase in the bridge's log.
+fn utc_time_of_day() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Waits until the warm-up message is in `room`.

@@ -112,32 +112,34 @@ pub async fn run(
         let roll: f64 = rng.random();
         if roll < 0.3 {
             let down = Duration::from_secs_f64(rng.random_range(0.2..3.0));
-            println!("  [{at:6.1} s] kill -9 the bridge, start it again after {down:.1?}");
+            let what = format!("kill -9 the bridge, start it again after {down:.1?}");
+            println!("  [{at:6.1} s] {what}");
             kill_bridge(&ctx, &mut bridge);
             ctx.ledger
                 .lock()
                 .expect("ledger lock")
-                .fault(Fault::BridgeKill);
+                .fault(Fault::BridgeKill, &what);
             tokio::time::sleep(down).await;
             start_bridge(&ctx, &mut bridge, binary).await;
         } else if roll < 0.55 {
             let outage = Duration::from_secs(rng.random_range(5..=60));
             let kill_in_middle = rng.random_bool(0.3);
-            println!(
-                "  [{at:6.1} s] homeserver outage of {outage:?}{}",
+            let what = format!(
+                "homeserver outage of {outage:?}{}",
                 if kill_in_middle {
                     ", kill -9 of the bridge in the middle"
                 } else {
                     ""
                 }
             );
+            println!("  [{at:6.1} s] {what}");
             ctx.hs_down.store(true, Ordering::SeqCst);
             server.stop().expect("stop the homeserver");
             {
                 let mut ledger = ctx.ledger.lock().expect("ledger lock");
-                ledger.fault(Fault::HomeserverOutage);
+                ledger.fault(Fault::HomeserverOutage, &what);
                 if kill_in_middle {
-                    ledger.fault(Fault::BridgeKillInOutage);
+                    *ledger.faults.entry(Fault::BridgeKillInOutage).or_default() += 1;
                 }
             }
             if kill_in_middle {
@@ -158,16 +160,17 @@ pub async fn run(
             ctx.ledger
                 .lock()
                 .expect("ledger lock")
-                .fault(Fault::TelegramDrop);
+                .fault(Fault::TelegramDrop, "drop every Telegram connection");
         } else {
             let method = FLOOD_METHODS[rng.random_range(0..FLOOD_METHODS.len())];
             let seconds = rng.random_range(1..=10);
-            println!("  [{at:6.1} s] FLOOD_WAIT_{seconds} on the next {method}");
+            let what = format!("FLOOD_WAIT_{seconds} on the next {method}");
+            println!("  [{at:6.1} s] {what}");
             ctx.fake.fail_next(method, RpcError::flood_wait(seconds));
             ctx.ledger
                 .lock()
                 .expect("ledger lock")
-                .fault(Fault::FloodWait);
+                .fault(Fault::FloodWait, &what);
         }
     }
     (bridge, server)

@@ -136,6 +136,8 @@ pub struct Item {
     pub deleted: bool,
     /// Reactions set on it, with the key.
     pub reactions: Vec<(Reactor, String)>,
+    /// What was done to it and when (seconds into the traffic phase).
+    pub log: Vec<(f64, String)>,
 }
 
 impl Item {
@@ -162,6 +164,10 @@ pub struct Ledger {
     pub unexpected_exits: u64,
     /// Bridge starts that did not become ready in time.
     pub slow_starts: u64,
+    /// When the traffic phase started.
+    pub started: Option<std::time::Instant>,
+    /// Every fault with its time (seconds into the traffic phase).
+    pub fault_log: Vec<(f64, String)>,
 }
 
 impl Ledger {
@@ -176,8 +182,21 @@ impl Ledger {
         *self.events.entry((dir, kind)).or_default() += 1;
     }
 
-    pub fn fault(&mut self, fault: Fault) {
+    /// Seconds into the traffic phase.
+    pub fn now(&self) -> f64 {
+        self.started.map_or(0.0, |s| s.elapsed().as_secs_f64())
+    }
+
+    pub fn fault(&mut self, fault: Fault, what: &str) {
         *self.faults.entry(fault).or_default() += 1;
+        let now = self.now();
+        self.fault_log.push((now, what.to_owned()));
+    }
+
+    /// Notes in item `i`'s log what was done to it now.
+    pub fn note(&mut self, i: usize, what: String) {
+        let now = self.now();
+        self.items[i].log.push((now, what));
     }
 
     /// The next tag for a message in `chat` from `dir`'s side.
@@ -191,7 +210,8 @@ impl Ledger {
         (format!("{prefix}{chat}#{}", *seq), *seq)
     }
 
-    pub fn push(&mut self, item: Item) {
+    pub fn push(&mut self, mut item: Item) {
+        item.log.push((self.now(), "sent".to_owned()));
         self.index.insert(item.tag.clone(), self.items.len());
         self.items.push(item);
     }

@@ -10,6 +10,8 @@ use super::ledger::{Dir, Fault, Kind, Ledger};
 
 /// At most this many problems are printed with their log lines.
 const DETAILED: usize = 60;
+/// Faults this many seconds around a problem's actions are shown with it.
+const FAULT_WINDOW: f64 = 60.0;
 /// Warning and error lines of the bridge log shown.
 const WARNINGS_SHOWN: usize = 60;
 /// Log lines shown per hint.
@@ -23,6 +25,8 @@ pub struct Figures {
     pub quiesce_secs: f64,
     pub events: BTreeMap<(Dir, Kind), u64>,
     pub faults: BTreeMap<Fault, u64>,
+    /// Injected flood waits the bridge actually ran into.
+    pub floods_served: usize,
     pub tally: BTreeMap<(Dir, Kind), Tally>,
     pub uncertain: usize,
     pub unexpected_exits: u64,
@@ -61,6 +65,7 @@ impl Figures {
             quiesce_secs,
             events: ledger.events.clone(),
             faults: ledger.faults.clone(),
+            floods_served: 0,
             tally: verdict.tally.clone(),
             uncertain: ledger.uncertain.len(),
             unexpected_exits: ledger.unexpected_exits,
@@ -139,6 +144,10 @@ impl Figures {
                 self.faults.get(&fault).copied().unwrap_or(0).to_string(),
             ));
         }
+        rows.push((
+            "flood waits the bridge ran into".to_owned(),
+            self.floods_served.to_string(),
+        ));
         for (flaw, name) in [
             (Flaw::Lost, "lost"),
             (Flaw::Duplicated, "duplicated"),
@@ -215,7 +224,7 @@ pub fn print_server(figures: &Figures, verdict: &Verdict) {
 }
 
 /// Every problem, with the bridge log lines that mention it.
-pub fn print_problems(verdict: &Verdict, log: &str, kept_log: &Path) {
+pub fn print_problems(verdict: &Verdict, ledger: &Ledger, log: &str, kept_log: &Path) {
     println!("\n{} problems:", verdict.problems.len());
     for (n, problem) in verdict.problems.iter().enumerate() {
         let flaw = match problem.flaw {
@@ -231,6 +240,29 @@ pub fn print_problems(verdict: &Verdict, log: &str, kept_log: &Path) {
         );
         if n >= DETAILED {
             continue;
+        }
+        // What happened to the message, and the faults around it.
+        if let Some(item) = problem
+            .hints
+            .first()
+            .and_then(|tag| ledger.by_tag(tag))
+            .map(|i| &ledger.items[i])
+        {
+            let history: Vec<String> = item
+                .log
+                .iter()
+                .map(|(t, what)| format!("{t:.1} s {what}"))
+                .collect();
+            println!("    its history: {}", history.join(", "));
+            let from = item.log.first().map_or(0.0, |(t, _)| *t) - FAULT_WINDOW;
+            let to = item.log.last().map_or(0.0, |(t, _)| *t) + FAULT_WINDOW;
+            for (t, what) in ledger
+                .fault_log
+                .iter()
+                .filter(|(t, _)| *t >= from && *t <= to)
+            {
+                println!("    fault at {t:.1} s: {what}");
+            }
         }
         for hint in &problem.hints {
             // A tag alone would also match `T1#17` in `T1#170`: match it

@@ -78,6 +78,8 @@ pub async fn telegram(ctx: Arc<Ctx>, mut rng: StdRng, deadline: Instant, mean: D
                 match world.edit_text(author, peer, id, &text) {
                     Ok(()) => {
                         ledger.items[i].edits.push(text);
+                        let n = ledger.items[i].edits.len();
+                        ledger.note(i, format!("edit {n}"));
                         ledger.count(Dir::TgToMx, Kind::Edit);
                     }
                     Err(e) => println!("  (edit of {} refused: {e:?})", ledger.items[i].tag),
@@ -99,6 +101,7 @@ pub async fn telegram(ctx: Arc<Ctx>, mut rng: StdRng, deadline: Instant, mean: D
                 match world.delete(author, peer, &[id], true) {
                     Ok(()) => {
                         ledger.items[i].deleted = true;
+                        ledger.note(i, "deleted".to_owned());
                         ledger.count(Dir::TgToMx, Kind::Deletion);
                     }
                     Err(e) => println!("  (deletion of {} refused: {e:?})", ledger.items[i].tag),
@@ -142,6 +145,7 @@ pub async fn telegram(ctx: Arc<Ctx>, mut rng: StdRng, deadline: Instant, mean: D
                             ledger.items[i]
                                 .reactions
                                 .push((Reactor::Tg(reactor), key.to_owned()));
+                            ledger.note(i, format!("{reactor} reacted {key}"));
                             ledger.count(Dir::TgToMx, Kind::Reaction);
                         }
                         Err(e) => {
@@ -173,6 +177,7 @@ pub async fn telegram(ctx: Arc<Ctx>, mut rng: StdRng, deadline: Instant, mean: D
                     edits: Vec::new(),
                     deleted: false,
                     reactions: Vec::new(),
+                    log: Vec::new(),
                 });
                 ledger.count(Dir::TgToMx, Kind::Message);
             }
@@ -264,6 +269,7 @@ pub async fn owner(ctx: Arc<Ctx>, mut rng: StdRng, deadline: Instant, mean: Dura
                             edits: Vec::new(),
                             deleted: false,
                             reactions: Vec::new(),
+                            log: Vec::new(),
                         });
                         ledger.count(Dir::MxToTg, Kind::Message);
                     }
@@ -335,6 +341,8 @@ fn decide(rng: &mut StdRng, ledger: &mut super::ledger::Ledger) -> OwnerAction {
             let item = &mut ledger.items[i];
             let text = version_text(&item.tag, item.edits.len() + 1, word(rng));
             item.edits.push(text.clone());
+            let n = item.edits.len();
+            ledger.note(i, format!("owner edit {n}"));
             return OwnerAction::Edit {
                 room: ledger.chats[ledger.items[i].chat].room.clone(),
                 event_id: ledger.items[i].event_id.clone().expect("sent"),
@@ -347,6 +355,7 @@ fn decide(rng: &mut StdRng, ledger: &mut super::ledger::Ledger) -> OwnerAction {
             i.origin == Dir::MxToTg && !i.deleted && i.reactions.is_empty() && i.tg_id.is_some()
         }) {
             ledger.items[i].deleted = true;
+            ledger.note(i, "owner redacted".to_owned());
             let item = &ledger.items[i];
             return OwnerAction::Redact {
                 room: ledger.chats[item.chat].room.clone(),
@@ -362,6 +371,7 @@ fn decide(rng: &mut StdRng, ledger: &mut super::ledger::Ledger) -> OwnerAction {
             ledger.items[i]
                 .reactions
                 .push((Reactor::Owner, key.to_owned()));
+            ledger.note(i, format!("owner reacted {key}"));
             let item = &ledger.items[i];
             return OwnerAction::React {
                 room: ledger.chats[item.chat].room.clone(),
