@@ -12,7 +12,9 @@
 //! anything was lost, duplicated or out of order, and the bridge's log is
 //! kept for diagnosis (its path is printed, with log lines for each loss).
 //!
-//! Run with `cargo bench --bench chaos` after `./test.sh provision`.
+//! Run with `cargo bench --profile dev --bench chaos` after `./test.sh
+//! provision` (the debug binary; without `--profile dev` cargo first builds
+//! the optimised one, with fat LTO).
 //! `CHAOS_SERVERS` picks the servers (comma-separated, default all, one
 //! after the other), `CHAOS_MINUTES` the traffic phase per server (default
 //! 10, fractions allowed), `CHAOS_SEED` the seed of every random choice
