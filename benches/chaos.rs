@@ -48,14 +48,16 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, portal_of, seed_login, user, wait_for_log};
+use appservice_support::telegram::{
+    portal_of, seed_login, user, wait_for_log, with_own_homeserver,
+};
 use appservice_support::{message_in, BridgeInstance, EVENT_TIMEOUT};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions, TestUser};
+use testkit::{Homeserver, HomeserverKind, TestUser};
 use tgbridge::store::Store;
 
 use check::{ChatState, Ids, Verdict};
@@ -146,19 +148,7 @@ async fn run() -> bool {
 
 /// The whole soak against one homeserver.
 async fn soak(kind: HomeserverKind, settings: &Settings) -> Figures {
-    let port = free_port().expect("free port for the homeserver");
-    let mut bridge = BridgeInstance::prepare("chaos", port);
-    configure(&bridge, NO_HISTORY);
-    let server = Homeserver::start(
-        kind,
-        HomeserverOptions {
-            registrations: vec![bridge.registration_path.clone()],
-            port: Some(port),
-            ..HomeserverOptions::default()
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{kind} starts (run ./test.sh provision first): {e}"));
+    let (mut bridge, server) = with_own_homeserver(kind, "chaos", NO_HISTORY).await;
 
     // Three groups and a private chat; the owner is Alice. Dave is also in
     // a group, so the bridge knows him before his first private message.
