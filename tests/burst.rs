@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{shared_homeserver, Bridges, EVENT_TIMEOUT};
+use appservice_support::{bodies_from, shared_homeserver, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
-use serde_json::Value;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver};
 use tgbridge::store::Store;
 
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
@@ -38,17 +37,6 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
 }
 
 on_both_servers!(a_burst_over_five_chats_arrives_once_and_in_order);
-
-/// The bodies of a room's texts from `sender`, oldest first.
-async fn bodies(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {
-    let mut events: Vec<Value> = owner.room_messages(room, 500).await.unwrap();
-    events.reverse();
-    events
-        .iter()
-        .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
-        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-        .collect()
-}
 
 async fn a_burst_over_five_chats_arrives_once_and_in_order(kind: HomeserverKind) {
     let (server, bridges) = server(kind).await;
@@ -97,7 +85,7 @@ async fn a_burst_over_five_chats_arrives_once_and_in_order(kind: HomeserverKind)
     let deadline = Instant::now() + Duration::from_secs(180);
     for (group, room) in &rooms {
         loop {
-            let seen = bodies(&owner, room, &ghost).await;
+            let seen = bodies_from(&owner, room, &ghost).await;
             if seen.len() >= PER_CHAT {
                 break;
             }
@@ -123,7 +111,7 @@ async fn a_burst_over_five_chats_arrives_once_and_in_order(kind: HomeserverKind)
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     for room in rooms.values() {
-        assert_eq!(bodies(&owner, room, &ghost).await, expected);
+        assert_eq!(bodies_from(&owner, room, &ghost).await, expected);
     }
     assert_eq!(store.inbox().len().unwrap(), 0);
     assert!(bridge.is_running(), "{}", bridge.log_tail());

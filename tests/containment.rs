@@ -17,7 +17,7 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
+use appservice_support::{bodies_from, shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
@@ -165,21 +165,6 @@ async fn wait_for_telegram_texts(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The bodies of the `m.room.message` events `sender` sent in `room`,
-/// oldest first.
-async fn bodies_from(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {
-    let mut bodies: Vec<String> = owner
-        .room_messages(room, 100)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
-        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-        .collect();
-    bodies.reverse();
-    bodies
 }
 
 /// Waits until the bodies `sender` sent in `room` are `expected`.

@@ -17,8 +17,8 @@ use appservice_support::telegram::{
     configure, portal_of, start_logged_in, user, wait_for_log, with_own_homeserver,
 };
 use appservice_support::{
-    expect_event, is_notice_from, message_in, shared_homeserver, BridgeInstance, Bridges,
-    EVENT_TIMEOUT,
+    bodies_from, expect_event, is_notice_from, message_in, shared_homeserver, BridgeInstance,
+    Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
@@ -59,17 +59,6 @@ on_both_servers!(
     telegram_outage_loses_and_repeats_nothing_either_way,
     telegram_errors_are_retried_or_reported_and_bad_input_is_bridged,
 );
-
-/// The bodies of a room's text messages sent by `sender`, oldest first.
-async fn bodies_from(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {
-    let mut events = owner.room_messages(room, 300).await.unwrap();
-    events.reverse();
-    events
-        .iter()
-        .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
-        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
-        .collect()
-}
 
 /// Waits until `sender` has sent at least as many messages to `room` as
 /// `expected` lists (or `timeout` passes), then lets a late duplicate show

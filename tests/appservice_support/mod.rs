@@ -369,6 +369,18 @@ pub async fn poll_until<T>(
     eventually_within(bridge, what, timeout, || std::future::ready(probe())).await
 }
 
+/// The bodies of the `m.room.message` events `sender` sent in `room` (of
+/// its last 500 events), oldest first.
+pub async fn bodies_from(owner: &TestUser, room: &str, sender: &str) -> Vec<String> {
+    let mut events = owner.room_messages(room, 500).await.unwrap();
+    events.reverse();
+    events
+        .iter()
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Whether `event` is an `m.room.message` in `room` with body `body`.
 pub fn message_in(event: &Value, room: &str, body: &str) -> bool {
     event["room_id"] == room
