@@ -170,12 +170,7 @@ impl Side {
             true => Some(send_lock.lock().await),
             false => None,
         };
-        if !self
-            .store
-            .messages()
-            .by_telegram(scope, message.id())?
-            .is_empty()
-        {
+        if self.already_bridged(scope, message.id())? {
             return Ok(());
         }
         if self.deleted_before_bridged(scope, message.id()) {
@@ -528,6 +523,15 @@ impl Side {
     ) -> Option<grammers_client::peer::Peer> {
         self.resolve(message.sender_ref().await.ok().flatten())
             .await
+    }
+
+    /// Whether Telegram message `id` of `scope` is in the message map.
+    pub(super) fn already_bridged(
+        &self,
+        scope: MessageScope,
+        id: i32,
+    ) -> Result<bool, PortalError> {
+        Ok(!self.store.messages().by_telegram(scope, id)?.is_empty())
     }
 
     /// Makes `user` a member of `room` once per run (each later message

@@ -137,12 +137,7 @@ impl Side {
             return Ok(());
         };
         let scope = self.scope_of(portal.peer);
-        if !self
-            .store
-            .messages()
-            .by_telegram(scope, message.id())?
-            .is_empty()
-        {
+        if self.already_bridged(scope, message.id())? {
             return Ok(());
         }
         match service_outcome(action) {
