@@ -195,6 +195,22 @@ impl<'a> Messages<'a> {
         })
     }
 
+    /// The ids of the newest `limit` Telegram messages bridged in a chat,
+    /// newest first: the messages whose reactions are read again after the
+    /// bridge was away from Telegram.
+    pub fn newest_ids_in_chat(&self, chat: PeerId, limit: usize) -> Result<Vec<i32>, StoreError> {
+        let chat = peer_key(chat)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db.run(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT DISTINCT tg_msg_id FROM message WHERE chat_peer_id = ?1
+                 ORDER BY tg_msg_id DESC LIMIT ?2",
+            )?;
+            let ids = statement.query_map((chat, limit), |row| row.get(0))?;
+            Ok(ids.collect::<Result<Vec<i32>, _>>()?)
+        })
+    }
+
     /// Forgets every part of a Telegram message; returns how many rows went.
     pub fn delete_telegram(
         &self,

@@ -298,6 +298,13 @@ mod tests {
         messages.insert(&mapping(chat, 4, "m4")).unwrap();
         messages.insert(&mapping(chat, 9, "m9")).unwrap();
         assert_eq!(messages.newest_handled(chat).unwrap(), Some(9));
+        let second_part = MessageMapping {
+            part: 1,
+            ..mapping(chat, 9, "m9b")
+        };
+        messages.insert(&second_part).unwrap();
+        assert_eq!(messages.newest_ids_in_chat(chat, 5).unwrap(), [9, 4]);
+        assert_eq!(messages.newest_ids_in_chat(chat, 1).unwrap(), [9]);
         messages.mark_handled(chat, 12).unwrap();
         messages.mark_handled(chat, 6).unwrap();
         assert_eq!(messages.newest_handled(chat).unwrap(), Some(12));

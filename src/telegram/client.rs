@@ -254,7 +254,7 @@ fn migration_target(rpc: &grammers_mtsender::RpcError) -> Option<i32> {
 /// possibly many minutes later. Telegram pushes a busy group's burst far
 /// faster than a small machine records and translates it; the queue only
 /// holds memory while a burst is being read.
-const UPDATES_QUEUE: usize = 100_000;
+pub(crate) const UPDATES_QUEUE: usize = 100_000;
 
 /// The sender pool configuration for `options`.
 fn connection_params(options: &ClientOptions) -> ConnectionParams {

@@ -94,6 +94,10 @@ pub enum TgEvent {
         /// How many since the last such event.
         count: u64,
     },
+    /// The connection to Telegram closed; the client connects again on its
+    /// own and fetches the missed updates that Telegram numbers. Reactions
+    /// are not numbered, so those set meanwhile must be read again.
+    ConnectionLost,
 }
 
 impl TgEvent {
@@ -115,7 +119,8 @@ impl TgEvent {
             | TgEvent::Pinned { chat, .. } => Some(*chat),
             TgEvent::FloodWait(_)
             | TgEvent::SessionEnded { .. }
-            | TgEvent::UpdatesUnreadable { .. } => None,
+            | TgEvent::UpdatesUnreadable { .. }
+            | TgEvent::ConnectionLost => None,
         }
     }
 }

@@ -193,7 +193,8 @@ impl DurableEvent {
             TgEvent::Typing { .. }
             | TgEvent::FloodWait(_)
             | TgEvent::SessionEnded { .. }
-            | TgEvent::UpdatesUnreadable { .. } => return None,
+            | TgEvent::UpdatesUnreadable { .. }
+            | TgEvent::ConnectionLost => return None,
         })
     }
 

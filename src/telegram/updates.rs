@@ -20,13 +20,14 @@ use grammers_client::update::Update;
 use grammers_client::Client;
 use grammers_mtsender::InvocationError;
 use grammers_session::types::PeerId;
+use grammers_session::updates::UpdatesLike;
 use grammers_session::Session;
 use grammers_tl_types as tl;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::client::{ClientOptions, TelegramClient};
+use super::client::{ClientOptions, TelegramClient, UPDATES_QUEUE};
 use super::event::TgEvent;
 use super::journal::{DurableEvent, EventJournal, Received};
 use super::unreadable;
@@ -99,9 +100,12 @@ impl TelegramRuntime {
             tg.shutdown().await;
             return Err(RuntimeError::Updates("update channel already taken".into()));
         };
+        let (events, receiver) = mpsc::unbounded_channel();
+        let (to_stream, from_connection) = mpsc::channel(UPDATES_QUEUE);
+        tokio::spawn(watch_connection(raw_updates, to_stream, events.clone()));
         let stream = match tg
             .client()
-            .stream_updates(raw_updates, UpdatesConfiguration { catch_up: true })
+            .stream_updates(from_connection, UpdatesConfiguration { catch_up: true })
             .await
         {
             Ok(stream) => stream,
@@ -110,7 +114,6 @@ impl TelegramRuntime {
                 return Err(RuntimeError::Updates(error.to_string()));
             }
         };
-        let (events, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
         let outlet = Outlet {
             events,
@@ -226,6 +229,33 @@ impl Outlet {
             None => None,
         };
         self.events.send(Received { event, journal }).is_ok()
+    }
+}
+
+/// Passes what the connection receives on to grammers' update stream, and
+/// tells the bridge each time the connection closed. grammers connects
+/// again and asks for the difference itself; the bridge only needs to know
+/// because some updates (reactions) are not part of any difference. Ends
+/// when either side goes away.
+async fn watch_connection(
+    mut from_connection: mpsc::Receiver<UpdatesLike>,
+    to_stream: mpsc::Sender<UpdatesLike>,
+    events: mpsc::UnboundedSender<Received>,
+) {
+    while let Some(updates) = from_connection.recv().await {
+        if matches!(updates, UpdatesLike::ConnectionClosed) {
+            debug!("the Telegram connection closed");
+            let lost = Received {
+                event: TgEvent::ConnectionLost,
+                journal: None,
+            };
+            if events.send(lost).is_err() {
+                return;
+            }
+        }
+        if to_stream.send(updates).await.is_err() {
+            return;
+        }
     }
 }
 

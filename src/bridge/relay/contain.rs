@@ -268,6 +268,7 @@ fn event_name(event: &TgEvent) -> &'static str {
         TgEvent::FloodWait(_) => "flood wait",
         TgEvent::SessionEnded { .. } => "session end",
         TgEvent::UpdatesUnreadable { .. } => "unreadable update",
+        TgEvent::ConnectionLost => "lost connection",
     }
 }
 

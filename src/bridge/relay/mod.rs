@@ -13,7 +13,8 @@
 //! private chats on request). Telegram → Matrix also has [`changes`] (edits,
 //! deletions), [`reactions`], [`service_messages`] (service messages, pins),
 //! [`receipts`] (typing, read receipts), [`mentions`] and [`catchup`]
-//! (messages missed across a crash). [`inbox`] keeps every lasting Telegram
+//! (messages missed across a crash), [`reaction_refresh`] (reactions set
+//! while the bridge was away from Telegram). [`inbox`] keeps every lasting Telegram
 //! event from the moment it is read until it is applied, and holds a chat's
 //! queue through a homeserver outage.
 
@@ -31,6 +32,7 @@ mod metadata;
 mod outbound;
 mod outbound_media;
 mod outbound_plan;
+mod reaction_refresh;
 mod reactions;
 mod receipts;
 mod service_messages;
@@ -226,6 +228,8 @@ struct Side {
         std::sync::Mutex<HashMap<OwnedRoomId, mpsc::UnboundedSender<outbound::OutboundSignal>>>,
     /// Upload limits for media, the homeserver's read once per run.
     media_limits: super::media::MediaLimits,
+    /// Which chats' reactions are read again after an absence.
+    reaction_refresh: reaction_refresh::ReactionRefresh,
     /// Becomes `true` when the bridge shuts down; ends waits for a
     /// homeserver that is down.
     stop: watch::Receiver<bool>,
@@ -261,6 +265,7 @@ impl Side {
             joined: std::sync::Mutex::new(std::collections::HashSet::new()),
             inbound: inbound::InboundState::default(),
             media_limits,
+            reaction_refresh: reaction_refresh::ReactionRefresh::default(),
             stop: ready.stop.clone(),
         }
     }
@@ -356,6 +361,8 @@ impl Side {
                 () = self.catch_up(&runtime, &top_messages) => {}
                 _ = stop.wait_for(|stop| *stop) => {}
             }
+            self.note_dialogs(&top_messages);
+            self.refresh_reactions_after(Duration::ZERO);
         }
         let mut queues = ChatQueues::default();
         loop {
@@ -388,6 +395,13 @@ impl Side {
     /// Hands an event to its chat's queue (account-wide events are
     /// handled here and now).
     async fn dispatch(self: &Arc<Self>, queues: &mut ChatQueues<Received>, received: Received) {
+        match &received.event {
+            TgEvent::ConnectionLost => {
+                return self.refresh_reactions_after(reaction_refresh::AFTER_RECONNECT)
+            }
+            TgEvent::NewMessage(message) => self.note_active(message.peer_id()),
+            _ => {}
+        }
         for received in self.route(received) {
             match received.event.chat() {
                 Some(chat) => {

@@ -436,6 +436,49 @@ fn channel_difference_pages_by_limit_and_can_be_too_long() {
 }
 
 #[test]
+fn reactions_are_read_again_by_message_id() {
+    let (mut world, alice, bob) = alice_and_bob();
+    let plain = world
+        .send_text(alice, Peer::User(bob), "nobody reacts")
+        .unwrap();
+    let liked = world.send_text(alice, Peer::User(bob), "liked").unwrap();
+    let seen = world.last_message(bob, Peer::User(alice)).unwrap().id;
+    world
+        .react(bob, Peer::User(alice), seen, Some("👍"))
+        .unwrap();
+    let request = f::messages::GetMessagesReactions {
+        peer: input_user(&world, bob, alice),
+        id: vec![plain, liked, 9999],
+    };
+    let tl::enums::Updates::Updates(answer) = call(&mut world, alice, &request).unwrap() else {
+        panic!("updates")
+    };
+    let summaries: Vec<(i32, usize)> = answer
+        .updates
+        .iter()
+        .map(|update| match update {
+            tl::enums::Update::MessageReactions(u) => {
+                let tl::enums::MessageReactions::Reactions(r) = &u.reactions;
+                (u.msg_id, r.recent_reactions.as_ref().map_or(0, Vec::len))
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summaries,
+        [(plain, 0), (liked, 1)],
+        "unknown ids are left out"
+    );
+    assert!(
+        answer
+            .users
+            .iter()
+            .any(|u| matches!(u, tl::enums::User::User(u) if u.id == bob)),
+        "the reactor comes with the answer"
+    );
+}
+
+#[test]
 fn edits_deletions_and_reactions_reach_every_copy() {
     let (mut world, alice, bob) = alice_and_bob();
     world

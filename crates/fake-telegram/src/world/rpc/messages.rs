@@ -97,6 +97,10 @@ pub(super) fn handle(
             let update = world.reactions_update(key, me);
             encode(world.chat_updates(me, peer, update.into_iter().collect()))
         },
+        f::GetMessagesReactions => |r: f::GetMessagesReactions| {
+            let peer = world.resolve_peer(me, &r.peer)?;
+            encode(messages_reactions(world, me, peer, &r.id))
+        },
         f::UpdatePinnedMessage => |r: f::UpdatePinnedMessage| {
             let peer = world.resolve_peer(me, &r.peer)?;
             let key = world.message_key(me, peer, r.id).ok_or_else(|| RpcError::bad_request("MESSAGE_ID_INVALID"))?;
@@ -839,4 +843,25 @@ impl World {
             }
         }
     }
+}
+
+/// `messages.getMessagesReactions`: the current reaction summary of each
+/// listed message the account can see, as `updateMessageReactions` (the
+/// only way to learn reactions set while the account was not connected:
+/// they carry no pts, so no difference repeats them).
+fn messages_reactions(world: &World, me: UserId, peer: Peer, ids: &[i32]) -> tl::enums::Updates {
+    let mut peers = PeerSet::default();
+    peers.add(peer);
+    let mut updates = Vec::new();
+    for &id in ids {
+        let Some(key) = world.message_key(me, peer, id) else {
+            continue;
+        };
+        if let Some(m) = world.message(key) {
+            world.tl_reactions(m, me, &mut peers);
+        }
+        updates.extend(world.reactions_update(key, me));
+    }
+    let (users, chats) = world.peer_lists(&peers, me);
+    updates_of(updates, users, chats, world.last_date)
 }
