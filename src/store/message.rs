@@ -14,6 +14,48 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::portal::peer_key;
 use super::{Db, StoreError};
 
+/// One edit of a Telegram message. Telegram dates edits to the second, so
+/// two edits within one second are told apart by a digest of their text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditStamp {
+    /// The edit date (Unix seconds).
+    pub date: i64,
+    /// A digest of the edited text (hex; short, as it only has to tell the
+    /// edits of one message within one second apart).
+    pub digest: String,
+}
+
+impl EditStamp {
+    /// The stamp of an edit dated `date` that leaves the message with `text`.
+    pub fn new(date: i64, text: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(text.as_bytes());
+        let digest = hash[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+        Self { date, digest }
+    }
+}
+
+/// The newest edits bridged for a message: their date and the digests of
+/// the edits of that second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgedEdits {
+    /// The newest edit date bridged (Unix seconds).
+    pub date: i64,
+    /// The digests of the edits of `date` that were bridged; empty for
+    /// edits recorded before digests were kept.
+    pub digests: Vec<String>,
+}
+
+impl BridgedEdits {
+    /// Whether the edit `stamp` is already in the room, or older than what
+    /// is: an edit Telegram repeats, or the echo of the owner's own edit.
+    pub fn covers(&self, stamp: &EditStamp) -> bool {
+        stamp.date < self.date
+            || (stamp.date == self.date
+                && (self.digests.is_empty() || self.digests.contains(&stamp.digest)))
+    }
+}
+
 /// Whose numbering a Telegram message id belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageScope {
@@ -261,39 +303,55 @@ impl Messages<'_> {
         })
     }
 
-    /// The Telegram edit date (Unix seconds) last bridged for a message.
+    /// The newest Telegram edits bridged for a message.
     pub fn bridged_edit(
         &self,
         scope: MessageScope,
         tg_msg_id: i32,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<BridgedEdits>, StoreError> {
         let scope = scope.encode()?;
         self.db.run(|conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT edit_date FROM message_edit WHERE scope = ?1 AND tg_msg_id = ?2",
+                    "SELECT edit_date, digests FROM message_edit
+                     WHERE scope = ?1 AND tg_msg_id = ?2",
                 )?
-                .query_row((scope, tg_msg_id), |row| row.get(0))
+                .query_row((scope, tg_msg_id), |row| {
+                    let digests: String = row.get(1)?;
+                    Ok(BridgedEdits {
+                        date: row.get(0)?,
+                        digests: digests.split_whitespace().map(str::to_owned).collect(),
+                    })
+                })
                 .optional()?)
         })
     }
 
-    /// Records that the edit of `edit_date` was bridged; an older date
-    /// never replaces a newer one.
+    /// Records that the edit `stamp` was bridged. An older date never
+    /// replaces a newer one; edits of the same second are all kept.
     pub fn record_edit(
         &self,
         scope: MessageScope,
         tg_msg_id: i32,
-        edit_date: i64,
+        stamp: &EditStamp,
     ) -> Result<(), StoreError> {
         let scope = scope.encode()?;
         self.db.run(|conn| {
+            // SET expressions all see the row as it was.
             conn.prepare_cached(
-                "INSERT INTO message_edit (scope, tg_msg_id, edit_date) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (scope, tg_msg_id)
-                 DO UPDATE SET edit_date = max(edit_date, excluded.edit_date)",
+                "INSERT INTO message_edit (scope, tg_msg_id, edit_date, digests)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, tg_msg_id) DO UPDATE SET
+                   digests = CASE
+                     WHEN excluded.edit_date > edit_date THEN excluded.digests
+                     WHEN excluded.edit_date = edit_date
+                       AND instr(' ' || digests || ' ', ' ' || excluded.digests || ' ') = 0
+                       THEN trim(digests || ' ' || excluded.digests)
+                     ELSE digests
+                   END,
+                   edit_date = max(edit_date, excluded.edit_date)",
             )?
-            .execute((scope, tg_msg_id, edit_date))?;
+            .execute((scope, tg_msg_id, stamp.date, &stamp.digest))?;
             Ok(())
         })
     }

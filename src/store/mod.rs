@@ -35,7 +35,7 @@ pub use error::StoreError;
 pub use ghost::{Ghost, Ghosts};
 pub use inbox::{Inbox, InboxEntry};
 pub use media::{CachedMedia, MediaCache, TelegramFileKind};
-pub use message::{MessageMapping, MessageScope, Messages};
+pub use message::{BridgedEdits, EditStamp, MessageMapping, MessageScope, Messages};
 pub use outbox::{OutboundReaction, Outbox, OutboxEntry};
 pub use portal::{Portal, PortalKind, Portals};
 pub use quarantine::{Quarantine, QuarantineDirection, QuarantinedItem};

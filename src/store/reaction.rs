@@ -194,7 +194,7 @@ impl RawReaction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{MessageMapping, Portal, PortalKind, Store};
+    use super::super::{EditStamp, MessageMapping, Portal, PortalKind, Store};
     use super::*;
 
     fn store_with_portal(dir: &tempfile::TempDir, chat: PeerId) -> Store {
@@ -288,9 +288,26 @@ mod tests {
         let messages = store.messages();
         let scope = MessageScope::Account(1);
         assert_eq!(messages.bridged_edit(scope, 3).unwrap(), None);
-        messages.record_edit(scope, 3, 200).unwrap();
-        messages.record_edit(scope, 3, 100).unwrap();
-        assert_eq!(messages.bridged_edit(scope, 3).unwrap(), Some(200));
+        let (first, second) = (EditStamp::new(200, "one"), EditStamp::new(200, "two"));
+        messages.record_edit(scope, 3, &first).unwrap();
+        messages
+            .record_edit(scope, 3, &EditStamp::new(100, "older"))
+            .unwrap();
+        let bridged = messages.bridged_edit(scope, 3).unwrap().unwrap();
+        assert!(bridged.covers(&first));
+        assert!(bridged.covers(&EditStamp::new(100, "older")));
+        assert!(!bridged.covers(&second), "a second edit within the second");
+        messages.record_edit(scope, 3, &second).unwrap();
+        messages.record_edit(scope, 3, &first).unwrap();
+        let bridged = messages.bridged_edit(scope, 3).unwrap().unwrap();
+        assert_eq!((bridged.date, bridged.digests.len()), (200, 2));
+        assert!(bridged.covers(&first) && bridged.covers(&second));
+        messages
+            .record_edit(scope, 3, &EditStamp::new(201, "three"))
+            .unwrap();
+        let bridged = messages.bridged_edit(scope, 3).unwrap().unwrap();
+        assert_eq!((bridged.date, bridged.digests.len()), (201, 1));
+        assert!(!bridged.covers(&EditStamp::new(201, "four")));
         messages.forget_edit(scope, 3).unwrap();
         assert_eq!(messages.bridged_edit(scope, 3).unwrap(), None);
 

@@ -288,6 +288,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ) STRICT;
         "#,
     },
+    Migration {
+        version: 9,
+        description: "edits of the same second told apart by a digest of their text",
+        sql: r#"
+            -- Telegram dates edits to the second: the digests (space
+            -- separated) of the edits of `edit_date` that were bridged, so a
+            -- second edit within that second is bridged too, and a repeat or
+            -- the echo of the owner's own edit is not. Empty for rows written
+            -- before, whose date alone decides as it did then.
+            ALTER TABLE message_edit ADD COLUMN digests TEXT NOT NULL DEFAULT '';
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 /// Schema versions whose `telegram_dc` and `telegram_home_dc` tables have the
 /// shape written here (they were created in version 1, unchanged since;
 /// versions 6 and 7 added the owner-event log and the quarantine).
-const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=8;
+const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=9;
 
 /// The home DC tgbridge's `seed_dc` sets, as Telegram's "nearest DC" usually is.
 const SEEDED_HOME_DC: i32 = 2;

@@ -1,6 +1,7 @@
 //! Changes to messages already bridged, Telegram → Matrix: edits become
 //! `m.replace` events from the original sender (each edit once, keyed on its
-//! edit date), deletions become redactions. Messages the bridge never
+//! edit date and a digest of its text, since Telegram dates edits to the
+//! second), deletions become redactions. Messages the bridge never
 //! bridged are left alone. It never sends anything to Telegram.
 
 use grammers_tl_types as tl;
@@ -9,7 +10,9 @@ use ruma::events::relation::Replacement;
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContentWithoutRelation};
 
 use super::inbound::scope_key;
+use super::outbound_plan;
 use super::*;
+use crate::store::EditStamp;
 
 impl Side {
     /// Bridges a Telegram edit as a replacement of the bridged event, and
@@ -25,7 +28,7 @@ impl Side {
         }
         // Without an edit date the update only changed counters (views,
         // reactions), not the content.
-        let Some(edit_date) = edit_date(message) else {
+        let Some(stamp) = edit_stamp(message) else {
             return Ok(());
         };
         let send_lock = self.send_lock(chat);
@@ -39,7 +42,7 @@ impl Side {
             return Ok(());
         };
         let bridged = self.store.messages().bridged_edit(scope, message.id())?;
-        if bridged.is_some_and(|date| date >= edit_date) {
+        if bridged.is_some_and(|bridged| bridged.covers(&stamp)) {
             return Ok(());
         }
         let sender = self.sender_of(message).await?;
@@ -49,7 +52,8 @@ impl Side {
             &[
                 &scope_key(scope),
                 &message.id().to_string(),
-                &edit_date.to_string(),
+                &stamp.date.to_string(),
+                &stamp.digest,
             ],
         );
         let request = match self.media_edit(message, &original.event_id).await {
@@ -65,7 +69,7 @@ impl Side {
         self.send_as(&sender, request).await?;
         self.store
             .messages()
-            .record_edit(scope, message.id(), edit_date)?;
+            .record_edit(scope, message.id(), &stamp)?;
         Ok(())
     }
 
@@ -160,11 +164,11 @@ impl Side {
     }
 }
 
-/// The edit date (Unix seconds) of an edited message, read from the raw
-/// message (grammers' accessor panics on dates out of range).
-fn edit_date(message: &Message) -> Option<i64> {
+/// Which edit an edited message carries, read from the raw message
+/// (grammers' date accessor panics on dates out of range).
+fn edit_stamp(message: &Message) -> Option<EditStamp> {
     match &message.raw {
-        tl::enums::Message::Message(m) => m.edit_date.map(i64::from),
+        tl::enums::Message::Message(m) => outbound_plan::edit_stamp(m),
         _ => None,
     }
 }

@@ -555,13 +555,13 @@ impl Side {
             Err(error) => return Err(error.into()),
         };
         // Under the chat's send lock: the echo of this edit finds it recorded.
-        if let Some(edit_date) = answer
+        if let Some(stamp) = answer
             .as_ref()
-            .and_then(|updates| outbound_plan::edit_date_of(updates, target_id))
+            .and_then(|updates| outbound_plan::edit_stamp_of(updates, target_id))
         {
             self.store
                 .messages()
-                .record_edit(delivery.scope, target_id, i64::from(edit_date))?;
+                .record_edit(delivery.scope, target_id, &stamp)?;
         }
         self.done(delivery)
     }
