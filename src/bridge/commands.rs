@@ -91,9 +91,14 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// A paragraph for `help <command>`.
     pub details: &'static str,
+    /// Other words that name the command.
+    pub aliases: &'static [&'static str],
+    /// Builds the command from the words typed after its name.
+    pub parse: fn(&[&str]) -> Command,
 }
 
-/// Every command, in the order `help` lists them.
+/// Every command, in the order `help` lists them: adding a command is one
+/// entry here (and its [`Command`] variant) plus its handler.
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "help",
@@ -101,6 +106,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Show this overview, or details about one command",
         details: "Without an argument, lists the commands. With one, explains that command. \
                   `<command> --help` does the same.",
+        aliases: &["-h", "--help", "?"],
+        parse: |args| Command::Help {
+            topic: args.first().map(|t| t.to_lowercase()),
+        },
     },
     CommandSpec {
         name: "ping",
@@ -108,6 +117,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Show whether the bridge is logged into Telegram, and as whom",
         details: "Reports the Telegram account the bridge is logged in as (if any) and the \
                   round trip from the bridge to the homeserver.",
+        aliases: &[],
+        parse: |_| Command::Ping,
     },
     CommandSpec {
         name: "login",
@@ -117,6 +128,8 @@ pub const COMMANDS: &[CommandSpec] = &[
                   removes every message with a code or token as soon as it is read. A two-step \
                   verification password is never typed in a room: the bot hands you a one-time \
                   web-login link, or you run `tgbridge login` in a terminal.",
+        aliases: &[],
+        parse: |_| Command::Login,
     },
     CommandSpec {
         name: "logout",
@@ -124,12 +137,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Log out of Telegram; portal rooms are kept",
         details: "Forgets the Telegram login, like `tgbridge logout`. Portal rooms and their \
                   members stay as they are; log in again to resume bridging.",
+        aliases: &[],
+        parse: |_| Command::Logout,
     },
     CommandSpec {
         name: "cancel",
         args: "",
         summary: "Cancel the interactive command in progress",
         details: "Aborts a multi-step command that is waiting for your answer.",
+        aliases: &[],
+        parse: |_| Command::Cancel,
     },
     CommandSpec {
         name: "sync",
@@ -138,6 +155,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         details: "Creates or updates portal rooms for your Telegram groups, supergroups and \
                   channels, most recent first, up to the configured number of new rooms per \
                   sync. `sync all` creates rooms for every chat that passes the filters.",
+        aliases: &[],
+        parse: |args| Command::Sync {
+            all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
+        },
     },
     CommandSpec {
         name: "pm",
@@ -145,6 +166,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Open a private chat with a Telegram user",
         details: "Creates the portal room of your private chat with that user (or points you \
                   to the existing one). Inviting a user's ghost to a new room does the same.",
+        aliases: &[],
+        parse: parse_pm,
     },
     CommandSpec {
         name: "id",
@@ -152,6 +175,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Show the Telegram id of this room's chat",
         details: "In a portal room, shows the Telegram chat id as the bridge's filters and \
                   `pm` expect it.",
+        aliases: &[],
+        parse: |_| Command::Id,
     },
     CommandSpec {
         name: "unbridge",
@@ -162,6 +187,11 @@ pub const COMMANDS: &[CommandSpec] = &[
                   and the bot leave, and the chat is added to the filter so it does not come \
                   back at the next sync (`filter allow <id>` undoes that). Send it with \
                   `confirm` to go ahead.",
+        aliases: &[],
+        parse: |args| Command::Unbridge {
+            confirmed: confirmed(args),
+            target: portal_target(args),
+        },
     },
     CommandSpec {
         name: "delete-portal",
@@ -170,6 +200,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         details: "Forgets the portal of this room (or of the chat or room named) and removes \
                   everyone, you included, so the room is gone. The chat gets a fresh room at its next message or sync. Send \
                   it with `confirm` to go ahead.",
+        aliases: &["delete_portal"],
+        parse: |args| Command::DeletePortal {
+            confirmed: confirmed(args),
+            target: portal_target(args),
+        },
     },
     CommandSpec {
         name: "filter",
@@ -179,12 +214,19 @@ pub const COMMANDS: &[CommandSpec] = &[
                   bridged, `filter deny <chat>` keeps it out of syncs and new portals. In a \
                   portal room the chat may be left out to mean this room's chat. The change \
                   is kept across restarts and replaces the filter from the config file.",
+        aliases: &[],
+        parse: |args| match parse_filter(args) {
+            Some(change) => Command::Filter { change },
+            None => help_on("filter"),
+        },
     },
     CommandSpec {
         name: "version",
         args: "",
         summary: "Show the bridge version",
         details: "Shows the version of tgbridge that is running.",
+        aliases: &["--version", "-v"],
+        parse: |_| Command::Version,
     },
 ];
 
@@ -207,47 +249,33 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
     if args.iter().any(|a| *a == "--help" || *a == "-h") {
         return Some(Command::Help { topic: Some(name) });
     }
-    Some(match name.as_str() {
-        "help" | "-h" | "--help" | "?" => Command::Help {
-            topic: args.first().map(|t| t.to_lowercase()),
-        },
-        "version" | "--version" | "-v" => Command::Version,
-        "ping" => Command::Ping,
-        "cancel" => Command::Cancel,
-        "logout" => Command::Logout,
-        "login" => Command::Login,
-        // A phone number may be typed with spaces.
-        "pm" => match args.first() {
-            Some(_) => Command::Pm {
-                target: args.join(" "),
-            },
-            None => Command::Help {
-                topic: Some("pm".to_owned()),
-            },
-        },
-        "id" => Command::Id,
-        "unbridge" => Command::Unbridge {
-            confirmed: confirmed(&args),
-            target: portal_target(&args),
-        },
-        "delete-portal" | "delete_portal" => Command::DeletePortal {
-            confirmed: confirmed(&args),
-            target: portal_target(&args),
-        },
-        "filter" => match parse_filter(&args) {
-            Some(change) => Command::Filter { change },
-            None => Command::Help {
-                topic: Some("filter".to_owned()),
-            },
-        },
-        "sync" => Command::Sync {
-            all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
-        },
-        _ => Command::Unknown {
+    let spec = COMMANDS
+        .iter()
+        .find(|spec| spec.name == name || spec.aliases.contains(&name.as_str()));
+    Some(match spec {
+        Some(spec) => (spec.parse)(&args),
+        None => Command::Unknown {
             suggestion: closest(&name),
             name,
         },
     })
+}
+
+/// `help <name>`: what a command becomes when its arguments make no sense.
+fn help_on(name: &str) -> Command {
+    Command::Help {
+        topic: Some(name.to_owned()),
+    }
+}
+
+/// `pm`: a phone number may be typed with spaces.
+fn parse_pm(args: &[&str]) -> Command {
+    match args.first() {
+        Some(_) => Command::Pm {
+            target: args.join(" "),
+        },
+        None => help_on("pm"),
+    }
 }
 
 fn confirmed(args: &[&str]) -> bool {

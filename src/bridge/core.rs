@@ -699,47 +699,16 @@ impl<P: BridgePersistence> Core<P> {
             return Ok(());
         };
         // Commands about Telegram chats are answered by the Telegram side.
-        match command {
-            Command::Pm { target } if self.telegram.get().is_some() => {
-                self.forward_to_telegram(TelegramRequest::Pm {
-                    target,
-                    reply_in: room_id.to_owned(),
-                });
+        let notice = match TelegramRequest::for_command(command, room_id) {
+            Ok(request) if self.telegram.get().is_some() => {
+                self.forward_to_telegram(request);
                 return Ok(());
             }
-            Command::Id if self.telegram.get().is_some() => {
-                self.forward_to_telegram(TelegramRequest::Id {
-                    room_id: room_id.to_owned(),
-                });
-                return Ok(());
+            Ok(_) => {
+                Notice::text("Telegram is not connected: log in first (send `login` for how).")
             }
-            Command::Unbridge {
-                confirmed,
-                ref target,
-            }
-            | Command::DeletePortal {
-                confirmed,
-                ref target,
-            } if self.telegram.get().is_some() => {
-                let delete = matches!(command, Command::DeletePortal { .. });
-                self.forward_to_telegram(TelegramRequest::Unbridge {
-                    room_id: room_id.to_owned(),
-                    delete,
-                    confirmed,
-                    target: target.clone(),
-                });
-                return Ok(());
-            }
-            Command::Filter { change } if self.telegram.get().is_some() => {
-                self.forward_to_telegram(TelegramRequest::Filter {
-                    room_id: room_id.to_owned(),
-                    change,
-                });
-                return Ok(());
-            }
-            _ => {}
-        }
-        let notice = self.execute(command, room_id, in_management_room).await?;
+            Err(command) => self.execute(command, room_id, in_management_room).await?,
+        };
         let txn_id = txn::derived("reply", &[event.event_id.as_str()]);
         let own_share = received.elapsed();
         debug!(
@@ -793,12 +762,13 @@ impl<P: BridgePersistence> Core<P> {
             Command::Logout => self.logout().await?,
             Command::Login => self.login(room_id).await?,
             Command::Sync { all } => self.request_sync(all),
+            // Turned into requests of the Telegram side before this.
             Command::Pm { .. }
             | Command::Id
             | Command::Unbridge { .. }
             | Command::DeletePortal { .. }
             | Command::Filter { .. } => {
-                Notice::text("Telegram is not connected: log in first (send `login` for how).")
+                Notice::text("This command is answered by the Telegram side.")
             }
             Command::Unknown { name, suggestion } => {
                 commands::unknown(&name, suggestion, in_management_room)

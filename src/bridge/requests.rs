@@ -3,7 +3,9 @@
 //! sends them, the Telegram side's loop answers them; neither needs the
 //! other's code for it.
 
-use ruma::{OwnedRoomId, OwnedUserId};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId};
+
+use crate::bridge::commands::Command;
 
 /// What the bot commands ask of the Telegram side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,4 +98,61 @@ pub enum TelegramRequest {
         /// The change; `None` shows the filter.
         change: Option<crate::bridge::commands::FilterChange>,
     },
+}
+
+impl TelegramRequest {
+    /// The request a bot command sent in `room_id` makes of the Telegram
+    /// side, for the commands the Telegram side answers; the command
+    /// itself back for the others.
+    pub fn for_command(command: Command, room_id: &RoomId) -> Result<Self, Command> {
+        let room_id = room_id.to_owned();
+        Ok(match command {
+            Command::Pm { target } => TelegramRequest::Pm {
+                target,
+                reply_in: room_id,
+            },
+            Command::Id => TelegramRequest::Id { room_id },
+            Command::Unbridge { confirmed, target } => TelegramRequest::Unbridge {
+                room_id,
+                delete: false,
+                confirmed,
+                target,
+            },
+            Command::DeletePortal { confirmed, target } => TelegramRequest::Unbridge {
+                room_id,
+                delete: true,
+                confirmed,
+                target,
+            },
+            Command::Filter { change } => TelegramRequest::Filter { room_id, change },
+            other => return Err(other),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_commands_become_requests_and_the_rest_stay_commands() {
+        let room: OwnedRoomId = "!r:example.org".try_into().unwrap();
+        let delete = Command::DeletePortal {
+            confirmed: true,
+            target: Some("42".into()),
+        };
+        assert_eq!(
+            TelegramRequest::for_command(delete, &room),
+            Ok(TelegramRequest::Unbridge {
+                room_id: room.clone(),
+                delete: true,
+                confirmed: true,
+                target: Some("42".into()),
+            })
+        );
+        assert_eq!(
+            TelegramRequest::for_command(Command::Ping, &room),
+            Err(Command::Ping)
+        );
+    }
 }
