@@ -13,6 +13,7 @@ use super::inbound::scope_key;
 use super::outbound_plan;
 use super::*;
 use crate::store::EditStamp;
+use crate::telegram::reactions::reactions_of;
 
 impl Side {
     /// Bridges a Telegram edit as a replacement of the bridged event, and
@@ -23,8 +24,9 @@ impl Side {
             return Ok(());
         };
         let scope = self.scope_of(chat);
-        if let Some(reactions) = raw_reactions(message) {
-            self.on_reactions(chat, message.id(), reactions).await?;
+        let me = PeerId::user(self.self_id());
+        if let Some(now) = me.and_then(|me| reactions_of(message, me)) {
+            self.on_reactions(chat, message.id(), now).await?;
         }
         // Without an edit date the update only changed counters (views,
         // reactions), not the content.
@@ -169,14 +171,6 @@ impl Side {
 fn edit_stamp(message: &Message) -> Option<EditStamp> {
     match &message.raw {
         tl::enums::Message::Message(m) => outbound_plan::edit_stamp(m),
-        _ => None,
-    }
-}
-
-/// The reaction summary carried by a message, if any.
-fn raw_reactions(message: &Message) -> Option<Box<tl::enums::MessageReactions>> {
-    match &message.raw {
-        tl::enums::Message::Message(m) => m.reactions.clone().map(Box::new),
         _ => None,
     }
 }

@@ -546,7 +546,13 @@ impl Side {
                 chat,
                 msg_id,
                 reactions,
-            } => self.on_reactions(chat, msg_id, reactions).await,
+            } => match PeerId::user(self.self_id()) {
+                Some(me) => {
+                    let now = crate::telegram::reactions::reaction_list(&reactions, me);
+                    self.on_reactions(chat, msg_id, now).await
+                }
+                None => Ok(()),
+            },
             // Typing is momentary: in an outage it is dropped, not waited for.
             TgEvent::Typing { chat, user, typing } => {
                 match self.on_typing(chat, user, typing).await {

@@ -2,11 +2,12 @@
 //! reaction summary of a message whenever it changes; the bridge diffs it
 //! against the reactions it bridged before: a new one becomes an
 //! `m.reaction` from the reacting user's ghost (or the owner), a vanished
-//! one is redacted. The diff is pure; only [`Side::on_reactions`] does I/O.
+//! one is redacted. Reading Telegram's summary is the Telegram adapter's
+//! ([`crate::telegram::reactions`]); the diff is pure; only
+//! [`Side::on_reactions`] does I/O.
 
 use std::collections::HashSet;
 
-use grammers_tl_types as tl;
 use ruma::api::client::redact::redact_event;
 use ruma::events::reaction::ReactionEventContent;
 use ruma::events::relation::Annotation;
@@ -14,83 +15,7 @@ use ruma::events::relation::Annotation;
 use super::inbound::scope_key;
 use super::*;
 use crate::store::ReactionMapping;
-
-/// One reaction as Telegram lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct TgReaction {
-    /// Who reacted.
-    pub reactor: PeerId,
-    /// With what.
-    pub emoji: String,
-    /// When (Unix seconds; 0 when Telegram does not say).
-    pub date: i32,
-}
-
-/// What a reaction summary tells about who reacted with what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ReactionList {
-    /// The reactions Telegram names a reactor for.
-    pub reactions: Vec<TgReaction>,
-    /// Whether `reactions` lists every reaction (small chats); otherwise
-    /// only the account's own reactions are known for sure.
-    pub complete: bool,
-    /// Whether the account's own reactions are known (`min` summaries
-    /// leave them out).
-    pub own_known: bool,
-}
-
-/// Reads a Telegram reaction summary. Only emoji reactions are bridged:
-/// custom emoji and paid reactions have no Matrix annotation key.
-pub(super) fn reaction_list(reactions: &tl::enums::MessageReactions, me: PeerId) -> ReactionList {
-    let tl::enums::MessageReactions::Reactions(summary) = reactions;
-    let mut list: Vec<TgReaction> = Vec::new();
-    let recent = summary.recent_reactions.as_deref().unwrap_or_default();
-    for tl::enums::MessagePeerReaction::Reaction(reaction) in recent {
-        let (Some(reactor), Some(emoji)) = (
-            crate::telegram::updates::peer_id(&reaction.peer_id),
-            emoji_of(&reaction.reaction),
-        ) else {
-            continue;
-        };
-        let reactor = if reaction.my { me } else { reactor };
-        push_unique(&mut list, reactor, emoji, reaction.date);
-    }
-    let mut emoji_count = 0usize;
-    for tl::enums::ReactionCount::Count(count) in &summary.results {
-        let Some(emoji) = emoji_of(&count.reaction) else {
-            continue;
-        };
-        emoji_count += usize::try_from(count.count).unwrap_or_default();
-        if count.chosen_order.is_some() {
-            push_unique(&mut list, me, emoji, 0);
-        }
-    }
-    ReactionList {
-        complete: summary.recent_reactions.is_some() && emoji_count == list.len(),
-        own_known: !summary.min,
-        reactions: list,
-    }
-}
-
-fn push_unique(list: &mut Vec<TgReaction>, reactor: PeerId, emoji: String, date: i32) {
-    if !list
-        .iter()
-        .any(|r| r.reactor == reactor && r.emoji == emoji)
-    {
-        list.push(TgReaction {
-            reactor,
-            emoji,
-            date,
-        });
-    }
-}
-
-fn emoji_of(reaction: &tl::enums::Reaction) -> Option<String> {
-    match reaction {
-        tl::enums::Reaction::Emoji(emoji) => Some(emoji.emoticon.clone()),
-        _ => None,
-    }
-}
+use crate::telegram::reactions::{ReactionList, TgReaction};
 
 /// The reactions to add and the bridged ones to take back. A bridged
 /// reaction is only taken back when the summary proves it is gone: the list
@@ -129,7 +54,7 @@ impl Side {
         &self,
         chat: PeerId,
         msg_id: i32,
-        reactions: Box<tl::enums::MessageReactions>,
+        now: ReactionList,
     ) -> Result<(), PortalError> {
         let scope = self.scope_of(chat);
         let target = self.store.messages().by_telegram(scope, msg_id)?;
@@ -146,7 +71,6 @@ impl Side {
         let send_lock = self.send_lock(chat);
         let _sending = send_lock.lock().await;
         let bridged = self.store.reactions().of_message(scope, msg_id)?;
-        let now = reaction_list(&reactions, me);
         let (added, removed) = diff(&bridged, &now, me);
         for gone in removed {
             let txn_id = txn::derived("tgunreact", &[gone.event_id.as_str()]);
@@ -228,46 +152,20 @@ mod tests {
         PeerId::user(id).unwrap()
     }
 
-    fn peer_reaction(user_id: i64, emoji: &str, my: bool) -> tl::enums::MessagePeerReaction {
-        tl::types::MessagePeerReaction {
-            big: false,
-            unread: false,
-            my,
-            peer_id: tl::types::PeerUser { user_id }.into(),
+    fn reaction(reactor: i64, emoji: &str) -> TgReaction {
+        TgReaction {
+            reactor: user(reactor),
+            emoji: emoji.into(),
             date: 1_700_000_000,
-            reaction: tl::types::ReactionEmoji {
-                emoticon: emoji.into(),
-            }
-            .into(),
         }
-        .into()
     }
 
-    fn count(emoji: &str, count: i32, mine: bool) -> tl::enums::ReactionCount {
-        tl::types::ReactionCount {
-            chosen_order: mine.then_some(0),
-            reaction: tl::types::ReactionEmoji {
-                emoticon: emoji.into(),
-            }
-            .into(),
-            count,
+    fn list(reactions: Vec<TgReaction>, complete: bool) -> ReactionList {
+        ReactionList {
+            reactions,
+            complete,
+            own_known: true,
         }
-        .into()
-    }
-
-    fn summary(
-        results: Vec<tl::enums::ReactionCount>,
-        recent: Option<Vec<tl::enums::MessagePeerReaction>>,
-    ) -> tl::enums::MessageReactions {
-        tl::types::MessageReactions {
-            min: false,
-            can_see_list: recent.is_some(),
-            reactions_as_tags: false,
-            results,
-            recent_reactions: recent,
-            top_reactors: None,
-        }
-        .into()
     }
 
     fn bridged(reactor: i64, emoji: &str) -> ReactionMapping {
@@ -286,27 +184,10 @@ mod tests {
     #[test]
     fn a_complete_list_adds_new_and_removes_vanished_reactions() {
         let me = user(1);
-        let now = reaction_list(
-            &summary(
-                vec![count("👍", 1, false), count("❤", 1, true)],
-                Some(vec![
-                    peer_reaction(2, "👍", false),
-                    peer_reaction(1, "❤", true),
-                ]),
-            ),
-            me,
-        );
-        assert!(now.complete);
+        let now = list(vec![reaction(2, "👍"), reaction(1, "❤")], true);
         let stored = vec![bridged(2, "👍"), bridged(3, "😂")];
         let (added, removed) = diff(&stored, &now, me);
-        assert_eq!(
-            added,
-            vec![TgReaction {
-                reactor: me,
-                emoji: "❤".into(),
-                date: 1_700_000_000
-            }]
-        );
+        assert_eq!(added, vec![reaction(1, "❤")]);
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].reactor, user(3));
     }
@@ -314,9 +195,8 @@ mod tests {
     #[test]
     fn an_empty_summary_removes_everything_bridged() {
         let me = user(1);
-        let now = reaction_list(&summary(Vec::new(), Some(Vec::new())), me);
         let stored = vec![bridged(2, "👍")];
-        let (added, removed) = diff(&stored, &now, me);
+        let (added, removed) = diff(&stored, &list(Vec::new(), true), me);
         assert!(added.is_empty());
         assert_eq!(removed.len(), 1);
     }
@@ -324,8 +204,7 @@ mod tests {
     #[test]
     fn without_a_reactor_list_only_own_reactions_are_diffed() {
         let me = user(1);
-        let now = reaction_list(&summary(vec![count("👍", 5, true)], None), me);
-        assert!(!now.complete);
+        let now = list(vec![reaction(1, "👍")], false);
         let stored = vec![bridged(2, "😂"), bridged(1, "❤")];
         let (added, removed) = diff(&stored, &now, me);
         assert_eq!(added.len(), 1);
@@ -339,15 +218,14 @@ mod tests {
     }
 
     #[test]
-    fn custom_emoji_and_paid_reactions_are_not_bridged() {
+    fn when_own_reactions_are_unknown_nothing_is_taken_back() {
         let me = user(1);
-        let custom = tl::types::ReactionCount {
-            chosen_order: None,
-            reaction: tl::types::ReactionCustomEmoji { document_id: 9 }.into(),
-            count: 1,
-        }
-        .into();
-        let now = reaction_list(&summary(vec![custom], Some(Vec::new())), me);
-        assert!(now.reactions.is_empty());
+        let now = ReactionList {
+            own_known: false,
+            ..list(Vec::new(), false)
+        };
+        let stored = vec![bridged(1, "❤")];
+        let (_, removed) = diff(&stored, &now, me);
+        assert!(removed.is_empty());
     }
 }
