@@ -8,6 +8,7 @@ pub mod event;
 pub mod journal;
 pub mod login;
 pub mod logout;
+pub mod members;
 pub mod reactions;
 
 pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};

@@ -3,35 +3,30 @@
 //! become power levels. The membership events speak for themselves, so no
 //! notice is sent. The owner's own account has no ghost and is left alone.
 
-use grammers_tl_types as tl;
-
 use super::*;
+use crate::telegram::members::{self as tg_members, MemberChange};
 
 impl Side {
     /// Applies a service message about members (someone was added, joined
     /// by link or request, left, or was removed) to the chat's portal.
     pub(super) async fn on_member_service(&self, message: &Message) -> Result<(), PortalError> {
-        use tl::enums::MessageAction as A;
         let Some(portal) = self.store.portals().by_peer(message.peer_id())? else {
             return Ok(());
         };
         let sender = message.sender_id().and_then(PeerId::bare_id);
-        match message.action() {
-            Some(A::ChatAddUser(added)) => {
-                for &user in &added.users {
+        match tg_members::member_change(message) {
+            Some(MemberChange::Added(users)) => {
+                for user in users {
                     self.member_joined(&portal, user).await?;
                 }
             }
-            Some(A::ChatJoinedByLink(_) | A::ChatJoinedByRequest) => {
+            Some(MemberChange::SenderJoined) => {
                 if let Some(user) = sender {
                     self.member_joined(&portal, user).await?;
                 }
             }
-            Some(A::ChatDeleteUser(removed)) => {
-                self.member_removed(&portal, removed.user_id, sender)
-                    .await?
-            }
-            _ => {}
+            Some(MemberChange::Removed(user)) => self.member_removed(&portal, user, sender).await?,
+            None => {}
         }
         Ok(())
     }
@@ -113,16 +108,8 @@ impl Side {
         ) else {
             return false;
         };
-        let request = tl::functions::channels::GetParticipant {
-            channel: tl::enums::InputChannel::from(&channel),
-            participant: user.into(),
-        };
-        match client.invoke(&request).await {
-            Ok(tl::enums::channels::ChannelParticipant::Participant(found)) => matches!(
-                found.participant,
-                tl::enums::ChannelParticipant::Banned(ref banned)
-                    if matches!(&banned.banned_rights, tl::enums::ChatBannedRights::Rights(r) if r.view_messages)
-            ),
+        match tg_members::is_banned(client, channel, user).await {
+            Ok(banned) => banned,
             Err(error) => {
                 debug!(%error, "could not read a removed member's standing");
                 false
