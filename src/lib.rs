@@ -5,7 +5,9 @@
 //! Two adapters around a core, plus the edges that assemble them:
 //! - [`telegram`] speaks MTProto through grammers: the client, the logins,
 //!   and the update stream turned into [`telegram::TgEvent`]s, each recorded
-//!   in a journal before the update state moves past it;
+//!   in a journal before the update state moves past it; reaction summaries
+//!   and membership changes read into plain values
+//!   ([`telegram::reactions`], [`telegram::members`]);
 //! - [`matrix`] serves the appservice API and calls the homeserver's client API;
 //! - [`bridge`] is the core: portals, ghosts, messages, commands (see its map);
 //! - [`store`] owns the one SQLite file (Telegram session, portals, message
@@ -27,7 +29,9 @@
 //! becoming an `m.replace` or a deletion a redaction in
 //! `bridge/relay/changes.rs`, reactions in `bridge/relay/reactions.rs`,
 //! pins and service messages in `bridge/relay/service_messages.rs`, titles and photos
-//! in `bridge/relay/metadata.rs`.
+//! in `bridge/relay/metadata.rs`. Reactions set while the bridge was away
+//! (Telegram repeats no reaction change) are asked for again after a start
+//! or a lost connection, in `bridge/relay/reaction_refresh.rs`.
 //!
 //! # The path of the owner's Matrix event
 //!
