@@ -128,6 +128,31 @@ pub fn test_panic_point(site: PanicSite, text: &str) {
 #[inline(always)]
 pub fn test_panic_point(_site: PanicSite, _text: &str) {}
 
+/// The environment variable that makes the process die, read only by debug
+/// builds: a Telegram message whose text contains its value kills the
+/// bridge (abort, as a kill -9 would) right after the homeserver took the
+/// message and before the bridge recorded it, so a test can prove that the
+/// next start does not send it twice.
+pub const TEST_CRASH_VAR: &str = "TGBRIDGE_TEST_CRASH_AFTER_SEND";
+
+/// Aborts the process when `text` contains [`TEST_CRASH_VAR`]'s value.
+#[cfg(debug_assertions)]
+pub fn test_crash_point(text: &str) {
+    static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let marker = MARKER.get_or_init(|| std::env::var(TEST_CRASH_VAR).ok());
+    if marker
+        .as_deref()
+        .is_some_and(|marker| !marker.is_empty() && text.contains(marker))
+    {
+        std::process::abort();
+    }
+}
+
+/// Release builds have no test hook.
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn test_crash_point(_text: &str) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

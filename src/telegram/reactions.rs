@@ -21,6 +21,19 @@ use grammers_tl_types as tl;
 /// The most message ids one request may name.
 pub const MAX_IDS_PER_REQUEST: usize = 100;
 
+/// Makes sure the connection gets pushes from now on, before reactions
+/// are asked for: Telegram pushes updates to a connection once it asked
+/// for the update state, and the client's own request for the difference
+/// (which does the same) may still wait out a flood wait after a
+/// reconnection. A reaction set after this call is pushed; one set before
+/// is in the answer to [`ask_for_reactions`].
+pub async fn listen(client: &Client) -> Result<(), InvocationError> {
+    client
+        .invoke(&tl::functions::updates::GetState {})
+        .await
+        .map(drop)
+}
+
 /// Asks Telegram for the current reactions of messages `ids` of `chat`
 /// (at most [`MAX_IDS_PER_REQUEST`] are asked for); they arrive as
 /// [`super::TgEvent::Reactions`] events.

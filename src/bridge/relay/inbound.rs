@@ -179,6 +179,7 @@ impl Side {
         }
         match self.deliver_through_outage(portal, message, scope).await {
             Ok(event_id) => {
+                crate::bridge::containment::test_crash_point(message.text());
                 self.store.messages().insert(&MessageMapping {
                     scope,
                     tg_msg_id: message.id(),
@@ -201,8 +202,9 @@ impl Side {
     /// homeserver is unreachable or failing beyond the client's own
     /// retries, the chat's queue waits here instead of moving on: a later
     /// message delivered first would move the chat's catch-up point past
-    /// this one and lose it. The transaction id stays the same, so a send
-    /// the homeserver took just before it went down is not repeated.
+    /// this one and lose it. The transaction id stays the same, and each
+    /// new try first looks for a send the homeserver took just before it
+    /// went down (see [`super::resend`]), so none is repeated.
     async fn deliver_through_outage(
         &self,
         portal: &Portal,
@@ -212,7 +214,12 @@ impl Side {
         let mut stop = self.stop.clone();
         let mut waited = false;
         loop {
-            let error = match self.deliver_to_matrix(portal, message, scope).await {
+            let attempt = self.deliver_to_matrix(portal, message, scope);
+            let delivered = match waited {
+                true => super::resend::as_repeat(attempt).await,
+                false => attempt.await,
+            };
+            let error = match delivered {
                 Err(PortalError::Matrix(error)) if error.is_outage() => error,
                 other => {
                     if waited {

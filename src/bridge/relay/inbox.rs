@@ -79,11 +79,24 @@ impl Side {
     /// overtakes it; a shutdown ends the wait with the event still in the
     /// inbox, for the next start.
     pub(super) async fn apply_durably(&self, received: Received) {
+        self.apply_durably_from(received, false).await
+    }
+
+    /// [`Self::apply_durably`]; `earlier_run` when an earlier run may have
+    /// sent part of it already.
+    async fn apply_durably_from(&self, received: Received, earlier_run: bool) {
         let Received { event, journal } = received;
         let mut stop = self.stop.clone();
         let mut waited = false;
         loop {
-            match self.on_chat_event_contained(event.clone()).await {
+            let attempt = self.on_chat_event_contained(event.clone());
+            // After a failed attempt, or left by an earlier run, a send may
+            // have reached the homeserver unanswered (see [`super::resend`]).
+            let result = match waited || earlier_run {
+                true => resend::as_repeat(attempt).await,
+                false => attempt.await,
+            };
+            match result {
                 Err(error) if error.is_outage() => {
                     if !waited {
                         warn!(%error, "the homeserver is unavailable; the chat's Telegram events wait until it is back");
@@ -139,7 +152,7 @@ impl Side {
             };
             for received in self.route(received) {
                 match received.event.chat() {
-                    Some(_) => self.apply_durably(received).await,
+                    Some(_) => self.apply_durably_from(received, true).await,
                     None => self.apply_account_event(received).await,
                 }
             }

@@ -35,6 +35,7 @@ mod outbound_plan;
 mod reaction_refresh;
 mod reactions;
 mod receipts;
+mod resend;
 mod service_messages;
 
 use std::collections::HashMap;
@@ -614,6 +615,17 @@ impl Side {
     ) -> Result<ruma::OwnedEventId, MatrixError> {
         if sender == self.settings.owner {
             mark_double_puppet(&mut request);
+        }
+        let earlier = self
+            .earlier_attempt(
+                &request.room_id,
+                sender,
+                &request.event_type.to_string(),
+                request.body.json().get(),
+            )
+            .await;
+        if let Some(event_id) = earlier {
+            return Ok(event_id);
         }
         Ok(self.client.as_user(sender).send(request).await?.event_id)
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use grammers_mtsender::InvocationError;
 
 use super::*;
-use crate::telegram::reactions::ask_for_reactions;
+use crate::telegram::reactions::{ask_for_reactions, listen};
 
 /// Chats whose messages get their reactions read again: the most recently
 /// active ones, where reactions are likely. Bounded so a start with
@@ -160,6 +160,16 @@ impl Side {
         let Some(client) = self.telegram.get() else {
             return Pass::Done { chats: 0 };
         };
+        match listen(client).await {
+            Ok(()) => {}
+            Err(InvocationError::Rpc(error)) => {
+                debug!(%error, "Telegram did not give the update state")
+            }
+            Err(error) => {
+                debug!(%error, "could not reach Telegram to read reactions again");
+                return Pass::Unreachable;
+            }
+        }
         let chats = self.reaction_refresh.recent().newest_first();
         let mut asked = 0;
         for chat in chats {

@@ -1,0 +1,95 @@
+//! End to end, a send the homeserver took but the bridge never recorded:
+//! the bridge binary logged into the fake Telegram datacenter next to a
+//! real homeserver (Synapse and Conduit). The bridge dies (a debug-only
+//! test hook aborts it) right after the homeserver stored a Telegram
+//! message and before the bridge wrote it down; the homeserver restarts
+//! too, which makes Synapse forget the transaction ids of appservice
+//! users. At the next start the bridge applies the message again from its
+//! inbox, finds it already in the room, and does not send it a second time.
+
+mod appservice_support;
+
+use std::time::Duration;
+
+use appservice_support::telegram::{
+    portal_of, start_logged_in, user, wait_for_log, with_own_homeserver,
+};
+use appservice_support::{bodies_from, expect_event, message_in, EVENT_TIMEOUT};
+use fake_telegram::world::Peer;
+use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerId;
+use testkit::HomeserverKind;
+use tgbridge::bridge::containment::TEST_CRASH_VAR;
+use tgbridge::store::Store;
+
+/// No initial history: only what happens while the test watches.
+const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
+
+/// The text whose bridging kills the bridge.
+const FATAL: &str = "stored, never recorded";
+
+on_both_servers!(a_message_the_homeserver_took_before_a_crash_is_not_sent_twice);
+
+async fn a_message_the_homeserver_took_before_a_crash_is_not_sent_twice(kind: HomeserverKind) {
+    // Its own server, since this test restarts it.
+    let (mut bridge, mut server) = with_own_homeserver(kind, "rsd", NO_HISTORY).await;
+    bridge.set_env(TEST_CRASH_VAR, FATAL);
+    let fake = FakeTelegram::start().await;
+    let (alice, bob, group) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15551001"));
+        let bob = w.add_user(user("Bob", "15551002"));
+        let group = w.create_group(bob, "Twice", &[alice]).unwrap();
+        (alice, bob, group)
+    };
+    let peer = Peer::Chat(group);
+    let owner = start_logged_in(&server, &mut bridge, &fake, alice).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let room = portal_of(&store, PeerId::chat(group).unwrap(), &bridge)
+        .await
+        .room_id
+        .to_string();
+    owner.join(&room).await.unwrap();
+    let send = |text: &str| {
+        fake.world()
+            .lock()
+            .unwrap()
+            .send_text(bob, peer, text)
+            .unwrap();
+    };
+    send("before");
+    expect_event(&owner, &bridge, "before", |e| {
+        message_in(e, &room, "before")
+    })
+    .await;
+
+    send(FATAL);
+    expect_event(&owner, &bridge, FATAL, |e| message_in(e, &room, FATAL)).await;
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while bridge.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the test hook did not stop the bridge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Reaps the dead bridge (kill only signals a live one).
+    bridge.kill();
+    server.stop().unwrap();
+    server.restart().await.unwrap();
+    bridge.set_env(TEST_CRASH_VAR, "");
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    send("after");
+    expect_event(&owner, &bridge, "after", |e| message_in(e, &room, "after")).await;
+
+    let ghost = format!("@rsdtg_{bob}:localhost");
+    assert_eq!(
+        bodies_from(&owner, &room, &ghost).await,
+        ["before", FATAL, "after"],
+        "{}",
+        bridge.log_tail()
+    );
+}
