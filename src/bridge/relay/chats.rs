@@ -146,6 +146,7 @@ impl Side {
             avatar_mxc: None,
             encrypted: false,
             in_space: false,
+            topic: None,
         };
         self.store.portals().upsert(&portal)?;
         info!(%room_id, "adopted a portal room left unrecorded by an interrupted run");
@@ -257,6 +258,7 @@ impl Side {
             avatar_mxc: None,
             encrypted: false,
             in_space: false,
+            topic: None,
         };
         self.store.portals().upsert(&portal)?;
         info!(%room_id, "room adopted as a private portal");

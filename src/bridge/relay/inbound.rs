@@ -101,13 +101,20 @@ impl Side {
         self.handle_message(&portal, message).await
     }
 
-    /// Bridges one message of a portal's chat: service messages become
-    /// notices or state, everything else a Matrix message.
+    /// Bridges one message of a portal's chat (into its topic's room in a
+    /// forum): service messages become notices or state, everything else a
+    /// Matrix message.
     pub(super) async fn handle_message(
         &self,
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
+        let portal = &self
+            .route_to_topic(portal, message, topics::TopicHistory::Fill)
+            .await?;
+        if self.on_topic_action(portal, message).await? {
+            return Ok(());
+        }
         if message.action().is_some() {
             return self.on_service_message(portal, message).await;
         }
@@ -145,6 +152,18 @@ impl Side {
         }
         let count = messages.len();
         for message in messages.iter().rev().filter(|m| m.action().is_none()) {
+            // A forum's recent history also opens the rooms of the topics
+            // it shows, each with what the history holds of it.
+            let routed = self
+                .route_to_topic(portal, message, topics::TopicHistory::Skip)
+                .await;
+            let portal = match &routed {
+                Ok(room) => room,
+                Err(error) => {
+                    warn!(%error, "could not open the room of a forum topic");
+                    continue;
+                }
+            };
             if let Err(error) = self.bridge_message_contained(portal, message).await {
                 warn!(%error, "could not bridge a message of the chat's history");
             }
@@ -318,6 +337,11 @@ impl Side {
         let tl::enums::MessageReplyHeader::Header(header) = header else {
             return Ok(None);
         };
+        // A message in a forum topic names the topic as if answering its
+        // first message; only an answer to a message of the topic is a reply.
+        if topics::only_names_topic(&header) {
+            return Ok(None);
+        }
         // A reply to a message of another chat has no counterpart here.
         let (Some(id), None) = (header.reply_to_msg_id, header.reply_to_peer_id.as_ref()) else {
             return Ok(None);

@@ -27,6 +27,11 @@ impl Side {
             // Our own echo of a Telegram title, or a chat without a title.
             return Ok(());
         }
+        if let Some(topic) = portal.topic {
+            return self
+                .rename_topic_on_telegram(client, portal, topic, name)
+                .await;
+        }
         let channel = self.cached_ref(portal.peer).await;
         match edit_title(client, portal.peer, channel, name).await {
             Ok(()) => {
@@ -92,6 +97,39 @@ impl Side {
         Ok(())
     }
 
+    /// Renames a forum topic after the owner renamed its room.
+    async fn rename_topic_on_telegram(
+        &self,
+        client: &grammers_client::Client,
+        mut portal: Portal,
+        topic: i32,
+        name: &str,
+    ) -> Result<(), PortalError> {
+        use grammers_tl_types as tl;
+        let Some(peer) = self.cached_ref(portal.peer).await else {
+            return Ok(());
+        };
+        let request = tl::functions::messages::EditForumTopic {
+            peer: peer.into(),
+            topic_id: topic,
+            title: Some(name.to_owned()),
+            icon_emoji_id: None,
+            closed: None,
+            hidden: None,
+        };
+        match client.invoke(&request).await {
+            Ok(_) => {
+                portal.title = Some(name.to_owned());
+                self.store.portals().upsert(&portal)?;
+                info!(room_id = %portal.room_id, topic, "forum topic renamed after the room");
+            }
+            Err(error) if error.is("TOPIC_NOT_MODIFIED") => {}
+            Err(error) if outbound_plan::is_unreachable(&error) => return Err(error.into()),
+            Err(error) => self.refused(&portal, "rename the topic of", &error).await,
+        }
+        Ok(())
+    }
+
     /// Sets the Telegram chat's about text after the owner changed the
     /// portal's topic; tells the owner when Telegram refuses.
     pub(super) async fn topic_on_telegram(
@@ -104,7 +142,8 @@ impl Side {
         let Some(portal) = self.store.portals().by_room(room_id)? else {
             return Ok(());
         };
-        if portal.kind == PortalKind::Private {
+        // A forum topic has no description of its own.
+        if portal.kind == PortalKind::Private || portal.is_topic() {
             return Ok(());
         }
         let Some(peer) = self.cached_ref(portal.peer).await else {
@@ -140,7 +179,8 @@ impl Side {
         let Some(mut portal) = self.store.portals().by_room(room_id)? else {
             return Ok(());
         };
-        if portal.kind == PortalKind::Private || portal.avatar_mxc == url {
+        // A forum topic's icon is a custom emoji, not a photo.
+        if portal.kind == PortalKind::Private || portal.is_topic() || portal.avatar_mxc == url {
             // A private chat has no photo of its own; an equal URL is our echo.
             return Ok(());
         }

@@ -34,6 +34,7 @@ mod outbound_plan;
 mod reactions;
 mod receipts;
 mod service_messages;
+mod topics;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -461,7 +461,8 @@ impl Side {
             invert_media: false,
             allow_paid_floodskip: false,
             peer: (&delivery.chat).into(),
-            reply_to: reply_to.map(crate::telegram::answer::reply_to),
+            // In a forum topic's room every message goes to that topic.
+            reply_to: crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
             message: text.clone(),
             random_id,
             reply_markup: None,

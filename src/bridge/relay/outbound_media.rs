@@ -44,7 +44,13 @@ impl Side {
         };
         let random_id = outbound_plan::random_id(&delivery.entry.event_id, 0);
         let sent = transfer
-            .send(delivery.chat, &media, caption.as_ref(), reply_to, random_id)
+            .send(
+                delivery.chat,
+                &media,
+                caption.as_ref(),
+                crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
+                random_id,
+            )
             .await
             .map_err(outbound_error)?;
         self.record_sent(delivery, 0, sent.message_id, rest.is_empty())?;

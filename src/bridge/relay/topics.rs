@@ -1,0 +1,249 @@
+//! Forum topics, Telegram → Matrix: which room a forum's message belongs
+//! in, and what topic service messages do to that room. General (topic 1)
+//! is the forum's own portal; every other topic gets its own room, created
+//! when its first message (or its creation) reaches the bridge, and filled
+//! with the topic's recent history. A topic's rename renames its room; closing
+//! and reopening it posts a notice.
+//!
+//! It owns the topic rows of the store (through [`PortalRooms`]) and never
+//! sends messages to Telegram; it only reads a topic's title and history.
+
+use grammers_tl_types as tl;
+
+use super::*;
+
+/// How many of a forum's newest messages are read, per message wanted, to
+/// find a new topic room's history (Telegram's per-topic history call has
+/// no counterpart in the client library, so the forum's history is
+/// filtered).
+const TOPIC_SCAN_FACTOR: usize = 20;
+
+/// The most forum messages read for one topic's initial history.
+const TOPIC_SCAN_MAX: usize = 2000;
+
+/// The forum topic a message is in: the topic its reply header names
+/// (`forum_topic`: `reply_to_top_id` for a reply inside the topic,
+/// otherwise `reply_to_msg_id`), or the topic a `messageActionTopicCreate`
+/// creates. `None` for General and outside forums.
+pub(super) fn topic_of(message: &Message) -> Option<i32> {
+    if let Some(tl::enums::MessageAction::TopicCreate(_)) = message.action() {
+        return Some(message.id());
+    }
+    let topic = match message.reply_header()? {
+        tl::enums::MessageReplyHeader::Header(h) if h.forum_topic => {
+            h.reply_to_top_id.or(h.reply_to_msg_id)
+        }
+        _ => None,
+    };
+    topic.filter(|&id| id > 1)
+}
+
+/// Whether a message's reply header only names its topic (no message of the
+/// topic is answered): such a message is not a Matrix reply.
+pub(super) fn only_names_topic(header: &tl::types::MessageReplyHeader) -> bool {
+    header.forum_topic && header.reply_to_top_id.is_none()
+}
+
+/// How the room of a topic learns about the topic: whether to fill it with
+/// the topic's history when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TopicHistory {
+    /// A live message: the new room gets the topic's recent history first.
+    Fill,
+    /// Already reading history: the caller bridges it.
+    Skip,
+}
+
+impl Side {
+    /// The portal a message of `portal`'s chat is bridged into: the room of
+    /// its topic in a forum (created if needed), else `portal` itself.
+    pub(super) async fn route_to_topic(
+        &self,
+        portal: &Portal,
+        message: &Message,
+        history: TopicHistory,
+    ) -> Result<Portal, PortalError> {
+        if portal.is_topic() {
+            return Ok(portal.clone());
+        }
+        let Some(topic) = topic_of(message) else {
+            return Ok(portal.clone());
+        };
+        if let Some(existing) = self.store.portals().topic(portal.peer, topic)? {
+            return Ok(existing);
+        }
+        let title = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(create)) => Some(create.title.clone()),
+            _ => self.topic_title(portal.peer, topic).await,
+        };
+        let title = title.unwrap_or_else(|| format!("Topic {topic}"));
+        let info = message
+            .peer()
+            .and_then(sync::chat_info)
+            .unwrap_or_else(|| fallback_info(portal));
+        let space = self
+            .store
+            .kv_get(space::SPACE_KEY)?
+            .and_then(|s| OwnedRoomId::try_from(s).ok());
+        let (mut room, created) = self
+            .rooms()
+            .ensure_topic(&info, topic, &title, space.as_deref())
+            .await?;
+        if created {
+            if let Some(space) = space {
+                space::add_child(&self.client, &space, &room.room_id, &self.portal_settings)
+                    .await?;
+                room.in_space = true;
+                self.store.portals().upsert(&room)?;
+            }
+            if history == TopicHistory::Fill {
+                self.backfill_topic(&room, message.id()).await;
+            }
+        }
+        Ok(room)
+    }
+
+    /// The title of a forum topic, as Telegram has it now.
+    async fn topic_title(&self, chat: PeerId, topic: i32) -> Option<String> {
+        let client = self.telegram.get()?;
+        let peer = self.cached_ref(chat).await?;
+        let request = tl::functions::messages::GetForumTopicsById {
+            peer: (&peer).into(),
+            topics: vec![topic],
+        };
+        match client.invoke(&request).await {
+            Ok(tl::enums::messages::ForumTopics::Topics(found)) => {
+                found.topics.into_iter().find_map(|t| match t {
+                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t.title),
+                    _ => None,
+                })
+            }
+            Err(error) => {
+                warn!(%error, topic, "could not read a forum topic's title");
+                None
+            }
+        }
+    }
+
+    /// Fills a new topic room with the topic's recent messages older than
+    /// `before`, oldest first (as many as a group portal's initial history).
+    async fn backfill_topic(&self, room: &Portal, before: i32) {
+        let (Some(topic), Some(client)) = (room.topic, self.telegram.get()) else {
+            return;
+        };
+        let limit = self.settings.bridge.initial_history.group as usize;
+        let Some(chat) = self.cached_ref(room.peer).await else {
+            return;
+        };
+        if limit == 0 {
+            return;
+        }
+        let scan = limit.saturating_mul(TOPIC_SCAN_FACTOR).min(TOPIC_SCAN_MAX);
+        let mut iter = client.iter_messages(chat).offset_id(before).limit(scan);
+        let mut found = Vec::new();
+        while found.len() < limit {
+            match iter.next().await {
+                Ok(Some(message)) => {
+                    if topic_of(&message) == Some(topic) && message.action().is_none() {
+                        found.push(message);
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    warn!(%error, "could not read the forum's history");
+                    break;
+                }
+            }
+        }
+        let count = found.len();
+        for message in found.iter().rev() {
+            if let Err(error) = self.bridge_message_contained(room, message).await {
+                warn!(%error, "could not bridge a message of the topic's history");
+            }
+        }
+        info!(room_id = %room.room_id, topic, count, "topic history bridged");
+    }
+
+    /// Topic service messages: a new topic (its room is its trace), a
+    /// renamed topic (the room follows), a closed or reopened one (a
+    /// notice). Returns `false` for every other message.
+    pub(super) async fn on_topic_action(
+        &self,
+        room: &Portal,
+        message: &Message,
+    ) -> Result<bool, PortalError> {
+        let edit = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(_)) => None,
+            Some(tl::enums::MessageAction::TopicEdit(edit)) => Some(edit),
+            _ => return Ok(false),
+        };
+        let scope = self.scope_of(room.peer);
+        if self.already_bridged(scope, message.id())? {
+            return Ok(true);
+        }
+        if let (Some(edit), Some(topic)) = (edit, room.topic) {
+            if let Some(title) = &edit.title {
+                self.rooms().rename(room.clone(), title).await?;
+            }
+            if let Some(closed) = edit.closed {
+                self.topic_closed_notice(room, topic, message, closed)
+                    .await?;
+                return Ok(true);
+            }
+        }
+        self.store
+            .messages()
+            .mark_handled(room.peer, message.id())?;
+        Ok(true)
+    }
+
+    /// Tells a topic's room that the topic was closed or reopened, once.
+    async fn topic_closed_notice(
+        &self,
+        room: &Portal,
+        topic: i32,
+        message: &Message,
+        closed: bool,
+    ) -> Result<(), PortalError> {
+        let scope = self.scope_of(room.peer);
+        let text = match closed {
+            true => "Closed the topic: only its admins can post in it on Telegram",
+            false => "Reopened the topic",
+        };
+        let sender = self.sender_of(message).await?;
+        self.ensure_joined(&room.room_id, &sender).await?;
+        let content = RoomMessageEventContent::notice_plain(text);
+        let txn_id = txn::derived(
+            "tg",
+            &[&inbound::scope_key(scope), &message.id().to_string()],
+        );
+        let request = send_message_event::v3::Request::new(room.room_id.clone(), txn_id, &content)
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let event_id = self.send_as(&sender, request).await?;
+        self.store.transaction(|tx| {
+            tx.messages().insert(&crate::store::MessageMapping {
+                scope,
+                tg_msg_id: message.id(),
+                part: 0,
+                chat: room.peer,
+                room_id: room.room_id.clone(),
+                event_id,
+                sent_by_bridge: false,
+            })?;
+            tx.portals().set_topic_closed(room.peer, topic, closed)
+        })?;
+        Ok(())
+    }
+}
+
+/// What the bridge knows of a forum without its Telegram peer at hand.
+fn fallback_info(portal: &Portal) -> ChatInfo {
+    ChatInfo {
+        peer: portal.peer,
+        kind: portal.kind,
+        title: portal.title.clone().unwrap_or_default(),
+        about: None,
+        owner_role: OwnerRole::Member,
+        member_count: None,
+    }
+}

@@ -1,0 +1,365 @@
+//! End to end, forum supergroups: the bridge binary logged into the fake
+//! Telegram datacenter next to a real homeserver (each scenario runs on
+//! Synapse and on Conduit). A forum's General topic is its portal; every
+//! other topic gets a room of its own, filled with the topic's history when
+//! it opens. Messages, replies, edits, reactions and deletions in two
+//! topics land in their topic's room; a topic created, renamed, closed and
+//! reopened on Telegram shows in its room; what the owner writes (or
+//! answers) in a topic's room reaches that topic on Telegram.
+
+mod appservice_support;
+
+use std::time::Duration;
+
+use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
+use appservice_support::{expect_event, is_notice_from, message_in, poll_until, timeline};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
+use fake_telegram::world::{OutgoingMessage, Peer, TopicEdit, UserId};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerId;
+use serde_json::{json, Value};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use tgbridge::store::{Portal, Store};
+
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["frm"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
+}
+
+on_both_servers!(forum_topics_become_rooms_both_ways);
+
+/// The room of topic `topic` once the bridge opened it (up to 30 s).
+async fn topic_room(store: &Store, forum: PeerId, topic: i32, bridge: &BridgeInstance) -> Portal {
+    poll_until(
+        &format!("the room of topic {topic}"),
+        bridge,
+        Duration::from_secs(30),
+        || store.portals().topic(forum, topic).unwrap(),
+    )
+    .await
+}
+
+/// A check on a synced event, named for the failure message.
+type Check<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
+
+/// Waits until the owner's `/sync` has shown an event for every check (in
+/// any order and any batches); returns them in the order of the checks.
+async fn expect_all(owner: &TestUser, bridge: &BridgeInstance, checks: &[Check<'_>]) -> Vec<Value> {
+    let mut found: Vec<Option<Value>> = vec![None; checks.len()];
+    while found.iter().any(Option::is_none) {
+        let result = owner
+            .sync_until(
+                |event| {
+                    let mut hit = false;
+                    for (slot, (_, check)) in found.iter_mut().zip(checks) {
+                        if slot.is_none() && check(event) {
+                            *slot = Some(event.clone());
+                            hit = true;
+                        }
+                    }
+                    hit
+                },
+                EVENT_TIMEOUT,
+            )
+            .await;
+        if let Err(error) = result {
+            let missing: Vec<&str> = checks
+                .iter()
+                .zip(&found)
+                .filter(|(_, slot)| slot.is_none())
+                .map(|((what, _), _)| *what)
+                .collect();
+            panic!("{missing:?}: {error}\n{}", bridge.log_tail());
+        }
+    }
+    found.into_iter().flatten().collect()
+}
+
+/// Joins `room` as the owner (they may already be in it).
+async fn join(owner: &TestUser, room: &str) {
+    let _ = owner.join(room).await;
+}
+
+/// The owner's messages in topic `topic` as Telegram shows them.
+fn owner_texts_in(fake: &FakeTelegram, alice: UserId, forum: i64, topic: i32) -> Vec<String> {
+    fake.world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum, topic)
+        .into_iter()
+        .filter(|m| m.out && m.service.is_none())
+        .map(|m| m.text)
+        .collect()
+}
+
+async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frm");
+    configure(
+        &bridge,
+        "  initial_history:\n    private: 0\n    group: 10\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let tg = |f: &dyn Fn(&mut fake_telegram::world::World) -> i32| {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        f(&mut w)
+    };
+    let (alice, bob, carol) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        (
+            w.add_user(user("Alice", "15550001")),
+            w.add_user(user("Bob", "15550002")),
+            w.add_user(user("Carol", "15550003")),
+        )
+    };
+    let (forum_id, cats) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let forum_id = w.create_forum(bob, "Pets", &[alice, carol]).unwrap();
+        let cats = w.create_topic(bob, forum_id, "Cats", None, None).unwrap();
+        w.send_text(bob, Peer::Channel(forum_id), "general before")
+            .unwrap();
+        let old = OutgoingMessage {
+            topic: Some(cats),
+            ..OutgoingMessage::text("cat before")
+        };
+        w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
+        (forum_id, cats)
+    };
+    let forum = Peer::Channel(forum_id);
+
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    join(&owner, &general).await;
+    // The forum's history opened the Cats room with its message; General
+    // kept only its own.
+    let cats_room = topic_room(&store, peer, cats, &bridge).await;
+    let cats_room = cats_room.room_id.to_string();
+    join(&owner, &cats_room).await;
+    assert_eq!(
+        state(&owner, &cats_room, "m.room.name", "").await["name"],
+        "Cats"
+    );
+    expect_event(&owner, &bridge, "topic history", |e| {
+        message_in(e, &cats_room, "cat before")
+    })
+    .await;
+    let general_bodies: Vec<Value> = timeline(&owner, &general)
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert!(
+        general_bodies.contains(&json!("general before")),
+        "{general_bodies:?}"
+    );
+    assert!(
+        !general_bodies.contains(&json!("cat before")),
+        "{general_bodies:?}"
+    );
+
+    // A topic created on Telegram gets its room; its messages go there.
+    let dogs = tg(&|w| w.create_topic(carol, forum_id, "Dogs", None, None).unwrap());
+    let dogs_room = topic_room(&store, peer, dogs, &bridge).await;
+    let dogs_room = dogs_room.room_id.to_string();
+    join(&owner, &dogs_room).await;
+    let in_topic = |topic: i32, text: &'static str| OutgoingMessage {
+        topic: Some(topic),
+        ..OutgoingMessage::text(text)
+    };
+    let woof = tg(&|w| w.send_message(bob, forum, in_topic(dogs, "woof")).unwrap());
+    let meow = tg(&|w| w.send_message(bob, forum, in_topic(cats, "meow")).unwrap());
+    tg(&|w| w.send_text(bob, forum, "general live").unwrap());
+    let events = expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("a message in Dogs", &|e| message_in(e, &dogs_room, "woof")),
+            ("a message in Cats", &|e| message_in(e, &cats_room, "meow")),
+            ("a message in General", &|e| {
+                message_in(e, &general, "general live")
+            }),
+        ],
+    )
+    .await;
+    let (woof_event, meow_event) = (events[0].clone(), events[1].clone());
+    // A plain topic message is no Matrix reply; an answer inside the topic is.
+    assert!(
+        meow_event["content"].get("m.relates_to").is_none(),
+        "{meow_event}"
+    );
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(meow),
+            ..OutgoingMessage::text("purr")
+        };
+        w.send_message(carol, forum, reply).unwrap()
+    });
+    let purr = expect_event(&owner, &bridge, "a reply in Cats", |e| {
+        message_in(e, &cats_room, "purr")
+    })
+    .await;
+    assert_eq!(
+        purr["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        meow_event["event_id"]
+    );
+    // Edits, reactions and deletions follow the message into its room.
+    tg(&|w| {
+        w.edit_text(bob, forum, meow, "meow!").unwrap();
+        w.react(carol, forum, meow, Some("👍")).unwrap();
+        w.delete(bob, forum, &[woof], true).unwrap();
+        0
+    });
+    expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the edit in Cats", &|e| {
+                message_in(e, &cats_room, "* meow!")
+            }),
+            ("the reaction in Cats", &|e| {
+                e["room_id"] == cats_room.as_str()
+                    && e["type"] == "m.reaction"
+                    && e["content"]["m.relates_to"]["event_id"] == meow_event["event_id"]
+            }),
+            ("the deletion in Dogs", &|e| {
+                e["room_id"] == dogs_room.as_str()
+                    && e["type"] == "m.room.redaction"
+                    && e["redacts"] == woof_event["event_id"]
+            }),
+        ],
+    )
+    .await;
+
+    // Renamed, closed and reopened on Telegram.
+    tg(&|w| {
+        let rename = TopicEdit {
+            title: Some("Wolves".into()),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(carol, forum_id, dogs, rename).unwrap();
+        let close = TopicEdit {
+            closed: Some(true),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, close).unwrap();
+        0
+    });
+    poll_until(
+        "the Dogs room renamed",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let title = store.portals().topic(peer, dogs).unwrap()?.title?;
+            (title == "Wolves").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        state(&owner, &dogs_room, "m.room.name", "").await["name"],
+        "Wolves"
+    );
+    let bob_ghost = format!("@frmtg_{bob}:localhost");
+    expect_event(&owner, &bridge, "the closed notice", |e| {
+        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    tg(&|w| {
+        let reopen = TopicEdit {
+            closed: Some(false),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, reopen).unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "the reopened notice", |e| {
+        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
+    })
+    .await;
+
+    // The owner writes in the topic rooms and in General.
+    owner
+        .send_event(
+            &cats_room,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "from matrix" }),
+        )
+        .await
+        .unwrap();
+    let purr_id = purr["event_id"].as_str().unwrap();
+    owner
+        .send_event(
+            &cats_room,
+            "m.room.message",
+            &json!({
+                "msgtype": "m.text",
+                "body": "> <@x:localhost> purr\n\nanswer",
+                "m.relates_to": { "m.in_reply_to": { "event_id": purr_id } },
+            }),
+        )
+        .await
+        .unwrap();
+    owner
+        .send_event(
+            &general,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "to general" }),
+        )
+        .await
+        .unwrap();
+    poll_until(
+        "the owner's messages in Cats",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, cats);
+            (texts == ["from matrix", "answer"]).then_some(())
+        },
+    )
+    .await;
+    poll_until(
+        "the owner's message in General",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, 1);
+            (texts == ["to general"]).then_some(())
+        },
+    )
+    .await;
+    let history = fake
+        .world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum_id, cats);
+    let answer = history.iter().find(|m| m.text == "answer").unwrap();
+    let purr_tg = history.iter().find(|m| m.text == "purr").unwrap();
+    assert_eq!(
+        answer.reply_to,
+        Some(purr_tg.id),
+        "the answer replies to purr on Telegram"
+    );
+    // Nothing the owner sent comes back as a second event.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let echoes = timeline(&owner, &cats_room)
+        .await
+        .into_iter()
+        .filter(|e| e["content"]["body"] == "from matrix")
+        .count();
+    assert_eq!(echoes, 1);
+    assert!(owner_texts_in(&fake, alice, forum_id, dogs).is_empty());
+    bridge.terminate();
+}
