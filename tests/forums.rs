@@ -27,14 +27,17 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm"],
+        &["frm", "fsy"],
         HomeserverOptions::default(),
         |_, _| {},
     )
     .await
 }
 
-on_both_servers!(forum_topics_become_rooms_both_ways);
+on_both_servers!(
+    forum_topics_become_rooms_both_ways,
+    a_sync_opens_the_most_recent_topics_in_the_forums_space,
+);
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
 async fn topic_room(store: &Store, forum: PeerId, topic: i32, bridge: &BridgeInstance) -> Portal {
@@ -144,8 +147,8 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
     let peer = PeerId::channel(forum_id).unwrap();
     let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
     join(&owner, &general).await;
-    // The forum's history opened the Cats room with its message; General
-    // kept only its own.
+    // The sync opened the Cats room with its history; General kept only
+    // its own.
     let cats_room = topic_room(&store, peer, cats, &bridge).await;
     let cats_room = cats_room.room_id.to_string();
     join(&owner, &cats_room).await;
@@ -361,5 +364,113 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         .count();
     assert_eq!(echoes, 1);
     assert!(owner_texts_in(&fake, alice, forum_id, dogs).is_empty());
+    bridge.terminate();
+}
+
+async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("fsy");
+    configure(
+        &bridge,
+        "  max_topic_rooms_per_sync: 2\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, topics) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Big forum", &[alice]).unwrap();
+        let topics: Vec<i32> = ["One", "Two", "Three", "Four"]
+            .iter()
+            .map(|title| w.create_topic(bob, forum_id, title, None, None).unwrap())
+            .collect();
+        // Activity order, oldest first: Four, One, Three, Two.
+        for &topic in [topics[3], topics[0], topics[2], topics[1]].iter() {
+            let message = OutgoingMessage {
+                topic: Some(topic),
+                ..OutgoingMessage::text("hello")
+            };
+            w.send_message(bob, Peer::Channel(forum_id), message)
+                .unwrap();
+        }
+        (alice, bob, forum_id, topics)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await;
+    // The two most recently active topics (Two, then Three) get rooms.
+    let two = topic_room(&store, peer, topics[1], &bridge).await;
+    let three = topic_room(&store, peer, topics[2], &bridge).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let opened: Vec<i32> = store
+        .portals()
+        .topics(peer)
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.topic)
+        .collect();
+    assert_eq!(opened, [topics[1], topics[2]]);
+    // They live in the forum's space, named after the forum, which holds
+    // the forum's own room too and sits in the Telegram space.
+    let space = store
+        .kv_get(&format!(
+            "forum_space:{}",
+            peer.bot_api_dialog_id().unwrap()
+        ))
+        .unwrap()
+        .expect("the forum has a space");
+    join(&owner, &space).await;
+    assert_eq!(
+        state(&owner, &space, "m.room.name", "").await["name"],
+        "Big forum"
+    );
+    for room in [&general.room_id, &two.room_id, &three.room_id] {
+        state(&owner, &space, "m.space.child", room.as_str()).await;
+    }
+    join(&owner, two.room_id.as_str()).await;
+    state(&owner, two.room_id.as_str(), "m.space.parent", &space).await;
+    let telegram_space = store.kv_get("telegram_space").unwrap().unwrap();
+    join(&owner, &telegram_space).await;
+    state(&owner, &telegram_space, "m.space.child", &space).await;
+    // Another topic opens on its first message.
+    {
+        let mut w = shared.lock().unwrap();
+        let message = OutgoingMessage {
+            topic: Some(topics[3]),
+            ..OutgoingMessage::text("wake up")
+        };
+        w.send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap();
+    }
+    let four = topic_room(&store, peer, topics[3], &bridge).await;
+    join(&owner, four.room_id.as_str()).await;
+    let four_room = four.room_id.to_string();
+    poll_until("wake up in Four", &bridge, Duration::from_secs(30), || {
+        store
+            .messages()
+            .by_telegram(
+                tgbridge::store::MessageScope::of_chat(peer, alice),
+                fake.world()
+                    .lock()
+                    .unwrap()
+                    .last_message(alice, Peer::Channel(forum_id))?
+                    .id,
+            )
+            .ok()?
+            .into_iter()
+            .find(|m| m.room_id.as_str() == four_room)
+    })
+    .await;
+    // Its history came with it ("hello", before "wake up").
+    let bodies: Vec<Value> = timeline(&owner, &four_room)
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("hello"), json!("wake up")]);
+    assert!(store.portals().topic(peer, topics[0]).unwrap().is_none());
     bridge.terminate();
 }

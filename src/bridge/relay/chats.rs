@@ -318,6 +318,11 @@ impl Side {
                     self.backfill(&portal).await;
                 }
             }
+            for forum in &report.forums {
+                if let Err(error) = self.sync_topics(runtime.client(), *forum).await {
+                    warn!(%error, "could not sync the topics of a forum");
+                }
+            }
         }
         match result {
             Ok(report) if report.deferred > 0 => {

@@ -109,9 +109,12 @@ impl Side {
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
-        let portal = &self
+        let Some(portal) = &self
             .route_to_topic(portal, message, topics::TopicHistory::Fill)
-            .await?;
+            .await?
+        else {
+            return Ok(());
+        };
         if self.on_topic_action(portal, message).await? {
             return Ok(());
         }
@@ -152,13 +155,14 @@ impl Side {
         }
         let count = messages.len();
         for message in messages.iter().rev().filter(|m| m.action().is_none()) {
-            // A forum's recent history also opens the rooms of the topics
-            // it shows, each with what the history holds of it.
+            // A forum's history goes to the rooms its topics already have;
+            // the rest waits for the topic's room (and its own history).
             let routed = self
                 .route_to_topic(portal, message, topics::TopicHistory::Skip)
                 .await;
             let portal = match &routed {
-                Ok(room) => room,
+                Ok(Some(room)) => room,
+                Ok(None) => continue,
                 Err(error) => {
                     warn!(%error, "could not open the room of a forum topic");
                     continue;

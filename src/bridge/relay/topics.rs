@@ -44,33 +44,40 @@ pub(super) fn only_names_topic(header: &tl::types::MessageReplyHeader) -> bool {
     header.forum_topic && header.reply_to_top_id.is_none()
 }
 
-/// How the room of a topic learns about the topic: whether to fill it with
-/// the topic's history when it is created.
+/// Where a message of a topic without a room comes from, which decides
+/// whether it opens the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TopicHistory {
-    /// A live message: the new room gets the topic's recent history first.
+    /// A live message: it opens the room, which gets the topic's recent
+    /// history first.
     Fill,
-    /// Already reading history: the caller bridges it.
+    /// The forum's history: it opens nothing (how many topic rooms open at
+    /// once is the sync's decision, see [`Side::sync_topics`]).
     Skip,
 }
 
 impl Side {
     /// The portal a message of `portal`'s chat is bridged into: the room of
-    /// its topic in a forum (created if needed), else `portal` itself.
+    /// its topic in a forum (opened if needed and `history` allows), else
+    /// `portal` itself. `None`: the topic has no room and the message is
+    /// left for when it has one.
     pub(super) async fn route_to_topic(
         &self,
         portal: &Portal,
         message: &Message,
         history: TopicHistory,
-    ) -> Result<Portal, PortalError> {
+    ) -> Result<Option<Portal>, PortalError> {
         if portal.is_topic() {
-            return Ok(portal.clone());
+            return Ok(Some(portal.clone()));
         }
         let Some(topic) = topic_of(message) else {
-            return Ok(portal.clone());
+            return Ok(Some(portal.clone()));
         };
         if let Some(existing) = self.store.portals().topic(portal.peer, topic)? {
-            return Ok(existing);
+            return Ok(Some(existing));
+        }
+        if history == TopicHistory::Skip {
+            return Ok(None);
         }
         let title = match message.action() {
             Some(tl::enums::MessageAction::TopicCreate(create)) => Some(create.title.clone()),
@@ -81,24 +88,132 @@ impl Side {
             .peer()
             .and_then(sync::chat_info)
             .unwrap_or_else(|| fallback_info(portal));
-        let space = self
+        let room = self.open_topic_room(portal, &info, topic, &title).await?;
+        self.backfill_topic(&room, message.id()).await;
+        Ok(Some(room))
+    }
+
+    /// The forum's space (inside the owner's Telegram space, with the
+    /// forum's own room in it), created on first use; `None` (the topic
+    /// rooms then go straight into the Telegram space) when it cannot be.
+    async fn forum_space(&self, portal: &Portal, info: &ChatInfo) -> Option<OwnedRoomId> {
+        let parent = self
             .store
-            .kv_get(space::SPACE_KEY)?
+            .kv_get(space::SPACE_KEY)
+            .ok()
+            .flatten()
             .and_then(|s| OwnedRoomId::try_from(s).ok());
+        let forum = portal.peer.bot_api_dialog_id()?;
+        let key = space::forum_space_key(forum);
+        let existed = matches!(self.store.kv_get(&key), Ok(Some(_)));
+        let created = space::ensure_forum_space(
+            &self.client,
+            &self.store,
+            &self.portal_settings,
+            forum,
+            &info.title,
+            parent.as_deref(),
+        )
+        .await;
+        match created {
+            Ok(space) => {
+                if !existed {
+                    let linked = space::add_child(
+                        &self.client,
+                        &space,
+                        &portal.room_id,
+                        &self.portal_settings,
+                    )
+                    .await;
+                    if let Err(error) = linked {
+                        warn!(%error, "could not put the forum's room into its space");
+                    }
+                }
+                Some(space)
+            }
+            Err(error) => {
+                warn!(%error, "could not set up the forum's space");
+                parent
+            }
+        }
+    }
+
+    /// Opens the rooms of the forum's most recently active topics (at most
+    /// `bridge.max_topic_rooms_per_sync`; pinned topics count first, as
+    /// Telegram lists them), each with its recent history, and brings the
+    /// names of the existing ones up to date. Returns how many rooms it
+    /// opened.
+    pub(super) async fn sync_topics(
+        &self,
+        client: &grammers_client::Client,
+        forum: PeerId,
+    ) -> Result<u32, PortalError> {
+        let limit = self.settings.bridge.max_topic_rooms_per_sync;
+        let Some(portal) = self.store.portals().by_peer(forum)? else {
+            return Ok(0);
+        };
+        let Some(chat) = self.cached_ref(forum).await else {
+            return Ok(0);
+        };
+        let request = tl::functions::messages::GetForumTopics {
+            peer: (&chat).into(),
+            q: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_topic: 0,
+            // General is listed too and has no room of its own here.
+            limit: i32::try_from(limit).unwrap_or(i32::MAX).saturating_add(1),
+        };
+        let tl::enums::messages::ForumTopics::Topics(list) = client.invoke(&request).await?;
+        let info = self
+            .resolve(Some(chat))
+            .await
+            .as_ref()
+            .and_then(sync::chat_info)
+            .unwrap_or_else(|| fallback_info(&portal));
+        let mut opened = 0;
+        let topics = list.topics.into_iter().filter_map(|t| match t {
+            tl::enums::ForumTopic::Topic(t) if t.id > 1 => Some(t),
+            _ => None,
+        });
+        for topic in topics.take(limit as usize) {
+            let existing = self.store.portals().topic(forum, topic.id)?;
+            if let Some(existing) = existing {
+                self.rooms().rename(existing, &topic.title).await?;
+                continue;
+            }
+            let room = self
+                .open_topic_room(&portal, &info, topic.id, &topic.title)
+                .await?;
+            self.store
+                .portals()
+                .set_topic_closed(forum, topic.id, topic.closed)?;
+            self.backfill_topic(&room, 0).await;
+            opened += 1;
+        }
+        if opened > 0 {
+            info!(opened, "forum topic rooms opened by the sync");
+        }
+        Ok(opened)
+    }
+
+    /// The room of a topic, created in the forum's space when there is none.
+    async fn open_topic_room(
+        &self,
+        portal: &Portal,
+        info: &ChatInfo,
+        topic: i32,
+        title: &str,
+    ) -> Result<Portal, PortalError> {
+        let space = self.forum_space(portal, info).await;
         let (mut room, created) = self
             .rooms()
-            .ensure_topic(&info, topic, &title, space.as_deref())
+            .ensure_topic(info, topic, title, space.as_deref())
             .await?;
-        if created {
-            if let Some(space) = space {
-                space::add_child(&self.client, &space, &room.room_id, &self.portal_settings)
-                    .await?;
-                room.in_space = true;
-                self.store.portals().upsert(&room)?;
-            }
-            if history == TopicHistory::Fill {
-                self.backfill_topic(&room, message.id()).await;
-            }
+        if let (true, Some(space)) = (created, space) {
+            space::add_child(&self.client, &space, &room.room_id, &self.portal_settings).await?;
+            room.in_space = true;
+            self.store.portals().upsert(&room)?;
         }
         Ok(room)
     }
