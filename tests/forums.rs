@@ -12,7 +12,8 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
-use appservice_support::{expect_event, is_notice_from, message_in, poll_until, timeline};
+use appservice_support::{command, expect_event, is_notice_from, management_room_of};
+use appservice_support::{message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
@@ -472,5 +473,52 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
         .collect();
     assert_eq!(bodies, [json!("hello"), json!("wake up")]);
     assert!(store.portals().topic(peer, topics[0]).unwrap().is_none());
+
+    // The `topics` command lists them, in a forum room and from the
+    // management room, and opens one on request.
+    let bot = bridge.bot_user_id.clone();
+    let management = management_room_of(&owner, &bot).await;
+    let forum_arg = peer.bot_api_dialog_id().unwrap();
+    let listing = command(
+        &owner,
+        &management,
+        &bot,
+        &format!("topics {forum_arg}"),
+        "The forum has 5 topics",
+    )
+    .await;
+    let listing = listing["content"]["body"].as_str().unwrap().to_owned();
+    assert!(
+        listing.contains(&format!("One (topic {}): no room yet", topics[0])),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!(
+            "Two (topic {}): bridged to {}",
+            topics[1], two.room_id
+        )),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!(
+        "General (topic 1): bridged to {}",
+        general.room_id
+    )));
+    join(&owner, general.room_id.as_str()).await;
+    command(
+        &owner,
+        general.room_id.as_str(),
+        &bot,
+        &format!("!tg topics open {}", topics[0]),
+        "Opened the room of the topic One",
+    )
+    .await;
+    let one = topic_room(&store, peer, topics[0], &bridge).await;
+    join(&owner, one.room_id.as_str()).await;
+    let bodies: Vec<Value> = timeline(&owner, one.room_id.as_str())
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("hello")]);
     bridge.terminate();
 }

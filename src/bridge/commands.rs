@@ -57,6 +57,14 @@ pub enum Command {
         /// The portal named, if not this room's.
         target: Option<String>,
     },
+    /// `topics [chat id] [open <topic id>]`: list a forum's topics, or
+    /// open the room of one.
+    Topics {
+        /// The forum named (a chat id), if not this room's chat.
+        chat: Option<String>,
+        /// The topic whose room to open; `None` lists the topics.
+        open: Option<i32>,
+    },
     /// `filter [allow|deny <chat>]`: show or change which chats are bridged.
     Filter {
         /// The change; `None` shows the filter.
@@ -181,6 +189,15 @@ pub const COMMANDS: &[CommandSpec] = &[
                   is kept across restarts and replaces the filter from the config file.",
     },
     CommandSpec {
+        name: "topics",
+        args: "[chat id] [open <topic id>]",
+        summary: "List a forum's topics, or open the room of one",
+        details: "In a forum's room (or for the forum named by its chat id), lists its topics \
+                  with their ids and rooms. `topics open <topic id>` opens the room of that \
+                  topic now, with its recent history; other topics get their room when a \
+                  message arrives in them, and a sync opens the most recently active ones.",
+    },
+    CommandSpec {
         name: "version",
         args: "",
         summary: "Show the bridge version",
@@ -240,6 +257,12 @@ pub fn parse(body: &str, in_management_room: bool) -> Option<Command> {
                 topic: Some("filter".to_owned()),
             },
         },
+        "topics" | "topic" => match parse_topics(&args) {
+            Some(command) => command,
+            None => Command::Help {
+                topic: Some("topics".to_owned()),
+            },
+        },
         "sync" => Command::Sync {
             all: args.first().is_some_and(|a| a.eq_ignore_ascii_case("all")),
         },
@@ -279,6 +302,24 @@ fn parse_filter(args: &[&str]) -> Option<Option<FilterChange>> {
         allow,
         target: args.get(1).map(|t| (*t).to_owned()),
     }))
+}
+
+/// `topics` arguments: an optional chat id, then optionally `open <topic
+/// id>`; `None` when they make no sense.
+fn parse_topics(args: &[&str]) -> Option<Command> {
+    let mut chat = None;
+    let mut open = None;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("open") {
+            open = Some(words.next()?.parse::<i32>().ok().filter(|id| *id > 0)?);
+        } else if chat.is_none() && word.parse::<i64>().is_ok() {
+            chat = Some((*word).to_owned());
+        } else {
+            return None;
+        }
+    }
+    Some(Command::Topics { chat, open })
 }
 
 /// `body` without the prefix, if it starts with the prefix as a whole word.
@@ -520,6 +561,33 @@ mod tests {
     }
 
     #[test]
+    fn topics_lists_or_opens_one() {
+        assert_eq!(
+            parse("topics -1003000001 open 7", true),
+            Some(Command::Topics {
+                chat: Some("-1003000001".into()),
+                open: Some(7),
+            })
+        );
+        assert_eq!(
+            parse("!tg topics open 12", false),
+            Some(Command::Topics {
+                chat: None,
+                open: Some(12),
+            })
+        );
+        for nonsense in ["topics open", "topics open x", "topics cats"] {
+            assert_eq!(
+                parse(nonsense, true),
+                Some(Command::Help {
+                    topic: Some("topics".into())
+                }),
+                "{nonsense}"
+            );
+        }
+    }
+
+    #[test]
     fn every_command_word_parses() {
         let expected = [
             ("help", Command::Help { topic: None }),
@@ -544,6 +612,13 @@ mod tests {
                 },
             ),
             ("filter", Command::Filter { change: None }),
+            (
+                "topics",
+                Command::Topics {
+                    chat: None,
+                    open: None,
+                },
+            ),
         ];
         for (word, command) in expected {
             assert_eq!(parse(word, true), Some(command), "{word}");

@@ -730,6 +730,14 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 return Ok(());
             }
+            Command::Topics { chat, open } if self.telegram.get().is_some() => {
+                self.forward_to_telegram(TelegramRequest::Topics {
+                    room_id: room_id.to_owned(),
+                    chat,
+                    open,
+                });
+                return Ok(());
+            }
             Command::Filter { change } if self.telegram.get().is_some() => {
                 self.forward_to_telegram(TelegramRequest::Filter {
                     room_id: room_id.to_owned(),
@@ -797,6 +805,7 @@ impl<P: BridgePersistence> Core<P> {
             | Command::Id
             | Command::Unbridge { .. }
             | Command::DeletePortal { .. }
+            | Command::Topics { .. }
             | Command::Filter { .. } => {
                 Notice::text("Telegram is not connected: log in first (send `login` for how).")
             }

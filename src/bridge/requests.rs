@@ -89,6 +89,15 @@ pub enum TelegramRequest {
         /// A chat id or room id naming the portal, if not `room_id`'s.
         target: Option<String>,
     },
+    /// `topics [chat] [open <topic>]`, answered in `room_id`.
+    Topics {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+        /// The forum named (a chat id), if not `room_id`'s chat.
+        chat: Option<String>,
+        /// The topic whose room to open; `None` lists the topics.
+        open: Option<i32>,
+    },
     /// `filter [allow|deny <chat>]`, answered in `room_id`.
     Filter {
         /// Where the command was sent.

@@ -430,6 +430,20 @@ impl Side {
                 };
                 self.notify_in(&room_id, &text).await;
             }
+            TelegramRequest::Topics {
+                room_id,
+                chat,
+                open,
+            } => {
+                let text = match self
+                    .topics_command(runtime.client(), &room_id, chat.as_deref(), open)
+                    .await
+                {
+                    Ok(text) => text,
+                    Err(error) => format!("Could not read the forum's topics: {error}"),
+                };
+                self.notify_in(&room_id, &text).await;
+            }
             TelegramRequest::GhostInvited { room_id, ghost } => {
                 if let Err(error) = self.adopt_invited_room(&room_id, &ghost).await {
                     warn!(%room_id, %error, "could not turn the room into a private portal");

@@ -197,6 +197,125 @@ impl Side {
         Ok(opened)
     }
 
+    /// The `topics` command: lists the topics of the forum of `room_id` (or
+    /// of the chat named), with their rooms, or opens the room of topic
+    /// `open`. Returns the answer.
+    pub(super) async fn topics_command(
+        &self,
+        client: &grammers_client::Client,
+        room_id: &ruma::RoomId,
+        chat: Option<&str>,
+        open: Option<i32>,
+    ) -> Result<String, PortalError> {
+        let named = chat.and_then(|c| c.parse::<i64>().ok());
+        let portal = match named {
+            Some(id) => match PeerId::from_bot_api_dialog_id(id) {
+                Some(peer) => self.store.portals().by_peer(peer)?,
+                None => None,
+            },
+            None => self.store.portals().by_room(room_id)?,
+        };
+        let Some(portal) = portal else {
+            return Ok(match named {
+                Some(id) => format!("The chat {id} is not bridged."),
+                None => "Say which forum: `topics <chat id>` (outside a forum's rooms).".to_owned(),
+            });
+        };
+        let Some(chat) = self.cached_ref(portal.peer).await else {
+            return Ok("The bridge does not know this chat on Telegram (yet).".to_owned());
+        };
+        let request = tl::functions::messages::GetForumTopics {
+            peer: (&chat).into(),
+            q: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_topic: 0,
+            limit: 100,
+        };
+        let list = match client.invoke(&request).await {
+            Ok(tl::enums::messages::ForumTopics::Topics(list)) => list,
+            Err(error) if error.is("CHANNEL_FORUM_MISSING") => {
+                return Ok("This chat is not a forum: it has no topics.".to_owned())
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let topics: Vec<tl::types::ForumTopic> = list
+            .topics
+            .into_iter()
+            .filter_map(|t| match t {
+                tl::enums::ForumTopic::Topic(t) => Some(t),
+                tl::enums::ForumTopic::Deleted(_) => None,
+            })
+            .collect();
+        if let Some(wanted) = open {
+            let Some(topic) = topics.iter().find(|t| t.id == wanted) else {
+                return Ok(format!(
+                    "The forum has no topic {wanted} (send `topics` for the list)."
+                ));
+            };
+            if wanted == 1 {
+                return Ok(format!(
+                    "General is the forum's own room: {}",
+                    portal.room_id
+                ));
+            }
+            let existing = self.store.portals().topic(portal.peer, wanted)?;
+            if let Some(room) = existing {
+                return Ok(format!(
+                    "The topic {} is bridged to {}",
+                    topic.title, room.room_id
+                ));
+            }
+            let info = self
+                .resolve(Some(chat))
+                .await
+                .as_ref()
+                .and_then(sync::chat_info)
+                .unwrap_or_else(|| fallback_info(&portal));
+            let room = self
+                .open_topic_room(&portal, &info, wanted, &topic.title)
+                .await?;
+            self.store
+                .portals()
+                .set_topic_closed(portal.peer, wanted, topic.closed)?;
+            self.backfill_topic(&room, 0).await;
+            return Ok(format!(
+                "Opened the room of the topic {}: {}",
+                topic.title, room.room_id
+            ));
+        }
+        let mut lines = vec![format!(
+            "The forum has {} topics{}:",
+            list.count,
+            if list.count as usize > topics.len() {
+                " (the 100 most recently active)"
+            } else {
+                ""
+            }
+        )];
+        for topic in &topics {
+            let room = match topic.id {
+                1 => Some(portal.room_id.clone()),
+                id => self
+                    .store
+                    .portals()
+                    .topic(portal.peer, id)?
+                    .map(|p| p.room_id),
+            };
+            let room = match room {
+                Some(room) => format!("bridged to {room}"),
+                None => "no room yet".to_owned(),
+            };
+            let closed = if topic.closed { ", closed" } else { "" };
+            lines.push(format!(
+                "• {} (topic {}{closed}): {room}",
+                topic.title, topic.id
+            ));
+        }
+        lines.push("Send `topics open <topic id>` to open the room of a topic.".to_owned());
+        Ok(lines.join("\n"))
+    }
+
     /// The room of a topic, created in the forum's space when there is none.
     async fn open_topic_room(
         &self,
