@@ -356,6 +356,58 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         Some(purr_tg.id),
         "the answer replies to purr on Telegram"
     );
+    // A message in a Matrix thread answers the thread's latest message
+    // (its fallback reply), or the root when that one is unknown.
+    let meow_id = meow_event["event_id"].as_str().unwrap();
+    for (body, latest) in [
+        ("> <@x:localhost> purr\n\nin the thread", purr_id),
+        ("thread fallback", "$never-bridged:localhost"),
+    ] {
+        owner
+            .send_event(
+                &cats_room,
+                "m.room.message",
+                &json!({
+                    "msgtype": "m.text",
+                    "body": body,
+                    "m.relates_to": {
+                        "rel_type": "m.thread",
+                        "event_id": meow_id,
+                        "is_falling_back": true,
+                        "m.in_reply_to": { "event_id": latest },
+                    },
+                }),
+            )
+            .await
+            .unwrap();
+    }
+    poll_until(
+        "the thread messages in Cats",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, cats);
+            (texts.len() == 4).then_some(texts)
+        },
+    )
+    .await;
+    let history = fake
+        .world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum_id, cats);
+    let threaded = history.iter().find(|m| m.text == "in the thread").unwrap();
+    assert_eq!(threaded.reply_to, Some(purr_tg.id));
+    let fallback = history
+        .iter()
+        .find(|m| m.text == "thread fallback")
+        .unwrap();
+    assert_eq!(
+        fallback.reply_to,
+        Some(meow),
+        "the root when the latest is unknown"
+    );
+
     // Nothing the owner sent comes back as a second event.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let echoes = timeline(&owner, &cats_room)
