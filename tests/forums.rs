@@ -15,7 +15,7 @@ use appservice_support::telegram::{configure, portal_of, start_logged_in, state,
 use appservice_support::{command, expect_event, is_notice_from, management_room_of};
 use appservice_support::{message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
-use fake_telegram::world::{OutgoingMessage, Peer, TopicEdit, UserId};
+use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm", "fsy"],
+        &["frm", "fsy", "ftg"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -38,6 +38,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
 on_both_servers!(
     forum_topics_become_rooms_both_ways,
     a_sync_opens_the_most_recent_topics_in_the_forums_space,
+    a_group_turning_into_a_forum_and_back_keeps_its_room,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -572,5 +573,122 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
         .map(|e| e["content"]["body"].clone())
         .collect();
     assert_eq!(bodies, [json!("hello")]);
+    bridge.terminate();
+}
+
+async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("ftg");
+    configure(
+        &bridge,
+        "  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, club) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let club = w.create_supergroup(bob, "Club", &[alice]).unwrap();
+        w.send_text(bob, Peer::Channel(club), "before forum")
+            .unwrap();
+        (alice, bob, club)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(club).unwrap();
+    let main = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    join(&owner, &main).await;
+    expect_event(&owner, &bridge, "the history", |e| {
+        message_in(e, &main, "before forum")
+    })
+    .await;
+    let bot = bridge.bot_user_id.clone();
+
+    // Turned into a forum: the room stays (as General) and says so.
+    shared
+        .lock()
+        .unwrap()
+        .toggle_forum(Origin::control(bob), club, true)
+        .unwrap();
+    expect_event(&owner, &bridge, "the forum notice", |e| {
+        e["room_id"] == main.as_str() && is_notice_from(e, &bot, "now a forum")
+    })
+    .await;
+    let news = {
+        let mut w = shared.lock().unwrap();
+        let news = w.create_topic(bob, club, "News", None, None).unwrap();
+        let message = OutgoingMessage {
+            topic: Some(news),
+            ..OutgoingMessage::text("in news")
+        };
+        w.send_message(bob, Peer::Channel(club), message).unwrap();
+        w.send_text(bob, Peer::Channel(club), "general now")
+            .unwrap();
+        news
+    };
+    let news_room = topic_room(&store, peer, news, &bridge)
+        .await
+        .room_id
+        .to_string();
+    join(&owner, &news_room).await;
+    expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the topic message", &|e| {
+                message_in(e, &news_room, "in news")
+            }),
+            ("the General message", &|e| {
+                message_in(e, &main, "general now")
+            }),
+        ],
+    )
+    .await;
+
+    // Back to a plain group: the topic room points to the chat's room,
+    // where everything arrives again.
+    shared
+        .lock()
+        .unwrap()
+        .toggle_forum(Origin::control(bob), club, false)
+        .unwrap();
+    expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the topic room's notice", &|e| {
+                e["room_id"] == news_room.as_str() && is_notice_from(e, &bot, "no longer a forum")
+            }),
+            ("the main room's notice", &|e| {
+                e["room_id"] == main.as_str() && is_notice_from(e, &bot, "no longer a forum")
+            }),
+        ],
+    )
+    .await;
+    shared
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Channel(club), "after forum")
+        .unwrap();
+    expect_event(&owner, &bridge, "a message after the forum", |e| {
+        message_in(e, &main, "after forum")
+    })
+    .await;
+    let bodies: Vec<Value> = timeline(&owner, &main)
+        .await
+        .into_iter()
+        .filter(|e| e["content"]["msgtype"] == "m.text")
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            json!("before forum"),
+            json!("general now"),
+            json!("after forum")
+        ]
+    );
     bridge.terminate();
 }

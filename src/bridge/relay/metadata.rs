@@ -88,6 +88,8 @@ impl Side {
             Err(error) => debug!(%error, "could not read the chat's about text"),
         }
         sync::mirror_chat_photo(&rooms, client, &mut portal, &peer).await?;
+        self.follow_forum_flag(client, &portal, sync::is_forum(&peer))
+            .await?;
         match self.portal_settings.channel_ghost(&info) {
             // A subscriber cannot list a channel's admins, and only its
             // ghost posts there: that is what must survive a change.

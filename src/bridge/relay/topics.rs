@@ -152,6 +152,9 @@ impl Side {
         let Some(portal) = self.store.portals().by_peer(forum)? else {
             return Ok(0);
         };
+        if let Some(id) = forum.bot_api_dialog_id() {
+            self.store.kv_set(&forum_flag_key(id), "1")?;
+        }
         let Some(chat) = self.cached_ref(forum).await else {
             return Ok(0);
         };
@@ -316,6 +319,59 @@ impl Side {
         Ok(lines.join("\n"))
     }
 
+    /// Follows a supergroup turning its forum flag on or off. The chat's
+    /// own room is General's either way, so no history moves: turned on,
+    /// the room says so and the sync's share of topic rooms opens; turned
+    /// off, every topic room says where the conversation continues (their
+    /// messages now arrive in the chat's own room).
+    pub(super) async fn follow_forum_flag(
+        &self,
+        client: &grammers_client::Client,
+        portal: &Portal,
+        forum: bool,
+    ) -> Result<(), PortalError> {
+        let Some(id) = portal.peer.bot_api_dialog_id() else {
+            return Ok(());
+        };
+        let key = forum_flag_key(id);
+        let was = match self.store.kv_get(&key)? {
+            Some(flag) => flag == "1",
+            // Not recorded yet: a chat whose topics have rooms was a forum.
+            None => {
+                self.store.kv_get(&space::forum_space_key(id))?.is_some()
+                    || !self.store.portals().topics(portal.peer)?.is_empty()
+            }
+        };
+        self.store.kv_set(&key, if forum { "1" } else { "0" })?;
+        if was == forum {
+            return Ok(());
+        }
+        if forum {
+            self.notify_in(
+                &portal.room_id,
+                "This group is now a forum: this room is its General topic, and every other topic gets a room of its own.",
+            )
+            .await;
+            self.sync_topics(client, portal.peer).await?;
+        } else {
+            let rooms = self.store.portals().topics(portal.peer)?;
+            for room in &rooms {
+                let text = format!(
+                    "This group is no longer a forum: its messages continue in {}.",
+                    portal.room_id
+                );
+                self.notify_in(&room.room_id, &text).await;
+            }
+            self.notify_in(
+                &portal.room_id,
+                "This group is no longer a forum: all of its messages arrive in this room again.",
+            )
+            .await;
+        }
+        info!(room_id = %portal.room_id, forum, "the chat's forum flag changed");
+        Ok(())
+    }
+
     /// The room of a topic, created in the forum's space when there is none.
     async fn open_topic_room(
         &self,
@@ -468,6 +524,11 @@ impl Side {
         })?;
         Ok(())
     }
+}
+
+/// Key of a chat's last known forum flag in the store's key-value table.
+fn forum_flag_key(chat: i64) -> String {
+    format!("forum_flag:{chat}")
 }
 
 /// What the bridge knows of a forum without its Telegram peer at hand.
