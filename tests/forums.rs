@@ -11,13 +11,15 @@ mod appservice_support;
 
 use std::time::Duration;
 
+use appservice_support::telegram::wait_for_log;
 use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
 use appservice_support::{command, expect_event, is_notice_from, management_room_of};
 use appservice_support::{message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
-use grammers_session::types::PeerId;
+use grammers_session::types::{PeerId, UpdateState, UpdatesState};
+use grammers_session::Session as _;
 use serde_json::{json, Value};
 use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
 use tgbridge::store::{Portal, Store};
@@ -28,7 +30,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm", "fsy", "ftg"],
+        &["frm", "fsy", "ftg", "frs"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -39,6 +41,7 @@ on_both_servers!(
     forum_topics_become_rooms_both_ways,
     a_sync_opens_the_most_recent_topics_in_the_forums_space,
     a_group_turning_into_a_forum_and_back_keeps_its_room,
+    a_crash_mid_burst_across_two_topics_bridges_each_message_once,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -690,5 +693,132 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
             json!("after forum")
         ]
     );
+    bridge.terminate();
+}
+
+async fn a_crash_mid_burst_across_two_topics_bridges_each_message_once(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frs");
+    configure(
+        &bridge,
+        "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, topics) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Busy", &[alice]).unwrap();
+        let a = w.create_topic(bob, forum_id, "A", None, None).unwrap();
+        let b = w.create_topic(bob, forum_id, "B", None, None).unwrap();
+        (alice, bob, forum_id, [a, b])
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    let a_room = topic_room(&store, peer, topics[0], &bridge)
+        .await
+        .room_id
+        .to_string();
+    let b_room = topic_room(&store, peer, topics[1], &bridge)
+        .await
+        .room_id
+        .to_string();
+    for room in [&general, &a_room, &b_room] {
+        join(&owner, room).await;
+    }
+    // Message n goes to A, B or General in turn.
+    let place = |n: u32| match n % 3 {
+        0 => Some(topics[0]),
+        1 => Some(topics[1]),
+        _ => None,
+    };
+    let send = |n: u32| {
+        let message = OutgoingMessage {
+            topic: place(n),
+            ..OutgoingMessage::text(format!("burst {n}"))
+        };
+        shared
+            .lock()
+            .unwrap()
+            .send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap()
+    };
+    let first = send(0);
+    expect_event(&owner, &bridge, "the warm-up", |e| {
+        message_in(e, &a_room, "burst 0")
+    })
+    .await;
+    for n in 1..=15 {
+        send(n);
+    }
+    // Killed as soon as a few are through (a tight poll: the burst is fast).
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while store.messages().newest_in_chat(peer).unwrap() < Some(first + 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bridge.kill();
+    let before = store.messages().newest_in_chat(peer).unwrap().unwrap() - first;
+    eprintln!("{before} of the first 15 burst messages were bridged before the crash");
+    for n in 16..=30 {
+        send(n);
+    }
+    // The worst case: the saved update state is past the whole burst, so
+    // only the bridge's own record tells what is missing.
+    let now = shared.lock().unwrap().state(alice);
+    let channel_pts = shared
+        .lock()
+        .unwrap()
+        .channel(forum_id)
+        .unwrap()
+        .updates
+        .pts;
+    store
+        .telegram_session()
+        .set_update_state(UpdateState::All(UpdatesState {
+            pts: now.pts,
+            qts: now.qts,
+            date: now.date,
+            seq: now.seq,
+            channels: vec![grammers_session::types::ChannelState {
+                id: forum_id,
+                pts: channel_pts,
+            }],
+        }))
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
+    send(31);
+    expect_event(&owner, &bridge, "a live message after the restart", |e| {
+        message_in(e, &b_room, "burst 31")
+    })
+    .await;
+    for (room, wanted) in [
+        (&a_room, Some(topics[0])),
+        (&b_room, Some(topics[1])),
+        (&general, None),
+    ] {
+        let bodies: Vec<String> = timeline(&owner, room)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        let expected: Vec<String> = (0..=31)
+            .filter(|&n| place(n) == wanted)
+            .map(|n| format!("burst {n}"))
+            .collect();
+        assert_eq!(bodies, expected, "{}", bridge.log_tail());
+    }
     bridge.terminate();
 }
