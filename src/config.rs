@@ -169,6 +169,9 @@ pub struct BridgeConfig {
     /// most recently active topics); the rest open on their first message
     /// or with the `topics` command. 0 opens none at sync.
     pub max_topic_rooms_per_sync: u32,
+    /// Whether a Telegram reply becomes a message in a Matrix thread (the
+    /// thread of the message it answers) instead of a plain reply.
+    pub reply_chains_as_threads: bool,
 }
 
 /// Allow- or deny-list of Telegram chats.
@@ -425,6 +428,7 @@ impl Default for BridgeConfig {
             alias_template: None,
             max_upload_size_mb: 2000,
             max_topic_rooms_per_sync: 10,
+            reply_chains_as_threads: false,
         }
     }
 }

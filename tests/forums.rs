@@ -585,7 +585,7 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
     let mut bridge = bridges.take("ftg");
     configure(
         &bridge,
-        "  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+        "  reply_chains_as_threads: true\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
     );
     let fake = FakeTelegram::start().await;
     let shared = fake.world();
@@ -636,7 +636,7 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
         .room_id
         .to_string();
     join(&owner, &news_room).await;
-    expect_all(
+    let events = expect_all(
         &owner,
         &bridge,
         &[
@@ -649,6 +649,53 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
         ],
     )
     .await;
+    // With reply_chains_as_threads, a reply chain becomes one Matrix thread
+    // rooted at the message the chain started from.
+    let root = events[1]["event_id"].clone();
+    let general_now = shared
+        .lock()
+        .unwrap()
+        .last_message(bob, Peer::Channel(club))
+        .unwrap()
+        .id;
+    let first_reply = {
+        let reply = OutgoingMessage {
+            reply_to: Some(general_now),
+            ..OutgoingMessage::text("first reply")
+        };
+        shared
+            .lock()
+            .unwrap()
+            .send_message(alice, Peer::Channel(club), reply)
+            .unwrap()
+    };
+    let first = expect_event(&owner, &bridge, "the first reply", |e| {
+        message_in(e, &main, "first reply")
+    })
+    .await;
+    assert_eq!(
+        first["content"]["m.relates_to"],
+        json!({ "rel_type": "m.thread", "event_id": root, "m.in_reply_to": { "event_id": root } })
+    );
+    let second_reply = OutgoingMessage {
+        reply_to: Some(first_reply),
+        ..OutgoingMessage::text("second reply")
+    };
+    shared
+        .lock()
+        .unwrap()
+        .send_message(bob, Peer::Channel(club), second_reply)
+        .unwrap();
+    let second = expect_event(&owner, &bridge, "the second reply", |e| {
+        message_in(e, &main, "second reply")
+    })
+    .await;
+    assert_eq!(second["content"]["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(second["content"]["m.relates_to"]["event_id"], root);
+    assert_eq!(
+        second["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        first["event_id"]
+    );
 
     // Back to a plain group: the topic room points to the chat's room,
     // where everything arrives again.
@@ -690,6 +737,8 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
         [
             json!("before forum"),
             json!("general now"),
+            json!("first reply"),
+            json!("second reply"),
             json!("after forum")
         ]
     );

@@ -6,7 +6,7 @@
 //! It never sends anything to Telegram.
 
 use grammers_tl_types as tl;
-use ruma::events::relation::{InReplyTo, Reply};
+use ruma::events::relation::{InReplyTo, Reply, Thread};
 use ruma::events::room::message::Relation;
 use ruma::events::Mentions;
 
@@ -283,12 +283,25 @@ impl Side {
             _ => None,
         };
         let reply_to = self.reply_target(scope, message)?;
+        let thread = match &reply_to {
+            Some(target) if self.settings.bridge.reply_chains_as_threads => {
+                Some(self.thread_root(&portal.room_id, target).await)
+            }
+            _ => None,
+        };
         let txn_id = txn::derived("tg", &[&scope_key(scope), &message.id().to_string()]);
         let mut request = match media {
             Some(mut media) => {
                 if let Some(reply_to) = reply_to {
-                    media.content["m.relates_to"] =
-                        serde_json::json!({ "m.in_reply_to": { "event_id": reply_to } });
+                    media.content["m.relates_to"] = match thread {
+                        Some(root) => serde_json::json!({
+                            "rel_type": "m.thread",
+                            "event_id": root,
+                            "is_falling_back": false,
+                            "m.in_reply_to": { "event_id": reply_to },
+                        }),
+                        None => serde_json::json!({ "m.in_reply_to": { "event_id": reply_to } }),
+                    };
                 }
                 crate::bridge::media::send_request(portal.room_id.clone(), txn_id, &media)
                     .map_err(|e| PortalError::Build(e.to_string()))?
@@ -296,8 +309,10 @@ impl Side {
             None => {
                 let mut content = matrix_text_content(text);
                 if let Some(reply_to) = reply_to {
-                    content.relates_to =
-                        Some(Relation::Reply(Reply::new(InReplyTo::new(reply_to))));
+                    content.relates_to = Some(match thread {
+                        Some(root) => Relation::Thread(Thread::reply(root, reply_to)),
+                        None => Relation::Reply(Reply::new(InReplyTo::new(reply_to))),
+                    });
                 }
                 send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                     .map_err(|e| PortalError::Build(e.to_string()))?
@@ -352,6 +367,37 @@ impl Side {
         };
         let parts = self.store.messages().by_telegram(scope, id)?;
         Ok(parts.into_iter().next().map(|part| part.event_id))
+    }
+
+    /// The root of the Matrix thread `event` is in, or `event` itself when
+    /// it is in none (or cannot be read): with
+    /// `bridge.reply_chains_as_threads`, a reply joins its target's thread.
+    async fn thread_root(
+        &self,
+        room_id: &ruma::RoomId,
+        event: &ruma::EventId,
+    ) -> ruma::OwnedEventId {
+        use ruma::api::client::room::get_room_event;
+        let request = get_room_event::v3::Request::new(room_id.to_owned(), event.to_owned());
+        let root = match self.client.as_bot().send(request).await {
+            Ok(response) => response
+                .event
+                .get_field::<serde_json::Value>("content")
+                .ok()
+                .flatten()
+                .filter(|content| content["m.relates_to"]["rel_type"] == "m.thread")
+                .and_then(|content| {
+                    content["m.relates_to"]["event_id"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .and_then(|root| ruma::OwnedEventId::try_from(root).ok()),
+            Err(error) => {
+                debug!(%error, "could not read the replied-to event");
+                None
+            }
+        };
+        root.unwrap_or_else(|| event.to_owned())
     }
 
     /// Matrix refused a message: the room gets a notice saying so (the
