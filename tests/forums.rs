@@ -14,14 +14,14 @@ use std::time::Duration;
 use appservice_support::telegram::wait_for_log;
 use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
 use appservice_support::{command, expect_event, is_notice_from, management_room_of};
-use appservice_support::{message_in, poll_until, timeline};
+use appservice_support::{eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::{PeerId, UpdateState, UpdatesState};
 use grammers_session::Session as _;
 use serde_json::{json, Value};
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
 use tgbridge::store::{Portal, Store};
 
 static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
@@ -251,6 +251,30 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         ],
     )
     .await;
+    // A pin on Telegram pins the message in its own topic's room.
+    tg(&|w| {
+        w.pin(bob, forum, meow, true).unwrap();
+        0
+    });
+    let pins_path =
+        |room: &str| format!("/_matrix/client/v3/rooms/{room}/state/m.room.pinned_events/");
+    eventually(&bridge, "the pin in Cats", || async {
+        let pins = owner
+            .api()
+            .ok(Method::GET, &pins_path(&cats_room), None)
+            .await
+            .ok()?;
+        (pins["pinned"] == json!([meow_event["event_id"]])).then_some(())
+    })
+    .await;
+    assert!(
+        owner
+            .api()
+            .ok(Method::GET, &pins_path(&general), None)
+            .await
+            .is_err(),
+        "General has no pins"
+    );
 
     // Renamed, closed and reopened on Telegram.
     tg(&|w| {
