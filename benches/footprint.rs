@@ -282,6 +282,7 @@ fn seed_portals(fake: &FakeTelegram, subject: &Subject) {
             avatar_mxc: None,
             encrypted: false,
             in_space: true,
+            topic: None,
         };
         store.portals().upsert(&portal).expect("seed a portal");
     }

@@ -165,6 +165,13 @@ pub struct BridgeConfig {
     /// Largest Matrix file sent to Telegram, in MB (Telegram takes up to
     /// 2000 MB from ordinary accounts, 4000 MB from Premium ones).
     pub max_upload_size_mb: u64,
+    /// How many topic rooms of one forum a sync of the chat list opens (the
+    /// most recently active topics); the rest open on their first message
+    /// or with the `topics` command. 0 opens none at sync.
+    pub max_topic_rooms_per_sync: u32,
+    /// Whether a Telegram reply becomes a message in a Matrix thread (the
+    /// thread of the message it answers) instead of a plain reply.
+    pub reply_chains_as_threads: bool,
 }
 
 /// Allow- or deny-list of Telegram chats.
@@ -420,6 +427,8 @@ impl Default for BridgeConfig {
             matrix_login: true,
             alias_template: None,
             max_upload_size_mb: 2000,
+            max_topic_rooms_per_sync: 10,
+            reply_chains_as_threads: false,
         }
     }
 }

@@ -25,7 +25,8 @@
 //! `bridge/relay/mod.rs` (`dispatch`: one queue per chat) →
 //! `bridge/relay/inbox.rs` (`apply_durably`: waits out homeserver outages,
 //! removes the event from the inbox once applied) → the handler of its kind:
-//! a new message in `bridge/relay/inbound.rs` (`bridge_message`), an edit
+//! a new message in `bridge/relay/inbound.rs` (`handle_message`; in a forum,
+//! `bridge/relay/topics.rs` first picks the topic's room), an edit
 //! becoming an `m.replace` or a deletion a redaction in
 //! `bridge/relay/changes.rs`, reactions in `bridge/relay/reactions.rs`,
 //! pins and service messages in `bridge/relay/service_messages.rs`, titles and photos

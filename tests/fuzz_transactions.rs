@@ -62,6 +62,7 @@ impl Bridge {
                 avatar_mxc: None,
                 encrypted: false,
                 in_space: false,
+                topic: None,
             })
             .expect("portal");
         let runtime = tokio::runtime::Builder::new_current_thread()

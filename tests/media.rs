@@ -730,7 +730,13 @@ async fn matrix_media_reaches_telegram_with_equal_bytes(kind: HomeserverKind) {
     let location = json!({ "msgtype": "m.location", "body": "here", "geo_uri": "geo:51.5,-0.12" });
     let media = outgoing_media("m.room.message", &location).unwrap();
     let sent = sender
-        .send(chat, &media, None, first_sent, 2000)
+        .send(
+            chat,
+            &media,
+            None,
+            tgbridge::telegram::answer::reply_in(first_sent, None),
+            2000,
+        )
         .await
         .unwrap();
     let (lat, long) = {

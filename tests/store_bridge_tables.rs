@@ -26,6 +26,7 @@ fn portal(peer: PeerId, kind: PortalKind, room_name: &str) -> Portal {
         avatar_mxc: Some("mxc://example.org/avatar".into()),
         encrypted: false,
         in_space: false,
+        topic: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn portal(chat: i64) -> Portal {
         avatar_mxc: None,
         encrypted: false,
         in_space: false,
+        topic: None,
     }
 }
 

@@ -250,6 +250,7 @@ async fn clear_telegram_login_forgets_the_account_but_keeps_portals() {
         avatar_mxc: None,
         encrypted: false,
         in_space: true,
+        topic: None,
     };
     store.portals().upsert(&portal).unwrap();
     store

@@ -71,6 +71,7 @@ async fn write_rounds(name: &str, other: &str, path: &Path) {
         avatar_mxc: None,
         encrypted: false,
         in_space: false,
+        topic: None,
     };
     store.portals().upsert(&portal).unwrap();
 

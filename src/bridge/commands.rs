@@ -57,6 +57,14 @@ pub enum Command {
         /// The portal named, if not this room's.
         target: Option<String>,
     },
+    /// `topics [chat id] [open <topic id>]`: list a forum's topics, or
+    /// open the room of one.
+    Topics {
+        /// The forum named (a chat id), if not this room's chat.
+        chat: Option<String>,
+        /// The topic whose room to open; `None` lists the topics.
+        open: Option<i32>,
+    },
     /// `filter [allow|deny <chat>]`: show or change which chats are bridged.
     Filter {
         /// The change; `None` shows the filter.
@@ -221,6 +229,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         },
     },
     CommandSpec {
+        name: "topics",
+        args: "[chat id] [open <topic id>]",
+        summary: "List a forum's topics, or open the room of one",
+        details: "In a forum's room (or for the forum named by its chat id), lists its topics \
+                  with their ids and rooms. `topics open <topic id>` opens the room of that \
+                  topic now, with its recent history; other topics get their room when a \
+                  message arrives in them, and a sync opens the most recently active ones.",
+        aliases: &["topic"],
+        parse: |args| parse_topics(args).unwrap_or_else(|| help_on("topics")),
+    },
+    CommandSpec {
         name: "version",
         args: "",
         summary: "Show the bridge version",
@@ -307,6 +326,24 @@ fn parse_filter(args: &[&str]) -> Option<Option<FilterChange>> {
         allow,
         target: args.get(1).map(|t| (*t).to_owned()),
     }))
+}
+
+/// `topics` arguments: an optional chat id, then optionally `open <topic
+/// id>`; `None` when they make no sense.
+fn parse_topics(args: &[&str]) -> Option<Command> {
+    let mut chat = None;
+    let mut open = None;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("open") {
+            open = Some(words.next()?.parse::<i32>().ok().filter(|id| *id > 0)?);
+        } else if chat.is_none() && word.parse::<i64>().is_ok() {
+            chat = Some((*word).to_owned());
+        } else {
+            return None;
+        }
+    }
+    Some(Command::Topics { chat, open })
 }
 
 /// `body` without the prefix, if it starts with the prefix as a whole word.
@@ -548,6 +585,33 @@ mod tests {
     }
 
     #[test]
+    fn topics_lists_or_opens_one() {
+        assert_eq!(
+            parse("topics -1003000001 open 7", true),
+            Some(Command::Topics {
+                chat: Some("-1003000001".into()),
+                open: Some(7),
+            })
+        );
+        assert_eq!(
+            parse("!tg topics open 12", false),
+            Some(Command::Topics {
+                chat: None,
+                open: Some(12),
+            })
+        );
+        for nonsense in ["topics open", "topics open x", "topics cats"] {
+            assert_eq!(
+                parse(nonsense, true),
+                Some(Command::Help {
+                    topic: Some("topics".into())
+                }),
+                "{nonsense}"
+            );
+        }
+    }
+
+    #[test]
     fn every_command_word_parses() {
         let expected = [
             ("help", Command::Help { topic: None }),
@@ -572,6 +636,13 @@ mod tests {
                 },
             ),
             ("filter", Command::Filter { change: None }),
+            (
+                "topics",
+                Command::Topics {
+                    chat: None,
+                    open: None,
+                },
+            ),
         ];
         for (word, command) in expected {
             assert_eq!(parse(word, true), Some(command), "{word}");

@@ -767,6 +767,7 @@ impl<P: BridgePersistence> Core<P> {
             | Command::Id
             | Command::Unbridge { .. }
             | Command::DeletePortal { .. }
+            | Command::Topics { .. }
             | Command::Filter { .. } => {
                 Notice::text("This command is answered by the Telegram side.")
             }

@@ -517,14 +517,15 @@ pub fn split_caption(caption: TelegramText) -> (TelegramText, Vec<TelegramText>)
 impl MatrixToTelegram<'_> {
     /// Sends a Matrix media event to `chat` with `caption` (already
     /// converted and at most a caption long, see [`split_caption`]),
-    /// replying to `reply_to`, with `random_id` so the echo is recognised.
+    /// with the reply header `reply_to` (see [`answer::reply_in`]), with
+    /// `random_id` so the echo is recognised.
     /// The caller holds the chat's send lock and records the message map.
     pub async fn send(
         &self,
         chat: PeerRef,
         media: &OutgoingMedia,
         caption: Option<&TelegramText>,
-        reply_to: Option<i32>,
+        reply_to: Option<tl::enums::InputReplyTo>,
         random_id: i64,
     ) -> Result<SentMedia, MediaError> {
         let input = match (media.kind, media.location, media.url.as_deref()) {
@@ -549,7 +550,7 @@ impl MatrixToTelegram<'_> {
             invert_media: false,
             allow_paid_floodskip: false,
             peer: (&chat).into(),
-            reply_to: reply_to.map(answer::reply_to),
+            reply_to,
             media: input,
             message: caption.map(|c| c.text.clone()).unwrap_or_default(),
             random_id,

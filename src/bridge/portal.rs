@@ -170,8 +170,19 @@ pub fn portal_marker(peer: PeerId, kind: PortalKind) -> Value {
     })
 }
 
-/// The chat a [`PORTAL_EVENT_TYPE`] marker names; `None` if it is not one.
+/// The content of the [`PORTAL_EVENT_TYPE`] marker of a forum topic's room.
+pub fn topic_marker(peer: PeerId, kind: PortalKind, topic: i32) -> Value {
+    let mut marker = portal_marker(peer, kind);
+    marker["topic"] = json!(topic);
+    marker
+}
+
+/// The chat a [`PORTAL_EVENT_TYPE`] marker names; `None` if it is not one,
+/// or if it marks a forum topic's room (never the chat's own room).
 pub fn parse_portal_marker(content: &Value) -> Option<(PeerId, PortalKind)> {
+    if content.get("topic").is_some() {
+        return None;
+    }
     let peer = PeerId::from_bot_api_dialog_id(content.get("peer")?.as_i64()?)?;
     let kind = match content.get("kind")?.as_str()? {
         "private" => PortalKind::Private,
@@ -351,12 +362,82 @@ impl PortalRooms<'_> {
             avatar_mxc: None,
             encrypted: false,
             in_space: false,
+            topic: None,
         };
         self.store.portals().upsert(&portal)?;
         info!(%room_id, kind = ?info.kind, "portal created");
         if self.settings.double_puppet {
             self.join_as_owner(&room_id).await;
         }
+        Ok(portal)
+    }
+
+    /// The room of topic `topic` of the forum `info` describes (whose own
+    /// portal exists), created when there is none: named after the topic,
+    /// with the forum's power levels, inside `space`. Returns the topic's
+    /// portal and whether it is new.
+    pub async fn ensure_topic(
+        &self,
+        info: &ChatInfo,
+        topic: i32,
+        title: &str,
+        space: Option<&RoomId>,
+    ) -> Result<(Portal, bool), PortalError> {
+        if let Some(existing) = self.store.portals().topic(info.peer, topic)? {
+            return Ok((existing, false));
+        }
+        let Some(forum) = self.store.portals().by_peer(info.peer)? else {
+            return Err(PortalError::Build(
+                "a topic room needs its forum's portal".to_owned(),
+            ));
+        };
+        let topic_info = ChatInfo {
+            title: title.to_owned(),
+            about: None,
+            ..info.clone()
+        };
+        let bot = self.client.bot_user_id();
+        let mut request = create_request(&topic_info, self.settings, bot, space)?;
+        request.initial_state[0] = raw(&json!({
+            "type": PORTAL_EVENT_TYPE,
+            "state_key": "",
+            "content": topic_marker(info.peer, info.kind, topic),
+        }))?;
+        // Creating a room is not idempotent: never retried blindly.
+        let room_id = self
+            .client
+            .as_bot()
+            .send_with(request, RetryPolicy::no_retry())
+            .await?
+            .room_id;
+        let portal = Portal {
+            room_id: room_id.clone(),
+            title: Some(title.to_owned()),
+            in_space: false,
+            topic: Some(topic),
+            ..forum
+        };
+        self.store.portals().upsert(&portal)?;
+        info!(%room_id, topic, "forum topic room created");
+        if self.settings.double_puppet {
+            self.join_as_owner(&room_id).await;
+        }
+        Ok((portal, true))
+    }
+
+    /// Renames a room (a chat's or a topic's) after its Telegram title.
+    pub async fn rename(&self, mut portal: Portal, title: &str) -> Result<Portal, PortalError> {
+        if portal.title.as_deref() == Some(title) {
+            return Ok(portal);
+        }
+        let content = RoomNameEventContent::new(title.to_owned());
+        let request =
+            send_state_event::v3::Request::new(portal.room_id.clone(), &EmptyStateKey, &content)
+                .map_err(|e| PortalError::Build(e.to_string()))?;
+        self.client.as_bot().send(request).await?;
+        portal.title = Some(title.to_owned());
+        self.store.portals().upsert(&portal)?;
+        info!(room_id = %portal.room_id, "room renamed after the Telegram title");
         Ok(portal)
     }
 

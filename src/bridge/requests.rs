@@ -91,6 +91,15 @@ pub enum TelegramRequest {
         /// A chat id or room id naming the portal, if not `room_id`'s.
         target: Option<String>,
     },
+    /// `topics [chat] [open <topic>]`, answered in `room_id`.
+    Topics {
+        /// Where the command was sent.
+        room_id: OwnedRoomId,
+        /// The forum named (a chat id), if not `room_id`'s chat.
+        chat: Option<String>,
+        /// The topic whose room to open; `None` lists the topics.
+        open: Option<i32>,
+    },
     /// `filter [allow|deny <chat>]`, answered in `room_id`.
     Filter {
         /// Where the command was sent.
@@ -125,6 +134,11 @@ impl TelegramRequest {
                 target,
             },
             Command::Filter { change } => TelegramRequest::Filter { room_id, change },
+            Command::Topics { chat, open } => TelegramRequest::Topics {
+                room_id,
+                chat,
+                open,
+            },
             other => return Err(other),
         })
     }

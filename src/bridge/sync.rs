@@ -67,6 +67,13 @@ pub struct SyncReport {
     /// a restart knows which portals missed messages without listing the
     /// dialogs again.
     pub top_messages: Vec<(grammers_session::types::PeerId, i32)>,
+    /// The bridged chats that are forums (their topics get rooms too).
+    pub forums: Vec<grammers_session::types::PeerId>,
+}
+
+/// Whether a chat is a forum supergroup (its messages live in topics).
+pub fn is_forum(peer: &Peer) -> bool {
+    matches!(peer, Peer::Group(group) if matches!(&group.raw, tl::enums::Chat::Channel(c) if c.forum))
 }
 
 /// Why a chat is or is not bridged by a sync.
@@ -313,6 +320,7 @@ pub async fn sync_chats(
         top_messages: candidates.top_messages,
         ..SyncReport::default()
     };
+    let forum_of = |peer: &Peer, info: &ChatInfo| is_forum(peer).then_some(info.peer);
     let limit = match scope {
         SyncScope::All => u32::MAX,
         SyncScope::Limited if settings.max_new_portals == 0 => u32::MAX,
@@ -321,6 +329,7 @@ pub async fn sync_chats(
     let planned = candidates.new_chats.len().min(limit as usize) as u32;
     report.deferred = (candidates.new_chats.len() as u32).saturating_sub(planned);
     for (peer, info) in candidates.existing {
+        report.forums.extend(forum_of(&peer, &info));
         match setup(context, &peer, info, false).await {
             Ok(()) => report.updated += 1,
             Err(error) => {
@@ -331,6 +340,7 @@ pub async fn sync_chats(
     }
     for (peer, info) in candidates.new_chats.into_iter().take(planned as usize) {
         let chat = info.peer;
+        report.forums.extend(forum_of(&peer, &info));
         match setup(context, &peer, info, true).await {
             Ok(()) => {
                 report.created += 1;

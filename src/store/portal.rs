@@ -1,7 +1,8 @@
 //! Portals: which Telegram chat is bridged to which Matrix room, and the room
-//! state the bridge already set (title, avatar, encryption, space). Only the
-//! `portal` table; deleting a portal also deletes its message map rows (the
-//! foreign key cascades).
+//! state the bridge already set (title, avatar, encryption, space). The
+//! `portal` table, and `portal_topic` for the rooms of a forum's topics
+//! (the forum's own row is its General topic); deleting a portal also
+//! deletes its topics and its message map rows (the foreign keys cascade).
 
 use grammers_session::types::PeerId;
 use ruma::{OwnedMxcUri, OwnedRoomId, RoomId};
@@ -65,6 +66,26 @@ pub struct Portal {
     pub encrypted: bool,
     /// Whether the room was added to the owner's Telegram space.
     pub in_space: bool,
+    /// For the room of a forum topic other than General: the topic id
+    /// (the fields above then describe the topic's room, except `kind`,
+    /// `avatar_*` and `encrypted`, which are the forum's).
+    pub topic: Option<i32>,
+}
+
+impl Portal {
+    /// Whether this is the room of a forum topic (not the chat's own room).
+    pub fn is_topic(&self) -> bool {
+        self.topic.is_some()
+    }
+}
+
+/// Columns of a topic room joined with its forum's portal, in
+/// [`RawPortal`] order plus the topic id.
+macro_rules! topic_columns {
+    () => {
+        "t.peer_id, p.kind, t.room_id, t.title, p.avatar_photo_id, p.avatar_mxc, p.encrypted, \
+         t.in_space, t.topic_id"
+    };
 }
 
 /// Portal queries. Get one from [`super::Store::portals`] or
@@ -86,9 +107,13 @@ impl<'a> Portals<'a> {
         Portals { db }
     }
 
-    /// Inserts the portal, or replaces every field of the one with the same peer.
+    /// Inserts the portal, or replaces every field of the one with the same
+    /// peer (and topic: a topic room only changes its own row).
     pub fn upsert(&self, portal: &Portal) -> Result<(), StoreError> {
         let peer_id = peer_key(portal.peer)?;
+        if let Some(topic) = portal.topic {
+            return self.upsert_topic(peer_id, topic, portal);
+        }
         self.db.run(|conn| {
             conn.prepare_cached(concat!(
                 "INSERT INTO portal (",
@@ -130,10 +155,11 @@ impl<'a> Portals<'a> {
         })
     }
 
-    /// The portal bridged to a Matrix room.
+    /// The portal bridged to a Matrix room: a chat's own room, or the room
+    /// of one of a forum's topics.
     pub fn by_room(&self, room_id: &RoomId) -> Result<Option<Portal>, StoreError> {
         self.db.run(|conn| {
-            query_one(
+            let main = query_one(
                 conn,
                 concat!(
                     "SELECT ",
@@ -141,11 +167,112 @@ impl<'a> Portals<'a> {
                     " FROM portal WHERE room_id = ?1"
                 ),
                 room_id.as_str(),
+            )?;
+            if main.is_some() {
+                return Ok(main);
+            }
+            query_one(
+                conn,
+                concat!(
+                    "SELECT ",
+                    topic_columns!(),
+                    " FROM portal_topic t JOIN portal p ON p.peer_id = t.peer_id WHERE t.room_id = ?1"
+                ),
+                room_id.as_str(),
             )
         })
     }
 
-    /// Every portal, in peer order (for start-up and listing).
+    /// The room of topic `topic` of the forum `peer`, if it has one.
+    pub fn topic(&self, peer: PeerId, topic: i32) -> Result<Option<Portal>, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                topic_columns!(),
+                " FROM portal_topic t JOIN portal p ON p.peer_id = t.peer_id
+                  WHERE t.peer_id = ?1 AND t.topic_id = ?2"
+            ))?
+            .query_row((peer_id, topic), RawPortal::from_row)
+            .optional()?
+            .map(RawPortal::into_portal)
+            .transpose()
+        })
+    }
+
+    /// Every topic room of the forum `peer`, by topic id.
+    pub fn topics(&self, peer: PeerId) -> Result<Vec<Portal>, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            let mut statement = conn.prepare_cached(concat!(
+                "SELECT ",
+                topic_columns!(),
+                " FROM portal_topic t JOIN portal p ON p.peer_id = t.peer_id
+                  WHERE t.peer_id = ?1 ORDER BY t.topic_id"
+            ))?;
+            let rows = statement.query_map([peer_id], RawPortal::from_row)?;
+            rows.map(|raw| raw?.into_portal()).collect()
+        })
+    }
+
+    /// Whether the topic's room was last told the topic is closed.
+    pub fn topic_closed(&self, peer: PeerId, topic: i32) -> Result<bool, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT closed FROM portal_topic WHERE peer_id = ?1 AND topic_id = ?2",
+                )?
+                .query_row((peer_id, topic), |row| row.get(0))
+                .optional()?
+                .unwrap_or(false))
+        })
+    }
+
+    /// Records whether the topic's room was told the topic is closed.
+    pub fn set_topic_closed(
+        &self,
+        peer: PeerId,
+        topic: i32,
+        closed: bool,
+    ) -> Result<(), StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.run(|conn| {
+            conn.prepare_cached(
+                "UPDATE portal_topic SET closed = ?3 WHERE peer_id = ?1 AND topic_id = ?2",
+            )?
+            .execute((peer_id, topic, closed))?;
+            Ok(())
+        })
+    }
+
+    fn upsert_topic(&self, peer_id: i64, topic: i32, portal: &Portal) -> Result<(), StoreError> {
+        if topic <= 1 {
+            return Err(StoreError::InvalidInput(
+                "General is the forum's own portal, not a topic room",
+            ));
+        }
+        self.db.run(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO portal_topic (peer_id, topic_id, room_id, title, in_space)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (peer_id, topic_id) DO UPDATE SET
+                     room_id = excluded.room_id, title = excluded.title,
+                     in_space = excluded.in_space",
+            )?
+            .execute((
+                peer_id,
+                topic,
+                portal.room_id.as_str(),
+                portal.title.as_deref(),
+                portal.in_space,
+            ))?;
+            Ok(())
+        })
+    }
+
+    /// Every chat's own portal (topic rooms are listed by
+    /// [`Portals::topics`]), in peer order (for start-up and listing).
     pub fn all(&self) -> Result<Vec<Portal>, StoreError> {
         self.db.run(|conn| {
             let mut statement = conn.prepare_cached(concat!(
@@ -158,7 +285,8 @@ impl<'a> Portals<'a> {
         })
     }
 
-    /// Deletes the portal and its message map; returns whether it existed.
+    /// Deletes the portal, its topic rooms and its message map; returns
+    /// whether it existed.
     pub fn delete(&self, peer: PeerId) -> Result<bool, StoreError> {
         let peer_id = peer_key(peer)?;
         self.db.run(|conn| {
@@ -200,6 +328,7 @@ struct RawPortal {
     avatar_mxc: Option<String>,
     encrypted: bool,
     in_space: bool,
+    topic: Option<i32>,
 }
 
 impl RawPortal {
@@ -213,6 +342,8 @@ impl RawPortal {
             avatar_mxc: row.get(5)?,
             encrypted: row.get(6)?,
             in_space: row.get(7)?,
+            // Only topic rows have a ninth column.
+            topic: row.get(8).ok(),
         })
     }
 
@@ -230,6 +361,7 @@ impl RawPortal {
             avatar_mxc: self.avatar_mxc.map(OwnedMxcUri::from),
             encrypted: self.encrypted,
             in_space: self.in_space,
+            topic: self.topic,
         })
     }
 }
@@ -258,5 +390,64 @@ mod tests {
             peer_key(PeerId::channel(5).unwrap()).unwrap(),
             -1000000000005
         );
+    }
+
+    #[test]
+    fn topic_rooms_are_found_by_room_and_go_with_their_forum() {
+        let (_dir, store) = crate::store::temp_store();
+        let forum = PeerId::channel(3_000_001).unwrap();
+        let general = Portal {
+            peer: forum,
+            kind: PortalKind::Supergroup,
+            room_id: OwnedRoomId::try_from("!general:example.org").unwrap(),
+            title: Some("Pets".into()),
+            avatar_photo_id: Some(7),
+            avatar_mxc: None,
+            encrypted: false,
+            in_space: true,
+            topic: None,
+        };
+        let cats = Portal {
+            room_id: OwnedRoomId::try_from("!cats:example.org").unwrap(),
+            title: Some("Cats".into()),
+            in_space: false,
+            topic: Some(4),
+            ..general.clone()
+        };
+        let portals = store.portals();
+        // A topic room needs its forum's portal.
+        assert!(portals.upsert(&cats).is_err());
+        portals.upsert(&general).unwrap();
+        portals.upsert(&cats).unwrap();
+        assert!(portals
+            .upsert(&Portal {
+                topic: Some(1),
+                ..cats.clone()
+            })
+            .is_err());
+        assert_eq!(portals.by_peer(forum).unwrap(), Some(general.clone()));
+        assert_eq!(portals.by_room(&cats.room_id).unwrap(), Some(cats.clone()));
+        assert_eq!(
+            portals.by_room(&general.room_id).unwrap(),
+            Some(general.clone())
+        );
+        assert_eq!(portals.topic(forum, 4).unwrap(), Some(cats.clone()));
+        assert_eq!(portals.topics(forum).unwrap(), vec![cats.clone()]);
+        assert_eq!(portals.all().unwrap(), vec![general.clone()]);
+        // Renaming the topic's room leaves the forum's own row alone.
+        let renamed = Portal {
+            title: Some("Lions".into()),
+            ..cats.clone()
+        };
+        portals.upsert(&renamed).unwrap();
+        assert_eq!(
+            portals.by_peer(forum).unwrap().unwrap().title.as_deref(),
+            Some("Pets")
+        );
+        assert!(!portals.topic_closed(forum, 4).unwrap());
+        portals.set_topic_closed(forum, 4, true).unwrap();
+        assert!(portals.topic_closed(forum, 4).unwrap());
+        assert!(portals.delete(forum).unwrap());
+        assert_eq!(portals.by_room(&cats.room_id).unwrap(), None);
     }
 }

@@ -210,6 +210,7 @@ mod tests {
                 avatar_mxc: None,
                 encrypted: false,
                 in_space: false,
+                topic: None,
             })
             .unwrap();
         store

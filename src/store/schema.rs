@@ -300,6 +300,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ALTER TABLE message_edit ADD COLUMN digests TEXT NOT NULL DEFAULT '';
         "#,
     },
+    Migration {
+        version: 10,
+        description: "forum topics: one room per topic of a forum supergroup",
+        sql: r#"
+            -- A topic of a forum supergroup bridged to its own room. The
+            -- forum's own portal row is its General topic (id 1, never
+            -- listed here); every other topic has a row here once its room
+            -- exists. Messages of a topic stay in the forum's message map
+            -- (same scope, chat_peer_id of the forum) with the topic room's
+            -- room_id.
+            CREATE TABLE portal_topic (
+                peer_id  INTEGER NOT NULL REFERENCES portal (peer_id) ON DELETE CASCADE,
+                topic_id INTEGER NOT NULL CHECK (topic_id > 1),
+                room_id  TEXT NOT NULL UNIQUE,
+                title    TEXT,
+                closed   INTEGER NOT NULL DEFAULT 0 CHECK (closed IN (0, 1)),
+                in_space INTEGER NOT NULL DEFAULT 0 CHECK (in_space IN (0, 1)),
+                PRIMARY KEY (peer_id, topic_id)
+            ) STRICT, WITHOUT ROWID;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

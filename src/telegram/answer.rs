@@ -20,6 +20,30 @@ pub fn reply_to(id: i32) -> tl::enums::InputReplyTo {
     .into()
 }
 
+/// The reply header of a send into a chat that may be a forum: a reply to
+/// `reply_to`, placed in forum topic `topic` (`top_msg_id`); a message with
+/// a topic and nothing to answer names the topic's first message, as
+/// Telegram's forum documentation asks. `None` when there is neither.
+pub fn reply_in(reply_to: Option<i32>, topic: Option<i32>) -> Option<tl::enums::InputReplyTo> {
+    let Some(topic) = topic else {
+        return reply_to.map(self::reply_to);
+    };
+    Some(
+        tl::types::InputReplyToMessage {
+            reply_to_msg_id: reply_to.unwrap_or(topic),
+            top_msg_id: Some(topic),
+            reply_to_peer_id: None,
+            quote_text: None,
+            quote_entities: None,
+            quote_offset: None,
+            monoforum_peer_id: None,
+            todo_item_id: None,
+            poll_option: None,
+        }
+        .into(),
+    )
+}
+
 /// The updates an answer carries; empty for the short forms that carry
 /// none (e.g. `updateShortSentMessage`, which callers read themselves).
 pub fn updates_in(answer: &tl::enums::Updates) -> &[tl::enums::Update] {
@@ -51,5 +75,18 @@ mod tests {
             panic!("a message reply header");
         };
         assert_eq!(header.reply_to_msg_id, 7);
+        assert_eq!(header.top_msg_id, None);
+        let Some(tl::enums::InputReplyTo::Message(in_topic)) = reply_in(None, Some(40)) else {
+            panic!("a message reply header")
+        };
+        assert_eq!(
+            (in_topic.reply_to_msg_id, in_topic.top_msg_id),
+            (40, Some(40))
+        );
+        let Some(tl::enums::InputReplyTo::Message(answer)) = reply_in(Some(45), Some(40)) else {
+            panic!("a message reply header")
+        };
+        assert_eq!((answer.reply_to_msg_id, answer.top_msg_id), (45, Some(40)));
+        assert!(reply_in(None, None).is_none());
     }
 }

@@ -24,6 +24,7 @@ pub fn seed_portal(store: &Store) -> PeerId {
         avatar_mxc: None,
         encrypted: false,
         in_space: false,
+        topic: None,
     };
     store.portals().upsert(&portal).expect("store a portal");
     peer

@@ -14,8 +14,9 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 /// Schema versions whose `telegram_dc` and `telegram_home_dc` tables have the
 /// shape written here (they were created in version 1, unchanged since;
-/// versions 6 and 7 added the owner-event log and the quarantine).
-const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=9;
+/// versions 6 and 7 added the owner-event log and the quarantine, 8 the
+/// inbox, 9 the digests of edits, 10 the rooms of forum topics).
+const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=10;
 
 /// The home DC tgbridge's `seed_dc` sets, as Telegram's "nearest DC" usually is.
 const SEEDED_HOME_DC: i32 = 2;
@@ -180,7 +181,12 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let text = err.to_string();
         assert!(
-            text.contains("version 99") && text.contains("1..=8"),
+            text.contains("version 99")
+                && text.contains(&format!(
+                    "{}..={}",
+                    KNOWN_VERSIONS.start(),
+                    KNOWN_VERSIONS.end()
+                )),
             "{text}"
         );
     }

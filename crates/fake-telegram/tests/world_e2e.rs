@@ -465,3 +465,172 @@ async fn many_dialogs_page_without_gaps_or_repeats() {
         "fetched in pages of 100"
     );
 }
+
+/// The topic a message names in its reply header: `(forum_topic,
+/// reply_to_msg_id, reply_to_top_id)`.
+fn topic_header(
+    raw: &grammers_tl_types::enums::Message,
+) -> Option<(bool, Option<i32>, Option<i32>)> {
+    use grammers_tl_types::enums::{Message, MessageReplyHeader};
+    let reply_to = match raw {
+        Message::Message(m) => m.reply_to.as_ref(),
+        Message::Service(m) => m.reply_to.as_ref(),
+        Message::Empty(_) => None,
+    };
+    match reply_to? {
+        MessageReplyHeader::Header(h) => {
+            Some((h.forum_topic, h.reply_to_msg_id, h.reply_to_top_id))
+        }
+        MessageReplyHeader::MessageReplyStoryHeader(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn the_client_sends_into_a_topic_and_reads_it_back() {
+    use grammers_tl_types::{self as tl, functions as f};
+    let (s, mut client) = scene().await;
+    let (forum, topic) = {
+        let world = s.fake.world();
+        let mut w = world.lock().unwrap();
+        let forum = w.create_forum(s.bob, "Forum", &[s.alice]).unwrap();
+        let topic = w.create_topic(s.bob, forum, "Topic", None, None).unwrap();
+        (forum, topic)
+    };
+    let refs = dialog_refs(&client.client).await;
+    let forum_ref = refs[&Peer::Channel(forum)];
+    let mut stream = stream_updates(&mut client, false);
+    next_update_or_state(&s.fake).await;
+    warm_up(&s, &mut stream).await;
+
+    // Into the topic with top_msg_id, as the protocol documents it.
+    let request = f::messages::SendMessage {
+        no_webpage: false,
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: forum_ref.into(),
+        reply_to: Some(
+            tl::types::InputReplyToMessage {
+                reply_to_msg_id: topic,
+                top_msg_id: Some(topic),
+                reply_to_peer_id: None,
+                quote_text: None,
+                quote_entities: None,
+                quote_offset: None,
+                monoforum_peer_id: None,
+                todo_item_id: None,
+                poll_option: None,
+            }
+            .into(),
+        ),
+        message: "with top_msg_id".into(),
+        random_id: 77,
+        reply_markup: None,
+        entities: None,
+        schedule_date: None,
+        schedule_repeat_period: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+        suggested_post: None,
+        rich_message: None,
+    };
+    client.client.invoke(&request).await.unwrap();
+    // grammers' own reply to the topic's root lands in the topic too.
+    let sent = client
+        .client
+        .send_message(
+            forum_ref,
+            InputMessage::new()
+                .text("reply to root")
+                .reply_to(Some(topic)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(topic_header(&sent.raw), Some((true, Some(topic), None)));
+    // Bob answers in the topic; the live update names the topic and the reply.
+    {
+        let world = s.fake.world();
+        let mut w = world.lock().unwrap();
+        let message = OutgoingMessage {
+            reply_to: Some(sent.id()),
+            ..OutgoingMessage::text("bob answers")
+        };
+        w.send_message(s.bob, Peer::Channel(forum), message)
+            .unwrap();
+    }
+    let answer = loop {
+        if let Update::NewMessage(m) = next_update(&mut stream).await {
+            if m.text() == "bob answers" {
+                break m;
+            }
+        }
+    };
+    assert_eq!(
+        topic_header(&answer.into_inner().raw),
+        Some((true, Some(sent.id()), Some(topic)))
+    );
+
+    // The topic's history, as the client reads it.
+    let replies = f::messages::GetReplies {
+        peer: forum_ref.into(),
+        msg_id: topic,
+        offset_id: 0,
+        offset_date: 0,
+        add_offset: 0,
+        limit: 50,
+        max_id: 0,
+        min_id: 0,
+        hash: 0,
+    };
+    let tl::enums::messages::Messages::ChannelMessages(history) =
+        client.client.invoke(&replies).await.unwrap()
+    else {
+        panic!("channel messages")
+    };
+    let texts: Vec<String> = history
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            tl::enums::Message::Message(m) => Some(m.message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["bob answers", "reply to root", "with top_msg_id"]);
+    let topics = f::messages::GetForumTopics {
+        peer: forum_ref.into(),
+        q: None,
+        offset_date: 0,
+        offset_id: 0,
+        offset_topic: 0,
+        limit: 10,
+    };
+    let tl::enums::messages::ForumTopics::Topics(list) =
+        client.client.invoke(&topics).await.unwrap();
+    let titles: Vec<(i32, String)> = list
+        .topics
+        .iter()
+        .filter_map(|t| match t {
+            tl::enums::ForumTopic::Topic(t) => Some((t.id, t.title.clone())),
+            tl::enums::ForumTopic::Deleted(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [(topic, "Topic".to_string()), (1, "General".to_string())]
+    );
+    let world = s.fake.world();
+    let w = world.lock().unwrap();
+    let mine: Vec<_> = w
+        .topic_history(s.bob, forum, topic)
+        .into_iter()
+        .filter(|m| m.from == s.alice)
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(mine, ["with top_msg_id", "reply to root"]);
+}

@@ -58,13 +58,15 @@ impl Side {
                 &stamp.digest,
             ],
         );
+        // The room the message went to (a forum topic's, or the chat's own).
+        let room_id = original.room_id.clone();
         let request = match self.media_edit(message, &original.event_id).await {
-            Some(edit) => crate::bridge::media::send_request(portal.room_id, txn_id, &edit)
+            Some(edit) => crate::bridge::media::send_request(room_id, txn_id, &edit)
                 .map_err(|e| PortalError::Build(e.to_string()))?,
             None => {
                 let content = self.message_content(message).await;
                 let content = replacement(content, original.event_id);
-                send_message_event::v3::Request::new(portal.room_id, txn_id, &content)
+                send_message_event::v3::Request::new(room_id, txn_id, &content)
                     .map_err(|e| PortalError::Build(e.to_string()))?
             }
         };

@@ -146,6 +146,7 @@ impl Side {
             avatar_mxc: None,
             encrypted: false,
             in_space: false,
+            topic: None,
         };
         self.store.portals().upsert(&portal)?;
         info!(%room_id, "adopted a portal room left unrecorded by an interrupted run");
@@ -257,6 +258,7 @@ impl Side {
             avatar_mxc: None,
             encrypted: false,
             in_space: false,
+            topic: None,
         };
         self.store.portals().upsert(&portal)?;
         info!(%room_id, "room adopted as a private portal");
@@ -314,6 +316,11 @@ impl Side {
                 let portal = self.store.portals().by_peer(*chat).ok().flatten();
                 if let Some(portal) = portal {
                     self.backfill(&portal).await;
+                }
+            }
+            for forum in &report.forums {
+                if let Err(error) = self.sync_topics(runtime.client(), *forum).await {
+                    warn!(%error, "could not sync the topics of a forum");
                 }
             }
         }

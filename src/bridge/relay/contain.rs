@@ -287,6 +287,7 @@ fn request_name(request: &TelegramRequest) -> &'static str {
         TelegramRequest::Avatar { .. } => "avatar change",
         TelegramRequest::Unbridge { .. } => "unbridge command",
         TelegramRequest::Filter { .. } => "filter command",
+        TelegramRequest::Topics { .. } => "topics command",
         TelegramRequest::PortalEncrypted { .. } => "encrypted portal",
     }
 }

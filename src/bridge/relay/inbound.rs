@@ -6,7 +6,7 @@
 //! It never sends anything to Telegram.
 
 use grammers_tl_types as tl;
-use ruma::events::relation::{InReplyTo, Reply};
+use ruma::events::relation::{InReplyTo, Reply, Thread};
 use ruma::events::room::message::Relation;
 use ruma::events::Mentions;
 
@@ -101,13 +101,23 @@ impl Side {
         self.handle_message(&portal, message).await
     }
 
-    /// Bridges one message of a portal's chat: service messages become
-    /// notices or state, everything else a Matrix message.
+    /// Bridges one message of a portal's chat (into its topic's room in a
+    /// forum): service messages become notices or state, everything else a
+    /// Matrix message.
     pub(super) async fn handle_message(
         &self,
         portal: &Portal,
         message: &Message,
     ) -> Result<(), PortalError> {
+        let Some(portal) = &self
+            .route_to_topic(portal, message, topics::TopicHistory::Fill)
+            .await?
+        else {
+            return Ok(());
+        };
+        if self.on_topic_action(portal, message).await? {
+            return Ok(());
+        }
         if message.action().is_some() {
             return self.on_service_message(portal, message).await;
         }
@@ -145,6 +155,19 @@ impl Side {
         }
         let count = messages.len();
         for message in messages.iter().rev().filter(|m| m.action().is_none()) {
+            // A forum's history goes to the rooms its topics already have;
+            // the rest waits for the topic's room (and its own history).
+            let routed = self
+                .route_to_topic(portal, message, topics::TopicHistory::Skip)
+                .await;
+            let portal = match &routed {
+                Ok(Some(room)) => room,
+                Ok(None) => continue,
+                Err(error) => {
+                    warn!(%error, "could not open the room of a forum topic");
+                    continue;
+                }
+            };
             if let Err(error) = self.bridge_message_contained(portal, message).await {
                 warn!(%error, "could not bridge a message of the chat's history");
             }
@@ -267,12 +290,25 @@ impl Side {
             _ => None,
         };
         let reply_to = self.reply_target(scope, message)?;
+        let thread = match &reply_to {
+            Some(target) if self.settings.bridge.reply_chains_as_threads => {
+                Some(self.thread_root(&portal.room_id, target).await)
+            }
+            _ => None,
+        };
         let txn_id = txn::derived("tg", &[&scope_key(scope), &message.id().to_string()]);
         let mut request = match media {
             Some(mut media) => {
                 if let Some(reply_to) = reply_to {
-                    media.content["m.relates_to"] =
-                        serde_json::json!({ "m.in_reply_to": { "event_id": reply_to } });
+                    media.content["m.relates_to"] = match thread {
+                        Some(root) => serde_json::json!({
+                            "rel_type": "m.thread",
+                            "event_id": root,
+                            "is_falling_back": false,
+                            "m.in_reply_to": { "event_id": reply_to },
+                        }),
+                        None => serde_json::json!({ "m.in_reply_to": { "event_id": reply_to } }),
+                    };
                 }
                 crate::bridge::media::send_request(portal.room_id.clone(), txn_id, &media)
                     .map_err(|e| PortalError::Build(e.to_string()))?
@@ -280,8 +316,10 @@ impl Side {
             None => {
                 let mut content = matrix_text_content(text);
                 if let Some(reply_to) = reply_to {
-                    content.relates_to =
-                        Some(Relation::Reply(Reply::new(InReplyTo::new(reply_to))));
+                    content.relates_to = Some(match thread {
+                        Some(root) => Relation::Thread(Thread::reply(root, reply_to)),
+                        None => Relation::Reply(Reply::new(InReplyTo::new(reply_to))),
+                    });
                 }
                 send_message_event::v3::Request::new(portal.room_id.clone(), txn_id, &content)
                     .map_err(|e| PortalError::Build(e.to_string()))?
@@ -325,12 +363,48 @@ impl Side {
         let tl::enums::MessageReplyHeader::Header(header) = header else {
             return Ok(None);
         };
+        // A message in a forum topic names the topic as if answering its
+        // first message; only an answer to a message of the topic is a reply.
+        if topics::only_names_topic(&header) {
+            return Ok(None);
+        }
         // A reply to a message of another chat has no counterpart here.
         let (Some(id), None) = (header.reply_to_msg_id, header.reply_to_peer_id.as_ref()) else {
             return Ok(None);
         };
         let parts = self.store.messages().by_telegram(scope, id)?;
         Ok(parts.into_iter().next().map(|part| part.event_id))
+    }
+
+    /// The root of the Matrix thread `event` is in, or `event` itself when
+    /// it is in none (or cannot be read): with
+    /// `bridge.reply_chains_as_threads`, a reply joins its target's thread.
+    async fn thread_root(
+        &self,
+        room_id: &ruma::RoomId,
+        event: &ruma::EventId,
+    ) -> ruma::OwnedEventId {
+        use ruma::api::client::room::get_room_event;
+        let request = get_room_event::v3::Request::new(room_id.to_owned(), event.to_owned());
+        let root = match self.client.as_bot().send(request).await {
+            Ok(response) => response
+                .event
+                .get_field::<serde_json::Value>("content")
+                .ok()
+                .flatten()
+                .filter(|content| content["m.relates_to"]["rel_type"] == "m.thread")
+                .and_then(|content| {
+                    content["m.relates_to"]["event_id"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .and_then(|root| ruma::OwnedEventId::try_from(root).ok()),
+            Err(error) => {
+                debug!(%error, "could not read the replied-to event");
+                None
+            }
+        };
+        root.unwrap_or_else(|| event.to_owned())
     }
 
     /// Matrix refused a message: the room gets a notice saying so (the

@@ -27,6 +27,11 @@ impl Side {
             // Our own echo of a Telegram title, or a chat without a title.
             return Ok(());
         }
+        if let Some(topic) = portal.topic {
+            return self
+                .rename_topic_on_telegram(client, portal, topic, name)
+                .await;
+        }
         let channel = self.cached_ref(portal.peer).await;
         match edit_title(client, portal.peer, channel, name).await {
             Ok(()) => {
@@ -83,11 +88,46 @@ impl Side {
             Err(error) => debug!(%error, "could not read the chat's about text"),
         }
         sync::mirror_chat_photo(&rooms, client, &mut portal, &peer).await?;
+        self.follow_forum_flag(client, &portal, sync::is_forum(&peer))
+            .await?;
         match self.portal_settings.channel_ghost(&info) {
             // A subscriber cannot list a channel's admins, and only its
             // ghost posts there: that is what must survive a change.
             Some(ghost) => rooms.grant_channel_posting(&portal.room_id, &ghost).await?,
             None => self.refresh_levels(&portal).await?,
+        }
+        Ok(())
+    }
+
+    /// Renames a forum topic after the owner renamed its room.
+    async fn rename_topic_on_telegram(
+        &self,
+        client: &grammers_client::Client,
+        mut portal: Portal,
+        topic: i32,
+        name: &str,
+    ) -> Result<(), PortalError> {
+        use grammers_tl_types as tl;
+        let Some(peer) = self.cached_ref(portal.peer).await else {
+            return Ok(());
+        };
+        let request = tl::functions::messages::EditForumTopic {
+            peer: peer.into(),
+            topic_id: topic,
+            title: Some(name.to_owned()),
+            icon_emoji_id: None,
+            closed: None,
+            hidden: None,
+        };
+        match client.invoke(&request).await {
+            Ok(_) => {
+                portal.title = Some(name.to_owned());
+                self.store.portals().upsert(&portal)?;
+                info!(room_id = %portal.room_id, topic, "forum topic renamed after the room");
+            }
+            Err(error) if error.is("TOPIC_NOT_MODIFIED") => {}
+            Err(error) if outbound_plan::is_unreachable(&error) => return Err(error.into()),
+            Err(error) => self.refused(&portal, "rename the topic of", &error).await,
         }
         Ok(())
     }
@@ -104,7 +144,8 @@ impl Side {
         let Some(portal) = self.store.portals().by_room(room_id)? else {
             return Ok(());
         };
-        if portal.kind == PortalKind::Private {
+        // A forum topic has no description of its own.
+        if portal.kind == PortalKind::Private || portal.is_topic() {
             return Ok(());
         }
         let Some(peer) = self.cached_ref(portal.peer).await else {
@@ -140,7 +181,8 @@ impl Side {
         let Some(mut portal) = self.store.portals().by_room(room_id)? else {
             return Ok(());
         };
-        if portal.kind == PortalKind::Private || portal.avatar_mxc == url {
+        // A forum topic's icon is a custom emoji, not a photo.
+        if portal.kind == PortalKind::Private || portal.is_topic() || portal.avatar_mxc == url {
             // A private chat has no photo of its own; an equal URL is our echo.
             return Ok(());
         }

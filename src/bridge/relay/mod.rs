@@ -37,6 +37,7 @@ mod reactions;
 mod receipts;
 mod resend;
 mod service_messages;
+mod topics;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -441,6 +442,20 @@ impl Side {
                         portal.peer.bot_api_dialog_id().unwrap_or_default()
                     ),
                     _ => "This room is not a portal to a Telegram chat.".to_owned(),
+                };
+                self.notify_in(&room_id, &text).await;
+            }
+            TelegramRequest::Topics {
+                room_id,
+                chat,
+                open,
+            } => {
+                let text = match self
+                    .topics_command(runtime.client(), &room_id, chat.as_deref(), open)
+                    .await
+                {
+                    Ok(text) => text,
+                    Err(error) => format!("Could not read the forum's topics: {error}"),
                 };
                 self.notify_in(&room_id, &text).await;
             }

@@ -355,8 +355,17 @@ impl Side {
                     )
                     .await;
             }
-            Some(Relation::Reply(reply)) => Some(&reply.in_reply_to.event_id),
-            _ => None,
+            Some(Relation::Reply(reply)) => vec![&*reply.in_reply_to.event_id],
+            // A message in a thread answers the thread's latest message
+            // (what `m.in_reply_to` names), or its root when that one never
+            // reached Telegram.
+            Some(Relation::Thread(thread)) => thread
+                .in_reply_to
+                .iter()
+                .map(|reply| &*reply.event_id)
+                .chain([&*thread.event_id])
+                .collect(),
+            _ => Vec::new(),
         };
         if outbound_plan::is_media(&content.msgtype) {
             return self.send_media(delivery).await;
@@ -368,13 +377,16 @@ impl Side {
             )));
         };
         test_panic_point(PanicSite::Outbox, &body);
-        let reply_to_id = match reply_to {
-            Some(event_id) => self.telegram_id_of(event_id)?,
-            None => None,
-        };
-        let body = match reply_to {
-            Some(_) => strip_reply_fallback(&body),
-            None => &body,
+        let mut reply_to_id = None;
+        for event_id in &reply_to {
+            reply_to_id = self.telegram_id_of(event_id)?;
+            if reply_to_id.is_some() {
+                break;
+            }
+        }
+        let body = match reply_to.is_empty() {
+            false => strip_reply_fallback(&body),
+            true => &body,
         };
         let text = matrix_to_telegram(body, html.as_deref(), &self.mentions());
         let parts = split_for_telegram(text, TELEGRAM_TEXT_LIMIT);
@@ -461,7 +473,8 @@ impl Side {
             invert_media: false,
             allow_paid_floodskip: false,
             peer: (&delivery.chat).into(),
-            reply_to: reply_to.map(crate::telegram::answer::reply_to),
+            // In a forum topic's room every message goes to that topic.
+            reply_to: crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
             message: text.clone(),
             random_id,
             reply_markup: None,

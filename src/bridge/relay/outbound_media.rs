@@ -24,10 +24,13 @@ impl Side {
         let event_type = event["type"].as_str().unwrap_or_default();
         let media = outgoing_media(event_type, &event["content"])
             .map_err(|e| OutboundError::Unsupported(e.to_string()))?;
-        let reply_to = match reply_target(&event) {
-            Some(event_id) => self.telegram_id_of(&event_id)?,
-            None => None,
-        };
+        let mut reply_to = None;
+        for event_id in reply_targets(&event) {
+            reply_to = self.telegram_id_of(&event_id)?;
+            if reply_to.is_some() {
+                break;
+            }
+        }
         let (caption, rest) = match &media.caption {
             Some((body, html)) => {
                 let text = matrix_to_telegram(body, html.as_deref(), &self.mentions());
@@ -44,7 +47,13 @@ impl Side {
         };
         let random_id = outbound_plan::random_id(&delivery.entry.event_id, 0);
         let sent = transfer
-            .send(delivery.chat, &media, caption.as_ref(), reply_to, random_id)
+            .send(
+                delivery.chat,
+                &media,
+                caption.as_ref(),
+                crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
+                random_id,
+            )
             .await
             .map_err(outbound_error)?;
         self.record_sent(delivery, 0, sent.message_id, rest.is_empty())?;
@@ -71,10 +80,19 @@ impl Side {
     }
 }
 
-/// The event a Matrix message replies to.
-fn reply_target(event: &Value) -> Option<ruma::OwnedEventId> {
-    let id = event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].as_str()?;
-    ruma::OwnedEventId::try_from(id).ok()
+/// The events a Matrix message answers, best first: the one it replies to
+/// (in a thread: the thread's latest message), then a thread's root.
+fn reply_targets(event: &Value) -> Vec<ruma::OwnedEventId> {
+    let relates_to = &event["content"]["m.relates_to"];
+    let reply = relates_to["m.in_reply_to"]["event_id"].as_str();
+    let root = (relates_to["rel_type"] == "m.thread")
+        .then(|| relates_to["event_id"].as_str())
+        .flatten();
+    reply
+        .into_iter()
+        .chain(root)
+        .filter_map(|id| ruma::OwnedEventId::try_from(id).ok())
+        .collect()
 }
 
 /// How a failed transfer is reported and whether it is retried: Telegram's
@@ -89,5 +107,32 @@ fn outbound_error(error: MediaError) -> OutboundError {
         other @ (MediaError::TooLarge { .. }
         | MediaError::Content(_)
         | MediaError::NotConfirmed) => OutboundError::Unsupported(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_answer_their_latest_message_then_their_root() {
+        let ids = |event: Value| -> Vec<String> {
+            reply_targets(&event)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        let thread = serde_json::json!({ "content": { "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": "$root:x",
+            "is_falling_back": true,
+            "m.in_reply_to": { "event_id": "$latest:x" },
+        }}});
+        assert_eq!(ids(thread), ["$latest:x", "$root:x"]);
+        let reply = serde_json::json!({ "content": { "m.relates_to": {
+            "m.in_reply_to": { "event_id": "$target:x" },
+        }}});
+        assert_eq!(ids(reply), ["$target:x"]);
+        assert!(ids(serde_json::json!({ "content": {} })).is_empty());
     }
 }

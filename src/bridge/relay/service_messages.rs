@@ -178,11 +178,14 @@ impl Side {
         ids: &[i32],
         pinned: bool,
     ) -> Result<(), PortalError> {
-        let Some(portal) = self.store.portals().by_peer(chat)? else {
+        if self.store.portals().by_peer(chat)?.is_none() {
             return Ok(());
-        };
+        }
         let scope = self.scope_of(chat);
-        let mut events = Vec::new();
+        // Each message's pin goes to the room it is in: a forum's messages
+        // are spread over its topics' rooms.
+        let mut by_room: std::collections::BTreeMap<OwnedRoomId, Vec<ruma::OwnedEventId>> =
+            std::collections::BTreeMap::new();
         for &id in ids {
             if let Some(part) = self
                 .store
@@ -191,21 +194,19 @@ impl Side {
                 .into_iter()
                 .next()
             {
-                events.push(part.event_id);
+                by_room.entry(part.room_id).or_default().push(part.event_id);
             }
         }
-        if events.is_empty() {
-            return Ok(());
-        }
-        let current = self.pinned_events(&portal.room_id).await?;
-        let Some(next) = apply_pins(&current, &events, pinned) else {
-            return Ok(());
-        };
-        let content = RoomPinnedEventsEventContent::new(next);
-        let request =
-            send_state_event::v3::Request::new(portal.room_id.clone(), &EmptyStateKey, &content)
+        for (room_id, events) in by_room {
+            let current = self.pinned_events(&room_id).await?;
+            let Some(next) = apply_pins(&current, &events, pinned) else {
+                continue;
+            };
+            let content = RoomPinnedEventsEventContent::new(next);
+            let request = send_state_event::v3::Request::new(room_id, &EmptyStateKey, &content)
                 .map_err(|e| PortalError::Build(e.to_string()))?;
-        self.client.as_bot().send(request).await?;
+            self.client.as_bot().send(request).await?;
+        }
         Ok(())
     }
 

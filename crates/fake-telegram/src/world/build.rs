@@ -253,7 +253,7 @@ impl World {
             noforwards: false,
             join_to_send: false,
             join_request: false,
-            forum: false,
+            forum: c.forum,
             stories_hidden: false,
             stories_hidden_min: false,
             stories_unavailable: false,
@@ -333,29 +333,7 @@ impl World {
         };
         let out = m.from == viewer;
         let mentioned = self.mentions(m, viewer);
-        let reply_to = m
-            .reply_to
-            .and_then(|r| self.messages.get(r))
-            .and_then(|r| r.id_for(viewer))
-            .map(|reply_id| {
-                tl::types::MessageReplyHeader {
-                    reply_to_scheduled: false,
-                    forum_topic: false,
-                    quote: false,
-                    reply_to_ephemeral: false,
-                    reply_to_msg_id: Some(reply_id),
-                    reply_to_peer_id: None,
-                    reply_from: None,
-                    reply_media: None,
-                    reply_to_top_id: None,
-                    quote_text: None,
-                    quote_entities: None,
-                    quote_offset: None,
-                    todo_item_id: None,
-                    poll_option: None,
-                }
-                .into()
-            });
+        let reply_to = self.reply_header(m, id, viewer);
         let reactions = self.tl_reactions(m, viewer, peers);
         if let Some(action) = &m.action {
             self.action_peers(action, peers);
@@ -432,6 +410,54 @@ impl World {
                 schedule_repeat_period: None,
                 summary_from_language: None,
                 rich_message: None,
+            }
+            .into(),
+        )
+    }
+
+    /// The reply header of `m` (whose id is `id` for `viewer`), as the forum
+    /// documentation describes it: a message in a topic names the topic in
+    /// `reply_to_msg_id` with `forum_topic` set, or, when it answers another
+    /// message of the topic, that message with the topic in
+    /// `reply_to_top_id`. A topic's own creating message and General's
+    /// messages carry no topic. Once the forum flag is cleared the topic is
+    /// a plain thread of its creating message (no `forum_topic`).
+    pub(crate) fn reply_header(
+        &self,
+        m: &super::Message,
+        id: i32,
+        viewer: UserId,
+    ) -> Option<tl::enums::MessageReplyHeader> {
+        let reply_id = m
+            .reply_to
+            .and_then(|r| self.messages.get(r))
+            .and_then(|r| r.id_for(viewer));
+        let (forum_topic, msg_id, top_id) = match m.topic {
+            Some(topic) if topic != id => {
+                let forum = matches!(m.place, Place::Channel(c) if self.channel(c).is_some_and(|c| c.forum));
+                match reply_id.filter(|&r| r != topic) {
+                    Some(r) => (forum, r, Some(topic)),
+                    None => (forum, topic, None),
+                }
+            }
+            _ => (false, reply_id?, None),
+        };
+        Some(
+            tl::types::MessageReplyHeader {
+                reply_to_scheduled: false,
+                forum_topic,
+                quote: false,
+                reply_to_ephemeral: false,
+                reply_to_msg_id: Some(msg_id),
+                reply_to_peer_id: None,
+                reply_from: None,
+                reply_media: None,
+                reply_to_top_id: top_id,
+                quote_text: None,
+                quote_entities: None,
+                quote_offset: None,
+                todo_item_id: None,
+                poll_option: None,
             }
             .into(),
         )

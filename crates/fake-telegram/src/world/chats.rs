@@ -136,6 +136,12 @@ pub struct Channel {
     pub pinned: Option<MsgKey>,
     /// Message ids, pts and event log.
     pub updates: ChannelBox,
+    /// Whether the supergroup is a forum (its messages live in topics).
+    pub forum: bool,
+    /// The forum's topics by id, General (id 1) included once the forum
+    /// flag was first set; kept when the flag is cleared, as Telegram
+    /// restores them when it is set again.
+    pub topics: BTreeMap<i32, super::forums::Topic>,
 }
 
 impl Channel {
@@ -356,6 +362,8 @@ impl World {
             migrated_from: None,
             pinned: None,
             updates: ChannelBox::default(),
+            forum: false,
+            topics: BTreeMap::new(),
         });
         id
     }

@@ -28,6 +28,9 @@ pub struct OutgoingMessage {
     pub entities: Vec<tl::enums::MessageEntity>,
     /// Id (as the sender sees it) of the message this one replies to.
     pub reply_to: Option<i32>,
+    /// The forum topic to post in (`top_msg_id`); without it a reply goes
+    /// to the topic of the message it answers, anything else to General.
+    pub topic: Option<i32>,
     /// Attached media.
     pub media: Option<MediaSpec>,
     /// Album id; messages sharing it form one album.
@@ -130,6 +133,9 @@ pub struct MessageView {
     pub text: String,
     /// Id (viewer's numbering) of the message replied to.
     pub reply_to: Option<i32>,
+    /// The forum topic the message is in (`None` in General and outside
+    /// forums; a topic's creating message names its own id).
+    pub topic: Option<i32>,
     /// Original author of a forward.
     pub fwd_from: Option<Peer>,
     /// Whether it was edited.
@@ -155,6 +161,9 @@ pub(crate) struct Draft {
     pub text: String,
     pub entities: Vec<tl::enums::MessageEntity>,
     pub reply_to: Option<MsgKey>,
+    /// Forum topic asked for (`top_msg_id`); `None` inherits the topic of
+    /// `reply_to`, or General.
+    pub topic: Option<i32>,
     pub fwd: Option<Forward>,
     pub media: Option<Media>,
     pub grouped_id: Option<i64>,
@@ -168,6 +177,7 @@ impl Draft {
             text,
             entities,
             reply_to: None,
+            topic: None,
             fwd: None,
             media: None,
             grouped_id: None,
@@ -205,6 +215,7 @@ impl World {
         let media = message.media.map(|spec| self.store_media(spec));
         let draft = Draft {
             reply_to,
+            topic: message.topic,
             media,
             grouped_id: message.grouped_id,
             silent: message.silent,
@@ -366,6 +377,7 @@ impl World {
                 .reply_to
                 .and_then(|r| self.message(r))
                 .and_then(|r| r.id_for(viewer)),
+            topic: m.topic,
             fwd_from: m.fwd.as_ref().and_then(|f| f.from),
             edited: m.edit_date.is_some(),
             media,
@@ -476,6 +488,10 @@ impl World {
         let author = origin.user;
         let place = Place::from_peer(author, to);
         self.check_can_post(author, place, draft.action.is_some())?;
+        let topic = self.topic_of_new(place, draft.topic, draft.reply_to)?;
+        if draft.action.is_none() {
+            self.check_topic_open(author, place, topic)?;
+        }
         let entities = self.stored_entities(author, draft.entities)?;
         let date = self.now();
         let post_author = self.signature(author, place);
@@ -487,6 +503,7 @@ impl World {
             text: draft.text,
             entities,
             reply_to: draft.reply_to,
+            topic,
             fwd: draft.fwd,
             edit_date: None,
             media: draft.media,

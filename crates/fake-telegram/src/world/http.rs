@@ -12,7 +12,7 @@
 //! | `GET /users` | – | `[{id, first_name, username, bot}]` |
 //! | `/users` | a world-file user entry | `{id}` |
 //! | `/users/rename` | `{user, first_name, last_name?}` | `{}` |
-//! | `/messages` | `{from, to, text, reply_to?, media?, silent?}` | `{id}` (as `from` sees it) |
+//! | `/messages` | `{from, to, text, reply_to?, topic?, media?, silent?}` | `{id}` (as `from` sees it) |
 //! | `/messages/edit` | `{by, peer, id, text}` | `{}` |
 //! | `/messages/delete` | `{by, peer, ids, revoke}` | `{}` |
 //! | `/messages/react` | `{by, peer, id, emoji?}` | `{}` |
@@ -29,6 +29,10 @@
 //! | `/title` | `{by, peer, title}` | `{}` |
 //! | `/about` | `{peer, about}` | `{}` |
 //! | `/migrate` | `{by, chat}` | `{id}` of the supergroup |
+//! | `/forum` | `{by, peer, enabled}` | `{}` |
+//! | `/topics` | `{by, peer, title, icon_color?, icon_emoji_id?}` | `{id}` of the topic |
+//! | `/topics/edit` | `{by, peer, topic, title?, icon_emoji_id?, closed?, hidden?}` | `{}` |
+//! | `/topics/pin` | `{by, peer, topic, pinned}` | `{}` |
 //! | `/quirks` | `{difference_slice?, too_long_account?, too_long_channel?}` | `{}` |
 //!
 //! Errors answer `400 {"error": "<TELEGRAM_ERROR>"}` (or 404 for unknown names).
@@ -45,7 +49,7 @@ use super::control::{MediaSpec, OutgoingMessage};
 use super::manage::no_admin_rights;
 use super::peers::Peer;
 use super::spec::UserEntry;
-use super::{Origin, SharedWorld, UserId, World};
+use super::{ChannelId, Origin, SharedWorld, UserId, World};
 use crate::RpcError;
 
 /// The control routes, to be nested under a prefix of the caller's choice.
@@ -71,6 +75,10 @@ pub fn router(world: SharedWorld) -> Router {
         .route("/title", post(title))
         .route("/about", post(about))
         .route("/migrate", post(migrate))
+        .route("/forum", post(forum))
+        .route("/topics", post(create_topic))
+        .route("/topics/edit", post(edit_topic))
+        .route("/topics/pin", post(pin_topic))
         .route("/quirks", post(quirks))
         .with_state(world)
 }
@@ -217,6 +225,7 @@ struct SendBody {
     #[serde(default)]
     text: String,
     reply_to: Option<i32>,
+    topic: Option<i32>,
     media: Option<MediaSpec>,
     #[serde(default)]
     silent: bool,
@@ -229,6 +238,7 @@ async fn send(State(world): State<SharedWorld>, Json(b): Json<SendBody>) -> Answ
         let message = OutgoingMessage {
             text: b.text,
             reply_to: b.reply_to,
+            topic: b.topic,
             media: b.media,
             silent: b.silent,
             ..Default::default()
@@ -510,6 +520,83 @@ async fn title(State(world): State<SharedWorld>, Json(b): Json<TitleBody>) -> An
         w.edit_title(Origin::control(by), peer, &b.title)?;
         done()
     })
+}
+
+#[derive(Deserialize)]
+struct ForumBody {
+    by: Name,
+    peer: Name,
+    enabled: bool,
+}
+
+/// Turns the forum flag of a supergroup on or off.
+async fn forum(State(world): State<SharedWorld>, Json(b): Json<ForumBody>) -> Answer {
+    with_world(&world, |w| {
+        let (by, channel) = resolve_by_channel(w, &b.by, &b.peer)?;
+        w.toggle_forum(Origin::control(by), channel, b.enabled)?;
+        done()
+    })
+}
+
+#[derive(Deserialize)]
+struct TopicBody {
+    by: Name,
+    peer: Name,
+    title: String,
+    icon_color: Option<i32>,
+    icon_emoji_id: Option<i64>,
+}
+
+/// Creates a topic; answers its id.
+async fn create_topic(State(world): State<SharedWorld>, Json(b): Json<TopicBody>) -> Answer {
+    with_world(&world, |w| {
+        let (by, channel) = resolve_by_channel(w, &b.by, &b.peer)?;
+        let id = w.create_topic(by, channel, &b.title, b.icon_color, b.icon_emoji_id)?;
+        Ok(Json(json!({ "id": id })))
+    })
+}
+
+#[derive(Deserialize)]
+struct EditTopicBody {
+    by: Name,
+    peer: Name,
+    topic: i32,
+    #[serde(flatten)]
+    edit: super::TopicEdit,
+}
+
+/// Renames, re-icons, closes, reopens or hides a topic.
+async fn edit_topic(State(world): State<SharedWorld>, Json(b): Json<EditTopicBody>) -> Answer {
+    with_world(&world, |w| {
+        let (by, channel) = resolve_by_channel(w, &b.by, &b.peer)?;
+        w.edit_topic(by, channel, b.topic, b.edit)?;
+        done()
+    })
+}
+
+#[derive(Deserialize)]
+struct PinTopicBody {
+    by: Name,
+    peer: Name,
+    topic: i32,
+    pinned: bool,
+}
+
+/// Pins or unpins a topic.
+async fn pin_topic(State(world): State<SharedWorld>, Json(b): Json<PinTopicBody>) -> Answer {
+    with_world(&world, |w| {
+        let (by, channel) = resolve_by_channel(w, &b.by, &b.peer)?;
+        w.pin_topic(by, channel, b.topic, b.pinned)?;
+        done()
+    })
+}
+
+/// The acting user and the channel a forum call names.
+fn resolve_by_channel(w: &World, by: &Name, peer: &Name) -> Result<(UserId, ChannelId), ApiError> {
+    match resolve_by_peer(w, by, peer)? {
+        (by, Peer::Channel(channel)) => Ok((by, channel)),
+        _ => Err(ApiError::Telegram(RpcError::bad_request("CHANNEL_INVALID"))),
+    }
 }
 
 #[derive(Deserialize)]

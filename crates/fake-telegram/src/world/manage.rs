@@ -324,7 +324,7 @@ impl World {
         Ok(photo)
     }
 
-    fn require_admin(
+    pub(crate) fn require_admin(
         &self,
         channel: ChannelId,
         user: UserId,

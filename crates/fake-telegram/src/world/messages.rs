@@ -111,6 +111,10 @@ pub struct Message {
     pub entities: Vec<tl::enums::MessageEntity>,
     /// The message it replies to.
     pub reply_to: Option<MsgKey>,
+    /// The forum topic (its id) the message belongs to; `None` outside
+    /// forums and in the General topic. A topic's creating service message
+    /// carries its own id here.
+    pub topic: Option<i32>,
     /// Forward header.
     pub fwd: Option<Forward>,
     /// Last edit date.

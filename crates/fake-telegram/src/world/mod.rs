@@ -34,6 +34,7 @@ pub mod chats;
 pub mod control;
 pub mod dialogs;
 pub mod files;
+pub mod forums;
 pub mod http;
 pub mod manage;
 pub mod messages;
@@ -45,11 +46,14 @@ pub mod users;
 
 mod build;
 #[cfg(test)]
+mod forum_tests;
+#[cfg(test)]
 mod tests;
 
 pub use chats::{BasicGroup, Channel, ChannelId, ChatId};
 pub use control::{MediaSpec, MessageView, OutgoingMessage};
 pub use files::{DocumentId, PhotoId};
+pub use forums::{Topic, TopicEdit, GENERAL_TOPIC};
 pub use messages::{Message, MsgKey, Place};
 pub use peers::Peer;
 

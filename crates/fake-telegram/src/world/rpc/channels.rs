@@ -137,6 +137,9 @@ pub(super) fn handle(
         },
         f::CreateChannel => |r: f::CreateChannel| {
             let channel = world.create_channel_as(origin, &r.title, &r.about, r.broadcast || !r.megagroup)?;
+            if r.forum && !r.broadcast {
+                world.toggle_forum(origin, channel, true)?;
+            }
             let key = world.channel(channel).and_then(|c| c.updates.messages.values().next().copied());
             let update = tl::types::UpdateChannel { channel_id: channel }.into();
             let items: Vec<(MsgKey, Option<i64>)> = key.map(|k| (k, None)).into_iter().collect();

@@ -9,6 +9,7 @@ use grammers_tl_types::{self as tl, functions::messages as f};
 use super::{clamp_limit, encode, page, route, Paging};
 use crate::world::build::PeerSet;
 use crate::world::control::Draft;
+use crate::world::forums::GENERAL_TOPIC;
 use crate::world::messages::{Forward, Media, MsgKey, Place};
 use crate::world::peers::Peer;
 use crate::world::updates::updates_of;
@@ -40,6 +41,7 @@ pub(super) fn handle(
             let media = input_media(world, me, &r.media)?;
             let draft = Draft {
                 reply_to: reply_key(world, me, peer, r.reply_to.as_ref()),
+                topic: reply_topic(r.reply_to.as_ref()),
                 media: Some(media),
                 silent: r.silent,
                 ..Draft::text(r.message, r.entities.unwrap_or_default())
@@ -209,6 +211,15 @@ fn reply_key(
     }
 }
 
+/// The forum topic a send asks for (`top_msg_id`), or the message it
+/// replies to when that is a topic's root (the world resolves which).
+fn reply_topic(reply_to: Option<&tl::enums::InputReplyTo>) -> Option<i32> {
+    match reply_to? {
+        tl::enums::InputReplyTo::Message(r) => r.top_msg_id,
+        _ => None,
+    }
+}
+
 /// Turns input media into stored media: finished uploads become photos or
 /// documents; references to existing ones are checked.
 pub(super) fn input_media(
@@ -276,6 +287,7 @@ fn send_message(
     let entities = r.entities.unwrap_or_default();
     let draft = Draft {
         reply_to: reply_key(world, me, peer, r.reply_to.as_ref()),
+        topic: reply_topic(r.reply_to.as_ref()),
         silent: r.silent,
         ..Draft::text(r.message, entities.clone())
     };
@@ -316,6 +328,7 @@ fn send_album(
         return Err(RpcError::bad_request("MULTI_MEDIA_TOO_LONG"));
     }
     let reply_to = reply_key(world, me, peer, r.reply_to.as_ref());
+    let topic = reply_topic(r.reply_to.as_ref());
     let grouped_id = world.new_grouped_id();
     let mut items = Vec::new();
     for single in r.multi_media {
@@ -323,6 +336,7 @@ fn send_album(
         let media = input_media(world, me, &single.media)?;
         let draft = Draft {
             reply_to,
+            topic,
             media: Some(media),
             grouped_id: Some(grouped_id),
             silent: r.silent,
@@ -383,6 +397,7 @@ fn forward(
             .map(|g| *albums.entry(g).or_insert_with(|| world.new_grouped_id()));
         let draft = Draft {
             fwd,
+            topic: r.top_msg_id.or_else(|| reply_topic(r.reply_to.as_ref())),
             media: source.media,
             grouped_id,
             silent: r.silent,
@@ -499,7 +514,7 @@ pub(super) fn check_readable(world: &World, viewer: UserId, peer: Peer) -> Resul
 }
 
 /// Ids of `peer`'s messages, newest first, that pass `keep`.
-fn ids_desc(
+pub(super) fn ids_desc(
     world: &World,
     me: UserId,
     peer: Peer,
@@ -516,7 +531,7 @@ fn ids_desc(
 
 /// Applies Telegram's history paging to `(id, key)` pairs, newest first;
 /// `offset_date` (when set) replaces the paging's `offset_id`.
-fn page_of(
+pub(super) fn page_of(
     world: &World,
     list: &[(i32, MsgKey)],
     offset_date: i32,
@@ -581,6 +596,8 @@ fn search(
             && (r.min_date == 0 || m.date >= r.min_date)
             && (r.max_date == 0 || m.date <= r.max_date)
             && filter_matches(world, &r.filter, m)
+            && r.top_msg_id
+                .is_none_or(|t| m.topic.unwrap_or(GENERAL_TOPIC) == t)
     };
     let mut list = Vec::new();
     for &peer in &peers {

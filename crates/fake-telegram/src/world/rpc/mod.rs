@@ -12,6 +12,7 @@ use super::{CallCtx, UserId, World};
 use crate::RpcError;
 
 mod channels;
+mod forums;
 mod messages;
 mod updates;
 mod upload;
@@ -34,6 +35,7 @@ pub fn handle(
         .or_else(|| users::handle(world, ctx, id, body))
         .or_else(|| messages::handle(world, ctx, id, body))
         .or_else(|| channels::handle(world, ctx, id, body))
+        .or_else(|| forums::handle(world, ctx, id, body))
         .or_else(|| upload::handle(world, ctx, id, body))
 }
 

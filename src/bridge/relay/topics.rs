@@ -1,0 +1,544 @@
+//! Forum topics, Telegram → Matrix: which room a forum's message belongs
+//! in, and what topic service messages do to that room. General (topic 1)
+//! is the forum's own portal; every other topic gets its own room, created
+//! when its first message (or its creation) reaches the bridge, and filled
+//! with the topic's recent history. A topic's rename renames its room; closing
+//! and reopening it posts a notice.
+//!
+//! It owns the topic rows of the store (through [`PortalRooms`]) and never
+//! sends messages to Telegram; it only reads a topic's title and history.
+
+use grammers_tl_types as tl;
+
+use super::*;
+
+/// How many of a forum's newest messages are read, per message wanted, to
+/// find a new topic room's history (Telegram's per-topic history call has
+/// no counterpart in the client library, so the forum's history is
+/// filtered).
+const TOPIC_SCAN_FACTOR: usize = 20;
+
+/// The most forum messages read for one topic's initial history.
+const TOPIC_SCAN_MAX: usize = 2000;
+
+/// The forum topic a message is in: the topic its reply header names
+/// (`forum_topic`: `reply_to_top_id` for a reply inside the topic,
+/// otherwise `reply_to_msg_id`), or the topic a `messageActionTopicCreate`
+/// creates. `None` for General and outside forums.
+pub(super) fn topic_of(message: &Message) -> Option<i32> {
+    if let Some(tl::enums::MessageAction::TopicCreate(_)) = message.action() {
+        return Some(message.id());
+    }
+    let topic = match message.reply_header()? {
+        tl::enums::MessageReplyHeader::Header(h) if h.forum_topic => {
+            h.reply_to_top_id.or(h.reply_to_msg_id)
+        }
+        _ => None,
+    };
+    topic.filter(|&id| id > 1)
+}
+
+/// Whether a message's reply header only names its topic (no message of the
+/// topic is answered): such a message is not a Matrix reply.
+pub(super) fn only_names_topic(header: &tl::types::MessageReplyHeader) -> bool {
+    header.forum_topic && header.reply_to_top_id.is_none()
+}
+
+/// Where a message of a topic without a room comes from, which decides
+/// whether it opens the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TopicHistory {
+    /// A live message: it opens the room, which gets the topic's recent
+    /// history first.
+    Fill,
+    /// The forum's history: it opens nothing (how many topic rooms open at
+    /// once is the sync's decision, see [`Side::sync_topics`]).
+    Skip,
+}
+
+impl Side {
+    /// The portal a message of `portal`'s chat is bridged into: the room of
+    /// its topic in a forum (opened if needed and `history` allows), else
+    /// `portal` itself. `None`: the topic has no room and the message is
+    /// left for when it has one.
+    pub(super) async fn route_to_topic(
+        &self,
+        portal: &Portal,
+        message: &Message,
+        history: TopicHistory,
+    ) -> Result<Option<Portal>, PortalError> {
+        if portal.is_topic() {
+            return Ok(Some(portal.clone()));
+        }
+        let Some(topic) = topic_of(message) else {
+            return Ok(Some(portal.clone()));
+        };
+        if let Some(existing) = self.store.portals().topic(portal.peer, topic)? {
+            return Ok(Some(existing));
+        }
+        if history == TopicHistory::Skip {
+            return Ok(None);
+        }
+        let title = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(create)) => Some(create.title.clone()),
+            _ => self.topic_title(portal.peer, topic).await,
+        };
+        let title = title.unwrap_or_else(|| format!("Topic {topic}"));
+        let info = message
+            .peer()
+            .and_then(sync::chat_info)
+            .unwrap_or_else(|| fallback_info(portal));
+        let room = self.open_topic_room(portal, &info, topic, &title).await?;
+        self.backfill_topic(&room, message.id()).await;
+        Ok(Some(room))
+    }
+
+    /// The forum's space (inside the owner's Telegram space, with the
+    /// forum's own room in it), created on first use; `None` (the topic
+    /// rooms then go straight into the Telegram space) when it cannot be.
+    async fn forum_space(&self, portal: &Portal, info: &ChatInfo) -> Option<OwnedRoomId> {
+        let parent = self
+            .store
+            .kv_get(space::SPACE_KEY)
+            .ok()
+            .flatten()
+            .and_then(|s| OwnedRoomId::try_from(s).ok());
+        let forum = portal.peer.bot_api_dialog_id()?;
+        let key = space::forum_space_key(forum);
+        let existed = matches!(self.store.kv_get(&key), Ok(Some(_)));
+        let created = space::ensure_forum_space(
+            &self.client,
+            &self.store,
+            &self.portal_settings,
+            forum,
+            &info.title,
+            parent.as_deref(),
+        )
+        .await;
+        match created {
+            Ok(space) => {
+                if !existed {
+                    let linked = space::add_child(
+                        &self.client,
+                        &space,
+                        &portal.room_id,
+                        &self.portal_settings,
+                    )
+                    .await;
+                    if let Err(error) = linked {
+                        warn!(%error, "could not put the forum's room into its space");
+                    }
+                }
+                Some(space)
+            }
+            Err(error) => {
+                warn!(%error, "could not set up the forum's space");
+                parent
+            }
+        }
+    }
+
+    /// Opens the rooms of the forum's most recently active topics (at most
+    /// `bridge.max_topic_rooms_per_sync`; pinned topics count first, as
+    /// Telegram lists them), each with its recent history, and brings the
+    /// names of the existing ones up to date. Returns how many rooms it
+    /// opened.
+    pub(super) async fn sync_topics(
+        &self,
+        client: &grammers_client::Client,
+        forum: PeerId,
+    ) -> Result<u32, PortalError> {
+        let limit = self.settings.bridge.max_topic_rooms_per_sync;
+        let Some(portal) = self.store.portals().by_peer(forum)? else {
+            return Ok(0);
+        };
+        if let Some(id) = forum.bot_api_dialog_id() {
+            self.store.kv_set(&forum_flag_key(id), "1")?;
+        }
+        let Some(chat) = self.cached_ref(forum).await else {
+            return Ok(0);
+        };
+        let request = tl::functions::messages::GetForumTopics {
+            peer: (&chat).into(),
+            q: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_topic: 0,
+            // General is listed too and has no room of its own here.
+            limit: i32::try_from(limit).unwrap_or(i32::MAX).saturating_add(1),
+        };
+        let tl::enums::messages::ForumTopics::Topics(list) = client.invoke(&request).await?;
+        let info = self
+            .resolve(Some(chat))
+            .await
+            .as_ref()
+            .and_then(sync::chat_info)
+            .unwrap_or_else(|| fallback_info(&portal));
+        let mut opened = 0;
+        let topics = list.topics.into_iter().filter_map(|t| match t {
+            tl::enums::ForumTopic::Topic(t) if t.id > 1 => Some(t),
+            _ => None,
+        });
+        for topic in topics.take(limit as usize) {
+            let existing = self.store.portals().topic(forum, topic.id)?;
+            if let Some(existing) = existing {
+                self.rooms().rename(existing, &topic.title).await?;
+                continue;
+            }
+            let room = self
+                .open_topic_room(&portal, &info, topic.id, &topic.title)
+                .await?;
+            self.store
+                .portals()
+                .set_topic_closed(forum, topic.id, topic.closed)?;
+            self.backfill_topic(&room, 0).await;
+            opened += 1;
+        }
+        if opened > 0 {
+            info!(opened, "forum topic rooms opened by the sync");
+        }
+        Ok(opened)
+    }
+
+    /// The `topics` command: lists the topics of the forum of `room_id` (or
+    /// of the chat named), with their rooms, or opens the room of topic
+    /// `open`. Returns the answer.
+    pub(super) async fn topics_command(
+        &self,
+        client: &grammers_client::Client,
+        room_id: &ruma::RoomId,
+        chat: Option<&str>,
+        open: Option<i32>,
+    ) -> Result<String, PortalError> {
+        let named = chat.and_then(|c| c.parse::<i64>().ok());
+        let portal = match named {
+            Some(id) => match PeerId::from_bot_api_dialog_id(id) {
+                Some(peer) => self.store.portals().by_peer(peer)?,
+                None => None,
+            },
+            None => self.store.portals().by_room(room_id)?,
+        };
+        let Some(portal) = portal else {
+            return Ok(match named {
+                Some(id) => format!("The chat {id} is not bridged."),
+                None => "Say which forum: `topics <chat id>` (outside a forum's rooms).".to_owned(),
+            });
+        };
+        let Some(chat) = self.cached_ref(portal.peer).await else {
+            return Ok("The bridge does not know this chat on Telegram (yet).".to_owned());
+        };
+        let request = tl::functions::messages::GetForumTopics {
+            peer: (&chat).into(),
+            q: None,
+            offset_date: 0,
+            offset_id: 0,
+            offset_topic: 0,
+            limit: 100,
+        };
+        let list = match client.invoke(&request).await {
+            Ok(tl::enums::messages::ForumTopics::Topics(list)) => list,
+            Err(error) if error.is("CHANNEL_FORUM_MISSING") => {
+                return Ok("This chat is not a forum: it has no topics.".to_owned())
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let topics: Vec<tl::types::ForumTopic> = list
+            .topics
+            .into_iter()
+            .filter_map(|t| match t {
+                tl::enums::ForumTopic::Topic(t) => Some(t),
+                tl::enums::ForumTopic::Deleted(_) => None,
+            })
+            .collect();
+        if let Some(wanted) = open {
+            let Some(topic) = topics.iter().find(|t| t.id == wanted) else {
+                return Ok(format!(
+                    "The forum has no topic {wanted} (send `topics` for the list)."
+                ));
+            };
+            if wanted == 1 {
+                return Ok(format!(
+                    "General is the forum's own room: {}",
+                    portal.room_id
+                ));
+            }
+            let existing = self.store.portals().topic(portal.peer, wanted)?;
+            if let Some(room) = existing {
+                return Ok(format!(
+                    "The topic {} is bridged to {}",
+                    topic.title, room.room_id
+                ));
+            }
+            let info = self
+                .resolve(Some(chat))
+                .await
+                .as_ref()
+                .and_then(sync::chat_info)
+                .unwrap_or_else(|| fallback_info(&portal));
+            let room = self
+                .open_topic_room(&portal, &info, wanted, &topic.title)
+                .await?;
+            self.store
+                .portals()
+                .set_topic_closed(portal.peer, wanted, topic.closed)?;
+            self.backfill_topic(&room, 0).await;
+            return Ok(format!(
+                "Opened the room of the topic {}: {}",
+                topic.title, room.room_id
+            ));
+        }
+        let mut lines = vec![format!(
+            "The forum has {} topics{}:",
+            list.count,
+            if list.count as usize > topics.len() {
+                " (the 100 most recently active)"
+            } else {
+                ""
+            }
+        )];
+        for topic in &topics {
+            let room = match topic.id {
+                1 => Some(portal.room_id.clone()),
+                id => self
+                    .store
+                    .portals()
+                    .topic(portal.peer, id)?
+                    .map(|p| p.room_id),
+            };
+            let room = match room {
+                Some(room) => format!("bridged to {room}"),
+                None => "no room yet".to_owned(),
+            };
+            let closed = if topic.closed { ", closed" } else { "" };
+            lines.push(format!(
+                "• {} (topic {}{closed}): {room}",
+                topic.title, topic.id
+            ));
+        }
+        lines.push("Send `topics open <topic id>` to open the room of a topic.".to_owned());
+        Ok(lines.join("\n"))
+    }
+
+    /// Follows a supergroup turning its forum flag on or off. The chat's
+    /// own room is General's either way, so no history moves: turned on,
+    /// the room says so and the sync's share of topic rooms opens; turned
+    /// off, every topic room says where the conversation continues (their
+    /// messages now arrive in the chat's own room).
+    pub(super) async fn follow_forum_flag(
+        &self,
+        client: &grammers_client::Client,
+        portal: &Portal,
+        forum: bool,
+    ) -> Result<(), PortalError> {
+        let Some(id) = portal.peer.bot_api_dialog_id() else {
+            return Ok(());
+        };
+        let key = forum_flag_key(id);
+        let was = match self.store.kv_get(&key)? {
+            Some(flag) => flag == "1",
+            // Not recorded yet: a chat whose topics have rooms was a forum.
+            None => {
+                self.store.kv_get(&space::forum_space_key(id))?.is_some()
+                    || !self.store.portals().topics(portal.peer)?.is_empty()
+            }
+        };
+        self.store.kv_set(&key, if forum { "1" } else { "0" })?;
+        if was == forum {
+            return Ok(());
+        }
+        if forum {
+            self.notify_in(
+                &portal.room_id,
+                "This group is now a forum: this room is its General topic, and every other topic gets a room of its own.",
+            )
+            .await;
+            self.sync_topics(client, portal.peer).await?;
+        } else {
+            let rooms = self.store.portals().topics(portal.peer)?;
+            for room in &rooms {
+                let text = format!(
+                    "This group is no longer a forum: its messages continue in {}.",
+                    portal.room_id
+                );
+                self.notify_in(&room.room_id, &text).await;
+            }
+            self.notify_in(
+                &portal.room_id,
+                "This group is no longer a forum: all of its messages arrive in this room again.",
+            )
+            .await;
+        }
+        info!(room_id = %portal.room_id, forum, "the chat's forum flag changed");
+        Ok(())
+    }
+
+    /// The room of a topic, created in the forum's space when there is none.
+    async fn open_topic_room(
+        &self,
+        portal: &Portal,
+        info: &ChatInfo,
+        topic: i32,
+        title: &str,
+    ) -> Result<Portal, PortalError> {
+        let space = self.forum_space(portal, info).await;
+        let (mut room, created) = self
+            .rooms()
+            .ensure_topic(info, topic, title, space.as_deref())
+            .await?;
+        if let (true, Some(space)) = (created, space) {
+            space::add_child(&self.client, &space, &room.room_id, &self.portal_settings).await?;
+            room.in_space = true;
+            self.store.portals().upsert(&room)?;
+        }
+        Ok(room)
+    }
+
+    /// The title of a forum topic, as Telegram has it now.
+    async fn topic_title(&self, chat: PeerId, topic: i32) -> Option<String> {
+        let client = self.telegram.get()?;
+        let peer = self.cached_ref(chat).await?;
+        let request = tl::functions::messages::GetForumTopicsById {
+            peer: (&peer).into(),
+            topics: vec![topic],
+        };
+        match client.invoke(&request).await {
+            Ok(tl::enums::messages::ForumTopics::Topics(found)) => {
+                found.topics.into_iter().find_map(|t| match t {
+                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t.title),
+                    _ => None,
+                })
+            }
+            Err(error) => {
+                warn!(%error, topic, "could not read a forum topic's title");
+                None
+            }
+        }
+    }
+
+    /// Fills a new topic room with the topic's recent messages older than
+    /// `before`, oldest first (as many as a group portal's initial history).
+    async fn backfill_topic(&self, room: &Portal, before: i32) {
+        let (Some(topic), Some(client)) = (room.topic, self.telegram.get()) else {
+            return;
+        };
+        let limit = self.settings.bridge.initial_history.group as usize;
+        let Some(chat) = self.cached_ref(room.peer).await else {
+            return;
+        };
+        if limit == 0 {
+            return;
+        }
+        let scan = limit.saturating_mul(TOPIC_SCAN_FACTOR).min(TOPIC_SCAN_MAX);
+        let mut iter = client.iter_messages(chat).offset_id(before).limit(scan);
+        let mut found = Vec::new();
+        while found.len() < limit {
+            match iter.next().await {
+                Ok(Some(message)) => {
+                    if topic_of(&message) == Some(topic) && message.action().is_none() {
+                        found.push(message);
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    warn!(%error, "could not read the forum's history");
+                    break;
+                }
+            }
+        }
+        let count = found.len();
+        for message in found.iter().rev() {
+            if let Err(error) = self.bridge_message_contained(room, message).await {
+                warn!(%error, "could not bridge a message of the topic's history");
+            }
+        }
+        info!(room_id = %room.room_id, topic, count, "topic history bridged");
+    }
+
+    /// Topic service messages: a new topic (its room is its trace), a
+    /// renamed topic (the room follows), a closed or reopened one (a
+    /// notice). Returns `false` for every other message.
+    pub(super) async fn on_topic_action(
+        &self,
+        room: &Portal,
+        message: &Message,
+    ) -> Result<bool, PortalError> {
+        let edit = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(_)) => None,
+            Some(tl::enums::MessageAction::TopicEdit(edit)) => Some(edit),
+            _ => return Ok(false),
+        };
+        let scope = self.scope_of(room.peer);
+        if self.already_bridged(scope, message.id())? {
+            return Ok(true);
+        }
+        if let (Some(edit), Some(topic)) = (edit, room.topic) {
+            if let Some(title) = &edit.title {
+                self.rooms().rename(room.clone(), title).await?;
+            }
+            if let Some(closed) = edit.closed {
+                self.topic_closed_notice(room, topic, message, closed)
+                    .await?;
+                return Ok(true);
+            }
+        }
+        self.store
+            .messages()
+            .mark_handled(room.peer, message.id())?;
+        Ok(true)
+    }
+
+    /// Tells a topic's room that the topic was closed or reopened, once.
+    async fn topic_closed_notice(
+        &self,
+        room: &Portal,
+        topic: i32,
+        message: &Message,
+        closed: bool,
+    ) -> Result<(), PortalError> {
+        let scope = self.scope_of(room.peer);
+        let text = match closed {
+            true => "Closed the topic: only its admins can post in it on Telegram",
+            false => "Reopened the topic",
+        };
+        let sender = self.sender_of(message).await?;
+        self.ensure_joined(&room.room_id, &sender).await?;
+        let content = RoomMessageEventContent::notice_plain(text);
+        let txn_id = txn::derived(
+            "tg",
+            &[&inbound::scope_key(scope), &message.id().to_string()],
+        );
+        let request = send_message_event::v3::Request::new(room.room_id.clone(), txn_id, &content)
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let event_id = self.send_as(&sender, request).await?;
+        self.store.transaction(|tx| {
+            tx.messages().insert(&crate::store::MessageMapping {
+                scope,
+                tg_msg_id: message.id(),
+                part: 0,
+                chat: room.peer,
+                room_id: room.room_id.clone(),
+                event_id,
+                sent_by_bridge: false,
+            })?;
+            tx.portals().set_topic_closed(room.peer, topic, closed)
+        })?;
+        Ok(())
+    }
+}
+
+/// Key of a chat's last known forum flag in the store's key-value table.
+fn forum_flag_key(chat: i64) -> String {
+    format!("forum_flag:{chat}")
+}
+
+/// What the bridge knows of a forum without its Telegram peer at hand.
+fn fallback_info(portal: &Portal) -> ChatInfo {
+    ChatInfo {
+        peer: portal.peer,
+        kind: portal.kind,
+        title: portal.title.clone().unwrap_or_default(),
+        about: None,
+        owner_role: OwnerRole::Member,
+        member_count: None,
+    }
+}

@@ -1,0 +1,897 @@
+//! End to end, forum supergroups: the bridge binary logged into the fake
+//! Telegram datacenter next to a real homeserver (each scenario runs on
+//! Synapse and on Conduit). A forum's General topic is its portal; every
+//! other topic gets a room of its own, filled with the topic's history when
+//! it opens. Messages, replies, edits, reactions and deletions in two
+//! topics land in their topic's room; a topic created, renamed, closed and
+//! reopened on Telegram shows in its room; what the owner writes (or
+//! answers) in a topic's room reaches that topic on Telegram.
+
+mod appservice_support;
+
+use std::time::Duration;
+
+use appservice_support::telegram::wait_for_log;
+use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
+use appservice_support::{command, expect_event, is_notice_from, management_room_of};
+use appservice_support::{eventually, message_in, poll_until, timeline};
+use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
+use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
+use fake_telegram::FakeTelegram;
+use grammers_session::types::{PeerId, UpdateState, UpdatesState};
+use grammers_session::Session as _;
+use serde_json::{json, Value};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
+use tgbridge::store::{Portal, Store};
+
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["frm", "fsy", "ftg", "frs"],
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
+}
+
+on_both_servers!(
+    forum_topics_become_rooms_both_ways,
+    a_sync_opens_the_most_recent_topics_in_the_forums_space,
+    a_group_turning_into_a_forum_and_back_keeps_its_room,
+    a_crash_mid_burst_across_two_topics_bridges_each_message_once,
+);
+
+/// The room of topic `topic` once the bridge opened it (up to 30 s).
+async fn topic_room(store: &Store, forum: PeerId, topic: i32, bridge: &BridgeInstance) -> Portal {
+    poll_until(
+        &format!("the room of topic {topic}"),
+        bridge,
+        Duration::from_secs(30),
+        || store.portals().topic(forum, topic).unwrap(),
+    )
+    .await
+}
+
+/// A check on a synced event, named for the failure message.
+type Check<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
+
+/// Waits until the owner's `/sync` has shown an event for every check (in
+/// any order and any batches); returns them in the order of the checks.
+async fn expect_all(owner: &TestUser, bridge: &BridgeInstance, checks: &[Check<'_>]) -> Vec<Value> {
+    let mut found: Vec<Option<Value>> = vec![None; checks.len()];
+    while found.iter().any(Option::is_none) {
+        let result = owner
+            .sync_until(
+                |event| {
+                    let mut hit = false;
+                    for (slot, (_, check)) in found.iter_mut().zip(checks) {
+                        if slot.is_none() && check(event) {
+                            *slot = Some(event.clone());
+                            hit = true;
+                        }
+                    }
+                    hit
+                },
+                EVENT_TIMEOUT,
+            )
+            .await;
+        if let Err(error) = result {
+            let missing: Vec<&str> = checks
+                .iter()
+                .zip(&found)
+                .filter(|(_, slot)| slot.is_none())
+                .map(|((what, _), _)| *what)
+                .collect();
+            panic!("{missing:?}: {error}\n{}", bridge.log_tail());
+        }
+    }
+    found.into_iter().flatten().collect()
+}
+
+/// Joins `room` as the owner (they may already be in it).
+async fn join(owner: &TestUser, room: &str) {
+    let _ = owner.join(room).await;
+}
+
+/// The owner's messages in topic `topic` as Telegram shows them.
+fn owner_texts_in(fake: &FakeTelegram, alice: UserId, forum: i64, topic: i32) -> Vec<String> {
+    fake.world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum, topic)
+        .into_iter()
+        .filter(|m| m.out && m.service.is_none())
+        .map(|m| m.text)
+        .collect()
+}
+
+async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frm");
+    configure(
+        &bridge,
+        "  initial_history:\n    private: 0\n    group: 10\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let tg = |f: &dyn Fn(&mut fake_telegram::world::World) -> i32| {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        f(&mut w)
+    };
+    let (alice, bob, carol) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        (
+            w.add_user(user("Alice", "15550001")),
+            w.add_user(user("Bob", "15550002")),
+            w.add_user(user("Carol", "15550003")),
+        )
+    };
+    let (forum_id, cats) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let forum_id = w.create_forum(bob, "Pets", &[alice, carol]).unwrap();
+        let cats = w.create_topic(bob, forum_id, "Cats", None, None).unwrap();
+        w.send_text(bob, Peer::Channel(forum_id), "general before")
+            .unwrap();
+        let old = OutgoingMessage {
+            topic: Some(cats),
+            ..OutgoingMessage::text("cat before")
+        };
+        w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
+        (forum_id, cats)
+    };
+    let forum = Peer::Channel(forum_id);
+
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    join(&owner, &general).await;
+    // The sync opened the Cats room with its history; General kept only
+    // its own.
+    let cats_room = topic_room(&store, peer, cats, &bridge).await;
+    let cats_room = cats_room.room_id.to_string();
+    join(&owner, &cats_room).await;
+    assert_eq!(
+        state(&owner, &cats_room, "m.room.name", "").await["name"],
+        "Cats"
+    );
+    expect_event(&owner, &bridge, "topic history", |e| {
+        message_in(e, &cats_room, "cat before")
+    })
+    .await;
+    let general_bodies: Vec<Value> = timeline(&owner, &general)
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert!(
+        general_bodies.contains(&json!("general before")),
+        "{general_bodies:?}"
+    );
+    assert!(
+        !general_bodies.contains(&json!("cat before")),
+        "{general_bodies:?}"
+    );
+
+    // A topic created on Telegram gets its room; its messages go there.
+    let dogs = tg(&|w| w.create_topic(carol, forum_id, "Dogs", None, None).unwrap());
+    let dogs_room = topic_room(&store, peer, dogs, &bridge).await;
+    let dogs_room = dogs_room.room_id.to_string();
+    join(&owner, &dogs_room).await;
+    let in_topic = |topic: i32, text: &'static str| OutgoingMessage {
+        topic: Some(topic),
+        ..OutgoingMessage::text(text)
+    };
+    let woof = tg(&|w| w.send_message(bob, forum, in_topic(dogs, "woof")).unwrap());
+    let meow = tg(&|w| w.send_message(bob, forum, in_topic(cats, "meow")).unwrap());
+    tg(&|w| w.send_text(bob, forum, "general live").unwrap());
+    let events = expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("a message in Dogs", &|e| message_in(e, &dogs_room, "woof")),
+            ("a message in Cats", &|e| message_in(e, &cats_room, "meow")),
+            ("a message in General", &|e| {
+                message_in(e, &general, "general live")
+            }),
+        ],
+    )
+    .await;
+    let (woof_event, meow_event) = (events[0].clone(), events[1].clone());
+    // A plain topic message is no Matrix reply; an answer inside the topic is.
+    assert!(
+        meow_event["content"].get("m.relates_to").is_none(),
+        "{meow_event}"
+    );
+    tg(&|w| {
+        let reply = OutgoingMessage {
+            reply_to: Some(meow),
+            ..OutgoingMessage::text("purr")
+        };
+        w.send_message(carol, forum, reply).unwrap()
+    });
+    let purr = expect_event(&owner, &bridge, "a reply in Cats", |e| {
+        message_in(e, &cats_room, "purr")
+    })
+    .await;
+    assert_eq!(
+        purr["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        meow_event["event_id"]
+    );
+    // Edits, reactions and deletions follow the message into its room.
+    tg(&|w| {
+        w.edit_text(bob, forum, meow, "meow!").unwrap();
+        w.react(carol, forum, meow, Some("👍")).unwrap();
+        w.delete(bob, forum, &[woof], true).unwrap();
+        0
+    });
+    expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the edit in Cats", &|e| {
+                message_in(e, &cats_room, "* meow!")
+            }),
+            ("the reaction in Cats", &|e| {
+                e["room_id"] == cats_room.as_str()
+                    && e["type"] == "m.reaction"
+                    && e["content"]["m.relates_to"]["event_id"] == meow_event["event_id"]
+            }),
+            ("the deletion in Dogs", &|e| {
+                e["room_id"] == dogs_room.as_str()
+                    && e["type"] == "m.room.redaction"
+                    && e["redacts"] == woof_event["event_id"]
+            }),
+        ],
+    )
+    .await;
+    // A pin on Telegram pins the message in its own topic's room.
+    tg(&|w| {
+        w.pin(bob, forum, meow, true).unwrap();
+        0
+    });
+    let pins_path =
+        |room: &str| format!("/_matrix/client/v3/rooms/{room}/state/m.room.pinned_events/");
+    eventually(&bridge, "the pin in Cats", || async {
+        let pins = owner
+            .api()
+            .ok(Method::GET, &pins_path(&cats_room), None)
+            .await
+            .ok()?;
+        (pins["pinned"] == json!([meow_event["event_id"]])).then_some(())
+    })
+    .await;
+    assert!(
+        owner
+            .api()
+            .ok(Method::GET, &pins_path(&general), None)
+            .await
+            .is_err(),
+        "General has no pins"
+    );
+
+    // Renamed, closed and reopened on Telegram.
+    tg(&|w| {
+        let rename = TopicEdit {
+            title: Some("Wolves".into()),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(carol, forum_id, dogs, rename).unwrap();
+        let close = TopicEdit {
+            closed: Some(true),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, close).unwrap();
+        0
+    });
+    poll_until(
+        "the Dogs room renamed",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let title = store.portals().topic(peer, dogs).unwrap()?.title?;
+            (title == "Wolves").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        state(&owner, &dogs_room, "m.room.name", "").await["name"],
+        "Wolves"
+    );
+    let bob_ghost = format!("@frmtg_{bob}:localhost");
+    expect_event(&owner, &bridge, "the closed notice", |e| {
+        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    tg(&|w| {
+        let reopen = TopicEdit {
+            closed: Some(false),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, reopen).unwrap();
+        0
+    });
+    expect_event(&owner, &bridge, "the reopened notice", |e| {
+        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
+    })
+    .await;
+
+    // The owner writes in the topic rooms and in General.
+    owner
+        .send_event(
+            &cats_room,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "from matrix" }),
+        )
+        .await
+        .unwrap();
+    let purr_id = purr["event_id"].as_str().unwrap();
+    owner
+        .send_event(
+            &cats_room,
+            "m.room.message",
+            &json!({
+                "msgtype": "m.text",
+                "body": "> <@x:localhost> purr\n\nanswer",
+                "m.relates_to": { "m.in_reply_to": { "event_id": purr_id } },
+            }),
+        )
+        .await
+        .unwrap();
+    owner
+        .send_event(
+            &general,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "to general" }),
+        )
+        .await
+        .unwrap();
+    poll_until(
+        "the owner's messages in Cats",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, cats);
+            (texts == ["from matrix", "answer"]).then_some(())
+        },
+    )
+    .await;
+    poll_until(
+        "the owner's message in General",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, 1);
+            (texts == ["to general"]).then_some(())
+        },
+    )
+    .await;
+    let history = fake
+        .world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum_id, cats);
+    let answer = history.iter().find(|m| m.text == "answer").unwrap();
+    let purr_tg = history.iter().find(|m| m.text == "purr").unwrap();
+    assert_eq!(
+        answer.reply_to,
+        Some(purr_tg.id),
+        "the answer replies to purr on Telegram"
+    );
+    // A message in a Matrix thread answers the thread's latest message
+    // (its fallback reply), or the root when that one is unknown.
+    let meow_id = meow_event["event_id"].as_str().unwrap();
+    for (body, latest) in [
+        ("> <@x:localhost> purr\n\nin the thread", purr_id),
+        ("thread fallback", "$never-bridged:localhost"),
+    ] {
+        owner
+            .send_event(
+                &cats_room,
+                "m.room.message",
+                &json!({
+                    "msgtype": "m.text",
+                    "body": body,
+                    "m.relates_to": {
+                        "rel_type": "m.thread",
+                        "event_id": meow_id,
+                        "is_falling_back": true,
+                        "m.in_reply_to": { "event_id": latest },
+                    },
+                }),
+            )
+            .await
+            .unwrap();
+    }
+    poll_until(
+        "the thread messages in Cats",
+        &bridge,
+        Duration::from_secs(30),
+        || {
+            let texts = owner_texts_in(&fake, alice, forum_id, cats);
+            (texts.len() == 4).then_some(texts)
+        },
+    )
+    .await;
+    let history = fake
+        .world()
+        .lock()
+        .unwrap()
+        .topic_history(alice, forum_id, cats);
+    let threaded = history.iter().find(|m| m.text == "in the thread").unwrap();
+    assert_eq!(threaded.reply_to, Some(purr_tg.id));
+    let fallback = history
+        .iter()
+        .find(|m| m.text == "thread fallback")
+        .unwrap();
+    assert_eq!(
+        fallback.reply_to,
+        Some(meow),
+        "the root when the latest is unknown"
+    );
+
+    // Nothing the owner sent comes back as a second event.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let echoes = timeline(&owner, &cats_room)
+        .await
+        .into_iter()
+        .filter(|e| e["content"]["body"] == "from matrix")
+        .count();
+    assert_eq!(echoes, 1);
+    assert!(owner_texts_in(&fake, alice, forum_id, dogs).is_empty());
+    bridge.terminate();
+}
+
+async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("fsy");
+    configure(
+        &bridge,
+        "  max_topic_rooms_per_sync: 2\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, topics) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Big forum", &[alice]).unwrap();
+        let topics: Vec<i32> = ["One", "Two", "Three", "Four"]
+            .iter()
+            .map(|title| w.create_topic(bob, forum_id, title, None, None).unwrap())
+            .collect();
+        // Activity order, oldest first: Four, One, Three, Two.
+        for &topic in [topics[3], topics[0], topics[2], topics[1]].iter() {
+            let message = OutgoingMessage {
+                topic: Some(topic),
+                ..OutgoingMessage::text("hello")
+            };
+            w.send_message(bob, Peer::Channel(forum_id), message)
+                .unwrap();
+        }
+        (alice, bob, forum_id, topics)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await;
+    // The two most recently active topics (Two, then Three) get rooms.
+    let two = topic_room(&store, peer, topics[1], &bridge).await;
+    let three = topic_room(&store, peer, topics[2], &bridge).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let opened: Vec<i32> = store
+        .portals()
+        .topics(peer)
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.topic)
+        .collect();
+    assert_eq!(opened, [topics[1], topics[2]]);
+    // They live in the forum's space, named after the forum, which holds
+    // the forum's own room too and sits in the Telegram space.
+    let space = store
+        .kv_get(&format!(
+            "forum_space:{}",
+            peer.bot_api_dialog_id().unwrap()
+        ))
+        .unwrap()
+        .expect("the forum has a space");
+    join(&owner, &space).await;
+    assert_eq!(
+        state(&owner, &space, "m.room.name", "").await["name"],
+        "Big forum"
+    );
+    for room in [&general.room_id, &two.room_id, &three.room_id] {
+        state(&owner, &space, "m.space.child", room.as_str()).await;
+    }
+    join(&owner, two.room_id.as_str()).await;
+    state(&owner, two.room_id.as_str(), "m.space.parent", &space).await;
+    let telegram_space = store.kv_get("telegram_space").unwrap().unwrap();
+    join(&owner, &telegram_space).await;
+    state(&owner, &telegram_space, "m.space.child", &space).await;
+    // Another topic opens on its first message.
+    {
+        let mut w = shared.lock().unwrap();
+        let message = OutgoingMessage {
+            topic: Some(topics[3]),
+            ..OutgoingMessage::text("wake up")
+        };
+        w.send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap();
+    }
+    let four = topic_room(&store, peer, topics[3], &bridge).await;
+    join(&owner, four.room_id.as_str()).await;
+    let four_room = four.room_id.to_string();
+    poll_until("wake up in Four", &bridge, Duration::from_secs(30), || {
+        store
+            .messages()
+            .by_telegram(
+                tgbridge::store::MessageScope::of_chat(peer, alice),
+                fake.world()
+                    .lock()
+                    .unwrap()
+                    .last_message(alice, Peer::Channel(forum_id))?
+                    .id,
+            )
+            .ok()?
+            .into_iter()
+            .find(|m| m.room_id.as_str() == four_room)
+    })
+    .await;
+    // Its history came with it ("hello", before "wake up").
+    let bodies: Vec<Value> = timeline(&owner, &four_room)
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("hello"), json!("wake up")]);
+    assert!(store.portals().topic(peer, topics[0]).unwrap().is_none());
+
+    // The `topics` command lists them, in a forum room and from the
+    // management room, and opens one on request.
+    let bot = bridge.bot_user_id.clone();
+    let management = management_room_of(&owner, &bot).await;
+    let forum_arg = peer.bot_api_dialog_id().unwrap();
+    let listing = command(
+        &owner,
+        &management,
+        &bot,
+        &format!("topics {forum_arg}"),
+        "The forum has 5 topics",
+    )
+    .await;
+    let listing = listing["content"]["body"].as_str().unwrap().to_owned();
+    assert!(
+        listing.contains(&format!("One (topic {}): no room yet", topics[0])),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!(
+            "Two (topic {}): bridged to {}",
+            topics[1], two.room_id
+        )),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!(
+        "General (topic 1): bridged to {}",
+        general.room_id
+    )));
+    join(&owner, general.room_id.as_str()).await;
+    command(
+        &owner,
+        general.room_id.as_str(),
+        &bot,
+        &format!("!tg topics open {}", topics[0]),
+        "Opened the room of the topic One",
+    )
+    .await;
+    let one = topic_room(&store, peer, topics[0], &bridge).await;
+    join(&owner, one.room_id.as_str()).await;
+    let bodies: Vec<Value> = timeline(&owner, one.room_id.as_str())
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("hello")]);
+    bridge.terminate();
+}
+
+async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("ftg");
+    configure(
+        &bridge,
+        "  reply_chains_as_threads: true\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, club) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let club = w.create_supergroup(bob, "Club", &[alice]).unwrap();
+        w.send_text(bob, Peer::Channel(club), "before forum")
+            .unwrap();
+        (alice, bob, club)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(club).unwrap();
+    let main = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    join(&owner, &main).await;
+    expect_event(&owner, &bridge, "the history", |e| {
+        message_in(e, &main, "before forum")
+    })
+    .await;
+    let bot = bridge.bot_user_id.clone();
+
+    // Turned into a forum: the room stays (as General) and says so.
+    shared
+        .lock()
+        .unwrap()
+        .toggle_forum(Origin::control(bob), club, true)
+        .unwrap();
+    expect_event(&owner, &bridge, "the forum notice", |e| {
+        e["room_id"] == main.as_str() && is_notice_from(e, &bot, "now a forum")
+    })
+    .await;
+    let news = {
+        let mut w = shared.lock().unwrap();
+        let news = w.create_topic(bob, club, "News", None, None).unwrap();
+        let message = OutgoingMessage {
+            topic: Some(news),
+            ..OutgoingMessage::text("in news")
+        };
+        w.send_message(bob, Peer::Channel(club), message).unwrap();
+        w.send_text(bob, Peer::Channel(club), "general now")
+            .unwrap();
+        news
+    };
+    let news_room = topic_room(&store, peer, news, &bridge)
+        .await
+        .room_id
+        .to_string();
+    join(&owner, &news_room).await;
+    let events = expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the topic message", &|e| {
+                message_in(e, &news_room, "in news")
+            }),
+            ("the General message", &|e| {
+                message_in(e, &main, "general now")
+            }),
+        ],
+    )
+    .await;
+    // With reply_chains_as_threads, a reply chain becomes one Matrix thread
+    // rooted at the message the chain started from.
+    let root = events[1]["event_id"].clone();
+    let general_now = shared
+        .lock()
+        .unwrap()
+        .last_message(bob, Peer::Channel(club))
+        .unwrap()
+        .id;
+    let first_reply = {
+        let reply = OutgoingMessage {
+            reply_to: Some(general_now),
+            ..OutgoingMessage::text("first reply")
+        };
+        shared
+            .lock()
+            .unwrap()
+            .send_message(alice, Peer::Channel(club), reply)
+            .unwrap()
+    };
+    let first = expect_event(&owner, &bridge, "the first reply", |e| {
+        message_in(e, &main, "first reply")
+    })
+    .await;
+    assert_eq!(
+        first["content"]["m.relates_to"],
+        json!({ "rel_type": "m.thread", "event_id": root, "m.in_reply_to": { "event_id": root } })
+    );
+    let second_reply = OutgoingMessage {
+        reply_to: Some(first_reply),
+        ..OutgoingMessage::text("second reply")
+    };
+    shared
+        .lock()
+        .unwrap()
+        .send_message(bob, Peer::Channel(club), second_reply)
+        .unwrap();
+    let second = expect_event(&owner, &bridge, "the second reply", |e| {
+        message_in(e, &main, "second reply")
+    })
+    .await;
+    assert_eq!(second["content"]["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(second["content"]["m.relates_to"]["event_id"], root);
+    assert_eq!(
+        second["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        first["event_id"]
+    );
+
+    // Back to a plain group: the topic room points to the chat's room,
+    // where everything arrives again.
+    shared
+        .lock()
+        .unwrap()
+        .toggle_forum(Origin::control(bob), club, false)
+        .unwrap();
+    expect_all(
+        &owner,
+        &bridge,
+        &[
+            ("the topic room's notice", &|e| {
+                e["room_id"] == news_room.as_str() && is_notice_from(e, &bot, "no longer a forum")
+            }),
+            ("the main room's notice", &|e| {
+                e["room_id"] == main.as_str() && is_notice_from(e, &bot, "no longer a forum")
+            }),
+        ],
+    )
+    .await;
+    shared
+        .lock()
+        .unwrap()
+        .send_text(bob, Peer::Channel(club), "after forum")
+        .unwrap();
+    expect_event(&owner, &bridge, "a message after the forum", |e| {
+        message_in(e, &main, "after forum")
+    })
+    .await;
+    let bodies: Vec<Value> = timeline(&owner, &main)
+        .await
+        .into_iter()
+        .filter(|e| e["content"]["msgtype"] == "m.text")
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            json!("before forum"),
+            json!("general now"),
+            json!("first reply"),
+            json!("second reply"),
+            json!("after forum")
+        ]
+    );
+    bridge.terminate();
+}
+
+async fn a_crash_mid_burst_across_two_topics_bridges_each_message_once(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frs");
+    configure(
+        &bridge,
+        "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, topics) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Busy", &[alice]).unwrap();
+        let a = w.create_topic(bob, forum_id, "A", None, None).unwrap();
+        let b = w.create_topic(bob, forum_id, "B", None, None).unwrap();
+        (alice, bob, forum_id, [a, b])
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
+    let a_room = topic_room(&store, peer, topics[0], &bridge)
+        .await
+        .room_id
+        .to_string();
+    let b_room = topic_room(&store, peer, topics[1], &bridge)
+        .await
+        .room_id
+        .to_string();
+    for room in [&general, &a_room, &b_room] {
+        join(&owner, room).await;
+    }
+    // Message n goes to A, B or General in turn.
+    let place = |n: u32| match n % 3 {
+        0 => Some(topics[0]),
+        1 => Some(topics[1]),
+        _ => None,
+    };
+    let send = |n: u32| {
+        let message = OutgoingMessage {
+            topic: place(n),
+            ..OutgoingMessage::text(format!("burst {n}"))
+        };
+        shared
+            .lock()
+            .unwrap()
+            .send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap()
+    };
+    let first = send(0);
+    expect_event(&owner, &bridge, "the warm-up", |e| {
+        message_in(e, &a_room, "burst 0")
+    })
+    .await;
+    for n in 1..=15 {
+        send(n);
+    }
+    // Killed as soon as a few are through (a tight poll: the burst is fast).
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while store.messages().newest_in_chat(peer).unwrap() < Some(first + 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            bridge.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bridge.kill();
+    let before = store.messages().newest_in_chat(peer).unwrap().unwrap() - first;
+    eprintln!("{before} of the first 15 burst messages were bridged before the crash");
+    for n in 16..=30 {
+        send(n);
+    }
+    // The worst case: the saved update state is past the whole burst, so
+    // only the bridge's own record tells what is missing.
+    let now = shared.lock().unwrap().state(alice);
+    let channel_pts = shared
+        .lock()
+        .unwrap()
+        .channel(forum_id)
+        .unwrap()
+        .updates
+        .pts;
+    store
+        .telegram_session()
+        .set_update_state(UpdateState::All(UpdatesState {
+            pts: now.pts,
+            qts: now.qts,
+            date: now.date,
+            seq: now.seq,
+            channels: vec![grammers_session::types::ChannelState {
+                id: forum_id,
+                pts: channel_pts,
+            }],
+        }))
+        .await
+        .unwrap();
+    bridge.start();
+    bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
+    send(31);
+    expect_event(&owner, &bridge, "a live message after the restart", |e| {
+        message_in(e, &b_room, "burst 31")
+    })
+    .await;
+    for (room, wanted) in [
+        (&a_room, Some(topics[0])),
+        (&b_room, Some(topics[1])),
+        (&general, None),
+    ] {
+        let bodies: Vec<String> = timeline(&owner, room)
+            .await
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        let expected: Vec<String> = (0..=31)
+            .filter(|&n| place(n) == wanted)
+            .map(|n| format!("burst {n}"))
+            .collect();
+        assert_eq!(bodies, expected, "{}", bridge.log_tail());
+    }
+    bridge.terminate();
+}
