@@ -10,25 +10,16 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::{
-    command, is_notice_from, management_room_of, shared_homeserver, Bridges, BOT_DISPLAYNAME,
+    command, default_homeserver, is_notice_from, management_room_of, Bridges, BOT_DISPLAYNAME,
 };
 use grammers_session::types::PeerInfo;
 use grammers_session::Session as _;
 use serde_json::json;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
+use testkit::{Homeserver, HomeserverKind, Method};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["cmd", "str", "txn"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["cmd", "str", "txn"]).await
 }
 
 on_both_servers!(

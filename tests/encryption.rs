@@ -20,28 +20,17 @@ use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{portal_of, start_logged_in, user};
 use appservice_support::{
-    command, is_notice_from, management_room_of, shared_homeserver, BridgeInstance, Bridges,
+    command, default_homeserver, is_notice_from, management_room_of, BridgeInstance, Bridges,
 };
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{
-    ApiClient, Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser,
-};
+use testkit::{ApiClient, Homeserver, HomeserverKind, Method, TestUser};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["encinv", "encpor", "encmsg", "encmgt", "encsrv"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["encinv", "encpor", "encmsg", "encmgt", "encsrv"]).await
 }
 
 on_both_servers!(
