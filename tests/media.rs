@@ -212,8 +212,7 @@ impl Inbound {
     }
 
     async fn finish(mut self) {
-        let status = self.bridge.terminate();
-        assert!(status.success(), "{status}\n{}", self.bridge.log_tail());
+        self.bridge.stop();
     }
 }
 

@@ -184,8 +184,7 @@ async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: Homeser
     );
     assert_eq!(store.inbox().len().unwrap(), 0);
     assert!(bridge.is_running(), "{}", bridge.log_tail());
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }
 
 impl Cast {

@@ -16,7 +16,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{
-    configure, portal_of, seed_login, start_logged_in, state, user, wait_for_log,
+    configure, joined_management_room, portal_of, seed_login, start_logged_in, state, user,
+    wait_for_log,
 };
 use appservice_support::{command, default_homeserver, BridgeInstance, Bridges};
 use fake_telegram::world::{ChannelId, ChatId, Origin, Peer, UserId};
@@ -145,17 +146,6 @@ fn room_titled(portals: &[Portal], title: &str) -> String {
         .unwrap_or_else(|| panic!("a portal titled {title}"))
         .room_id
         .to_string()
-}
-
-/// The owner's management room, joined.
-async fn management_room(t: &Account) -> String {
-    let management = t
-        .store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    t.owner.join(&management).await.unwrap();
-    management
 }
 
 /// Bob's message in Hikers arrives from his ghost, named after him; his
@@ -305,7 +295,7 @@ async fn carol_and_dave_private_portals(t: &Account) {
     let members = owner.joined_members(&adopted).await.unwrap();
     assert!(members.contains(&carol_ghost), "{members:?}");
 
-    let management = management_room(t).await;
+    let management = joined_management_room(&t.owner, &t.store).await;
     let bot = bridge.bot_user_id.as_str();
     let dave = "Created the private chat with Dave";
     command(owner, &management, bot, "pm @dave", dave).await;
@@ -368,8 +358,7 @@ async fn chat_sync_creates_configured_group_portals_in_a_space(kind: HomeserverK
             }
         }
     }
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn telegram_messages_and_titles_reach_the_portals(kind: HomeserverKind) {
@@ -433,8 +422,7 @@ async fn telegram_messages_and_titles_reach_the_portals(kind: HomeserverKind) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn private_portals_come_from_an_invited_ghost_or_pm(kind: HomeserverKind) {
@@ -442,8 +430,7 @@ async fn private_portals_come_from_an_invited_ghost_or_pm(kind: HomeserverKind) 
     let _log = server.log_on_panic();
     let mut t = account(server, bridges, "ppm").await;
     carol_and_dave_private_portals(&t).await;
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn a_migration_and_a_restart_create_nothing_twice(kind: HomeserverKind) {
@@ -455,8 +442,7 @@ async fn a_migration_and_a_restart_create_nothing_twice(kind: HomeserverKind) {
     carol_and_dave_private_portals(&t).await;
 
     // A restart creates the deferred portal and nothing twice.
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}\n{}", t.bridge.log_tail());
+    t.bridge.stop();
     t.bridge.start();
     t.bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&t.bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
@@ -500,14 +486,13 @@ async fn a_migration_and_a_restart_create_nothing_twice(kind: HomeserverKind) {
     assert!(stamps.iter().all(|&ts| ts > 0));
 
     // `sync all` finds nothing left to create.
-    let management = management_room(&t).await;
+    let management = joined_management_room(&t.owner, &t.store).await;
     let bot = bridge.bot_user_id.as_str();
     let syncing = "Syncing your Telegram chats";
     command(owner, &management, bot, "sync all", syncing).await;
     command(owner, &management, bot, "sync", "no new rooms needed").await;
     assert_eq!(store.portals().all().unwrap().len(), 8);
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
@@ -543,11 +528,7 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
 
     // "Terminate all other sessions" on the phone: the bridge notices at
     // its next request, tells the owner, keeps the portals and runs on.
-    let management = store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    owner.join(&management).await.unwrap();
+    joined_management_room(&owner, &store).await;
     fake.revoke_sessions(alice);
     fake.drop_connections();
     let bot = bridge.bot_user_id.clone();
@@ -568,8 +549,7 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
     assert_eq!(status, 200);
 
     // A restart waits for a login instead of retrying the dead key.
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
     bridge.start();
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(
@@ -580,6 +560,5 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
     )
     .await;
     assert_eq!(store.portals().all().unwrap().len(), 1);
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }

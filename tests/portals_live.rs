@@ -18,7 +18,8 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{
-    configure, room_of, start_logged_in, state, user, wait_for_log, NO_HISTORY, PNG,
+    configure, joined_management_room, room_of, start_logged_in, state, user, wait_for_log,
+    NO_HISTORY, PNG,
 };
 use appservice_support::{
     command, default_homeserver, eventually, is_notice_from, membership, try_state, upload,
@@ -121,17 +122,6 @@ async fn live(server: &Homeserver, bridges: &Bridges, name: &str) -> Live {
         sup_peer,
         news_peer,
     }
-}
-
-/// The owner's management room, joined.
-async fn management_room(t: &Live) -> String {
-    let management = t
-        .store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    t.owner.join(&management).await.unwrap();
-    management
 }
 
 /// `!tg unbridge` in Hikers, confirmed: the ghosts and the bot leave, the
@@ -355,8 +345,7 @@ async fn photos_about_texts_and_profiles_follow_telegram(kind: HomeserverKind) {
             .then_some(())
     })
     .await;
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn members_and_admins_follow_telegram(kind: HomeserverKind) {
@@ -449,8 +438,7 @@ async fn members_and_admins_follow_telegram(kind: HomeserverKind) {
         },
     )
     .await;
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn the_owners_topic_and_avatar_reach_telegram_without_an_echo(kind: HomeserverKind) {
@@ -515,8 +503,7 @@ async fn the_owners_topic_and_avatar_reach_telegram_without_an_echo(kind: Homese
         state(owner, sup_room, "m.room.avatar", "").await["url"],
         picture.as_str()
     );
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn the_owner_manages_portals_with_commands(kind: HomeserverKind) {
@@ -528,7 +515,7 @@ async fn the_owner_manages_portals_with_commands(kind: HomeserverKind) {
     let bot = bot.as_str();
 
     // Commands: pm by phone, the filter, unbridge and delete-portal.
-    let management = management_room(&t).await;
+    let management = joined_management_room(&t.owner, &t.store).await;
     command(
         owner,
         &management,
@@ -568,8 +555,7 @@ async fn the_owner_manages_portals_with_commands(kind: HomeserverKind) {
     )
     .await;
     delete_super(&t, &management).await;
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn a_lost_portal_room_is_adopted_after_a_flood_wait(kind: HomeserverKind) {
@@ -577,7 +563,7 @@ async fn a_lost_portal_room_is_adopted_after_a_flood_wait(kind: HomeserverKind) 
     let _log = server.log_on_panic();
     let mut t = live(server, bridges, "lad").await;
     // Hikers unbridged (so filtered), Super's portal deleted (not filtered).
-    let management = management_room(&t).await;
+    let management = joined_management_room(&t.owner, &t.store).await;
     unbridge_hikers(&t).await;
     delete_super(&t, &management).await;
 
@@ -586,8 +572,7 @@ async fn a_lost_portal_room_is_adopted_after_a_flood_wait(kind: HomeserverKind) 
     // wait) instead of creating another room. Super, deleted but not
     // filtered, gets a fresh room; Hikers stays out.
     let (store, news_peer, sup_peer) = (&t.store, t.news_peer, t.sup_peer);
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}\n{}", t.bridge.log_tail());
+    t.bridge.stop();
     assert!(store.portals().delete(news_peer).unwrap());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -619,6 +604,5 @@ async fn a_lost_portal_room_is_adopted_after_a_flood_wait(kind: HomeserverKind) 
         portals_before + 2,
         "News adopted, Super new, the unbridged chat stays out: {after:?}"
     );
-    let status = t.bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }

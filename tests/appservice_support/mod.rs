@@ -221,6 +221,13 @@ logging:
         }
     }
 
+    /// Terminates the bridge ([`BridgeInstance::terminate`]) and asserts that
+    /// it exited cleanly, with the log's tail if it did not.
+    pub fn stop(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "{status}\n{}", self.log_tail());
+    }
+
     /// Kills the bridge with SIGKILL (a crash: nothing is flushed or
     /// answered) and reaps it.
     pub fn kill(&mut self) {

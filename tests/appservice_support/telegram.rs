@@ -89,6 +89,16 @@ pub fn room_of(store: &Store, peer: grammers_session::types::PeerId) -> String {
         .to_string()
 }
 
+/// The management room the bridge recorded in its store, joined by `owner`.
+pub async fn joined_management_room(owner: &TestUser, store: &Store) -> String {
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    management
+}
+
 /// Adds bridge options under the `bridge:` section of the test config.
 pub fn configure(bridge: &BridgeInstance, extra: &str) {
     let config = std::fs::read_to_string(&bridge.config_path).unwrap();
