@@ -10,25 +10,16 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::{
-    command, is_notice_from, management_room_of, shared_homeserver, Bridges, BOT_DISPLAYNAME,
+    command, default_homeserver, is_notice_from, management_room_of, Bridges, BOT_DISPLAYNAME,
 };
 use grammers_session::types::PeerInfo;
 use grammers_session::Session as _;
 use serde_json::json;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
+use testkit::{Homeserver, HomeserverKind, Method};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["cmd", "str", "txn"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["cmd", "str", "txn"]).await
 }
 
 on_both_servers!(
@@ -188,8 +179,7 @@ async fn strangers_cannot_invite_the_bot_or_run_commands(kind: HomeserverKind) {
     );
     assert!(bridge.log().contains("only the owner can use the bridge"));
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }
 
 /// Seeds a Telegram login (auth key + self user) into the bridge's database,
@@ -332,8 +322,7 @@ async fn transactions_are_authenticated_deduplicated_and_survive_restarts(kind: 
     assert_eq!(status, 200);
     assert!(!body.to_string().contains(&bridge.hs_token));
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
     let log = bridge.log();
     assert!(
         !log.contains(&bridge.hs_token) && !log.contains(&bridge.as_token),

@@ -9,31 +9,21 @@ mod appservice_support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{bodies_from, shared_homeserver, Bridges, EVENT_TIMEOUT};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
+};
+use appservice_support::{bodies_from, default_homeserver, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver};
+use testkit::{Homeserver, HomeserverKind};
 use tgbridge::store::Store;
-
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
 
 const CHATS: usize = 5;
 const PER_CHAT: usize = 100;
 
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["bst"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["bst"]).await
 }
 
 on_both_servers!(a_burst_over_five_chats_arrives_once_and_in_order);
@@ -115,6 +105,5 @@ async fn a_burst_over_five_chats_arrives_once_and_in_order(kind: HomeserverKind)
     }
     assert_eq!(store.inbox().len().unwrap(), 0);
     assert!(bridge.is_running(), "{}", bridge.log_tail());
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }

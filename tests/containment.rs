@@ -16,20 +16,18 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
-use appservice_support::{bodies_from, shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
+use appservice_support::telegram::{
+    configure, id_of, own_texts, portal_of, send_on_telegram, start_logged_in, user, wait_for_log,
+    NO_HISTORY,
+};
+use appservice_support::{bodies_from, default_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::Value;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use testkit::{Homeserver, HomeserverKind, TestUser};
 use tgbridge::bridge::containment::TEST_PANIC_VAR;
 use tgbridge::store::{QuarantineDirection, QuarantinedItem, Store};
-
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// No initial history: only what the test sends reaches the rooms.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
 /// Text that makes the Telegram → Matrix handling panic.
 const TELEGRAM_POISON: &str = "POISON-FROM-TELEGRAM";
@@ -53,14 +51,7 @@ fn poison(bridge: &mut BridgeInstance, spec: &str) {
 }
 
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["cti", "cto", "ctu"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["cti", "cto", "ctu"]).await
 }
 
 /// Two groups of the owner's account, each with another member.
@@ -110,38 +101,6 @@ async fn start(
     (owner, first, second)
 }
 
-fn send_on_telegram(fake: &FakeTelegram, from: UserId, group: i64, text: &str) -> i32 {
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_text(from, Peer::Chat(group), text)
-        .unwrap()
-}
-
-/// The id of the message with `text` in `group`, as the owner numbers it.
-fn owners_id_of(fake: &FakeTelegram, owner: UserId, group: i64, text: &str) -> i32 {
-    fake.world()
-        .lock()
-        .unwrap()
-        .history(owner, Peer::Chat(group))
-        .into_iter()
-        .find(|m| m.text == text)
-        .map(|m| m.id)
-        .unwrap_or_else(|| panic!("no message {text:?} in the owner's view"))
-}
-
-/// The texts of the owner's own messages in `group`, as Telegram has them.
-fn own_texts_on_telegram(fake: &FakeTelegram, owner: UserId, group: i64) -> Vec<String> {
-    fake.world()
-        .lock()
-        .unwrap()
-        .history(owner, Peer::Chat(group))
-        .into_iter()
-        .filter(|m| m.out && m.service.is_none())
-        .map(|m| m.text)
-        .collect()
-}
-
 /// Waits until the owner's own texts in `group` on Telegram are `expected`
 /// (no fewer, and then no more: a poisoned message is never among them).
 async fn wait_for_telegram_texts(
@@ -153,7 +112,7 @@ async fn wait_for_telegram_texts(
 ) {
     let deadline = Instant::now() + EVENT_TIMEOUT;
     loop {
-        let texts = own_texts_on_telegram(fake, owner, group);
+        let texts = own_texts(fake, owner, Peer::Chat(group));
         if texts.len() >= expected.len() {
             assert_eq!(texts, expected, "{}", bridge.log_tail());
             return;
@@ -283,16 +242,16 @@ async fn a_telegram_message_that_panics_is_given_up_alone(kind: HomeserverKind) 
     // A burst over both chats; the poisoned message is the newest of its
     // chat, so nothing but its own record can keep a restart from
     // bridging it again.
-    send_on_telegram(&fake, chats.bob, chats.first, "first 1");
-    send_on_telegram(&fake, chats.carol, chats.second, "second 1");
-    send_on_telegram(&fake, chats.bob, chats.first, "first 2");
+    send_on_telegram(&fake, chats.bob, Peer::Chat(chats.first), "first 1");
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 1");
+    send_on_telegram(&fake, chats.bob, Peer::Chat(chats.first), "first 2");
     let poison_text = format!("first 3 {TELEGRAM_POISON}");
-    send_on_telegram(&fake, chats.bob, chats.first, &poison_text);
+    send_on_telegram(&fake, chats.bob, Peer::Chat(chats.first), &poison_text);
     // Message ids of basic groups count per account: the bridge knows the
     // message by the owner's number.
-    let poisoned = owners_id_of(&fake, chats.owner, chats.first, &poison_text);
-    send_on_telegram(&fake, chats.carol, chats.second, "second 2");
-    send_on_telegram(&fake, chats.carol, chats.second, "second 3");
+    let poisoned = id_of(&fake, chats.owner, Peer::Chat(chats.first), &poison_text);
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 2");
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 3");
 
     wait_for_bodies(
         &owner,
@@ -325,7 +284,7 @@ async fn a_telegram_message_that_panics_is_given_up_alone(kind: HomeserverKind) 
     // After a crash the catch-up does not bridge the poisoned message
     // again, and the chat goes on.
     crash_and_restart(&mut bridge, 1).await;
-    send_on_telegram(&fake, chats.bob, chats.first, "first 4");
+    send_on_telegram(&fake, chats.bob, Peer::Chat(chats.first), "first 4");
     wait_for_bodies(
         &owner,
         &bridge,
@@ -334,7 +293,7 @@ async fn a_telegram_message_that_panics_is_given_up_alone(kind: HomeserverKind) 
         &["first 1", "first 2", "first 4"],
     )
     .await;
-    send_on_telegram(&fake, chats.carol, chats.second, "second 4");
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 4");
     wait_for_bodies(
         &owner,
         &bridge,
@@ -466,7 +425,7 @@ async fn an_owner_message_that_panics_is_given_up_alone(kind: HomeserverKind) {
     );
     assert_eq!(quarantine(&bridge).len(), 2);
     assert_eq!(
-        own_texts_on_telegram(&fake, chats.owner, chats.first),
+        own_texts(&fake, chats.owner, Peer::Chat(chats.first)),
         ["out 1", "out 3", "out 4"]
     );
     assert_eq!(
@@ -499,10 +458,15 @@ async fn an_unreadable_telegram_update_is_skipped_and_its_message_recovered(kind
     // The update of the first message reaches the client unreadable, as an
     // update of a newer layer would; the other chat goes on meanwhile.
     fake.malform_next_push(chats.owner);
-    send_on_telegram(&fake, chats.bob, chats.first, "unreadable when pushed");
-    send_on_telegram(&fake, chats.carol, chats.second, "second 1");
-    send_on_telegram(&fake, chats.bob, chats.first, "first 2");
-    send_on_telegram(&fake, chats.carol, chats.second, "second 2");
+    send_on_telegram(
+        &fake,
+        chats.bob,
+        Peer::Chat(chats.first),
+        "unreadable when pushed",
+    );
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 1");
+    send_on_telegram(&fake, chats.bob, Peer::Chat(chats.first), "first 2");
+    send_on_telegram(&fake, chats.carol, Peer::Chat(chats.second), "second 2");
 
     wait_for_bodies(&owner, &bridge, &second, &carol, &["second 1", "second 2"]).await;
     wait_for_bodies(

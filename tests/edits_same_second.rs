@@ -10,31 +10,21 @@ mod appservice_support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
+};
 use appservice_support::{
-    expect_event, message_in, poll_until, shared_homeserver, Bridges, EVENT_TIMEOUT,
+    default_homeserver, event_id, expect_event, message_in, poll_until, Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
-use serde_json::{json, Value};
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use serde_json::json;
+use testkit::{Homeserver, HomeserverKind, TestUser};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["eds"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["eds"]).await
 }
 
 on_both_servers!(two_edits_within_one_second_are_both_bridged_and_never_echoed);
@@ -61,10 +51,6 @@ async fn replacements_of(owner: &TestUser, room: &str, original: &str) -> Vec<St
         .filter_map(|e| e["content"]["m.new_content"]["body"].as_str())
         .map(str::to_owned)
         .collect()
-}
-
-fn event_id(event: &Value) -> String {
-    event["event_id"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn two_edits_within_one_second_are_both_bridged_and_never_echoed(kind: HomeserverKind) {

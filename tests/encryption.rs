@@ -20,28 +20,17 @@ use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{portal_of, start_logged_in, user};
 use appservice_support::{
-    command, is_notice_from, management_room_of, shared_homeserver, BridgeInstance, Bridges,
+    command, default_homeserver, is_notice_from, management_room_of, BridgeInstance, Bridges,
 };
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{
-    ApiClient, Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser,
-};
+use testkit::{ApiClient, Homeserver, HomeserverKind, Method, TestUser};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["encinv", "encpor", "encmsg", "encmgt", "encsrv"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["encinv", "encpor", "encmsg", "encmgt", "encsrv"]).await
 }
 
 on_both_servers!(
@@ -293,8 +282,7 @@ async fn invites_into_encrypted_rooms_are_declined(kind: HomeserverKind) {
     let portal = portal_of(&store, carol_chat, &bridge).await;
     assert_ne!(portal.room_id.as_str(), dm);
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
 }
 
 /// The owner turns encryption on in a group's portal: the portal says so in
@@ -389,8 +377,7 @@ async fn a_portal_that_turns_encrypted_is_detached(kind: HomeserverKind) {
         "nothing more goes into the encrypted room: {old:?}"
     );
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
 }
 
 /// The owner sends encrypted events into a portal: the first is answered
@@ -480,8 +467,7 @@ async fn encrypted_messages_are_answered_once_per_room(kind: HomeserverKind) {
         "an unencrypted portal stays bridged"
     );
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
 }
 
 /// The owner turns encryption on in the management room: the bot leaves it
@@ -565,8 +551,7 @@ async fn an_encrypted_management_room_is_replaced(kind: HomeserverKind) {
     .await;
     portal_gone(&store, chat, &bridge).await;
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
 }
 
 /// Encryption set in a portal by the bridge's own bot, as a homeserver that
@@ -662,6 +647,5 @@ async fn a_homeserver_that_encrypts_the_bridges_rooms_is_explained(kind: Homeser
         .count();
     assert_eq!(told, 1, "the management room is told once per run");
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
 }

@@ -3,21 +3,47 @@
 //! Conduit's each) while its peak resident memory grows by a small fraction
 //! of the file's size, and the bytes the homeserver serves equal Telegram's;
 //! a 12 MB Matrix file reaches Telegram in big-file parts, byte for byte.
-//! Each run has its own homeserver, whose upload limit admits the files.
+//! The test binary's homeserver (one per kind) has an upload limit that
+//! admits the files.
 
 mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, seed_login, user, wait_for_log};
-use appservice_support::BridgeInstance;
+use appservice_support::telegram::{configure, room_of, seed_login, user, wait_for_log};
+use appservice_support::{shared_homeserver, upload, Bridges};
 use fake_telegram::world::{MediaSpec, OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
+use grammers_session::types::PeerId;
 use serde_json::{json, Value};
-use testkit::{free_port, Homeserver, HomeserverKind, HomeserverOptions};
+use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver};
 use tgbridge::store::Store;
 
 const FILE_SIZE: usize = 40 * 1024 * 1024;
+
+static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+
+async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        &["mstr", "mbig"],
+        HomeserverOptions {
+            max_upload_size: Some(2 * FILE_SIZE as u64),
+            ..HomeserverOptions::default()
+        },
+        |_, _| {},
+    )
+    .await
+}
+
+/// `len` bytes that are not a repeating pattern, so nothing along the way
+/// can compress them.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
 
 /// Current and peak resident memory of a process, in kB.
 fn memory_kb(pid: u32) -> (u64, u64) {
@@ -34,24 +60,15 @@ fn memory_kb(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-on_both_servers!(a_large_telegram_file_is_streamed_into_the_media_repository);
+on_both_servers!(
+    a_large_telegram_file_is_streamed_into_the_media_repository,
+    a_big_matrix_file_reaches_telegram_in_big_file_parts,
+);
 
 async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: HomeserverKind) {
-    let port = free_port().expect("free port for the homeserver");
-    let mut bridge = BridgeInstance::prepare("mstr", port);
-    let server = Homeserver::start(
-        kind,
-        HomeserverOptions {
-            registrations: vec![bridge.registration_path.clone()],
-            port: Some(port),
-            max_upload_size: Some(2 * FILE_SIZE as u64),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| {
-        panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
-    });
+    let (server, bridges) = server(kind).await;
     let _log = server.log_on_panic();
+    let mut bridge = bridges.take("mstr");
     configure(&bridge, "  initial_history:\n    group: 0\n");
 
     let fake = FakeTelegram::start().await;
@@ -72,21 +89,12 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: Homes
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
     let store = Store::open(&bridge.database_path).unwrap();
-    let room = store
-        .portals()
-        .by_peer(grammers_session::types::PeerId::chat(group).unwrap())
-        .unwrap()
-        .expect("the group's portal")
-        .room_id
-        .to_string();
+    let room = room_of(&store, PeerId::chat(group).unwrap());
     owner.join(&room).await.unwrap();
     let pid = bridge.pid().expect("the bridge runs");
     let (_, peak_before) = memory_kb(pid);
 
-    // Not a repeating pattern, so nothing along the way can compress it.
-    let bytes: Vec<u8> = (0..FILE_SIZE)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let bytes = pattern(FILE_SIZE);
     fake.world()
         .lock()
         .unwrap()
@@ -104,7 +112,7 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: Homes
         )
         .unwrap();
     let started = Instant::now();
-    let ghost = format!("@mstrtg_{bob}:localhost");
+    let ghost = bridge.ghost(bob);
     let event: Value = loop {
         let events = owner.room_messages(&room, 20).await.unwrap();
         if let Some(event) = events
@@ -147,24 +155,35 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: Homes
         .unwrap();
     assert!(downloaded[..] == bytes[..], "the bytes arrived unchanged");
 
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
+}
 
-    // The other way: a file over Telegram's 10 MB "big file" threshold goes
-    // up in parallel parts, straight from the homeserver's download.
-    let big: Vec<u8> = bytes[..12 * 1024 * 1024].iter().rev().copied().collect();
-    let uploaded: Value = reqwest::Client::new()
-        .post(format!("{}/_matrix/media/v3/upload", server.base_url()))
-        .bearer_auth(&owner.access_token)
-        .header("content-type", "video/mp4")
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
+/// The bridge's send function is called directly, with the homeserver's
+/// media repository and the fake; the bridge itself is never started.
+async fn a_big_matrix_file_reaches_telegram_in_big_file_parts(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let bridge = bridges.take("mbig");
+    let owner = server
+        .register_user(&bridge.owner_localpart, false)
         .await
         .unwrap();
-    let content = json!({ "msgtype": "m.video", "body": "film.mp4", "url": uploaded["content_uri"],
+    let fake = FakeTelegram::start().await;
+    let (alice, group) = {
+        let shared = fake.world();
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let group = w.create_group(bob, "Big files", &[alice]).unwrap();
+        (alice, group)
+    };
+    let store = Store::open(&bridge.database_path).unwrap();
+
+    // A file over Telegram's 10 MB "big file" threshold goes up in parallel
+    // parts, straight from the homeserver's download.
+    let big: Vec<u8> = pattern(12 * 1024 * 1024).into_iter().rev().collect();
+    let url = upload(&owner, big.clone(), "video/mp4").await;
+    let content = json!({ "msgtype": "m.video", "body": "film.mp4", "url": url,
                           "info": { "mimetype": "video/mp4", "size": big.len(), "w": 1920, "h": 1080, "duration": 60_000 } });
     let media = tgbridge::convert::media::outgoing_media("m.room.message", &content).unwrap();
     let telegram = fake_telegram::seed::TestClient::connect(fake.logged_in_session(alice).unwrap());
@@ -175,6 +194,13 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: Homes
         retry: tgbridge::matrix::RetryPolicy::default(),
     })
     .unwrap();
+    // The bridge registers its bot at start; it never starts here, and
+    // Conduit (unlike Synapse) acts for no appservice user that does not
+    // exist, the bot included.
+    matrix
+        .ensure_registered(matrix.bot_user_id())
+        .await
+        .expect("the bot is registered");
     let limits = tgbridge::bridge::media::MediaLimits::default();
     let sent = tgbridge::bridge::media::MatrixToTelegram {
         telegram: &telegram.client,
@@ -183,9 +209,7 @@ async fn a_large_telegram_file_is_streamed_into_the_media_repository(kind: Homes
         limits: &limits,
     }
     .send(
-        grammers_session::types::PeerId::chat(group)
-            .unwrap()
-            .to_ambient_ref(),
+        PeerId::chat(group).unwrap().to_ambient_ref(),
         &media,
         None,
         None,

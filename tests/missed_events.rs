@@ -9,38 +9,17 @@ mod appservice_support;
 
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{portal_of, start_logged_in, user};
-use appservice_support::{shared_homeserver, BridgeInstance, Bridges};
+use appservice_support::telegram::{own_texts, portal_of, start_logged_in, user};
+use appservice_support::{default_homeserver, send_text, BridgeInstance, Bridges};
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
-use serde_json::{json, Value};
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use serde_json::Value;
+use testkit::{Homeserver, HomeserverKind};
 use tgbridge::store::Store;
 
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["mis"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
-}
-
-/// The owner's own texts in `chat`, as Telegram shows them to the owner.
-fn own_texts(fake: &FakeTelegram, viewer: UserId, chat: Peer) -> Vec<String> {
-    fake.world()
-        .lock()
-        .unwrap()
-        .history(viewer, chat)
-        .into_iter()
-        .filter(|m| m.out && m.service.is_none())
-        .map(|m| m.text)
-        .collect()
+    default_homeserver(kind, &["mis"]).await
 }
 
 async fn wait_for_texts(
@@ -64,17 +43,6 @@ async fn wait_for_texts(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn send_text(owner: &TestUser, room: &str, body: &str) -> String {
-    owner
-        .send_event(
-            room,
-            "m.room.message",
-            &json!({ "msgtype": "m.text", "body": body }),
-        )
-        .await
-        .unwrap()
 }
 
 on_both_servers!(what_the_owner_sends_while_the_bridge_is_stopped_arrives_once);

@@ -10,34 +10,24 @@ mod appservice_support;
 
 use std::time::Duration;
 
-use appservice_support::telegram::{configure, portal_of, start_logged_in, user, wait_for_log};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
+};
 use appservice_support::{
-    expect_event, message_in, poll_until, shared_homeserver, Bridges, EVENT_TIMEOUT,
+    default_homeserver, expect_event, message_in, poll_until, Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
 use serde_json::Value;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver, TestUser};
+use testkit::{Homeserver, HomeserverKind, TestUser};
 use tgbridge::store::Store;
-
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
 /// How long Telegram stays unreachable.
 const TELEGRAM_OUTAGE: Duration = Duration::from_secs(5);
 
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["mrx"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["mrx"]).await
 }
 
 on_both_servers!(reactions_set_while_the_bridge_was_away_reach_the_room_once);

@@ -14,9 +14,12 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{
-    portal_of, start_logged_in, user, wait_for_log, with_own_homeserver, PNG,
+    id_of, portal_of, send_on_telegram, start_logged_in, user, wait_for_log, with_own_homeserver,
+    NO_HISTORY, PNG,
 };
-use appservice_support::{expect_event, message_in, timeline, BridgeInstance, EVENT_TIMEOUT};
+use appservice_support::{
+    event_id, expect_event, message_in, timeline, BridgeInstance, EVENT_TIMEOUT,
+};
 use fake_telegram::world::{ChatId, Origin, Peer, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerId;
@@ -29,9 +32,6 @@ const OUTAGE: Duration = Duration::from_secs(180);
 
 /// How long everything may take to arrive once the homeserver is back.
 const CATCH_UP: Duration = Duration::from_secs(120);
-
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
 on_both_servers!(every_telegram_action_waits_out_a_long_outage_and_a_crash);
 
@@ -64,21 +64,6 @@ fn cast(fake: &FakeTelegram) -> Cast {
     }
 }
 
-/// Id of the message with `text` in `peer`, in `viewer`'s numbering.
-fn id_of(fake: &FakeTelegram, viewer: UserId, peer: Peer, text: &str) -> i32 {
-    let world = fake.world();
-    let w = world.lock().unwrap();
-    w.history(viewer, peer)
-        .into_iter()
-        .find(|m| m.text == text)
-        .unwrap_or_else(|| panic!("no message {text:?}"))
-        .id
-}
-
-fn event_id(event: &Value) -> String {
-    event["event_id"].as_str().unwrap_or_default().to_owned()
-}
-
 async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: HomeserverKind) {
     // Its own server, since this test stops it.
     let (mut bridge, mut server) = with_own_homeserver(kind, "eko", NO_HISTORY).await;
@@ -97,7 +82,7 @@ async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: Homeser
     // What the outage will change is bridged before it.
     let mut before = Vec::new();
     for text in ["to edit", "to delete", "to react to", "to pin"] {
-        c.send(&fake, c.bob, group, text);
+        send_on_telegram(&fake, c.bob, group, text);
         before.push(event_id(
             &expect_event(&owner, &bridge, text, |e| message_in(e, &room, text)).await,
         ));
@@ -120,7 +105,7 @@ async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: Homeser
 
     // The group: every change once, in Telegram's order.
     let events = settled(&owner, &bridge, &room, "during 3").await;
-    let ghost = |id: UserId| format!("@ekotg_{id}:localhost");
+    let ghost = |id: UserId| bridge.ghost(id);
     let texts: Vec<&str> = events
         .iter()
         .filter(|e| e["type"] == "m.room.message" && e["sender"] == ghost(c.bob).as_str())
@@ -168,50 +153,8 @@ async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: Homeser
     );
 
     // Each kind, at its place in the timeline.
-    let position = |what: &str, found: &dyn Fn(&Value) -> bool| {
-        let matching: Vec<usize> = (0..events.len()).filter(|&i| found(&events[i])).collect();
-        assert_eq!(matching.len(), 1, "{what} once: {matching:?}");
-        matching[0]
-    };
-    let order = [
-        position("during 1", &|e| message_in(e, &room, "during 1")),
-        position("the edit", &|e| {
-            e["content"]["m.new_content"]["body"] == "edited"
-        }),
-        position("the redaction", &|e| {
-            e["type"] == "m.room.redaction"
-                && (e["redacts"] == to_delete.as_str()
-                    || e["content"]["redacts"] == to_delete.as_str())
-        }),
-        position("the reaction", &|e| e["type"] == "m.reaction"),
-        position("the pin", &|e| {
-            e["type"] == "m.room.pinned_events"
-                && e["content"]["pinned"]
-                    .as_array()
-                    .is_some_and(|p| p.iter().any(|id| *id == to_pin.as_str()))
-        }),
-        position("Erin joining", &|e| {
-            e["type"] == "m.room.member"
-                && e["state_key"] == ghost(c.erin).as_str()
-                && e["content"]["membership"] == "join"
-        }),
-        position("the new title", &|e| {
-            e["type"] == "m.room.name" && e["content"]["name"] == "Ramblers abroad"
-        }),
-        position("the new photo", &|e| {
-            e["type"] == "m.room.avatar" && e["content"]["url"].is_string()
-        }),
-        position("during 2", &|e| message_in(e, &room, "during 2")),
-        position("during 3", &|e| message_in(e, &room, "during 3")),
-        position("the edit after the crash", &|e| {
-            e["content"]["m.new_content"]["body"] == "to pin, edited"
-        }),
-    ];
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "out of order: {order:?}\n{}",
-        bridge.log_tail()
-    );
+    let erin = ghost(c.erin);
+    assert_in_telegram_order(&events, &room, &to_delete, &to_pin, &erin, &bridge);
 
     // The new private chat: its portal, with the first message once.
     let private = portal_of(&store, PeerId::user(c.dave).unwrap(), &bridge)
@@ -241,19 +184,10 @@ async fn every_telegram_action_waits_out_a_long_outage_and_a_crash(kind: Homeser
     );
     assert_eq!(store.inbox().len().unwrap(), 0);
     assert!(bridge.is_running(), "{}", bridge.log_tail());
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }
 
 impl Cast {
-    fn send(&self, fake: &FakeTelegram, from: UserId, peer: Peer, text: &str) -> i32 {
-        fake.world()
-            .lock()
-            .unwrap()
-            .send_text(from, peer, text)
-            .unwrap()
-    }
-
     /// Before the crash: one of each kind, in this order.
     fn first_half(&self, fake: &FakeTelegram) {
         let group = Peer::Chat(self.group);
@@ -261,7 +195,7 @@ impl Cast {
         let react_to = id_of(fake, carol, group, "to react to");
         let [to_edit, to_delete, to_pin] =
             ["to edit", "to delete", "to pin"].map(|text| id_of(fake, bob, group, text));
-        self.send(fake, bob, group, "during 1");
+        send_on_telegram(fake, bob, group, "during 1");
         let world = fake.world();
         let mut w = world.lock().unwrap();
         w.edit_text(bob, group, to_edit, "edited").unwrap();
@@ -290,6 +224,61 @@ impl Cast {
         w.edit_text(self.bob, group, to_pin, "to pin, edited")
             .unwrap();
     }
+}
+
+/// Each kind of change appears once in `events`, at its place in
+/// Telegram's order (`erin` is the ghost of the member who joined).
+fn assert_in_telegram_order(
+    events: &[Value],
+    room: &str,
+    to_delete: &str,
+    to_pin: &str,
+    erin: &str,
+    bridge: &BridgeInstance,
+) {
+    let position = |what: &str, found: &dyn Fn(&Value) -> bool| {
+        let matching: Vec<usize> = (0..events.len()).filter(|&i| found(&events[i])).collect();
+        assert_eq!(matching.len(), 1, "{what} once: {matching:?}");
+        matching[0]
+    };
+    let order = [
+        position("during 1", &|e| message_in(e, room, "during 1")),
+        position("the edit", &|e| {
+            e["content"]["m.new_content"]["body"] == "edited"
+        }),
+        position("the redaction", &|e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == to_delete || e["content"]["redacts"] == to_delete)
+        }),
+        position("the reaction", &|e| e["type"] == "m.reaction"),
+        position("the pin", &|e| {
+            e["type"] == "m.room.pinned_events"
+                && e["content"]["pinned"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|id| *id == to_pin))
+        }),
+        position("Erin joining", &|e| {
+            e["type"] == "m.room.member"
+                && e["state_key"] == erin
+                && e["content"]["membership"] == "join"
+        }),
+        position("the new title", &|e| {
+            e["type"] == "m.room.name" && e["content"]["name"] == "Ramblers abroad"
+        }),
+        position("the new photo", &|e| {
+            e["type"] == "m.room.avatar" && e["content"]["url"].is_string()
+        }),
+        position("during 2", &|e| message_in(e, room, "during 2")),
+        position("during 3", &|e| message_in(e, room, "during 3")),
+        position("the edit after the crash", &|e| {
+            e["content"]["m.new_content"]["body"] == "to pin, edited"
+        }),
+    ];
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {order:?}\n{}",
+        bridge.log_tail()
+    );
 }
 
 /// Every event of a room, oldest first.

@@ -14,10 +14,11 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{
-    configure, portal_of, start_logged_in, user, wait_for_log, with_own_homeserver,
+    configure, own_texts, portal_of, send_on_telegram, start_logged_in, user, wait_for_log,
+    with_own_homeserver, NO_HISTORY,
 };
 use appservice_support::{
-    bodies_from, expect_event, is_notice_from, message_in, shared_homeserver, BridgeInstance,
+    bodies_from, default_homeserver, expect_event, is_notice_from, message_in, BridgeInstance,
     Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::{OutgoingMessage, Peer, UserId};
@@ -25,13 +26,11 @@ use fake_telegram::{FakeTelegram, RpcError};
 use grammers_session::types::PeerId;
 use grammers_tl_types as tl;
 use serde_json::json;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver, TestUser};
+use testkit::{Homeserver, HomeserverKind, Method, TestUser};
 use tgbridge::store::Store;
 
 /// Shared by the tests that keep the homeserver running; the homeserver
 /// outage test stops its own.
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
-
 /// Longer than the Matrix client's own retries of one request (about
 /// 32 s), so the outage is one the bridge itself has to wait out.
 const LONG_OUTAGE: Duration = Duration::from_secs(40);
@@ -40,18 +39,8 @@ const LONG_OUTAGE: Duration = Duration::from_secs(40);
 /// reason (about 15 s), so the outage is one it has to wait out.
 const TELEGRAM_OUTAGE: Duration = Duration::from_secs(25);
 
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
-
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["tgo", "sne"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["tgo", "sne"]).await
 }
 
 on_both_servers!(
@@ -85,18 +74,6 @@ async fn assert_bodies(
     );
 }
 
-/// The owner's own messages in a chat as Telegram shows them to the owner.
-fn own_texts(fake: &FakeTelegram, owner: UserId, peer: Peer) -> Vec<String> {
-    fake.world()
-        .lock()
-        .unwrap()
-        .history(owner, peer)
-        .into_iter()
-        .filter(|m| m.out && m.service.is_none())
-        .map(|m| m.text)
-        .collect()
-}
-
 /// Waits until Telegram shows `expected` as the owner's messages in `peer`
 /// (at least as many), then gives a duplicate a moment before asserting.
 async fn assert_own_texts(
@@ -117,14 +94,6 @@ async fn assert_own_texts(
         "the owner's messages on Telegram\n{}",
         bridge.log_tail()
     );
-}
-
-fn send(fake: &FakeTelegram, from: UserId, peer: Peer, text: &str) -> i32 {
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_text(from, peer, text)
-        .unwrap()
 }
 
 fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
@@ -171,7 +140,7 @@ async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
     ];
     for (room, (chat, from)) in rooms.iter().zip(chats) {
         owner.join(room).await.unwrap();
-        send(&fake, from, chat, "warm-up");
+        send_on_telegram(&fake, from, chat, "warm-up");
         expect_event(&owner, &bridge, "warm-up", |e| {
             message_in(e, room, "warm-up")
         })
@@ -185,7 +154,7 @@ async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
     server.stop().unwrap();
     for n in 1..=10 {
         for (chat, from) in chats {
-            send(&fake, from, chat, &format!("during {n}"));
+            send_on_telegram(&fake, from, chat, &format!("during {n}"));
         }
     }
     tokio::time::sleep(LONG_OUTAGE).await;
@@ -228,7 +197,7 @@ async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
     server.stop().unwrap();
     for n in 1..=5 {
         for (chat, from) in chats {
-            send(&fake, from, chat, &format!("crash {n}"));
+            send_on_telegram(&fake, from, chat, &format!("crash {n}"));
         }
     }
     // Let the messages reach the bridge (and the stuck sends begin).
@@ -243,7 +212,7 @@ async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(&bridge, "caught up with missed messages", 2, EVENT_TIMEOUT).await;
     for (chat, from) in chats {
-        send(&fake, from, chat, "after");
+        send_on_telegram(&fake, from, chat, "after");
     }
     owner.send_text(&rooms[0], "owner after").await.unwrap();
     owner_expected.push("owner after".to_owned());
@@ -265,8 +234,7 @@ async fn homeserver_outage_loses_and_repeats_nothing(kind: HomeserverKind) {
             Vec::<String>::new()
         );
     }
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }
 
 async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKind) {
@@ -294,7 +262,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
         .room_id
         .to_string();
     owner.join(&room).await.unwrap();
-    send(&fake, bob, peer, "warm-up");
+    send_on_telegram(&fake, bob, peer, "warm-up");
     expect_event(&owner, &bridge, "warm-up", |e| {
         message_in(e, &room, "warm-up")
     })
@@ -307,7 +275,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
     let from_telegram = numbered("from telegram", 1..=5);
     for (matrix, telegram) in from_matrix.iter().zip(&from_telegram) {
         owner.send_text(&room, matrix).await.unwrap();
-        send(&fake, bob, peer, telegram);
+        send_on_telegram(&fake, bob, peer, telegram);
     }
     // The owner also renames the room and changes its topic meanwhile.
     for (event_type, content) in [
@@ -331,7 +299,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
     assert!(bridge.is_running(), "{}", bridge.log_tail());
     assert_eq!(own_texts(&fake, alice, peer), Vec::<String>::new());
     fake.set_offline(false);
-    send(&fake, bob, peer, "after");
+    send_on_telegram(&fake, bob, peer, "after");
 
     assert_own_texts(&fake, &bridge, alice, peer, &from_matrix).await;
     let deadline = Instant::now() + EVENT_TIMEOUT;
@@ -370,8 +338,7 @@ async fn telegram_outage_loses_and_repeats_nothing_either_way(kind: HomeserverKi
         Vec::<String>::new()
     );
     assert!(bridge.is_running(), "{}", bridge.log_tail());
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }
 
 async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged(kind: HomeserverKind) {
@@ -472,8 +439,8 @@ async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged(kind: 
     .await;
     assert_eq!(event["content"]["msgtype"], "m.text");
     let huge = "x".repeat(30_000);
-    send(&fake, bob, peer, &huge);
-    send(&fake, bob, peer, "still here");
+    send_on_telegram(&fake, bob, peer, &huge);
+    send_on_telegram(&fake, bob, peer, "still here");
     let bob_ghost = format!("@snetg_{bob}:localhost");
     assert_bodies(
         &owner,
@@ -490,6 +457,5 @@ async fn telegram_errors_are_retried_or_reported_and_bad_input_is_bridged(kind: 
         ["one", "two", "three"]
     );
     assert!(bridge.is_running(), "{}", bridge.log_tail());
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }

@@ -5,49 +5,73 @@
 //! chat gets exactly the group/supergroup/channel portals (respecting the
 //! per-sync limit), named and configured after the chats, gathered in the
 //! space; no private-chat portal; a Telegram message arrives from the
-//! sender's ghost; a restart creates the deferred portal and no duplicates.
+//! sender's ghost; titles follow both ways; a migrated group keeps its room;
+//! private portals come from an invited ghost or `pm`; a restart creates the
+//! deferred portal and no duplicates. Each of these is a test with a bridge
+//! of its own, built on the same account.
 
 mod appservice_support;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use appservice_support::telegram::{configure, portal_of, seed_login, state, user, wait_for_log};
-use appservice_support::{command, shared_homeserver, Bridges};
-use fake_telegram::world::{Origin, Peer};
+use appservice_support::telegram::{
+    configure, joined_management_room, portal_of, seed_login, start_logged_in, state, user,
+    wait_for_log,
+};
+use appservice_support::{command, default_homeserver, BridgeInstance, Bridges};
+use fake_telegram::world::{ChannelId, ChatId, Origin, Peer, UserId};
 use fake_telegram::{FakeTelegram, RpcError};
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, Method, SharedHomeserver};
-use tgbridge::store::{PortalKind, Store};
-
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+use grammers_session::types::PeerId;
+use testkit::{Homeserver, HomeserverKind, Method, TestUser};
+use tgbridge::store::{Portal, PortalKind, Store};
 
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["por", "err"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["por", "pmg", "ppm", "prs", "err"]).await
 }
 
 on_both_servers!(
-    chat_sync_creates_group_portals_in_a_space_and_bridges_messages,
+    chat_sync_creates_configured_group_portals_in_a_space,
+    telegram_messages_and_titles_reach_the_portals,
+    private_portals_come_from_an_invited_ghost_or_pm,
+    a_migration_and_a_restart_create_nothing_twice,
     telegram_errors_neither_crash_nor_lose_portals,
 );
 
-async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: HomeserverKind) {
-    let (server, bridges) = server(kind).await;
-    let _log = server.log_on_panic();
-    let mut bridge = bridges.take("por");
+/// One scenario's account after the bridge's first chat sync: Alice (the
+/// owner) with five bridgeable chats (Hikers with three messages, Book club
+/// she created, Super, the channel News), a migrated basic group and a
+/// private chat with Bob; Carol and Dave (`@dave`) exist. The per-sync limit
+/// is 4, history is 5 private and 2 group messages.
+struct Account {
+    bridge: BridgeInstance,
+    fake: FakeTelegram,
+    owner: TestUser,
+    store: Store,
+    alice: UserId,
+    bob: UserId,
+    carol: UserId,
+    hikers: ChatId,
+    news: ChannelId,
+    migrated_to: ChannelId,
+    book_club: ChatId,
+    /// The portals of the first sync.
+    portals: Vec<Portal>,
+    space: String,
+    hikers_room: String,
+    /// Bob's ghost.
+    ghost: String,
+}
+
+/// Starts the bridge prepared as `name` on `server` into a fresh
+/// [`Account`], checking that the first sync made exactly the four most
+/// recent group portals.
+async fn account(server: &Homeserver, bridges: &Bridges, name: &str) -> Account {
+    let mut bridge = bridges.take(name);
     configure(
         &bridge,
         "  max_new_portals_per_sync: 4\n  federate_rooms: false\n  initial_history:\n    private: 5\n    group: 2\n    channel: 0\n",
     );
-
-    // The Telegram account: five bridgeable chats, a migrated basic group
-    // and a private chat.
     let fake = FakeTelegram::start().await;
     let (alice, bob, carol, hikers, news, migrated_to, book_club) = {
         let shared = fake.world();
@@ -74,15 +98,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
         w.send_text(bob, Peer::User(alice), "hi Alice").unwrap();
         (alice, bob, carol, hikers, news, migrated_to, book_club)
     };
-    seed_login(&bridge, &fake, alice).await;
-
-    let owner = server
-        .register_user(&bridge.owner_localpart, false)
-        .await
-        .unwrap();
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 1, Duration::from_secs(60)).await;
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
 
     let store = Store::open(&bridge.database_path).unwrap();
     let portals = store.portals().all().unwrap();
@@ -96,83 +112,58 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
         "the migrated group waits for the next sync, the deactivated basic group never gets one"
     );
     let space = store.kv_get("telegram_space").unwrap().expect("a space");
-
     owner.join(&space).await.unwrap();
     for portal in &portals {
-        let room = portal.room_id.as_str();
-        owner.join(room).await.expect("the owner was invited");
-        let name = state(&owner, room, "m.room.name", "").await;
-        assert_eq!(name["name"], portal.title.clone().unwrap());
-        let create = state(&owner, room, "m.room.create", "").await;
-        assert_eq!(create["m.federate"], false);
-        let rules = state(&owner, room, "m.room.join_rules", "").await;
-        assert_eq!(rules["join_rule"], "invite");
-        let parent = state(&owner, room, "m.space.parent", &space).await;
-        assert_eq!(parent["via"][0], "localhost");
-        let child = state(&owner, &space, "m.space.child", room).await;
-        assert_eq!(child["via"][0], "localhost");
-        let levels = state(&owner, room, "m.room.power_levels", "").await;
-        // From room version 12 on, the creating bot outranks every level.
-        assert!(
-            levels["users"][&bridge.bot_user_id] == 100 || create["room_version"] == "12",
-            "{levels} {create}"
-        );
-        let members = owner.joined_members(room).await.unwrap();
-        let bob_ghost = format!("@portg_{bob}:localhost");
-        match portal.title.as_deref() {
-            Some("News") => {
-                assert!(
-                    !members.contains(&bob_ghost),
-                    "broadcast members are not synced"
-                );
-                assert_eq!(
-                    levels["events_default"], 50,
-                    "broadcast channels are read-only"
-                );
-                let topic = state(&owner, room, "m.room.topic", "").await;
-                assert_eq!(topic["topic"], "Daily news");
-            }
-            Some("Book club") => {
-                assert_eq!(levels["users"][owner.user_id.as_str()], 95, "the creator");
-                assert_eq!(levels["events_default"], 0);
-                assert!(members.contains(&bob_ghost), "{members:?}");
-                assert!(levels["users"].get(bob_ghost.as_str()).is_none());
-            }
-            _ => {
-                assert!(levels["users"].get(owner.user_id.as_str()).is_none());
-                assert!(members.contains(&bob_ghost), "{members:?}");
-                // Bob created these chats on Telegram.
-                let levels = state(&owner, room, "m.room.power_levels", "").await;
-                assert_eq!(levels["users"][bob_ghost.as_str()], 95, "{levels}");
-            }
-        }
+        owner
+            .join(portal.room_id.as_str())
+            .await
+            .expect("the owner was invited");
     }
+    Account {
+        hikers_room: room_titled(&portals, "Hikers"),
+        ghost: bridge.ghost(bob),
+        bridge,
+        fake,
+        owner,
+        store,
+        alice,
+        bob,
+        carol,
+        hikers,
+        news,
+        migrated_to,
+        book_club,
+        portals,
+        space,
+    }
+}
 
+/// The room of the portal titled `title`.
+fn room_titled(portals: &[Portal], title: &str) -> String {
+    portals
+        .iter()
+        .find(|p| p.title.as_deref() == Some(title))
+        .unwrap_or_else(|| panic!("a portal titled {title}"))
+        .room_id
+        .to_string()
+}
+
+/// Bob's message in Hikers arrives from his ghost, named after him; his
+/// private message gives his chat a portal: a direct chat with the chat's
+/// earlier message first, as history.
+async fn hikers_message_and_bobs_private_chat(t: &Account) {
+    let (owner, bridge, ghost) = (&t.owner, &t.bridge, t.ghost.as_str());
+    let hikers_room = t.hikers_room.as_str();
     // A Telegram message arrives in the portal from the sender's ghost; the
     // private chat still has no portal.
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_text(bob, Peer::User(alice), "are you there?")
-        .unwrap();
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_text(bob, Peer::Chat(hikers), "Hello *hikers*")
-        .unwrap();
-    let hikers_room = portals
-        .iter()
-        .find(|p| p.title.as_deref() == Some("Hikers"))
-        .unwrap()
-        .room_id
-        .to_string();
-    let ghost = format!("@portg_{bob}:localhost");
+    fake_send(t, Peer::User(t.alice), "are you there?");
+    fake_send(t, Peer::Chat(t.hikers), "Hello *hikers*");
     let found = owner
         .sync_until(
             |e| {
-                e["room_id"] == hikers_room.as_str()
+                e["room_id"] == hikers_room
                     && e["type"] == "m.room.message"
-                    && e["sender"] == ghost.as_str()
+                    && e["sender"] == ghost
                     && e["content"]["body"] == "Hello *hikers*"
             },
             Duration::from_secs(30),
@@ -193,8 +184,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
 
     // The private message gave Bob's chat a portal: a direct chat whose
     // message comes from Bob's ghost.
-    let bob_peer = grammers_session::types::PeerId::user(bob).unwrap();
-    let private = portal_of(&store, bob_peer, &bridge).await;
+    let private = portal_of(&t.store, PeerId::user(t.bob).unwrap(), bridge).await;
     assert_eq!(private.kind, PortalKind::Private);
     let dm = private.room_id.to_string();
     let found = owner
@@ -208,7 +198,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
         )
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
-    assert_eq!(found[0]["sender"], ghost.as_str());
+    assert_eq!(found[0]["sender"], ghost);
     // The chat's earlier message came first, as history.
     let dm_history = owner.room_messages(&dm, 50).await.unwrap();
     let mut dm_bodies: Vec<&str> = dm_history
@@ -231,16 +221,162 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
     if let Ok(invite) = invite {
         assert_eq!(invite[0]["content"]["is_direct"], true, "{invite:?}");
     }
+}
+
+/// Sends `text` as Bob on Telegram.
+fn fake_send(t: &Account, peer: Peer, text: &str) {
+    t.fake
+        .world()
+        .lock()
+        .unwrap()
+        .send_text(t.bob, peer, text)
+        .unwrap();
+}
+
+/// Hikers becomes a supergroup: its room follows, the supergroup's
+/// messages arrive there, and `!tg id` names the new chat. Returns the
+/// supergroup.
+async fn migrate_hikers(t: &Account) -> PeerId {
+    let (owner, bridge, store) = (&t.owner, &t.bridge, &t.store);
+    let hikers_room = t.hikers_room.as_str();
+    let hikers_super = t
+        .fake
+        .world()
+        .lock()
+        .unwrap()
+        .migrate_chat(Origin::control(t.bob), t.hikers)
+        .unwrap();
+    fake_send(t, Peer::Channel(hikers_super), "now a supergroup");
+    owner
+        .sync_until(
+            |e| e["room_id"] == hikers_room && e["content"]["body"] == "now a supergroup",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
+    let super_peer = PeerId::channel(hikers_super).unwrap();
+    let moved = store
+        .portals()
+        .by_peer(super_peer)
+        .unwrap()
+        .expect("the portal follows");
+    assert_eq!(moved.room_id.as_str(), hikers_room);
+    assert_eq!(moved.kind, PortalKind::Supergroup);
+    assert!(store
+        .portals()
+        .by_peer(PeerId::chat(t.hikers).unwrap())
+        .unwrap()
+        .is_none());
+    command(
+        owner,
+        hikers_room,
+        &bridge.bot_user_id,
+        "!tg id",
+        &format!("Telegram chat {}", super_peer.bot_api_dialog_id().unwrap()),
+    )
+    .await;
+    super_peer
+}
+
+/// Inviting Carol's ghost to a new room makes it the private portal with
+/// her; `pm @dave` creates one with Dave (and then names it); `pm @nobody`
+/// finds no one.
+async fn carol_and_dave_private_portals(t: &Account) {
+    let (owner, bridge) = (&t.owner, &t.bridge);
+    let carol_ghost = bridge.ghost(t.carol);
+    let adopted = owner
+        .create_room(&serde_json::json!({ "name": "Carol", "is_direct": true, "preset": "trusted_private_chat" }))
+        .await
+        .unwrap();
+    owner.invite(&adopted, &carol_ghost).await.unwrap();
+    let carol_portal = portal_of(&t.store, PeerId::user(t.carol).unwrap(), bridge).await;
+    assert_eq!(carol_portal.room_id.as_str(), adopted);
+    assert_eq!(carol_portal.kind, PortalKind::Private);
+    let members = owner.joined_members(&adopted).await.unwrap();
+    assert!(members.contains(&carol_ghost), "{members:?}");
+
+    let management = joined_management_room(&t.owner, &t.store).await;
+    let bot = bridge.bot_user_id.as_str();
+    let dave = "Created the private chat with Dave";
+    command(owner, &management, bot, "pm @dave", dave).await;
+    let dave = "Your private chat with Dave is";
+    command(owner, &management, bot, "pm @dave", dave).await;
+    let nobody = "No Telegram user @nobody";
+    command(owner, &management, bot, "pm @nobody", nobody).await;
+}
+
+async fn chat_sync_creates_configured_group_portals_in_a_space(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut t = account(server, bridges, "por").await;
+    let (owner, space) = (&t.owner, t.space.as_str());
+    for portal in &t.portals {
+        let room = portal.room_id.as_str();
+        let name = state(owner, room, "m.room.name", "").await;
+        assert_eq!(name["name"], portal.title.clone().unwrap());
+        let create = state(owner, room, "m.room.create", "").await;
+        assert_eq!(create["m.federate"], false);
+        let rules = state(owner, room, "m.room.join_rules", "").await;
+        assert_eq!(rules["join_rule"], "invite");
+        let parent = state(owner, room, "m.space.parent", space).await;
+        assert_eq!(parent["via"][0], "localhost");
+        let child = state(owner, space, "m.space.child", room).await;
+        assert_eq!(child["via"][0], "localhost");
+        let levels = state(owner, room, "m.room.power_levels", "").await;
+        // From room version 12 on, the creating bot outranks every level.
+        assert!(
+            levels["users"][&t.bridge.bot_user_id] == 100 || create["room_version"] == "12",
+            "{levels} {create}"
+        );
+        let members = owner.joined_members(room).await.unwrap();
+        let bob_ghost = &t.ghost;
+        match portal.title.as_deref() {
+            Some("News") => {
+                assert!(
+                    !members.contains(bob_ghost),
+                    "broadcast members are not synced"
+                );
+                assert_eq!(
+                    levels["events_default"], 50,
+                    "broadcast channels are read-only"
+                );
+                let topic = state(owner, room, "m.room.topic", "").await;
+                assert_eq!(topic["topic"], "Daily news");
+            }
+            Some("Book club") => {
+                assert_eq!(levels["users"][owner.user_id.as_str()], 95, "the creator");
+                assert_eq!(levels["events_default"], 0);
+                assert!(members.contains(bob_ghost), "{members:?}");
+                assert!(levels["users"].get(bob_ghost.as_str()).is_none());
+            }
+            _ => {
+                assert!(levels["users"].get(owner.user_id.as_str()).is_none());
+                assert!(members.contains(bob_ghost), "{members:?}");
+                // Bob created these chats on Telegram.
+                let levels = state(owner, room, "m.room.power_levels", "").await;
+                assert_eq!(levels["users"][bob_ghost.as_str()], 95, "{levels}");
+            }
+        }
+    }
+    t.bridge.stop();
+}
+
+async fn telegram_messages_and_titles_reach_the_portals(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut t = account(server, bridges, "pmg").await;
+    hikers_message_and_bobs_private_chat(&t).await;
+    let (owner, bridge, fake) = (&t.owner, &t.bridge, &t.fake);
 
     // A new title on Telegram renames the room.
     fake.world()
         .lock()
         .unwrap()
-        .edit_title(Origin::control(bob), Peer::Chat(hikers), "Hikers 2026")
+        .edit_title(Origin::control(t.bob), Peer::Chat(t.hikers), "Hikers 2026")
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let name = state(&owner, &hikers_room, "m.room.name", "").await;
+        let name = state(owner, &t.hikers_room, "m.room.name", "").await;
         if name["name"] == "Hikers 2026" {
             break;
         }
@@ -251,18 +387,12 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-
-    let news_peer = grammers_session::types::PeerId::channel(news).unwrap();
-    assert!(store.portals().by_peer(news_peer).unwrap().is_some());
+    let news_peer = PeerId::channel(t.news).unwrap();
+    assert!(t.store.portals().by_peer(news_peer).unwrap().is_some());
 
     // The owner (creator of Book club on Telegram) renames its room: the
     // Telegram chat follows.
-    let book_room = portals
-        .iter()
-        .find(|p| p.title.as_deref() == Some("Book club"))
-        .unwrap()
-        .room_id
-        .to_string();
+    let book_room = room_titled(&t.portals, "Book club");
     owner
         .api()
         .ok(
@@ -278,7 +408,7 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
             .world()
             .lock()
             .unwrap()
-            .chat(book_club)
+            .chat(t.book_club)
             .unwrap()
             .title
             .clone();
@@ -292,124 +422,54 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    t.bridge.stop();
+}
 
-    // Hikers becomes a supergroup: its room follows, and the supergroup's
-    // messages arrive there.
-    let hikers_super = fake
-        .world()
-        .lock()
-        .unwrap()
-        .migrate_chat(Origin::control(bob), hikers)
-        .unwrap();
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_text(bob, Peer::Channel(hikers_super), "now a supergroup")
-        .unwrap();
-    owner
-        .sync_until(
-            |e| e["room_id"] == hikers_room.as_str() && e["content"]["body"] == "now a supergroup",
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", bridge.log_tail()));
-    let super_peer = grammers_session::types::PeerId::channel(hikers_super).unwrap();
-    let moved = store
-        .portals()
-        .by_peer(super_peer)
-        .unwrap()
-        .expect("the portal follows");
-    assert_eq!(moved.room_id.as_str(), hikers_room);
-    assert_eq!(moved.kind, PortalKind::Supergroup);
-    assert!(store
-        .portals()
-        .by_peer(grammers_session::types::PeerId::chat(hikers).unwrap())
-        .unwrap()
-        .is_none());
+async fn private_portals_come_from_an_invited_ghost_or_pm(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut t = account(server, bridges, "ppm").await;
+    carol_and_dave_private_portals(&t).await;
+    t.bridge.stop();
+}
 
-    // Inviting Carol's ghost to a new room makes it the private portal with
-    // her; `pm @dave` creates one with Dave; `id` names a portal's chat.
-    let carol_ghost = format!("@portg_{carol}:localhost");
-    let adopted = owner
-        .create_room(&serde_json::json!({ "name": "Carol", "is_direct": true, "preset": "trusted_private_chat" }))
-        .await
-        .unwrap();
-    owner.invite(&adopted, &carol_ghost).await.unwrap();
-    let carol_peer = grammers_session::types::PeerId::user(carol).unwrap();
-    let carol_portal = portal_of(&store, carol_peer, &bridge).await;
-    assert_eq!(carol_portal.room_id.as_str(), adopted);
-    assert_eq!(carol_portal.kind, PortalKind::Private);
-    let members = owner.joined_members(&adopted).await.unwrap();
-    assert!(members.contains(&carol_ghost), "{members:?}");
-
-    let management = store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    owner.join(&management).await.unwrap();
-    let bot = bridge.bot_user_id.clone();
-    command(
-        &owner,
-        &management,
-        &bot,
-        "pm @dave",
-        "Created the private chat with Dave",
-    )
-    .await;
-    command(
-        &owner,
-        &management,
-        &bot,
-        "pm @dave",
-        "Your private chat with Dave is",
-    )
-    .await;
-    command(
-        &owner,
-        &management,
-        &bot,
-        "pm @nobody",
-        "No Telegram user @nobody",
-    )
-    .await;
-    command(
-        &owner,
-        &hikers_room,
-        &bot,
-        "!tg id",
-        &format!("Telegram chat {}", super_peer.bot_api_dialog_id().unwrap()),
-    )
-    .await;
+async fn a_migration_and_a_restart_create_nothing_twice(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut t = account(server, bridges, "prs").await;
+    hikers_message_and_bobs_private_chat(&t).await;
+    migrate_hikers(&t).await;
+    carol_and_dave_private_portals(&t).await;
 
     // A restart creates the deferred portal and nothing twice.
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
-    bridge.start();
-    bridge.wait_ready(Duration::from_secs(60)).await;
-    wait_for_log(&bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
+    t.bridge.stop();
+    t.bridge.start();
+    t.bridge.wait_ready(Duration::from_secs(60)).await;
+    wait_for_log(&t.bridge, "chat sync finished", 2, Duration::from_secs(60)).await;
+    let (owner, bridge, store) = (&t.owner, &t.bridge, &t.store);
     let after = store.portals().all().unwrap();
     assert_eq!(
         after.len(),
         8,
         "the deferred group and three private chats: {after:?}"
     );
-    for portal in &portals {
+    for portal in &t.portals {
         assert!(after.contains(portal) || after.iter().any(|p| p.room_id == portal.room_id));
     }
-    let migrated = grammers_session::types::PeerId::channel(migrated_to).unwrap();
+    let migrated = PeerId::channel(t.migrated_to).unwrap();
     assert!(store.portals().by_peer(migrated).unwrap().is_some());
     assert_eq!(
         store.kv_get("telegram_space").unwrap().as_deref(),
-        Some(space.as_str())
+        Some(t.space.as_str())
     );
     let rooms: HashSet<String> = after.iter().map(|p| p.room_id.to_string()).collect();
     assert_eq!(rooms.len(), 8, "every portal has its own room");
     // The last two messages of history came first, in order, then the live
     // one; nothing was bridged twice, not even after the restart.
-    let history = owner.room_messages(&hikers_room, 100).await.unwrap();
+    let history = owner.room_messages(&t.hikers_room, 100).await.unwrap();
     let mut bodies: Vec<&str> = history
         .iter()
-        .filter(|e| e["type"] == "m.room.message" && e["sender"] == ghost.as_str())
+        .filter(|e| e["type"] == "m.room.message" && e["sender"] == t.ghost.as_str())
         .filter_map(|e| e["content"]["body"].as_str())
         .collect();
     bodies.reverse();
@@ -426,25 +486,13 @@ async fn chat_sync_creates_group_portals_in_a_space_and_bridges_messages(kind: H
     assert!(stamps.iter().all(|&ts| ts > 0));
 
     // `sync all` finds nothing left to create.
-    let management = store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    owner.join(&management).await.unwrap();
-    let bot = bridge.bot_user_id.clone();
-    command(
-        &owner,
-        &management,
-        &bot,
-        "sync all",
-        "Syncing your Telegram chats",
-    )
-    .await;
-    command(&owner, &management, &bot, "sync", "no new rooms needed").await;
+    let management = joined_management_room(&t.owner, &t.store).await;
+    let bot = bridge.bot_user_id.as_str();
+    let syncing = "Syncing your Telegram chats";
+    command(owner, &management, bot, "sync all", syncing).await;
+    command(owner, &management, bot, "sync", "no new rooms needed").await;
     assert_eq!(store.portals().all().unwrap().len(), 8);
-
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    t.bridge.stop();
 }
 
 async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
@@ -480,11 +528,7 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
 
     // "Terminate all other sessions" on the phone: the bridge notices at
     // its next request, tells the owner, keeps the portals and runs on.
-    let management = store
-        .kv_get("management_room")
-        .unwrap()
-        .expect("a management room");
-    owner.join(&management).await.unwrap();
+    joined_management_room(&owner, &store).await;
     fake.revoke_sessions(alice);
     fake.drop_connections();
     let bot = bridge.bot_user_id.clone();
@@ -505,8 +549,7 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
     assert_eq!(status, 200);
 
     // A restart waits for a login instead of retrying the dead key.
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}\n{}", bridge.log_tail());
+    bridge.stop();
     bridge.start();
     bridge.wait_ready(Duration::from_secs(60)).await;
     wait_for_log(
@@ -517,6 +560,5 @@ async fn telegram_errors_neither_crash_nor_lose_portals(kind: HomeserverKind) {
     )
     .await;
     assert_eq!(store.portals().all().unwrap().len(), 1);
-    let status = bridge.terminate();
-    assert!(status.success(), "{status}");
+    bridge.stop();
 }

@@ -1,7 +1,11 @@
-//! Shared helpers for the appservice end-to-end tests: a bridge instance with
-//! its own config, registration, database and port, run as the real
-//! `tgbridge` binary in a child process next to a real homeserver (Synapse
-//! or Conduit).
+//! Shared helpers for the appservice end-to-end tests, the one place for
+//! them: a bridge instance with its own config, registration, database and
+//! port, run as the real `tgbridge` binary in a child process next to a real
+//! homeserver (Synapse or Conduit); the per-binary shared homeserver with its
+//! pool of registered bridges; and what the scenarios do and read on the
+//! Matrix side (send, redact, upload, wait for an event, read a timeline or
+//! a state event). What touches the fake Telegram datacenter lives in
+//! [`telegram`]. Nothing here asserts a scenario's outcome: the tests do.
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
@@ -131,6 +135,13 @@ logging:
         format!("@{}:localhost", self.owner_localpart)
     }
 
+    /// The Matrix id of the ghost of Telegram user (or channel) `telegram_id`
+    /// under this bridge's ghost prefix (`<name>tg_`).
+    pub fn ghost(&self, telegram_id: i64) -> String {
+        let name = self.id.strip_prefix("tg").unwrap_or(&self.id);
+        format!("@{name}tg_{telegram_id}:localhost")
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -208,6 +219,13 @@ logging:
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Terminates the bridge ([`BridgeInstance::terminate`]) and asserts that
+    /// it exited cleanly, with the log's tail if it did not.
+    pub fn stop(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "{status}\n{}", self.log_tail());
     }
 
     /// Kills the bridge with SIGKILL (a crash: nothing is flushed or
@@ -401,6 +419,88 @@ pub async fn timeline(owner: &TestUser, room: &str) -> Vec<Value> {
     events
 }
 
+/// Sends an `m.room.message` with `content` as `user`; returns its event id.
+pub async fn send(user: &TestUser, room: &str, content: Value) -> String {
+    user.send_event(room, "m.room.message", &content)
+        .await
+        .expect("the user sends")
+}
+
+/// Sends a plain `m.text` with `body` as `user`; returns its event id.
+pub async fn send_text(user: &TestUser, room: &str, body: &str) -> String {
+    send(
+        user,
+        room,
+        serde_json::json!({ "msgtype": "m.text", "body": body }),
+    )
+    .await
+}
+
+/// Redacts `event_id` in `room` as `user`.
+pub async fn redact(user: &TestUser, room: &str, event_id: &str) {
+    let txn = format!("redact{}", rand::random::<u32>());
+    user.api()
+        .ok(
+            testkit::Method::PUT,
+            &format!("/_matrix/client/v3/rooms/{room}/redact/{event_id}/{txn}"),
+            Some(&serde_json::json!({})),
+        )
+        .await
+        .expect("the user redacts");
+}
+
+/// Uploads `bytes` to the media repository as `user`; returns the mxc URI.
+pub async fn upload(user: &TestUser, bytes: Vec<u8>, content_type: &str) -> String {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{}/_matrix/media/v3/upload", user.api().base_url()))
+        .bearer_auth(&user.access_token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("the upload answer is JSON");
+    response["content_uri"]
+        .as_str()
+        .expect("content_uri")
+        .to_owned()
+}
+
+/// An event's id (empty if it has none).
+pub fn event_id(event: &Value) -> String {
+    event["event_id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The bodies of the `m.room.message` events `user` sent in `room` (of its
+/// last 500 events), oldest first; a redacted message has no body and is
+/// left out.
+pub async fn own_bodies(user: &TestUser, room: &str) -> Vec<String> {
+    bodies_from(user, room, &user.user_id).await
+}
+
+/// A state event's content as `user` reads it, `Value::Null` when unset or
+/// unreadable.
+pub async fn try_state(user: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
+    user.api()
+        .ok(
+            testkit::Method::GET,
+            &format!("/_matrix/client/v3/rooms/{room}/state/{event_type}/{key}"),
+            None,
+        )
+        .await
+        .unwrap_or(Value::Null)
+}
+
+/// The membership of `member` in `room` as `user` reads it (empty if none).
+pub async fn membership(user: &TestUser, room: &str, member: &str) -> String {
+    try_state(user, room, "m.room.member", member).await["membership"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Whether a synced event is an `m.notice` from `sender` whose body contains `text`.
 pub fn is_notice_from(event: &Value, sender: &str, text: &str) -> bool {
     event["type"] == "m.room.message"
@@ -518,6 +618,25 @@ pub async fn shared_homeserver(
     .unwrap_or_else(|e| {
         panic!("{kind} starts (run ./test.sh provision if it is not installed): {e}")
     })
+}
+
+/// The test binary's shared homeserver of `kind` with default options and
+/// one bridge registered per name, unchanged (see [`shared_homeserver`]):
+/// what most scenario files need, without a `static` of their own. Every
+/// call in one test binary must pass the same names.
+pub async fn default_homeserver(
+    kind: HomeserverKind,
+    names: &[&'static str],
+) -> (&'static Homeserver, &'static Bridges) {
+    static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+    shared_homeserver(
+        &SERVERS,
+        kind,
+        names,
+        HomeserverOptions::default(),
+        |_, _| {},
+    )
+    .await
 }
 
 /// One bridge instance per name for a homeserver on `port`, with the

@@ -1,10 +1,12 @@
 //! Helpers for end-to-end tests that also run the fake Telegram datacenter:
-//! a seeded Telegram login, extra bridge options, and waiting on the bridge
-//! log or on room state.
+//! a seeded Telegram login, extra bridge options, what Telegram shows (a
+//! chat's history, the owner's own texts), and waiting on the bridge log, on
+//! Telegram or on room state. The fake's world is only read or driven
+//! through its public API; nothing here asserts a scenario's outcome.
 
 use std::time::{Duration, Instant};
 
-use fake_telegram::world::{UserId, UserSpec};
+use fake_telegram::world::{MessageView, Peer, UserId, UserSpec};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::PeerInfo;
 use grammers_session::Session as _;
@@ -13,6 +15,89 @@ use testkit::{Method, TestUser};
 use tgbridge::store::Store;
 
 use super::BridgeInstance;
+
+/// Bridge options for no initial history: only what happens while the test
+/// watches reaches the rooms.
+pub const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
+
+/// A chat's messages as `viewer` sees them on Telegram, oldest first.
+pub fn history(fake: &FakeTelegram, viewer: UserId, peer: Peer) -> Vec<MessageView> {
+    fake.world().lock().unwrap().history(viewer, peer)
+}
+
+/// The texts of `viewer`'s own (outgoing, non-service) messages in a chat,
+/// as Telegram shows them to `viewer`, oldest first.
+pub fn own_texts(fake: &FakeTelegram, viewer: UserId, peer: Peer) -> Vec<String> {
+    history(fake, viewer, peer)
+        .into_iter()
+        .filter(|m| m.out && m.service.is_none())
+        .map(|m| m.text)
+        .collect()
+}
+
+/// The id of the (first) message with `text` in `peer`, in `viewer`'s
+/// numbering.
+pub fn id_of(fake: &FakeTelegram, viewer: UserId, peer: Peer, text: &str) -> i32 {
+    history(fake, viewer, peer)
+        .into_iter()
+        .find(|m| m.text == text)
+        .unwrap_or_else(|| panic!("no message {text:?}"))
+        .id
+}
+
+/// Sends `text` on Telegram as `from` into `peer`; returns the message id
+/// in `from`'s numbering.
+pub fn send_on_telegram(fake: &FakeTelegram, from: UserId, peer: Peer, text: &str) -> i32 {
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_text(from, peer, text)
+        .unwrap()
+}
+
+/// Waits (up to 20 s) until the chat's newest outgoing message of `viewer`
+/// with `text` exists on Telegram; returns it.
+pub async fn wait_sent(
+    fake: &FakeTelegram,
+    bridge: &BridgeInstance,
+    viewer: UserId,
+    peer: Peer,
+    text: &str,
+) -> MessageView {
+    super::poll_until(
+        &format!("{text:?} on Telegram"),
+        bridge,
+        Duration::from_secs(20),
+        || {
+            history(fake, viewer, peer)
+                .into_iter()
+                .rev()
+                .find(|m| m.out && m.text == text)
+        },
+    )
+    .await
+}
+
+/// The room of `peer`'s portal (which must exist already).
+pub fn room_of(store: &Store, peer: grammers_session::types::PeerId) -> String {
+    store
+        .portals()
+        .by_peer(peer)
+        .unwrap()
+        .unwrap_or_else(|| panic!("a portal for {peer:?}"))
+        .room_id
+        .to_string()
+}
+
+/// The management room the bridge recorded in its store, joined by `owner`.
+pub async fn joined_management_room(owner: &TestUser, store: &Store) -> String {
+    let management = store
+        .kv_get("management_room")
+        .unwrap()
+        .expect("a management room");
+    owner.join(&management).await.unwrap();
+    management
+}
 
 /// Adds bridge options under the `bridge:` section of the test config.
 pub fn configure(bridge: &BridgeInstance, extra: &str) {
@@ -40,6 +125,7 @@ pub async fn seed_login(bridge: &BridgeInstance, fake: &FakeTelegram, account: U
         .unwrap();
 }
 
+/// A Telegram user with a first name and a phone number, nothing else.
 pub fn user(name: &str, phone: &str) -> UserSpec {
     UserSpec {
         first_name: name.into(),
@@ -61,6 +147,7 @@ pub async fn wait_for_log(bridge: &BridgeInstance, needle: &str, count: usize, t
     }
 }
 
+/// A state event's content as `owner` reads it; panics if it is unset.
 pub async fn state(owner: &TestUser, room: &str, event_type: &str, key: &str) -> Value {
     owner
         .api()
