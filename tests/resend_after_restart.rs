@@ -12,7 +12,8 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{
-    portal_of, start_logged_in, user, wait_for_log, with_own_homeserver,
+    portal_of, send_on_telegram, start_logged_in, user, wait_for_log, with_own_homeserver,
+    NO_HISTORY,
 };
 use appservice_support::{bodies_from, expect_event, message_in, EVENT_TIMEOUT};
 use fake_telegram::world::Peer;
@@ -21,9 +22,6 @@ use grammers_session::types::PeerId;
 use testkit::HomeserverKind;
 use tgbridge::bridge::containment::TEST_CRASH_VAR;
 use tgbridge::store::Store;
-
-/// No initial history: only what happens while the test watches.
-const NO_HISTORY: &str = "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n";
 
 /// The text whose bridging kills the bridge.
 const FATAL: &str = "stored, never recorded";
@@ -53,11 +51,7 @@ async fn a_message_the_homeserver_took_before_a_crash_is_not_sent_twice(kind: Ho
         .to_string();
     owner.join(&room).await.unwrap();
     let send = |text: &str| {
-        fake.world()
-            .lock()
-            .unwrap()
-            .send_text(bob, peer, text)
-            .unwrap();
+        send_on_telegram(&fake, bob, peer, text);
     };
     send("before");
     expect_event(&owner, &bridge, "before", |e| {
