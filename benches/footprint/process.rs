@@ -108,6 +108,6 @@ pub fn resident_by_mapping(pid: u32) -> Vec<(String, u64)> {
             }
         }
     }
-    totals.sort_by(|a, b| b.1.cmp(&a.1));
+    totals.sort_by_key(|(_, kb)| std::cmp::Reverse(*kb));
     totals
 }
