@@ -14,6 +14,8 @@
 #     largest crates;
 #   - the peak of the sum of all build processes' RSS, sampled every 200 ms
 #     from /proc (what -j2 really needs at once).
+# The figures also go to TARGET_DIR/footprint/summary, which
+# benches/footprint.rs prints in its table.
 # The target directory is deleted first: it must be one this script owns.
 set -euo pipefail
 
@@ -108,3 +110,17 @@ echo "  peak RSS, sum of the build tree: $(mib "$tree_kb") MiB (sampled every 20
 echo "  largest rustc invocations (peak RSS, MiB, crate, seconds):"
 sort -rn "$RUSTC_LOG" | grep -v ' unknown ' | head -5 |
     awk '{ printf "    %8.1f  %-28s %6.1f s\n", $1 / 1024, $2, $3 }'
+
+# The same figures as `key value` lines, for benches/footprint.rs.
+largest=$(sort -rn "$RUSTC_LOG" | grep -v ' unknown ' | head -1)
+{
+    echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "cores $(nproc) cores"
+    echo "rustc $(rustc -V)"
+    echo "wall_seconds $elapsed"
+    echo "built_bytes $built_size"
+    echo "stripped_bytes $size"
+    echo "largest_process_kb $whole_kb"
+    echo "largest_crate $(echo "$largest" | awk '{ print $2 }')"
+    echo "tree_peak_kb $tree_kb"
+} >"$REPORT/summary"

@@ -10,15 +10,25 @@
 //!   the bridge's own log timestamps) with 0, 5 and 500 portals;
 //! - idle RSS (`VmRSS`/`VmHWM` from `/proc`) logged in with 0, 5 and 500
 //!   portals, and after a message load;
+//! - the bot's reply to a command (the owner's `version` until the reply is
+//!   seen through `/sync`), next to the owner's own message through `/sync`
+//!   in a room without the bot, and the bridge's own share (transaction
+//!   received → reply request sent) from its log;
 //! - Telegram → Matrix latency p50/p99 (a Telegram user sends a text, until
 //!   the owner sees it) and sustained messages/s, each next to a baseline on
 //!   the same server (the owner's own messages), so the figures compare as
-//!   ratios within one run; the sustained rate over 5 chats and into one
-//!   chat (one queue, strictly in order);
+//!   ratios within one run; the sustained rate over 10 chats (bridged in
+//!   parallel) and into one chat (one queue, strictly in order);
 //! - Matrix → Telegram latency (the owner's text until the fake datacenter
 //!   holds it);
 //! - database bytes per bridged message (file growth between checkpoints);
-//! - the cost of the owner's rooms that are not portals (see `non_portal`).
+//! - the cost of the owner's rooms that are not portals (see `non_portal`);
+//! - the binary's size, and the release build's wall time and peak memory
+//!   as `bench/build-footprint.sh` last recorded them (a build is not
+//!   repeated here; the table says where each figure comes from).
+//!
+//! The message figures are measured on a fourth bridge whose account has 10
+//! groups (the 0/5/500-portal bridges are for the idle and start figures).
 //!
 //! The 500-portal account is seeded: 500 basic groups in the fake world and
 //! 500 portal rows whose titles match, so the start-up sync finds every chat
@@ -31,10 +41,17 @@
 //! `FOOTPRINT_BURST` the sustained-load message count (default 500),
 //! `FOOTPRINT_OTHER_ROOM` the owner's texts in a room that is not a portal
 //! (default 1000), `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to
-//! measure, and `FOOTPRINT_QUICK=1` stops after the idle RSS figures.
+//! measure, `FOOTPRINT_QUICK=1` stops after the idle RSS figures,
+//! `FOOTPRINT_BUILD_REPORT` names the build script's summary (default
+//! `target/footprint/footprint/summary`) and `FOOTPRINT_SMAPS_DIR` keeps a
+//! copy of `/proc/<pid>/smaps` of each idle bridge there.
 
 #[path = "../tests/appservice_support/mod.rs"]
 mod appservice_support;
+#[path = "footprint/bot_reply.rs"]
+mod bot_reply;
+#[path = "footprint/build.rs"]
+mod build;
 #[path = "footprint/clock.rs"]
 mod clock;
 #[path = "footprint/db.rs"]
@@ -73,6 +90,10 @@ use timeline::Timeline;
 const LOG_FILTER: &str = "info";
 const SMALL_PORTALS: usize = 5;
 const LARGE_PORTALS: usize = 500;
+/// Chats of the account whose bridge carries the message figures.
+const LOAD_CHATS: usize = 10;
+/// The load bridge also logs its share of each bot reply.
+const LOAD_LOG_FILTER: &str = "info,tgbridge::timing=debug";
 const RESTARTS: usize = 5;
 const WARMUP: usize = 10;
 /// How long the bridge sits idle before its RSS is read.
@@ -117,6 +138,7 @@ struct Subject {
     account: UserId,
     groups: Vec<ChatId>,
     owner: Option<TestUser>,
+    management_room: Option<String>,
 }
 
 impl Subject {
@@ -137,6 +159,7 @@ async fn run() {
             .unwrap_or(0),
         process::load_average()
     );
+    let build = build::Report::read();
     let mut columns = Vec::new();
     for kind in server::selected() {
         println!("\n=== {} ===", kind.name());
@@ -145,6 +168,7 @@ async fn run() {
     }
     println!("\nside by side ({}):", clock::utc_now());
     report::print_table(&columns);
+    report::print_build(&settings.binary, build.as_ref());
 }
 
 /// Every figure against one homeserver, with three bridges of its own.
@@ -155,9 +179,9 @@ async fn measure_server(kind: ServerKind, fake: &FakeTelegram, settings: &Settin
         ..Figures::default()
     };
     let port = free_port().expect("free port");
-    let [zero, small, large] =
-        ["zero", "small", "large"].map(|name| BridgeInstance::prepare(name, port));
-    let registrations = [&zero, &small, &large]
+    let [zero, small, large, load] =
+        ["zero", "small", "large", "load"].map(|name| BridgeInstance::prepare(name, port));
+    let registrations = [&zero, &small, &large, &load]
         .iter()
         .map(|b| b.registration_path.clone())
         .collect();
@@ -168,7 +192,7 @@ async fn measure_server(kind: ServerKind, fake: &FakeTelegram, settings: &Settin
     seed_portals(fake, &large);
 
     for subject in [&mut zero, &mut small, &mut large] {
-        first_start(&server, &settings.binary, subject).await;
+        first_start(&server, &settings.binary, subject, LOG_FILTER).await;
     }
     println!("\nidle, logged in (after the start-up chat sync, {SETTLE:?} idle):");
     for subject in [&zero, &small, &large] {
@@ -192,22 +216,27 @@ async fn measure_server(kind: ServerKind, fake: &FakeTelegram, settings: &Settin
             .starts
             .push(restarts(&settings.binary, subject).await);
     }
-    for subject in [&mut zero, &mut large] {
+    for subject in [&mut zero, &mut small, &mut large] {
         stop(subject);
     }
 
-    let owner = small.owner.take().expect("owner registered");
-    latency_and_load(fake, &owner, &small, settings, &mut figures).await;
+    let mut load = account(fake, "load", load, LOAD_CHATS).await;
+    first_start(&server, &settings.binary, &mut load, LOAD_LOG_FILTER).await;
+    let owner = load.owner.take().expect("owner registered");
+    let management_room = load.management_room.clone().expect("management room found");
+    figures.bot_reply =
+        Some(bot_reply::measure(&owner, &load.bridge, &management_room, settings.rounds).await);
+    latency_and_load(fake, &owner, &load, settings, &mut figures).await;
     figures.non_portal = Some(
         non_portal::measure(
             &settings.binary,
-            &mut small.bridge,
+            &mut load.bridge,
             &owner,
             settings.other_room,
         )
         .await,
     );
-    stop(&mut small);
+    stop(&mut load);
     drop(server);
     figures
 }
@@ -256,6 +285,7 @@ async fn account(
         account,
         groups: chats,
         owner: None,
+        management_room: None,
     }
 }
 
@@ -290,13 +320,13 @@ fn seed_portals(fake: &FakeTelegram, subject: &Subject) {
 
 /// Registers the owner, starts the bridge for the first time (management
 /// room, space, portals) and waits for the start-up chat sync.
-async fn first_start(server: &Server, binary: &Path, subject: &mut Subject) {
+async fn first_start(server: &Server, binary: &Path, subject: &mut Subject, log_filter: &str) {
     let owner = server.register_user(&subject.bridge.owner_localpart).await;
     subject
         .bridge
-        .start_binary_with_log_filter(binary, LOG_FILTER);
+        .start_binary_with_log_filter(binary, log_filter);
     subject.bridge.wait_ready(Duration::from_secs(60)).await;
-    management_room_of(&owner, &subject.bridge.bot_user_id).await;
+    subject.management_room = Some(management_room_of(&owner, &subject.bridge.bot_user_id).await);
     wait_for_log(
         &subject.bridge,
         "chat sync finished",
@@ -327,6 +357,23 @@ fn print_rss(label: &str, pid: u32) -> Memory {
         mib(m.anon),
         mib(m.file),
         m.threads
+    );
+    if let Some(dir) = std::env::var_os("FOOTPRINT_SMAPS_DIR") {
+        let _ = std::fs::copy(
+            format!("/proc/{pid}/smaps"),
+            std::path::Path::new(&dir).join(format!("smaps-{}", label.trim().replace(' ', "_"))),
+        );
+    }
+    let by_mapping = process::resident_by_mapping(pid);
+    let largest: Vec<String> = by_mapping
+        .iter()
+        .take(6)
+        .map(|(name, kb)| format!("{name} {:.2}", mib(*kb)))
+        .collect();
+    println!(
+        "  {:<26} resident MiB by mapping: {}",
+        "",
+        largest.join(", ")
     );
     m
 }
@@ -437,7 +484,7 @@ fn latency(sorted: &[Duration]) -> Latency {
 }
 
 /// Telegram → Matrix latency and sustained rate, Matrix → Telegram latency,
-/// database bytes per message and RSS under load, on the 5-portal bridge.
+/// database bytes per message and RSS under load, on the 10-chat bridge.
 async fn latency_and_load(
     fake: &FakeTelegram,
     owner: &TestUser,
@@ -514,8 +561,9 @@ async fn latency_and_load(
         ms(percentile(&baseline, 99.0))
     );
 
-    // Sustained: `burst` texts over the portals at once, until all are seen;
-    // the baseline sends as many as the owner, one sender per room.
+    // Sustained: `burst` texts over the 10 portals at once, until all are
+    // seen (the bridge may bridge the chats in parallel); the baseline sends
+    // as many as the owner, one sender per room, all rooms at once.
     let chats = subject.groups.clone();
     let markers: Vec<String> = (0..burst).map(|i| format!("burst {i}")).collect();
     let started = Instant::now();
@@ -584,7 +632,10 @@ async fn latency_and_load(
         after.inbox
     );
     tokio::time::sleep(SETTLE).await;
-    figures.idle_after_burst = Some(print_rss("5 portals, idle after the burst", subject.pid()));
+    figures.idle_after_burst = Some(print_rss(
+        &format!("{} portals, idle after the bursts", rooms.len()),
+        subject.pid(),
+    ));
 
     figures.to_telegram = matrix_to_telegram(fake, owner, subject, &rooms[0], rounds).await;
 }

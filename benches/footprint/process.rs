@@ -79,3 +79,35 @@ pub fn load_average() -> String {
         })
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// Resident kB per mapped object (`/proc/<pid>/smaps`), largest first:
+/// the file's name for file-backed mappings, `[heap]`, `[stack]` and
+/// `[anonymous]` (thread stacks, arenas, the relocated read-only data) for
+/// the rest. Shows what the file-backed part of the RSS is made of.
+pub fn resident_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Vec::new();
+    };
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, permissions, offset, device,
+            // inode, then the optional path.
+            let path = fields.nth(4).unwrap_or("[anonymous]");
+            current = std::path::Path::new(path)
+                .file_name()
+                .map_or(path.to_owned(), |n| n.to_string_lossy().into_owned());
+        } else if first == "Rss:" {
+            let kb: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match totals.iter_mut().find(|(name, _)| *name == current) {
+                Some((_, total)) => *total += kb,
+                None => totals.push((current.clone(), kb)),
+            }
+        }
+    }
+    totals.sort_by_key(|(_, kb)| std::cmp::Reverse(*kb));
+    totals
+}

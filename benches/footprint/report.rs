@@ -1,7 +1,10 @@
 //! The figures of one homeserver's run, and the table that sets the
 //! servers side by side at the end. Formatting only; measures nothing.
 
+use std::path::Path;
 use std::time::Duration;
+
+use crate::build;
 
 use crate::process::{mib, Memory};
 use crate::stats::ms;
@@ -22,6 +25,15 @@ pub struct Starts {
     pub logged_ready: Option<Duration>,
     pub to_chat_sync_p50: Duration,
     pub idle_after: Memory,
+}
+
+/// The bot's reply to a command, next to the owner's own message.
+#[derive(Debug, Clone, Copy)]
+pub struct BotReply {
+    pub end_to_end: Latency,
+    pub baseline: Latency,
+    /// Transaction received → reply request sent, from the bridge's log.
+    pub own_share: Option<Latency>,
 }
 
 /// The owner's traffic in a room without any bridge user.
@@ -47,6 +59,7 @@ pub struct Figures {
     pub server: String,
     pub idle: Vec<(usize, Memory)>,
     pub starts: Vec<Starts>,
+    pub bot_reply: Option<BotReply>,
     pub to_matrix: Option<Latency>,
     pub own_message: Option<Latency>,
     pub bridged_rate: Option<f64>,
@@ -112,19 +125,30 @@ fn rows() -> Vec<(&'static str, Cell)> {
             "idle RSS after 5 restarts, 0 / 5 / 500 portals",
             after_restarts,
         ),
+        ("bot reply to `version`, through `/sync`, p50 / p99", |f| {
+            latency(f.bot_reply.map(|b| b.end_to_end))
+        }),
+        (
+            "baseline: the owner's own message through `/sync`, p50 / p99",
+            |f| latency(f.bot_reply.map(|b| b.baseline)),
+        ),
+        (
+            "bot reply: the bridge's own share (transaction → reply sent), p50 / p99",
+            |f| latency_fine(f.bot_reply.and_then(|b| b.own_share)),
+        ),
         ("Telegram → Matrix, p50 / p99", |f| latency(f.to_matrix)),
         ("baseline: the owner's own message, p50 / p99", |f| {
             latency(f.own_message)
         }),
         ("ratio bridged / own (p50)", latency_ratio),
-        ("burst: texts over 5 chats, all seen", |f| {
+        ("burst: texts over 10 chats, all seen", |f| {
             rate(f.bridged_rate, f.burst)
         }),
         (
-            "baseline: the owner sending as many, one sender per room",
+            "baseline: the owner sending as many into 10 rooms, one sender per room",
             |f| rate(f.own_rate, f.burst),
         ),
-        ("ratio bridged / own", rate_ratio),
+        ("ratio bridged / own, 10 chats", rate_ratio),
         ("burst: texts into one chat, all seen", |f| {
             rate(f.one_chat_rate, f.burst)
         }),
@@ -140,10 +164,11 @@ fn rows() -> Vec<(&'static str, Cell)> {
             "database growth per bridged message (file / pages in use)",
             db_per_message,
         ),
-        ("RSS after the burst, 5 portals (anonymous)", |f| {
-            memory(f.after_burst)
-        }),
-        ("idle RSS after the burst (anonymous)", |f| {
+        (
+            "RSS right after the 10-chat burst, 10 portals (anonymous)",
+            |f| memory(f.after_burst),
+        ),
+        ("idle RSS after the bursts, 10 portals (anonymous)", |f| {
             memory(f.idle_after_burst)
         }),
         (
@@ -211,6 +236,12 @@ fn latency(l: Option<Latency>) -> String {
     })
 }
 
+fn latency_fine(l: Option<Latency>) -> String {
+    l.map_or(NONE.into(), |l| {
+        format!("{:.3} / {:.3} ms", ms(l.p50), ms(l.p99))
+    })
+}
+
 fn latency_ratio(f: &Figures) -> String {
     match (f.to_matrix, f.own_message) {
         (Some(b), Some(o)) => format!("{:.2}", ms(b.p50) / ms(o.p50).max(f64::EPSILON)),
@@ -272,4 +303,57 @@ fn non_portal_db(f: &Figures) -> String {
             n.db_file_bytes, n.db_used_bytes, n.logged_transactions
         )
     })
+}
+
+/// The figures that do not depend on the homeserver: the binary measured,
+/// and the release build as `bench/build-footprint.sh` recorded it.
+pub fn print_build(binary: &Path, build: Option<&build::Report>) {
+    let bytes = std::fs::metadata(binary).map_or(0, |m| m.len());
+    let stripped = std::fs::read(binary)
+        .map(|image| !image.windows(8).any(|w| w == b".symtab\0"))
+        .unwrap_or(false);
+    println!("\n| figure | value | source |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| binary under test | {bytes} bytes ({:.2} MiB){} | {} |",
+        bytes as f64 / 1_048_576.0,
+        if stripped {
+            ", stripped"
+        } else {
+            ", with its symbol table"
+        },
+        binary.display()
+    );
+    let Some(build) = build else {
+        println!("| release build: wall time, peak memory | — | no record: run `bench/build-footprint.sh` |");
+        return;
+    };
+    let source = format!("`bench/build-footprint.sh`, {}", build.path.display());
+    let field = |key: &str| build.get(key).unwrap_or(NONE).to_owned();
+    let mib = |key: &str| {
+        build
+            .get(key)
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(NONE.to_owned(), |kb| format!("{:.0} MiB", kb / 1024.0))
+    };
+    println!(
+        "| release build recorded | {} ({}, {}) | {source} |",
+        field("date"),
+        field("cores"),
+        field("rustc")
+    );
+    println!(
+        "| release build, clean, -j2: wall time | {} s | {source} |",
+        field("wall_seconds")
+    );
+    println!(
+        "| release build: peak RSS of one process | {} ({}) | {source} |",
+        mib("largest_process_kb"),
+        field("largest_crate")
+    );
+    println!("| release build: peak RSS of the whole build (sum, sampled every 200 ms) | {} | {source} |", mib("tree_peak_kb"));
+    println!(
+        "| stripped binary of that build | {} bytes | {source} |",
+        field("stripped_bytes")
+    );
 }

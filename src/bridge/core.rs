@@ -20,10 +20,9 @@ use ruma::events::room::member::{MembershipState, OriginalSyncRoomMemberEvent};
 use ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
-use ruma::events::{
-    AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
-    StateEventType,
-};
+use ruma::events::{MessageLikeEvent, StateEvent, StateEventType};
+
+use crate::matrix::event::TimelineEvent;
 use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
@@ -396,8 +395,8 @@ impl<P: BridgePersistence> Core<P> {
     /// own double-puppeted sends), which the core handles itself.
     pub(super) fn queue_for_telegram(
         &self,
-        raw: &Raw<AnyTimelineEvent>,
-        event: &AnyTimelineEvent,
+        raw: &Raw<TimelineEvent>,
+        event: &TimelineEvent,
     ) -> Result<Option<QueuedEvent>, CoreError> {
         let room_id = event.room_id();
         if event.sender() != self.ids.owner
@@ -457,7 +456,7 @@ impl<P: BridgePersistence> Core<P> {
     /// else's arrive only pushed.
     pub(super) async fn handle_once(
         &self,
-        event: AnyTimelineEvent,
+        event: TimelineEvent,
         received: Instant,
     ) -> Result<(), CoreError> {
         if event.sender() != self.ids.owner {
@@ -474,20 +473,16 @@ impl<P: BridgePersistence> Core<P> {
         Ok(())
     }
 
-    async fn handle_event(
-        &self,
-        event: AnyTimelineEvent,
-        received: Instant,
-    ) -> Result<(), CoreError> {
+    async fn handle_event(&self, event: TimelineEvent, received: Instant) -> Result<(), CoreError> {
         let room_id = event.room_id().to_owned();
         match event {
-            AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member))) => {
+            TimelineEvent::RoomMember(StateEvent::Original(member)) => {
                 self.on_member(&room_id, member.into()).await
             }
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
-                MessageLikeEvent::Original(message),
-            )) => self.on_message(&room_id, message.into(), received).await,
-            AnyTimelineEvent::State(AnyStateEvent::RoomName(StateEvent::Original(name)))
+            TimelineEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+                self.on_message(&room_id, message.into(), received).await
+            }
+            TimelineEvent::RoomName(StateEvent::Original(name))
                 if name.sender == self.ids.owner =>
             {
                 self.forward_to_telegram(TelegramRequest::Rename {
@@ -496,7 +491,7 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomTopic(StateEvent::Original(topic)))
+            TimelineEvent::RoomTopic(StateEvent::Original(topic))
                 if topic.sender == self.ids.owner =>
             {
                 self.forward_to_telegram(TelegramRequest::Topic {
@@ -505,7 +500,7 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomAvatar(StateEvent::Original(avatar)))
+            TimelineEvent::RoomAvatar(StateEvent::Original(avatar))
                 if avatar.sender == self.ids.owner =>
             {
                 self.forward_to_telegram(TelegramRequest::Avatar {
@@ -514,15 +509,11 @@ impl<P: BridgePersistence> Core<P> {
                 });
                 Ok(())
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomEncryption(StateEvent::Original(
-                encryption,
-            ))) => {
+            TimelineEvent::RoomEncryption(StateEvent::Original(encryption)) => {
                 self.on_encryption_enabled(&room_id, &encryption.sender, &encryption.event_id)
                     .await
             }
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomEncrypted(
-                MessageLikeEvent::Original(encrypted),
-            )) => {
+            TimelineEvent::RoomEncrypted(MessageLikeEvent::Original(encrypted)) => {
                 self.on_encrypted_event(&room_id, &encrypted.sender, &encrypted.event_id)
                     .await
             }

@@ -12,9 +12,9 @@
 //! bare `as_token`) and queues only through [`BridgePersistence`]; what is
 //! bridged is decided by the same rule as for transactions.
 
+use crate::matrix::event::TimelineEvent;
 use ruma::api::client::message::get_message_events;
 use ruma::api::Direction;
-use ruma::events::AnyTimelineEvent;
 use ruma::serde::Raw;
 use ruma::{OwnedRoomId, RoomId, UInt};
 use serde_json::Value;
@@ -195,7 +195,10 @@ impl<P: BridgePersistence> Core<P> {
             request.from = from.take();
             request.limit = UInt::from(PAGE_SIZE);
             let response = self.client().as_bot_device().send(request).await?;
-            let outcome = self.read_page(&response.chunk, horizon)?;
+            // The page's events are read as the bridge's own event type (the
+            // same JSON; see `TimelineEvent`).
+            let page = response.chunk.iter().map(Raw::cast_ref_unchecked);
+            let outcome = self.read_page(page, horizon)?;
             found.extend(outcome.found);
             if outcome.reached_horizon || response.chunk.is_empty() {
                 break;
@@ -214,9 +217,9 @@ impl<P: BridgePersistence> Core<P> {
     /// The owner's bridged events on one page, and whether it went past the
     /// horizon. Events already queued are left out here and again by the
     /// store.
-    fn read_page(
+    fn read_page<'a>(
         &self,
-        page: &[Raw<AnyTimelineEvent>],
+        page: impl Iterator<Item = &'a Raw<TimelineEvent>>,
         horizon: u64,
     ) -> Result<PageOutcome, CoreError> {
         let mut outcome = PageOutcome::default();
@@ -268,7 +271,7 @@ fn transactions_lag(watermark: Option<u64>, events: &[Value]) -> bool {
 
 /// A `/sync` timeline event as a room event: sync leaves out the `room_id`
 /// that the event types need.
-fn timeline_event(value: Value, room_id: &RoomId) -> Option<Raw<AnyTimelineEvent>> {
+fn timeline_event(value: Value, room_id: &RoomId) -> Option<Raw<TimelineEvent>> {
     let value = super::bot_sync::with_room_id(value, room_id);
     serde_json::value::to_raw_value(&value)
         .ok()

@@ -6,9 +6,9 @@
 //! the queueing; nothing here touches the network or the database.
 
 use ruma::events::room::message::MessageType;
-use ruma::events::{
-    AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
-};
+use ruma::events::{MessageLikeEvent, StateEvent};
+
+use crate::matrix::event::TimelineEvent;
 use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use serde_json::Value;
 
@@ -20,25 +20,23 @@ pub const DOUBLE_PUPPET_MARKER: &str = "fi.mau.double_puppet_source";
 
 /// Whether `event` is a kind the bridge delivers to Telegram. `is_command`
 /// tells whether a text body is a bot command (those stay commands).
-pub fn is_bridged_kind(event: &AnyTimelineEvent, is_command: impl Fn(&str) -> bool) -> bool {
+pub fn is_bridged_kind(event: &TimelineEvent, is_command: impl Fn(&str) -> bool) -> bool {
     match event {
-        AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
-            MessageLikeEvent::Original(message),
-        )) => match &message.content.msgtype {
-            MessageType::Text(text) => !is_command(&text.body),
-            _ => true,
-        },
-        AnyTimelineEvent::MessageLike(
-            AnyMessageLikeEvent::Reaction(MessageLikeEvent::Original(_))
-            | AnyMessageLikeEvent::RoomRedaction(_)
-            | AnyMessageLikeEvent::Sticker(MessageLikeEvent::Original(_)),
-        ) => true,
-        AnyTimelineEvent::State(
-            AnyStateEvent::RoomPinnedEvents(StateEvent::Original(_))
-            | AnyStateEvent::RoomName(StateEvent::Original(_))
-            | AnyStateEvent::RoomTopic(StateEvent::Original(_))
-            | AnyStateEvent::RoomAvatar(StateEvent::Original(_)),
-        ) => true,
+        TimelineEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+            match &message.content.msgtype {
+                MessageType::Text(text) => !is_command(&text.body),
+                _ => true,
+            }
+        }
+
+        TimelineEvent::Reaction(MessageLikeEvent::Original(_))
+        | TimelineEvent::RoomRedaction(_)
+        | TimelineEvent::Sticker(MessageLikeEvent::Original(_)) => true,
+
+        TimelineEvent::RoomPinnedEvents(StateEvent::Original(_))
+        | TimelineEvent::RoomName(StateEvent::Original(_))
+        | TimelineEvent::RoomTopic(StateEvent::Original(_))
+        | TimelineEvent::RoomAvatar(StateEvent::Original(_)) => true,
         _ => false,
     }
 }
@@ -108,11 +106,11 @@ mod tests {
         "@owner:localhost".try_into().unwrap()
     }
 
-    fn timeline(value: Value) -> AnyTimelineEvent {
+    fn timeline(value: Value) -> TimelineEvent {
         serde_json::from_value(value).unwrap()
     }
 
-    fn message(content: Value) -> AnyTimelineEvent {
+    fn message(content: Value) -> TimelineEvent {
         timeline(json!({
             "type": "m.room.message", "room_id": "!r:localhost", "sender": "@owner:localhost",
             "event_id": "$m", "origin_server_ts": 1, "content": content

@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ruma::api::appservice::event::push_events::v1::EphemeralData;
-use ruma::events::AnyTimelineEvent;
 use ruma::serde::Raw;
 use ruma::{OwnedRoomAliasId, OwnedTransactionId, OwnedUserId};
 use serde::Deserialize;
@@ -27,6 +26,8 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tracing::{debug, error, warn};
+
+use super::event::TimelineEvent;
 
 /// Largest transaction body accepted. Synapse sends at most 100 events and 100
 /// ephemeral events of at most 64 KiB each per transaction.
@@ -57,7 +58,7 @@ impl std::fmt::Debug for AppserviceSettings {
 #[derive(Debug, Default)]
 pub struct Transaction {
     /// Room events (timeline and state).
-    pub events: Vec<Raw<AnyTimelineEvent>>,
+    pub events: Vec<Raw<TimelineEvent>>,
     /// Typing notifications, receipts and presence, when the registration asks
     /// for them and the homeserver supports it.
     pub ephemeral: Vec<Raw<EphemeralData>>,
@@ -67,7 +68,7 @@ pub struct Transaction {
 /// the stable name or the MSC2409 name, or both (Synapse sends both).
 #[derive(Deserialize)]
 struct TransactionBody {
-    events: Vec<Raw<AnyTimelineEvent>>,
+    events: Vec<Raw<TimelineEvent>>,
     #[serde(default)]
     ephemeral: Option<Vec<Raw<EphemeralData>>>,
     #[serde(default, rename = "de.sorunome.msc2409.ephemeral")]

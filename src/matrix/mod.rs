@@ -12,6 +12,7 @@
 pub mod appservice;
 pub mod client;
 pub mod error;
+pub mod event;
 pub mod media;
 pub mod registration;
 pub mod retry;

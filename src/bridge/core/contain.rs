@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use ruma::events::{AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent};
+use ruma::events::MessageLikeEvent;
+
+use crate::matrix::event::TimelineEvent;
 use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use tracing::{error, warn};
 
@@ -22,7 +24,7 @@ impl<P: BridgePersistence> Core<P> {
     /// [`Core::handle_event`], with a panic giving up this event alone.
     pub(super) async fn handle_event_contained(
         &self,
-        event: AnyTimelineEvent,
+        event: TimelineEvent,
         received: Instant,
     ) -> Result<(), CoreError> {
         let room_id = event.room_id().to_owned();
@@ -100,11 +102,11 @@ impl<P: BridgePersistence> Core<P> {
 }
 
 /// The body of a text message, which the debug-only test hook looks at.
-fn message_body(event: &AnyTimelineEvent) -> Option<&str> {
+fn message_body(event: &TimelineEvent) -> Option<&str> {
     match event {
-        AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
-            MessageLikeEvent::Original(message),
-        )) => Some(message.content.body()),
+        TimelineEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+            Some(message.content.body())
+        }
         _ => None,
     }
 }

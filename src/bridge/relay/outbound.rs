@@ -18,9 +18,9 @@ use std::collections::HashSet;
 use grammers_mtsender::InvocationError;
 use grammers_tl_types as tl;
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
-use ruma::events::{
-    AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
-};
+use ruma::events::{MessageLikeEvent, StateEvent};
+
+use crate::matrix::event::TimelineEvent;
 use ruma::{EventId, OwnedEventId, RoomId};
 use tokio::sync::OwnedMutexGuard;
 
@@ -258,7 +258,7 @@ impl Side {
             true => None,
             false => Some(lock.lock().await),
         };
-        let event: AnyTimelineEvent = serde_json::from_str(&entry.event)
+        let event: TimelineEvent = serde_json::from_str(&entry.event)
             .map_err(|e| OutboundError::InvalidEvent(e.to_string()))?;
         let client = self.telegram.get().ok_or(OutboundError::NotConnected)?;
         let chat = self
@@ -274,41 +274,37 @@ impl Side {
             scope: MessageScope::of_chat(portal.peer, self_id),
         };
         match event {
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
-                MessageLikeEvent::Original(message),
-            )) => self.deliver_message(&delivery, message.content).await,
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Sticker(
-                MessageLikeEvent::Original(_),
-            )) => self.send_media(&delivery).await,
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
-                MessageLikeEvent::Original(reaction),
-            )) => {
+            TimelineEvent::RoomMessage(MessageLikeEvent::Original(message)) => {
+                self.deliver_message(&delivery, message.content).await
+            }
+            TimelineEvent::Sticker(MessageLikeEvent::Original(_)) => {
+                self.send_media(&delivery).await
+            }
+            TimelineEvent::Reaction(MessageLikeEvent::Original(reaction)) => {
                 let annotation = reaction.content.relates_to;
                 self.deliver_reaction(&delivery, &annotation.event_id, &annotation.key)
                     .await
             }
-            AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomRedaction(_)) => {
-                match outbound_plan::redacted_event(&entry.event) {
-                    Some(redacts) => self.deliver_redaction(&delivery, &redacts).await,
-                    None => self.done(&delivery),
-                }
+            TimelineEvent::RoomRedaction(_) => match outbound_plan::redacted_event(&entry.event) {
+                Some(redacts) => self.deliver_redaction(&delivery, &redacts).await,
+                None => self.done(&delivery),
+            },
+            TimelineEvent::RoomPinnedEvents(StateEvent::Original(pins)) => {
+                self.deliver_pins(&delivery, &pins.content.pinned).await
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomPinnedEvents(StateEvent::Original(
-                pins,
-            ))) => self.deliver_pins(&delivery, &pins.content.pinned).await,
-            AnyTimelineEvent::State(AnyStateEvent::RoomName(StateEvent::Original(name))) => {
+            TimelineEvent::RoomName(StateEvent::Original(name)) => {
                 let changed = self
                     .rename_on_telegram(client, &entry.room_id, &name.content.name)
                     .await;
                 self.chat_info_changed(&delivery, changed)
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomTopic(StateEvent::Original(topic))) => {
+            TimelineEvent::RoomTopic(StateEvent::Original(topic)) => {
                 let changed = self
                     .topic_on_telegram(client, &entry.room_id, &topic.content.topic)
                     .await;
                 self.chat_info_changed(&delivery, changed)
             }
-            AnyTimelineEvent::State(AnyStateEvent::RoomAvatar(StateEvent::Original(avatar))) => {
+            TimelineEvent::RoomAvatar(StateEvent::Original(avatar)) => {
                 let changed = self
                     .avatar_on_telegram(client, &entry.room_id, avatar.content.url)
                     .await;
