@@ -30,7 +30,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm", "fsy", "ftg", "frs"],
+        &["frm", "frn", "fro", "frt", "fsy", "ftg", "frs"],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -38,7 +38,10 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
 }
 
 on_both_servers!(
-    forum_topics_become_rooms_both_ways,
+    forum_history_and_messages_land_in_their_topic_rooms,
+    topics_renamed_closed_and_reopened_on_telegram_follow_in_their_rooms,
+    what_the_owner_writes_in_a_topic_room_reaches_that_topic,
+    a_thread_message_answers_the_threads_latest_message_or_its_root,
     a_sync_opens_the_most_recent_topics_in_the_forums_space,
     a_group_turning_into_a_forum_and_back_keeps_its_room,
     a_crash_mid_burst_across_two_topics_bridges_each_message_once,
@@ -108,64 +111,157 @@ fn owner_texts_in(fake: &FakeTelegram, alice: UserId, forum: i64, topic: i32) ->
         .collect()
 }
 
-async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
-    let (server, bridges) = server(kind).await;
-    let _log = server.log_on_panic();
-    let mut bridge = bridges.take("frm");
-    configure(
-        &bridge,
-        "  initial_history:\n    private: 0\n    group: 10\n    channel: 0\n",
-    );
-    let fake = FakeTelegram::start().await;
-    let tg = |f: &dyn Fn(&mut fake_telegram::world::World) -> i32| {
-        let shared = fake.world();
+/// The "Pets" forum of the topic scenarios: Bob's forum with Alice (the
+/// owner) and Carol, a Cats topic with a message from before the bridge
+/// started, and the bridge running with the General and Cats rooms open and
+/// joined by the owner.
+struct Pets {
+    bridge: BridgeInstance,
+    fake: FakeTelegram,
+    owner: TestUser,
+    store: Store,
+    alice: UserId,
+    bob: UserId,
+    carol: UserId,
+    forum_id: i64,
+    peer: PeerId,
+    cats: i32,
+    general: String,
+    cats_room: String,
+}
+
+impl Pets {
+    async fn start(kind: HomeserverKind, prefix: &str) -> Pets {
+        let (server, bridges) = server(kind).await;
+        let mut bridge = bridges.take(prefix);
+        configure(
+            &bridge,
+            "  initial_history:\n    private: 0\n    group: 10\n    channel: 0\n",
+        );
+        let fake = FakeTelegram::start().await;
+        let (alice, bob, carol, forum_id, cats) = {
+            let shared = fake.world();
+            let mut w = shared.lock().unwrap();
+            let alice = w.add_user(user("Alice", "15550001"));
+            let bob = w.add_user(user("Bob", "15550002"));
+            let carol = w.add_user(user("Carol", "15550003"));
+            let forum_id = w.create_forum(bob, "Pets", &[alice, carol]).unwrap();
+            let cats = w.create_topic(bob, forum_id, "Cats", None, None).unwrap();
+            w.send_text(bob, Peer::Channel(forum_id), "general before")
+                .unwrap();
+            let old = OutgoingMessage {
+                topic: Some(cats),
+                ..OutgoingMessage::text("cat before")
+            };
+            w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
+            (alice, bob, carol, forum_id, cats)
+        };
+        let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+        let store = Store::open(&bridge.database_path).unwrap();
+        let peer = PeerId::channel(forum_id).unwrap();
+        let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
+        join(&owner, &general).await;
+        let cats_room = topic_room(&store, peer, cats, &bridge).await;
+        let cats_room = cats_room.room_id.to_string();
+        join(&owner, &cats_room).await;
+        Pets {
+            bridge,
+            fake,
+            owner,
+            store,
+            alice,
+            bob,
+            carol,
+            forum_id,
+            peer,
+            cats,
+            general,
+            cats_room,
+        }
+    }
+
+    fn forum(&self) -> Peer {
+        Peer::Channel(self.forum_id)
+    }
+
+    /// Runs `f` on the fake datacenter's world.
+    fn tg<T>(&self, f: impl FnOnce(&mut fake_telegram::world::World) -> T) -> T {
+        let shared = self.fake.world();
         let mut w = shared.lock().unwrap();
         f(&mut w)
-    };
-    let (alice, bob, carol) = {
-        let shared = fake.world();
-        let mut w = shared.lock().unwrap();
-        (
-            w.add_user(user("Alice", "15550001")),
-            w.add_user(user("Bob", "15550002")),
-            w.add_user(user("Carol", "15550003")),
-        )
-    };
-    let (forum_id, cats) = {
-        let shared = fake.world();
-        let mut w = shared.lock().unwrap();
-        let forum_id = w.create_forum(bob, "Pets", &[alice, carol]).unwrap();
-        let cats = w.create_topic(bob, forum_id, "Cats", None, None).unwrap();
-        w.send_text(bob, Peer::Channel(forum_id), "general before")
-            .unwrap();
-        let old = OutgoingMessage {
-            topic: Some(cats),
-            ..OutgoingMessage::text("cat before")
-        };
-        w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
-        (forum_id, cats)
-    };
-    let forum = Peer::Channel(forum_id);
+    }
 
-    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
-    let store = Store::open(&bridge.database_path).unwrap();
-    let peer = PeerId::channel(forum_id).unwrap();
-    let general = portal_of(&store, peer, &bridge).await.room_id.to_string();
-    join(&owner, &general).await;
+    /// Sends `text` as `from` into `topic`; returns its id in `from`'s numbering.
+    fn send_in(&self, from: UserId, topic: i32, text: &str) -> i32 {
+        let message = OutgoingMessage {
+            topic: Some(topic),
+            ..OutgoingMessage::text(text)
+        };
+        let forum = self.forum();
+        self.tg(|w| w.send_message(from, forum, message).unwrap())
+    }
+
+    /// A topic created on Telegram by Carol, once its room is open and
+    /// joined by the owner: its id and room.
+    async fn new_topic(&self, title: &str) -> (i32, String) {
+        let (carol, forum_id) = (self.carol, self.forum_id);
+        let topic = self.tg(|w| w.create_topic(carol, forum_id, title, None, None).unwrap());
+        let room = topic_room(&self.store, self.peer, topic, &self.bridge).await;
+        let room = room.room_id.to_string();
+        join(&self.owner, &room).await;
+        (topic, room)
+    }
+
+    /// Bob's "meow" in Cats and Carol's reply "purr", once both are in the
+    /// Cats room: their Telegram ids (Bob's numbering for meow) and events.
+    async fn meow_and_purr(&self) -> (i32, Value, Value) {
+        let meow = self.send_in(self.bob, self.cats, "meow");
+        let meow_event = expect_event(&self.owner, &self.bridge, "meow in Cats", |e| {
+            message_in(e, &self.cats_room, "meow")
+        })
+        .await;
+        let reply = OutgoingMessage {
+            reply_to: Some(meow),
+            ..OutgoingMessage::text("purr")
+        };
+        let (carol, forum) = (self.carol, self.forum());
+        self.tg(|w| w.send_message(carol, forum, reply).unwrap());
+        let purr = expect_event(&self.owner, &self.bridge, "a reply in Cats", |e| {
+            message_in(e, &self.cats_room, "purr")
+        })
+        .await;
+        (meow, meow_event, purr)
+    }
+
+    /// The owner's messages in `topic` as Telegram shows them.
+    fn owner_texts_in(&self, topic: i32) -> Vec<String> {
+        owner_texts_in(&self.fake, self.alice, self.forum_id, topic)
+    }
+
+    /// The owner sends `content` into `room`.
+    async fn owner_sends(&self, room: &str, content: Value) {
+        self.owner
+            .send_event(room, "m.room.message", &content)
+            .await
+            .unwrap();
+    }
+}
+
+async fn forum_history_and_messages_land_in_their_topic_rooms(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frm").await;
+    let (owner, bridge) = (&t.owner, &t.bridge);
     // The sync opened the Cats room with its history; General kept only
     // its own.
-    let cats_room = topic_room(&store, peer, cats, &bridge).await;
-    let cats_room = cats_room.room_id.to_string();
-    join(&owner, &cats_room).await;
     assert_eq!(
-        state(&owner, &cats_room, "m.room.name", "").await["name"],
+        state(owner, &t.cats_room, "m.room.name", "").await["name"],
         "Cats"
     );
-    expect_event(&owner, &bridge, "topic history", |e| {
-        message_in(e, &cats_room, "cat before")
+    expect_event(owner, bridge, "topic history", |e| {
+        message_in(e, &t.cats_room, "cat before")
     })
     .await;
-    let general_bodies: Vec<Value> = timeline(&owner, &general)
+    let general_bodies: Vec<Value> = timeline(owner, &t.general)
         .await
         .into_iter()
         .map(|e| e["content"]["body"].clone())
@@ -180,25 +276,22 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
     );
 
     // A topic created on Telegram gets its room; its messages go there.
-    let dogs = tg(&|w| w.create_topic(carol, forum_id, "Dogs", None, None).unwrap());
-    let dogs_room = topic_room(&store, peer, dogs, &bridge).await;
-    let dogs_room = dogs_room.room_id.to_string();
-    join(&owner, &dogs_room).await;
-    let in_topic = |topic: i32, text: &'static str| OutgoingMessage {
-        topic: Some(topic),
-        ..OutgoingMessage::text(text)
-    };
-    let woof = tg(&|w| w.send_message(bob, forum, in_topic(dogs, "woof")).unwrap());
-    let meow = tg(&|w| w.send_message(bob, forum, in_topic(cats, "meow")).unwrap());
-    tg(&|w| w.send_text(bob, forum, "general live").unwrap());
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    let woof = t.send_in(t.bob, dogs, "woof");
+    let meow = t.send_in(t.bob, t.cats, "meow");
+    let forum = t.forum();
+    let bob = t.bob;
+    t.tg(|w| w.send_text(bob, forum, "general live").unwrap());
     let events = expect_all(
-        &owner,
-        &bridge,
+        owner,
+        bridge,
         &[
             ("a message in Dogs", &|e| message_in(e, &dogs_room, "woof")),
-            ("a message in Cats", &|e| message_in(e, &cats_room, "meow")),
+            ("a message in Cats", &|e| {
+                message_in(e, &t.cats_room, "meow")
+            }),
             ("a message in General", &|e| {
-                message_in(e, &general, "general live")
+                message_in(e, &t.general, "general live")
             }),
         ],
     )
@@ -209,15 +302,14 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         meow_event["content"].get("m.relates_to").is_none(),
         "{meow_event}"
     );
-    tg(&|w| {
-        let reply = OutgoingMessage {
-            reply_to: Some(meow),
-            ..OutgoingMessage::text("purr")
-        };
-        w.send_message(carol, forum, reply).unwrap()
-    });
-    let purr = expect_event(&owner, &bridge, "a reply in Cats", |e| {
-        message_in(e, &cats_room, "purr")
+    let reply = OutgoingMessage {
+        reply_to: Some(meow),
+        ..OutgoingMessage::text("purr")
+    };
+    let carol = t.carol;
+    t.tg(|w| w.send_message(carol, forum, reply).unwrap());
+    let purr = expect_event(owner, bridge, "a reply in Cats", |e| {
+        message_in(e, &t.cats_room, "purr")
     })
     .await;
     assert_eq!(
@@ -225,21 +317,20 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         meow_event["event_id"]
     );
     // Edits, reactions and deletions follow the message into its room.
-    tg(&|w| {
+    t.tg(|w| {
         w.edit_text(bob, forum, meow, "meow!").unwrap();
         w.react(carol, forum, meow, Some("👍")).unwrap();
         w.delete(bob, forum, &[woof], true).unwrap();
-        0
     });
     expect_all(
-        &owner,
-        &bridge,
+        owner,
+        bridge,
         &[
             ("the edit in Cats", &|e| {
-                message_in(e, &cats_room, "* meow!")
+                message_in(e, &t.cats_room, "* meow!")
             }),
             ("the reaction in Cats", &|e| {
-                e["room_id"] == cats_room.as_str()
+                e["room_id"] == t.cats_room.as_str()
                     && e["type"] == "m.reaction"
                     && e["content"]["m.relates_to"]["event_id"] == meow_event["event_id"]
             }),
@@ -252,16 +343,13 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
     )
     .await;
     // A pin on Telegram pins the message in its own topic's room.
-    tg(&|w| {
-        w.pin(bob, forum, meow, true).unwrap();
-        0
-    });
+    t.tg(|w| w.pin(bob, forum, meow, true).unwrap());
     let pins_path =
         |room: &str| format!("/_matrix/client/v3/rooms/{room}/state/m.room.pinned_events/");
-    eventually(&bridge, "the pin in Cats", || async {
+    eventually(bridge, "the pin in Cats", || async {
         let pins = owner
             .api()
-            .ok(Method::GET, &pins_path(&cats_room), None)
+            .ok(Method::GET, &pins_path(&t.cats_room), None)
             .await
             .ok()?;
         (pins["pinned"] == json!([meow_event["event_id"]])).then_some(())
@@ -270,14 +358,22 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
     assert!(
         owner
             .api()
-            .ok(Method::GET, &pins_path(&general), None)
+            .ok(Method::GET, &pins_path(&t.general), None)
             .await
             .is_err(),
         "General has no pins"
     );
+    t.bridge.terminate();
+}
 
-    // Renamed, closed and reopened on Telegram.
-    tg(&|w| {
+async fn topics_renamed_closed_and_reopened_on_telegram_follow_in_their_rooms(
+    kind: HomeserverKind,
+) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frn").await;
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    let (forum_id, cats, bob, carol) = (t.forum_id, t.cats, t.bob, t.carol);
+    t.tg(|w| {
         let rename = TopicEdit {
             title: Some("Wolves".into()),
             ..TopicEdit::default()
@@ -288,95 +384,81 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
             ..TopicEdit::default()
         };
         w.edit_topic(bob, forum_id, cats, close).unwrap();
-        0
     });
     poll_until(
         "the Dogs room renamed",
-        &bridge,
+        &t.bridge,
         Duration::from_secs(30),
         || {
-            let title = store.portals().topic(peer, dogs).unwrap()?.title?;
+            let title = t.store.portals().topic(t.peer, dogs).unwrap()?.title?;
             (title == "Wolves").then_some(())
         },
     )
     .await;
     assert_eq!(
-        state(&owner, &dogs_room, "m.room.name", "").await["name"],
+        state(&t.owner, &dogs_room, "m.room.name", "").await["name"],
         "Wolves"
     );
-    let bob_ghost = format!("@frmtg_{bob}:localhost");
-    expect_event(&owner, &bridge, "the closed notice", |e| {
-        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    let bob_ghost = format!("@frntg_{bob}:localhost");
+    expect_event(&t.owner, &t.bridge, "the closed notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
     })
     .await;
-    tg(&|w| {
+    t.tg(|w| {
         let reopen = TopicEdit {
             closed: Some(false),
             ..TopicEdit::default()
         };
         w.edit_topic(bob, forum_id, cats, reopen).unwrap();
-        0
     });
-    expect_event(&owner, &bridge, "the reopened notice", |e| {
-        e["room_id"] == cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
+    expect_event(&t.owner, &t.bridge, "the reopened notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
     })
     .await;
+    t.bridge.terminate();
+}
 
-    // The owner writes in the topic rooms and in General.
-    owner
-        .send_event(
-            &cats_room,
-            "m.room.message",
-            &json!({ "msgtype": "m.text", "body": "from matrix" }),
-        )
-        .await
-        .unwrap();
+async fn what_the_owner_writes_in_a_topic_room_reaches_that_topic(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "fro").await;
+    let (dogs, _) = t.new_topic("Dogs").await;
+    let (_, _, purr) = t.meow_and_purr().await;
     let purr_id = purr["event_id"].as_str().unwrap();
-    owner
-        .send_event(
-            &cats_room,
-            "m.room.message",
-            &json!({
-                "msgtype": "m.text",
-                "body": "> <@x:localhost> purr\n\nanswer",
-                "m.relates_to": { "m.in_reply_to": { "event_id": purr_id } },
-            }),
-        )
-        .await
-        .unwrap();
-    owner
-        .send_event(
-            &general,
-            "m.room.message",
-            &json!({ "msgtype": "m.text", "body": "to general" }),
-        )
-        .await
-        .unwrap();
+    t.owner_sends(
+        &t.cats_room,
+        json!({ "msgtype": "m.text", "body": "from matrix" }),
+    )
+    .await;
+    t.owner_sends(
+        &t.cats_room,
+        json!({
+            "msgtype": "m.text",
+            "body": "> <@x:localhost> purr\n\nanswer",
+            "m.relates_to": { "m.in_reply_to": { "event_id": purr_id } },
+        }),
+    )
+    .await;
+    t.owner_sends(
+        &t.general,
+        json!({ "msgtype": "m.text", "body": "to general" }),
+    )
+    .await;
     poll_until(
         "the owner's messages in Cats",
-        &bridge,
+        &t.bridge,
         Duration::from_secs(30),
-        || {
-            let texts = owner_texts_in(&fake, alice, forum_id, cats);
-            (texts == ["from matrix", "answer"]).then_some(())
-        },
+        || (t.owner_texts_in(t.cats) == ["from matrix", "answer"]).then_some(()),
     )
     .await;
     poll_until(
         "the owner's message in General",
-        &bridge,
+        &t.bridge,
         Duration::from_secs(30),
-        || {
-            let texts = owner_texts_in(&fake, alice, forum_id, 1);
-            (texts == ["to general"]).then_some(())
-        },
+        || (t.owner_texts_in(1) == ["to general"]).then_some(()),
     )
     .await;
-    let history = fake
-        .world()
-        .lock()
-        .unwrap()
-        .topic_history(alice, forum_id, cats);
+    let (alice, forum_id, cats) = (t.alice, t.forum_id, t.cats);
+    let history = t.tg(|w| w.topic_history(alice, forum_id, cats));
     let answer = history.iter().find(|m| m.text == "answer").unwrap();
     let purr_tg = history.iter().find(|m| m.text == "purr").unwrap();
     assert_eq!(
@@ -384,6 +466,24 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         Some(purr_tg.id),
         "the answer replies to purr on Telegram"
     );
+
+    // Nothing the owner sent comes back as a second event.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let echoes = timeline(&t.owner, &t.cats_room)
+        .await
+        .into_iter()
+        .filter(|e| e["content"]["body"] == "from matrix")
+        .count();
+    assert_eq!(echoes, 1);
+    assert!(t.owner_texts_in(dogs).is_empty());
+    t.bridge.terminate();
+}
+
+async fn a_thread_message_answers_the_threads_latest_message_or_its_root(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frt").await;
+    let (meow, meow_event, purr) = t.meow_and_purr().await;
+    let purr_id = purr["event_id"].as_str().unwrap();
     // A message in a Matrix thread answers the thread's latest message
     // (its fallback reply), or the root when that one is unknown.
     let meow_id = meow_event["event_id"].as_str().unwrap();
@@ -391,39 +491,31 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         ("> <@x:localhost> purr\n\nin the thread", purr_id),
         ("thread fallback", "$never-bridged:localhost"),
     ] {
-        owner
-            .send_event(
-                &cats_room,
-                "m.room.message",
-                &json!({
-                    "msgtype": "m.text",
-                    "body": body,
-                    "m.relates_to": {
-                        "rel_type": "m.thread",
-                        "event_id": meow_id,
-                        "is_falling_back": true,
-                        "m.in_reply_to": { "event_id": latest },
-                    },
-                }),
-            )
-            .await
-            .unwrap();
+        t.owner_sends(
+            &t.cats_room,
+            json!({
+                "msgtype": "m.text",
+                "body": body,
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": meow_id,
+                    "is_falling_back": true,
+                    "m.in_reply_to": { "event_id": latest },
+                },
+            }),
+        )
+        .await;
     }
     poll_until(
         "the thread messages in Cats",
-        &bridge,
+        &t.bridge,
         Duration::from_secs(30),
-        || {
-            let texts = owner_texts_in(&fake, alice, forum_id, cats);
-            (texts.len() == 4).then_some(texts)
-        },
+        || (t.owner_texts_in(t.cats).len() == 2).then_some(()),
     )
     .await;
-    let history = fake
-        .world()
-        .lock()
-        .unwrap()
-        .topic_history(alice, forum_id, cats);
+    let (alice, forum_id, cats) = (t.alice, t.forum_id, t.cats);
+    let history = t.tg(|w| w.topic_history(alice, forum_id, cats));
+    let purr_tg = history.iter().find(|m| m.text == "purr").unwrap();
     let threaded = history.iter().find(|m| m.text == "in the thread").unwrap();
     assert_eq!(threaded.reply_to, Some(purr_tg.id));
     let fallback = history
@@ -435,17 +527,7 @@ async fn forum_topics_become_rooms_both_ways(kind: HomeserverKind) {
         Some(meow),
         "the root when the latest is unknown"
     );
-
-    // Nothing the owner sent comes back as a second event.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let echoes = timeline(&owner, &cats_room)
-        .await
-        .into_iter()
-        .filter(|e| e["content"]["body"] == "from matrix")
-        .count();
-    assert_eq!(echoes, 1);
-    assert!(owner_texts_in(&fake, alice, forum_id, dogs).is_empty());
-    bridge.terminate();
+    t.bridge.terminate();
 }
 
 async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: HomeserverKind) {

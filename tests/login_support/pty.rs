@@ -62,10 +62,18 @@ impl Pty {
             .stdin(stdio(&slave))
             .stdout(stdio(&slave))
             .stderr(stdio(&slave));
-        // SAFETY: only async-signal-safe calls (setsid, open, close) on
-        // memory allocated before the fork.
+        // SAFETY: only async-signal-safe calls (sigaction, setsid, open,
+        // close) on memory allocated before the fork.
         unsafe {
             command.pre_exec(move || {
+                // A new terminal's session starts with Ctrl-C and Ctrl-\ at
+                // their defaults, as a terminal emulator starts its shell; a
+                // test run started in the background would otherwise pass
+                // on an ignored SIGINT.
+                use nix::sys::signal::{signal, SigHandler, Signal};
+                for interrupt in [Signal::SIGINT, Signal::SIGQUIT] {
+                    signal(interrupt, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+                }
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
                 // A session leader's first terminal opened without O_NOCTTY
                 // becomes its controlling terminal: needed for /dev/tty and
