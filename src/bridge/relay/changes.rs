@@ -40,8 +40,8 @@ impl Side {
         };
         let original = self.store.messages().by_telegram(scope, message.id())?;
         let Some(original) = original.into_iter().next() else {
-            debug!("edit of a message that was never bridged");
-            return Ok(());
+            drop(_sending);
+            return self.on_edit_before_its_message(message, &stamp).await;
         };
         let bridged = self.store.messages().bridged_edit(scope, message.id())?;
         if bridged.is_some_and(|bridged| bridged.covers(&stamp)) {
@@ -74,6 +74,41 @@ impl Side {
         self.store
             .messages()
             .record_edit(scope, message.id(), &stamp)?;
+        Ok(())
+    }
+
+    /// An edit of a message that was never bridged. Telegram may push an
+    /// edit while the client is still fetching the missed updates that hold
+    /// the message itself (after a reconnection, under a flood wait), and
+    /// the client applies it at once. The edit carries the whole message as
+    /// it is now, so a message newer than anything handled in its chat is
+    /// bridged from it, edited; the message, when it comes, is then already
+    /// bridged. An older one was left out on purpose and stays out.
+    async fn on_edit_before_its_message(
+        &self,
+        message: &Message,
+        stamp: &EditStamp,
+    ) -> Result<(), PortalError> {
+        let chat = message.peer_id();
+        let newest = self.store.messages().newest_handled(chat)?;
+        if newest.is_none_or(|newest| message.id() <= newest) {
+            debug!("edit of a message that was never bridged");
+            return Ok(());
+        }
+        info!("an edit arrived before its message; the message is bridged as edited");
+        self.on_message(message).await?;
+        let scope = self.scope_of(chat);
+        if !self
+            .store
+            .messages()
+            .by_telegram(scope, message.id())?
+            .is_empty()
+        {
+            // A repeat of this edit is not sent as a replacement of itself.
+            self.store
+                .messages()
+                .record_edit(scope, message.id(), stamp)?;
+        }
         Ok(())
     }
 
