@@ -10,32 +10,17 @@ mod appservice_support;
 
 use std::time::Duration;
 
-use appservice_support::telegram::{
-    configure, portal_of, send_on_telegram, start_logged_in, user, wait_for_log, NO_HISTORY,
-};
-use appservice_support::{
-    bodies_from, expect_event, message_in, shared_homeserver, Bridges, EVENT_TIMEOUT,
-};
+use appservice_support::telegram::{configure, send_on_telegram, start_in_group, user, NO_HISTORY};
+use appservice_support::{bodies_from, default_homeserver, expect_event, message_in, Bridges};
 use fake_telegram::world::Peer;
 use fake_telegram::{FakeTelegram, RpcError};
-use grammers_session::types::PeerId;
-use testkit::{Homeserver, HomeserverKind, HomeserverOptions, SharedHomeserver};
-use tgbridge::store::Store;
-
-static SERVERS: SharedHomeserver<Bridges> = SharedHomeserver::new();
+use testkit::{Homeserver, HomeserverKind};
 
 /// The flood wait on the client's request for the missed updates.
 const FLOOD_WAIT: u32 = 8;
 
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
-    shared_homeserver(
-        &SERVERS,
-        kind,
-        &["ebm"],
-        HomeserverOptions::default(),
-        |_, _| {},
-    )
-    .await
+    default_homeserver(kind, &["ebm"]).await
 }
 
 on_both_servers!(an_edit_pushed_before_its_message_leaves_the_message_once_as_edited);
@@ -55,14 +40,7 @@ async fn an_edit_pushed_before_its_message_leaves_the_message_once_as_edited(kin
         (alice, bob, group)
     };
     let peer = Peer::Chat(group);
-    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
-    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
-    let store = Store::open(&bridge.database_path).unwrap();
-    let room = portal_of(&store, PeerId::chat(group).unwrap(), &bridge)
-        .await
-        .room_id
-        .to_string();
-    owner.join(&room).await.unwrap();
+    let (owner, room) = start_in_group(server, &mut bridge, &fake, alice, group).await;
     send_on_telegram(&fake, bob, peer, "before");
     expect_event(&owner, &bridge, "before", |e| {
         message_in(e, &room, "before")

@@ -10,18 +10,14 @@ mod appservice_support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use appservice_support::telegram::{
-    configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
-};
+use appservice_support::telegram::{configure, start_in_group, user, NO_HISTORY};
 use appservice_support::{
     default_homeserver, event_id, expect_event, message_in, poll_until, Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
-use grammers_session::types::PeerId;
 use serde_json::json;
 use testkit::{Homeserver, HomeserverKind, TestUser};
-use tgbridge::store::Store;
 
 async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges) {
     default_homeserver(kind, &["eds"]).await
@@ -68,14 +64,7 @@ async fn two_edits_within_one_second_are_both_bridged_and_never_echoed(kind: Hom
         (alice, bob, group)
     };
     let peer = Peer::Chat(group);
-    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
-    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
-    let store = Store::open(&bridge.database_path).unwrap();
-    let room = portal_of(&store, PeerId::chat(group).unwrap(), &bridge)
-        .await
-        .room_id
-        .to_string();
-    owner.join(&room).await.unwrap();
+    let (owner, room) = start_in_group(server, &mut bridge, &fake, alice, group).await;
 
     // Telegram → Matrix: Bob corrects himself twice at once.
     let draft = fake

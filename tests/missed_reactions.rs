@@ -10,18 +10,14 @@ mod appservice_support;
 
 use std::time::Duration;
 
-use appservice_support::telegram::{
-    configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
-};
+use appservice_support::telegram::{configure, start_in_group, user, NO_HISTORY};
 use appservice_support::{
     default_homeserver, expect_event, message_in, poll_until, Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::{Peer, UserId};
 use fake_telegram::FakeTelegram;
-use grammers_session::types::PeerId;
 use serde_json::Value;
 use testkit::{Homeserver, HomeserverKind, TestUser};
-use tgbridge::store::Store;
 
 /// How long Telegram stays unreachable.
 const TELEGRAM_OUTAGE: Duration = Duration::from_secs(5);
@@ -90,14 +86,7 @@ async fn reactions_set_while_the_bridge_was_away_reach_the_room_once(kind: Homes
         (alice, bob, carol, group)
     };
     let peer = Peer::Chat(group);
-    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
-    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
-    let store = Store::open(&bridge.database_path).unwrap();
-    let room = portal_of(&store, PeerId::chat(group).unwrap(), &bridge)
-        .await
-        .room_id
-        .to_string();
-    owner.join(&room).await.unwrap();
+    let (owner, room) = start_in_group(server, &mut bridge, &fake, alice, group).await;
     let text = "react to this";
     fake.world()
         .lock()

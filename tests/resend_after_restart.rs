@@ -12,16 +12,13 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::{
-    portal_of, send_on_telegram, start_logged_in, user, wait_for_log, with_own_homeserver,
-    NO_HISTORY,
+    send_on_telegram, start_in_group, user, with_own_homeserver, NO_HISTORY,
 };
 use appservice_support::{bodies_from, expect_event, message_in, EVENT_TIMEOUT};
 use fake_telegram::world::Peer;
 use fake_telegram::FakeTelegram;
-use grammers_session::types::PeerId;
 use testkit::HomeserverKind;
 use tgbridge::bridge::containment::TEST_CRASH_VAR;
-use tgbridge::store::Store;
 
 /// The text whose bridging kills the bridge.
 const FATAL: &str = "stored, never recorded";
@@ -42,14 +39,7 @@ async fn a_message_the_homeserver_took_before_a_crash_is_not_sent_twice(kind: Ho
         (alice, bob, group)
     };
     let peer = Peer::Chat(group);
-    let owner = start_logged_in(&server, &mut bridge, &fake, alice).await;
-    wait_for_log(&bridge, "caught up with missed messages", 1, EVENT_TIMEOUT).await;
-    let store = Store::open(&bridge.database_path).unwrap();
-    let room = portal_of(&store, PeerId::chat(group).unwrap(), &bridge)
-        .await
-        .room_id
-        .to_string();
-    owner.join(&room).await.unwrap();
+    let (owner, room) = start_in_group(&server, &mut bridge, &fake, alice, group).await;
     let send = |text: &str| {
         send_on_telegram(&fake, bob, peer, text);
     };

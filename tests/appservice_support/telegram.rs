@@ -205,6 +205,31 @@ pub async fn start_logged_in(
     owner
 }
 
+/// [`start_logged_in`], then waits for the first catch-up and joins the
+/// owner to the portal of basic group `group`: the owner and the portal's
+/// room id.
+pub async fn start_in_group(
+    server: &testkit::Homeserver,
+    bridge: &mut BridgeInstance,
+    fake: &FakeTelegram,
+    account: UserId,
+    group: fake_telegram::world::ChatId,
+) -> (TestUser, String) {
+    let owner = start_logged_in(server, bridge, fake, account).await;
+    wait_for_log(
+        bridge,
+        "caught up with missed messages",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = grammers_session::types::PeerId::chat(group).unwrap();
+    let room = portal_of(&store, peer, bridge).await.room_id.to_string();
+    owner.join(&room).await.unwrap();
+    (owner, room)
+}
+
 /// The portal of `chat`, waiting (up to 30 s) until the bridge stored it.
 pub async fn portal_of(
     store: &Store,
