@@ -36,7 +36,7 @@ Options:
                  unprivileged installs and packaging). Implied when not root.
   -h, --help     Show this help.
 
-Building takes about 7 minutes on a 2-core x86-64 machine, and several
+Building takes 7 to 11 minutes on a 2-core x86-64 machine, and several
 times that on a Raspberry Pi; the compiler needs up to 1.3 GB of memory per
 job. With less than 2.6 GB of memory available the build runs one job at a
 time (set CARGO_BUILD_JOBS to choose), so a 2 GB Raspberry Pi can build it.
@@ -198,7 +198,7 @@ build_binary() {
         return
     fi
     step "Building the release binary"
-    say "  This takes about 7 minutes on a 2-core x86-64 machine and several times"
+    say "  This takes 7 to 11 minutes on a 2-core x86-64 machine and several times"
     say "  that on a Raspberry Pi; each compiler job needs up to 1.3 GB of memory."
     say "  (To skip it, build elsewhere and run ./install.sh --binary PATH.)"
     limit_build_jobs
