@@ -12,7 +12,9 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::wait_for_log;
-use appservice_support::telegram::{configure, portal_of, start_logged_in, state, user};
+use appservice_support::telegram::{
+    configure, portal_of, start_logged_in, state, user, NO_HISTORY,
+};
 use appservice_support::{command, expect_event, is_notice_from, management_room_of};
 use appservice_support::{eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
@@ -855,10 +857,7 @@ async fn a_crash_mid_burst_across_two_topics_bridges_each_message_once(kind: Hom
     let (server, bridges) = server(kind).await;
     let _log = server.log_on_panic();
     let mut bridge = bridges.take("frs");
-    configure(
-        &bridge,
-        "  initial_history:\n    private: 0\n    group: 0\n    channel: 0\n",
-    );
+    configure(&bridge, NO_HISTORY);
     let fake = FakeTelegram::start().await;
     let shared = fake.world();
     let (alice, bob, forum_id, topics) = {

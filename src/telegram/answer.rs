@@ -1,8 +1,12 @@
 //! Small pieces of Telegram's request and answer shapes that several parts
-//! of the bridge need: the reply header of a send, and the updates an answer
-//! to a send or edit carries. Pure; no network.
+//! of the bridge need: the reply header of a send, the updates an answer
+//! to a send or edit carries, and which edit an edited message is. Pure; no
+//! network.
 
+use grammers_client::message::Message;
 use grammers_tl_types as tl;
+
+use crate::store::EditStamp;
 
 /// A reply header pointing at message `id` of the same chat.
 pub fn reply_to(id: i32) -> tl::enums::InputReplyTo {
@@ -63,6 +67,38 @@ pub fn new_messages(answer: &tl::enums::Updates) -> impl Iterator<Item = &tl::en
         tl::enums::Update::NewChannelMessage(u) => Some(&u.message),
         _ => None,
     })
+}
+
+/// The edit Telegram recorded for message `id` in the answer to an edit,
+/// so the echo of that edit is recognised as already bridged.
+pub fn edit_stamp_of(updates: &tl::enums::Updates, id: i32) -> Option<EditStamp> {
+    updates_in(updates).iter().find_map(|update| {
+        let message = match update {
+            tl::enums::Update::EditMessage(u) => &u.message,
+            tl::enums::Update::EditChannelMessage(u) => &u.message,
+            _ => return None,
+        };
+        match message {
+            tl::enums::Message::Message(m) if m.id == id => stamp_of(m),
+            _ => None,
+        }
+    })
+}
+
+/// Which edit an edited message carries: its edit date and text, both as
+/// Telegram holds them, so the owner's edit and its echo stamp alike. Read
+/// from the raw message (grammers' date accessor panics on dates out of
+/// range); `None` for a message never edited.
+pub fn edit_stamp(message: &Message) -> Option<EditStamp> {
+    match &message.raw {
+        tl::enums::Message::Message(m) => stamp_of(m),
+        _ => None,
+    }
+}
+
+fn stamp_of(message: &tl::types::Message) -> Option<EditStamp> {
+    let date = message.edit_date?;
+    Some(EditStamp::new(i64::from(date), &message.message))
 }
 
 #[cfg(test)]

@@ -4,15 +4,14 @@
 //! second), deletions become redactions. Messages the bridge never
 //! bridged are left alone. It never sends anything to Telegram.
 
-use grammers_tl_types as tl;
 use ruma::api::client::redact::redact_event;
 use ruma::events::relation::Replacement;
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContentWithoutRelation};
 
 use super::inbound::scope_key;
-use super::outbound_plan;
 use super::*;
 use crate::store::EditStamp;
+use crate::telegram::answer::edit_stamp;
 use crate::telegram::reactions::reactions_of;
 
 impl Side {
@@ -24,7 +23,7 @@ impl Side {
             return Ok(());
         };
         let scope = self.scope_of(chat);
-        let me = PeerId::user(self.self_id());
+        let me = self.me();
         if let Some(now) = me.and_then(|me| reactions_of(message, me)) {
             self.on_reactions(chat, message.id(), now).await?;
         }
@@ -200,15 +199,6 @@ impl Side {
                 warn!(%error, "could not read the deletions that came before their message");
                 false
             })
-    }
-}
-
-/// Which edit an edited message carries, read from the raw message
-/// (grammers' date accessor panics on dates out of range).
-fn edit_stamp(message: &Message) -> Option<EditStamp> {
-    match &message.raw {
-        tl::enums::Message::Message(m) => outbound_plan::edit_stamp(m),
-        _ => None,
     }
 }
 

@@ -287,6 +287,11 @@ impl Side {
         }
     }
 
+    /// The logged-in account as a peer (`None` before the runtime runs).
+    fn me(&self) -> Option<PeerId> {
+        PeerId::user(self.self_id())
+    }
+
     /// The chat's send lock. Sending a Matrix message to Telegram holds it
     /// until the message map records the sent message; the Telegram → Matrix
     /// path takes it before deciding an outgoing message is new. Without it,
@@ -562,7 +567,7 @@ impl Side {
                 chat,
                 msg_id,
                 reactions,
-            } => match PeerId::user(self.self_id()) {
+            } => match self.me() {
                 Some(me) => {
                     let now = crate::telegram::reactions::reaction_list(&reactions, me);
                     self.on_reactions(chat, msg_id, now).await

@@ -566,7 +566,7 @@ impl Side {
         // Under the chat's send lock: the echo of this edit finds it recorded.
         if let Some(stamp) = answer
             .as_ref()
-            .and_then(|updates| outbound_plan::edit_stamp_of(updates, target_id))
+            .and_then(|updates| crate::telegram::answer::edit_stamp_of(updates, target_id))
         {
             self.store
                 .messages()

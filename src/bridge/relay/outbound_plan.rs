@@ -12,7 +12,7 @@ use ruma::events::room::message::MessageType;
 use ruma::{EventId, OwnedEventId};
 use sha2::{Digest, Sha256};
 
-use crate::store::{EditStamp, StoreError};
+use crate::store::StoreError;
 use crate::telegram::answer;
 
 /// A Matrix message is split into at most this many Telegram messages;
@@ -166,29 +166,6 @@ pub fn sent_message_id(updates: &tl::enums::Updates, random_id: i64) -> Option<i
             _ => None,
         });
     by_random_id.or_else(|| answer::new_messages(updates).find_map(message_id))
-}
-
-/// The edit Telegram recorded for message `id` in the answer to an edit,
-/// so the echo of that edit is recognised as already bridged.
-pub fn edit_stamp_of(updates: &tl::enums::Updates, id: i32) -> Option<EditStamp> {
-    answer::updates_in(updates).iter().find_map(|update| {
-        let message = match update {
-            tl::enums::Update::EditMessage(u) => &u.message,
-            tl::enums::Update::EditChannelMessage(u) => &u.message,
-            _ => return None,
-        };
-        match message {
-            tl::enums::Message::Message(m) if m.id == id => edit_stamp(m),
-            _ => None,
-        }
-    })
-}
-
-/// The stamp of an edited message: its edit date and text, both as
-/// Telegram holds them, so the owner's edit and its echo stamp alike.
-pub fn edit_stamp(message: &tl::types::Message) -> Option<EditStamp> {
-    let date = message.edit_date?;
-    Some(EditStamp::new(i64::from(date), &message.message))
 }
 
 fn message_id(message: &tl::enums::Message) -> Option<i32> {

@@ -62,9 +62,13 @@ impl RecentChats {
     /// Adds `chat` behind the ones already known, if there is room: what a
     /// start learns from the dialog list ranks below live activity.
     pub(super) fn add_older(&mut self, chat: PeerId) {
-        if self.chats.len() < self.capacity && !self.chats.contains(&chat) {
+        if !self.is_full() && !self.chats.contains(&chat) {
             self.chats.push_back(chat);
         }
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.chats.len() >= self.capacity
     }
 
     pub(super) fn newest_first(&self) -> Vec<PeerId> {
@@ -115,6 +119,11 @@ impl Side {
     pub(super) fn note_dialogs(&self, top_messages: &[(PeerId, i32)]) {
         let mut recent = self.reaction_refresh.recent();
         for &(chat, _) in top_messages {
+            // The dialog list can hold hundreds of portals; only the first
+            // few count.
+            if recent.is_full() {
+                break;
+            }
             if matches!(self.store.portals().by_peer(chat), Ok(Some(_))) {
                 recent.add_older(chat);
             }

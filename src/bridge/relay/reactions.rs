@@ -61,7 +61,7 @@ impl Side {
         let Some(target) = target.into_iter().next() else {
             return Ok(());
         };
-        let Some(me) = PeerId::user(self.self_id()) else {
+        let Some(me) = self.me() else {
             return Ok(());
         };
         // The owner's reaction set from Matrix is recorded under the chat's

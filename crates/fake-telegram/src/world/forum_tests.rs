@@ -53,6 +53,13 @@ fn call<R: RemoteCall>(
 }
 
 impl Forum {
+    /// A topic `by` creates in the forum, with no icon.
+    fn topic(&mut self, by: UserId, title: &str) -> i32 {
+        self.world
+            .create_topic(by, self.channel, title, None, None)
+            .unwrap()
+    }
+
     fn peer(&self, viewer: UserId) -> tl::enums::InputPeer {
         self.world.input_peer(Peer::Channel(self.channel), viewer)
     }
@@ -298,10 +305,7 @@ fn creating_a_topic_posts_its_service_message_with_a_pts() {
 #[test]
 fn topic_messages_carry_the_topic_in_their_reply_header() {
     let mut s = forum();
-    let topic = s
-        .world
-        .create_topic(s.alice, s.channel, "Dogs", None, None)
-        .unwrap();
+    let topic = s.topic(s.alice, "Dogs");
     // General: no header at all.
     let general = sent(&s.send(s.bob, "in general", None, None).unwrap());
     assert_eq!(header(&general), None);
@@ -365,10 +369,7 @@ fn topic_messages_carry_the_topic_in_their_reply_header() {
 #[test]
 fn editing_closing_hiding_and_pinning_topics() {
     let mut s = forum();
-    let topic = s
-        .world
-        .create_topic(s.bob, s.channel, "Bob's", None, None)
-        .unwrap();
+    let topic = s.topic(s.bob, "Bob's");
     let before = s.pts();
     // The creator renames their topic: a service message in the topic.
     let renamed = s
@@ -505,18 +506,9 @@ fn editing_closing_hiding_and_pinning_topics() {
 #[test]
 fn topics_list_by_recency_with_pins_paging_search_and_ids() {
     let mut s = forum();
-    let a = s
-        .world
-        .create_topic(s.alice, s.channel, "Apples", None, None)
-        .unwrap();
-    let b = s
-        .world
-        .create_topic(s.alice, s.channel, "Bananas", None, None)
-        .unwrap();
-    let c = s
-        .world
-        .create_topic(s.alice, s.channel, "Cherries", None, None)
-        .unwrap();
+    let a = s.topic(s.alice, "Apples");
+    let b = s.topic(s.alice, "Bananas");
+    let c = s.topic(s.alice, "Cherries");
     for (topic, text) in [(b, "b"), (a, "a"), (c, "c"), (a, "a again")] {
         s.send(s.bob, text, None, Some(topic)).unwrap();
     }
@@ -569,10 +561,7 @@ fn topics_list_by_recency_with_pins_paging_search_and_ids() {
 #[test]
 fn history_per_topic_and_the_channel_difference() {
     let mut s = forum();
-    let topic = s
-        .world
-        .create_topic(s.alice, s.channel, "T", None, None)
-        .unwrap();
+    let topic = s.topic(s.alice, "T");
     let pts = s.pts();
     s.send(s.bob, "general 1", None, None).unwrap();
     s.send(s.bob, "topic 1", None, Some(topic)).unwrap();
@@ -655,10 +644,7 @@ fn history_per_topic_and_the_channel_difference() {
 #[test]
 fn toggling_the_forum_flag_keeps_topics_and_tells_members() {
     let mut s = forum();
-    let topic = s
-        .world
-        .create_topic(s.alice, s.channel, "Kept", None, None)
-        .unwrap();
+    let topic = s.topic(s.alice, "Kept");
     s.send(s.bob, "in topic", None, Some(topic)).unwrap();
     let toggle = |s: &Forum, by: UserId, enabled: bool| f::channels::ToggleForum {
         channel: s.world.input_channel(s.channel, by),
@@ -734,10 +720,7 @@ fn toggling_the_forum_flag_keeps_topics_and_tells_members() {
 #[test]
 fn deleting_a_topic_deletes_its_messages() {
     let mut s = forum();
-    let topic = s
-        .world
-        .create_topic(s.bob, s.channel, "Doomed", None, None)
-        .unwrap();
+    let topic = s.topic(s.bob, "Doomed");
     s.send(s.carol, "bye", None, Some(topic)).unwrap();
     s.send(s.carol, "stays", None, None).unwrap();
     let before = s.pts();
