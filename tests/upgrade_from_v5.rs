@@ -25,14 +25,16 @@ use appservice_support::telegram::{
     configure, history, own_texts, send_on_telegram, start_in_group, user, wait_sent, NO_HISTORY,
     PNG,
 };
+use appservice_support::BridgeInstance;
 use appservice_support::{
     bodies_from, default_homeserver, event_id, expect_event, message_in, poll_until, EVENT_TIMEOUT,
 };
+use fake_telegram::world::UserId;
 use fake_telegram::world::{MediaSpec, Origin, OutgoingMessage, Peer};
 use fake_telegram::FakeTelegram;
 use rusqlite::types::ValueRef;
 use serde_json::json;
-use testkit::HomeserverKind;
+use testkit::{HomeserverKind, TestUser};
 
 on_both_servers!(a_version_5_database_is_migrated_and_the_bridge_resumes_from_it);
 
@@ -113,81 +115,12 @@ async fn a_version_5_database_is_migrated_and_the_bridge_resumes_from_it(kind: H
     let (owner, room) = start_in_group(server, &mut bridge, &fake, alice, group).await;
     let ghost = bridge.ghost(bob);
 
-    // Traffic until every table of version 5 has rows: messages both ways,
-    // an edit, a photo, a reaction each way and a rename.
-    let hello = send_on_telegram(&fake, bob, peer, "hello");
-    let hello_event =
-        expect_event(&owner, &bridge, "hello", |e| message_in(e, &room, "hello")).await;
-    fake.world()
-        .lock()
-        .unwrap()
-        .edit_text(bob, peer, hello, "hello, edited")
-        .unwrap();
-    expect_event(&owner, &bridge, "the edit", |e| {
-        e["room_id"] == room.as_str() && e["content"]["m.new_content"]["body"] == "hello, edited"
-    })
-    .await;
-    fake.world()
-        .lock()
-        .unwrap()
-        .send_message(
-            bob,
-            peer,
-            OutgoingMessage {
-                media: Some(MediaSpec::Photo {
-                    bytes: PNG.to_vec(),
-                }),
-                ..OutgoingMessage::text("a photo")
-            },
-        )
-        .unwrap();
-    expect_event(&owner, &bridge, "the photo", |e| {
-        e["room_id"] == room.as_str() && e["content"]["msgtype"] == "m.image"
-    })
-    .await;
-    owner.send_text(&room, "from matrix").await.unwrap();
-    let sent = wait_sent(&fake, &bridge, alice, peer, "from matrix").await;
-    fake.world()
-        .lock()
-        .unwrap()
-        .react(bob, peer, sent.id, Some("🔥"))
-        .unwrap();
-    expect_event(&owner, &bridge, "Bob's reaction", |e| {
-        e["room_id"] == room.as_str() && e["type"] == "m.reaction"
-    })
-    .await;
-    let hello_id = event_id(&hello_event);
-    owner
-        .send_event(
-            &room,
-            "m.reaction",
-            &json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": hello_id, "key": "👍" } }),
-        )
-        .await
-        .unwrap();
+    let hello = fill_every_version_5_table(&fake, &bridge, &owner, &room, (alice, bob, peer)).await;
     let hello_on_telegram = || {
         history(&fake, alice, peer)
             .into_iter()
             .find(|m| m.id == hello)
     };
-    poll_until("the owner's reaction", &bridge, EVENT_TIMEOUT, || {
-        hello_on_telegram().filter(|m| m.reactions.contains(&(alice, "👍".to_owned())))
-    })
-    .await;
-    fake.world()
-        .lock()
-        .unwrap()
-        .edit_title(Origin::control(bob), peer, "Upgrade, renamed")
-        .unwrap();
-    poll_until("the rename", &bridge, EVENT_TIMEOUT, || {
-        let title: Option<String> = rusqlite::Connection::open(&bridge.database_path)
-            .unwrap()
-            .query_row("SELECT title FROM portal", [], |r| r.get(0))
-            .unwrap();
-        let handled = count(&bridge.database_path, "chat_cursor") > 0;
-        (handled && title.as_deref() == Some("Upgrade, renamed")).then_some(())
-    })
-    .await;
 
     // The owner writes while Telegram refuses every connection, so the
     // message stays in the outbox; then the bridge is killed.
@@ -257,6 +190,91 @@ async fn a_version_5_database_is_migrated_and_the_bridge_resumes_from_it(kind: H
         assert!(lost.is_empty(), "{table} lost {lost:?}");
     }
     bridge.stop();
+}
+
+/// Bridges traffic until every table of version 5 has rows: messages both
+/// ways, an edit, a photo, a reaction each way and a rename. Returns the id
+/// of the message the owner reacted to.
+async fn fill_every_version_5_table(
+    fake: &FakeTelegram,
+    bridge: &BridgeInstance,
+    owner: &TestUser,
+    room: &str,
+    (alice, bob, peer): (UserId, UserId, Peer),
+) -> i32 {
+    let hello = send_on_telegram(fake, bob, peer, "hello");
+    let hello_event = expect_event(owner, bridge, "hello", |e| message_in(e, room, "hello")).await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_text(bob, peer, hello, "hello, edited")
+        .unwrap();
+    expect_event(owner, bridge, "the edit", |e| {
+        e["room_id"] == room && e["content"]["m.new_content"]["body"] == "hello, edited"
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_message(
+            bob,
+            peer,
+            OutgoingMessage {
+                media: Some(MediaSpec::Photo {
+                    bytes: PNG.to_vec(),
+                }),
+                ..OutgoingMessage::text("a photo")
+            },
+        )
+        .unwrap();
+    expect_event(owner, bridge, "the photo", |e| {
+        e["room_id"] == room && e["content"]["msgtype"] == "m.image"
+    })
+    .await;
+    owner.send_text(room, "from matrix").await.unwrap();
+    let sent = wait_sent(fake, bridge, alice, peer, "from matrix").await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .react(bob, peer, sent.id, Some("🔥"))
+        .unwrap();
+    expect_event(owner, bridge, "Bob's reaction", |e| {
+        e["room_id"] == room && e["type"] == "m.reaction"
+    })
+    .await;
+    let hello_id = event_id(&hello_event);
+    owner
+        .send_event(
+            room,
+            "m.reaction",
+            &json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": hello_id, "key": "👍" } }),
+        )
+        .await
+        .unwrap();
+    let hello_on_telegram = || {
+        history(fake, alice, peer)
+            .into_iter()
+            .find(|m| m.id == hello)
+    };
+    poll_until("the owner's reaction", bridge, EVENT_TIMEOUT, || {
+        hello_on_telegram().filter(|m| m.reactions.contains(&(alice, "👍".to_owned())))
+    })
+    .await;
+    fake.world()
+        .lock()
+        .unwrap()
+        .edit_title(Origin::control(bob), peer, "Upgrade, renamed")
+        .unwrap();
+    poll_until("the rename", bridge, EVENT_TIMEOUT, || {
+        let title: Option<String> = rusqlite::Connection::open(&bridge.database_path)
+            .unwrap()
+            .query_row("SELECT title FROM portal", [], |r| r.get(0))
+            .unwrap();
+        let handled = count(&bridge.database_path, "chat_cursor") > 0;
+        (handled && title.as_deref() == Some("Upgrade, renamed")).then_some(())
+    })
+    .await;
+    hello
 }
 
 /// The number of rows in `table`.
