@@ -913,13 +913,11 @@ fn transaction_key(txn_id: &str, transaction: &Transaction) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::extract::Request;
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
     use serde_json::{json, Value};
 
     use super::*;
     use crate::bridge::persistence::TelegramAccount;
+    use crate::matrix::fake_homeserver::FakeHomeserver;
     use crate::matrix::{ClientSettings, RetryPolicy};
 
     /// The database, in memory.
@@ -1052,79 +1050,35 @@ mod tests {
         }
     }
 
-    /// One request the fake homeserver saw.
-    #[derive(Debug, Clone)]
-    struct Seen {
-        method: String,
-        path: String,
-        query: String,
-        body: Value,
-    }
-
-    /// A homeserver stand-in that records requests and answers the few
-    /// endpoints the core uses; `member_status` scripts the management-room check.
-    struct FakeHomeserver {
-        seen: Mutex<Vec<Seen>>,
-        member_status: Mutex<u16>,
-    }
-
-    impl FakeHomeserver {
-        fn requests(&self, method: &str, path_part: &str) -> Vec<Seen> {
-            self.seen
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|s| s.method == method && s.path.contains(path_part))
-                .cloned()
-                .collect()
+    /// The answers of the few endpoints the core uses; the management-room
+    /// check (`m.room.member` state) is scripted per test.
+    fn answer_as_the_core_expects(fake: &FakeHomeserver) {
+        fake.answer_containing("/createRoom", 200, json!({ "room_id": "!new:localhost" }));
+        fake.answer_containing("/send/", 200, json!({ "event_id": "$sent" }));
+        set_member_status(fake, 200);
+        for fragment in ["/join", "/leave"] {
+            fake.answer_containing(fragment, 200, json!({ "room_id": "!joined:localhost" }));
         }
+        fake.answer_containing(
+            "/account/whoami",
+            200,
+            json!({ "user_id": "@telegrambot:localhost" }),
+        );
     }
 
-    async fn answer(fake: Arc<FakeHomeserver>, request: Request) -> axum::response::Response {
-        let method = request.method().to_string();
-        let path = request.uri().path().to_owned();
-        let query = request.uri().query().unwrap_or_default().to_owned();
-        let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        fake.seen.lock().unwrap().push(Seen {
-            method: method.clone(),
-            path: path.clone(),
-            query,
-            body,
-        });
-        let (status, body) = if path.ends_with("/createRoom") {
-            (200, json!({ "room_id": "!new:localhost" }))
-        } else if path.contains("/send/") {
-            (200, json!({ "event_id": "$sent" }))
-        } else if path.contains("/state/m.room.member/") {
-            let status = *fake.member_status.lock().unwrap();
-            (
-                status,
-                json!({ "membership": "join", "errcode": "M_FORBIDDEN" }),
-            )
-        } else if path.ends_with("/join") || path.ends_with("/leave") {
-            (200, json!({ "room_id": "!joined:localhost" }))
-        } else if path.ends_with("/account/whoami") {
-            (200, json!({ "user_id": "@telegrambot:localhost" }))
-        } else {
-            (404, json!({ "errcode": "M_UNRECOGNIZED" }))
-        };
-        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    /// How the homeserver answers the check that the owner is in the
+    /// management room.
+    fn set_member_status(fake: &FakeHomeserver, status: u16) {
+        fake.answer_containing(
+            "/state/m.room.member/",
+            status,
+            json!({ "membership": "join", "errcode": "M_FORBIDDEN" }),
+        );
     }
 
     async fn setup() -> (Core<MemoryStore>, Arc<FakeHomeserver>, Arc<MemoryStore>) {
-        let fake = Arc::new(FakeHomeserver {
-            seen: Mutex::new(Vec::new()),
-            member_status: Mutex::new(200),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let served = fake.clone();
-        let app =
-            axum::Router::new().fallback(move |request: Request| answer(served.clone(), request));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (fake, port) = FakeHomeserver::start().await;
+        answer_as_the_core_expects(&fake);
         let client = MatrixClient::new(ClientSettings {
             homeserver_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
             as_token: "as".into(),
@@ -1201,7 +1155,7 @@ mod tests {
         );
         assert!(fake.requests("POST", "/createRoom").is_empty());
 
-        *fake.member_status.lock().unwrap() = 403;
+        set_member_status(&fake, 403);
         assert_eq!(
             core.ensure_management_room().await.unwrap(),
             "!new:localhost"
@@ -1209,7 +1163,7 @@ mod tests {
         assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
 
         // A failing homeserver is not "gone": no second room.
-        *fake.member_status.lock().unwrap() = 502;
+        set_member_status(&fake, 502);
         assert!(core.ensure_management_room().await.is_err());
         assert_eq!(fake.requests("POST", "/createRoom").len(), 1);
     }
@@ -1224,9 +1178,7 @@ mod tests {
             .insert("!portal:localhost".into());
         *store.watermark.lock().unwrap() = Some(1_000);
         let reads = || {
-            fake.seen
-                .lock()
-                .unwrap()
+            fake.seen()
                 .iter()
                 .filter(|seen| seen.path.ends_with("/messages"))
                 .count()
@@ -1299,7 +1251,7 @@ mod tests {
             format!("tgbridge {}", env!("CARGO_PKG_VERSION"))
         );
         assert!(sends[0].path.ends_with("/reply-_24c1"), "{}", sends[0].path);
-        assert!(sends[0].query.is_empty(), "the bot answers as itself");
+        assert!(sends[0].query.is_none(), "the bot answers as itself");
     }
 
     #[tokio::test]

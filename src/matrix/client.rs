@@ -622,6 +622,7 @@ fn is_identity_refusal(error: &MatrixError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::fake_homeserver::FakeHomeserver;
 
     #[test]
     fn endpoint_names_are_short() {
@@ -644,69 +645,8 @@ mod tests {
         assert_eq!(retry_after_header(&headers), None);
     }
 
-    /// A scripted stand-in for the homeserver: each path answers from a queue
-    /// of (status, body) and records what it was sent.
-    #[derive(Default)]
-    struct FakeHomeserver {
-        script: Mutex<std::collections::HashMap<String, Vec<(u16, String)>>>,
-        seen: Mutex<Vec<Seen>>,
-    }
-
-    /// Path, `Authorization` header and query string of one request.
-    type Seen = (String, Option<String>, Option<String>);
-
-    impl FakeHomeserver {
-        fn answer(&self, path: &str, answers: &[(u16, &str)]) {
-            self.script.lock().unwrap().insert(
-                path.to_owned(),
-                answers.iter().map(|(s, b)| (*s, (*b).to_owned())).collect(),
-            );
-        }
-
-        fn calls(&self, path: &str) -> usize {
-            self.seen
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(p, _, _)| p == path)
-                .count()
-        }
-    }
-
-    async fn fake_homeserver_on(listener: tokio::net::TcpListener, fake: Arc<FakeHomeserver>) {
-        use axum::extract::Request;
-        use axum::response::IntoResponse;
-        let app = axum::Router::new().fallback(move |request: Request| {
-            let fake = fake.clone();
-            async move {
-                let path = request.uri().path().to_owned();
-                let auth = request
-                    .headers()
-                    .get("authorization")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                let query = request.uri().query().map(str::to_owned);
-                fake.seen.lock().unwrap().push((path.clone(), auth, query));
-                let mut script = fake.script.lock().unwrap();
-                let queue = script.entry(path).or_default();
-                let (status, body) = if queue.len() > 1 {
-                    queue.remove(0)
-                } else {
-                    queue
-                        .first()
-                        .cloned()
-                        .unwrap_or((404, r#"{"errcode":"M_UNRECOGNIZED"}"#.into()))
-                };
-                (StatusCode::from_u16(status).unwrap(), body).into_response()
-            }
-        });
-        axum::serve(listener, app).await.unwrap();
-    }
-
     async fn start_fake() -> (MatrixClient, Arc<FakeHomeserver>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = Arc::new(FakeHomeserver::default());
-        tokio::spawn(fake_homeserver_on(listener, fake.clone()));
+        let (fake, port) = FakeHomeserver::start().await;
         (client_for(port), fake)
     }
 
@@ -744,12 +684,12 @@ mod tests {
             .unwrap();
         assert_eq!(response.user_id, "@telegrambot:localhost");
         assert_eq!(fake.calls(WHOAMI), 3);
-        let seen = fake.seen.lock().unwrap();
+        let seen = fake.seen();
         assert!(seen
             .iter()
-            .all(|(_, auth, _)| auth.as_deref() == Some("Bearer as-secret")));
+            .all(|s| s.authorization.as_deref() == Some("Bearer as-secret")));
         assert!(
-            seen.iter().all(|(_, _, query)| query.is_none()),
+            seen.iter().all(|s| s.query.is_none()),
             "the bot sends no user_id"
         );
     }
@@ -831,8 +771,8 @@ mod tests {
 
         fake.answer(WHOAMI, &[(200, r#"{"user_id":"@telegram_42:localhost"}"#)]);
         assert!(client.can_act_as(&ghost).await.unwrap());
-        let seen = fake.seen.lock().unwrap();
-        let (_, _, query) = seen.iter().find(|(p, _, _)| p == WHOAMI).unwrap();
+        let seen = fake.seen();
+        let query = &seen.iter().find(|s| s.path == WHOAMI).unwrap().query;
         assert_eq!(query.as_deref(), Some("user_id=%40telegram_42%3Alocalhost"));
     }
 
@@ -928,7 +868,7 @@ mod tests {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .unwrap();
-            fake_homeserver_on(listener, late).await;
+            late.serve(listener).await;
         });
         let started = Instant::now();
         let versions = tokio::time::timeout(Duration::from_secs(10), client.wait_for_homeserver())

@@ -13,6 +13,8 @@ pub mod appservice;
 pub mod client;
 pub mod error;
 pub mod event;
+#[cfg(test)]
+pub(crate) mod fake_homeserver;
 pub mod media;
 pub mod registration;
 pub mod retry;
