@@ -46,6 +46,7 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod ids;
 pub mod logging;
 pub mod matrix;
 pub mod store;

@@ -3,14 +3,17 @@
 //! events. It knows nothing about Matrix.
 
 pub mod answer;
+pub mod api;
 pub mod client;
 pub mod event;
 pub mod journal;
 pub mod login;
 pub mod logout;
+pub mod media;
 pub mod members;
 pub mod reactions;
 
+pub use api::TelegramApi;
 pub use client::{CallError, ClientOptions, DeviceInfo, TelegramClient};
 pub use login::{Account, CodeDelivery, CodeSent, LoginError, LoginFlow, LoginStep, QrCode};
 pub mod unreadable;

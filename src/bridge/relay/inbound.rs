@@ -282,11 +282,10 @@ impl Side {
         let text = self.matrix_text(message).await;
         // Media (with the text as caption) becomes its own event type.
         let media = match self.telegram.get() {
-            Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
-                self.media_bridge(telegram)
-                    .media_event(message, &text)
-                    .await
-            }
+            Some(telegram) => match crate::telegram::media::message_media(message) {
+                Some(media) => self.media_bridge(telegram).media_event(media, &text).await,
+                None => None,
+            },
             _ => None,
         };
         let reply_to = self.reply_target(scope, message)?;
@@ -468,13 +467,11 @@ impl Side {
         original: &ruma::EventId,
     ) -> Option<crate::convert::media::MatrixMedia> {
         let telegram = self.telegram.get()?;
-        if !crate::bridge::media::has_bridged_media(message) {
-            return None;
-        }
+        let media = crate::telegram::media::message_media(message)?;
         let caption = self.matrix_text(message).await;
         let media = self
             .media_bridge(telegram)
-            .media_event(message, &caption)
+            .media_event(media, &caption)
             .await?;
         crate::convert::media::edit_content(&media, original.as_str())
     }
@@ -485,7 +482,7 @@ impl Side {
         telegram: &'a grammers_client::Client,
     ) -> crate::bridge::media::TelegramToMatrix<'a> {
         crate::bridge::media::TelegramToMatrix {
-            telegram,
+            telegram: crate::telegram::TelegramApi::new(telegram),
             matrix: &self.client,
             store: &self.store,
             limits: &self.media_limits,
