@@ -138,7 +138,7 @@ pub enum PortalError {
     Build(String),
     /// Telegram refused or failed a call.
     #[error("Telegram: {0}")]
-    Telegram(#[from] grammers_mtsender::InvocationError),
+    Telegram(#[from] crate::telegram::CallError),
     /// An avatar could not be mirrored.
     #[error("avatar: {0}")]
     Avatar(#[from] super::avatar::AvatarError),

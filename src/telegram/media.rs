@@ -31,10 +31,20 @@ use crate::store::TelegramFileKind;
 pub struct TgFileLocation {
     location: tl::enums::InputFileLocation,
     size: Option<u64>,
-    dc_id: i32,
+    dc_id: Option<i32>,
 }
 
 impl TgFileLocation {
+    /// A file whose size and datacenter Telegram works out itself (a
+    /// profile or chat photo).
+    pub(super) fn anywhere(location: tl::enums::InputFileLocation) -> Self {
+        TgFileLocation {
+            location,
+            size: None,
+            dc_id: None,
+        }
+    }
+
     /// The file's size, when Telegram said.
     pub fn size(&self) -> Option<u64> {
         self.size
@@ -51,7 +61,7 @@ impl Downloadable for TgFileLocation {
     }
 
     fn dc_id(&self) -> Option<i32> {
-        Some(self.dc_id)
+        self.dc_id
     }
 }
 
@@ -361,7 +371,7 @@ fn photo_location(photo: &tl::types::MessageMediaPhoto) -> Option<TgFile> {
             }
             .into(),
             size: chosen.file.size,
-            dc_id: photo.dc_id,
+            dc_id: Some(photo.dc_id),
         },
         file: chosen.file,
     })
@@ -385,7 +395,7 @@ fn document_location(media: &tl::types::MessageMediaDocument) -> Option<TgFile> 
             }
             .into(),
             size: u64::try_from(doc.size).ok(),
-            dc_id: doc.dc_id,
+            dc_id: Some(doc.dc_id),
         },
         file,
     })

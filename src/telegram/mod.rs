@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod api;
+pub mod chats;
 pub mod client;
 pub mod event;
 pub mod journal;
@@ -11,6 +12,7 @@ pub mod login;
 pub mod logout;
 pub mod media;
 pub mod members;
+pub mod peers;
 pub mod reactions;
 
 pub use api::TelegramApi;

@@ -69,7 +69,12 @@ impl Side {
                 let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
                 if let Err(error) = self
                     .puppets()
-                    .sync_members(client, chat, &portal.room_id, self_id)
+                    .sync_members(
+                        &crate::telegram::TelegramApi::new(client),
+                        crate::telegram::peers::ChatRef::new(chat),
+                        &portal.room_id,
+                        self_id,
+                    )
                     .await
                 {
                     warn!(%error, "could not sync the members of a new portal");
@@ -536,7 +541,8 @@ impl Side {
             .map(|peer| ghost::peer_displayname(&self.settings.bridge, peer));
         let ghost = puppets.ensure(telegram_id, name.as_deref()).await?;
         if let (Some(peer), Some(client)) = (&peer, self.telegram.get()) {
-            puppets.mirror_peer_photo(client, peer).await;
+            let telegram = crate::telegram::TelegramApi::new(client);
+            puppets.mirror_photo(&telegram, &TgProfile::of(peer)).await;
         }
         Ok(ghost)
     }

@@ -325,7 +325,12 @@ impl Side {
     ) -> Result<(), OutboundError> {
         match changed {
             Ok(()) => self.done(delivery),
-            Err(PortalError::Telegram(error)) => Err(error.into()),
+            Err(PortalError::Telegram(crate::telegram::CallError::Invocation(error))) => {
+                Err(error.into())
+            }
+            Err(PortalError::Telegram(error @ crate::telegram::CallError::TimedOut(_))) => {
+                Err(OutboundError::Network(error.to_string()))
+            }
             Err(PortalError::Store(error)) => Err(error.into()),
             Err(other) => Err(OutboundError::Refused(other.to_string())),
         }
