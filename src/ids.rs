@@ -5,7 +5,7 @@
 //! They live at the crate root rather than in `telegram/` or `store/`
 //! because both use them and neither may depend on the other: the store
 //! keys its rows by them and knows nothing about MTProto, the Telegram
-//! adapter converts grammers' ids into them at its border. This module
+//! adapter converts the MTProto client's ids into them at its border. This module
 //! depends on nothing and does no I/O.
 
 use std::fmt;

@@ -2,6 +2,7 @@
 //! terminal, Matrix and the web page, and the update stream turned into bridge
 //! events. It knows nothing about Matrix.
 
+pub mod account;
 pub mod answer;
 pub mod api;
 pub mod chats;
