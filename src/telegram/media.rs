@@ -522,7 +522,7 @@ impl TelegramApi {
             random_id,
             reply_markup: None,
             entities: caption
-                .map(|c| c.entities.clone())
+                .map(|c| super::entities::to_tl(&c.entities))
                 .filter(|e| !e.is_empty()),
             schedule_date: None,
             schedule_repeat_period: None,

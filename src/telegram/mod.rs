@@ -7,6 +7,7 @@ pub mod answer;
 pub mod api;
 pub mod chats;
 pub mod client;
+pub mod entities;
 pub mod event;
 pub mod journal;
 pub mod login;

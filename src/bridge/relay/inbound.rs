@@ -347,7 +347,11 @@ impl Side {
             .map(Vec::as_slice)
             .unwrap_or_default();
         let mentions = self.mentions_for(message.text(), entities).await;
-        let text = telegram_to_matrix(message.text(), entities, &mentions);
+        let text = telegram_to_matrix(
+            message.text(),
+            &crate::telegram::entities::from_tl(entities),
+            &mentions,
+        );
         match post_signature(message) {
             Some(author) => crate::convert::with_signature(text, author),
             None => text,
@@ -712,7 +716,11 @@ mod tests {
         entities: &[tl::enums::MessageEntity],
         mentions: &dyn MentionResolver,
     ) -> RoomMessageEventContent {
-        matrix_text_content(telegram_to_matrix(text, entities, mentions))
+        matrix_text_content(telegram_to_matrix(
+            text,
+            &crate::telegram::entities::from_tl(entities),
+            mentions,
+        ))
     }
 
     struct Known;

@@ -67,7 +67,13 @@ impl Side {
             let part = self.resolved(part).await;
             let random_id = outbound_plan::random_id(&delivery.entry.event_id, part_no);
             let message_id = self
-                .send_text_part(delivery, part.text, part.entities, None, random_id)
+                .send_text_part(
+                    delivery,
+                    part.text,
+                    crate::telegram::entities::to_tl(&part.entities),
+                    None,
+                    random_id,
+                )
                 .await?;
             let part_no = u32::try_from(part_no).unwrap_or(u32::MAX);
             self.record_sent(delivery, part_no, message_id, index + 1 == last)?;
