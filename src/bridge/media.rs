@@ -153,7 +153,7 @@ impl TelegramToMatrix<'_> {
         };
         let readable = |text: &str| Some(message_event(convert::readable_content(text, caption)));
         let found = match media.media {
-            TgMedia::File(file) => file,
+            TgMedia::File(file) => *file,
             TgMedia::Geo(point) => {
                 return Some(message_event(convert::location_content(point, None, None)));
             }

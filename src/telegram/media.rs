@@ -82,8 +82,9 @@ pub struct TgFile {
 /// The media of a Telegram message, as the bridge handles it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TgMedia {
-    /// A photo or document to transfer.
-    File(TgFile),
+    /// A photo or document to transfer (boxed: it is far larger than the
+    /// other kinds).
+    File(Box<TgFile>),
     /// A photo or document Telegram no longer serves (expired, deleted).
     Unavailable,
     /// A location.
@@ -195,7 +196,7 @@ fn media_of(media: &tl::enums::MessageMedia) -> Option<TgMedia> {
         M::Empty | M::WebPage(_) | M::Unsupported => return None,
         other => return Some(TgMedia::Unsupported(media_name(other))),
     };
-    Some(found.map_or(TgMedia::Unavailable, TgMedia::File))
+    Some(found.map_or(TgMedia::Unavailable, |file| TgMedia::File(Box::new(file))))
 }
 
 /// A Telegram geo point; `None` for an empty one.
