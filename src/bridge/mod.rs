@@ -5,10 +5,10 @@
 //! needs ([`service::ServiceSettings`]). Outside [`relay`] it names no type of
 //! the MTProto client: it asks Telegram through
 //! [`crate::telegram::TelegramApi`] and works on the adapter's plain values.
-//! Only the store's portal key (grammers' `PeerId`, in [`portal`] and
+//! Only the store's portal key (the client's `PeerId`, in [`portal`] and
 //! [`sync`]) remains until the store takes [`crate::ids`]; [`relay`] still
-//! holds grammers values and reaches the typed functions through two small
-//! adapter modules in `relay/mod.rs`.
+//! holds the client's values and reaches the typed functions through two
+//! small adapter modules in `relay/mod.rs`.
 //!
 //! - Start-up and shutdown: [`service`] (management room, double puppet,
 //!   then the Telegram side), `missed` (what the owner sent while the

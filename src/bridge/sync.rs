@@ -9,7 +9,7 @@
 //! texts) and Matrix through [`PortalRooms`]. It never sends notices
 //! itself: progress goes to a callback.
 //!
-//! Portals are still keyed by grammers' `PeerId` in the store; this module
+//! Portals are still keyed by the client's `PeerId` in the store; this module
 //! turns the adapter's [`TgChatId`]s into that key until the store takes
 //! typed ids itself.
 
