@@ -5,10 +5,7 @@ mod convert_support;
 
 use convert_support::*;
 use grammers_tl_types::enums::MessageEntity;
-use tgbridge::convert::{
-    matrix_to_telegram, strip_reply_fallback, telegram_to_matrix, MatrixText, NoMentions,
-    TelegramText,
-};
+use tgbridge::convert::{strip_reply_fallback, MatrixText, NoMentions};
 
 fn to_html(text: &str, entities: &[MessageEntity]) -> Option<String> {
     telegram_to_matrix(text, entities, &MapResolver::default()).html

@@ -12,9 +12,7 @@ use std::collections::BTreeSet;
 use convert_support::*;
 use grammers_tl_types as tl;
 use proptest::prelude::*;
-use tgbridge::convert::{
-    matrix_to_telegram, split_for_telegram, telegram_to_matrix, utf16_len, TelegramText,
-};
+use tgbridge::convert::utf16_len;
 use tl::enums::MessageEntity;
 
 /// Few enough cases that the suite stays fast, enough to cover the shapes.

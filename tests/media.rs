@@ -721,7 +721,7 @@ impl Direct {
     /// The bridge's send function over this scenario's clients.
     fn sender(&self) -> MatrixToTelegram<'_> {
         MatrixToTelegram {
-            telegram: &self.telegram.client,
+            telegram: tgbridge::telegram::TelegramApi::new(&self.telegram.client),
             matrix: &self.matrix,
             store: &self.store,
             limits: &self.limits,
@@ -734,7 +734,7 @@ impl Direct {
         media: &OutgoingMedia,
         reply_to: Option<i32>,
         random_id: i64,
-    ) -> Result<tgbridge::bridge::media::SentMedia, MediaError> {
+    ) -> Result<tgbridge::telegram::media::SentMedia, MediaError> {
         let chat = PeerId::chat(self.group).unwrap().to_ambient_ref();
         let caption = media.caption.as_ref().map(|(body, html)| {
             tgbridge::convert::matrix_to_telegram(
@@ -745,10 +745,12 @@ impl Direct {
         });
         self.sender()
             .send(
-                chat,
+                tgbridge::telegram::media::Destination::new(
+                    chat,
+                    tgbridge::telegram::answer::reply_in(reply_to, None),
+                ),
                 media,
                 caption.as_ref(),
-                tgbridge::telegram::answer::reply_in(reply_to, None),
                 random_id,
             )
             .await
@@ -761,7 +763,7 @@ impl Direct {
         bytes: &[u8],
         mut content: Value,
         random_id: i64,
-    ) -> (String, tgbridge::bridge::media::SentMedia) {
+    ) -> (String, tgbridge::telegram::media::SentMedia) {
         let mime = content["info"]["mimetype"].as_str().unwrap().to_owned();
         let url = upload(&self.owner, bytes.to_vec(), &mime).await;
         content["url"] = json!(url);
@@ -827,7 +829,7 @@ async fn matrix_media_reaches_telegram_with_equal_bytes(kind: HomeserverKind) {
     for (n, (bytes, content, expected_media)) in cases.into_iter().enumerate() {
         let (url, sent) = t.upload_and_send(&bytes, content, 1000 + n as i64).await;
         let view = t.last_message();
-        assert_eq!(view.id, sent.message_id);
+        assert_eq!(view.id, sent.message_id.get());
         assert_eq!(view.media.as_deref(), Some(expected_media), "case {n}");
         assert_eq!(view.media_bytes.as_deref(), Some(&bytes[..]), "case {n}");
         if n == 0 {
@@ -866,7 +868,7 @@ async fn matrix_locations_and_oversized_files_reach_telegram_or_are_refused(kind
     let t = direct(server, bridges, "mloc").await;
     let (image, image_content) = matrix_image();
     let (_, photo) = t.upload_and_send(&image, image_content, 1000).await;
-    let first_sent = Some(photo.message_id);
+    let first_sent = Some(photo.message_id.get());
 
     // A location.
     let location = json!({ "msgtype": "m.location", "body": "here", "geo_uri": "geo:51.5,-0.12" });
@@ -877,7 +879,7 @@ async fn matrix_locations_and_oversized_files_reach_telegram_or_are_refused(kind
         let w = shared.lock().unwrap();
         let view = w.last_message(t.alice, Peer::Chat(t.group)).unwrap();
         assert_eq!(view.media.as_deref(), Some("geo"));
-        assert_eq!(view.id, sent.message_id);
+        assert_eq!(view.id, sent.message_id.get());
         assert_eq!(view.reply_to, first_sent, "a reply to the photo");
         let key = w
             .message_key(t.alice, Peer::Chat(t.group), view.id)

@@ -203,15 +203,17 @@ async fn a_big_matrix_file_reaches_telegram_in_big_file_parts(kind: HomeserverKi
         .expect("the bot is registered");
     let limits = tgbridge::bridge::media::MediaLimits::default();
     let sent = tgbridge::bridge::media::MatrixToTelegram {
-        telegram: &telegram.client,
+        telegram: tgbridge::telegram::TelegramApi::new(&telegram.client),
         matrix: &matrix,
         store: &store,
         limits: &limits,
     }
     .send(
-        PeerId::chat(group).unwrap().to_ambient_ref(),
+        tgbridge::telegram::media::Destination::new(
+            PeerId::chat(group).unwrap().to_ambient_ref(),
+            None,
+        ),
         &media,
-        None,
         None,
         77,
     )
@@ -227,7 +229,7 @@ async fn a_big_matrix_file_reaches_telegram_in_big_file_parts(kind: HomeserverKi
         .unwrap()
         .last_message(alice, Peer::Chat(group))
         .unwrap();
-    assert_eq!(view.id, sent.message_id);
+    assert_eq!(view.id, sent.message_id.get());
     assert_eq!(view.media.as_deref(), Some("video/mp4"));
     assert!(
         view.media_bytes.as_deref() == Some(&big[..]),

@@ -4,21 +4,18 @@
 //! A Telegram photo is downloaded and uploaded to the homeserver's media
 //! repository once: the resulting mxc URI is remembered by Telegram photo id
 //! in the store's key-value table, so a photo shared by several portals or
-//! ghosts, or seen again after a restart, costs no second upload. Deciding
-//! which photo a peer has is pure; the transfers go through the grammers
-//! client and [`MatrixClient`]. It never sets room state or profiles itself.
+//! ghosts, or seen again after a restart, costs no second upload. Which
+//! photo a user or chat has comes from [`crate::telegram::peers`]; the
+//! transfers go through [`TelegramApi`] and [`MatrixClient`]. It never sets
+//! room state or profiles itself.
 
-use grammers_client::media::Downloadable;
-use grammers_client::peer::Peer;
-use grammers_client::Client;
-use grammers_mtsender::InvocationError;
-use grammers_session::types::PeerRef;
-use grammers_tl_types as tl;
 use ruma::api::client::{authenticated_media, media};
 use ruma::{MxcUri, OwnedMxcUri};
 
 use crate::matrix::{MatrixClient, MatrixError};
 use crate::store::{Store, StoreError};
+use crate::telegram::peers::TgPhoto;
+use crate::telegram::{CallError, TelegramApi};
 
 /// Photos larger than this are not mirrored (Telegram's profile photos are
 /// far smaller; anything bigger is not worth a small homeserver's disk).
@@ -32,7 +29,7 @@ const CACHE_PREFIX: &str = "avatar_mxc:";
 pub enum AvatarError {
     /// Telegram refused or failed the download or upload.
     #[error("Telegram: {0}")]
-    Telegram(#[from] InvocationError),
+    Telegram(#[from] CallError),
     /// The homeserver refused or failed.
     #[error(transparent)]
     Matrix(#[from] MatrixError),
@@ -47,50 +44,12 @@ pub enum AvatarError {
     Upload(String),
 }
 
-/// A Telegram photo to mirror: its id (the cache key) and where to fetch it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TelegramPhoto {
-    /// Telegram's photo id; a changed photo has a new id.
-    pub id: i64,
-    location: tl::enums::InputFileLocation,
-}
-
-impl Downloadable for TelegramPhoto {
-    fn to_raw_input_location(&self) -> Option<tl::enums::InputFileLocation> {
-        Some(self.location.clone())
-    }
-}
-
-/// The photo id of a user, group or channel; `None` when it has none.
-pub fn photo_id(peer: &Peer) -> Option<i64> {
-    match peer {
-        Peer::User(user) => user.photo().map(|p| p.photo_id),
-        Peer::Group(group) => group.photo().map(|p| p.photo_id),
-        Peer::Channel(channel) => channel.photo().map(|p| p.photo_id),
-        Peer::Community(community) => community.photo().map(|p| p.photo_id),
-    }
-}
-
-/// The current photo of `peer` (reachable through `input`), in its big size.
-pub fn peer_photo(peer: &Peer, input: PeerRef) -> Option<TelegramPhoto> {
-    let id = photo_id(peer)?;
-    Some(TelegramPhoto {
-        id,
-        location: tl::types::InputPeerPhotoFileLocation {
-            big: true,
-            peer: input.into(),
-            photo_id: id,
-        }
-        .into(),
-    })
-}
-
 /// The mxc URI of `photo`, downloading and uploading it on first use.
 pub async fn mxc_for(
     matrix: &MatrixClient,
     store: &Store,
-    telegram: &Client,
-    photo: &TelegramPhoto,
+    telegram: &TelegramApi,
+    photo: &TgPhoto,
 ) -> Result<OwnedMxcUri, AvatarError> {
     let key = format!("{CACHE_PREFIX}{}", photo.id);
     if let Some(cached) = store.kv_get(&key)? {
@@ -108,9 +67,9 @@ pub async fn mxc_for(
     Ok(mxc)
 }
 
-async fn download(telegram: &Client, photo: &TelegramPhoto) -> Result<Vec<u8>, AvatarError> {
+async fn download(telegram: &TelegramApi, photo: &TgPhoto) -> Result<Vec<u8>, AvatarError> {
     let mut bytes = Vec::new();
-    let mut chunks = telegram.iter_download(photo);
+    let mut chunks = telegram.download(&photo.location);
     while let Some(chunk) = chunks.next().await? {
         bytes.extend(chunk);
         if bytes.len() > MAX_AVATAR_BYTES {

@@ -1,6 +1,6 @@
 //! Containment of failures to the one item that caused them. Each Telegram
 //! update, Matrix event and outbox entry is handled inside [`contain`]: a
-//! panic while bridging it (in the bridge, grammers, html5ever, ruma, ...)
+//! panic while bridging it (in the bridge, the MTProto client, html5ever, ruma, ...)
 //! unwinds to here instead of ending its worker or the process, and the
 //! caller records the item in the store's quarantine and tells the owner.
 //! The release profile unwinds on panic for this (see Cargo.toml).

@@ -4,12 +4,11 @@
 //! Member sync mirrors a chat's Telegram members into its portal, with
 //! Telegram admins given matching power levels.
 //!
+//! Who a user is and who is in a chat come from the Telegram adapter as
+//! [`TgProfile`]s and [`TgMember`]s.
+//!
 //! It never creates rooms (that is [`super::portal`]) and never sends messages.
 
-use grammers_client::peer::{Peer, Role, User};
-use grammers_client::Client;
-use grammers_mtsender::InvocationError;
-use grammers_session::types::PeerRef;
 use ruma::api::client::membership::{
     ban_user, invite_user, join_room_by_id, kick_user, leave_room,
 };
@@ -26,6 +25,8 @@ use super::portal::{PortalError, ADMIN_LEVEL, CREATOR_LEVEL};
 use crate::config::{BridgeConfig, GhostName};
 use crate::matrix::MatrixClient;
 use crate::store::{Ghost, Store};
+use crate::telegram::peers::{ChatRef, TgMember, TgProfile, TgRole, TgUser};
+use crate::telegram::{CallError, TelegramApi};
 
 /// At most this many members of one chat get a ghost in its portal, so a
 /// huge group does not flood the homeserver with joins.
@@ -33,9 +34,9 @@ pub const MEMBER_SYNC_LIMIT: usize = 200;
 
 /// The display name of a Telegram user's ghost, from the template; deleted
 /// accounts get a recognisable fallback.
-pub fn user_displayname(config: &BridgeConfig, user: &User) -> String {
-    let id = user.id().bare_id().unwrap_or_default();
-    if user.deleted() {
+pub fn user_displayname(config: &BridgeConfig, user: &TgUser) -> String {
+    let id = user.id.get();
+    if user.deleted {
         return config.ghost_displayname(&GhostName {
             first_name: "Deleted account",
             id,
@@ -43,19 +44,19 @@ pub fn user_displayname(config: &BridgeConfig, user: &User) -> String {
         });
     }
     config.ghost_displayname(&GhostName {
-        first_name: user.first_name().unwrap_or_default(),
-        last_name: user.last_name().unwrap_or_default(),
-        username: user.username().unwrap_or_default(),
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        username: &user.username,
         id,
     })
 }
 
 /// The display name of any peer's ghost: the template for users, the title
 /// for a channel or group posting as itself.
-pub fn peer_displayname(config: &BridgeConfig, peer: &Peer) -> String {
-    match peer {
-        Peer::User(user) => user_displayname(config, user),
-        other => other.name().unwrap_or_default().to_owned(),
+pub fn peer_displayname(config: &BridgeConfig, peer: &TgProfile) -> String {
+    match &peer.user {
+        Some(user) => user_displayname(config, user),
+        None => peer.title.clone(),
     }
 }
 
@@ -143,18 +144,11 @@ impl Puppets<'_> {
         Ok(())
     }
 
-    /// Mirrors a Telegram user's profile photo onto their ghost; failures
-    /// are logged, since a missing avatar never blocks bridging.
-    pub async fn mirror_photo(&self, telegram: &Client, user: &User) {
-        self.mirror_peer_photo(telegram, &Peer::User(user.clone()))
-            .await;
-    }
-
     /// Mirrors the photo of a user, or of a channel posting as itself, onto
     /// its ghost; failures are logged, since a missing avatar never blocks
     /// bridging.
-    pub async fn mirror_peer_photo(&self, telegram: &Client, peer: &Peer) {
-        let telegram_id = peer.id().bare_id().unwrap_or_default();
+    pub async fn mirror_photo(&self, telegram: &TelegramApi, peer: &TgProfile) {
+        let telegram_id = peer.id;
         let known = self
             .store
             .ghosts()
@@ -162,22 +156,21 @@ impl Puppets<'_> {
             .ok()
             .flatten()
             .and_then(|g| g.avatar_photo_id);
-        let current = avatar::photo_id(peer);
+        let current = peer.photo_id;
         if known == current {
             return;
         }
-        let avatar = match (current, peer.to_ref().await) {
-            (None, _) => None,
-            (Some(_), Ok(Some(input))) => {
-                let Some(photo) = avatar::peer_photo(peer, input) else {
-                    return;
+        let avatar = match current {
+            None => None,
+            Some(_) => {
+                let Some(photo) = telegram.photo_of(peer).await else {
+                    return debug!("no usable reference for a profile photo");
                 };
                 match avatar::mxc_for(self.client, self.store, telegram, &photo).await {
                     Ok(mxc) => Some((photo.id, mxc)),
                     Err(error) => return warn!(%error, "could not mirror a profile photo"),
                 }
             }
-            (Some(_), _) => return debug!("no usable reference for a profile photo"),
         };
         if let Err(error) = self.set_avatar(telegram_id, avatar).await {
             warn!(%error, "could not set a ghost's avatar");
@@ -289,8 +282,8 @@ impl Puppets<'_> {
     /// The owner's own account is skipped: the owner is invited already.
     pub async fn sync_members(
         &self,
-        telegram: &Client,
-        chat: PeerRef,
+        telegram: &TelegramApi,
+        chat: ChatRef,
         room: &RoomId,
         self_id: i64,
     ) -> Result<usize, PortalError> {
@@ -299,23 +292,21 @@ impl Puppets<'_> {
             .map_err(|e| PortalError::Build(format!("listing members: {e}")))?;
         let mut levels = Vec::new();
         let mut joined = 0;
-        for (user, role) in members {
-            let telegram_id = user.id().bare_id().unwrap_or_default();
-            if telegram_id == self_id || matches!(role, Role::Banned(_) | Role::Left(_)) {
+        for TgMember { profile, role } in members {
+            let telegram_id = profile.id;
+            if telegram_id == self_id || matches!(role, TgRole::Banned | TgRole::Left) {
                 continue;
             }
-            let name = user_displayname(self.config, &user);
+            let name = peer_displayname(self.config, &profile);
             let ghost = self.ensure(telegram_id, Some(&name)).await?;
-            self.mirror_photo(telegram, &user).await;
+            self.mirror_photo(telegram, &profile).await;
             if let Err(error) = self.join(room, &ghost).await {
                 warn!(%error, "a member's ghost could not join the portal");
                 continue;
             }
             joined += 1;
-            match role {
-                Role::Creator(_) => levels.push((ghost, CREATOR_LEVEL)),
-                Role::Admin(_) => levels.push((ghost, ADMIN_LEVEL)),
-                _ => {}
+            if let Some(level) = role_level(role) {
+                levels.push((ghost, level));
             }
         }
         self.set_levels(room, &levels).await?;
@@ -345,25 +336,17 @@ fn demote_users(
 
 /// The first [`MEMBER_SYNC_LIMIT`] members of a chat with their roles.
 pub async fn list_members(
-    telegram: &Client,
-    chat: PeerRef,
-) -> Result<Vec<(User, Role)>, InvocationError> {
-    let mut members = Vec::new();
-    let mut iter = telegram.iter_participants(chat);
-    while let Some(participant) = iter.next().await? {
-        members.push((participant.user, participant.role));
-        if members.len() >= MEMBER_SYNC_LIMIT {
-            break;
-        }
-    }
-    Ok(members)
+    telegram: &TelegramApi,
+    chat: ChatRef,
+) -> Result<Vec<TgMember>, CallError> {
+    telegram.members(chat, MEMBER_SYNC_LIMIT).await
 }
 
 /// The portal power level a Telegram role gives; `None` for plain members.
-pub fn role_level(role: &Role) -> Option<i64> {
+pub fn role_level(role: TgRole) -> Option<i64> {
     match role {
-        Role::Creator(_) => Some(CREATOR_LEVEL),
-        Role::Admin(_) => Some(ADMIN_LEVEL),
+        TgRole::Creator => Some(CREATOR_LEVEL),
+        TgRole::Admin => Some(ADMIN_LEVEL),
         _ => None,
     }
 }

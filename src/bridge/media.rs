@@ -7,17 +7,13 @@
 //!
 //! Bodies are streamed with their known length and never held whole in
 //! memory. What the events look like is decided in
-//! [`crate::convert::media`]; this module only transfers bytes and records
-//! the cache. It never sends Matrix events and never touches the message
+//! [`crate::convert::media`]; what a Telegram message's media is, and the
+//! calls that move its bytes, come from [`crate::telegram::media`] through
+//! [`TelegramApi`]. This module only paces the transfers and records the
+//! cache. It never sends Matrix events and never touches the message
 //! map: the callers (the per-chat workers) do, under the chat's send lock.
 
 use futures_util::stream::{self, StreamExt as _};
-use grammers_client::media::Downloadable;
-use grammers_client::message::Message;
-use grammers_client::Client;
-use grammers_mtsender::InvocationError;
-use grammers_session::types::PeerRef;
-use grammers_tl_types as tl;
 use ruma::api::client::message::send_message_event;
 use ruma::events::MessageLikeEventType;
 use ruma::serde::Raw;
@@ -27,13 +23,15 @@ use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use crate::convert::media::{
-    self as convert, document_file, photo_file, GeoPoint, MatrixMedia, MediaEventType,
-    OutgoingKind, OutgoingMedia, TelegramFile,
+    self as convert, MatrixMedia, MediaEventType, OutgoingKind, OutgoingMedia,
 };
 use crate::convert::{split_for_telegram, MatrixText, TelegramText};
 use crate::matrix::{MatrixClient, MatrixError};
-use crate::store::{CachedMedia, Store, StoreError, TelegramFileKind};
-use crate::telegram::answer;
+use crate::store::{CachedMedia, Store, StoreError};
+use crate::telegram::media::{
+    Destination, MessageMedia, OutgoingFile, SentMedia, TgDownload, TgFile, TgMedia, UploadedFile,
+};
+use crate::telegram::{CallError, TelegramApi};
 
 /// Telegram's limit for files of ordinary accounts (2000 MiB).
 pub const DEFAULT_MAX_TELEGRAM_UPLOAD: u64 = 2000 * 1024 * 1024;
@@ -64,7 +62,7 @@ pub enum MediaError {
     Matrix(#[from] MatrixError),
     /// Telegram failed.
     #[error("Telegram refused the file: {0}")]
-    Telegram(#[from] InvocationError),
+    Telegram(#[from] CallError),
     /// Moving the bytes failed (a broken stream on either side).
     #[error("the transfer broke off: {0}")]
     Transfer(String),
@@ -128,61 +126,13 @@ impl Default for MediaLimits {
 /// What the Telegram → Matrix side needs to bridge a message's media.
 pub struct TelegramToMatrix<'a> {
     /// The Telegram client.
-    pub telegram: &'a Client,
+    pub telegram: TelegramApi,
     /// The homeserver.
     pub matrix: &'a MatrixClient,
     /// The cache.
     pub store: &'a Store,
     /// The limits.
     pub limits: &'a MediaLimits,
-}
-
-/// A file Telegram serves, located exactly (the chosen photo size or the
-/// document) with its size and datacenter.
-struct TelegramLocation {
-    location: tl::enums::InputFileLocation,
-    size: Option<u64>,
-    dc_id: i32,
-}
-
-impl Downloadable for TelegramLocation {
-    fn to_raw_input_location(&self) -> Option<tl::enums::InputFileLocation> {
-        Some(self.location.clone())
-    }
-
-    fn size(&self) -> Option<usize> {
-        self.size.and_then(|s| usize::try_from(s).ok())
-    }
-
-    fn dc_id(&self) -> Option<i32> {
-        Some(self.dc_id)
-    }
-}
-
-/// A Telegram file found in a message: how to fetch it and what it is.
-struct FoundFile {
-    kind: TelegramFileKind,
-    id: i64,
-    location: TelegramLocation,
-    file: TelegramFile,
-}
-
-/// The raw media of a message, if it has any.
-fn raw_media(message: &Message) -> Option<&tl::enums::MessageMedia> {
-    match &message.raw {
-        tl::enums::Message::Message(m) => m.media.as_ref(),
-        _ => None,
-    }
-}
-
-/// Whether a message carries media the bridge turns into its own event
-/// (link previews do not: the message stays text).
-pub fn has_bridged_media(message: &Message) -> bool {
-    use tl::enums::MessageMedia as M;
-    !matches!(
-        raw_media(message),
-        None | Some(M::Empty | M::WebPage(_) | M::Unsupported)
-    )
 }
 
 impl TelegramToMatrix<'_> {
@@ -193,73 +143,56 @@ impl TelegramToMatrix<'_> {
     /// silently.
     pub async fn media_event(
         &self,
-        message: &Message,
+        media: MessageMedia,
         caption: &MatrixText,
     ) -> Option<MatrixMedia> {
-        use tl::enums::MessageMedia as M;
         let caption = Some(caption).filter(|c| !c.body.trim().is_empty());
         let message_event = |content| MatrixMedia {
             event_type: MediaEventType::Message,
             content,
         };
-        let found = match raw_media(message)? {
-            M::Photo(photo) => photo_location(photo),
-            M::Document(document) => document_location(document),
-            M::Geo(geo) => {
-                let point = GeoPoint::from_telegram(&geo.geo)?;
+        let readable = |text: &str| Some(message_event(convert::readable_content(text, caption)));
+        let found = match media.media {
+            TgMedia::File(file) => *file,
+            TgMedia::Geo(point) => {
                 return Some(message_event(convert::location_content(point, None, None)));
             }
-            M::GeoLive(live) => {
-                let point = GeoPoint::from_telegram(&live.geo)?;
+            TgMedia::GeoLive(point) => {
                 let content = convert::location_content(point, Some("Live location"), None);
                 return Some(message_event(content));
             }
-            M::Venue(venue) => {
-                let point = GeoPoint::from_telegram(&venue.geo)?;
-                let content =
-                    convert::location_content(point, Some(&venue.title), Some(&venue.address));
+            TgMedia::Venue {
+                point,
+                title,
+                address,
+            } => {
+                let content = convert::location_content(point, Some(&title), Some(&address));
                 return Some(message_event(content));
             }
-            M::Contact(contact) => {
-                let text = convert::contact_text(contact);
-                return Some(message_event(convert::readable_content(&text, caption)));
+            TgMedia::Contact(contact) => return readable(&convert::contact_text(&contact)),
+            TgMedia::Poll(poll) => return readable(&convert::poll_text(&poll)),
+            TgMedia::Dice { emoticon, value } => {
+                return readable(&convert::dice_text(&emoticon, value))
             }
-            M::Poll(poll) => {
-                let (tl::enums::Poll::Poll(p), tl::enums::PollResults::Results(r)) =
-                    (&poll.poll, &poll.results);
-                let text = convert::poll_text(p, r);
-                return Some(message_event(convert::readable_content(&text, caption)));
+            TgMedia::Game { title, description } => {
+                return readable(&convert::game_text(&title, &description))
             }
-            M::Dice(dice) => {
-                let text = convert::dice_text(dice);
-                return Some(message_event(convert::readable_content(&text, caption)));
+            TgMedia::Unsupported(kind) => {
+                debug!(kind, "media kind shown as text");
+                return readable(&format!("[{kind} not supported by the bridge]"));
             }
-            M::Game(game) => {
-                let tl::enums::Game::Game(game) = &game.game;
-                let text = convert::game_text(game);
-                return Some(message_event(convert::readable_content(&text, caption)));
-            }
-            M::Empty | M::WebPage(_) | M::Unsupported => return None,
-            other => {
-                debug!(kind = media_name(other), "media kind shown as text");
-                let text = format!("[{} not supported by the bridge]", media_name(other));
-                return Some(message_event(convert::readable_content(&text, caption)));
-            }
-        };
-        let Some(found) = found else {
             // Expired or deleted media: say so rather than drop the caption.
-            let text = "[media no longer available]";
-            return Some(message_event(convert::readable_content(text, caption)));
+            TgMedia::Unavailable => return readable("[media no longer available]"),
         };
-        let mut media = self.file_event(found, caption).await;
-        if let Some(album) = message.grouped_id() {
-            convert::mark_album_item(&mut media, album);
+        let mut event = self.file_event(found, caption).await;
+        if let Some(album) = media.album {
+            convert::mark_album_item(&mut event, album);
         }
-        Some(media)
+        Some(event)
     }
 
     /// The event for a file: from the cache, uploaded, or a notice.
-    async fn file_event(&self, found: FoundFile, caption: Option<&MatrixText>) -> MatrixMedia {
+    async fn file_event(&self, found: TgFile, caption: Option<&MatrixText>) -> MatrixMedia {
         let notice = |content| MatrixMedia {
             event_type: MediaEventType::Message,
             content,
@@ -312,11 +245,11 @@ impl TelegramToMatrix<'_> {
     }
 
     /// Streams the file from Telegram into the media repository.
-    async fn upload(&self, found: &FoundFile) -> Result<String, MediaError> {
+    async fn upload(&self, found: &TgFile) -> Result<String, MediaError> {
         let name = convert::file_name(&found.file);
         let mime = found.file.mime_type.as_str();
-        let download = self.telegram.iter_download(&found.location);
-        let (body, size) = match found.location.size {
+        let download = self.telegram.download(&found.location);
+        let (body, size) = match found.location.size() {
             Some(size) => (reqwest::Body::wrap_stream(chunks(download, size)), size),
             None => {
                 let limit = self
@@ -351,7 +284,7 @@ impl TelegramToMatrix<'_> {
 /// `size` bytes (Telegram pads nothing, but a stream longer than its
 /// announced length would make the upload fail).
 fn chunks(
-    download: grammers_client::client::DownloadIter,
+    download: TgDownload,
     size: u64,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     stream::unfold((download, 0u64), move |(mut download, sent)| async move {
@@ -382,10 +315,7 @@ fn chunks(
 }
 
 /// Reads a download of unknown length, refusing more than `limit` bytes.
-async fn read_whole(
-    mut download: grammers_client::client::DownloadIter,
-    limit: u64,
-) -> Result<Vec<u8>, MediaError> {
+async fn read_whole(mut download: TgDownload, limit: u64) -> Result<Vec<u8>, MediaError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = download
         .next()
@@ -401,68 +331,6 @@ async fn read_whole(
         }
     }
     Ok(bytes)
-}
-
-/// The largest size of a photo, located for download.
-fn photo_location(photo: &tl::types::MessageMediaPhoto) -> Option<FoundFile> {
-    let tl::enums::Photo::Photo(photo) = photo.photo.as_ref()? else {
-        return None;
-    };
-    let chosen = photo_file(photo)?;
-    Some(FoundFile {
-        kind: TelegramFileKind::Photo,
-        id: photo.id,
-        location: TelegramLocation {
-            location: tl::types::InputPhotoFileLocation {
-                id: photo.id,
-                access_hash: photo.access_hash,
-                file_reference: photo.file_reference.clone(),
-                thumb_size: chosen.size_type,
-            }
-            .into(),
-            size: chosen.file.size,
-            dc_id: photo.dc_id,
-        },
-        file: chosen.file,
-    })
-}
-
-/// A document, located for download.
-fn document_location(media: &tl::types::MessageMediaDocument) -> Option<FoundFile> {
-    let tl::enums::Document::Document(doc) = media.document.as_ref()? else {
-        return None;
-    };
-    let file = document_file(doc, media.voice, media.round);
-    Some(FoundFile {
-        kind: TelegramFileKind::Document,
-        id: doc.id,
-        location: TelegramLocation {
-            location: tl::types::InputDocumentFileLocation {
-                id: doc.id,
-                access_hash: doc.access_hash,
-                file_reference: doc.file_reference.clone(),
-                thumb_size: String::new(),
-            }
-            .into(),
-            size: u64::try_from(doc.size).ok(),
-            dc_id: doc.dc_id,
-        },
-        file,
-    })
-}
-
-/// A short name of a media kind for logs and placeholders.
-fn media_name(media: &tl::enums::MessageMedia) -> &'static str {
-    use tl::enums::MessageMedia as M;
-    match media {
-        M::Invoice(_) => "invoice",
-        M::Story(_) => "story",
-        M::Giveaway(_) | M::GiveawayResults(_) => "giveaway",
-        M::PaidMedia(_) => "paid media",
-        M::ToDo(_) => "checklist",
-        M::VideoStream(_) => "video stream",
-        _ => "media",
-    }
 }
 
 /// The send request for a bridged media event; the caller sets the
@@ -482,19 +350,10 @@ pub fn send_request(
     ))
 }
 
-/// A Matrix file sent to Telegram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentMedia {
-    /// The Telegram message id (in the chat's numbering).
-    pub message_id: i32,
-    /// The Telegram file the upload became, when Telegram said.
-    pub file: Option<(TelegramFileKind, i64)>,
-}
-
 /// Where and how a Matrix file is sent to Telegram.
 pub struct MatrixToTelegram<'a> {
     /// The Telegram client.
-    pub telegram: &'a Client,
+    pub telegram: TelegramApi,
     /// The homeserver.
     pub matrix: &'a MatrixClient,
     /// The cache, told which Telegram file each upload became.
@@ -515,59 +374,37 @@ pub fn split_caption(caption: TelegramText) -> (TelegramText, Vec<TelegramText>)
 }
 
 impl MatrixToTelegram<'_> {
-    /// Sends a Matrix media event to `chat` with `caption` (already
-    /// converted and at most a caption long, see [`split_caption`]),
-    /// with the reply header `reply_to` (see [`answer::reply_in`]), with
+    /// Sends a Matrix media event to `to` (the chat and the reply header,
+    /// see [`crate::telegram::answer::reply_in`]) with `caption` (already
+    /// converted and at most a caption long, see [`split_caption`]), with
     /// `random_id` so the echo is recognised.
     /// The caller holds the chat's send lock and records the message map.
     pub async fn send(
         &self,
-        chat: PeerRef,
+        to: Destination,
         media: &OutgoingMedia,
         caption: Option<&TelegramText>,
-        reply_to: Option<tl::enums::InputReplyTo>,
         random_id: i64,
     ) -> Result<SentMedia, MediaError> {
-        let input = match (media.kind, media.location, media.url.as_deref()) {
-            (OutgoingKind::Location, Some(point), _) => tl::types::InputMediaGeoPoint {
-                geo_point: tl::types::InputGeoPoint {
-                    lat: point.latitude,
-                    long: point.longitude,
-                    accuracy_radius: point.accuracy_m.and_then(|m| i32::try_from(m).ok()),
+        // The file is described to Telegram with the MIME type the
+        // homeserver served it with when the event named none.
+        let mut described = media.clone();
+        let file = match (media.kind, media.location, media.url.as_deref()) {
+            (OutgoingKind::Location, Some(point), _) => OutgoingFile::Location(point),
+            (_, _, Some(url)) => {
+                let (file, content_type) = self.upload(media, url).await?;
+                if described.mime_type.is_none() {
+                    described.mime_type = content_type;
                 }
-                .into(),
+                file
             }
-            .into(),
-            (_, _, Some(url)) => self.upload(media, url).await?,
             _ => return Err(convert::OutgoingMediaError::Missing("mxc url").into()),
         };
-        let request = tl::functions::messages::SendMedia {
-            silent: false,
-            background: false,
-            clear_draft: false,
-            noforwards: false,
-            update_stickersets_order: false,
-            invert_media: false,
-            allow_paid_floodskip: false,
-            peer: (&chat).into(),
-            reply_to,
-            media: input,
-            message: caption.map(|c| c.text.clone()).unwrap_or_default(),
-            random_id,
-            reply_markup: None,
-            entities: caption
-                .map(|c| c.entities.clone())
-                .filter(|e| !e.is_empty()),
-            schedule_date: None,
-            schedule_repeat_period: None,
-            send_as: None,
-            quick_reply_shortcut: None,
-            effect: None,
-            allow_paid_stars: None,
-            suggested_post: None,
-        };
-        let updates = self.telegram.invoke(&request).await?;
-        let sent = sent_media(&updates, random_id).ok_or(MediaError::NotConfirmed)?;
+        let sent = self
+            .telegram
+            .send_media(to, &described, file, caption, random_id)
+            .await?
+            .ok_or(MediaError::NotConfirmed)?;
         if let (Some((kind, id)), Some(url)) = (sent.file, media.url.as_deref()) {
             // The file may come back from Telegram (a forward, a re-read
             // history): it then maps to the upload it came from.
@@ -585,13 +422,13 @@ impl MatrixToTelegram<'_> {
         Ok(sent)
     }
 
-    /// Streams the Matrix file into a Telegram upload and returns the input
-    /// media to send it as.
+    /// Streams the Matrix file into a Telegram upload and returns it with
+    /// the MIME type the homeserver served it with.
     async fn upload(
         &self,
         media: &OutgoingMedia,
         url: &str,
-    ) -> Result<tl::enums::InputMedia, MediaError> {
+    ) -> Result<(OutgoingFile, Option<String>), MediaError> {
         let limit = self.limits.telegram;
         if let Some(size) = media.size.filter(|s| *s > limit) {
             return Err(MediaError::TooLarge { size, limit });
@@ -622,11 +459,11 @@ impl MatrixToTelegram<'_> {
             }
         };
         debug!(size, elapsed = ?started.elapsed(), "Matrix file uploaded to Telegram");
-        let mut media = media.clone();
-        if media.mime_type.is_none() {
-            media.mime_type = download.content_type;
-        }
-        Ok(input_media(&media, uploaded.raw, size))
+        let file = OutgoingFile::Uploaded {
+            file: uploaded,
+            size,
+        };
+        Ok((file, download.content_type))
     }
 
     /// Pipes a download of `size` bytes into a Telegram upload through a
@@ -636,7 +473,7 @@ impl MatrixToTelegram<'_> {
         response: reqwest::Response,
         size: u64,
         name: &str,
-    ) -> Result<grammers_client::media::Uploaded, MediaError> {
+    ) -> Result<UploadedFile, MediaError> {
         let (mut writer, mut reader) = tokio::io::duplex(PIPE_BUFFER);
         let pump = tokio::spawn(async move {
             let mut body = response.bytes_stream();
@@ -684,143 +521,9 @@ async fn read_response(response: reqwest::Response, limit: u64) -> Result<Vec<u8
     Ok(bytes)
 }
 
-/// The input media for an uploaded file: a photo when Telegram takes it as
-/// one, else a document with the attributes that make it a video, voice
-/// note or song.
-fn input_media(
-    media: &OutgoingMedia,
-    file: tl::enums::InputFile,
-    size: u64,
-) -> tl::enums::InputMedia {
-    if convert::send_as_photo(media, size) {
-        return tl::types::InputMediaUploadedPhoto {
-            spoiler: false,
-            live_photo: false,
-            file,
-            stickers: None,
-            ttl_seconds: None,
-            video: None,
-        }
-        .into();
-    }
-    tl::types::InputMediaUploadedDocument {
-        nosound_video: false,
-        // A plain file stays a file even if Telegram could preview it.
-        force_file: media.kind == OutgoingKind::File,
-        spoiler: false,
-        file,
-        thumb: None,
-        mime_type: convert::outgoing_mime(media),
-        attributes: convert::telegram_attributes(media),
-        stickers: None,
-        video_cover: None,
-        video_timestamp: None,
-        ttl_seconds: None,
-    }
-    .into()
-}
-
-/// The sent message's id (found by `random_id`) and its file in the
-/// answer to `messages.sendMedia`.
-fn sent_media(updates: &tl::enums::Updates, random_id: i64) -> Option<SentMedia> {
-    if let tl::enums::Updates::UpdateShortSentMessage(short) = updates {
-        return Some(SentMedia {
-            message_id: short.id,
-            file: short.media.as_ref().and_then(file_of),
-        });
-    }
-    let id = answer::updates_in(updates)
-        .iter()
-        .find_map(|update| match update {
-            tl::enums::Update::MessageId(u) if u.random_id == random_id => Some(u.id),
-            _ => None,
-        })?;
-    let file = answer::new_messages(updates).find_map(|message| match message {
-        tl::enums::Message::Message(m) if m.id == id => m.media.as_ref().and_then(file_of),
-        _ => None,
-    });
-    Some(SentMedia {
-        message_id: id,
-        file,
-    })
-}
-
-/// The Telegram file of a message's media.
-fn file_of(media: &tl::enums::MessageMedia) -> Option<(TelegramFileKind, i64)> {
-    match media {
-        tl::enums::MessageMedia::Photo(p) => match p.photo.as_ref()? {
-            tl::enums::Photo::Photo(photo) => Some((TelegramFileKind::Photo, photo.id)),
-            tl::enums::Photo::Empty(_) => None,
-        },
-        tl::enums::MessageMedia::Document(d) => match d.document.as_ref()? {
-            tl::enums::Document::Document(doc) => Some((TelegramFileKind::Document, doc.id)),
-            tl::enums::Document::Empty(_) => None,
-        },
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_sent_message_is_found_by_its_random_id() {
-        let updates: tl::enums::Updates = tl::types::Updates {
-            updates: vec![
-                tl::types::UpdateMessageId {
-                    id: 41,
-                    random_id: 5,
-                }
-                .into(),
-                tl::types::UpdateMessageId {
-                    id: 42,
-                    random_id: 6,
-                }
-                .into(),
-            ],
-            users: vec![],
-            chats: vec![],
-            date: 0,
-            seq: 0,
-        }
-        .into();
-        assert_eq!(
-            sent_media(&updates, 6),
-            Some(SentMedia {
-                message_id: 42,
-                file: None
-            })
-        );
-        assert_eq!(sent_media(&updates, 9), None);
-        let short: tl::enums::Updates = tl::types::UpdateShortSentMessage {
-            out: true,
-            id: 7,
-            pts: 1,
-            pts_count: 1,
-            date: 0,
-            media: Some(
-                tl::types::MessageMediaPhoto {
-                    spoiler: false,
-                    live_photo: false,
-                    photo: Some(tl::types::PhotoEmpty { id: 3 }.into()),
-                    ttl_seconds: None,
-                    video: None,
-                }
-                .into(),
-            ),
-            entities: None,
-            ttl_period: None,
-        }
-        .into();
-        assert_eq!(
-            sent_media(&short, 1),
-            Some(SentMedia {
-                message_id: 7,
-                file: None
-            })
-        );
-    }
 
     #[test]
     fn long_captions_are_split_after_the_caption_limit() {

@@ -2,7 +2,13 @@
 //! Telegram calls through portals and ghosts. It owns no sockets: everything it
 //! does to the outside world goes through the `telegram` and `matrix` adapters,
 //! and it imports nothing from the edges (`cli`, `web`): they hand it what it
-//! needs ([`service::ServiceSettings`]).
+//! needs ([`service::ServiceSettings`]). Outside [`relay`] it names no type of
+//! the MTProto client: it asks Telegram through
+//! [`crate::telegram::TelegramApi`] and works on the adapter's plain values.
+//! Only the store's portal key (the client's `PeerId`, in [`portal`] and
+//! [`sync`]) remains until the store takes [`crate::ids`]; [`relay`] still
+//! holds the client's values and reaches the typed functions through two
+//! small adapter modules in `relay/mod.rs`.
 //!
 //! - Start-up and shutdown: [`service`] (management room, double puppet,
 //!   then the Telegram side), `missed` (what the owner sent while the

@@ -373,9 +373,6 @@ impl BridgePersistence for StorePersistence {
     }
 
     async fn telegram_account(&self) -> Result<Option<TelegramAccount>, PersistenceError> {
-        use grammers_session::types::{PeerId, PeerInfo};
-        use grammers_session::Session as _;
-
         if !self
             .store
             .has_telegram_login()
@@ -383,21 +380,15 @@ impl BridgePersistence for StorePersistence {
         {
             return Ok(None);
         }
-        let self_user = self
-            .store
-            .telegram_session()
-            .peer(PeerId::self_user())
+        let account = crate::telegram::account::stored_account(&self.store)
             .await
             .map_err(PersistenceError::from)?;
-        Ok(match self_user {
-            Some(PeerInfo::User { id, bot, .. }) => Some(TelegramAccount {
-                user_id: id,
-                is_bot: bot.unwrap_or(false),
-                username: None,
-                display_name: None,
-            }),
-            _ => None,
-        })
+        Ok(account.map(|account| TelegramAccount {
+            user_id: account.user_id.get(),
+            is_bot: account.is_bot,
+            username: None,
+            display_name: None,
+        }))
     }
 
     async fn log_out_telegram(&self) -> Result<Option<String>, PersistenceError> {

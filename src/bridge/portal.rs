@@ -1,6 +1,6 @@
 //! Portal rooms: what a Telegram chat looks like as a Matrix room, and
 //! creating or updating that room. [`ChatInfo`] is the bridge's view of a
-//! chat, independent of grammers; the request builders are pure, and
+//! chat, independent of the MTProto client; the request builders are pure, and
 //! [`PortalRooms`] does the homeserver calls and records portals in the store.
 //!
 //! It never talks to Telegram (the caller hands it [`ChatInfo`]) and never
@@ -138,7 +138,7 @@ pub enum PortalError {
     Build(String),
     /// Telegram refused or failed a call.
     #[error("Telegram: {0}")]
-    Telegram(#[from] grammers_mtsender::InvocationError),
+    Telegram(#[from] crate::telegram::CallError),
     /// An avatar could not be mirrored.
     #[error("avatar: {0}")]
     Avatar(#[from] super::avatar::AvatarError),

@@ -5,13 +5,15 @@
 //! message arrives or through `pm`.
 //!
 //! Deciding what to bridge ([`chat_info`], [`Admission`]) is pure; the walk
-//! itself calls Telegram through the grammers client and Matrix through
-//! [`PortalRooms`]. It never sends notices itself: progress goes to a callback.
+//! itself asks Telegram through [`TelegramApi`] (dialogs, chats, about
+//! texts) and Matrix through [`PortalRooms`]. It never sends notices
+//! itself: progress goes to a callback.
+//!
+//! Portals are still keyed by the client's `PeerId` in the store; this module
+//! turns the adapter's [`TgChatId`]s into that key until the store takes
+//! typed ids itself.
 
-use grammers_client::peer::Peer;
-use grammers_client::Client;
-use grammers_mtsender::InvocationError;
-use grammers_tl_types as tl;
+use grammers_session::types::PeerId;
 use ruma::RoomId;
 use tracing::{debug, info, warn};
 
@@ -20,7 +22,10 @@ use super::ghost::Puppets;
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, CREATION_PAUSE};
 use super::space;
 use crate::config::{FilterConfig, FilterMode};
+use crate::ids::TgChatId;
 use crate::store::{Portal, PortalKind, Store, StoreError};
+use crate::telegram::chats::{TgChat, TgChatKind};
+use crate::telegram::{CallError, TelegramApi};
 
 /// Key of the owner's filter (set with the `filter` command) in the store's
 /// key-value table; when present it replaces the config file's filter.
@@ -62,18 +67,18 @@ pub struct SyncReport {
     /// Chats whose portal could not be set up (logged).
     pub failed: u32,
     /// The chats that got a new portal, in creation order (for history).
-    pub new_portals: Vec<grammers_session::types::PeerId>,
+    pub new_portals: Vec<PeerId>,
     /// Every listed chat with its newest message id, so the catch-up after
     /// a restart knows which portals missed messages without listing the
     /// dialogs again.
-    pub top_messages: Vec<(grammers_session::types::PeerId, i32)>,
+    pub top_messages: Vec<(PeerId, i32)>,
     /// The bridged chats that are forums (their topics get rooms too).
-    pub forums: Vec<grammers_session::types::PeerId>,
+    pub forums: Vec<PeerId>,
 }
 
-/// Whether a chat is a forum supergroup (its messages live in topics).
-pub fn is_forum(peer: &Peer) -> bool {
-    matches!(peer, Peer::Group(group) if matches!(&group.raw, tl::enums::Chat::Channel(c) if c.forum))
+/// The store's key of a chat.
+pub fn peer_key(chat: TgChatId) -> Option<PeerId> {
+    PeerId::from_bot_api_dialog_id(chat.dialog_id())
 }
 
 /// Why a chat is or is not bridged by a sync.
@@ -166,25 +171,19 @@ pub fn describe_filter(filter: &FilterConfig) -> String {
 /// photo), or removes it when the chat has none.
 pub async fn mirror_chat_photo(
     rooms: &PortalRooms<'_>,
-    telegram: &Client,
+    telegram: &TelegramApi,
     portal: &mut Portal,
-    peer: &Peer,
+    chat: &TgChat,
 ) -> Result<(), PortalError> {
-    let current = avatar::photo_id(peer);
+    let current = chat.profile.photo_id;
     if current == portal.avatar_photo_id {
         return Ok(());
     }
     let avatar = match current {
         None => None,
         Some(_) => {
-            let input = match peer.to_ref().await {
-                Ok(Some(input)) => input,
-                _ => {
-                    debug!("no usable reference for the chat photo");
-                    return Ok(());
-                }
-            };
-            let Some(photo) = avatar::peer_photo(peer, input) else {
+            let Some(photo) = telegram.photo_of(&chat.profile).await else {
+                debug!("no usable reference for the chat photo");
                 return Ok(());
             };
             let mxc = avatar::mxc_for(rooms.client, rooms.store, telegram, &photo).await?;
@@ -194,51 +193,23 @@ pub async fn mirror_chat_photo(
     rooms.set_avatar(portal, avatar).await
 }
 
-/// The bridge's view of a grammers peer; `None` for chats that cannot be
-/// bridged (left, deactivated or migrated groups, forbidden channels).
-pub fn chat_info(peer: &Peer) -> Option<ChatInfo> {
-    use tl::enums::Chat;
-    match peer {
-        Peer::User(user) => Some(ChatInfo {
-            peer: user.id(),
-            kind: PortalKind::Private,
-            title: user.full_name(),
-            about: None,
-            owner_role: OwnerRole::Member,
-            member_count: Some(2),
-        }),
-        Peer::Group(group) => match &group.raw {
-            Chat::Chat(chat) if !chat.deactivated && !chat.left && chat.migrated_to.is_none() => {
-                Some(ChatInfo {
-                    peer: group.id(),
-                    kind: PortalKind::Group,
-                    title: chat.title.clone(),
-                    about: None,
-                    owner_role: role(chat.creator, chat.admin_rights.is_some()),
-                    member_count: u32::try_from(chat.participants_count).ok(),
-                })
-            }
-            Chat::Channel(channel) => channel_info(peer, channel, PortalKind::Supergroup),
-            _ => None,
-        },
-        Peer::Channel(channel) => channel_info(peer, &channel.raw, PortalKind::Channel),
-        Peer::Community(_) => None,
-    }
-}
-
-fn channel_info(peer: &Peer, channel: &tl::types::Channel, kind: PortalKind) -> Option<ChatInfo> {
-    if channel.left {
-        return None;
-    }
+/// The bridge's view of a chat; `None` when its id has no store key.
+pub fn chat_info(chat: &TgChat) -> Option<ChatInfo> {
     Some(ChatInfo {
-        peer: peer.id(),
-        kind,
-        title: channel.title.clone(),
+        peer: peer_key(chat.id)?,
+        kind: match chat.kind {
+            TgChatKind::Private => PortalKind::Private,
+            TgChatKind::Group => PortalKind::Group,
+            TgChatKind::Supergroup => PortalKind::Supergroup,
+            TgChatKind::Channel => PortalKind::Channel,
+        },
+        title: chat.title.clone(),
         about: None,
-        owner_role: role(channel.creator, channel.admin_rights.is_some()),
-        member_count: channel
-            .participants_count
-            .and_then(|c| u32::try_from(c).ok()),
+        owner_role: match chat.kind {
+            TgChatKind::Private => OwnerRole::Member,
+            _ => role(chat.creator, chat.admin),
+        },
+        member_count: chat.member_count,
     })
 }
 
@@ -252,50 +223,10 @@ fn role(creator: bool, admin: bool) -> OwnerRole {
     }
 }
 
-/// The chat's "about" text (one full-chat call).
-pub async fn fetch_about(client: &Client, peer: &Peer) -> Result<Option<String>, InvocationError> {
-    use tl::enums::ChatFull;
-    let full = match peer {
-        Peer::Group(group) => match &group.raw {
-            tl::enums::Chat::Chat(chat) => {
-                client
-                    .invoke(&tl::functions::messages::GetFullChat { chat_id: chat.id })
-                    .await?
-            }
-            tl::enums::Chat::Channel(channel) => full_channel(client, channel).await?,
-            _ => return Ok(None),
-        },
-        Peer::Channel(channel) => full_channel(client, &channel.raw).await?,
-        _ => return Ok(None),
-    };
-    let tl::enums::messages::ChatFull::Full(full) = full;
-    let about = match full.full_chat {
-        ChatFull::Full(chat) => chat.about,
-        ChatFull::ChannelFull(channel) => channel.about,
-        ChatFull::CommunityFull(_) => return Ok(None),
-    };
-    Ok(Some(about).filter(|a| !a.is_empty()))
-}
-
-async fn full_channel(
-    client: &Client,
-    channel: &tl::types::Channel,
-) -> Result<tl::enums::messages::ChatFull, InvocationError> {
-    let input = tl::types::InputChannel {
-        channel_id: channel.id,
-        access_hash: channel.access_hash.unwrap_or_default(),
-    };
-    client
-        .invoke(&tl::functions::channels::GetFullChannel {
-            channel: input.into(),
-        })
-        .await
-}
-
 /// What a sync works with.
 pub struct SyncContext<'a> {
     /// The Telegram client.
-    pub client: &'a Client,
+    pub telegram: TelegramApi,
     /// Portal rooms.
     pub rooms: &'a PortalRooms<'a>,
     /// Ghosts, for member sync.
@@ -313,14 +244,14 @@ pub async fn sync_chats(
     settings: &SyncSettings,
     scope: SyncScope,
     mut progress: impl FnMut(u32, u32),
-) -> Result<SyncReport, InvocationError> {
-    let candidates = collect_candidates(context.client, context.rooms, settings).await?;
+) -> Result<SyncReport, CallError> {
+    let candidates = collect_candidates(&context.telegram, context.rooms, settings).await?;
     let mut report = SyncReport {
         skipped: candidates.skipped,
         top_messages: candidates.top_messages,
         ..SyncReport::default()
     };
-    let forum_of = |peer: &Peer, info: &ChatInfo| is_forum(peer).then_some(info.peer);
+    let forum_of = |chat: &TgChat, info: &ChatInfo| chat.forum.then_some(info.peer);
     let limit = match scope {
         SyncScope::All => u32::MAX,
         SyncScope::Limited if settings.max_new_portals == 0 => u32::MAX,
@@ -367,39 +298,37 @@ pub async fn sync_chats(
 
 /// Chats found in the dialog list, most recent first.
 struct Candidates {
-    existing: Vec<(Peer, ChatInfo)>,
-    new_chats: Vec<(Peer, ChatInfo)>,
+    existing: Vec<(TgChat, ChatInfo)>,
+    new_chats: Vec<(TgChat, ChatInfo)>,
     skipped: u32,
-    top_messages: Vec<(grammers_session::types::PeerId, i32)>,
+    top_messages: Vec<(PeerId, i32)>,
 }
 
 async fn collect_candidates(
-    client: &Client,
+    telegram: &TelegramApi,
     rooms: &PortalRooms<'_>,
     settings: &SyncSettings,
-) -> Result<Candidates, InvocationError> {
+) -> Result<Candidates, CallError> {
     let mut candidates = Candidates {
         existing: Vec::new(),
         new_chats: Vec::new(),
         skipped: 0,
         top_messages: Vec::new(),
     };
-    let mut dialogs = client.iter_dialogs();
-    while let Some(dialog) = dialogs.next().await? {
-        if let tl::enums::Dialog::Dialog(raw) = &dialog.raw {
-            candidates
-                .top_messages
-                .push((dialog.peer_id(), raw.top_message));
+    for dialog in telegram.dialogs().await? {
+        if let (Some(peer), Some(top)) = (peer_key(dialog.id), dialog.top_message) {
+            candidates.top_messages.push((peer, top));
         }
-        let Some(info) = chat_info(&dialog.peer) else {
+        let Some(chat) = dialog.chat else {
             continue;
         };
-        let archived =
-            matches!(&dialog.raw, tl::enums::Dialog::Dialog(d) if d.folder_id == Some(1));
+        let Some(info) = chat_info(&chat) else {
+            continue;
+        };
         let has_portal = matches!(rooms.store.portals().by_peer(info.peer), Ok(Some(_)));
-        match admit(&info, archived, settings) {
-            Admission::Bridge if has_portal => candidates.existing.push((dialog.peer, info)),
-            Admission::Bridge => candidates.new_chats.push((dialog.peer, info)),
+        match admit(&info, dialog.archived, settings) {
+            Admission::Bridge if has_portal => candidates.existing.push((chat, info)),
+            Admission::Bridge => candidates.new_chats.push((chat, info)),
             Admission::Private => {}
             other => {
                 debug!(
@@ -418,13 +347,13 @@ async fn collect_candidates(
 /// group portal, syncs its members (broadcast channel members stay off).
 async fn setup(
     context: &SyncContext<'_>,
-    peer: &Peer,
+    chat: &TgChat,
     mut info: ChatInfo,
     new: bool,
 ) -> Result<(), PortalError> {
     let (rooms, space) = (context.rooms, context.space);
     if new {
-        info.about = match fetch_about(context.client, peer).await {
+        info.about = match context.telegram.about(chat).await {
             Ok(about) => about,
             Err(error) => {
                 debug!(%error, "could not read the chat's about text");
@@ -433,12 +362,12 @@ async fn setup(
         };
     }
     let (mut portal, created) = rooms.ensure(&info, space).await?;
-    if let (true, Some(username)) = (created, peer.username()) {
+    if let (true, Some(username)) = (created, chat.username.as_deref()) {
         if let Err(error) = rooms.claim_alias(&portal.room_id, username).await {
             warn!(%error, "could not give the portal its alias");
         }
     }
-    if let Err(error) = mirror_chat_photo(rooms, context.client, &mut portal, peer).await {
+    if let Err(error) = mirror_chat_photo(rooms, &context.telegram, &mut portal, chat).await {
         warn!(%error, "could not mirror the chat photo");
     }
     if let Some(space_id) = space {
@@ -449,15 +378,15 @@ async fn setup(
         }
     }
     if new && info.kind != PortalKind::Channel {
-        match peer.to_ref().await {
-            Ok(Some(chat)) => {
+        match context.telegram.chat_ref(chat).await {
+            Some(chat) => {
                 let joined = context
                     .puppets
-                    .sync_members(context.client, chat, &portal.room_id, context.self_id)
+                    .sync_members(&context.telegram, chat, &portal.room_id, context.self_id)
                     .await?;
                 debug!(joined, "members synced");
             }
-            _ => debug!("no usable reference for member sync"),
+            None => debug!("no usable reference for member sync"),
         }
     }
     Ok(())
@@ -467,7 +396,6 @@ async fn setup(
 mod tests {
     use super::*;
     use crate::config::FilterMode;
-    use grammers_session::types::PeerId;
 
     fn group(id: i64, members: u32) -> ChatInfo {
         ChatInfo {

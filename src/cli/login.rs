@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use grammers_session::types::{PeerId, PeerInfo};
 use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 
 use super::{load_config_and_init_logging, LoginArgs, EXIT_FAILURE};
@@ -171,9 +170,9 @@ async fn already_logged_in(flow: LoginFlow) -> ExitCode {
 
 /// "Telegram user 12345" from the session alone, for when Telegram cannot be asked.
 async fn stored_self_description(flow: &LoginFlow) -> String {
-    match flow.client().session().peer(PeerId::self_user()).await {
-        Ok(Some(PeerInfo::User { id, .. })) => format!("Telegram user {id}"),
-        _ => "the stored account".to_owned(),
+    match crate::telegram::account::session_user(flow.client()).await {
+        Some(id) => format!("Telegram user {id}"),
+        None => "the stored account".to_owned(),
     }
 }
 

@@ -1,23 +1,53 @@
-//! The Telegram formatting entities the bridge produces, and range surgery on
-//! any entity Telegram may send. Only the entity *shape* lives here; deciding
-//! which entity a piece of HTML becomes is the job of the converters.
+//! Telegram's formatting entities in the bridge's own form ([`Entity`]):
+//! the kinds the converters read and emit, and range surgery on them. Only
+//! the entity *shape* lives here; deciding which entity a piece of HTML
+//! becomes is the job of the converters, and turning entities into the
+//! MTProto client's types and back is the Telegram adapter's
+//! (`telegram::entities`).
 
-use grammers_tl_types as tl;
-use tl::enums::MessageEntity;
-
-/// A formatting entity the Matrix → Telegram converter can emit, without its
-/// range. Equality includes the payload, so two adjacent runs merge only when
-/// they mean the same thing (same URL, same language, same user).
+/// A formatting entity over `offset..offset + length` UTF-16 units of a
+/// text, as Telegram counts them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum EntityKind {
+pub struct Entity {
+    /// Start, in UTF-16 units.
+    pub offset: i32,
+    /// Length, in UTF-16 units.
+    pub length: i32,
+    /// What it means.
+    pub kind: EntityKind,
+}
+
+impl Entity {
+    /// An entity of `kind` over `offset..offset + length`.
+    pub fn new(kind: EntityKind, offset: i32, length: i32) -> Self {
+        Entity {
+            offset,
+            length,
+            kind,
+        }
+    }
+}
+
+/// What a formatting entity means. Equality includes the payload, so two
+/// adjacent runs merge only when they mean the same thing (same URL, same
+/// language, same user).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntityKind {
+    /// Bold.
     Bold,
+    /// Italic.
     Italic,
+    /// Underlined.
     Underline,
+    /// Struck through.
     Strike,
+    /// Hidden until tapped.
     Spoiler,
+    /// Inline code.
     Code,
     /// A code block; the language is empty when unknown.
     Pre(String),
+    /// A quote.
     Blockquote,
     /// A link whose visible text differs from its target.
     TextUrl(String),
@@ -25,9 +55,22 @@ pub(crate) enum EntityKind {
     Url,
     /// An e-mail address shown as itself.
     Email,
-    /// A mention of a Telegram user by id (grammers resolves the access hash
-    /// from its session when the message is sent).
+    /// A mention of a Telegram user by id (the Telegram side adds the
+    /// access the session holds before sending it).
     MentionName(i64),
+    /// A mention of a user with the access hash the account holds for
+    /// them, ready to be sent.
+    MentionUser {
+        /// The user.
+        user_id: i64,
+        /// The account's access hash for the user.
+        access_hash: i64,
+    },
+    /// An `@username` mention as typed.
+    Mention,
+    /// Any other kind (hashtags, bot commands, custom emoji, …): shown as
+    /// plain text.
+    Other,
 }
 
 impl EntityKind {
@@ -37,97 +80,33 @@ impl EntityKind {
         match self {
             Self::Blockquote => 0,
             Self::Pre(_) => 1,
-            Self::TextUrl(_) | Self::Url | Self::Email | Self::MentionName(_) => 2,
+            Self::TextUrl(_)
+            | Self::Url
+            | Self::Email
+            | Self::MentionName(_)
+            | Self::MentionUser { .. }
+            | Self::Mention => 2,
             Self::Bold => 3,
             Self::Italic => 4,
             Self::Underline => 5,
             Self::Strike => 6,
             Self::Spoiler => 7,
             Self::Code => 8,
+            Self::Other => 9,
         }
     }
 
-    /// Builds the TL entity covering `offset..offset + length` UTF-16 units.
-    pub(crate) fn to_entity(&self, offset: i32, length: i32) -> MessageEntity {
-        use tl::types as t;
-        match self {
-            Self::Bold => t::MessageEntityBold { offset, length }.into(),
-            Self::Italic => t::MessageEntityItalic { offset, length }.into(),
-            Self::Underline => t::MessageEntityUnderline { offset, length }.into(),
-            Self::Strike => t::MessageEntityStrike { offset, length }.into(),
-            Self::Spoiler => t::MessageEntitySpoiler { offset, length }.into(),
-            Self::Code => t::MessageEntityCode { offset, length }.into(),
-            Self::Pre(language) => t::MessageEntityPre {
-                offset,
-                length,
-                language: language.clone(),
-            }
-            .into(),
-            Self::Blockquote => t::MessageEntityBlockquote {
-                collapsed: false,
-                offset,
-                length,
-            }
-            .into(),
-            Self::TextUrl(url) => t::MessageEntityTextUrl {
-                offset,
-                length,
-                url: url.clone(),
-            }
-            .into(),
-            Self::Url => t::MessageEntityUrl { offset, length }.into(),
-            Self::Email => t::MessageEntityEmail { offset, length }.into(),
-            Self::MentionName(user_id) => t::MessageEntityMentionName {
-                offset,
-                length,
-                user_id: *user_id,
-            }
-            .into(),
-        }
+    /// The entity of this kind covering `offset..offset + length` UTF-16
+    /// units.
+    pub(crate) fn to_entity(&self, offset: i32, length: i32) -> Entity {
+        Entity::new(self.clone(), offset, length)
     }
 }
 
 /// Returns a copy of `entity` moved to `offset..offset + length`, keeping its
-/// type and payload. Used when a message is split and entities are clipped.
-pub(crate) fn with_range(entity: &MessageEntity, offset: i32, length: i32) -> MessageEntity {
-    let mut entity = entity.clone();
-    let (o, l) = range_fields(&mut entity);
-    *o = offset;
-    *l = length;
-    entity
-}
-
-/// Mutable access to the offset and length of any entity variant.
-fn range_fields(entity: &mut MessageEntity) -> (&mut i32, &mut i32) {
-    use MessageEntity as E;
-    match entity {
-        E::Unknown(e) => (&mut e.offset, &mut e.length),
-        E::Mention(e) => (&mut e.offset, &mut e.length),
-        E::Hashtag(e) => (&mut e.offset, &mut e.length),
-        E::BotCommand(e) => (&mut e.offset, &mut e.length),
-        E::Url(e) => (&mut e.offset, &mut e.length),
-        E::Email(e) => (&mut e.offset, &mut e.length),
-        E::Bold(e) => (&mut e.offset, &mut e.length),
-        E::Italic(e) => (&mut e.offset, &mut e.length),
-        E::Code(e) => (&mut e.offset, &mut e.length),
-        E::Pre(e) => (&mut e.offset, &mut e.length),
-        E::TextUrl(e) => (&mut e.offset, &mut e.length),
-        E::MentionName(e) => (&mut e.offset, &mut e.length),
-        E::InputMessageEntityMentionName(e) => (&mut e.offset, &mut e.length),
-        E::Phone(e) => (&mut e.offset, &mut e.length),
-        E::Cashtag(e) => (&mut e.offset, &mut e.length),
-        E::Underline(e) => (&mut e.offset, &mut e.length),
-        E::Strike(e) => (&mut e.offset, &mut e.length),
-        E::BankCard(e) => (&mut e.offset, &mut e.length),
-        E::Spoiler(e) => (&mut e.offset, &mut e.length),
-        E::CustomEmoji(e) => (&mut e.offset, &mut e.length),
-        E::Blockquote(e) => (&mut e.offset, &mut e.length),
-        E::FormattedDate(e) => (&mut e.offset, &mut e.length),
-        E::DiffInsert(e) => (&mut e.offset, &mut e.length),
-        E::DiffReplace(e) => (&mut e.offset, &mut e.length),
-        E::DiffDelete(e) => (&mut e.offset, &mut e.length),
-        E::TonAddress(e) => (&mut e.offset, &mut e.length),
-    }
+/// kind and payload. Used when a message is split and entities are clipped.
+pub(crate) fn with_range(entity: &Entity, offset: i32, length: i32) -> Entity {
+    Entity::new(entity.kind.clone(), offset, length)
 }
 
 /// Converts an in-memory UTF-16 position to the `i32` Telegram uses.
@@ -147,12 +126,11 @@ mod tests {
         let moved = with_range(&pre, 0, 2);
         assert_eq!(
             moved,
-            tl::types::MessageEntityPre {
+            Entity {
                 offset: 0,
                 length: 2,
-                language: "rust".into()
+                kind: EntityKind::Pre("rust".into())
             }
-            .into()
         );
     }
 

@@ -5,14 +5,17 @@
 //! and the reverse reading of a Matrix media event into what Telegram needs
 //! to send it (document attributes, photo or file, location).
 //!
-//! Pure: it never downloads, uploads or looks anything up. Event contents
+//! Pure and free of Telegram's wire types: the Telegram adapter reads
+//! photos, documents and the other media into the plain descriptions here
+//! ([`DocumentInfo`], [`PhotoSizeInfo`], [`Contact`], [`Poll`], …) and turns
+//! [`DocAttribute`]s back into its own types. It never downloads, uploads or
+//! looks anything up. Event contents
 //! are built as JSON because the Matrix fields bridged media needs (voice
 //! messages, captions, looping GIFs) are partly unstable extensions that
 //! typed event structs drop.
 
 use std::fmt::Write as _;
 
-use grammers_tl_types as tl;
 use serde_json::{json, Map, Value};
 
 use super::to_matrix::MatrixText;
@@ -110,10 +113,69 @@ pub struct MatrixMedia {
     pub content: Value,
 }
 
-/// Describes a Telegram document. `voice`, `round` and `video` are the
-/// flags of the message media that carried it.
-pub fn document_file(doc: &tl::types::Document, voice: bool, round: bool) -> TelegramFile {
-    use tl::enums::DocumentAttribute as A;
+/// One attribute of a Telegram document, as far as the bridge reads or
+/// writes it (the Telegram adapter drops the others).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocAttribute {
+    /// The file name.
+    FileName(String),
+    /// An image's size in pixels.
+    ImageSize {
+        /// Width.
+        w: i32,
+        /// Height.
+        h: i32,
+    },
+    /// An animated (GIF-like) file.
+    Animated,
+    /// A sticker with the emoji it stands for.
+    Sticker {
+        /// The emoji.
+        alt: String,
+    },
+    /// A video.
+    Video {
+        /// Width.
+        w: i32,
+        /// Height.
+        h: i32,
+        /// Playing time in seconds.
+        duration: f64,
+        /// A round video message.
+        round: bool,
+        /// Playable while it downloads.
+        supports_streaming: bool,
+    },
+    /// A voice note or music file.
+    Audio {
+        /// A voice note rather than music.
+        voice: bool,
+        /// Playing time in whole seconds.
+        duration: i32,
+        /// A song's title.
+        title: Option<String>,
+        /// A song's performer.
+        performer: Option<String>,
+        /// A voice note's waveform, packed as Telegram packs it.
+        waveform: Option<Vec<u8>>,
+    },
+}
+
+/// A Telegram document as its metadata describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentInfo {
+    /// The MIME type Telegram gives (may be empty).
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Its attributes, in Telegram's order (later ones refine earlier).
+    pub attributes: Vec<DocAttribute>,
+}
+
+/// Describes a Telegram document. `voice` and `round` are the flags of the
+/// message media that carried it.
+pub fn document_file(doc: &DocumentInfo, voice: bool, round: bool) -> TelegramFile {
+    use DocAttribute as A;
     let mut file = TelegramFile {
         kind: FileKind::File,
         file_name: None,
@@ -135,23 +197,35 @@ pub fn document_file(doc: &tl::types::Document, voice: bool, round: bool) -> Tel
     let mut audio = None;
     for attribute in &doc.attributes {
         match attribute {
-            A::Filename(f) if !f.file_name.is_empty() => file.file_name = Some(f.file_name.clone()),
-            A::ImageSize(s) => file.dimensions = dimensions(s.w, s.h),
+            A::FileName(name) if !name.is_empty() => file.file_name = Some(name.clone()),
+            A::FileName(_) => {}
+            A::ImageSize { w, h } => file.dimensions = dimensions(*w, *h),
             A::Animated => animated = true,
-            A::Sticker(s) => sticker = Some(s.alt.clone()),
-            A::Video(v) => {
-                file.dimensions = dimensions(v.w, v.h).or(file.dimensions);
-                file.duration_ms = seconds_to_ms(v.duration);
-                video = Some(v.round_message);
+            A::Sticker { alt } => sticker = Some(alt.clone()),
+            A::Video {
+                w,
+                h,
+                duration,
+                round,
+                ..
+            } => {
+                file.dimensions = dimensions(*w, *h).or(file.dimensions);
+                file.duration_ms = seconds_to_ms(*duration);
+                video = Some(*round);
             }
-            A::Audio(a) => {
-                file.duration_ms = seconds_to_ms(f64::from(a.duration));
-                file.title = a.title.clone().filter(|t| !t.is_empty());
-                file.performer = a.performer.clone().filter(|p| !p.is_empty());
-                file.waveform = a.waveform.clone().filter(|w| !w.is_empty());
-                audio = Some(a.voice);
+            A::Audio {
+                voice,
+                duration,
+                title,
+                performer,
+                waveform,
+            } => {
+                file.duration_ms = seconds_to_ms(f64::from(*duration));
+                file.title = title.clone().filter(|t| !t.is_empty());
+                file.performer = performer.clone().filter(|p| !p.is_empty());
+                file.waveform = waveform.clone().filter(|w| !w.is_empty());
+                audio = Some(*voice);
             }
-            _ => {}
         }
     }
     file.kind = match (sticker, video, audio) {
@@ -170,33 +244,34 @@ pub fn document_file(doc: &tl::types::Document, voice: bool, round: bool) -> Tel
     file
 }
 
+/// One downloadable size of a Telegram photo (the adapter leaves out the
+/// inline thumbnails that are not files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoSizeInfo {
+    /// Telegram's size letter.
+    pub size_type: String,
+    /// Width in pixels.
+    pub w: i32,
+    /// Height in pixels.
+    pub h: i32,
+    /// Bytes (a progressive JPEG's largest scan).
+    pub size: i64,
+}
+
 /// Picks the largest downloadable size of a Telegram photo (Telegram keeps
 /// no original, only sizes); `None` when it has none.
-pub fn photo_file(photo: &tl::types::Photo) -> Option<ChosenPhotoSize> {
-    use tl::enums::PhotoSize as S;
-    let best = photo
-        .sizes
+pub fn photo_file(sizes: &[PhotoSizeInfo]) -> Option<ChosenPhotoSize> {
+    let best = sizes
         .iter()
-        .filter_map(|size| match size {
-            S::Size(s) => Some((s.r#type.clone(), s.w, s.h, i64::from(s.size))),
-            S::Progressive(s) => Some((
-                s.r#type.clone(),
-                s.w,
-                s.h,
-                i64::from(s.sizes.iter().copied().max().unwrap_or(0)),
-            )),
-            _ => None,
-        })
-        .max_by_key(|(_, w, h, size)| (i64::from(*w) * i64::from(*h), *size))?;
-    let (size_type, w, h, size) = best;
+        .max_by_key(|s| (i64::from(s.w) * i64::from(s.h), s.size))?;
     Some(ChosenPhotoSize {
-        size_type,
+        size_type: best.size_type.clone(),
         file: TelegramFile {
             kind: FileKind::Photo,
             file_name: None,
             mime_type: "image/jpeg".to_owned(),
-            size: u64::try_from(size).ok().filter(|s| *s > 0),
-            dimensions: dimensions(w, h),
+            size: u64::try_from(best.size).ok().filter(|s| *s > 0),
+            dimensions: dimensions(best.w, best.h),
             duration_ms: None,
             waveform: None,
             title: None,
@@ -517,18 +592,6 @@ pub struct GeoPoint {
 }
 
 impl GeoPoint {
-    /// Reads a Telegram geo point; `None` for an empty one.
-    pub fn from_telegram(geo: &tl::enums::GeoPoint) -> Option<Self> {
-        match geo {
-            tl::enums::GeoPoint::Point(p) => Some(GeoPoint {
-                latitude: p.lat,
-                longitude: p.long,
-                accuracy_m: p.accuracy_radius.and_then(|r| u32::try_from(r).ok()),
-            }),
-            tl::enums::GeoPoint::Empty => None,
-        }
-    }
-
     /// The RFC 5870 `geo:` URI.
     pub fn geo_uri(&self) -> String {
         let mut uri = format!("geo:{:.6},{:.6}", self.latitude, self.longitude);
@@ -584,8 +647,19 @@ pub fn location_content(point: GeoPoint, title: Option<&str>, address: Option<&s
     })
 }
 
+/// A contact card shared in a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contact {
+    /// First name (may be empty).
+    pub first_name: String,
+    /// Last name (may be empty).
+    pub last_name: String,
+    /// Phone number, with or without the leading `+`.
+    pub phone_number: String,
+}
+
 /// A shared contact as text.
-pub fn contact_text(contact: &tl::types::MessageMediaContact) -> String {
+pub fn contact_text(contact: &Contact) -> String {
     let name = [contact.first_name.as_str(), contact.last_name.as_str()]
         .iter()
         .filter(|part| !part.is_empty())
@@ -604,30 +678,29 @@ pub fn contact_text(contact: &tl::types::MessageMediaContact) -> String {
     }
 }
 
+/// A poll or quiz with the votes Telegram reported.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Poll {
+    /// The question.
+    pub question: String,
+    /// A quiz rather than a poll.
+    pub quiz: bool,
+    /// Voting has ended.
+    pub closed: bool,
+    /// The options in order: their text and Telegram's option key.
+    pub answers: Vec<(String, Vec<u8>)>,
+    /// Votes per option key, where Telegram sent them.
+    pub votes: Vec<(Vec<u8>, i32)>,
+}
+
 /// A poll (or quiz) with its options and, where Telegram sent them, the
 /// vote counts.
-pub fn poll_text(poll: &tl::types::Poll, results: &tl::types::PollResults) -> String {
-    let question = match &poll.question {
-        tl::enums::TextWithEntities::Entities(t) => t.text.as_str(),
-    };
+pub fn poll_text(poll: &Poll) -> String {
     let what = if poll.quiz { "Quiz" } else { "Poll" };
-    let mut text = format!("📊 {what}: {question}");
-    let votes: Vec<(Vec<u8>, i32)> = results
-        .results
-        .iter()
-        .flatten()
-        .map(|tl::enums::PollAnswerVoters::Voters(v)| (v.option.clone(), v.voters.unwrap_or(0)))
-        .collect();
-    let answers = poll.answers.iter().filter_map(|answer| match answer {
-        tl::enums::PollAnswer::Answer(answer) => Some(answer),
-        tl::enums::PollAnswer::InputPollAnswer(_) => None,
-    });
-    for (index, answer) in answers.enumerate() {
-        let label = match &answer.text {
-            tl::enums::TextWithEntities::Entities(t) => t.text.as_str(),
-        };
+    let mut text = format!("📊 {what}: {}", poll.question);
+    for (index, (label, option)) in poll.answers.iter().enumerate() {
         let _ = write!(text, "\n{}. {label}", index + 1);
-        if let Some((_, count)) = votes.iter().find(|(option, _)| *option == answer.option) {
+        if let Some((_, count)) = poll.votes.iter().find(|(key, _)| key == option) {
             let noun = if *count == 1 { "vote" } else { "votes" };
             let _ = write!(text, " ({count} {noun})");
         }
@@ -639,20 +712,20 @@ pub fn poll_text(poll: &tl::types::Poll, results: &tl::types::PollResults) -> St
 }
 
 /// A dice roll (🎲, 🎯, 🏀, 🎰, …) and its result.
-pub fn dice_text(dice: &tl::types::MessageMediaDice) -> String {
-    let emoji = if dice.emoticon.is_empty() {
+pub fn dice_text(emoticon: &str, value: i32) -> String {
+    let emoji = if emoticon.is_empty() {
         "🎲"
     } else {
-        dice.emoticon.as_str()
+        emoticon
     };
-    format!("{emoji} rolled {}", dice.value)
+    format!("{emoji} rolled {value}")
 }
 
 /// A game shared from a bot.
-pub fn game_text(game: &tl::types::Game) -> String {
-    match game.description.trim() {
-        "" => format!("🎮 Game: {}", game.title),
-        description => format!("🎮 Game: {} ({description})", game.title),
+pub fn game_text(title: &str, description: &str) -> String {
+    match description.trim() {
+        "" => format!("🎮 Game: {title}"),
+        description => format!("🎮 Game: {title} ({description})"),
     }
 }
 
@@ -864,12 +937,8 @@ pub fn send_as_photo(media: &OutgoingMedia, size: u64) -> bool {
 }
 
 /// The document attributes Telegram needs to show the file as what it is.
-pub fn telegram_attributes(media: &OutgoingMedia) -> Vec<tl::enums::DocumentAttribute> {
-    let mut attributes: Vec<tl::enums::DocumentAttribute> =
-        vec![tl::types::DocumentAttributeFilename {
-            file_name: media.file_name.clone(),
-        }
-        .into()];
+pub fn telegram_attributes(media: &OutgoingMedia) -> Vec<DocAttribute> {
+    let mut attributes = vec![DocAttribute::FileName(media.file_name.clone())];
     let duration_s = media.duration_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
     let (w, h) = media
         .dimensions
@@ -881,36 +950,26 @@ pub fn telegram_attributes(media: &OutgoingMedia) -> Vec<tl::enums::DocumentAttr
         })
         .unwrap_or((0, 0));
     match media.kind {
-        OutgoingKind::Video => attributes.push(
-            tl::types::DocumentAttributeVideo {
-                round_message: false,
-                supports_streaming: true,
-                nosound: false,
-                duration: duration_s,
-                w,
-                h,
-                preload_prefix_size: None,
-                video_start_ts: None,
-                video_codec: None,
-            }
-            .into(),
-        ),
-        OutgoingKind::Audio { voice } => attributes.push(
-            tl::types::DocumentAttributeAudio {
-                voice,
-                duration: duration_s.round() as i32,
-                title: None,
-                performer: None,
-                waveform: media
-                    .waveform
-                    .as_deref()
-                    .filter(|_| voice)
-                    .map(telegram_waveform),
-            }
-            .into(),
-        ),
+        OutgoingKind::Video => attributes.push(DocAttribute::Video {
+            w,
+            h,
+            duration: duration_s,
+            round: false,
+            supports_streaming: true,
+        }),
+        OutgoingKind::Audio { voice } => attributes.push(DocAttribute::Audio {
+            voice,
+            duration: duration_s.round() as i32,
+            title: None,
+            performer: None,
+            waveform: media
+                .waveform
+                .as_deref()
+                .filter(|_| voice)
+                .map(telegram_waveform),
+        }),
         OutgoingKind::Image | OutgoingKind::Sticker if media.dimensions.is_some() => {
-            attributes.push(tl::types::DocumentAttributeImageSize { w, h }.into())
+            attributes.push(DocAttribute::ImageSize { w, h })
         }
         _ => {}
     }
@@ -921,56 +980,36 @@ pub fn telegram_attributes(media: &OutgoingMedia) -> Vec<tl::enums::DocumentAttr
 mod tests {
     use super::*;
 
-    fn document(mime: &str, attributes: Vec<tl::enums::DocumentAttribute>) -> tl::types::Document {
-        tl::types::Document {
-            id: 1,
-            access_hash: 2,
-            file_reference: vec![],
-            date: 0,
+    fn document(mime: &str, attributes: Vec<DocAttribute>) -> DocumentInfo {
+        DocumentInfo {
             mime_type: mime.into(),
             size: 12_345,
-            thumbs: None,
-            video_thumbs: None,
-            dc_id: 2,
             attributes,
         }
     }
 
-    fn video(w: i32, h: i32, duration: f64, round: bool) -> tl::enums::DocumentAttribute {
-        tl::types::DocumentAttributeVideo {
-            round_message: round,
-            supports_streaming: true,
-            nosound: false,
-            duration,
+    fn video(w: i32, h: i32, duration: f64, round: bool) -> DocAttribute {
+        DocAttribute::Video {
             w,
             h,
-            preload_prefix_size: None,
-            video_start_ts: None,
-            video_codec: None,
+            duration,
+            round,
+            supports_streaming: true,
         }
-        .into()
     }
 
-    fn audio(
-        voice: bool,
-        duration: i32,
-        waveform: Option<Vec<u8>>,
-    ) -> tl::enums::DocumentAttribute {
-        tl::types::DocumentAttributeAudio {
+    fn audio(voice: bool, duration: i32, waveform: Option<Vec<u8>>) -> DocAttribute {
+        DocAttribute::Audio {
             voice,
             duration,
             title: Some("Song".into()),
             performer: Some("Band".into()),
             waveform,
         }
-        .into()
     }
 
-    fn name(n: &str) -> tl::enums::DocumentAttribute {
-        tl::types::DocumentAttributeFilename {
-            file_name: n.into(),
-        }
-        .into()
+    fn name(n: &str) -> DocAttribute {
+        DocAttribute::FileName(n.into())
     }
 
     fn caption(body: &str, html: Option<&str>) -> MatrixText {
@@ -1033,10 +1072,7 @@ mod tests {
 
         let gif = document(
             "video/mp4",
-            vec![
-                video(320, 240, 1.0, false),
-                tl::enums::DocumentAttribute::Animated,
-            ],
+            vec![video(320, 240, 1.0, false), DocAttribute::Animated],
         );
         assert_eq!(document_file(&gif, false, false).kind, FileKind::Animation);
         let round = document("video/mp4", vec![video(240, 240, 2.0, true)]);
@@ -1070,14 +1106,8 @@ mod tests {
         let sticker = document(
             "image/webp",
             vec![
-                tl::types::DocumentAttributeImageSize { w: 512, h: 512 }.into(),
-                tl::types::DocumentAttributeSticker {
-                    mask: false,
-                    alt: "😀".into(),
-                    stickerset: tl::enums::InputStickerSet::Empty,
-                    mask_coords: None,
-                }
-                .into(),
+                DocAttribute::ImageSize { w: 512, h: 512 },
+                DocAttribute::Sticker { alt: "😀".into() },
             ],
         );
         let sticker = document_file(&sticker, false, false);
@@ -1093,66 +1123,38 @@ mod tests {
 
     #[test]
     fn the_largest_photo_size_is_chosen() {
-        let photo = tl::types::Photo {
-            has_stickers: false,
-            id: 9,
-            access_hash: 1,
-            file_reference: vec![],
-            date: 0,
-            sizes: vec![
-                tl::types::PhotoStrippedSize {
-                    r#type: "i".into(),
-                    bytes: vec![1, 2, 3],
-                }
-                .into(),
-                tl::types::PhotoSize {
-                    r#type: "m".into(),
-                    w: 320,
-                    h: 240,
-                    size: 10_000,
-                }
-                .into(),
-                tl::types::PhotoSizeProgressive {
-                    r#type: "y".into(),
-                    w: 1280,
-                    h: 960,
-                    sizes: vec![5_000, 40_000, 90_000],
-                }
-                .into(),
-            ],
-            video_sizes: None,
-            dc_id: 2,
-        };
-        let chosen = photo_file(&photo).unwrap();
+        // The adapter reads a progressive size as its largest scan and
+        // leaves out stripped thumbnails (see `telegram::media`).
+        let sizes = vec![
+            PhotoSizeInfo {
+                size_type: "m".into(),
+                w: 320,
+                h: 240,
+                size: 10_000,
+            },
+            PhotoSizeInfo {
+                size_type: "y".into(),
+                w: 1280,
+                h: 960,
+                size: 90_000,
+            },
+        ];
+        let chosen = photo_file(&sizes).unwrap();
         assert_eq!(chosen.size_type, "y");
         assert_eq!(chosen.file.dimensions, Some((1280, 960)));
         assert_eq!(chosen.file.size, Some(90_000));
         assert_eq!(file_name(&chosen.file), "photo.jpg");
-        let empty = tl::types::Photo {
-            sizes: vec![],
-            ..photo
-        };
-        assert_eq!(photo_file(&empty), None);
+        assert_eq!(photo_file(&[]), None);
     }
 
     #[test]
     fn a_photo_with_a_caption_is_an_image_whose_body_is_the_caption() {
-        let file = photo_file(&tl::types::Photo {
-            has_stickers: false,
-            id: 9,
-            access_hash: 1,
-            file_reference: vec![],
-            date: 0,
-            sizes: vec![tl::types::PhotoSize {
-                r#type: "x".into(),
-                w: 800,
-                h: 600,
-                size: 54_321,
-            }
-            .into()],
-            video_sizes: None,
-            dc_id: 2,
-        })
+        let file = photo_file(&[PhotoSizeInfo {
+            size_type: "x".into(),
+            w: 800,
+            h: 600,
+            size: 54_321,
+        }])
         .unwrap()
         .file;
         let media = media_content(
@@ -1334,93 +1336,34 @@ mod tests {
 
     #[test]
     fn contacts_polls_dice_and_games_read_as_text() {
-        let contact = tl::types::MessageMediaContact {
+        let contact = Contact {
             phone_number: "15550001".into(),
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
-            vcard: String::new(),
-            user_id: 0,
         };
         assert_eq!(
             contact_text(&contact),
             "👤 Shared contact: Ada Lovelace, +15550001"
         );
 
-        let text = |t: &str| -> tl::enums::TextWithEntities {
-            tl::types::TextWithEntities {
-                text: t.into(),
-                entities: vec![],
-            }
-            .into()
-        };
-        let answer = |t: &str, o: u8| -> tl::enums::PollAnswer {
-            tl::types::PollAnswer {
-                text: text(t),
-                option: vec![o],
-                media: None,
-                added_by: None,
-                date: None,
-            }
-            .into()
-        };
-        let poll = tl::types::Poll {
-            id: 1,
-            closed: false,
-            public_voters: false,
-            multiple_choice: false,
+        let poll = Poll {
+            question: "Lunch?".into(),
             quiz: false,
-            open_answers: false,
-            revoting_disabled: false,
-            shuffle_answers: false,
-            hide_results_until_close: false,
-            creator: false,
-            subscribers_only: false,
-            question: text("Lunch?"),
-            answers: vec![answer("Pizza", 0), answer("Salad", 1)],
-            close_period: None,
-            close_date: None,
-            countries_iso2: None,
-            hash: 0,
-        };
-        let results = tl::types::PollResults {
-            min: false,
-            has_unread_votes: false,
-            can_view_stats: false,
-            results: Some(vec![tl::types::PollAnswerVoters {
-                chosen: false,
-                correct: false,
-                option: vec![0],
-                voters: Some(3),
-                recent_voters: None,
-            }
-            .into()]),
-            total_voters: Some(3),
-            recent_voters: None,
-            solution: None,
-            solution_entities: None,
-            solution_media: None,
+            closed: false,
+            answers: vec![("Pizza".into(), vec![0]), ("Salad".into(), vec![1])],
+            votes: vec![(vec![0], 3)],
         };
         assert_eq!(
-            poll_text(&poll, &results),
+            poll_text(&poll),
             "📊 Poll: Lunch?\n1. Pizza (3 votes)\n2. Salad"
         );
 
-        let dice = tl::types::MessageMediaDice {
-            value: 4,
-            emoticon: "🎯".into(),
-            game_outcome: None,
-        };
-        assert_eq!(dice_text(&dice), "🎯 rolled 4");
-        let game = tl::types::Game {
-            id: 1,
-            access_hash: 1,
-            short_name: "g".into(),
-            title: "Snake".into(),
-            description: "Eat apples".into(),
-            photo: tl::enums::Photo::Empty(tl::types::PhotoEmpty { id: 0 }),
-            document: None,
-        };
-        assert_eq!(game_text(&game), "🎮 Game: Snake (Eat apples)");
+        assert_eq!(dice_text("🎯", 4), "🎯 rolled 4");
+        assert_eq!(dice_text("", 2), "🎲 rolled 2");
+        assert_eq!(
+            game_text("Snake", "Eat apples"),
+            "🎮 Game: Snake (Eat apples)"
+        );
         assert_eq!(
             readable_content("🎯 rolled 4", Some(&caption("nice", None))),
             json!({ "msgtype": "m.text", "body": "🎯 rolled 4\n\nnice" })
@@ -1467,11 +1410,16 @@ mod tests {
         assert_eq!(media.kind, OutgoingKind::Audio { voice: true });
         let attributes = telegram_attributes(&media);
         match &attributes[1] {
-            tl::enums::DocumentAttribute::Audio(a) => {
-                assert!(a.voice);
-                assert_eq!(a.duration, 3);
+            DocAttribute::Audio {
+                voice,
+                duration,
+                waveform,
+                ..
+            } => {
+                assert!(voice);
+                assert_eq!(*duration, 3);
                 assert_eq!(
-                    decode_waveform(a.waveform.as_deref().unwrap()),
+                    decode_waveform(waveform.as_deref().unwrap()),
                     vec![0, 31, 0]
                 );
             }
@@ -1482,8 +1430,8 @@ mod tests {
             "info": { "mimetype": "video/mp4", "w": 640, "h": 480, "duration": 1500 } });
         let media = outgoing_media("m.room.message", &video).unwrap();
         match &telegram_attributes(&media)[1] {
-            tl::enums::DocumentAttribute::Video(v) => {
-                assert_eq!((v.w, v.h, v.duration), (640, 480, 1.5));
+            DocAttribute::Video { w, h, duration, .. } => {
+                assert_eq!((*w, *h, *duration), (640, 480, 1.5));
             }
             other => panic!("{other:?}"),
         }

@@ -3,6 +3,7 @@
 //! unit-testable without a network.
 //!
 //! Formatting: [`telegram_to_matrix`] turns a Telegram text with entities
+//! (the bridge's own [`Entity`], read by the Telegram adapter)
 //! into a Matrix `body` plus `org.matrix.custom.html`; [`matrix_to_telegram`]
 //! goes the other way, and [`split_for_telegram`] cuts results that exceed
 //! Telegram's length limit. Who a mention points at is asked from a
@@ -19,6 +20,7 @@ mod to_matrix;
 mod to_telegram;
 mod utf16;
 
+pub use entity::{Entity, EntityKind};
 pub use ids::ghost_user_id;
 pub use mention::{MentionResolver, NoMentions, TelegramMention};
 pub use split::{split_for_telegram, TELEGRAM_TEXT_LIMIT};

@@ -31,7 +31,7 @@ pub fn split_for_telegram(message: TelegramText, limit: usize) -> Vec<TelegramTe
     let entities: Vec<_> = message
         .entities
         .iter()
-        .filter_map(|e| Some((map.byte_range(e.offset(), e.length())?, e)))
+        .filter_map(|e| Some((map.byte_range(e.offset, e.length)?, e)))
         .collect();
     cut_ranges(text, &map, limit)
         .into_iter()

@@ -10,10 +10,10 @@ use std::cmp::Reverse;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use grammers_tl_types as tl;
 use ruma::OwnedUserId;
-use tl::enums::{InputUser, MessageEntity};
 use url::Url;
+
+use super::entity::{Entity, EntityKind};
 
 use super::mention::{pill_href, tg_user_link, MentionResolver};
 use super::utf16::Utf16Map;
@@ -39,7 +39,7 @@ pub struct MatrixText {
 /// with schemes a Matrix client should not open become plain text.
 pub fn telegram_to_matrix(
     text: &str,
-    entities: &[MessageEntity],
+    entities: &[Entity],
     resolver: &dyn MentionResolver,
 ) -> MatrixText {
     let map = Utf16Map::new(text);
@@ -198,13 +198,13 @@ impl Span {
 fn collect_spans(
     text: &str,
     map: &Utf16Map,
-    entities: &[MessageEntity],
+    entities: &[Entity],
     resolver: &dyn MentionResolver,
 ) -> Vec<Span> {
     let mut spans: Vec<Span> = entities
         .iter()
         .filter_map(|entity| {
-            let range = map.byte_range(entity.offset(), entity.length())?;
+            let range = map.byte_range(entity.offset, entity.length)?;
             let markup = markup_for(entity, &text[range.clone()], resolver)?;
             Some(Span { range, markup })
         })
@@ -225,37 +225,29 @@ fn collect_spans(
 }
 
 /// The markup for one entity covering `covered` text, if it has any.
-fn markup_for(
-    entity: &MessageEntity,
-    covered: &str,
-    resolver: &dyn MentionResolver,
-) -> Option<Markup> {
-    use MessageEntity as E;
-    match entity {
-        E::Bold(_) => Some(Markup::Bold),
-        E::Italic(_) => Some(Markup::Italic),
-        E::Underline(_) => Some(Markup::Underline),
-        E::Strike(_) => Some(Markup::Strike),
-        E::Spoiler(_) => Some(Markup::Spoiler),
-        E::Code(_) => Some(Markup::Code),
-        E::Pre(pre) => Some(Markup::Pre(code_language(&pre.language))),
-        E::Blockquote(_) => Some(Markup::Blockquote),
-        E::TextUrl(link) => match tg_user_link(&link.url) {
+fn markup_for(entity: &Entity, covered: &str, resolver: &dyn MentionResolver) -> Option<Markup> {
+    use EntityKind as E;
+    match &entity.kind {
+        E::Bold => Some(Markup::Bold),
+        E::Italic => Some(Markup::Italic),
+        E::Underline => Some(Markup::Underline),
+        E::Strike => Some(Markup::Strike),
+        E::Spoiler => Some(Markup::Spoiler),
+        E::Code => Some(Markup::Code),
+        E::Pre(language) => Some(Markup::Pre(code_language(language))),
+        E::Blockquote => Some(Markup::Blockquote),
+        E::TextUrl(url) => match tg_user_link(url) {
             Some(user_id) => pill(resolver, user_id),
-            None => safe_link(&link.url).map(Markup::Link),
+            None => safe_link(url).map(Markup::Link),
         },
-        E::Url(_) => url_entity_href(covered).map(Markup::Link),
-        E::Email(_) => safe_link(&format!("mailto:{covered}")).map(Markup::Link),
-        E::MentionName(mention) => pill(resolver, mention.user_id),
-        E::InputMessageEntityMentionName(mention) => match &mention.user_id {
-            InputUser::User(user) => pill(resolver, user.user_id),
-            _ => None,
-        },
-        E::Mention(_) => {
+        E::Url => url_entity_href(covered).map(Markup::Link),
+        E::Email => safe_link(&format!("mailto:{covered}")).map(Markup::Link),
+        E::MentionName(user_id) | E::MentionUser { user_id, .. } => pill(resolver, *user_id),
+        E::Mention => {
             let username = covered.strip_prefix('@')?;
             pill(resolver, resolver.telegram_user_by_username(username)?)
         }
-        _ => None,
+        E::Other => None,
     }
 }
 

@@ -6,10 +6,9 @@
 //! reply fallbacks (`<mx-reply>`) disappear. This module decides what each
 //! tag means and owns nothing else.
 
-use grammers_tl_types::enums::MessageEntity;
 use url::Url;
 
-use super::entity::{to_tl_int, EntityKind};
+use super::entity::{to_tl_int, Entity, EntityKind};
 use super::html_tree::{Element, HtmlTree, NodeData, NodeId};
 use super::mention::{pill_user, MentionResolver};
 use super::utf16::utf16_len;
@@ -21,7 +20,7 @@ pub struct TelegramText {
     pub text: String,
     /// Formatting, with offsets and lengths in UTF-16 units of `text`,
     /// sorted by offset.
-    pub entities: Vec<MessageEntity>,
+    pub entities: Vec<Entity>,
 }
 
 /// A Matrix event carries at most 65 536 bytes, so a longer `formatted_body`
@@ -484,7 +483,7 @@ fn text_content(tree: &HtmlTree, id: NodeId) -> String {
 
 /// Merges runs of the same entity that touch or overlap (HTML often splits
 /// one Telegram entity into several tags) and sorts by offset.
-fn merge_entities(mut runs: Vec<(EntityKind, usize, usize)>) -> Vec<MessageEntity> {
+fn merge_entities(mut runs: Vec<(EntityKind, usize, usize)>) -> Vec<Entity> {
     runs.sort_by_key(|(kind, start, end)| (*start, std::cmp::Reverse(*end), kind.rank()));
     let mut merged: Vec<(EntityKind, usize, usize)> = Vec::with_capacity(runs.len());
     for (kind, start, end) in runs {

@@ -1,7 +1,8 @@
-//! The one SQLite file: schema and migrations, the grammers session, portals,
-//! ghosts, the message map, the appservice transaction log and a key-value
-//! table. Nothing outside this module writes SQL, and this module knows
-//! nothing about HTTP or MTProto beyond grammers' session types.
+//! The one SQLite file: schema and migrations, the Telegram client's
+//! session (`session.rs`), portals, ghosts, the message map, the appservice
+//! transaction log and a key-value table. Nothing outside this module writes
+//! SQL, and this module knows nothing about HTTP or MTProto beyond the
+//! session's types.
 //!
 //! Concurrency: one connection behind a `std::sync::Mutex`, shared by every
 //! clone of [`Store`] and by the [`TelegramSession`]. Each call holds the lock
@@ -170,7 +171,7 @@ impl Store {
         schema::latest_version()
     }
 
-    /// The grammers session stored in this same file.
+    /// The Telegram client's session stored in this same file.
     pub fn telegram_session(&self) -> TelegramSession {
         TelegramSession::new(Arc::clone(&self.shared))
     }

@@ -1,5 +1,7 @@
 //! Shared fixtures for the formatting conversion tests: a small in-memory
-//! mention resolver and entity helpers.
+//! mention resolver, entity helpers, and the converters seen through the
+//! Telegram adapter's entity conversion, so the tests speak Telegram's own
+//! entities on both sides.
 
 #![allow(dead_code)]
 
@@ -7,8 +9,57 @@ use std::collections::BTreeSet;
 
 use grammers_tl_types as tl;
 use ruma::{OwnedUserId, UserId};
-use tgbridge::convert::{MentionResolver, TelegramMention};
+use tgbridge::convert::{MatrixText, MentionResolver, TelegramMention};
+use tgbridge::telegram::entities::{from_tl, to_tl};
 use tl::enums::MessageEntity;
+
+/// A Telegram text with Telegram's own entities.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TelegramText {
+    /// The message text.
+    pub text: String,
+    /// Formatting, in UTF-16 units of `text`.
+    pub entities: Vec<MessageEntity>,
+}
+
+impl TelegramText {
+    fn from_bridge(text: tgbridge::convert::TelegramText) -> Self {
+        TelegramText {
+            entities: to_tl(&text.entities),
+            text: text.text,
+        }
+    }
+}
+
+/// [`tgbridge::convert::telegram_to_matrix`] over Telegram's entities.
+pub fn telegram_to_matrix(
+    text: &str,
+    entities: &[MessageEntity],
+    resolver: &dyn MentionResolver,
+) -> MatrixText {
+    tgbridge::convert::telegram_to_matrix(text, &from_tl(entities), resolver)
+}
+
+/// [`tgbridge::convert::matrix_to_telegram`] with Telegram's entities.
+pub fn matrix_to_telegram(
+    body: &str,
+    html: Option<&str>,
+    resolver: &dyn MentionResolver,
+) -> TelegramText {
+    TelegramText::from_bridge(tgbridge::convert::matrix_to_telegram(body, html, resolver))
+}
+
+/// [`tgbridge::convert::split_for_telegram`] over Telegram's entities.
+pub fn split_for_telegram(message: TelegramText, limit: usize) -> Vec<TelegramText> {
+    let message = tgbridge::convert::TelegramText {
+        entities: from_tl(&message.entities),
+        text: message.text,
+    };
+    tgbridge::convert::split_for_telegram(message, limit)
+        .into_iter()
+        .map(TelegramText::from_bridge)
+        .collect()
+}
 
 /// Telegram id of Alice, a contact bridged as a ghost.
 pub const ALICE: i64 = 100;

@@ -57,7 +57,10 @@ impl Side {
                 .ensure(info.peer.bare_id().unwrap_or_default(), Some(&name))
                 .await?;
             if let grammers_client::peer::Peer::User(user) = &peer {
-                puppets.mirror_photo(runtime.client(), user).await;
+                let telegram = crate::telegram::TelegramApi::new(runtime.client());
+                puppets
+                    .mirror_photo(&telegram, &TgProfile::of_user(user))
+                    .await;
             }
             self.ensure_joined(&portal.room_id, &ghost).await?;
             self.backfill(&portal).await;
@@ -222,7 +225,10 @@ impl Side {
         if let (Some(grammers_client::peer::Peer::User(user)), Some(client)) =
             (&peer, self.telegram.get())
         {
-            puppets.mirror_photo(client, user).await;
+            let telegram = crate::telegram::TelegramApi::new(client);
+            puppets
+                .mirror_photo(&telegram, &TgProfile::of_user(user))
+                .await;
         }
         self.client
             .as_user(&ghost)
@@ -287,7 +293,7 @@ impl Side {
         let rooms = self.rooms();
         let puppets = self.puppets();
         let context = sync::SyncContext {
-            client: runtime.client(),
+            telegram: crate::telegram::TelegramApi::new(runtime.client()),
             rooms: &rooms,
             puppets: &puppets,
             space: space.as_deref(),

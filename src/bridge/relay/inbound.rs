@@ -69,7 +69,12 @@ impl Side {
                 let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
                 if let Err(error) = self
                     .puppets()
-                    .sync_members(client, chat, &portal.room_id, self_id)
+                    .sync_members(
+                        &crate::telegram::TelegramApi::new(client),
+                        crate::telegram::peers::ChatRef::new(chat),
+                        &portal.room_id,
+                        self_id,
+                    )
                     .await
                 {
                     warn!(%error, "could not sync the members of a new portal");
@@ -282,11 +287,10 @@ impl Side {
         let text = self.matrix_text(message).await;
         // Media (with the text as caption) becomes its own event type.
         let media = match self.telegram.get() {
-            Some(telegram) if crate::bridge::media::has_bridged_media(message) => {
-                self.media_bridge(telegram)
-                    .media_event(message, &text)
-                    .await
-            }
+            Some(telegram) => match crate::telegram::media::message_media(message) {
+                Some(media) => self.media_bridge(telegram).media_event(media, &text).await,
+                None => None,
+            },
             _ => None,
         };
         let reply_to = self.reply_target(scope, message)?;
@@ -343,7 +347,11 @@ impl Side {
             .map(Vec::as_slice)
             .unwrap_or_default();
         let mentions = self.mentions_for(message.text(), entities).await;
-        let text = telegram_to_matrix(message.text(), entities, &mentions);
+        let text = telegram_to_matrix(
+            message.text(),
+            &crate::telegram::entities::from_tl(entities),
+            &mentions,
+        );
         match post_signature(message) {
             Some(author) => crate::convert::with_signature(text, author),
             None => text,
@@ -468,13 +476,11 @@ impl Side {
         original: &ruma::EventId,
     ) -> Option<crate::convert::media::MatrixMedia> {
         let telegram = self.telegram.get()?;
-        if !crate::bridge::media::has_bridged_media(message) {
-            return None;
-        }
+        let media = crate::telegram::media::message_media(message)?;
         let caption = self.matrix_text(message).await;
         let media = self
             .media_bridge(telegram)
-            .media_event(message, &caption)
+            .media_event(media, &caption)
             .await?;
         crate::convert::media::edit_content(&media, original.as_str())
     }
@@ -485,7 +491,7 @@ impl Side {
         telegram: &'a grammers_client::Client,
     ) -> crate::bridge::media::TelegramToMatrix<'a> {
         crate::bridge::media::TelegramToMatrix {
-            telegram,
+            telegram: crate::telegram::TelegramApi::new(telegram),
             matrix: &self.client,
             store: &self.store,
             limits: &self.media_limits,
@@ -539,7 +545,8 @@ impl Side {
             .map(|peer| ghost::peer_displayname(&self.settings.bridge, peer));
         let ghost = puppets.ensure(telegram_id, name.as_deref()).await?;
         if let (Some(peer), Some(client)) = (&peer, self.telegram.get()) {
-            puppets.mirror_peer_photo(client, peer).await;
+            let telegram = crate::telegram::TelegramApi::new(client);
+            puppets.mirror_photo(&telegram, &TgProfile::of(peer)).await;
         }
         Ok(ghost)
     }
@@ -709,7 +716,11 @@ mod tests {
         entities: &[tl::enums::MessageEntity],
         mentions: &dyn MentionResolver,
     ) -> RoomMessageEventContent {
-        matrix_text_content(telegram_to_matrix(text, entities, mentions))
+        matrix_text_content(telegram_to_matrix(
+            text,
+            &crate::telegram::entities::from_tl(entities),
+            mentions,
+        ))
     }
 
     struct Known;

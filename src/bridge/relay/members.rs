@@ -48,7 +48,10 @@ impl Side {
         if let (Some(grammers_client::peer::Peer::User(user)), Some(client)) =
             (&peer, self.telegram.get())
         {
-            puppets.mirror_photo(client, user).await;
+            let telegram = crate::telegram::TelegramApi::new(client);
+            puppets
+                .mirror_photo(&telegram, &TgProfile::of_user(user))
+                .await;
         }
         self.ensure_joined(&portal.room_id, &ghost).await?;
         Ok(())
@@ -136,7 +139,10 @@ impl Side {
         let name = ghost::user_displayname(&self.settings.bridge, profile);
         puppets.ensure(telegram_id, Some(&name)).await?;
         if let Some(client) = self.telegram.get() {
-            puppets.mirror_photo(client, profile).await;
+            let telegram = crate::telegram::TelegramApi::new(client);
+            puppets
+                .mirror_photo(&telegram, &TgProfile::of_user(profile))
+                .await;
         }
         if self.store.portals().by_peer(user)?.is_some() {
             if let Some(info) = sync::chat_info(&peer) {
@@ -153,18 +159,20 @@ impl Side {
         else {
             return Ok(());
         };
-        let members = ghost::list_members(client, chat).await?;
+        let telegram = crate::telegram::TelegramApi::new(client);
+        let members =
+            ghost::list_members(&telegram, crate::telegram::peers::ChatRef::new(chat)).await?;
         let self_id = self.self_id.load(std::sync::atomic::Ordering::Acquire);
         let puppets = self.puppets();
         let mut levels = Vec::new();
         let mut everyone = Vec::new();
-        for (user, role) in &members {
-            let telegram_id = user.id().bare_id().unwrap_or_default();
+        for member in &members {
+            let telegram_id = member.profile.id;
             if telegram_id == self_id {
                 continue;
             }
             let ghost = puppets.user_id(telegram_id);
-            if let Some(level) = ghost::role_level(role) {
+            if let Some(level) = ghost::role_level(member.role) {
                 levels.push((ghost.clone(), level));
             }
             everyone.push(ghost);

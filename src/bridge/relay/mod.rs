@@ -52,18 +52,95 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::ghost::{self, Puppets};
+use super::ghost::Puppets;
 use super::login::TelegramLoggedIn;
 use super::portal::{ChatInfo, OwnerRole, PortalError, PortalRooms, PortalSettings};
 use super::space;
-use super::sync::{self, SyncScope, SyncSettings};
+use super::sync::{SyncScope, SyncSettings};
 pub use crate::bridge::requests::TelegramRequest;
 use crate::config::BridgeConfig;
 use crate::convert::telegram_to_matrix;
 use crate::matrix::{txn, MatrixClient, MatrixError};
 use crate::store::Store;
 use crate::store::{MessageMapping, MessageScope, Portal, PortalKind};
+use crate::telegram::peers::TgProfile;
 use crate::telegram::{ClientOptions, Received, RuntimeError, TelegramRuntime, TgEvent};
+
+/// The chat sync's functions over grammers peers, read through the
+/// Telegram adapter: the relay still holds grammers values, the core takes
+/// the adapter's typed ones.
+mod sync {
+    use crate::bridge::portal::ChatInfo;
+    pub(super) use crate::bridge::sync::*;
+    use crate::telegram::chats::TgChat;
+    use grammers_client::peer::Peer;
+
+    /// The bridge's view of a grammers peer; `None` for chats that cannot
+    /// be bridged.
+    pub(super) fn chat_info(peer: &Peer) -> Option<ChatInfo> {
+        TgChat::of(peer)
+            .as_ref()
+            .and_then(crate::bridge::sync::chat_info)
+    }
+
+    /// The chat's "about" text.
+    pub(super) async fn fetch_about(
+        client: &grammers_client::Client,
+        peer: &Peer,
+    ) -> Result<Option<String>, crate::telegram::CallError> {
+        match TgChat::of(peer) {
+            Some(chat) => crate::telegram::TelegramApi::new(client).about(&chat).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a chat is a forum supergroup.
+    pub(super) fn is_forum(peer: &Peer) -> bool {
+        TgChat::of(peer).is_some_and(|chat| chat.forum)
+    }
+
+    /// Sets the portal's avatar to the chat's current photo.
+    pub(super) async fn mirror_chat_photo(
+        rooms: &crate::bridge::portal::PortalRooms<'_>,
+        client: &grammers_client::Client,
+        portal: &mut crate::store::Portal,
+        peer: &Peer,
+    ) -> Result<(), crate::bridge::portal::PortalError> {
+        match TgChat::of(peer) {
+            Some(chat) => {
+                let telegram = crate::telegram::TelegramApi::new(client);
+                crate::bridge::sync::mirror_chat_photo(rooms, &telegram, portal, &chat).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Ghost names of grammers peers, read through the Telegram adapter.
+mod ghost {
+    pub(super) use crate::bridge::ghost::*;
+    use crate::config::BridgeConfig;
+    use crate::telegram::peers::TgProfile;
+    use grammers_client::peer::{Peer, User};
+
+    /// The display name of any peer's ghost.
+    pub(super) fn peer_displayname(config: &BridgeConfig, peer: &Peer) -> String {
+        crate::bridge::ghost::peer_displayname(config, &TgProfile::of(peer))
+    }
+
+    /// The display name of a user's ghost.
+    pub(super) fn user_displayname(config: &BridgeConfig, user: &User) -> String {
+        crate::bridge::ghost::peer_displayname(config, &TgProfile::of_user(user))
+    }
+}
+
+/// The relay's grammers calls fail with grammers' error; the core counts
+/// it as the Telegram adapter's.
+impl From<grammers_mtsender::InvocationError> for PortalError {
+    fn from(error: grammers_mtsender::InvocationError) -> Self {
+        PortalError::Telegram(crate::telegram::CallError::Invocation(error))
+    }
+}
 
 /// Flood waits longer than this are announced in the management room.
 const ANNOUNCED_FLOOD_WAIT: Duration = Duration::from_secs(60);

@@ -325,7 +325,12 @@ impl Side {
     ) -> Result<(), OutboundError> {
         match changed {
             Ok(()) => self.done(delivery),
-            Err(PortalError::Telegram(error)) => Err(error.into()),
+            Err(PortalError::Telegram(crate::telegram::CallError::Invocation(error))) => {
+                Err(error.into())
+            }
+            Err(PortalError::Telegram(error @ crate::telegram::CallError::TimedOut(_))) => {
+                Err(OutboundError::Network(error.to_string()))
+            }
             Err(PortalError::Store(error)) => Err(error.into()),
             Err(other) => Err(OutboundError::Refused(other.to_string())),
         }
@@ -412,7 +417,8 @@ impl Side {
                 }
                 continue;
             }
-            let entities = self.input_entities(part.entities).await;
+            let entities =
+                crate::telegram::entities::to_tl(&self.input_entities(part.entities).await);
             let random_id = outbound_plan::random_id(&delivery.entry.event_id, index);
             let message_id = self
                 .send_text_part(delivery, part.text, entities, reply_to_id, random_id)
@@ -543,7 +549,7 @@ impl Side {
             return Err(OutboundError::TooLong { parts: parts.len() });
         }
         let part = parts.remove(0);
-        let entities = self.input_entities(part.entities).await;
+        let entities = crate::telegram::entities::to_tl(&self.input_entities(part.entities).await);
         let request = tl::functions::messages::EditMessage {
             no_webpage: false,
             invert_media: false,
@@ -890,29 +896,27 @@ impl Side {
     /// session does not know stays plain text.
     pub(super) async fn input_entities(
         &self,
-        entities: Vec<tl::enums::MessageEntity>,
-    ) -> Vec<tl::enums::MessageEntity> {
+        entities: Vec<crate::convert::Entity>,
+    ) -> Vec<crate::convert::Entity> {
+        use crate::convert::EntityKind;
         let mut input = Vec::with_capacity(entities.len());
         for entity in entities {
-            match entity {
-                tl::enums::MessageEntity::MentionName(mention) => {
-                    let user = match PeerId::user(mention.user_id) {
+            match entity.kind {
+                EntityKind::MentionName(user_id) => {
+                    let user = match PeerId::user(user_id) {
                         Some(user) => self.cached_ref(user).await,
                         None => None,
                     };
                     let Some(user) = user else {
                         continue;
                     };
-                    input.push(
-                        tl::types::InputMessageEntityMentionName {
-                            offset: mention.offset,
-                            length: mention.length,
-                            user_id: (&user).into(),
-                        }
-                        .into(),
-                    );
+                    let kind = EntityKind::MentionUser {
+                        user_id,
+                        access_hash: user.auth.hash(),
+                    };
+                    input.push(crate::convert::Entity { kind, ..entity });
                 }
-                other => input.push(other),
+                _ => input.push(entity),
             }
         }
         input

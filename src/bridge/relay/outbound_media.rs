@@ -12,6 +12,8 @@ use super::Side;
 use crate::bridge::media::{split_caption, MatrixToTelegram, MediaError};
 use crate::convert::media::outgoing_media;
 use crate::convert::{matrix_to_telegram, TelegramText};
+use crate::telegram::media::Destination;
+use crate::telegram::CallError;
 
 impl Side {
     /// Sends a Matrix file to Telegram, then the rest of a caption too long
@@ -40,7 +42,7 @@ impl Side {
             None => (None, Vec::new()),
         };
         let transfer = MatrixToTelegram {
-            telegram: delivery.client,
+            telegram: crate::telegram::TelegramApi::new(delivery.client),
             matrix: &self.client,
             store: &self.store,
             limits: &self.media_limits,
@@ -48,22 +50,30 @@ impl Side {
         let random_id = outbound_plan::random_id(&delivery.entry.event_id, 0);
         let sent = transfer
             .send(
-                delivery.chat,
+                Destination::new(
+                    delivery.chat,
+                    crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
+                ),
                 &media,
                 caption.as_ref(),
-                crate::telegram::answer::reply_in(reply_to, delivery.portal.topic),
                 random_id,
             )
             .await
             .map_err(outbound_error)?;
-        self.record_sent(delivery, 0, sent.message_id, rest.is_empty())?;
+        self.record_sent(delivery, 0, sent.message_id.get(), rest.is_empty())?;
         let last = rest.len();
         for (index, part) in rest.into_iter().enumerate() {
             let part_no = index + 1;
             let part = self.resolved(part).await;
             let random_id = outbound_plan::random_id(&delivery.entry.event_id, part_no);
             let message_id = self
-                .send_text_part(delivery, part.text, part.entities, None, random_id)
+                .send_text_part(
+                    delivery,
+                    part.text,
+                    crate::telegram::entities::to_tl(&part.entities),
+                    None,
+                    random_id,
+                )
                 .await?;
             let part_no = u32::try_from(part_no).unwrap_or(u32::MAX);
             self.record_sent(delivery, part_no, message_id, index + 1 == last)?;
@@ -100,7 +110,10 @@ fn reply_targets(event: &Value) -> Vec<ruma::OwnedEventId> {
 /// retried, a file that cannot be sent is reported at once.
 fn outbound_error(error: MediaError) -> OutboundError {
     match error {
-        MediaError::Telegram(error) => error.into(),
+        MediaError::Telegram(CallError::Invocation(error)) => error.into(),
+        MediaError::Telegram(error @ CallError::TimedOut(_)) => {
+            OutboundError::Network(error.to_string())
+        }
         MediaError::Matrix(error) => OutboundError::Network(error.to_string()),
         MediaError::Transfer(error) => OutboundError::Network(error),
         MediaError::Store(error) => error.into(),
