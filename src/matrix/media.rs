@@ -45,7 +45,7 @@ struct UploadResponse {
 }
 
 /// Time allowed for moving `size` bytes: the base timeout plus the time the
-/// file takes at [`SLOWEST_RATE`], so a 2 GB video is not cut off after
+/// file takes at `SLOWEST_RATE`, so a 2 GB video is not cut off after
 /// two minutes while a stalled small upload still fails in reasonable time.
 pub fn transfer_timeout(size: u64) -> Duration {
     BASE_TIMEOUT + Duration::from_secs(size / SLOWEST_RATE)
