@@ -32,7 +32,9 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm", "frn", "fro", "frt", "fsy", "ftg", "frs"],
+        &[
+            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra",
+        ],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -47,6 +49,8 @@ on_both_servers!(
     a_sync_opens_the_most_recent_topics_in_the_forums_space,
     a_group_turning_into_a_forum_and_back_keeps_its_room,
     a_crash_mid_burst_across_two_topics_bridges_each_message_once,
+    a_closed_topics_room_is_read_only_for_a_member_until_it_reopens,
+    an_admin_owner_still_writes_in_a_closed_topics_room,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -134,6 +138,11 @@ struct Pets {
 
 impl Pets {
     async fn start(kind: HomeserverKind, prefix: &str) -> Pets {
+        Pets::start_as(kind, prefix, false).await
+    }
+
+    /// [`Pets::start`], the owner an admin of the forum when `admin`.
+    async fn start_as(kind: HomeserverKind, prefix: &str, admin: bool) -> Pets {
         let (server, bridges) = server(kind).await;
         let mut bridge = bridges.take(prefix);
         configure(
@@ -156,6 +165,11 @@ impl Pets {
                 ..OutgoingMessage::text("cat before")
             };
             w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
+            if admin {
+                let rights = fake_telegram::world::chats::all_admin_rights();
+                w.promote(Origin::control(bob), forum_id, alice, rights, None)
+                    .unwrap();
+            }
             (alice, bob, carol, forum_id, cats)
         };
         let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
@@ -975,4 +989,117 @@ async fn a_crash_mid_burst_across_two_topics_bridges_each_message_once(kind: Hom
         assert_eq!(bodies, expected, "{}", bridge.log_tail());
     }
     bridge.terminate();
+}
+
+/// Closes (or reopens) Cats as Bob.
+fn set_cats_closed(t: &Pets, closed: bool) {
+    let (bob, forum_id, cats) = (t.bob, t.forum_id, t.cats);
+    t.tg(|w| {
+        let edit = TopicEdit {
+            closed: Some(closed),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, edit).unwrap();
+    });
+}
+
+/// Whether the owner may send messages in `room` by its power levels.
+async fn owner_may_send(t: &Pets, room: &str) -> bool {
+    let levels = state(&t.owner, room, "m.room.power_levels", "").await;
+    let owner = t.owner.user_id.as_str();
+    let level = levels["users"][owner]
+        .as_i64()
+        .unwrap_or(levels["users_default"].as_i64().unwrap_or(0));
+    level >= levels["events_default"].as_i64().unwrap_or(0)
+}
+
+async fn a_closed_topics_room_is_read_only_for_a_member_until_it_reopens(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frc").await;
+    assert!(owner_may_send(&t, &t.cats_room).await);
+    set_cats_closed(&t, true);
+    let bob_ghost = format!("@frctg_{}:localhost", t.bob);
+    expect_event(&t.owner, &t.bridge, "the closed notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    eventually(&t.bridge, "the Cats room read-only", || async {
+        (!owner_may_send(&t, &t.cats_room).await).then_some(())
+    })
+    .await;
+    let refused = t
+        .owner
+        .send_event(
+            &t.cats_room,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "let me in" }),
+        )
+        .await;
+    assert!(refused.is_err(), "the homeserver refuses: {refused:?}");
+    // General stays writable, and Telegram's admins still post in Cats.
+    assert!(owner_may_send(&t, &t.general).await);
+    t.send_in(t.bob, t.cats, "admins only");
+    expect_event(&t.owner, &t.bridge, "an admin's message in Cats", |e| {
+        message_in(e, &t.cats_room, "admins only")
+    })
+    .await;
+    set_cats_closed(&t, false);
+    expect_event(&t.owner, &t.bridge, "the reopened notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
+    })
+    .await;
+    eventually(&t.bridge, "the Cats room writable again", || async {
+        owner_may_send(&t, &t.cats_room).await.then_some(())
+    })
+    .await;
+    let levels = state(&t.owner, &t.cats_room, "m.room.power_levels", "").await;
+    assert!(
+        levels["users"].get(t.owner.user_id.as_str()).is_none(),
+        "the owner's level is as before: {levels}"
+    );
+    t.owner_sends(
+        &t.cats_room,
+        json!({ "msgtype": "m.text", "body": "open again" }),
+    )
+    .await;
+    poll_until(
+        "the owner's message in the reopened Cats",
+        &t.bridge,
+        Duration::from_secs(30),
+        || (t.owner_texts_in(t.cats) == ["open again"]).then_some(()),
+    )
+    .await;
+    t.bridge.terminate();
+}
+
+async fn an_admin_owner_still_writes_in_a_closed_topics_room(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start_as(kind, "fra", true).await;
+    set_cats_closed(&t, true);
+    let bob_ghost = format!("@fratg_{}:localhost", t.bob);
+    expect_event(&t.owner, &t.bridge, "the closed notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    wait_for_log(
+        &t.bridge,
+        "the owner's power in a topic room follows the topic",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(owner_may_send(&t, &t.cats_room).await);
+    t.owner_sends(
+        &t.cats_room,
+        json!({ "msgtype": "m.text", "body": "admin here" }),
+    )
+    .await;
+    poll_until(
+        "the admin's message in the closed Cats",
+        &t.bridge,
+        Duration::from_secs(30),
+        || (t.owner_texts_in(t.cats) == ["admin here"]).then_some(()),
+    )
+    .await;
+    t.bridge.terminate();
 }

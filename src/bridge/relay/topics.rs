@@ -3,14 +3,19 @@
 //! is the forum's own portal; every other topic gets its own room, created
 //! when its first message (or its creation) reaches the bridge, and filled
 //! with the topic's recent history. A topic's rename renames its room; closing
-//! and reopening it posts a notice.
+//! and reopening it posts a notice, and a closed topic's room is read-only
+//! for an owner who may not post there on Telegram.
 //!
 //! It owns the topic rows of the store (through [`PortalRooms`]) and never
 //! sends messages to Telegram; it only reads a topic's title and history.
 
 use grammers_tl_types as tl;
+use ruma::api::client::state::{get_state_event_for_key, send_state_event};
+use ruma::events::StateEventType;
+use serde_json::{json, Value};
 
 use super::*;
+use crate::bridge::portal::ADMIN_LEVEL;
 
 /// How many of a forum's newest messages are read, per message wanted, to
 /// find a new topic room's history (Telegram's per-topic history call has
@@ -191,6 +196,9 @@ impl Side {
             self.store
                 .portals()
                 .set_topic_closed(forum, topic.id, topic.closed)?;
+            if topic.closed {
+                self.follow_topic_closed(&room, true).await;
+            }
             self.backfill_topic(&room, 0).await;
             opened += 1;
         }
@@ -281,6 +289,9 @@ impl Side {
             self.store
                 .portals()
                 .set_topic_closed(portal.peer, wanted, topic.closed)?;
+            if topic.closed {
+                self.follow_topic_closed(&room, true).await;
+            }
             self.backfill_topic(&room, 0).await;
             return Ok(format!(
                 "Opened the room of the topic {}: {}",
@@ -522,7 +533,115 @@ impl Side {
             })?;
             tx.portals().set_topic_closed(room.peer, topic, closed)
         })?;
+        self.follow_topic_closed(room, closed).await;
         Ok(())
+    }
+
+    /// Makes a closed topic's room read-only for the owner, or gives the
+    /// owner back the power they had when it reopens. Telegram lets only
+    /// those who manage topics post in a closed topic; the owner's level in
+    /// the room mirrors their Telegram role, so an owner at admin level or
+    /// above keeps writing. The bot and the ghosts keep their levels (what
+    /// Telegram's admins post still arrives). The owner's level is lowered
+    /// below `events_default` rather than `events_default` raised, because
+    /// raising it would silence the ghosts too. A failure is logged: the
+    /// notice already says why Telegram refuses.
+    async fn follow_topic_closed(&self, room: &Portal, closed: bool) {
+        if let Err(error) = self.set_owner_muted(&room.room_id, closed).await {
+            warn!(%error, room_id = %room.room_id, closed, "could not follow the topic's closed state in its power levels");
+        }
+    }
+
+    async fn set_owner_muted(
+        &self,
+        room_id: &ruma::RoomId,
+        muted: bool,
+    ) -> Result<(), PortalError> {
+        let key = muted_owner_key(room_id);
+        let saved = self.store.kv_get(&key)?;
+        if muted == saved.is_some() {
+            return Ok(());
+        }
+        let current = self
+            .client
+            .as_bot()
+            .send(get_state_event_for_key::v3::Request::new(
+                room_id.to_owned(),
+                StateEventType::RoomPowerLevels,
+                String::new(),
+            ))
+            .await?;
+        let mut levels: Value = serde_json::from_str(current.event_or_content.get())
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let owner = self.settings.owner.as_str();
+        let changed = match &saved {
+            None => match mute_owner(&mut levels, owner) {
+                Some(before) => {
+                    let before = before.map_or_else(|| "none".to_owned(), |l| l.to_string());
+                    self.store.kv_set(&key, &before)?;
+                    true
+                }
+                None => false,
+            },
+            Some(before) => {
+                restore_owner(&mut levels, owner, before.parse().ok());
+                true
+            }
+        };
+        if changed {
+            let request = send_state_event::v3::Request::new_raw(
+                room_id.to_owned(),
+                StateEventType::RoomPowerLevels,
+                String::new(),
+                serde_json::value::to_raw_value(&levels)
+                    .map(ruma::serde::Raw::from_json)
+                    .map_err(|e| PortalError::Build(e.to_string()))?,
+            );
+            self.client.as_bot().send(request).await?;
+        }
+        if !muted {
+            self.store.kv_delete(&key)?;
+        }
+        info!(%room_id, muted, changed, "the owner's power in a topic room follows the topic");
+        Ok(())
+    }
+}
+
+/// Key of the owner's level before their topic room was made read-only
+/// ("none": the owner had no entry of their own).
+fn muted_owner_key(room_id: &ruma::RoomId) -> String {
+    format!("topic_muted_owner:{room_id}")
+}
+
+/// Lowers the owner's level in `levels` (a power levels content) below
+/// `events_default`, unless they are at admin level or above (Telegram lets
+/// admins post in closed topics) or cannot send already. Returns their entry
+/// before (`Some(None)`: no entry of their own) when it changed anything.
+fn mute_owner(levels: &mut Value, owner: &str) -> Option<Option<i64>> {
+    let users_default = levels["users_default"].as_i64().unwrap_or(0);
+    let events_default = levels["events_default"].as_i64().unwrap_or(0);
+    let entry = levels["users"].get(owner).and_then(Value::as_i64);
+    let level = entry.unwrap_or(users_default);
+    if level >= ADMIN_LEVEL || level < events_default {
+        return None;
+    }
+    if !levels["users"].is_object() {
+        levels["users"] = json!({});
+    }
+    levels["users"][owner] = json!(events_default - 1);
+    Some(entry)
+}
+
+/// Gives the owner back the entry [`mute_owner`] took (`None`: no entry).
+fn restore_owner(levels: &mut Value, owner: &str, before: Option<i64>) {
+    match (before, levels["users"].as_object_mut()) {
+        (Some(level), Some(users)) => {
+            users.insert(owner.to_owned(), json!(level));
+        }
+        (None, Some(users)) => {
+            users.remove(owner);
+        }
+        (_, None) => {}
     }
 }
 
@@ -540,5 +659,28 @@ fn fallback_info(portal: &Portal) -> ChatInfo {
         about: None,
         owner_role: OwnerRole::Member,
         member_count: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_is_muted_and_restored_an_admin_is_not() {
+        let mut levels =
+            json!({ "users": { "@bot:x": 100 }, "users_default": 0, "events_default": 0 });
+        let before = levels.clone();
+        assert_eq!(mute_owner(&mut levels, "@o:x"), Some(None));
+        assert_eq!(levels["users"]["@o:x"], -1);
+        assert_eq!(mute_owner(&mut levels, "@o:x"), None, "already muted");
+        restore_owner(&mut levels, "@o:x", None);
+        assert_eq!(levels, before);
+        let mut admin = json!({ "users": { "@o:x": 50 }, "events_default": 0 });
+        assert_eq!(mute_owner(&mut admin, "@o:x"), None);
+        let mut listed = json!({ "users": { "@o:x": 10 }, "events_default": 0 });
+        assert_eq!(mute_owner(&mut listed, "@o:x"), Some(Some(10)));
+        restore_owner(&mut listed, "@o:x", Some(10));
+        assert_eq!(listed["users"]["@o:x"], 10);
     }
 }
