@@ -12,10 +12,11 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::wait_for_log;
+use appservice_support::telegram::PNG;
 use appservice_support::telegram::{
     configure, portal_of, start_logged_in, state, user, NO_HISTORY,
 };
-use appservice_support::{command, expect_event, is_notice_from, management_room_of};
+use appservice_support::{command, expect_event, is_notice_from, management_room_of, try_state};
 use appservice_support::{eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
@@ -33,7 +34,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
         &SERVERS,
         kind,
         &[
-            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra",
+            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri",
         ],
         HomeserverOptions::default(),
         |_, _| {},
@@ -51,6 +52,7 @@ on_both_servers!(
     a_crash_mid_burst_across_two_topics_bridges_each_message_once,
     a_closed_topics_room_is_read_only_for_a_member_until_it_reopens,
     an_admin_owner_still_writes_in_a_closed_topics_room,
+    a_topics_custom_emoji_icon_is_its_rooms_avatar,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -1101,5 +1103,95 @@ async fn an_admin_owner_still_writes_in_a_closed_topics_room(kind: HomeserverKin
         || (t.owner_texts_in(t.cats) == ["admin here"]).then_some(()),
     )
     .await;
+    t.bridge.terminate();
+}
+
+/// A 1×1 red PNG, a second picture next to [`PNG`].
+const RED_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x38, 0x21, 0xA7, 0x01,
+    0x00, 0x02, 0xC0, 0x01, 0x0F, 0xDA, 0x40, 0x81, 0xB9, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// Downloads an mxc URI as `user` (authenticated media).
+async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
+    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{path}",
+            user.api().base_url()
+        ))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("download");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Waits until `room`'s avatar is a picture other than `old` (`None`: any
+/// picture); returns its mxc URI.
+async fn new_avatar(t: &Pets, room: &str, old: Option<&str>) -> String {
+    eventually(&t.bridge, "the room avatar", || async {
+        let url = try_state(&t.owner, room, "m.room.avatar", "").await["url"].clone();
+        let url = url.as_str()?.to_owned();
+        (Some(url.as_str()) != old).then_some(url)
+    })
+    .await
+}
+
+async fn a_topics_custom_emoji_icon_is_its_rooms_avatar(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "fri").await;
+    let (carol, forum_id) = (t.carol, t.forum_id);
+    let (blue, red, animated) = t.tg(|w| {
+        (
+            w.add_custom_emoji(PNG.to_vec(), "image/png", "🐦"),
+            w.add_custom_emoji(RED_PNG.to_vec(), "image/png", "🦜"),
+            w.add_custom_emoji(
+                b"tgs, no thumbnail".to_vec(),
+                "application/x-tgsticker",
+                "🦉",
+            ),
+        )
+    });
+    // A topic created with an icon gets it as its room's avatar.
+    let birds = t.tg(|w| {
+        w.create_topic(carol, forum_id, "Birds", None, Some(blue))
+            .unwrap()
+    });
+    let room = topic_room(&t.store, t.peer, birds, &t.bridge).await;
+    let room = room.room_id.to_string();
+    join(&t.owner, &room).await;
+    let first = new_avatar(&t, &room, None).await;
+    assert_eq!(download(&t.owner, &first).await, PNG);
+    // A new icon on Telegram is a new avatar.
+    let set_icon = |icon: i64| {
+        t.tg(|w| {
+            let edit = TopicEdit {
+                icon_emoji_id: Some(icon),
+                ..TopicEdit::default()
+            };
+            w.edit_topic(carol, forum_id, birds, edit).unwrap();
+        })
+    };
+    set_icon(red);
+    let second = new_avatar(&t, &room, Some(&first)).await;
+    assert_eq!(download(&t.owner, &second).await, RED_PNG);
+    // An animated icon without a thumbnail cannot be a picture: no avatar.
+    set_icon(animated);
+    eventually(&t.bridge, "the avatar removed", || async {
+        let avatar = try_state(&t.owner, &room, "m.room.avatar", "").await;
+        (avatar.is_object() && avatar.get("url").is_none()).then_some(())
+    })
+    .await;
+    assert!(t
+        .bridge
+        .log()
+        .contains("the topic's icon is animated without a thumbnail"));
+    // General keeps the forum's own (here: no) avatar.
+    assert!(try_state(&t.owner, &t.general, "m.room.avatar", "").await["url"].is_null());
     t.bridge.terminate();
 }

@@ -55,6 +55,14 @@ pub struct TelegramPhoto {
     location: tl::enums::InputFileLocation,
 }
 
+impl TelegramPhoto {
+    /// A picture found elsewhere than in a peer's photo (a forum topic's
+    /// custom emoji icon): `id` must change whenever the picture does.
+    pub fn at(id: i64, location: tl::enums::InputFileLocation) -> Self {
+        TelegramPhoto { id, location }
+    }
+}
+
 impl Downloadable for TelegramPhoto {
     fn to_raw_input_location(&self) -> Option<tl::enums::InputFileLocation> {
         Some(self.location.clone())

@@ -5,6 +5,7 @@
 pub mod answer;
 pub mod client;
 pub mod event;
+pub mod forum;
 pub mod journal;
 pub mod login;
 pub mod logout;

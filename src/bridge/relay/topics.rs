@@ -2,12 +2,14 @@
 //! in, and what topic service messages do to that room. General (topic 1)
 //! is the forum's own portal; every other topic gets its own room, created
 //! when its first message (or its creation) reaches the bridge, and filled
-//! with the topic's recent history. A topic's rename renames its room; closing
-//! and reopening it posts a notice, and a closed topic's room is read-only
-//! for an owner who may not post there on Telegram.
+//! with the topic's recent history. A topic's rename renames its room and
+//! its custom emoji icon is the room's avatar; closing and reopening it
+//! posts a notice, and a closed topic's room is read-only for an owner who
+//! may not post there on Telegram.
 //!
 //! It owns the topic rows of the store (through [`PortalRooms`]) and never
-//! sends messages to Telegram; it only reads a topic's title and history.
+//! sends messages to Telegram; it only reads a topic's title, icon and
+//! history (the calls live in [`crate::telegram::forum`]).
 
 use grammers_tl_types as tl;
 use ruma::api::client::state::{get_state_event_for_key, send_state_event};
@@ -15,16 +17,9 @@ use ruma::events::StateEventType;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::bridge::avatar;
 use crate::bridge::portal::ADMIN_LEVEL;
-
-/// How many of a forum's newest messages are read, per message wanted, to
-/// find a new topic room's history (Telegram's per-topic history call has
-/// no counterpart in the client library, so the forum's history is
-/// filtered).
-const TOPIC_SCAN_FACTOR: usize = 20;
-
-/// The most forum messages read for one topic's initial history.
-const TOPIC_SCAN_MAX: usize = 2000;
+use crate::telegram::forum;
 
 /// The forum topic a message is in: the topic its reply header names
 /// (`forum_topic`: `reply_to_top_id` for a reply inside the topic,
@@ -84,9 +79,14 @@ impl Side {
         if history == TopicHistory::Skip {
             return Ok(None);
         }
-        let title = match message.action() {
-            Some(tl::enums::MessageAction::TopicCreate(create)) => Some(create.title.clone()),
-            _ => self.topic_title(portal.peer, topic).await,
+        let (title, icon) = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(create)) => {
+                (Some(create.title.clone()), create.icon_emoji_id)
+            }
+            _ => match self.topic_info(portal.peer, topic).await {
+                Some(found) => (Some(found.title), found.icon_emoji_id),
+                None => (None, None),
+            },
         };
         let title = title.unwrap_or_else(|| format!("Topic {topic}"));
         let info = message
@@ -94,6 +94,7 @@ impl Side {
             .and_then(sync::chat_info)
             .unwrap_or_else(|| fallback_info(portal));
         let room = self.open_topic_room(portal, &info, topic, &title).await?;
+        self.follow_topic_icon(&room, icon).await;
         self.backfill_topic(&room, message.id()).await;
         Ok(Some(room))
     }
@@ -187,12 +188,14 @@ impl Side {
         for topic in topics.take(limit as usize) {
             let existing = self.store.portals().topic(forum, topic.id)?;
             if let Some(existing) = existing {
+                self.follow_topic_icon(&existing, topic.icon_emoji_id).await;
                 self.rooms().rename(existing, &topic.title).await?;
                 continue;
             }
             let room = self
                 .open_topic_room(&portal, &info, topic.id, &topic.title)
                 .await?;
+            self.follow_topic_icon(&room, topic.icon_emoji_id).await;
             self.store
                 .portals()
                 .set_topic_closed(forum, topic.id, topic.closed)?;
@@ -286,6 +289,7 @@ impl Side {
             let room = self
                 .open_topic_room(&portal, &info, wanted, &topic.title)
                 .await?;
+            self.follow_topic_icon(&room, topic.icon_emoji_id).await;
             self.store
                 .portals()
                 .set_topic_closed(portal.peer, wanted, topic.closed)?;
@@ -404,8 +408,8 @@ impl Side {
         Ok(room)
     }
 
-    /// The title of a forum topic, as Telegram has it now.
-    async fn topic_title(&self, chat: PeerId, topic: i32) -> Option<String> {
+    /// A forum topic as Telegram has it now.
+    async fn topic_info(&self, chat: PeerId, topic: i32) -> Option<tl::types::ForumTopic> {
         let client = self.telegram.get()?;
         let peer = self.cached_ref(chat).await?;
         let request = tl::functions::messages::GetForumTopicsById {
@@ -415,7 +419,7 @@ impl Side {
         match client.invoke(&request).await {
             Ok(tl::enums::messages::ForumTopics::Topics(found)) => {
                 found.topics.into_iter().find_map(|t| match t {
-                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t.title),
+                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t),
                     _ => None,
                 })
             }
@@ -427,7 +431,8 @@ impl Side {
     }
 
     /// Fills a new topic room with the topic's recent messages older than
-    /// `before`, oldest first (as many as a group portal's initial history).
+    /// `before`, oldest first (as many as a group portal's initial history),
+    /// read with Telegram's per-topic history call.
     async fn backfill_topic(&self, room: &Portal, before: i32) {
         let (Some(topic), Some(client)) = (room.topic, self.telegram.get()) else {
             return;
@@ -439,25 +444,19 @@ impl Side {
         if limit == 0 {
             return;
         }
-        let scan = limit.saturating_mul(TOPIC_SCAN_FACTOR).min(TOPIC_SCAN_MAX);
-        let mut iter = client.iter_messages(chat).offset_id(before).limit(scan);
-        let mut found = Vec::new();
-        while found.len() < limit {
-            match iter.next().await {
-                Ok(Some(message)) => {
-                    if topic_of(&message) == Some(topic) && message.action().is_none() {
-                        found.push(message);
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    warn!(%error, "could not read the forum's history");
-                    break;
-                }
+        let found = match forum::topic_history(&client, chat, topic, before, limit).await {
+            Ok(found) => found,
+            Err(error) => {
+                warn!(%error, "could not read the topic's history");
+                return;
             }
-        }
-        let count = found.len();
-        for message in found.iter().rev() {
+        };
+        let mut count = 0;
+        for message in found.iter().filter(|m| m.action().is_none()) {
+            if topic_of(message) != Some(topic) {
+                continue;
+            }
+            count += 1;
             if let Err(error) = self.bridge_message_contained(room, message).await {
                 warn!(%error, "could not bridge a message of the topic's history");
             }
@@ -465,8 +464,56 @@ impl Side {
         info!(room_id = %room.room_id, topic, count, "topic history bridged");
     }
 
+    /// Makes a topic's custom emoji icon (`None` or 0: none) the avatar of
+    /// its room. An animated emoji without a thumbnail leaves the room
+    /// without an avatar (Matrix clients show only still pictures). A
+    /// failure is logged: the icon is decoration.
+    async fn follow_topic_icon(&self, room: &Portal, icon: Option<i64>) {
+        let icon = icon.filter(|&id| id != 0);
+        if room.avatar_photo_id == icon {
+            return;
+        }
+        if let Err(error) = self.set_topic_icon(room, icon).await {
+            warn!(%error, room_id = %room.room_id, "could not make the topic's icon the room avatar");
+        }
+    }
+
+    async fn set_topic_icon(&self, room: &Portal, icon: Option<i64>) -> Result<(), PortalError> {
+        // The stored row, which a rename may have changed meanwhile.
+        let mut room = match room.topic {
+            Some(topic) => self
+                .store
+                .portals()
+                .topic(room.peer, topic)?
+                .unwrap_or_else(|| room.clone()),
+            None => room.clone(),
+        };
+        let avatar = match (icon, self.telegram.get()) {
+            (Some(emoji), Some(client)) => match forum::custom_emoji_image(&client, emoji)
+                .await
+                .map_err(|e| PortalError::Build(format!("custom emoji: {e}")))?
+            {
+                forum::EmojiImage::Picture(picture) => {
+                    let photo = avatar::TelegramPhoto::at(picture.id, picture.location());
+                    let mxc = avatar::mxc_for(&self.client, &self.store, &client, &photo)
+                        .await
+                        .map_err(|e| PortalError::Build(format!("icon upload: {e}")))?;
+                    Some((picture.id, mxc))
+                }
+                forum::EmojiImage::Unrenderable(mime) => {
+                    info!(room_id = %room.room_id, %mime, "the topic's icon is animated without a thumbnail: no room avatar");
+                    None
+                }
+                forum::EmojiImage::Unknown => None,
+            },
+            (Some(_), None) => return Ok(()),
+            (None, _) => None,
+        };
+        self.rooms().set_avatar(&mut room, avatar).await
+    }
+
     /// Topic service messages: a new topic (its room is its trace), a
-    /// renamed topic (the room follows), a closed or reopened one (a
+    /// renamed or re-iconed topic (the room follows), a closed or reopened one (a
     /// notice). Returns `false` for every other message.
     pub(super) async fn on_topic_action(
         &self,
@@ -485,6 +532,9 @@ impl Side {
         if let (Some(edit), Some(topic)) = (edit, room.topic) {
             if let Some(title) = &edit.title {
                 self.rooms().rename(room.clone(), title).await?;
+            }
+            if let Some(icon) = edit.icon_emoji_id {
+                self.follow_topic_icon(room, Some(icon)).await;
             }
             if let Some(closed) = edit.closed {
                 self.topic_closed_notice(room, topic, message, closed)
