@@ -34,7 +34,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
         &SERVERS,
         kind,
         &[
-            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri",
+            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri", "frh",
         ],
         HomeserverOptions::default(),
         |_, _| {},
@@ -53,6 +53,7 @@ on_both_servers!(
     a_closed_topics_room_is_read_only_for_a_member_until_it_reopens,
     an_admin_owner_still_writes_in_a_closed_topics_room,
     a_topics_custom_emoji_icon_is_its_rooms_avatar,
+    a_topic_rooms_history_is_the_topics_however_busy_the_forum,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -1194,4 +1195,83 @@ async fn a_topics_custom_emoji_icon_is_its_rooms_avatar(kind: HomeserverKind) {
     // General keeps the forum's own (here: no) avatar.
     assert!(try_state(&t.owner, &t.general, "m.room.avatar", "").await["url"].is_null());
     t.bridge.terminate();
+}
+
+async fn a_topic_rooms_history_is_the_topics_however_busy_the_forum(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frh");
+    configure(
+        &bridge,
+        "  max_topic_rooms_per_sync: 1\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, old) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Busy", &[alice]).unwrap();
+        let old = w.create_topic(bob, forum_id, "Old", None, None).unwrap();
+        let fresh = w.create_topic(bob, forum_id, "Fresh", None, None).unwrap();
+        let forum = Peer::Channel(forum_id);
+        for n in 1..=7 {
+            let message = OutgoingMessage {
+                topic: Some(old),
+                ..OutgoingMessage::text(&format!("old {n}"))
+            };
+            w.send_message(bob, forum, message).unwrap();
+        }
+        // Far more of the forum's messages than a scan of its history for
+        // the topic's 5 would have read.
+        for n in 0..300 {
+            w.send_text(bob, forum, &format!("general {n}")).unwrap();
+        }
+        let message = OutgoingMessage {
+            topic: Some(fresh),
+            ..OutgoingMessage::text("fresh")
+        };
+        w.send_message(bob, forum, message).unwrap();
+        (alice, bob, forum_id, old)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    portal_of(&store, peer, &bridge).await;
+    // The sync opened Fresh, the most recently active topic, and only it.
+    wait_for_log(
+        &bridge,
+        "forum topic rooms opened by the sync opened=1",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(store.portals().topic(peer, old).unwrap().is_none());
+    // A live message opens Old, which gets the topic's 5 newest messages
+    // before it, each once, in order.
+    {
+        let mut w = shared.lock().unwrap();
+        let message = OutgoingMessage {
+            topic: Some(old),
+            ..OutgoingMessage::text("old live")
+        };
+        w.send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap();
+    }
+    let room = topic_room(&store, peer, old, &bridge).await;
+    let room = room.room_id.to_string();
+    join(&owner, &room).await;
+    let expected = ["old 3", "old 4", "old 5", "old 6", "old 7", "old live"];
+    eventually(&bridge, "Old's history and live message", || async {
+        let bodies: Vec<String> = timeline(&owner, &room)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        (bodies == expected).then_some(())
+    })
+    .await;
+    assert!(bridge.log().contains("messages.getReplies"));
+    bridge.terminate();
 }
