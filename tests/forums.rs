@@ -34,7 +34,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
         &SERVERS,
         kind,
         &[
-            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri", "frh",
+            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri", "frh", "frr",
         ],
         HomeserverOptions::default(),
         |_, _| {},
@@ -54,6 +54,7 @@ on_both_servers!(
     an_admin_owner_still_writes_in_a_closed_topics_room,
     a_topics_custom_emoji_icon_is_its_rooms_avatar,
     a_topic_rooms_history_is_the_topics_however_busy_the_forum,
+    typing_and_read_marks_follow_the_topic_both_ways,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -1274,4 +1275,148 @@ async fn a_topic_rooms_history_is_the_topics_however_busy_the_forum(kind: Homese
     .await;
     assert!(bridge.log().contains("messages.getReplies"));
     bridge.terminate();
+}
+
+/// The owner's `/sync` position now.
+async fn sync_position(owner: &TestUser) -> String {
+    let sync = owner
+        .api()
+        .ok(Method::GET, "/_matrix/client/v3/sync?timeout=0", None)
+        .await
+        .unwrap();
+    sync["next_batch"].as_str().unwrap().to_owned()
+}
+
+/// Who the owner's `/sync` first shows typing after `since`, by room
+/// (empty after 30 s).
+async fn typing_after(owner: &TestUser, since: &str) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut since = since.to_owned();
+    while std::time::Instant::now() < deadline {
+        let sync = owner
+            .api()
+            .ok(
+                Method::GET,
+                &format!("/_matrix/client/v3/sync?timeout=2000&since={since}"),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut typing = Vec::new();
+        for (room, joined) in sync["rooms"]["join"].as_object().into_iter().flatten() {
+            let events = joined["ephemeral"]["events"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            for event in events.filter(|e| e["type"] == "m.typing") {
+                let users = event["content"]["user_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten();
+                for user in users.filter_map(Value::as_str) {
+                    typing.push((room.clone(), user.to_owned()));
+                }
+            }
+        }
+        if !typing.is_empty() {
+            return typing;
+        }
+        since = sync["next_batch"].as_str().unwrap().to_owned();
+    }
+    Vec::new()
+}
+
+async fn typing_and_read_marks_follow_the_topic_both_ways(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frr").await;
+    let (_, meow_event, _) = t.meow_and_purr().await;
+    let (alice, bob, forum_id, cats) = (t.alice, t.bob, t.forum_id, t.cats);
+    let bob_ghost = format!("@frrtg_{bob}:localhost");
+    // Bob typing in Cats shows in the Cats room, not in General.
+    let since = sync_position(&t.owner).await;
+    t.tg(|w| w.typing_in_topic(bob, forum_id, cats).unwrap());
+    let typing = typing_after(&t.owner, &since).await;
+    assert_eq!(
+        typing,
+        [(t.cats_room.clone(), bob_ghost.clone())],
+        "{}",
+        t.bridge.log_tail()
+    );
+    // The owner reading Cats on another app moves their receipt in Cats.
+    let purr_tg = t.tg(|w| {
+        w.topic_history(alice, forum_id, cats)
+            .into_iter()
+            .find(|m| m.text == "purr")
+            .unwrap()
+            .id
+    });
+    t.tg(|w| w.read_topic(alice, forum_id, cats, purr_tg).unwrap());
+    let owner_id = t.owner.user_id.clone();
+    let purr_event = expect_event(&t.owner, &t.bridge, "the owner's receipt in Cats", |e| {
+        e["room_id"] == t.cats_room.as_str()
+            && e["type"] == "m.receipt"
+            && e["content"].as_object().is_some_and(|c| {
+                c.values()
+                    .any(|r| !r["m.read"][owner_id.as_str()].is_null())
+            })
+    })
+    .await;
+    assert!(
+        purr_event["content"]
+            .get(meow_event["event_id"].as_str().unwrap())
+            .is_none(),
+        "the receipt is on purr, the newest read: {purr_event}"
+    );
+    // A receipt in the Cats room marks only Cats read on Telegram. Where
+    // the homeserver does not push receipts (Conduit), the bridge reads
+    // them from the bot's sync, whose first answer (the state before it)
+    // it takes as old news: the receipt is sent once that answer is in.
+    wait_for_log(
+        &t.bridge,
+        "typing and read receipts",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let newer = t.send_in(bob, cats, "meow again");
+    let newer_event = expect_event(&t.owner, &t.bridge, "meow again in Cats", |e| {
+        message_in(e, &t.cats_room, "meow again")
+    })
+    .await;
+    let chat_read_before = t.tg(|w| {
+        w.dialog_state(alice, Peer::Channel(forum_id))
+            .read_inbox_max_id
+    });
+    let newer_id = newer_event["event_id"].as_str().unwrap();
+    t.owner
+        .api()
+        .ok(
+            Method::POST,
+            &format!(
+                "/_matrix/client/v3/rooms/{}/receipt/m.read/{newer_id}",
+                t.cats_room
+            ),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    poll_until(
+        "Cats read on Telegram",
+        &t.bridge,
+        Duration::from_secs(20),
+        || {
+            let read = t.tg(|w| w.topic_read_max(alice, forum_id, cats));
+            (read >= newer).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        t.tg(|w| w
+            .dialog_state(alice, Peer::Channel(forum_id))
+            .read_inbox_max_id),
+        chat_read_before,
+        "the chat's own read mark (General's) did not move"
+    );
+    t.bridge.terminate();
 }

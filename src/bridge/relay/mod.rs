@@ -575,17 +575,21 @@ impl Side {
                 None => Ok(()),
             },
             // Typing is momentary: in an outage it is dropped, not waited for.
-            TgEvent::Typing { chat, user, typing } => {
-                match self.on_typing(chat, user, typing).await {
-                    Err(error) if error.is_outage() => Ok(()),
-                    other => other,
-                }
-            }
+            TgEvent::Typing {
+                chat,
+                user,
+                typing,
+                topic,
+            } => match self.on_typing(chat, user, typing, topic).await {
+                Err(error) if error.is_outage() => Ok(()),
+                other => other,
+            },
             TgEvent::Read {
                 chat,
                 max_id,
                 outbox,
-            } => self.on_read(chat, max_id, outbox).await,
+                topic,
+            } => self.on_read(chat, max_id, outbox, topic).await,
             TgEvent::Pinned { chat, ids, pinned } => self.on_pinned(chat, &ids, pinned).await,
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,

@@ -1,7 +1,8 @@
 //! Forum methods: creating, editing, pinning, listing and deleting topics
 //! (`messages.*ForumTopic*`, `messages.deleteTopicHistory`), a topic's (or
 //! a thread's) history (`messages.getReplies`), the forum flag
-//! (`channels.toggleForum`) and the custom emoji documents topic icons name
+//! (`channels.toggleForum`), a topic's read mark (`messages.readDiscussion`)
+//! and the custom emoji documents topic icons name
 //! (`messages.getCustomEmojiDocuments`). The rules live in [`crate::world::forums`];
 //! this file only decodes, resolves peers and encodes.
 
@@ -65,6 +66,11 @@ pub(super) fn handle(
             }))
         },
         f::messages::GetReplies => |r: f::messages::GetReplies| encode(get_replies(world, me, &r)?),
+        f::messages::ReadDiscussion => |r: f::messages::ReadDiscussion| {
+            let channel = forum_peer(world, me, &r.peer)?;
+            world.read_topic_as(origin, channel, r.msg_id, r.read_max_id)?;
+            encode(true)
+        },
         f::messages::GetCustomEmojiDocuments => |r: f::messages::GetCustomEmojiDocuments| {
             encode(world.custom_emoji_documents(&r.document_id, me))
         },
