@@ -35,6 +35,7 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
         kind,
         &[
             "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri", "frh", "frr",
+            "frx", "fru",
         ],
         HomeserverOptions::default(),
         |_, _| {},
@@ -55,6 +56,8 @@ on_both_servers!(
     a_topics_custom_emoji_icon_is_its_rooms_avatar,
     a_topic_rooms_history_is_the_topics_however_busy_the_forum,
     typing_and_read_marks_follow_the_topic_both_ways,
+    a_topic_deleted_on_telegram_closes_its_room,
+    unbridge_delete_portal_and_id_in_a_topic_room_act_on_that_topic,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -1418,5 +1421,148 @@ async fn typing_and_read_marks_follow_the_topic_both_ways(kind: HomeserverKind) 
         chat_read_before,
         "the chat's own read mark (General's) did not move"
     );
+    t.bridge.terminate();
+}
+
+/// Waits until the owner is no longer in `room` (a left member may not
+/// list the members, or is not among them).
+async fn owner_left(t: &Pets, room: &str, what: &str) {
+    eventually(&t.bridge, what, || async {
+        match t.owner.joined_members(room).await {
+            Ok(members) if members.contains(&t.owner.user_id) => None,
+            _ => Some(()),
+        }
+    })
+    .await;
+}
+
+async fn a_topic_deleted_on_telegram_closes_its_room(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frx").await;
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    t.send_in(t.bob, dogs, "woof");
+    expect_event(&t.owner, &t.bridge, "woof in Dogs", |e| {
+        message_in(e, &dogs_room, "woof")
+    })
+    .await;
+    let (bob, forum_id) = (t.bob, t.forum_id);
+    t.tg(|w| w.delete_topic(bob, forum_id, dogs).unwrap());
+    let bot = t.bridge.bot_user_id.clone();
+    // General says so, and nobody is left in the room, the owner included.
+    expect_event(&t.owner, &t.bridge, "the notice in General", |e| {
+        e["room_id"] == t.general.as_str()
+            && is_notice_from(
+                e,
+                &bot,
+                "\"Dogs\" was deleted on Telegram: its room is closed",
+            )
+    })
+    .await;
+    owner_left(&t, &dogs_room, "the owner out of Dogs").await;
+    // The room's last word is the closing notice, sent before the owner was
+    // removed (read on Synapse, which lets a removed member page the history
+    // up to their removal).
+    if kind == HomeserverKind::Synapse {
+        let bodies: Vec<Value> = timeline(&t.owner, &dogs_room)
+            .await
+            .into_iter()
+            .map(|e| e["content"]["body"].clone())
+            .collect();
+        assert_eq!(
+            bodies.last(),
+            Some(&json!(
+                "The topic \"Dogs\" was deleted on Telegram: this room is closed."
+            )),
+            "{bodies:?}"
+        );
+    }
+    // The bridge forgot the room; the forum's other rooms go on.
+    assert!(t.store.portals().topic(t.peer, dogs).unwrap().is_none());
+    assert!(t.store.portals().topic(t.peer, t.cats).unwrap().is_some());
+    t.send_in(t.bob, t.cats, "still here");
+    expect_event(&t.owner, &t.bridge, "a message in Cats", |e| {
+        message_in(e, &t.cats_room, "still here")
+    })
+    .await;
+    t.bridge.terminate();
+}
+
+async fn unbridge_delete_portal_and_id_in_a_topic_room_act_on_that_topic(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "fru").await;
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    let bot = t.bridge.bot_user_id.clone();
+    let chat_id = t.peer.bot_api_dialog_id().unwrap();
+    // `id` names the forum and the topic.
+    command(
+        &t.owner,
+        &t.cats_room,
+        &bot,
+        "!tg id",
+        &format!("topic {} of the Telegram forum {chat_id}", t.cats),
+    )
+    .await;
+    // `unbridge` in Dogs: only Dogs stops; its messages are left out.
+    command(
+        &t.owner,
+        &dogs_room,
+        &bot,
+        "!tg unbridge",
+        "stop bridging this topic",
+    )
+    .await;
+    command(
+        &t.owner,
+        &dogs_room,
+        &bot,
+        "!tg unbridge confirm",
+        "no longer bridged to the topic \"Dogs\"",
+    )
+    .await;
+    assert!(t.store.portals().topic(t.peer, dogs).unwrap().is_none());
+    assert!(t.store.portals().by_peer(t.peer).unwrap().is_some());
+    t.send_in(t.bob, dogs, "woof unheard");
+    let forum = t.forum();
+    let bob = t.bob;
+    t.tg(|w| w.send_text(bob, forum, "general after").unwrap());
+    expect_event(&t.owner, &t.bridge, "General still bridged", |e| {
+        message_in(e, &t.general, "general after")
+    })
+    .await;
+    assert!(
+        t.store.portals().topic(t.peer, dogs).unwrap().is_none(),
+        "an unbridged topic's message opens no room"
+    );
+    // `delete-portal` in Cats removes everyone from Cats only; the next
+    // message in Cats opens a new room. (The goodbye notice comes just
+    // before the owner is removed, so a /sync may show only the removal.)
+    t.owner
+        .send_text(&t.cats_room, "!tg delete-portal confirm")
+        .await
+        .unwrap();
+    owner_left(&t, &t.cats_room, "the owner out of Cats").await;
+    wait_for_log(
+        &t.bridge,
+        "topic room removed by the owner",
+        2,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(t.store.portals().topic(t.peer, t.cats).unwrap().is_none());
+    assert!(t.store.portals().by_peer(t.peer).unwrap().is_some());
+    t.send_in(t.bob, t.cats, "meow anew");
+    let new_cats = topic_room(&t.store, t.peer, t.cats, &t.bridge).await;
+    assert_ne!(new_cats.room_id.as_str(), t.cats_room);
+    // `topics open` bridges Dogs again, in a new room.
+    command(
+        &t.owner,
+        &t.general,
+        &bot,
+        &format!("!tg topics open {dogs}"),
+        "Opened the room of the topic Dogs",
+    )
+    .await;
+    let new_dogs = topic_room(&t.store, t.peer, dogs, &t.bridge).await;
+    assert_ne!(new_dogs.room_id.as_str(), dogs_room);
     t.bridge.terminate();
 }

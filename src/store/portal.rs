@@ -289,6 +289,29 @@ impl<'a> Portals<'a> {
         })
     }
 
+    /// Forgets the room of forum topic `topic` and the message map of that
+    /// room (the forum's other rooms keep theirs); returns whether it
+    /// existed.
+    pub fn delete_topic(&self, peer: PeerId, topic: i32) -> Result<bool, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.atomically(|tx| {
+            let room: Option<String> = tx
+                .prepare_cached(
+                    "SELECT room_id FROM portal_topic WHERE peer_id = ?1 AND topic_id = ?2",
+                )?
+                .query_row((peer_id, topic), |row| row.get(0))
+                .optional()?;
+            let Some(room) = room else {
+                return Ok(false);
+            };
+            tx.prepare_cached("DELETE FROM message WHERE chat_peer_id = ?1 AND room_id = ?2")?
+                .execute((peer_id, room.as_str()))?;
+            tx.prepare_cached("DELETE FROM portal_topic WHERE peer_id = ?1 AND topic_id = ?2")?
+                .execute((peer_id, topic))?;
+            Ok(true)
+        })
+    }
+
     /// Deletes the portal, its topic rooms and its message map; returns
     /// whether it existed.
     pub fn delete(&self, peer: PeerId) -> Result<bool, StoreError> {

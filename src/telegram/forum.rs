@@ -1,6 +1,7 @@
 //! Forum topics as the bridge needs them from Telegram: a topic's recent
 //! messages (`messages.getReplies`), marking a topic read
-//! (`messages.readDiscussion`) and the picture of a topic's custom emoji
+//! (`messages.readDiscussion`), whether a topic was deleted
+//! (`messages.getForumTopicsByID`) and the picture of a topic's custom emoji
 //! icon (`messages.getCustomEmojiDocuments`). Reads Telegram's types into
 //! plain values; knows nothing about Matrix or portals.
 
@@ -97,6 +98,25 @@ pub async fn read_topic(
         })
         .await?;
     Ok(())
+}
+
+/// Whether forum topic `topic` of `chat` is gone: deleted
+/// (`messages.deleteTopicHistory`), or the chat is no forum any more and
+/// never had it.
+pub async fn topic_deleted(
+    client: &Client,
+    chat: PeerRef,
+    topic: i32,
+) -> Result<bool, InvocationError> {
+    let request = tl::functions::messages::GetForumTopicsById {
+        peer: chat.into(),
+        topics: vec![topic],
+    };
+    let tl::enums::messages::ForumTopics::Topics(found) = client.invoke(&request).await?;
+    Ok(!found.topics.iter().any(|t| match t {
+        tl::enums::ForumTopic::Topic(t) => t.id == topic,
+        tl::enums::ForumTopic::Deleted(_) => false,
+    }))
 }
 
 /// A picture Telegram serves for a custom emoji: its id (the emoji's

@@ -442,10 +442,16 @@ impl Side {
             }
             TelegramRequest::Id { room_id } => {
                 let text = match self.store.portals().by_room(&room_id) {
-                    Ok(Some(portal)) => format!(
-                        "This room bridges the Telegram chat {}.",
-                        portal.peer.bot_api_dialog_id().unwrap_or_default()
-                    ),
+                    Ok(Some(portal)) => match portal.topic {
+                        Some(topic) => format!(
+                            "This room bridges the topic {topic} of the Telegram forum {}.",
+                            portal.peer.bot_api_dialog_id().unwrap_or_default()
+                        ),
+                        None => format!(
+                            "This room bridges the Telegram chat {}.",
+                            portal.peer.bot_api_dialog_id().unwrap_or_default()
+                        ),
+                    },
                     _ => "This room is not a portal to a Telegram chat.".to_owned(),
                 };
                 self.notify_in(&room_id, &text).await;

@@ -76,7 +76,7 @@ impl Side {
         if let Some(existing) = self.store.portals().topic(portal.peer, topic)? {
             return Ok(Some(existing));
         }
-        if history == TopicHistory::Skip {
+        if history == TopicHistory::Skip || self.topic_unbridged(portal.peer, topic)? {
             return Ok(None);
         }
         let (title, icon) = match message.action() {
@@ -186,6 +186,9 @@ impl Side {
             _ => None,
         });
         for topic in topics.take(limit as usize) {
+            if self.topic_unbridged(forum, topic.id)? {
+                continue;
+            }
             let existing = self.store.portals().topic(forum, topic.id)?;
             if let Some(existing) = existing {
                 self.follow_topic_icon(&existing, topic.icon_emoji_id).await;
@@ -273,6 +276,10 @@ impl Side {
                     portal.room_id
                 ));
             }
+            // Asking for the topic bridges it again after an `unbridge`.
+            if let Some(id) = portal.peer.bot_api_dialog_id() {
+                self.store.kv_delete(&unbridged_topic_key(id, wanted))?;
+            }
             let existing = self.store.portals().topic(portal.peer, wanted)?;
             if let Some(room) = existing {
                 return Ok(format!(
@@ -322,11 +329,13 @@ impl Side {
             };
             let room = match room {
                 Some(room) => format!("bridged to {room}"),
+                None if self.topic_unbridged(portal.peer, topic.id)? => "unbridged".to_owned(),
                 None => "no room yet".to_owned(),
             };
+            let pinned = if topic.pinned { ", pinned" } else { "" };
             let closed = if topic.closed { ", closed" } else { "" };
             lines.push(format!(
-                "• {} (topic {}{closed}): {room}",
+                "• {} (topic {}{pinned}{closed}): {room}",
                 topic.title, topic.id
             ));
         }
@@ -587,6 +596,141 @@ impl Side {
         Ok(())
     }
 
+    /// Whether the owner unbridged topic `topic` of `chat`.
+    fn topic_unbridged(&self, chat: PeerId, topic: i32) -> Result<bool, PortalError> {
+        let Some(id) = chat.bot_api_dialog_id() else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .kv_get(&unbridged_topic_key(id, topic))?
+            .is_some())
+    }
+
+    /// After a deletion in a forum: the rooms of topics among the deleted
+    /// messages (a topic's id is its creating message's) whose topic
+    /// Telegram no longer has (`messages.deleteTopicHistory`) are closed
+    /// like a deleted portal's, and General says so.
+    pub(super) async fn on_topics_deleted(
+        &self,
+        chat: PeerId,
+        ids: &[i32],
+    ) -> Result<(), PortalError> {
+        let mut gone = Vec::new();
+        for &id in ids {
+            if let Some(room) = self.store.portals().topic(chat, id)? {
+                gone.push(room);
+            }
+        }
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let (Some(client), Some(peer)) = (self.telegram.get(), self.cached_ref(chat).await) else {
+            return Ok(());
+        };
+        for room in gone {
+            let Some(topic) = room.topic else {
+                continue;
+            };
+            match forum::topic_deleted(&client, peer, topic).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => {
+                    warn!(%error, topic, "could not tell whether the topic was deleted");
+                    continue;
+                }
+            }
+            let title = room
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("Topic {topic}"));
+            let goodbye =
+                format!("The topic \"{title}\" was deleted on Telegram: this room is closed.");
+            self.close_topic_room(&room, true, &goodbye).await?;
+            let general = self.store.portals().by_peer(chat)?;
+            if let Some(general) = general {
+                self.notify_in(
+                    &general.room_id,
+                    &goodbye.replace("this room is closed", "its room is closed"),
+                )
+                .await;
+            }
+            info!(room_id = %room.room_id, topic, "the topic was deleted on Telegram; its room is closed");
+        }
+        Ok(())
+    }
+
+    /// Closes a topic's room: the bridge forgets it (the forum's other rooms
+    /// stay), takes it out of the forum's space, says `goodbye` in it, and
+    /// the ghosts and the bot leave; with `everyone`, the owner is removed
+    /// too, so no room is left behind.
+    pub(super) async fn close_topic_room(
+        &self,
+        room: &Portal,
+        everyone: bool,
+        goodbye: &str,
+    ) -> Result<(), PortalError> {
+        let Some(topic) = room.topic else {
+            return Ok(());
+        };
+        self.store.portals().delete_topic(room.peer, topic)?;
+        self.store.kv_delete(&muted_owner_key(&room.room_id))?;
+        self.forget_joined(&room.room_id);
+        if let Some(space) = room
+            .peer
+            .bot_api_dialog_id()
+            .and_then(|id| {
+                self.store
+                    .kv_get(&space::forum_space_key(id))
+                    .ok()
+                    .flatten()
+            })
+            .and_then(|s| OwnedRoomId::try_from(s).ok())
+        {
+            let request = send_state_event::v3::Request::new_raw(
+                space,
+                StateEventType::SpaceChild,
+                room.room_id.to_string(),
+                ruma::serde::Raw::from_json(
+                    serde_json::value::to_raw_value(&json!({}))
+                        .map_err(|e| PortalError::Build(e.to_string()))?,
+                ),
+            );
+            if let Err(error) = self.client.as_bot().send(request).await {
+                warn!(room_id = %room.room_id, %error, "could not take the topic room out of the forum's space");
+            }
+        }
+        self.notify_in(&room.room_id, goodbye).await;
+        self.empty_room(&room.room_id, everyone, None).await
+    }
+
+    /// `unbridge` or `delete-portal` (confirmed) in a topic's room: only
+    /// that room goes. An unbridged topic stays out until `topics open`
+    /// asks for it; a deleted one gets a new room at its next message.
+    pub(super) async fn remove_topic_room(
+        &self,
+        room: &Portal,
+        delete: bool,
+    ) -> Result<(), PortalError> {
+        let (Some(topic), Some(chat_id)) = (room.topic, room.peer.bot_api_dialog_id()) else {
+            return Ok(());
+        };
+        let title = room
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Topic {topic}"));
+        let goodbye = if delete {
+            format!("The room of the topic \"{title}\" is deleted: everyone is removed from it. The topic gets a new room at its next message.")
+        } else {
+            self.store
+                .kv_set(&unbridged_topic_key(chat_id, topic), "1")?;
+            format!("This room is no longer bridged to the topic \"{title}\"; the forum's other rooms stay. Send `topics open {topic}` in the forum's room to bridge it again (in a new room).")
+        };
+        self.close_topic_room(room, delete, &goodbye).await?;
+        info!(room_id = %room.room_id, topic, delete, "topic room removed by the owner");
+        Ok(())
+    }
+
     /// Makes a closed topic's room read-only for the owner, or gives the
     /// owner back the power they had when it reopens. Telegram lets only
     /// those who manage topics post in a closed topic; the owner's level in
@@ -655,6 +799,12 @@ impl Side {
         info!(%room_id, muted, changed, "the owner's power in a topic room follows the topic");
         Ok(())
     }
+}
+
+/// Key of a topic the owner unbridged (its messages are left out until
+/// `topics open` asks for it again).
+fn unbridged_topic_key(chat: i64, topic: i32) -> String {
+    format!("topic_unbridged:{chat}:{topic}")
 }
 
 /// Key of the owner's level before their topic room was made read-only
