@@ -664,6 +664,13 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
     let bot = bridge.bot_user_id.clone();
     let management = management_room_of(&owner, &bot).await;
     let forum_arg = peer.bot_api_dialog_id().unwrap();
+    // A pinned topic is listed first (as Telegram orders them, which is
+    // also the order the sync opens rooms in) and says so.
+    shared
+        .lock()
+        .unwrap()
+        .pin_topic(bob, forum_id, topics[0], true)
+        .unwrap();
     let listing = command(
         &owner,
         &management,
@@ -674,9 +681,11 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
     .await;
     let listing = listing["content"]["body"].as_str().unwrap().to_owned();
     assert!(
-        listing.contains(&format!("One (topic {}): no room yet", topics[0])),
+        listing.contains(&format!("One (topic {}, pinned): no room yet", topics[0])),
         "{listing}"
     );
+    let first_topic = listing.lines().nth(1).unwrap_or_default();
+    assert!(first_topic.starts_with("• One "), "{listing}");
     assert!(
         listing.contains(&format!(
             "Two (topic {}): bridged to {}",
