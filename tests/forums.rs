@@ -1231,7 +1231,7 @@ async fn a_topic_rooms_history_is_the_topics_however_busy_the_forum(kind: Homese
         for n in 1..=7 {
             let message = OutgoingMessage {
                 topic: Some(old),
-                ..OutgoingMessage::text(&format!("old {n}"))
+                ..OutgoingMessage::text(format!("old {n}"))
             };
             w.send_message(bob, forum, message).unwrap();
         }

@@ -836,7 +836,7 @@ impl Side {
             .await
             .ok_or(OutboundError::UnknownChat)?;
         if let Some(topic) = portal.topic {
-            crate::telegram::forum::read_topic(&client, chat, topic, max_id).await?;
+            crate::telegram::forum::read_topic(client, chat, topic, max_id).await?;
             return Ok(());
         }
         match portal.peer.kind() {

@@ -453,7 +453,7 @@ impl Side {
         if limit == 0 {
             return;
         }
-        let found = match forum::topic_history(&client, chat, topic, before, limit).await {
+        let found = match forum::topic_history(client, chat, topic, before, limit).await {
             Ok(found) => found,
             Err(error) => {
                 warn!(%error, "could not read the topic's history");
@@ -498,13 +498,13 @@ impl Side {
             None => room.clone(),
         };
         let avatar = match (icon, self.telegram.get()) {
-            (Some(emoji), Some(client)) => match forum::custom_emoji_image(&client, emoji)
+            (Some(emoji), Some(client)) => match forum::custom_emoji_image(client, emoji)
                 .await
                 .map_err(|e| PortalError::Build(format!("custom emoji: {e}")))?
             {
                 forum::EmojiImage::Picture(picture) => {
                     let photo = avatar::TelegramPhoto::at(picture.id, picture.location());
-                    let mxc = avatar::mxc_for(&self.client, &self.store, &client, &photo)
+                    let mxc = avatar::mxc_for(&self.client, &self.store, client, &photo)
                         .await
                         .map_err(|e| PortalError::Build(format!("icon upload: {e}")))?;
                     Some((picture.id, mxc))
@@ -632,7 +632,7 @@ impl Side {
             let Some(topic) = room.topic else {
                 continue;
             };
-            match forum::topic_deleted(&client, peer, topic).await {
+            match forum::topic_deleted(client, peer, topic).await {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(error) => {
