@@ -820,9 +820,12 @@ impl Side {
         let max_id = match self.telegram_id_of(event_id)? {
             Some(id) => id,
             None => {
-                let newest = match portal.topic {
-                    Some(_) => self.store.messages().newest_in_room(portal.peer, room_id)?,
-                    None => self.store.messages().newest_in_chat(portal.peer)?,
+                // A forum's rooms each have their own newest message.
+                let forum =
+                    portal.topic.is_some() || !self.store.portals().topics(portal.peer)?.is_empty();
+                let newest = match forum {
+                    true => self.store.messages().newest_in_room(portal.peer, room_id)?,
+                    false => self.store.messages().newest_in_chat(portal.peer)?,
                 };
                 match newest {
                     Some(id) => id,
