@@ -12,10 +12,11 @@ mod appservice_support;
 use std::time::Duration;
 
 use appservice_support::telegram::wait_for_log;
+use appservice_support::telegram::PNG;
 use appservice_support::telegram::{
     configure, portal_of, start_logged_in, state, user, NO_HISTORY,
 };
-use appservice_support::{command, expect_event, is_notice_from, management_room_of};
+use appservice_support::{command, expect_event, is_notice_from, management_room_of, try_state};
 use appservice_support::{eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
@@ -32,7 +33,10 @@ async fn server(kind: HomeserverKind) -> (&'static Homeserver, &'static Bridges)
     shared_homeserver(
         &SERVERS,
         kind,
-        &["frm", "frn", "fro", "frt", "fsy", "ftg", "frs"],
+        &[
+            "frm", "frn", "fro", "frt", "fsy", "ftg", "frs", "frc", "fra", "fri", "frh", "frr",
+            "frx", "fru",
+        ],
         HomeserverOptions::default(),
         |_, _| {},
     )
@@ -47,6 +51,13 @@ on_both_servers!(
     a_sync_opens_the_most_recent_topics_in_the_forums_space,
     a_group_turning_into_a_forum_and_back_keeps_its_room,
     a_crash_mid_burst_across_two_topics_bridges_each_message_once,
+    a_closed_topics_room_is_read_only_for_a_member_until_it_reopens,
+    an_admin_owner_still_writes_in_a_closed_topics_room,
+    a_topics_custom_emoji_icon_is_its_rooms_avatar,
+    a_topic_rooms_history_is_the_topics_however_busy_the_forum,
+    typing_and_read_marks_follow_the_topic_both_ways,
+    a_topic_deleted_on_telegram_closes_its_room,
+    unbridge_delete_portal_and_id_in_a_topic_room_act_on_that_topic,
 );
 
 /// The room of topic `topic` once the bridge opened it (up to 30 s).
@@ -134,6 +145,11 @@ struct Pets {
 
 impl Pets {
     async fn start(kind: HomeserverKind, prefix: &str) -> Pets {
+        Pets::start_as(kind, prefix, false).await
+    }
+
+    /// [`Pets::start`], the owner an admin of the forum when `admin`.
+    async fn start_as(kind: HomeserverKind, prefix: &str, admin: bool) -> Pets {
         let (server, bridges) = server(kind).await;
         let mut bridge = bridges.take(prefix);
         configure(
@@ -156,6 +172,11 @@ impl Pets {
                 ..OutgoingMessage::text("cat before")
             };
             w.send_message(carol, Peer::Channel(forum_id), old).unwrap();
+            if admin {
+                let rights = fake_telegram::world::chats::all_admin_rights();
+                w.promote(Origin::control(bob), forum_id, alice, rights, None)
+                    .unwrap();
+            }
             (alice, bob, carol, forum_id, cats)
         };
         let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
@@ -643,6 +664,13 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
     let bot = bridge.bot_user_id.clone();
     let management = management_room_of(&owner, &bot).await;
     let forum_arg = peer.bot_api_dialog_id().unwrap();
+    // A pinned topic is listed first (as Telegram orders them, which is
+    // also the order the sync opens rooms in) and says so.
+    shared
+        .lock()
+        .unwrap()
+        .pin_topic(bob, forum_id, topics[0], true)
+        .unwrap();
     let listing = command(
         &owner,
         &management,
@@ -653,9 +681,11 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
     .await;
     let listing = listing["content"]["body"].as_str().unwrap().to_owned();
     assert!(
-        listing.contains(&format!("One (topic {}): no room yet", topics[0])),
+        listing.contains(&format!("One (topic {}, pinned): no room yet", topics[0])),
         "{listing}"
     );
+    let first_topic = listing.lines().nth(1).unwrap_or_default();
+    assert!(first_topic.starts_with("• One "), "{listing}");
     assert!(
         listing.contains(&format!(
             "Two (topic {}): bridged to {}",
@@ -975,4 +1005,573 @@ async fn a_crash_mid_burst_across_two_topics_bridges_each_message_once(kind: Hom
         assert_eq!(bodies, expected, "{}", bridge.log_tail());
     }
     bridge.terminate();
+}
+
+/// Closes (or reopens) Cats as Bob.
+fn set_cats_closed(t: &Pets, closed: bool) {
+    let (bob, forum_id, cats) = (t.bob, t.forum_id, t.cats);
+    t.tg(|w| {
+        let edit = TopicEdit {
+            closed: Some(closed),
+            ..TopicEdit::default()
+        };
+        w.edit_topic(bob, forum_id, cats, edit).unwrap();
+    });
+}
+
+/// Whether the owner may send messages in `room` by its power levels.
+async fn owner_may_send(t: &Pets, room: &str) -> bool {
+    let levels = state(&t.owner, room, "m.room.power_levels", "").await;
+    let owner = t.owner.user_id.as_str();
+    let level = levels["users"][owner]
+        .as_i64()
+        .unwrap_or(levels["users_default"].as_i64().unwrap_or(0));
+    level >= levels["events_default"].as_i64().unwrap_or(0)
+}
+
+async fn a_closed_topics_room_is_read_only_for_a_member_until_it_reopens(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frc").await;
+    assert!(owner_may_send(&t, &t.cats_room).await);
+    set_cats_closed(&t, true);
+    let bob_ghost = format!("@frctg_{}:localhost", t.bob);
+    expect_event(&t.owner, &t.bridge, "the closed notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    eventually(&t.bridge, "the Cats room read-only", || async {
+        (!owner_may_send(&t, &t.cats_room).await).then_some(())
+    })
+    .await;
+    let refused = t
+        .owner
+        .send_event(
+            &t.cats_room,
+            "m.room.message",
+            &json!({ "msgtype": "m.text", "body": "let me in" }),
+        )
+        .await;
+    assert!(refused.is_err(), "the homeserver refuses: {refused:?}");
+    // General stays writable, and Telegram's admins still post in Cats.
+    assert!(owner_may_send(&t, &t.general).await);
+    t.send_in(t.bob, t.cats, "admins only");
+    expect_event(&t.owner, &t.bridge, "an admin's message in Cats", |e| {
+        message_in(e, &t.cats_room, "admins only")
+    })
+    .await;
+    set_cats_closed(&t, false);
+    expect_event(&t.owner, &t.bridge, "the reopened notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Reopened the topic")
+    })
+    .await;
+    eventually(&t.bridge, "the Cats room writable again", || async {
+        owner_may_send(&t, &t.cats_room).await.then_some(())
+    })
+    .await;
+    let levels = state(&t.owner, &t.cats_room, "m.room.power_levels", "").await;
+    assert!(
+        levels["users"].get(t.owner.user_id.as_str()).is_none(),
+        "the owner's level is as before: {levels}"
+    );
+    t.owner_sends(
+        &t.cats_room,
+        json!({ "msgtype": "m.text", "body": "open again" }),
+    )
+    .await;
+    poll_until(
+        "the owner's message in the reopened Cats",
+        &t.bridge,
+        Duration::from_secs(30),
+        || (t.owner_texts_in(t.cats) == ["open again"]).then_some(()),
+    )
+    .await;
+    t.bridge.terminate();
+}
+
+async fn an_admin_owner_still_writes_in_a_closed_topics_room(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start_as(kind, "fra", true).await;
+    set_cats_closed(&t, true);
+    let bob_ghost = format!("@fratg_{}:localhost", t.bob);
+    expect_event(&t.owner, &t.bridge, "the closed notice", |e| {
+        e["room_id"] == t.cats_room.as_str() && is_notice_from(e, &bob_ghost, "Closed the topic")
+    })
+    .await;
+    wait_for_log(
+        &t.bridge,
+        "the owner's power in a topic room follows the topic",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(owner_may_send(&t, &t.cats_room).await);
+    t.owner_sends(
+        &t.cats_room,
+        json!({ "msgtype": "m.text", "body": "admin here" }),
+    )
+    .await;
+    poll_until(
+        "the admin's message in the closed Cats",
+        &t.bridge,
+        Duration::from_secs(30),
+        || (t.owner_texts_in(t.cats) == ["admin here"]).then_some(()),
+    )
+    .await;
+    t.bridge.terminate();
+}
+
+/// A 1×1 red PNG, a second picture next to [`PNG`].
+const RED_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x38, 0x21, 0xA7, 0x01,
+    0x00, 0x02, 0xC0, 0x01, 0x0F, 0xDA, 0x40, 0x81, 0xB9, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// Downloads an mxc URI as `user` (authenticated media).
+async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
+    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{path}",
+            user.api().base_url()
+        ))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("download");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Waits until `room`'s avatar is a picture other than `old` (`None`: any
+/// picture); returns its mxc URI.
+async fn new_avatar(t: &Pets, room: &str, old: Option<&str>) -> String {
+    eventually(&t.bridge, "the room avatar", || async {
+        let url = try_state(&t.owner, room, "m.room.avatar", "").await["url"].clone();
+        let url = url.as_str()?.to_owned();
+        (Some(url.as_str()) != old).then_some(url)
+    })
+    .await
+}
+
+async fn a_topics_custom_emoji_icon_is_its_rooms_avatar(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "fri").await;
+    let (carol, forum_id) = (t.carol, t.forum_id);
+    let (blue, red, animated) = t.tg(|w| {
+        (
+            w.add_custom_emoji(PNG.to_vec(), "image/png", "🐦"),
+            w.add_custom_emoji(RED_PNG.to_vec(), "image/png", "🦜"),
+            w.add_custom_emoji(
+                b"tgs, no thumbnail".to_vec(),
+                "application/x-tgsticker",
+                "🦉",
+            ),
+        )
+    });
+    // A topic created with an icon gets it as its room's avatar.
+    let birds = t.tg(|w| {
+        w.create_topic(carol, forum_id, "Birds", None, Some(blue))
+            .unwrap()
+    });
+    let room = topic_room(&t.store, t.peer, birds, &t.bridge).await;
+    let room = room.room_id.to_string();
+    join(&t.owner, &room).await;
+    let first = new_avatar(&t, &room, None).await;
+    assert_eq!(download(&t.owner, &first).await, PNG);
+    // A new icon on Telegram is a new avatar.
+    let set_icon = |icon: i64| {
+        t.tg(|w| {
+            let edit = TopicEdit {
+                icon_emoji_id: Some(icon),
+                ..TopicEdit::default()
+            };
+            w.edit_topic(carol, forum_id, birds, edit).unwrap();
+        })
+    };
+    set_icon(red);
+    let second = new_avatar(&t, &room, Some(&first)).await;
+    assert_eq!(download(&t.owner, &second).await, RED_PNG);
+    // An animated icon without a thumbnail cannot be a picture: no avatar.
+    set_icon(animated);
+    eventually(&t.bridge, "the avatar removed", || async {
+        let avatar = try_state(&t.owner, &room, "m.room.avatar", "").await;
+        (avatar.is_object() && avatar.get("url").is_none()).then_some(())
+    })
+    .await;
+    assert!(t
+        .bridge
+        .log()
+        .contains("the topic's icon is animated without a thumbnail"));
+    // General keeps the forum's own (here: no) avatar.
+    assert!(try_state(&t.owner, &t.general, "m.room.avatar", "").await["url"].is_null());
+    t.bridge.terminate();
+}
+
+async fn a_topic_rooms_history_is_the_topics_however_busy_the_forum(kind: HomeserverKind) {
+    let (server, bridges) = server(kind).await;
+    let _log = server.log_on_panic();
+    let mut bridge = bridges.take("frh");
+    configure(
+        &bridge,
+        "  max_topic_rooms_per_sync: 1\n  initial_history:\n    private: 0\n    group: 5\n    channel: 0\n",
+    );
+    let fake = FakeTelegram::start().await;
+    let shared = fake.world();
+    let (alice, bob, forum_id, old) = {
+        let mut w = shared.lock().unwrap();
+        let alice = w.add_user(user("Alice", "15550001"));
+        let bob = w.add_user(user("Bob", "15550002"));
+        let forum_id = w.create_forum(bob, "Busy", &[alice]).unwrap();
+        let old = w.create_topic(bob, forum_id, "Old", None, None).unwrap();
+        let fresh = w.create_topic(bob, forum_id, "Fresh", None, None).unwrap();
+        let forum = Peer::Channel(forum_id);
+        for n in 1..=7 {
+            let message = OutgoingMessage {
+                topic: Some(old),
+                ..OutgoingMessage::text(format!("old {n}"))
+            };
+            w.send_message(bob, forum, message).unwrap();
+        }
+        // Far more of the forum's messages than a scan of its history for
+        // the topic's 5 would have read.
+        for n in 0..300 {
+            w.send_text(bob, forum, &format!("general {n}")).unwrap();
+        }
+        let message = OutgoingMessage {
+            topic: Some(fresh),
+            ..OutgoingMessage::text("fresh")
+        };
+        w.send_message(bob, forum, message).unwrap();
+        (alice, bob, forum_id, old)
+    };
+    let owner = start_logged_in(server, &mut bridge, &fake, alice).await;
+    let store = Store::open(&bridge.database_path).unwrap();
+    let peer = PeerId::channel(forum_id).unwrap();
+    portal_of(&store, peer, &bridge).await;
+    // The sync opened Fresh, the most recently active topic, and only it.
+    wait_for_log(
+        &bridge,
+        "forum topic rooms opened by the sync opened=1",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(store.portals().topic(peer, old).unwrap().is_none());
+    // A live message opens Old, which gets the topic's 5 newest messages
+    // before it, each once, in order.
+    {
+        let mut w = shared.lock().unwrap();
+        let message = OutgoingMessage {
+            topic: Some(old),
+            ..OutgoingMessage::text("old live")
+        };
+        w.send_message(bob, Peer::Channel(forum_id), message)
+            .unwrap();
+    }
+    let room = topic_room(&store, peer, old, &bridge).await;
+    let room = room.room_id.to_string();
+    join(&owner, &room).await;
+    let expected = ["old 3", "old 4", "old 5", "old 6", "old 7", "old live"];
+    eventually(&bridge, "Old's history and live message", || async {
+        let bodies: Vec<String> = timeline(&owner, &room)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        (bodies == expected).then_some(())
+    })
+    .await;
+    assert!(bridge.log().contains("messages.getReplies"));
+    bridge.terminate();
+}
+
+/// The owner's `/sync` position now.
+async fn sync_position(owner: &TestUser) -> String {
+    let sync = owner
+        .api()
+        .ok(Method::GET, "/_matrix/client/v3/sync?timeout=0", None)
+        .await
+        .unwrap();
+    sync["next_batch"].as_str().unwrap().to_owned()
+}
+
+/// Who the owner's `/sync` first shows typing after `since`, by room
+/// (empty after 30 s).
+async fn typing_after(owner: &TestUser, since: &str) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut since = since.to_owned();
+    while std::time::Instant::now() < deadline {
+        let sync = owner
+            .api()
+            .ok(
+                Method::GET,
+                &format!("/_matrix/client/v3/sync?timeout=2000&since={since}"),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut typing = Vec::new();
+        for (room, joined) in sync["rooms"]["join"].as_object().into_iter().flatten() {
+            let events = joined["ephemeral"]["events"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            for event in events.filter(|e| e["type"] == "m.typing") {
+                let users = event["content"]["user_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten();
+                for user in users.filter_map(Value::as_str) {
+                    typing.push((room.clone(), user.to_owned()));
+                }
+            }
+        }
+        if !typing.is_empty() {
+            return typing;
+        }
+        since = sync["next_batch"].as_str().unwrap().to_owned();
+    }
+    Vec::new()
+}
+
+async fn typing_and_read_marks_follow_the_topic_both_ways(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frr").await;
+    let (_, meow_event, _) = t.meow_and_purr().await;
+    let (alice, bob, forum_id, cats) = (t.alice, t.bob, t.forum_id, t.cats);
+    let bob_ghost = format!("@frrtg_{bob}:localhost");
+    // Bob typing in Cats shows in the Cats room, not in General.
+    let since = sync_position(&t.owner).await;
+    t.tg(|w| w.typing_in_topic(bob, forum_id, cats).unwrap());
+    let typing = typing_after(&t.owner, &since).await;
+    assert_eq!(
+        typing,
+        [(t.cats_room.clone(), bob_ghost.clone())],
+        "{}",
+        t.bridge.log_tail()
+    );
+    // The owner reading Cats on another app moves their receipt in Cats.
+    let purr_tg = t.tg(|w| {
+        w.topic_history(alice, forum_id, cats)
+            .into_iter()
+            .find(|m| m.text == "purr")
+            .unwrap()
+            .id
+    });
+    t.tg(|w| w.read_topic(alice, forum_id, cats, purr_tg).unwrap());
+    let owner_id = t.owner.user_id.clone();
+    let purr_event = expect_event(&t.owner, &t.bridge, "the owner's receipt in Cats", |e| {
+        e["room_id"] == t.cats_room.as_str()
+            && e["type"] == "m.receipt"
+            && e["content"].as_object().is_some_and(|c| {
+                c.values()
+                    .any(|r| !r["m.read"][owner_id.as_str()].is_null())
+            })
+    })
+    .await;
+    assert!(
+        purr_event["content"]
+            .get(meow_event["event_id"].as_str().unwrap())
+            .is_none(),
+        "the receipt is on purr, the newest read: {purr_event}"
+    );
+    // A receipt in the Cats room marks only Cats read on Telegram. Where
+    // the homeserver does not push receipts (Conduit), the bridge reads
+    // them from the bot's sync, whose first answer (the state before it)
+    // it takes as old news: the receipt is sent once that answer is in.
+    wait_for_log(
+        &t.bridge,
+        "typing and read receipts",
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let newer = t.send_in(bob, cats, "meow again");
+    let newer_event = expect_event(&t.owner, &t.bridge, "meow again in Cats", |e| {
+        message_in(e, &t.cats_room, "meow again")
+    })
+    .await;
+    let chat_read_before = t.tg(|w| {
+        w.dialog_state(alice, Peer::Channel(forum_id))
+            .read_inbox_max_id
+    });
+    let newer_id = newer_event["event_id"].as_str().unwrap();
+    t.owner
+        .api()
+        .ok(
+            Method::POST,
+            &format!(
+                "/_matrix/client/v3/rooms/{}/receipt/m.read/{newer_id}",
+                t.cats_room
+            ),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    poll_until(
+        "Cats read on Telegram",
+        &t.bridge,
+        Duration::from_secs(20),
+        || {
+            let read = t.tg(|w| w.topic_read_max(alice, forum_id, cats));
+            (read >= newer).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        t.tg(|w| w
+            .dialog_state(alice, Peer::Channel(forum_id))
+            .read_inbox_max_id),
+        chat_read_before,
+        "the chat's own read mark (General's) did not move"
+    );
+    t.bridge.terminate();
+}
+
+/// Waits until the owner is no longer in `room` (a left member may not
+/// list the members, or is not among them).
+async fn owner_left(t: &Pets, room: &str, what: &str) {
+    eventually(&t.bridge, what, || async {
+        match t.owner.joined_members(room).await {
+            Ok(members) if members.contains(&t.owner.user_id) => None,
+            _ => Some(()),
+        }
+    })
+    .await;
+}
+
+async fn a_topic_deleted_on_telegram_closes_its_room(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "frx").await;
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    t.send_in(t.bob, dogs, "woof");
+    expect_event(&t.owner, &t.bridge, "woof in Dogs", |e| {
+        message_in(e, &dogs_room, "woof")
+    })
+    .await;
+    let (bob, forum_id) = (t.bob, t.forum_id);
+    t.tg(|w| w.delete_topic(bob, forum_id, dogs).unwrap());
+    let bot = t.bridge.bot_user_id.clone();
+    // General says so, and nobody is left in the room, the owner included.
+    expect_event(&t.owner, &t.bridge, "the notice in General", |e| {
+        e["room_id"] == t.general.as_str()
+            && is_notice_from(
+                e,
+                &bot,
+                "\"Dogs\" was deleted on Telegram: its room is closed",
+            )
+    })
+    .await;
+    owner_left(&t, &dogs_room, "the owner out of Dogs").await;
+    // The room's last word is the closing notice, sent before the owner was
+    // removed (read on Synapse, which lets a removed member page the history
+    // up to their removal).
+    if kind == HomeserverKind::Synapse {
+        let bodies: Vec<Value> = timeline(&t.owner, &dogs_room)
+            .await
+            .into_iter()
+            .map(|e| e["content"]["body"].clone())
+            .collect();
+        assert_eq!(
+            bodies.last(),
+            Some(&json!(
+                "The topic \"Dogs\" was deleted on Telegram: this room is closed."
+            )),
+            "{bodies:?}"
+        );
+    }
+    // The bridge forgot the room; the forum's other rooms go on.
+    assert!(t.store.portals().topic(t.peer, dogs).unwrap().is_none());
+    assert!(t.store.portals().topic(t.peer, t.cats).unwrap().is_some());
+    t.send_in(t.bob, t.cats, "still here");
+    expect_event(&t.owner, &t.bridge, "a message in Cats", |e| {
+        message_in(e, &t.cats_room, "still here")
+    })
+    .await;
+    t.bridge.terminate();
+}
+
+async fn unbridge_delete_portal_and_id_in_a_topic_room_act_on_that_topic(kind: HomeserverKind) {
+    let _log = server(kind).await.0.log_on_panic();
+    let mut t = Pets::start(kind, "fru").await;
+    let (dogs, dogs_room) = t.new_topic("Dogs").await;
+    let bot = t.bridge.bot_user_id.clone();
+    let chat_id = t.peer.bot_api_dialog_id().unwrap();
+    // `id` names the forum and the topic.
+    command(
+        &t.owner,
+        &t.cats_room,
+        &bot,
+        "!tg id",
+        &format!("topic {} of the Telegram forum {chat_id}", t.cats),
+    )
+    .await;
+    // `unbridge` in Dogs: only Dogs stops; its messages are left out.
+    command(
+        &t.owner,
+        &dogs_room,
+        &bot,
+        "!tg unbridge",
+        "stop bridging this topic",
+    )
+    .await;
+    command(
+        &t.owner,
+        &dogs_room,
+        &bot,
+        "!tg unbridge confirm",
+        "no longer bridged to the topic \"Dogs\"",
+    )
+    .await;
+    assert!(t.store.portals().topic(t.peer, dogs).unwrap().is_none());
+    assert!(t.store.portals().by_peer(t.peer).unwrap().is_some());
+    t.send_in(t.bob, dogs, "woof unheard");
+    let forum = t.forum();
+    let bob = t.bob;
+    t.tg(|w| w.send_text(bob, forum, "general after").unwrap());
+    expect_event(&t.owner, &t.bridge, "General still bridged", |e| {
+        message_in(e, &t.general, "general after")
+    })
+    .await;
+    assert!(
+        t.store.portals().topic(t.peer, dogs).unwrap().is_none(),
+        "an unbridged topic's message opens no room"
+    );
+    // `delete-portal` in Cats removes everyone from Cats only; the next
+    // message in Cats opens a new room. (The goodbye notice comes just
+    // before the owner is removed, so a /sync may show only the removal.)
+    t.owner
+        .send_text(&t.cats_room, "!tg delete-portal confirm")
+        .await
+        .unwrap();
+    owner_left(&t, &t.cats_room, "the owner out of Cats").await;
+    wait_for_log(
+        &t.bridge,
+        "topic room removed by the owner",
+        2,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(t.store.portals().topic(t.peer, t.cats).unwrap().is_none());
+    assert!(t.store.portals().by_peer(t.peer).unwrap().is_some());
+    t.send_in(t.bob, t.cats, "meow anew");
+    let new_cats = topic_room(&t.store, t.peer, t.cats, &t.bridge).await;
+    assert_ne!(new_cats.room_id.as_str(), t.cats_room);
+    // `topics open` bridges Dogs again, in a new room.
+    command(
+        &t.owner,
+        &t.general,
+        &bot,
+        &format!("!tg topics open {dogs}"),
+        "Opened the room of the topic Dogs",
+    )
+    .await;
+    let new_dogs = topic_room(&t.store, t.peer, dogs, &t.bridge).await;
+    assert_ne!(new_dogs.room_id.as_str(), dogs_room);
+    t.bridge.terminate();
 }

@@ -415,6 +415,9 @@ impl PortalRooms<'_> {
             title: Some(title.to_owned()),
             in_space: false,
             topic: Some(topic),
+            // A topic room's avatar is its icon's, never the forum's photo.
+            avatar_photo_id: None,
+            avatar_mxc: None,
             ..forum
         };
         self.store.portals().upsert(&portal)?;

@@ -8,7 +8,7 @@
 //! numbering, and a message is identified by (scope, message id).
 
 use grammers_session::types::{PeerId, PeerKind};
-use ruma::{EventId, OwnedEventId, OwnedRoomId};
+use ruma::{EventId, OwnedEventId, OwnedRoomId, RoomId};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::portal::peer_key;
@@ -237,6 +237,21 @@ impl<'a> Messages<'a> {
         })
     }
 
+    /// The newest Telegram message bridged into `room` (a forum's chat has
+    /// several rooms, one per topic).
+    pub fn newest_in_room(&self, chat: PeerId, room: &RoomId) -> Result<Option<i32>, StoreError> {
+        let chat = peer_key(chat)?;
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT max(tg_msg_id) FROM message WHERE chat_peer_id = ?1 AND room_id = ?2",
+                )?
+                .query_row((chat, room.as_str()), |row| row.get(0))
+                .optional()?
+                .flatten())
+        })
+    }
+
     /// The ids of the newest `limit` Telegram messages bridged in a chat,
     /// newest first: the messages whose reactions are read again after the
     /// bridge was away from Telegram.
@@ -298,6 +313,30 @@ impl Messages<'_> {
                      ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
                 ),
                 (chat, max_id),
+            )?
+            .pop())
+        })
+    }
+
+    /// [`Messages::newest_at_or_before`] among the events of one room (a
+    /// forum topic's, whose read mark is its own).
+    pub fn newest_in_room_at_or_before(
+        &self,
+        chat: PeerId,
+        room: &RoomId,
+        max_id: i32,
+    ) -> Result<Option<MessageMapping>, StoreError> {
+        let chat = peer_key(chat)?;
+        self.db.run(|conn| {
+            Ok(query_all(
+                conn,
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM message WHERE chat_peer_id = ?1 AND room_id = ?2 AND tg_msg_id <= ?3
+                     ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
+                ),
+                (chat, room.as_str(), max_id),
             )?
             .pop())
         })

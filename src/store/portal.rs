@@ -83,7 +83,7 @@ impl Portal {
 /// [`RawPortal`] order plus the topic id.
 macro_rules! topic_columns {
     () => {
-        "t.peer_id, p.kind, t.room_id, t.title, p.avatar_photo_id, p.avatar_mxc, p.encrypted, \
+        "t.peer_id, p.kind, t.room_id, t.title, t.avatar_photo_id, t.avatar_mxc, p.encrypted, \
          t.in_space, t.topic_id"
     };
 }
@@ -254,11 +254,13 @@ impl<'a> Portals<'a> {
         }
         self.db.run(|conn| {
             conn.prepare_cached(
-                "INSERT INTO portal_topic (peer_id, topic_id, room_id, title, in_space)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO portal_topic
+                     (peer_id, topic_id, room_id, title, in_space, avatar_photo_id, avatar_mxc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (peer_id, topic_id) DO UPDATE SET
                      room_id = excluded.room_id, title = excluded.title,
-                     in_space = excluded.in_space",
+                     in_space = excluded.in_space, avatar_photo_id = excluded.avatar_photo_id,
+                     avatar_mxc = excluded.avatar_mxc",
             )?
             .execute((
                 peer_id,
@@ -266,6 +268,8 @@ impl<'a> Portals<'a> {
                 portal.room_id.as_str(),
                 portal.title.as_deref(),
                 portal.in_space,
+                portal.avatar_photo_id,
+                portal.avatar_mxc.as_ref().map(|m| m.as_str()),
             ))?;
             Ok(())
         })
@@ -282,6 +286,29 @@ impl<'a> Portals<'a> {
             ))?;
             let rows = statement.query_map([], RawPortal::from_row)?;
             rows.map(|raw| raw?.into_portal()).collect()
+        })
+    }
+
+    /// Forgets the room of forum topic `topic` and the message map of that
+    /// room (the forum's other rooms keep theirs); returns whether it
+    /// existed.
+    pub fn delete_topic(&self, peer: PeerId, topic: i32) -> Result<bool, StoreError> {
+        let peer_id = peer_key(peer)?;
+        self.db.atomically(|tx| {
+            let room: Option<String> = tx
+                .prepare_cached(
+                    "SELECT room_id FROM portal_topic WHERE peer_id = ?1 AND topic_id = ?2",
+                )?
+                .query_row((peer_id, topic), |row| row.get(0))
+                .optional()?;
+            let Some(room) = room else {
+                return Ok(false);
+            };
+            tx.prepare_cached("DELETE FROM message WHERE chat_peer_id = ?1 AND room_id = ?2")?
+                .execute((peer_id, room.as_str()))?;
+            tx.prepare_cached("DELETE FROM portal_topic WHERE peer_id = ?1 AND topic_id = ?2")?
+                .execute((peer_id, topic))?;
+            Ok(true)
         })
     }
 

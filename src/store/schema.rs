@@ -321,6 +321,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             ) STRICT, WITHOUT ROWID;
         "#,
     },
+    Migration {
+        version: 11,
+        description: "forum topics: a topic room's own avatar (the topic's icon)",
+        sql: r#"
+            -- The custom emoji document shown as the topic room's avatar and
+            -- its upload, as portal.avatar_photo_id/avatar_mxc are for a
+            -- chat's photo. NULL: no avatar.
+            ALTER TABLE portal_topic ADD COLUMN avatar_photo_id INTEGER;
+            ALTER TABLE portal_topic ADD COLUMN avatar_mxc TEXT;
+        "#,
+    },
 ];
 
 /// The newest schema version this binary understands.

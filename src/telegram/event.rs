@@ -61,6 +61,8 @@ pub enum TgEvent {
         user: PeerId,
         /// `false` when they stopped.
         typing: bool,
+        /// The forum topic they type in, if Telegram names one.
+        topic: Option<i32>,
     },
     /// A chat was read up to a message.
     Read {
@@ -71,6 +73,10 @@ pub enum TgEvent {
         /// `true`: the other side read the account's messages; `false`:
         /// the account read the chat (on another app).
         outbox: bool,
+        /// The forum topic read (`messages.readDiscussion` on another app);
+        /// `None` for the chat's own read mark, which in a forum is its
+        /// General topic's.
+        topic: Option<i32>,
     },
     /// Messages were pinned or unpinned.
     Pinned {

@@ -89,6 +89,10 @@ pub enum DurableEvent {
         max_id: i32,
         /// Whether the other side read the account's messages.
         outbox: bool,
+        /// The forum topic read; absent for the chat's own read mark (and
+        /// in events recorded before topics were).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<i32>,
     },
     /// [`TgEvent::Pinned`].
     Pinned {
@@ -166,10 +170,12 @@ impl DurableEvent {
                 chat,
                 max_id,
                 outbox,
+                topic,
             } => DurableEvent::Read {
                 chat: dialog(*chat)?,
                 max_id: *max_id,
                 outbox: *outbox,
+                topic: *topic,
             },
             TgEvent::Pinned { chat, ids, pinned } => DurableEvent::Pinned {
                 chat: dialog(*chat)?,
@@ -238,10 +244,12 @@ impl DurableEvent {
                 chat,
                 max_id,
                 outbox,
+                topic,
             } => TgEvent::Read {
                 chat: peer(chat)?,
                 max_id,
                 outbox,
+                topic,
             },
             DurableEvent::Pinned { chat, ids, pinned } => TgEvent::Pinned {
                 chat: peer(chat)?,
@@ -353,6 +361,13 @@ mod tests {
                 chat: user,
                 max_id: 8,
                 outbox: true,
+                topic: None,
+            },
+            TgEvent::Read {
+                chat,
+                max_id: 9,
+                outbox: false,
+                topic: Some(4),
             },
             TgEvent::Pinned {
                 chat,
@@ -383,7 +398,8 @@ mod tests {
             DurableEvent::of(&TgEvent::Typing {
                 chat,
                 user: PeerId::user(1).unwrap(),
-                typing: true
+                typing: true,
+                topic: None,
             }),
             None
         );

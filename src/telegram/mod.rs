@@ -14,6 +14,7 @@ pub mod chats;
 pub mod client;
 pub mod entities;
 pub mod event;
+pub mod forum;
 pub mod journal;
 pub mod login;
 pub mod logout;

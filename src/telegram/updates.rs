@@ -447,36 +447,52 @@ fn message_event(update: &tl::enums::Update) -> Option<TgEvent> {
             chat: PeerId::user(u.user_id)?,
             user: PeerId::user(u.user_id)?,
             typing: is_typing(&u.action)?,
+            topic: None,
         }),
         U::ChatUserTyping(u) => Some(TgEvent::Typing {
             chat: PeerId::chat(u.chat_id)?,
             user: peer_id(&u.from_id)?,
             typing: is_typing(&u.action)?,
+            topic: None,
         }),
         U::ChannelUserTyping(u) => Some(TgEvent::Typing {
             chat: PeerId::channel(u.channel_id)?,
             user: peer_id(&u.from_id)?,
             typing: is_typing(&u.action)?,
+            topic: u.top_msg_id,
         }),
         U::ReadHistoryOutbox(u) => Some(TgEvent::Read {
             chat: peer_id(&u.peer)?,
             max_id: u.max_id,
             outbox: true,
+            topic: None,
         }),
         U::ReadHistoryInbox(u) => Some(TgEvent::Read {
             chat: peer_id(&u.peer)?,
             max_id: u.max_id,
             outbox: false,
+            topic: None,
         }),
         U::ReadChannelOutbox(u) => Some(TgEvent::Read {
             chat: PeerId::channel(u.channel_id)?,
             max_id: u.max_id,
             outbox: true,
+            topic: None,
         }),
         U::ReadChannelInbox(u) => Some(TgEvent::Read {
             chat: PeerId::channel(u.channel_id)?,
             max_id: u.max_id,
             outbox: false,
+            topic: None,
+        }),
+        // A topic read on another app. The discussion outbox (others
+        // reading the account's messages in a topic) is not mirrored, as
+        // group read marks of others are not.
+        U::ReadChannelDiscussionInbox(u) => Some(TgEvent::Read {
+            chat: PeerId::channel(u.channel_id)?,
+            max_id: u.read_max_id,
+            outbox: false,
+            topic: Some(u.top_msg_id),
         }),
         U::PinnedMessages(u) => Some(TgEvent::Pinned {
             chat: peer_id(&u.peer)?,

@@ -15,8 +15,9 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 /// Schema versions whose `telegram_dc` and `telegram_home_dc` tables have the
 /// shape written here (they were created in version 1, unchanged since;
 /// versions 6 and 7 added the owner-event log and the quarantine, 8 the
-/// inbox, 9 the digests of edits, 10 the rooms of forum topics).
-const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=10;
+/// inbox, 9 the digests of edits, 10 the rooms of forum topics, 11 their
+/// avatars).
+const KNOWN_VERSIONS: std::ops::RangeInclusive<u32> = 1..=11;
 
 /// The home DC tgbridge's `seed_dc` sets, as Telegram's "nearest DC" usually is.
 const SEEDED_HOME_DC: i32 = 2;

@@ -136,7 +136,8 @@ impl Side {
                 self.store.messages().forget_edit(scope, id)?;
             }
         }
-        Ok(())
+        // A deleted topic takes its creating message (the topic's id) along.
+        self.on_topics_deleted(chat, ids).await
     }
 
     /// Splits a deletion in the account's numbering (which names no chat)

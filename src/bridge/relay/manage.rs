@@ -5,8 +5,9 @@
 //! confirmation first. An unbridged group or channel is added to the filter
 //! so the next sync does not bring it back; a private chat is not (the
 //! filter does not apply to private chats), so the user's next message opens
-//! a new room, as `pm` would. Nothing here talks to Telegram except to resolve an
-//! `@username` given to `filter`.
+//! a new room, as `pm` would. In a forum topic's room both act on that
+//! room only (see [`Side::remove_topic_room`]). Nothing here talks to
+//! Telegram except to resolve an `@username` given to `filter`.
 
 use ruma::api::client::membership::get_member_events;
 use ruma::api::client::state::send_state_event;
@@ -54,10 +55,11 @@ impl Side {
         let room_id = portal.room_id.clone();
         let title = portal.title.clone().unwrap_or_default();
         if !confirmed {
-            let effect = if delete {
-                "forget this portal and remove everyone from its room, you included"
-            } else {
-                "stop bridging this portal; the room and its history stay with you"
+            let effect = match (delete, portal.topic) {
+                (true, Some(_)) => "forget this topic's room and remove everyone from it, you included (the forum's other rooms stay)",
+                (false, Some(_)) => "stop bridging this topic; the room and its history stay with you, the forum's other rooms stay bridged",
+                _ if delete => "forget this portal and remove everyone from its room, you included",
+                _ => "stop bridging this portal; the room and its history stay with you",
             };
             let again = match &target {
                 Some(target) => format!("{command} {target} confirm"),
@@ -68,13 +70,22 @@ impl Side {
             } else {
                 format!("{} {again}", crate::bridge::commands::PREFIX)
             };
+            let what = if portal.is_topic() { "topic" } else { "chat" };
             self.notify_in(
                 reply_in,
                 &format!(
-                    "This will {effect} (Telegram chat \"{title}\"). Send `{again}` to go ahead."
+                    "This will {effect} (Telegram {what} \"{title}\"). Send `{again}` to go ahead."
                 ),
             )
             .await;
+            return Ok(());
+        }
+        if portal.is_topic() {
+            self.remove_topic_room(&portal, delete).await?;
+            if reply_in != room_id {
+                self.notify_in(reply_in, "Done: the topic's room is no longer bridged.")
+                    .await;
+            }
             return Ok(());
         }
         self.store.portals().delete(portal.peer)?;

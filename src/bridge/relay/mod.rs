@@ -519,10 +519,16 @@ impl Side {
             }
             TelegramRequest::Id { room_id } => {
                 let text = match self.store.portals().by_room(&room_id) {
-                    Ok(Some(portal)) => format!(
-                        "This room bridges the Telegram chat {}.",
-                        portal.peer.bot_api_dialog_id().unwrap_or_default()
-                    ),
+                    Ok(Some(portal)) => match portal.topic {
+                        Some(topic) => format!(
+                            "This room bridges the topic {topic} of the Telegram forum {}.",
+                            portal.peer.bot_api_dialog_id().unwrap_or_default()
+                        ),
+                        None => format!(
+                            "This room bridges the Telegram chat {}.",
+                            portal.peer.bot_api_dialog_id().unwrap_or_default()
+                        ),
+                    },
                     _ => "This room is not a portal to a Telegram chat.".to_owned(),
                 };
                 self.notify_in(&room_id, &text).await;
@@ -652,17 +658,21 @@ impl Side {
                 None => Ok(()),
             },
             // Typing is momentary: in an outage it is dropped, not waited for.
-            TgEvent::Typing { chat, user, typing } => {
-                match self.on_typing(chat, user, typing).await {
-                    Err(error) if error.is_outage() => Ok(()),
-                    other => other,
-                }
-            }
+            TgEvent::Typing {
+                chat,
+                user,
+                typing,
+                topic,
+            } => match self.on_typing(chat, user, typing, topic).await {
+                Err(error) if error.is_outage() => Ok(()),
+                other => other,
+            },
             TgEvent::Read {
                 chat,
                 max_id,
                 outbox,
-            } => self.on_read(chat, max_id, outbox).await,
+                topic,
+            } => self.on_read(chat, max_id, outbox, topic).await,
             TgEvent::Pinned { chat, ids, pinned } => self.on_pinned(chat, &ids, pinned).await,
             TgEvent::TitleChanged { chat, title } => self.on_title(chat, title).await,
             TgEvent::Migrated { from, to } => self.on_migrated(from, to).await,

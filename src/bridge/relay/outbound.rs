@@ -816,22 +816,38 @@ impl Side {
 
     /// Marks the chat read on Telegram up to the message of `event_id` (or,
     /// for an event that is not on Telegram, up to the newest bridged one).
+    /// A forum topic's room marks only that topic read, as Telegram's apps
+    /// do (`messages.readDiscussion`); General's room is the chat's own
+    /// read mark.
     async fn mark_read(&self, room_id: &RoomId, event_id: &EventId) -> Result<(), OutboundError> {
         let Some(portal) = self.store.portals().by_room(room_id)? else {
             return Ok(());
         };
         let max_id = match self.telegram_id_of(event_id)? {
             Some(id) => id,
-            None => match self.store.messages().newest_in_chat(portal.peer)? {
-                Some(id) => id,
-                None => return Ok(()),
-            },
+            None => {
+                // A forum's rooms each have their own newest message.
+                let forum =
+                    portal.topic.is_some() || !self.store.portals().topics(portal.peer)?.is_empty();
+                let newest = match forum {
+                    true => self.store.messages().newest_in_room(portal.peer, room_id)?,
+                    false => self.store.messages().newest_in_chat(portal.peer)?,
+                };
+                match newest {
+                    Some(id) => id,
+                    None => return Ok(()),
+                }
+            }
         };
         let client = self.telegram.get().ok_or(OutboundError::NotConnected)?;
         let chat = self
             .cached_ref(portal.peer)
             .await
             .ok_or(OutboundError::UnknownChat)?;
+        if let Some(topic) = portal.topic {
+            crate::telegram::forum::read_topic(client, chat, topic, max_id).await?;
+            return Ok(());
+        }
         match portal.peer.kind() {
             PeerKind::Channel => {
                 client
@@ -869,7 +885,8 @@ impl Side {
         client
             .invoke(&tl::functions::messages::SetTyping {
                 peer: (&chat).into(),
-                top_msg_id: None,
+                // A topic room's typing shows in that topic.
+                top_msg_id: portal.topic,
                 action,
             })
             .await?;

@@ -2,7 +2,10 @@
 //! as their ghost typing; the other side of a private chat reading the
 //! owner's messages becomes their ghost's read receipt, and the owner
 //! reading a chat on another Telegram app becomes the owner's receipt when
-//! double puppeting. Ephemeral only: nothing is stored.
+//! double puppeting. In a forum both follow the topic: typing in a topic
+//! shows in its room, a topic read on another app moves the owner's receipt
+//! in its room, and the chat's own read mark is General's. Ephemeral only:
+//! nothing is stored.
 
 use std::time::Duration;
 
@@ -17,12 +20,14 @@ use super::*;
 const TYPING_TIMEOUT: Duration = Duration::from_secs(6);
 
 impl Side {
-    /// Shows a Telegram user's typing as their ghost's.
+    /// Shows a Telegram user's typing as their ghost's, in the room of the
+    /// forum topic they type in (nowhere when that topic has no room).
     pub(super) async fn on_typing(
         &self,
         chat: PeerId,
         user: PeerId,
         typing: bool,
+        topic: Option<i32>,
     ) -> Result<(), PortalError> {
         let Some(user_id) = user.bare_id() else {
             return Ok(());
@@ -30,7 +35,7 @@ impl Side {
         if user_id == self.self_id() {
             return Ok(());
         }
-        let Some(portal) = self.store.portals().by_peer(chat)? else {
+        let Some(portal) = self.room_of_topic(chat, topic)? else {
             return Ok(());
         };
         let ghost = self.puppets().ensure(user_id, None).await?;
@@ -47,17 +52,34 @@ impl Side {
         Ok(())
     }
 
+    /// The room of forum topic `topic` of `chat` (General's is the chat's
+    /// own portal); the chat's portal for `None`.
+    fn room_of_topic(
+        &self,
+        chat: PeerId,
+        topic: Option<i32>,
+    ) -> Result<Option<Portal>, PortalError> {
+        Ok(match topic.filter(|&t| t > 1) {
+            Some(topic) => self.store.portals().topic(chat, topic)?,
+            None => self.store.portals().by_peer(chat)?,
+        })
+    }
+
     /// Turns a Telegram read mark into a Matrix read receipt on the newest
-    /// bridged event at or before it.
+    /// bridged event at or before it. In a forum the mark is a room's: the
+    /// topic's (`topic`), or General's for the chat's own mark, which is
+    /// how Telegram keeps them apart.
     pub(super) async fn on_read(
         &self,
         chat: PeerId,
         max_id: i32,
         outbox: bool,
+        topic: Option<i32>,
     ) -> Result<(), PortalError> {
-        let Some(portal) = self.store.portals().by_peer(chat)? else {
+        let Some(portal) = self.room_of_topic(chat, topic)? else {
             return Ok(());
         };
+        let forum = topic.is_some() || !self.store.portals().topics(chat)?.is_empty();
         let reader = match (outbox, portal.kind) {
             // Only a private chat says who read the owner's messages.
             (true, PortalKind::Private) => {
@@ -70,7 +92,15 @@ impl Side {
             (false, _) if self.portal_settings.double_puppet => self.settings.owner.clone(),
             (false, _) => return Ok(()),
         };
-        let Some(read) = self.store.messages().newest_at_or_before(chat, max_id)? else {
+        let read = match forum {
+            true => {
+                self.store
+                    .messages()
+                    .newest_in_room_at_or_before(chat, &portal.room_id, max_id)?
+            }
+            false => self.store.messages().newest_at_or_before(chat, max_id)?,
+        };
+        let Some(read) = read else {
             return Ok(());
         };
         let mut request = create_receipt::v3::Request::new(

@@ -2,24 +2,24 @@
 //! in, and what topic service messages do to that room. General (topic 1)
 //! is the forum's own portal; every other topic gets its own room, created
 //! when its first message (or its creation) reaches the bridge, and filled
-//! with the topic's recent history. A topic's rename renames its room; closing
-//! and reopening it posts a notice.
+//! with the topic's recent history. A topic's rename renames its room and
+//! its custom emoji icon is the room's avatar; closing and reopening it
+//! posts a notice, and a closed topic's room is read-only for an owner who
+//! may not post there on Telegram.
 //!
 //! It owns the topic rows of the store (through [`PortalRooms`]) and never
-//! sends messages to Telegram; it only reads a topic's title and history.
+//! sends messages to Telegram; it only reads a topic's title, icon and
+//! history (the calls live in [`crate::telegram::forum`]).
 
 use grammers_tl_types as tl;
+use ruma::api::client::state::{get_state_event_for_key, send_state_event};
+use ruma::events::StateEventType;
+use serde_json::{json, Value};
 
 use super::*;
-
-/// How many of a forum's newest messages are read, per message wanted, to
-/// find a new topic room's history (Telegram's per-topic history call has
-/// no counterpart in the client library, so the forum's history is
-/// filtered).
-const TOPIC_SCAN_FACTOR: usize = 20;
-
-/// The most forum messages read for one topic's initial history.
-const TOPIC_SCAN_MAX: usize = 2000;
+use crate::bridge::avatar;
+use crate::bridge::portal::ADMIN_LEVEL;
+use crate::telegram::forum;
 
 /// The forum topic a message is in: the topic its reply header names
 /// (`forum_topic`: `reply_to_top_id` for a reply inside the topic,
@@ -76,12 +76,17 @@ impl Side {
         if let Some(existing) = self.store.portals().topic(portal.peer, topic)? {
             return Ok(Some(existing));
         }
-        if history == TopicHistory::Skip {
+        if history == TopicHistory::Skip || self.topic_unbridged(portal.peer, topic)? {
             return Ok(None);
         }
-        let title = match message.action() {
-            Some(tl::enums::MessageAction::TopicCreate(create)) => Some(create.title.clone()),
-            _ => self.topic_title(portal.peer, topic).await,
+        let (title, icon) = match message.action() {
+            Some(tl::enums::MessageAction::TopicCreate(create)) => {
+                (Some(create.title.clone()), create.icon_emoji_id)
+            }
+            _ => match self.topic_info(portal.peer, topic).await {
+                Some(found) => (Some(found.title), found.icon_emoji_id),
+                None => (None, None),
+            },
         };
         let title = title.unwrap_or_else(|| format!("Topic {topic}"));
         let info = message
@@ -89,6 +94,7 @@ impl Side {
             .and_then(sync::chat_info)
             .unwrap_or_else(|| fallback_info(portal));
         let room = self.open_topic_room(portal, &info, topic, &title).await?;
+        self.follow_topic_icon(&room, icon).await;
         self.backfill_topic(&room, message.id()).await;
         Ok(Some(room))
     }
@@ -180,17 +186,25 @@ impl Side {
             _ => None,
         });
         for topic in topics.take(limit as usize) {
+            if self.topic_unbridged(forum, topic.id)? {
+                continue;
+            }
             let existing = self.store.portals().topic(forum, topic.id)?;
             if let Some(existing) = existing {
+                self.follow_topic_icon(&existing, topic.icon_emoji_id).await;
                 self.rooms().rename(existing, &topic.title).await?;
                 continue;
             }
             let room = self
                 .open_topic_room(&portal, &info, topic.id, &topic.title)
                 .await?;
+            self.follow_topic_icon(&room, topic.icon_emoji_id).await;
             self.store
                 .portals()
                 .set_topic_closed(forum, topic.id, topic.closed)?;
+            if topic.closed {
+                self.follow_topic_closed(&room, true).await;
+            }
             self.backfill_topic(&room, 0).await;
             opened += 1;
         }
@@ -262,6 +276,10 @@ impl Side {
                     portal.room_id
                 ));
             }
+            // Asking for the topic bridges it again after an `unbridge`.
+            if let Some(id) = portal.peer.bot_api_dialog_id() {
+                self.store.kv_delete(&unbridged_topic_key(id, wanted))?;
+            }
             let existing = self.store.portals().topic(portal.peer, wanted)?;
             if let Some(room) = existing {
                 return Ok(format!(
@@ -278,9 +296,13 @@ impl Side {
             let room = self
                 .open_topic_room(&portal, &info, wanted, &topic.title)
                 .await?;
+            self.follow_topic_icon(&room, topic.icon_emoji_id).await;
             self.store
                 .portals()
                 .set_topic_closed(portal.peer, wanted, topic.closed)?;
+            if topic.closed {
+                self.follow_topic_closed(&room, true).await;
+            }
             self.backfill_topic(&room, 0).await;
             return Ok(format!(
                 "Opened the room of the topic {}: {}",
@@ -307,11 +329,13 @@ impl Side {
             };
             let room = match room {
                 Some(room) => format!("bridged to {room}"),
+                None if self.topic_unbridged(portal.peer, topic.id)? => "unbridged".to_owned(),
                 None => "no room yet".to_owned(),
             };
+            let pinned = if topic.pinned { ", pinned" } else { "" };
             let closed = if topic.closed { ", closed" } else { "" };
             lines.push(format!(
-                "• {} (topic {}{closed}): {room}",
+                "• {} (topic {}{pinned}{closed}): {room}",
                 topic.title, topic.id
             ));
         }
@@ -393,8 +417,8 @@ impl Side {
         Ok(room)
     }
 
-    /// The title of a forum topic, as Telegram has it now.
-    async fn topic_title(&self, chat: PeerId, topic: i32) -> Option<String> {
+    /// A forum topic as Telegram has it now.
+    async fn topic_info(&self, chat: PeerId, topic: i32) -> Option<tl::types::ForumTopic> {
         let client = self.telegram.get()?;
         let peer = self.cached_ref(chat).await?;
         let request = tl::functions::messages::GetForumTopicsById {
@@ -404,7 +428,7 @@ impl Side {
         match client.invoke(&request).await {
             Ok(tl::enums::messages::ForumTopics::Topics(found)) => {
                 found.topics.into_iter().find_map(|t| match t {
-                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t.title),
+                    tl::enums::ForumTopic::Topic(t) if t.id == topic => Some(t),
                     _ => None,
                 })
             }
@@ -416,7 +440,8 @@ impl Side {
     }
 
     /// Fills a new topic room with the topic's recent messages older than
-    /// `before`, oldest first (as many as a group portal's initial history).
+    /// `before`, oldest first (as many as a group portal's initial history),
+    /// read with Telegram's per-topic history call.
     async fn backfill_topic(&self, room: &Portal, before: i32) {
         let (Some(topic), Some(client)) = (room.topic, self.telegram.get()) else {
             return;
@@ -428,25 +453,19 @@ impl Side {
         if limit == 0 {
             return;
         }
-        let scan = limit.saturating_mul(TOPIC_SCAN_FACTOR).min(TOPIC_SCAN_MAX);
-        let mut iter = client.iter_messages(chat).offset_id(before).limit(scan);
-        let mut found = Vec::new();
-        while found.len() < limit {
-            match iter.next().await {
-                Ok(Some(message)) => {
-                    if topic_of(&message) == Some(topic) && message.action().is_none() {
-                        found.push(message);
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    warn!(%error, "could not read the forum's history");
-                    break;
-                }
+        let found = match forum::topic_history(client, chat, topic, before, limit).await {
+            Ok(found) => found,
+            Err(error) => {
+                warn!(%error, "could not read the topic's history");
+                return;
             }
-        }
-        let count = found.len();
-        for message in found.iter().rev() {
+        };
+        let mut count = 0;
+        for message in found.iter().filter(|m| m.action().is_none()) {
+            if topic_of(message) != Some(topic) {
+                continue;
+            }
+            count += 1;
             if let Err(error) = self.bridge_message_contained(room, message).await {
                 warn!(%error, "could not bridge a message of the topic's history");
             }
@@ -454,8 +473,57 @@ impl Side {
         info!(room_id = %room.room_id, topic, count, "topic history bridged");
     }
 
+    /// Makes a topic's custom emoji icon (`None` or 0: none) the avatar of
+    /// its room. An animated emoji without a thumbnail leaves the room
+    /// without an avatar (Matrix clients show only still pictures). A
+    /// failure is logged: the icon is decoration.
+    async fn follow_topic_icon(&self, room: &Portal, icon: Option<i64>) {
+        let icon = icon.filter(|&id| id != 0);
+        if room.avatar_photo_id == icon {
+            return;
+        }
+        if let Err(error) = self.set_topic_icon(room, icon).await {
+            warn!(%error, room_id = %room.room_id, "could not make the topic's icon the room avatar");
+        }
+    }
+
+    async fn set_topic_icon(&self, room: &Portal, icon: Option<i64>) -> Result<(), PortalError> {
+        // The stored row, which a rename may have changed meanwhile.
+        let mut room = match room.topic {
+            Some(topic) => self
+                .store
+                .portals()
+                .topic(room.peer, topic)?
+                .unwrap_or_else(|| room.clone()),
+            None => room.clone(),
+        };
+        let avatar = match (icon, self.telegram.get()) {
+            (Some(emoji), Some(client)) => match forum::custom_emoji_image(client, emoji)
+                .await
+                .map_err(|e| PortalError::Build(format!("custom emoji: {e}")))?
+            {
+                forum::EmojiImage::Picture(picture) => {
+                    let telegram = crate::telegram::TelegramApi::new(client);
+                    let mxc =
+                        avatar::mxc_for(&self.client, &self.store, &telegram, &picture.photo())
+                            .await
+                            .map_err(|e| PortalError::Build(format!("icon upload: {e}")))?;
+                    Some((picture.id, mxc))
+                }
+                forum::EmojiImage::Unrenderable(mime) => {
+                    info!(room_id = %room.room_id, %mime, "the topic's icon is animated without a thumbnail: no room avatar");
+                    None
+                }
+                forum::EmojiImage::Unknown => None,
+            },
+            (Some(_), None) => return Ok(()),
+            (None, _) => None,
+        };
+        self.rooms().set_avatar(&mut room, avatar).await
+    }
+
     /// Topic service messages: a new topic (its room is its trace), a
-    /// renamed topic (the room follows), a closed or reopened one (a
+    /// renamed or re-iconed topic (the room follows), a closed or reopened one (a
     /// notice). Returns `false` for every other message.
     pub(super) async fn on_topic_action(
         &self,
@@ -474,6 +542,9 @@ impl Side {
         if let (Some(edit), Some(topic)) = (edit, room.topic) {
             if let Some(title) = &edit.title {
                 self.rooms().rename(room.clone(), title).await?;
+            }
+            if let Some(icon) = edit.icon_emoji_id {
+                self.follow_topic_icon(room, Some(icon)).await;
             }
             if let Some(closed) = edit.closed {
                 self.topic_closed_notice(room, topic, message, closed)
@@ -522,7 +593,256 @@ impl Side {
             })?;
             tx.portals().set_topic_closed(room.peer, topic, closed)
         })?;
+        self.follow_topic_closed(room, closed).await;
         Ok(())
+    }
+
+    /// Whether the owner unbridged topic `topic` of `chat`.
+    fn topic_unbridged(&self, chat: PeerId, topic: i32) -> Result<bool, PortalError> {
+        let Some(id) = chat.bot_api_dialog_id() else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .kv_get(&unbridged_topic_key(id, topic))?
+            .is_some())
+    }
+
+    /// After a deletion in a forum: the rooms of topics among the deleted
+    /// messages (a topic's id is its creating message's) whose topic
+    /// Telegram no longer has (`messages.deleteTopicHistory`) are closed
+    /// like a deleted portal's, and General says so.
+    pub(super) async fn on_topics_deleted(
+        &self,
+        chat: PeerId,
+        ids: &[i32],
+    ) -> Result<(), PortalError> {
+        let mut gone = Vec::new();
+        for &id in ids {
+            if let Some(room) = self.store.portals().topic(chat, id)? {
+                gone.push(room);
+            }
+        }
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let (Some(client), Some(peer)) = (self.telegram.get(), self.cached_ref(chat).await) else {
+            return Ok(());
+        };
+        for room in gone {
+            let Some(topic) = room.topic else {
+                continue;
+            };
+            match forum::topic_deleted(client, peer, topic).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => {
+                    warn!(%error, topic, "could not tell whether the topic was deleted");
+                    continue;
+                }
+            }
+            let title = room
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("Topic {topic}"));
+            let goodbye =
+                format!("The topic \"{title}\" was deleted on Telegram: this room is closed.");
+            self.close_topic_room(&room, true, &goodbye).await?;
+            let general = self.store.portals().by_peer(chat)?;
+            if let Some(general) = general {
+                self.notify_in(
+                    &general.room_id,
+                    &goodbye.replace("this room is closed", "its room is closed"),
+                )
+                .await;
+            }
+            info!(room_id = %room.room_id, topic, "the topic was deleted on Telegram; its room is closed");
+        }
+        Ok(())
+    }
+
+    /// Closes a topic's room: the bridge forgets it (the forum's other rooms
+    /// stay), takes it out of the forum's space, says `goodbye` in it, and
+    /// the ghosts and the bot leave; with `everyone`, the owner is removed
+    /// too, so no room is left behind.
+    pub(super) async fn close_topic_room(
+        &self,
+        room: &Portal,
+        everyone: bool,
+        goodbye: &str,
+    ) -> Result<(), PortalError> {
+        let Some(topic) = room.topic else {
+            return Ok(());
+        };
+        self.store.portals().delete_topic(room.peer, topic)?;
+        self.store.kv_delete(&muted_owner_key(&room.room_id))?;
+        self.forget_joined(&room.room_id);
+        if let Some(space) = room
+            .peer
+            .bot_api_dialog_id()
+            .and_then(|id| {
+                self.store
+                    .kv_get(&space::forum_space_key(id))
+                    .ok()
+                    .flatten()
+            })
+            .and_then(|s| OwnedRoomId::try_from(s).ok())
+        {
+            let request = send_state_event::v3::Request::new_raw(
+                space,
+                StateEventType::SpaceChild,
+                room.room_id.to_string(),
+                ruma::serde::Raw::from_json(
+                    serde_json::value::to_raw_value(&json!({}))
+                        .map_err(|e| PortalError::Build(e.to_string()))?,
+                ),
+            );
+            if let Err(error) = self.client.as_bot().send(request).await {
+                warn!(room_id = %room.room_id, %error, "could not take the topic room out of the forum's space");
+            }
+        }
+        self.notify_in(&room.room_id, goodbye).await;
+        self.empty_room(&room.room_id, everyone, None).await
+    }
+
+    /// `unbridge` or `delete-portal` (confirmed) in a topic's room: only
+    /// that room goes. An unbridged topic stays out until `topics open`
+    /// asks for it; a deleted one gets a new room at its next message.
+    pub(super) async fn remove_topic_room(
+        &self,
+        room: &Portal,
+        delete: bool,
+    ) -> Result<(), PortalError> {
+        let (Some(topic), Some(chat_id)) = (room.topic, room.peer.bot_api_dialog_id()) else {
+            return Ok(());
+        };
+        let title = room
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Topic {topic}"));
+        let goodbye = if delete {
+            format!("The room of the topic \"{title}\" is deleted: everyone is removed from it. The topic gets a new room at its next message.")
+        } else {
+            self.store
+                .kv_set(&unbridged_topic_key(chat_id, topic), "1")?;
+            format!("This room is no longer bridged to the topic \"{title}\"; the forum's other rooms stay. Send `topics open {topic}` in the forum's room to bridge it again (in a new room).")
+        };
+        self.close_topic_room(room, delete, &goodbye).await?;
+        info!(room_id = %room.room_id, topic, delete, "topic room removed by the owner");
+        Ok(())
+    }
+
+    /// Makes a closed topic's room read-only for the owner, or gives the
+    /// owner back the power they had when it reopens. Telegram lets only
+    /// those who manage topics post in a closed topic; the owner's level in
+    /// the room mirrors their Telegram role, so an owner at admin level or
+    /// above keeps writing. The bot and the ghosts keep their levels (what
+    /// Telegram's admins post still arrives). The owner's level is lowered
+    /// below `events_default` rather than `events_default` raised, because
+    /// raising it would silence the ghosts too. A failure is logged: the
+    /// notice already says why Telegram refuses.
+    async fn follow_topic_closed(&self, room: &Portal, closed: bool) {
+        if let Err(error) = self.set_owner_muted(&room.room_id, closed).await {
+            warn!(%error, room_id = %room.room_id, closed, "could not follow the topic's closed state in its power levels");
+        }
+    }
+
+    async fn set_owner_muted(
+        &self,
+        room_id: &ruma::RoomId,
+        muted: bool,
+    ) -> Result<(), PortalError> {
+        let key = muted_owner_key(room_id);
+        let saved = self.store.kv_get(&key)?;
+        if muted == saved.is_some() {
+            return Ok(());
+        }
+        let current = self
+            .client
+            .as_bot()
+            .send(get_state_event_for_key::v3::Request::new(
+                room_id.to_owned(),
+                StateEventType::RoomPowerLevels,
+                String::new(),
+            ))
+            .await?;
+        let mut levels: Value = serde_json::from_str(current.event_or_content.get())
+            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let owner = self.settings.owner.as_str();
+        let changed = match &saved {
+            None => match mute_owner(&mut levels, owner) {
+                Some(before) => {
+                    let before = before.map_or_else(|| "none".to_owned(), |l| l.to_string());
+                    self.store.kv_set(&key, &before)?;
+                    true
+                }
+                None => false,
+            },
+            Some(before) => {
+                restore_owner(&mut levels, owner, before.parse().ok());
+                true
+            }
+        };
+        if changed {
+            let request = send_state_event::v3::Request::new_raw(
+                room_id.to_owned(),
+                StateEventType::RoomPowerLevels,
+                String::new(),
+                serde_json::value::to_raw_value(&levels)
+                    .map(ruma::serde::Raw::from_json)
+                    .map_err(|e| PortalError::Build(e.to_string()))?,
+            );
+            self.client.as_bot().send(request).await?;
+        }
+        if !muted {
+            self.store.kv_delete(&key)?;
+        }
+        info!(%room_id, muted, changed, "the owner's power in a topic room follows the topic");
+        Ok(())
+    }
+}
+
+/// Key of a topic the owner unbridged (its messages are left out until
+/// `topics open` asks for it again).
+fn unbridged_topic_key(chat: i64, topic: i32) -> String {
+    format!("topic_unbridged:{chat}:{topic}")
+}
+
+/// Key of the owner's level before their topic room was made read-only
+/// ("none": the owner had no entry of their own).
+fn muted_owner_key(room_id: &ruma::RoomId) -> String {
+    format!("topic_muted_owner:{room_id}")
+}
+
+/// Lowers the owner's level in `levels` (a power levels content) below
+/// `events_default`, unless they are at admin level or above (Telegram lets
+/// admins post in closed topics) or cannot send already. Returns their entry
+/// before (`Some(None)`: no entry of their own) when it changed anything.
+fn mute_owner(levels: &mut Value, owner: &str) -> Option<Option<i64>> {
+    let users_default = levels["users_default"].as_i64().unwrap_or(0);
+    let events_default = levels["events_default"].as_i64().unwrap_or(0);
+    let entry = levels["users"].get(owner).and_then(Value::as_i64);
+    let level = entry.unwrap_or(users_default);
+    if level >= ADMIN_LEVEL || level < events_default {
+        return None;
+    }
+    if !levels["users"].is_object() {
+        levels["users"] = json!({});
+    }
+    levels["users"][owner] = json!(events_default - 1);
+    Some(entry)
+}
+
+/// Gives the owner back the entry [`mute_owner`] took (`None`: no entry).
+fn restore_owner(levels: &mut Value, owner: &str, before: Option<i64>) {
+    match (before, levels["users"].as_object_mut()) {
+        (Some(level), Some(users)) => {
+            users.insert(owner.to_owned(), json!(level));
+        }
+        (None, Some(users)) => {
+            users.remove(owner);
+        }
+        (_, None) => {}
     }
 }
 
@@ -540,5 +860,28 @@ fn fallback_info(portal: &Portal) -> ChatInfo {
         about: None,
         owner_role: OwnerRole::Member,
         member_count: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_is_muted_and_restored_an_admin_is_not() {
+        let mut levels =
+            json!({ "users": { "@bot:x": 100 }, "users_default": 0, "events_default": 0 });
+        let before = levels.clone();
+        assert_eq!(mute_owner(&mut levels, "@o:x"), Some(None));
+        assert_eq!(levels["users"]["@o:x"], -1);
+        assert_eq!(mute_owner(&mut levels, "@o:x"), None, "already muted");
+        restore_owner(&mut levels, "@o:x", None);
+        assert_eq!(levels, before);
+        let mut admin = json!({ "users": { "@o:x": 50 }, "events_default": 0 });
+        assert_eq!(mute_owner(&mut admin, "@o:x"), None);
+        let mut listed = json!({ "users": { "@o:x": 10 }, "events_default": 0 });
+        assert_eq!(mute_owner(&mut listed, "@o:x"), Some(Some(10)));
+        restore_owner(&mut listed, "@o:x", Some(10));
+        assert_eq!(listed["users"]["@o:x"], 10);
     }
 }

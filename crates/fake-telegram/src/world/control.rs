@@ -318,6 +318,22 @@ impl World {
         self.set_typing(
             Origin::control(by),
             peer,
+            None,
+            tl::enums::SendMessageAction::SendMessageTypingAction,
+        )
+    }
+
+    /// `by` starts typing in forum topic `topic` of `channel`.
+    pub fn typing_in_topic(
+        &mut self,
+        by: UserId,
+        channel: super::ChannelId,
+        topic: i32,
+    ) -> Result<(), RpcError> {
+        self.set_typing(
+            Origin::control(by),
+            Peer::Channel(channel),
+            Some(topic),
             tl::enums::SendMessageAction::SendMessageTypingAction,
         )
     }
@@ -1015,11 +1031,13 @@ impl World {
         )
     }
 
-    /// Tells the others in `peer` that `origin.user` is typing.
+    /// Tells the others in `peer` that `origin.user` is typing (in forum
+    /// topic `topic`, which only channels have).
     pub(crate) fn set_typing(
         &mut self,
         origin: Origin,
         peer: Peer,
+        topic: Option<i32>,
         action: tl::enums::SendMessageAction,
     ) -> Result<(), RpcError> {
         let place = Place::from_peer(origin.user, peer);
@@ -1045,7 +1063,7 @@ impl World {
                 .into(),
                 Place::Channel(channel_id) => tl::types::UpdateChannelUserTyping {
                     channel_id,
-                    top_msg_id: None,
+                    top_msg_id: topic,
                     from_id: from_id.clone(),
                     action: action.clone(),
                 }

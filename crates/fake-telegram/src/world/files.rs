@@ -74,6 +74,9 @@ pub struct Store {
     photos: BTreeMap<PhotoId, Photo>,
     documents: BTreeMap<DocumentId, Document>,
     others: Vec<tl::enums::MessageMedia>,
+    /// Documents that are custom emoji (their id is the emoji's id, as on
+    /// Telegram), which `messages.getCustomEmojiDocuments` serves.
+    custom_emoji: std::collections::BTreeSet<DocumentId>,
     next_id: i64,
 }
 
@@ -267,6 +270,40 @@ impl World {
     /// A stored photo.
     pub fn photo(&self, id: PhotoId) -> Option<&Photo> {
         self.files.photo(id)
+    }
+
+    /// Stores a custom emoji: a sticker document with the custom emoji
+    /// attribute (`mime_type` as Telegram has them: `image/webp` for static
+    /// ones, `application/x-tgsticker` or `video/webm` for animated ones).
+    /// Returns its id, which is both the emoji's id (a topic's
+    /// `icon_emoji_id`) and its document's.
+    pub fn add_custom_emoji(&mut self, bytes: Vec<u8>, mime_type: &str, alt: &str) -> DocumentId {
+        let date = self.now();
+        let attributes = vec![tl::types::DocumentAttributeCustomEmoji {
+            free: true,
+            text_color: false,
+            alt: alt.to_owned(),
+            stickerset: tl::enums::InputStickerSet::Empty,
+        }
+        .into()];
+        let id = self
+            .files
+            .add_document(date, mime_type.to_owned(), attributes, bytes);
+        self.files.custom_emoji.insert(id);
+        id
+    }
+
+    /// `messages.getCustomEmojiDocuments`: the documents of the custom
+    /// emoji asked for, in that order; unknown ids are left out.
+    pub(crate) fn custom_emoji_documents(
+        &self,
+        ids: &[i64],
+        viewer: UserId,
+    ) -> Vec<tl::enums::Document> {
+        ids.iter()
+            .filter(|id| self.files.custom_emoji.contains(id))
+            .map(|&id| self.tl_document(id, viewer))
+            .collect()
     }
 
     /// A stored document.

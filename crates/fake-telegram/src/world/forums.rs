@@ -15,6 +15,11 @@
 //!   `updatePinnedForumTopic`, which takes none;
 //! - a closed topic refuses messages (`TOPIC_CLOSED`) from anyone who may
 //!   not manage topics;
+//! - a topic has a read mark of its own per reader
+//!   (`messages.readDiscussion`, told to the reader's other sessions with
+//!   `updateReadChannelDiscussionInbox`); the chat's read mark counts for
+//!   every topic it is ahead of;
+//! - typing in a topic names it (`updateChannelUserTyping.top_msg_id`);
 //! - `channels.toggleForum` only changes the flag (`updateChannel`): the
 //!   topics and their messages stay, and come back when it is set again.
 
@@ -62,6 +67,9 @@ pub struct Topic {
     pub pin_order: Option<i32>,
     /// Deleted with `messages.deleteTopicHistory`.
     pub deleted: bool,
+    /// Each reader's read mark in the topic (`messages.readDiscussion`),
+    /// where it is ahead of the chat's own.
+    pub read: std::collections::BTreeMap<UserId, i32>,
 }
 
 /// A change to a topic; `None` leaves a field as it is.
@@ -201,6 +209,7 @@ impl World {
             hidden: false,
             pin_order: None,
             deleted: false,
+            read: Default::default(),
         });
         self.announce_chat_change(Peer::Channel(channel), origin);
         Ok(())
@@ -297,6 +306,7 @@ impl World {
                 hidden: false,
                 pin_order: None,
                 deleted: false,
+                read: Default::default(),
             },
         );
         Ok(key)
@@ -490,6 +500,87 @@ impl World {
         Ok(result)
     }
 
+    /// How far `reader` read topic `id` (their numbering): its own mark or
+    /// the chat's, whichever is ahead.
+    pub fn topic_read_max(&self, reader: UserId, channel: ChannelId, id: i32) -> i32 {
+        let chat = self
+            .dialog_state(reader, Peer::Channel(channel))
+            .read_inbox_max_id;
+        let own = self
+            .topic(channel, id)
+            .and_then(|t| t.read.get(&reader).copied())
+            .unwrap_or(0);
+        chat.max(own)
+    }
+
+    /// `by` reads topic `id` up to `max_id` (0: everything) on a Telegram
+    /// app; see [`World::read_topic_as`].
+    pub fn read_topic(
+        &mut self,
+        by: UserId,
+        channel: ChannelId,
+        id: i32,
+        max_id: i32,
+    ) -> Result<(), RpcError> {
+        self.read_topic_as(Origin::control(by), channel, id, max_id)
+    }
+
+    /// `messages.readDiscussion` in a forum: moves the reader's mark in
+    /// topic `id` (never back) and tells their other sessions. General's
+    /// mark is the chat's own, read as the chat is.
+    pub(crate) fn read_topic_as(
+        &mut self,
+        origin: Origin,
+        channel: ChannelId,
+        id: i32,
+        max_id: i32,
+    ) -> Result<(), RpcError> {
+        self.forum_channel(channel)?;
+        self.topic(channel, id)
+            .filter(|t| !t.deleted)
+            .ok_or_else(topic_invalid)?;
+        if id == GENERAL_TOPIC {
+            return self
+                .read_history(origin, Peer::Channel(channel), max_id)
+                .map(|_| ());
+        }
+        let reader = origin.user;
+        let newest = self
+            .topic_message_ids(channel, id, true)
+            .into_iter()
+            .max()
+            .unwrap_or(id);
+        let max_id = if max_id <= 0 || max_id > newest {
+            newest
+        } else {
+            max_id
+        };
+        if max_id <= self.topic_read_max(reader, channel, id) {
+            return Ok(());
+        }
+        if let Some(t) = self
+            .channel_mut(channel)
+            .and_then(|c| c.topics.get_mut(&id))
+        {
+            t.read.insert(reader, max_id);
+        }
+        let update = tl::types::UpdateReadChannelDiscussionInbox {
+            channel_id: channel,
+            top_msg_id: id,
+            read_max_id: max_id,
+            broadcast_id: None,
+            broadcast_post: None,
+        }
+        .into();
+        let date = self.now();
+        self.send_push(
+            reader,
+            tl::types::UpdateShort { update, date }.into(),
+            origin,
+        );
+        Ok(())
+    }
+
     /// The messages of topic `id` as `viewer` sees them, oldest first (the
     /// creating message included).
     pub fn topic_history(
@@ -559,12 +650,12 @@ impl World {
             return tl::types::ForumTopicDeleted { id: topic.id }.into();
         }
         let peer = Peer::Channel(channel);
-        // Read marks are kept per chat; the topic shares its chat's.
         let state = self.dialog_state(viewer, peer);
+        let read_inbox_max_id = self.topic_read_max(viewer, channel, topic.id);
         let unread = self
             .topic_message_ids(channel, topic.id, false)
             .into_iter()
-            .filter(|&id| id > state.read_inbox_max_id)
+            .filter(|&id| id > read_inbox_max_id)
             .filter_map(|id| self.message_key(viewer, peer, id))
             .filter(|&k| self.message(k).is_some_and(|m| m.from != viewer))
             .count() as i32;
@@ -583,7 +674,7 @@ impl World {
             icon_color: topic.icon_color,
             icon_emoji_id: topic.icon_emoji_id,
             top_message: top.map_or(0, |(id, _)| id),
-            read_inbox_max_id: state.read_inbox_max_id,
+            read_inbox_max_id,
             read_outbox_max_id: state.read_outbox_max_id,
             unread_count: unread,
             unread_mentions_count: 0,

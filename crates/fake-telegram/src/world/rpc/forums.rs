@@ -1,7 +1,9 @@
 //! Forum methods: creating, editing, pinning, listing and deleting topics
 //! (`messages.*ForumTopic*`, `messages.deleteTopicHistory`), a topic's (or
-//! a thread's) history (`messages.getReplies`) and the forum flag
-//! (`channels.toggleForum`). The rules live in [`crate::world::forums`];
+//! a thread's) history (`messages.getReplies`), the forum flag
+//! (`channels.toggleForum`), a topic's read mark (`messages.readDiscussion`)
+//! and the custom emoji documents topic icons name
+//! (`messages.getCustomEmojiDocuments`). The rules live in [`crate::world::forums`];
 //! this file only decodes, resolves peers and encodes.
 
 use grammers_tl_types::{self as tl, functions as f};
@@ -64,6 +66,14 @@ pub(super) fn handle(
             }))
         },
         f::messages::GetReplies => |r: f::messages::GetReplies| encode(get_replies(world, me, &r)?),
+        f::messages::ReadDiscussion => |r: f::messages::ReadDiscussion| {
+            let channel = forum_peer(world, me, &r.peer)?;
+            world.read_topic_as(origin, channel, r.msg_id, r.read_max_id)?;
+            encode(true)
+        },
+        f::messages::GetCustomEmojiDocuments => |r: f::messages::GetCustomEmojiDocuments| {
+            encode(world.custom_emoji_documents(&r.document_id, me))
+        },
         f::channels::ToggleForum => |r: f::channels::ToggleForum| {
             let channel = world.resolve_channel(me, &r.channel)?;
             world.toggle_forum(origin, channel, r.enabled)?;

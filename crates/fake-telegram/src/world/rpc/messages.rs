@@ -78,7 +78,7 @@ pub(super) fn handle(
         },
         f::SetTyping => |r: f::SetTyping| {
             let peer = world.resolve_peer(me, &r.peer)?;
-            world.set_typing(origin, peer, r.action)?;
+            world.set_typing(origin, peer, r.top_msg_id, r.action)?;
             encode(true)
         },
         f::SendReaction => |r: f::SendReaction| {
