@@ -179,29 +179,26 @@ async fn delete_super(t: &Live, management: &str) {
     )
     .await;
     assert!(store.portals().by_peer(t.news_peer).unwrap().is_some());
-    // The answer comes just before everyone is removed from the room, and
-    // a /sync that starts only after the removal may leave it out of the
-    // left room's timeline (Conduit does): the owner's /sync already waits
-    // when the command is sent.
-    let answer = owner.sync_until(
-        |e| is_notice_from(e, bot, "is deleted"),
-        Duration::from_secs(30),
-    );
-    let confirm = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let confirm = "!tg delete-portal confirm";
-        owner
-            .send_text(sup_room, confirm)
-            .await
-            .expect("send command");
-    };
-    let (answer, ()) = tokio::join!(answer, confirm);
-    answer.unwrap_or_else(|e| {
-        panic!(
-            "no answer containing \"is deleted\" to the confirmation: {e}\n{}",
-            bridge.log_tail()
-        )
-    });
+    // The answer comes just before everyone is removed from the room. A
+    // /sync may leave it out of the left room's timeline (Conduit does when
+    // the removal lands first), so it is read from the room's history, which
+    // the owner keeps up to their removal.
+    owner
+        .send_text(sup_room, "!tg delete-portal confirm")
+        .await
+        .expect("send command");
+    eventually(
+        bridge,
+        "the answer \"is deleted\" to the confirmation",
+        || async move {
+            let events = owner.room_messages(sup_room, 50).await.ok()?;
+            events
+                .iter()
+                .any(|e| is_notice_from(e, bot, "is deleted"))
+                .then_some(())
+        },
+    )
+    .await;
     eventually(
         bridge,
         "the owner removed from the deleted portal",
