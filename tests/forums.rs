@@ -19,7 +19,7 @@ use appservice_support::telegram::{
 use appservice_support::{command, expect_event, is_notice_from, management_room_of, try_state};
 use appservice_support::{eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
-use fake_telegram::world::{Origin, OutgoingMessage, Peer, TopicEdit, UserId};
+use fake_telegram::world::{ChannelId, Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::{PeerId, UpdateState, UpdatesState};
 use grammers_session::Session as _;
@@ -659,61 +659,16 @@ async fn a_sync_opens_the_most_recent_topics_in_the_forums_space(kind: Homeserve
     assert_eq!(bodies, [json!("hello"), json!("wake up")]);
     assert!(store.portals().topic(peer, topics[0]).unwrap().is_none());
 
-    // The `topics` command lists them, in a forum room and from the
-    // management room, and opens one on request.
-    let bot = bridge.bot_user_id.clone();
-    let management = management_room_of(&owner, &bot).await;
-    let forum_arg = peer.bot_api_dialog_id().unwrap();
-    // A pinned topic is listed first (as Telegram orders them, which is
-    // also the order the sync opens rooms in) and says so.
-    shared
-        .lock()
-        .unwrap()
-        .pin_topic(bob, forum_id, topics[0], true)
-        .unwrap();
-    let listing = command(
+    topics_command_lists_and_opens(
         &owner,
-        &management,
-        &bot,
-        &format!("topics {forum_arg}"),
-        "The forum has 5 topics",
+        &bridge,
+        &store,
+        &fake,
+        (bob, forum_id),
+        &topics,
+        (&general, &two),
     )
     .await;
-    let listing = listing["content"]["body"].as_str().unwrap().to_owned();
-    assert!(
-        listing.contains(&format!("One (topic {}, pinned): no room yet", topics[0])),
-        "{listing}"
-    );
-    let first_topic = listing.lines().nth(1).unwrap_or_default();
-    assert!(first_topic.starts_with("• One "), "{listing}");
-    assert!(
-        listing.contains(&format!(
-            "Two (topic {}): bridged to {}",
-            topics[1], two.room_id
-        )),
-        "{listing}"
-    );
-    assert!(listing.contains(&format!(
-        "General (topic 1): bridged to {}",
-        general.room_id
-    )));
-    join(&owner, general.room_id.as_str()).await;
-    command(
-        &owner,
-        general.room_id.as_str(),
-        &bot,
-        &format!("!tg topics open {}", topics[0]),
-        "Opened the room of the topic One",
-    )
-    .await;
-    let one = topic_room(&store, peer, topics[0], &bridge).await;
-    join(&owner, one.room_id.as_str()).await;
-    let bodies: Vec<Value> = timeline(&owner, one.room_id.as_str())
-        .await
-        .into_iter()
-        .map(|e| e["content"]["body"].clone())
-        .collect();
-    assert_eq!(bodies, [json!("hello")]);
     bridge.terminate();
 }
 
@@ -787,53 +742,8 @@ async fn a_group_turning_into_a_forum_and_back_keeps_its_room(kind: HomeserverKi
         ],
     )
     .await;
-    // With reply_chains_as_threads, a reply chain becomes one Matrix thread
-    // rooted at the message the chain started from.
     let root = events[1]["event_id"].clone();
-    let general_now = shared
-        .lock()
-        .unwrap()
-        .last_message(bob, Peer::Channel(club))
-        .unwrap()
-        .id;
-    let first_reply = {
-        let reply = OutgoingMessage {
-            reply_to: Some(general_now),
-            ..OutgoingMessage::text("first reply")
-        };
-        shared
-            .lock()
-            .unwrap()
-            .send_message(alice, Peer::Channel(club), reply)
-            .unwrap()
-    };
-    let first = expect_event(&owner, &bridge, "the first reply", |e| {
-        message_in(e, &main, "first reply")
-    })
-    .await;
-    assert_eq!(
-        first["content"]["m.relates_to"],
-        json!({ "rel_type": "m.thread", "event_id": root, "m.in_reply_to": { "event_id": root } })
-    );
-    let second_reply = OutgoingMessage {
-        reply_to: Some(first_reply),
-        ..OutgoingMessage::text("second reply")
-    };
-    shared
-        .lock()
-        .unwrap()
-        .send_message(bob, Peer::Channel(club), second_reply)
-        .unwrap();
-    let second = expect_event(&owner, &bridge, "the second reply", |e| {
-        message_in(e, &main, "second reply")
-    })
-    .await;
-    assert_eq!(second["content"]["m.relates_to"]["rel_type"], "m.thread");
-    assert_eq!(second["content"]["m.relates_to"]["event_id"], root);
-    assert_eq!(
-        second["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
-        first["event_id"]
-    );
+    reply_chain_becomes_one_thread(&owner, &bridge, &fake, (alice, bob, club), &main, &root).await;
 
     // Back to a plain group: the topic room points to the chat's room,
     // where everything arrives again.
@@ -1574,4 +1484,129 @@ async fn unbridge_delete_portal_and_id_in_a_topic_room_act_on_that_topic(kind: H
     let new_dogs = topic_room(&t.store, t.peer, dogs, &t.bridge).await;
     assert_ne!(new_dogs.room_id.as_str(), dogs_room);
     t.bridge.terminate();
+}
+
+/// The `topics` command lists a forum's topics, in a forum room and from
+/// the management room, pinned first, and opens one on request with its
+/// history.
+async fn topics_command_lists_and_opens(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    store: &Store,
+    fake: &FakeTelegram,
+    (bob, forum_id): (UserId, ChannelId),
+    topics: &[i32],
+    (general, two): (&Portal, &Portal),
+) {
+    let peer = PeerId::channel(forum_id).unwrap();
+    let bot = bridge.bot_user_id.clone();
+    let management = management_room_of(owner, &bot).await;
+    let forum_arg = peer.bot_api_dialog_id().unwrap();
+    // A pinned topic is listed first (as Telegram orders them, which is
+    // also the order the sync opens rooms in) and says so.
+    fake.world()
+        .lock()
+        .unwrap()
+        .pin_topic(bob, forum_id, topics[0], true)
+        .unwrap();
+    let listing = command(
+        owner,
+        &management,
+        &bot,
+        &format!("topics {forum_arg}"),
+        "The forum has 5 topics",
+    )
+    .await;
+    let listing = listing["content"]["body"].as_str().unwrap().to_owned();
+    assert!(
+        listing.contains(&format!("One (topic {}, pinned): no room yet", topics[0])),
+        "{listing}"
+    );
+    let first_topic = listing.lines().nth(1).unwrap_or_default();
+    assert!(first_topic.starts_with("• One "), "{listing}");
+    assert!(
+        listing.contains(&format!(
+            "Two (topic {}): bridged to {}",
+            topics[1], two.room_id
+        )),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!(
+        "General (topic 1): bridged to {}",
+        general.room_id
+    )));
+    join(owner, general.room_id.as_str()).await;
+    command(
+        owner,
+        general.room_id.as_str(),
+        &bot,
+        &format!("!tg topics open {}", topics[0]),
+        "Opened the room of the topic One",
+    )
+    .await;
+    let one = topic_room(store, peer, topics[0], bridge).await;
+    join(owner, one.room_id.as_str()).await;
+    let bodies: Vec<Value> = timeline(owner, one.room_id.as_str())
+        .await
+        .into_iter()
+        .map(|e| e["content"]["body"].clone())
+        .collect();
+    assert_eq!(bodies, [json!("hello")]);
+}
+
+/// With `reply_chains_as_threads`, a Telegram reply chain in `main` becomes
+/// one Matrix thread rooted at the message the chain started from (`root`).
+async fn reply_chain_becomes_one_thread(
+    owner: &TestUser,
+    bridge: &BridgeInstance,
+    fake: &FakeTelegram,
+    (alice, bob, club): (UserId, UserId, ChannelId),
+    main: &str,
+    root: &Value,
+) {
+    let general_now = fake
+        .world()
+        .lock()
+        .unwrap()
+        .last_message(bob, Peer::Channel(club))
+        .unwrap()
+        .id;
+    let first_reply = {
+        let reply = OutgoingMessage {
+            reply_to: Some(general_now),
+            ..OutgoingMessage::text("first reply")
+        };
+        fake.world()
+            .lock()
+            .unwrap()
+            .send_message(alice, Peer::Channel(club), reply)
+            .unwrap()
+    };
+    let first = expect_event(owner, bridge, "the first reply", |e| {
+        message_in(e, main, "first reply")
+    })
+    .await;
+    assert_eq!(
+        first["content"]["m.relates_to"],
+        json!({ "rel_type": "m.thread", "event_id": root, "m.in_reply_to": { "event_id": root } })
+    );
+    let second_reply = OutgoingMessage {
+        reply_to: Some(first_reply),
+        ..OutgoingMessage::text("second reply")
+    };
+    fake.world()
+        .lock()
+        .unwrap()
+        .send_message(bob, Peer::Channel(club), second_reply)
+        .unwrap();
+    let second = expect_event(owner, bridge, "the second reply", |e| {
+        message_in(e, main, "second reply")
+    })
+    .await;
+    assert_eq!(second["content"]["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(second["content"]["m.relates_to"]["event_id"], *root);
+    assert_eq!(
+        second["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        first["event_id"]
+    );
 }
