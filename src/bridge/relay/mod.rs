@@ -8,13 +8,13 @@
 //! waits, a session Telegram ended) and never touches appservice
 //! transactions, which stay with the core.
 //!
-//! Submodules split the work by direction: [`inbound`] (Telegram → Matrix
-//! messages), [`metadata`] (chat metadata both ways) and [`chats`] (sync and
-//! private chats on request). Telegram → Matrix also has [`changes`] (edits,
-//! deletions), [`reactions`], [`service_messages`] (service messages, pins),
-//! [`receipts`] (typing, read receipts), [`mentions`] and [`catchup`]
-//! (messages missed across a crash), [`reaction_refresh`] (reactions set
-//! while the bridge was away from Telegram). [`inbox`] keeps every lasting Telegram
+//! Submodules split the work by direction: `inbound` (Telegram → Matrix
+//! messages), `metadata` (chat metadata both ways) and `chats` (sync and
+//! private chats on request). Telegram → Matrix also has `changes` (edits,
+//! deletions), `reactions`, `service_messages` (service messages, pins),
+//! `receipts` (typing, read receipts), `mentions` and `catchup`
+//! (messages missed across a crash), `reaction_refresh` (reactions set
+//! while the bridge was away from Telegram). `inbox` keeps every lasting Telegram
 //! event from the moment it is read until it is applied, and holds a chat's
 //! queue through a homeserver outage.
 
