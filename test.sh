@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command.
 #
-#   ./test.sh                    provision, then cargo fmt --check, clippy, cargo test
+#   ./test.sh                    provision, then cargo fmt --check, clippy, cargo doc, cargo test
 #   ./test.sh test [ARGS...]     provision, then only `cargo test --workspace ARGS...`
 #   ./test.sh provision          provision and print the environment the tests read
 #
@@ -303,6 +303,8 @@ main() {
             watch_for_leftovers
             run_step "cargo fmt --check" cargo fmt --all -- --check
             run_step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+            # The module contracts link to what they name: a stale link fails.
+            RUSTDOCFLAGS="-D warnings" run_step "cargo doc" cargo doc --no-deps --lib --locked
             run_step "cargo test" cargo test --workspace --locked
             say "all checks passed"
             ;;
