@@ -733,7 +733,14 @@ impl<P: BridgePersistence> Core<P> {
             own_share_us = own_share.as_micros() as u64,
             "command answered"
         );
+        let sending = Instant::now();
         self.send_notice(room_id, txn_id, &notice).await?;
+        // The homeserver's part of the reply, for the same benchmark.
+        debug!(
+            target: "tgbridge::timing",
+            reply_send_us = sending.elapsed().as_micros() as u64,
+            "answer sent"
+        );
         Ok(())
     }
 
