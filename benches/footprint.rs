@@ -42,6 +42,9 @@
 //! `FOOTPRINT_OTHER_ROOM` the owner's texts in a room that is not a portal
 //! (default 1000), `TGBRIDGE_BENCH_BIN` another `tgbridge` binary to
 //! measure, `FOOTPRINT_QUICK=1` stops after the idle RSS figures,
+//! `FOOTPRINT_ONLY_BURST=1` measures nothing but the burst into one chat
+//! (for profiling it: `FOOTPRINT_STRACE=file` counts the bridge's system
+//! calls during the bridged burst with `strace -c`),
 //! `FOOTPRINT_BUILD_REPORT` names the build script's summary (default
 //! `target/footprint/footprint/summary`) and `FOOTPRINT_SMAPS_DIR` keeps a
 //! copy of `/proc/<pid>/smaps` of each idle bridge there.
@@ -117,6 +120,7 @@ struct Settings {
     burst: usize,
     other_room: usize,
     quick: bool,
+    only_burst: bool,
 }
 
 impl Settings {
@@ -127,6 +131,7 @@ impl Settings {
             burst: env_usize("FOOTPRINT_BURST", 500),
             other_room: env_usize("FOOTPRINT_OTHER_ROOM", 1000),
             quick: std::env::var_os("FOOTPRINT_QUICK").is_some(),
+            only_burst: std::env::var_os("FOOTPRINT_ONLY_BURST").is_some(),
         }
     }
 }
@@ -186,6 +191,15 @@ async fn measure_server(kind: ServerKind, fake: &FakeTelegram, settings: &Settin
         .map(|b| b.registration_path.clone())
         .collect();
     let server = Server::start(kind, port, registrations).await;
+    if settings.only_burst {
+        let mut load = account(fake, "load", load, LOAD_CHATS).await;
+        first_start(&server, &settings.binary, &mut load, LOAD_LOG_FILTER).await;
+        let owner = load.owner.take().expect("owner registered");
+        burst_only(fake, &owner, &load, settings, &mut figures).await;
+        stop(&mut load);
+        drop(server);
+        return figures;
+    }
     let mut zero = account(fake, "zero", zero, 0).await;
     let mut small = account(fake, "small", small, SMALL_PORTALS).await;
     let mut large = account(fake, "large", large, LARGE_PORTALS).await;
@@ -640,6 +654,56 @@ async fn latency_and_load(
     figures.to_telegram = matrix_to_telegram(fake, owner, subject, &rooms[0], rounds).await;
 }
 
+/// Only the burst into one chat, after a few messages that let the
+/// sender's ghost join (for profiling the burst alone).
+async fn burst_only(
+    fake: &FakeTelegram,
+    owner: &TestUser,
+    subject: &Subject,
+    settings: &Settings,
+    figures: &mut Figures,
+) {
+    let rooms = portal_rooms(subject);
+    for room in &rooms {
+        owner.join(room).await.expect("the owner was invited");
+    }
+    let friend = {
+        let world = fake.world();
+        let world = world.lock().expect("world lock");
+        let chat = world.chat(subject.groups[0]).expect("group");
+        chat.members
+            .iter()
+            .map(|m| m.user)
+            .find(|&u| u != subject.account)
+            .expect("a friend in the group")
+    };
+    let quiet = owner
+        .create_room(&serde_json::json!({ "name": "baseline" }))
+        .await
+        .expect("baseline room");
+    let mut timeline = Timeline::start(owner).await;
+    let warmup: Vec<String> = (0..WARMUP).map(|i| format!("warm-up {i}")).collect();
+    for marker in &warmup {
+        fake.world()
+            .lock()
+            .expect("world lock")
+            .send_text(friend, Peer::Chat(subject.groups[0]), marker)
+            .expect("send on Telegram");
+        timeline.wait_for_bodies(std::slice::from_ref(marker)).await;
+    }
+    one_chat_burst(
+        fake,
+        owner,
+        subject,
+        friend,
+        &quiet,
+        &mut timeline,
+        settings.burst,
+        figures,
+    )
+    .await;
+}
+
 /// The burst into one chat (one queue, strictly in order), against the
 /// owner's sequential sends into one room of the same server.
 #[allow(clippy::too_many_arguments)]
@@ -654,6 +718,16 @@ async fn one_chat_burst(
     figures: &mut Figures,
 ) {
     let markers: Vec<String> = (0..burst).map(|i| format!("one-chat burst {i}")).collect();
+    let strace = std::env::var_os("FOOTPRINT_STRACE").map(|out| {
+        let child = std::process::Command::new("strace")
+            .args(["-f", "-c", "-p", &subject.pid().to_string(), "-o"])
+            .arg(out)
+            .spawn()
+            .expect("strace");
+        std::thread::sleep(Duration::from_millis(500));
+        child
+    });
+    let cpu_before = process::cpu_time(subject.pid());
     let started = Instant::now();
     {
         let world = fake.world();
@@ -666,6 +740,14 @@ async fn one_chat_burst(
     }
     timeline.wait_for_bodies(&markers).await;
     let bridged = burst as f64 / started.elapsed().as_secs_f64();
+    let cpu = process::cpu_time(subject.pid()).saturating_sub(cpu_before);
+    if let Some(mut child) = strace {
+        // strace prints its counts when interrupted.
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
     let own_markers: Vec<String> = (0..burst).map(|i| format!("one-room own {i}")).collect();
     let started = Instant::now();
     let sends = async {
@@ -681,7 +763,10 @@ async fn one_chat_burst(
         "
 sustained, {burst} texts into one chat until all are seen:"
     );
-    println!("  bridged:   {bridged:7.1} msgs/s");
+    println!(
+        "  bridged:   {bridged:7.1} msgs/s   (bridge CPU time {:.0} µs per message)",
+        cpu.as_secs_f64() * 1e6 / burst as f64
+    );
     println!("  baseline:  {own:7.1} msgs/s   (the owner's sequential sends into one room)");
 }
 

@@ -52,6 +52,7 @@
 
 pub mod bridge;
 pub mod cli;
+pub mod code_pages;
 pub mod config;
 pub mod convert;
 pub mod ids;

@@ -29,7 +29,8 @@ pub async fn measure(
         .create_room(&serde_json::json!({ "name": "bot reply baseline" }))
         .await
         .expect("baseline room");
-    let shares_before = own_shares(&bridge.log()).len();
+    let shares_before = logged(&bridge.log(), "own_share_us=").len();
+    let sends_before = logged(&bridge.log(), "reply_send_us=").len();
     let mut end_to_end = Vec::with_capacity(rounds);
     let mut baseline = Vec::with_capacity(rounds);
     for round in 0..WARMUP + rounds {
@@ -56,15 +57,22 @@ pub async fn measure(
     }
     end_to_end.sort();
     baseline.sort();
-    let mut own: Vec<Duration> = own_shares(&bridge.log())
+    let log = bridge.log();
+    let mut own: Vec<Duration> = logged(&log, "own_share_us=")
         .into_iter()
         .skip(shares_before + WARMUP)
         .collect();
     own.sort();
+    let mut sends: Vec<Duration> = logged(&log, "reply_send_us=")
+        .into_iter()
+        .skip(sends_before + WARMUP)
+        .collect();
+    sends.sort();
     let reply = BotReply {
         end_to_end: latency(&end_to_end),
         baseline: latency(&baseline),
         own_share: (!own.is_empty()).then(|| latency(&own)),
+        reply_send: (!sends.is_empty()).then(|| latency(&sends)),
     };
     println!("\nbot reply, owner command -> reply seen through /sync ({rounds} rounds):");
     println!(
@@ -85,6 +93,14 @@ pub async fn measure(
             own.len()
         );
     }
+    if let Some(send) = reply.reply_send {
+        println!(
+            "  reply send:   p50 {:7.3} ms   p99 {:7.3} ms   ({} samples: the reply's PUT /send, request -> response)",
+            ms(send.p50),
+            ms(send.p99),
+            sends.len()
+        );
+    }
     reply
 }
 
@@ -95,11 +111,11 @@ fn latency(sorted: &[Duration]) -> Latency {
     }
 }
 
-/// `own_share_us=<n>` values the bridge logged, in order.
-fn own_shares(log: &str) -> Vec<Duration> {
+/// The `<field><n>` values (microseconds) the bridge logged, in order.
+fn logged(log: &str, field: &str) -> Vec<Duration> {
     log.lines()
         .filter_map(|line| {
-            let rest = &line[line.find("own_share_us=")? + "own_share_us=".len()..];
+            let rest = &line[line.find(field)? + field.len()..];
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
             digits.parse().ok().map(Duration::from_micros)
         })

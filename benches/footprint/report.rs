@@ -34,6 +34,9 @@ pub struct BotReply {
     pub baseline: Latency,
     /// Transaction received → reply request sent, from the bridge's log.
     pub own_share: Option<Latency>,
+    /// The reply's `PUT /send`, request sent → response, from the log:
+    /// the homeserver's time for the reply.
+    pub reply_send: Option<Latency>,
 }
 
 /// The owner's traffic in a room without any bridge user.
@@ -135,6 +138,10 @@ fn rows() -> Vec<(&'static str, Cell)> {
         (
             "bot reply: the bridge's own share (transaction → reply sent), p50 / p99",
             |f| latency_fine(f.bot_reply.and_then(|b| b.own_share)),
+        ),
+        (
+            "bot reply: the reply's `PUT /send` (request → response), p50 / p99",
+            |f| latency_fine(f.bot_reply.and_then(|b| b.reply_send)),
         ),
         ("Telegram → Matrix, p50 / p99", |f| latency(f.to_matrix)),
         ("baseline: the owner's own message, p50 / p99", |f| {

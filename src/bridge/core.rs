@@ -364,6 +364,24 @@ impl<P: BridgePersistence> Core<P> {
         // sent after something the homeserver never passed on: read that
         // back first, so it is queued in the order it was sent.
         self.read_back_if_away().await;
+        let events: Vec<_> = transaction
+            .events
+            .iter()
+            .map(|raw| (raw, raw.deserialize()))
+            .collect();
+        // The echo of the bridge's own sends (every Telegram message it
+        // bridges comes back once): handling such a transaction changes
+        // nothing, now or when the homeserver retries it, so it costs no
+        // transaction-log lookup and no write.
+        if transaction.ephemeral.is_empty()
+            && !events.is_empty()
+            && events
+                .iter()
+                .all(|(_, event)| matches!(event, Ok(event) if self.is_own_message(event)))
+        {
+            debug!(txn_id, events = events.len(), "the bridge's own messages");
+            return Ok(());
+        }
         let key = transaction_key(txn_id, &transaction);
         if self.store.transaction_processed(&key)? {
             debug!(txn_id, "transaction already processed");
@@ -371,8 +389,8 @@ impl<P: BridgePersistence> Core<P> {
         }
         let mut queued = Vec::new();
         let mut newest_ts = None;
-        for raw in &transaction.events {
-            match raw.deserialize() {
+        for (raw, event) in events {
+            match event {
                 Ok(event) => {
                     newest_ts = newest_ts.max(Some(u64::from(event.origin_server_ts().get())));
                     match self.queue_for_telegram(raw, &event)? {
@@ -388,6 +406,14 @@ impl<P: BridgePersistence> Core<P> {
         self.announce_queued(&queued);
         self.forward_ephemeral(&transaction.ephemeral);
         Ok(())
+    }
+
+    /// A message of the bot or a ghost: [`Self::handle_event`] ignores
+    /// those (see `on_message`) and [`Self::queue_for_telegram`] queues
+    /// only the owner's events.
+    fn is_own_message(&self, event: &TimelineEvent) -> bool {
+        matches!(event, TimelineEvent::RoomMessage(_))
+            && (self.is_bot(event.sender()) || self.is_ghost(event.sender()))
     }
 
     /// The owner's event in a portal room, ready for the outbox; `None` for
@@ -707,7 +733,14 @@ impl<P: BridgePersistence> Core<P> {
             own_share_us = own_share.as_micros() as u64,
             "command answered"
         );
+        let sending = Instant::now();
         self.send_notice(room_id, txn_id, &notice).await?;
+        // The homeserver's part of the reply, for the same benchmark.
+        debug!(
+            target: "tgbridge::timing",
+            reply_send_us = sending.elapsed().as_micros() as u64,
+            "answer sent"
+        );
         Ok(())
     }
 
@@ -1252,6 +1285,24 @@ mod tests {
         );
         assert!(sends[0].path.ends_with("/reply-_24c1"), "{}", sends[0].path);
         assert!(sends[0].query.is_none(), "the bot answers as itself");
+    }
+
+    #[tokio::test]
+    async fn the_echo_of_the_bridges_own_messages_is_not_recorded() {
+        let (core, _fake, store) = setup().await;
+        let echo = [
+            message("!p:localhost", "@telegram_42:localhost", "$g1", "hi"),
+            message("!m:localhost", "@telegrambot:localhost", "$b1", "notice"),
+        ];
+        push(&core, "t1", &echo).await;
+        assert!(store.transactions.lock().unwrap().is_empty());
+        // One event of anyone else and the transaction is recorded.
+        let mixed = [
+            message("!p:localhost", "@telegram_42:localhost", "$g2", "hi"),
+            message("!p:localhost", "@owner:localhost", "$o1", "hello"),
+        ];
+        push(&core, "t2", &mixed).await;
+        assert_eq!(store.transactions.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

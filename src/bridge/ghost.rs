@@ -90,11 +90,8 @@ impl Puppets<'_> {
         name: Option<&str>,
     ) -> Result<OwnedUserId, PortalError> {
         let user_id = self.user_id(telegram_id);
-        let mut ghost = self
-            .store
-            .ghosts()
-            .get(telegram_id)?
-            .unwrap_or_else(|| Ghost::new(telegram_id));
+        let stored = self.store.ghosts().get(telegram_id)?;
+        let mut ghost = stored.clone().unwrap_or_else(|| Ghost::new(telegram_id));
         if !ghost.registered {
             self.client.ensure_registered(&user_id).await?;
             ghost.registered = true;
@@ -105,7 +102,11 @@ impl Puppets<'_> {
                 ghost.displayname = Some(name.to_owned());
             }
         }
-        self.store.ghosts().upsert(&ghost)?;
+        // Every message of a known sender comes through here: a write
+        // transaction only when something changed.
+        if stored.as_ref() != Some(&ghost) {
+            self.store.ghosts().upsert(&ghost)?;
+        }
         Ok(user_id)
     }
 

@@ -160,6 +160,9 @@ pub async fn serve_with<P: BridgePersistence>(
     };
     let outcome = match started {
         Some(Ok(())) => {
+            // Without a Telegram login this is the end of start-up; with
+            // one, the Telegram side releases again after its chat sync.
+            crate::code_pages::release_startup_code();
             let (stop_side, side_stopped) = watch::channel(false);
             let bot_sync = tokio::spawn(super::bot_sync::run(core.clone(), stop_side.subscribe()));
             let side = after_ready.map(|start| {

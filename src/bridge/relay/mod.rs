@@ -448,6 +448,8 @@ impl Side {
             self.note_dialogs(&top_messages);
             self.refresh_reactions_after(Duration::ZERO);
         }
+        // Start-up is over: the code only it ran need not stay mapped.
+        crate::code_pages::release_startup_code();
         let mut queues = ChatQueues::default();
         loop {
             let next = tokio::select! {

@@ -152,6 +152,11 @@ impl Side {
                 match side.refresh_pass().await {
                     Pass::Done { chats } => {
                         debug!(chats, "asked Telegram again for recent reactions");
+                        if delay.is_zero() {
+                            // The pass at start is the last of start-up's
+                            // work: what only start-up ran can go.
+                            crate::code_pages::release_startup_code();
+                        }
                         return;
                     }
                     Pass::Unreachable => {}
