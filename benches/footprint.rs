@@ -512,16 +512,7 @@ async fn latency_and_load(
     for room in &rooms {
         owner.join(room).await.expect("the owner was invited");
     }
-    let friend = {
-        let world = fake.world();
-        let world = world.lock().expect("world lock");
-        let chat = world.chat(subject.groups[0]).expect("group");
-        chat.members
-            .iter()
-            .map(|m| m.user)
-            .find(|&u| u != subject.account)
-            .expect("a friend in the group")
-    };
+    let friend = friend_of(fake, subject);
     let mut quiet = Vec::new();
     for i in 0..rooms.len() {
         quiet.push(
@@ -667,16 +658,7 @@ async fn burst_only(
     for room in &rooms {
         owner.join(room).await.expect("the owner was invited");
     }
-    let friend = {
-        let world = fake.world();
-        let world = world.lock().expect("world lock");
-        let chat = world.chat(subject.groups[0]).expect("group");
-        chat.members
-            .iter()
-            .map(|m| m.user)
-            .find(|&u| u != subject.account)
-            .expect("a friend in the group")
-    };
+    let friend = friend_of(fake, subject);
     let quiet = owner
         .create_room(&serde_json::json!({ "name": "baseline" }))
         .await
@@ -854,4 +836,17 @@ async fn matrix_to_telegram(
         ms(percentile(&samples, 99.0))
     );
     Some(latency(&samples))
+}
+
+/// Another member of the subject's first group: who writes on Telegram in
+/// the latency rounds and the bursts.
+fn friend_of(fake: &FakeTelegram, subject: &Subject) -> UserId {
+    let world = fake.world();
+    let world = world.lock().expect("world lock");
+    let chat = world.chat(subject.groups[0]).expect("group");
+    chat.members
+        .iter()
+        .map(|m| m.user)
+        .find(|&u| u != subject.account)
+        .expect("a friend in the group")
 }

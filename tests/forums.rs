@@ -17,7 +17,7 @@ use appservice_support::telegram::{
     configure, portal_of, start_logged_in, state, user, NO_HISTORY,
 };
 use appservice_support::{command, expect_event, is_notice_from, management_room_of, try_state};
-use appservice_support::{eventually, message_in, poll_until, timeline};
+use appservice_support::{download, eventually, message_in, poll_until, timeline};
 use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
 use fake_telegram::world::{ChannelId, Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
@@ -1038,22 +1038,6 @@ const RED_PNG: &[u8] = &[
     0x00, 0x02, 0xC0, 0x01, 0x0F, 0xDA, 0x40, 0x81, 0xB9, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
     0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
-
-/// Downloads an mxc URI as `user` (authenticated media).
-async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
-    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
-    let response = reqwest::Client::new()
-        .get(format!(
-            "{}/_matrix/client/v1/media/download/{path}",
-            user.api().base_url()
-        ))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .expect("download");
-    assert!(response.status().is_success(), "{}", response.status());
-    response.bytes().await.unwrap().to_vec()
-}
 
 /// Waits until `room`'s avatar is a picture other than `old` (`None`: any
 /// picture); returns its mxc URI.

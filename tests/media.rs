@@ -16,7 +16,7 @@ mod appservice_support;
 use std::time::{Duration, Instant};
 
 use appservice_support::telegram::{configure, history, room_of, start_logged_in, user};
-use appservice_support::{shared_homeserver, upload, BridgeInstance, Bridges};
+use appservice_support::{download, shared_homeserver, upload, BridgeInstance, Bridges};
 use fake_telegram::seed::TestClient;
 use fake_telegram::world::{ChatId, MediaSpec, OutgoingMessage, Peer, UserId};
 use fake_telegram::FakeTelegram;
@@ -80,22 +80,6 @@ fn png(w: u32, h: u32, len: usize, seed: u64) -> Vec<u8> {
     bytes.extend_from_slice(&h.to_be_bytes());
     bytes.extend(noise(len, seed));
     bytes
-}
-
-/// Downloads an mxc URI as `user` (authenticated media).
-async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
-    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
-    let response = reqwest::Client::new()
-        .get(format!(
-            "{}/_matrix/client/v1/media/download/{path}",
-            user.api().base_url()
-        ))
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .expect("download");
-    assert!(response.status().is_success(), "{}", response.status());
-    response.bytes().await.unwrap().to_vec()
 }
 
 /// Waits until the room has `count` events from `sender`; returns them

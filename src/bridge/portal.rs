@@ -550,6 +550,18 @@ impl PortalRooms<'_> {
         room_id: &RoomId,
         ghost: &ruma::UserId,
     ) -> Result<(), PortalError> {
+        let mut levels = self.power_levels(room_id).await?;
+        if !grant_channel_posting(&mut levels, ghost) {
+            return Ok(());
+        }
+        self.set_power_levels(room_id, &levels).await?;
+        info!(%room_id, "the channel's ghost may post in its portal");
+        Ok(())
+    }
+
+    /// A room's power levels as the bot reads them, as JSON, so that a
+    /// change keeps every key this bridge does not know.
+    pub async fn power_levels(&self, room_id: &RoomId) -> Result<Value, PortalError> {
         let current = self
             .client
             .as_bot()
@@ -559,19 +571,23 @@ impl PortalRooms<'_> {
                 String::new(),
             ))
             .await?;
-        let mut levels: Value = serde_json::from_str(current.event_or_content.get())
-            .map_err(|e| PortalError::Build(e.to_string()))?;
-        if !grant_channel_posting(&mut levels, ghost) {
-            return Ok(());
-        }
+        serde_json::from_str(current.event_or_content.get())
+            .map_err(|e| PortalError::Build(e.to_string()))
+    }
+
+    /// Sends `levels` as the room's power levels, as the bot.
+    pub async fn set_power_levels(
+        &self,
+        room_id: &RoomId,
+        levels: &Value,
+    ) -> Result<(), PortalError> {
         let request = send_state_event::v3::Request::new_raw(
             room_id.to_owned(),
             StateEventType::RoomPowerLevels,
             String::new(),
-            raw(&levels)?,
+            raw(levels)?,
         );
         self.client.as_bot().send(request).await?;
-        info!(%room_id, "the channel's ghost may post in its portal");
         Ok(())
     }
 

@@ -468,6 +468,22 @@ pub async fn upload(user: &TestUser, bytes: Vec<u8>, content_type: &str) -> Stri
         .to_owned()
 }
 
+/// Downloads an mxc URI as `user` (authenticated media).
+pub async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
+    let path = mxc.strip_prefix("mxc://").expect("an mxc URI");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{path}",
+            user.api().base_url()
+        ))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .expect("download");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap().to_vec()
+}
+
 /// An event's id (empty if it has none).
 pub fn event_id(event: &Value) -> String {
     event["event_id"].as_str().unwrap_or_default().to_owned()

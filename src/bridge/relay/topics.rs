@@ -12,7 +12,7 @@
 //! history (the calls live in [`crate::telegram::forum`]).
 
 use grammers_tl_types as tl;
-use ruma::api::client::state::{get_state_event_for_key, send_state_event};
+use ruma::api::client::state::send_state_event;
 use ruma::events::StateEventType;
 use serde_json::{json, Value};
 
@@ -757,17 +757,7 @@ impl Side {
         if muted == saved.is_some() {
             return Ok(());
         }
-        let current = self
-            .client
-            .as_bot()
-            .send(get_state_event_for_key::v3::Request::new(
-                room_id.to_owned(),
-                StateEventType::RoomPowerLevels,
-                String::new(),
-            ))
-            .await?;
-        let mut levels: Value = serde_json::from_str(current.event_or_content.get())
-            .map_err(|e| PortalError::Build(e.to_string()))?;
+        let mut levels = self.rooms().power_levels(room_id).await?;
         let owner = self.settings.owner.as_str();
         let changed = match &saved {
             None => match mute_owner(&mut levels, owner) {
@@ -784,15 +774,7 @@ impl Side {
             }
         };
         if changed {
-            let request = send_state_event::v3::Request::new_raw(
-                room_id.to_owned(),
-                StateEventType::RoomPowerLevels,
-                String::new(),
-                serde_json::value::to_raw_value(&levels)
-                    .map(ruma::serde::Raw::from_json)
-                    .map_err(|e| PortalError::Build(e.to_string()))?,
-            );
-            self.client.as_bot().send(request).await?;
+            self.rooms().set_power_levels(room_id, &levels).await?;
         }
         if !muted {
             self.store.kv_delete(&key)?;
