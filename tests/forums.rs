@@ -18,7 +18,9 @@ use appservice_support::telegram::{
 };
 use appservice_support::{command, expect_event, is_notice_from, management_room_of, try_state};
 use appservice_support::{download, eventually, message_in, poll_until, timeline};
-use appservice_support::{shared_homeserver, BridgeInstance, Bridges, EVENT_TIMEOUT};
+use appservice_support::{
+    shared_homeserver, sync_position, typing_after, BridgeInstance, Bridges, EVENT_TIMEOUT,
+};
 use fake_telegram::world::{ChannelId, Origin, OutgoingMessage, Peer, TopicEdit, UserId};
 use fake_telegram::FakeTelegram;
 use grammers_session::types::{PeerId, UpdateState, UpdatesState};
@@ -1183,55 +1185,6 @@ async fn a_topic_rooms_history_is_the_topics_however_busy_the_forum(kind: Homese
     bridge.terminate();
 }
 
-/// The owner's `/sync` position now.
-async fn sync_position(owner: &TestUser) -> String {
-    let sync = owner
-        .api()
-        .ok(Method::GET, "/_matrix/client/v3/sync?timeout=0", None)
-        .await
-        .unwrap();
-    sync["next_batch"].as_str().unwrap().to_owned()
-}
-
-/// Who the owner's `/sync` first shows typing after `since`, by room
-/// (empty after 30 s).
-async fn typing_after(owner: &TestUser, since: &str) -> Vec<(String, String)> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut since = since.to_owned();
-    while std::time::Instant::now() < deadline {
-        let sync = owner
-            .api()
-            .ok(
-                Method::GET,
-                &format!("/_matrix/client/v3/sync?timeout=2000&since={since}"),
-                None,
-            )
-            .await
-            .unwrap();
-        let mut typing = Vec::new();
-        for (room, joined) in sync["rooms"]["join"].as_object().into_iter().flatten() {
-            let events = joined["ephemeral"]["events"]
-                .as_array()
-                .into_iter()
-                .flatten();
-            for event in events.filter(|e| e["type"] == "m.typing") {
-                let users = event["content"]["user_ids"]
-                    .as_array()
-                    .into_iter()
-                    .flatten();
-                for user in users.filter_map(Value::as_str) {
-                    typing.push((room.clone(), user.to_owned()));
-                }
-            }
-        }
-        if !typing.is_empty() {
-            return typing;
-        }
-        since = sync["next_batch"].as_str().unwrap().to_owned();
-    }
-    Vec::new()
-}
-
 async fn typing_and_read_marks_follow_the_topic_both_ways(kind: HomeserverKind) {
     let _log = server(kind).await.0.log_on_panic();
     let mut t = Pets::start(kind, "frr").await;
@@ -1241,7 +1194,7 @@ async fn typing_and_read_marks_follow_the_topic_both_ways(kind: HomeserverKind) 
     // Bob typing in Cats shows in the Cats room, not in General.
     let since = sync_position(&t.owner).await;
     t.tg(|w| w.typing_in_topic(bob, forum_id, cats).unwrap());
-    let typing = typing_after(&t.owner, &since).await;
+    let typing = typing_after(&t.owner, &since, None).await;
     assert_eq!(
         typing,
         [(t.cats_room.clone(), bob_ghost.clone())],

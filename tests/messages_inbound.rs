@@ -17,8 +17,8 @@ use appservice_support::telegram::{
     configure, portal_of, start_logged_in, user, wait_for_log, NO_HISTORY,
 };
 use appservice_support::{
-    event_id, eventually, expect_event, message_in, shared_homeserver, timeline, BridgeInstance,
-    Bridges, EVENT_TIMEOUT,
+    event_id, eventually, expect_event, message_in, shared_homeserver, sync_position, timeline,
+    typing_after, BridgeInstance, Bridges, EVENT_TIMEOUT,
 };
 use fake_telegram::world::{ChannelId, ChatId, OutgoingMessage, Peer, UserId, World};
 use fake_telegram::FakeTelegram;
@@ -69,52 +69,6 @@ on_both_servers!(
     supergroup_numbering_unknown_edits_and_refused_messages,
     restart_mid_burst_bridges_each_message_once,
 );
-
-/// Where `owner`'s `/sync` stands now.
-async fn sync_position(owner: &testkit::TestUser) -> String {
-    let sync = owner
-        .api()
-        .ok(Method::GET, "/_matrix/client/v3/sync?timeout=0", None)
-        .await
-        .unwrap();
-    sync["next_batch"].as_str().unwrap().to_owned()
-}
-
-/// The first non-empty list of users typing in `room` that `owner`'s
-/// `/sync` shows after `since` (empty after 30 s).
-async fn typing_after(owner: &testkit::TestUser, room: &str, since: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut since = since.to_owned();
-    while Instant::now() < deadline {
-        let sync = owner
-            .api()
-            .ok(
-                Method::GET,
-                &format!("/_matrix/client/v3/sync?timeout=2000&since={since}"),
-                None,
-            )
-            .await
-            .unwrap();
-        let typing: Vec<String> = sync["rooms"]["join"][room]["ephemeral"]["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| e["type"] == "m.typing")
-            .flat_map(|e| {
-                e["content"]["user_ids"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter_map(|id| id.as_str().map(str::to_owned))
-            .collect();
-        if !typing.is_empty() {
-            return typing;
-        }
-        since = sync["next_batch"].as_str().unwrap().to_owned();
-    }
-    Vec::new()
-}
 
 /// One scenario's world: Alice (the owner), Bob and Carol (`@carolx`) in
 /// Table, Bob's basic group with one message from before the bridge, and
@@ -503,7 +457,11 @@ async fn private_chat_receipts_typing_and_calls_become_the_exact_matrix_events(
     // Telegram shows Bob typing, so no earlier batch can have taken it.
     let since = sync_position(owner).await;
     t.tg(|w| w.typing(bob, Peer::User(alice)).map(|_| 0).unwrap());
-    let typing = typing_after(owner, &dm_room, &since).await;
+    let typing: Vec<String> = typing_after(owner, &since, Some(&dm_room))
+        .await
+        .into_iter()
+        .map(|(_, user)| user)
+        .collect();
     assert_eq!(
         typing,
         std::slice::from_ref(&bob_ghost),

@@ -484,6 +484,64 @@ pub async fn download(user: &TestUser, mxc: &str) -> Vec<u8> {
     response.bytes().await.unwrap().to_vec()
 }
 
+/// Where `owner`'s `/sync` stands now.
+pub async fn sync_position(owner: &TestUser) -> String {
+    let sync = owner
+        .api()
+        .ok(
+            testkit::Method::GET,
+            "/_matrix/client/v3/sync?timeout=0",
+            None,
+        )
+        .await
+        .unwrap();
+    sync["next_batch"].as_str().unwrap().to_owned()
+}
+
+/// The first non-empty list of (room, user) typing that `owner`'s `/sync`
+/// shows after `since`, in `room` only when one is given (empty after 30 s).
+pub async fn typing_after(
+    owner: &TestUser,
+    since: &str,
+    room: Option<&str>,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut since = since.to_owned();
+    while Instant::now() < deadline {
+        let sync = owner
+            .api()
+            .ok(
+                testkit::Method::GET,
+                &format!("/_matrix/client/v3/sync?timeout=2000&since={since}"),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut typing = Vec::new();
+        let joined = sync["rooms"]["join"].as_object().into_iter().flatten();
+        for (id, joined) in joined.filter(|(id, _)| room.is_none_or(|r| r == id.as_str())) {
+            let events = joined["ephemeral"]["events"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            for event in events.filter(|e| e["type"] == "m.typing") {
+                let users = event["content"]["user_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten();
+                for user in users.filter_map(Value::as_str) {
+                    typing.push((id.clone(), user.to_owned()));
+                }
+            }
+        }
+        if !typing.is_empty() {
+            return typing;
+        }
+        since = sync["next_batch"].as_str().unwrap().to_owned();
+    }
+    Vec::new()
+}
+
 /// An event's id (empty if it has none).
 pub fn event_id(event: &Value) -> String {
     event["event_id"].as_str().unwrap_or_default().to_owned()
