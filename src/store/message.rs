@@ -296,10 +296,13 @@ impl<'a> Messages<'a> {
 /// receipts, edits that are bridged once, and the per-chat catch-up point.
 impl Messages<'_> {
     /// The newest mapped event of a chat at or before Telegram message
-    /// `max_id` (for a read receipt: "read up to here").
+    /// `max_id` (for a read receipt: "read up to here"); with `room`, only
+    /// among that room's events (a forum topic's, whose read mark is its
+    /// own).
     pub fn newest_at_or_before(
         &self,
         chat: PeerId,
+        room: Option<&RoomId>,
         max_id: i32,
     ) -> Result<Option<MessageMapping>, StoreError> {
         let chat = peer_key(chat)?;
@@ -309,34 +312,10 @@ impl Messages<'_> {
                 concat!(
                     "SELECT ",
                     message_columns!(),
-                    " FROM message WHERE chat_peer_id = ?1 AND tg_msg_id <= ?2
-                     ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
+                    " FROM message WHERE chat_peer_id = ?1 AND (?2 IS NULL OR room_id = ?2)
+                     AND tg_msg_id <= ?3 ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
                 ),
-                (chat, max_id),
-            )?
-            .pop())
-        })
-    }
-
-    /// [`Messages::newest_at_or_before`] among the events of one room (a
-    /// forum topic's, whose read mark is its own).
-    pub fn newest_in_room_at_or_before(
-        &self,
-        chat: PeerId,
-        room: &RoomId,
-        max_id: i32,
-    ) -> Result<Option<MessageMapping>, StoreError> {
-        let chat = peer_key(chat)?;
-        self.db.run(|conn| {
-            Ok(query_all(
-                conn,
-                concat!(
-                    "SELECT ",
-                    message_columns!(),
-                    " FROM message WHERE chat_peer_id = ?1 AND room_id = ?2 AND tg_msg_id <= ?3
-                     ORDER BY tg_msg_id DESC, part DESC LIMIT 1"
-                ),
-                (chat, room.as_str(), max_id),
+                (chat, room.map(RoomId::as_str), max_id),
             )?
             .pop())
         })

@@ -327,8 +327,11 @@ mod tests {
         messages.mark_handled(chat, 6).unwrap();
         assert_eq!(messages.newest_handled(chat).unwrap(), Some(12));
 
-        let read = messages.newest_at_or_before(chat, 8).unwrap().unwrap();
+        let read = messages
+            .newest_at_or_before(chat, None, 8)
+            .unwrap()
+            .unwrap();
         assert_eq!(read.event_id, event("m4"));
-        assert_eq!(messages.newest_at_or_before(chat, 3).unwrap(), None);
+        assert_eq!(messages.newest_at_or_before(chat, None, 3).unwrap(), None);
     }
 }

@@ -92,14 +92,11 @@ impl Side {
             (false, _) if self.portal_settings.double_puppet => self.settings.owner.clone(),
             (false, _) => return Ok(()),
         };
-        let read = match forum {
-            true => {
-                self.store
-                    .messages()
-                    .newest_in_room_at_or_before(chat, &portal.room_id, max_id)?
-            }
-            false => self.store.messages().newest_at_or_before(chat, max_id)?,
-        };
+        let room = forum.then_some(&*portal.room_id);
+        let read = self
+            .store
+            .messages()
+            .newest_at_or_before(chat, room, max_id)?;
         let Some(read) = read else {
             return Ok(());
         };
